@@ -1,0 +1,5 @@
+import sys
+
+from dnoutcomes.cli import main
+
+sys.exit(main())
