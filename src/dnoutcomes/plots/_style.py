@@ -124,8 +124,8 @@ def style_rc() -> dict[str, Any]:
     """
     import matplotlib as mpl
 
-    params = mpl.rc_params_from_file(str(STYLE_FILE), use_default_template=False)
-    return dict(params)
+    params: Any = mpl.rc_params_from_file(str(STYLE_FILE), use_default_template=False)
+    return {str(key): params[key] for key in params}
 
 
 @contextmanager
@@ -153,7 +153,7 @@ def plot_style(**overrides: Any) -> Iterator[None]:
     """
     import matplotlib as mpl
 
-    rc = style_rc()
+    rc: Any = style_rc()
     rc.update(overrides)
     with mpl.rc_context(rc):
         yield
