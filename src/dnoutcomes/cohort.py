@@ -1,0 +1,397 @@
+"""Comparison sets: which episodes enter a comparison of two arms, their values at baseline
+and at a later timepoint, and the patient flow that accounts for every episode left out.
+
+The unit of analysis is the episode of care. Patient-level covariates (age, sex, condition,
+symptom weeks, chronicity, contraindications and any extra patient columns) and the site
+come from the patient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from dnoutcomes.errors import RequestError
+from dnoutcomes.stats.results import ResultMixin, jsonable
+
+if TYPE_CHECKING:
+    from dnoutcomes.dataset import Dataset
+
+__all__ = [
+    "FOLLOWUP_TIMEPOINTS",
+    "PatientFlow",
+    "comparison_episodes",
+    "get_measure",
+    "outcome_pairs",
+    "patient_flow",
+]
+
+#: Timepoints that hold at most one value per episode and measure after baseline.
+FOLLOWUP_TIMEPOINTS: tuple[str, ...] = (
+    "discharge",
+    "followup_4w",
+    "followup_12w",
+    "followup_26w",
+    "followup_52w",
+)
+
+#: The episode columns every comparison frame starts with, in this order.
+EPISODE_COLUMNS: tuple[str, ...] = (
+    "episode_id",
+    "patient_id",
+    "site_id",
+    "therapist_id",
+    "arm",
+    "treated",
+    "age",
+    "age_top_coded",
+    "sex",
+    "condition",
+    "symptom_weeks",
+    "chronicity",
+    "contraindications",
+    "start_date",
+    "end_date",
+)
+
+
+def _arm_counts(dataset: Dataset) -> pd.Series:
+    """Episodes per arm (an episode without any arm counts as ``"(none)"``)."""
+    arms = dataset.episodes["arm"].astype("string").fillna("(none)")
+    counts: pd.Series = arms.value_counts(sort=True)
+    return counts
+
+
+def _describe_counts(counts: pd.Series) -> str:
+    return ", ".join(f"{arm} ({int(n)} episodes)" for arm, n in counts.items())
+
+
+def check_arms(dataset: Dataset, reference: str, comparator: str) -> None:
+    """Raise :class:`~dnoutcomes.errors.RequestError` unless both arms exist and differ.
+
+    Parameters
+    ----------
+    dataset
+        The loaded dataset.
+    reference, comparator
+        Arm labels.
+
+    Raises
+    ------
+    RequestError
+        When an arm has no episode in the dataset (the message lists the arms present with
+        their counts) or when both arms are the same.
+    """
+    if reference == comparator:
+        raise RequestError(
+            f"comparison of arms: reference and comparator must differ; got {reference!r} "
+            "for both. Choose two different arms (e.g. --reference dn_only --comparator "
+            "dn_manual_exercise)."
+        )
+    counts = _arm_counts(dataset)
+    for role, arm in (("reference", reference), ("comparator", comparator)):
+        if arm not in counts.index or arm == "(none)":
+            raise RequestError(
+                f"comparison of arms: unknown {role} arm {arm!r}; expected one of the arms in "
+                f"the dataset: {_describe_counts(counts)}. Pick one of those."
+            )
+
+
+def get_measure(dataset: Dataset, measure: str) -> Any:
+    """Return the registry entry of ``measure`` or raise a clear request error.
+
+    Raises
+    ------
+    RequestError
+        When the measure is not in the dataset's registry (the message lists the registered
+        names).
+    """
+    registry = dataset.registry
+    try:
+        return registry[measure]
+    except (KeyError, TypeError):
+        try:
+            names = sorted(str(name) for name in registry)
+        except TypeError:  # pragma: no cover - registry without iteration
+            names = []
+        raise RequestError(
+            f"measure {measure!r} is not registered; expected one of {', '.join(names)}. "
+            "Check the spelling, or register the measure with registry.with_measure(...)."
+        ) from None
+
+
+def _check_timepoint(timepoint: str) -> None:
+    if timepoint not in FOLLOWUP_TIMEPOINTS:
+        raise RequestError(
+            f"timepoint {timepoint!r} cannot be compared with baseline; expected one of "
+            f"{', '.join(FOLLOWUP_TIMEPOINTS)} (one value per episode). Session values are "
+            "analysed by the mixed model and the time-to-response analysis."
+        )
+
+
+def comparison_episodes(
+    dataset: Dataset, *, reference: str = "dn_only", comparator: str = "dn_manual_exercise"
+) -> pd.DataFrame:
+    """Return the episodes of two arms with the patient covariates joined.
+
+    Parameters
+    ----------
+    dataset
+        A loaded :class:`~dnoutcomes.dataset.Dataset`.
+    reference, comparator
+        The arms compared; every effect reads "comparator minus reference".
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per episode of the two arms, in the order of ``dataset.episodes``:
+        ``episode_id``, ``patient_id``, ``site_id``, ``therapist_id`` (str); ``arm`` (str);
+        ``treated`` (int 0/1, 1 = comparator); ``age`` (float, years, ``90+`` as 90);
+        ``age_top_coded`` (bool); ``sex``, ``condition`` (category); ``symptom_weeks``
+        (float); ``chronicity`` (ordered category); ``contraindications`` (tuple of str);
+        ``start_date``, ``end_date`` (datetime64); then any extra columns of the episodes
+        and patients tables (usable as covariates).
+
+    Raises
+    ------
+    RequestError
+        For an arm that has no episode (the message lists the arms present with their
+        counts) or when ``reference == comparator``.
+
+    Notes
+    -----
+    Episodes of other arms, and episodes with no arm (no declared arm and no sessions), are
+    left out; :func:`patient_flow` counts them.
+    """
+    check_arms(dataset, reference, comparator)
+    episodes = dataset.episodes
+    keep = episodes["arm"].isin([reference, comparator]).fillna(False).to_numpy(dtype=bool)
+    chosen = episodes.loc[keep]
+    patients = dataset.patients
+    patient_cols = [c for c in patients.columns if c not in chosen.columns or c == "patient_id"]
+    merged = chosen.merge(patients[patient_cols], on="patient_id", how="left", validate="m:1")
+    merged["arm"] = merged["arm"].astype(str)
+    merged["treated"] = (merged["arm"] == comparator).astype(int)
+    standard = [c for c in EPISODE_COLUMNS if c in merged.columns]
+    skip = set(standard) | {
+        "arm_declared",
+        "arm_derived",
+        "discharge_reason",
+        "n_sessions",
+        "dn_sessions",
+    }
+    extra = [c for c in merged.columns if c not in skip]
+    result: pd.DataFrame = merged[[*standard, *extra]].reset_index(drop=True)
+    return result
+
+
+def _values_at(dataset: Dataset, measure: str, timepoint: str) -> pd.Series:
+    """The value of ``measure`` at ``timepoint`` per episode (index: episode_id)."""
+    outcomes = dataset.outcomes
+    rows = outcomes.loc[
+        (outcomes["measure"] == measure) & (outcomes["timepoint"].astype(str) == timepoint),
+        ["episode_id", "value"],
+    ]
+    values: pd.Series = rows.groupby("episode_id", sort=False)["value"].first()
+    return values.astype(float)
+
+
+def improvement_of(measure_spec: Any, baseline: Any, later: Any) -> Any:
+    """Direction-aware improvement: ``baseline - later`` when lower is better, else
+    ``later - baseline``."""
+    if getattr(measure_spec, "direction", "lower") == "higher":
+        return later - baseline
+    return baseline - later
+
+
+def outcome_pairs(
+    dataset: Dataset,
+    *,
+    measure: str,
+    timepoint: str = "discharge",
+    reference: str = "dn_only",
+    comparator: str = "dn_manual_exercise",
+) -> pd.DataFrame:
+    """Return each comparison episode's baseline and later value of one measure.
+
+    Parameters
+    ----------
+    dataset
+        A loaded dataset.
+    measure
+        A registered measure name (``"nprs"``, ``"odi"``…).
+    timepoint
+        ``"discharge"`` or a follow-up timepoint (``"followup_12w"``…).
+    reference, comparator
+        The arms compared.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`comparison_episodes`, then ``baseline`` (float, the
+        ``baseline`` value), ``value`` (float, the value at ``timepoint``) and
+        ``improvement`` (float: ``baseline - value`` for lower-is-better measures,
+        ``value - baseline`` for higher-is-better ones). Missing values are NaN; the frame
+        keeps every comparison episode so the caller can count who is missing what.
+
+    Raises
+    ------
+    RequestError
+        For an unknown measure, an unknown or non-comparable timepoint, or an unknown arm.
+    """
+    spec = get_measure(dataset, measure)
+    _check_timepoint(timepoint)
+    frame = comparison_episodes(dataset, reference=reference, comparator=comparator)
+    ids = frame["episode_id"]
+    frame["baseline"] = ids.map(_values_at(dataset, measure, "baseline")).astype(float)
+    frame["value"] = ids.map(_values_at(dataset, measure, timepoint)).astype(float)
+    frame["improvement"] = improvement_of(spec, frame["baseline"], frame["value"])
+    return frame
+
+
+@dataclass(frozen=True, repr=False)
+class PatientFlow(ResultMixin):
+    """CONSORT-style flow of episodes into one comparison, per arm.
+
+    Attributes
+    ----------
+    reference, comparator, measure, timepoint
+        What the flow is for.
+    frame
+        One row per arm and stage: ``arm`` (str; ``"all"`` for the loaded total),
+        ``stage`` (``loaded``, ``in_compared_arms``, ``with_baseline``, ``with_outcome``,
+        ``analysed``), ``n`` (int, episodes at this stage), ``excluded`` (int, episodes lost
+        since the previous stage), ``reason`` (str, why they were lost; empty when none).
+    """
+
+    reference: str
+    comparator: str
+    measure: str
+    timepoint: str
+    frame: pd.DataFrame
+    n: int
+    episodes_used: tuple[str, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
+        return self.frame
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return (
+            f"Patient flow: {self.comparator} vs {self.reference}, "
+            f"{self.measure} at {self.timepoint}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flow as JSON-ready records."""
+        return {
+            "reference": self.reference,
+            "comparator": self.comparator,
+            "measure": self.measure,
+            "timepoint": self.timepoint,
+            "stages": jsonable(self.frame.to_dict(orient="records")),
+        }
+
+
+def patient_flow(
+    dataset: Dataset,
+    *,
+    reference: str = "dn_only",
+    comparator: str = "dn_manual_exercise",
+    measure: str = "nprs",
+    timepoint: str = "discharge",
+) -> PatientFlow:
+    """Account for every episode on the way into a baseline-vs-timepoint comparison.
+
+    Parameters
+    ----------
+    dataset
+        A loaded dataset.
+    reference, comparator
+        The arms compared.
+    measure, timepoint
+        The outcome whose availability is counted.
+
+    Returns
+    -------
+    PatientFlow
+        ``frame`` with the columns ``arm``, ``stage``, ``n``, ``excluded``, ``reason``.
+
+    Raises
+    ------
+    RequestError
+        For an unknown arm, measure or timepoint.
+
+    Notes
+    -----
+    Stages: episodes loaded (all arms) → in the compared arms (the others are counted by
+    arm) → with a baseline value → with a value at the timepoint → analysed (both values
+    present: the complete cases of the ANCOVA and responder analyses).
+    """
+    pairs = outcome_pairs(
+        dataset, measure=measure, timepoint=timepoint, reference=reference, comparator=comparator
+    )
+    counts = _arm_counts(dataset)
+    total = int(counts.sum())
+    others = counts.drop([reference, comparator], errors="ignore")
+    rows: list[dict[str, Any]] = [
+        {"arm": "all", "stage": "loaded", "n": total, "excluded": 0, "reason": ""},
+        {
+            "arm": "all",
+            "stage": "in_compared_arms",
+            "n": total - int(others.sum()),
+            "excluded": int(others.sum()),
+            "reason": ("other arms: " + _describe_counts(others)) if len(others) else "",
+        },
+    ]
+    has_base = pairs["baseline"].notna()
+    has_value = pairs["value"].notna()
+    for arm in (reference, comparator):
+        in_arm = (pairs["arm"] == arm).to_numpy()
+        n_arm = int(in_arm.sum())
+        n_base = int((in_arm & has_base).sum())
+        n_both = int((in_arm & has_base & has_value).sum())
+        rows.extend(
+            [
+                {"arm": arm, "stage": "in_compared_arms", "n": n_arm, "excluded": 0, "reason": ""},
+                {
+                    "arm": arm,
+                    "stage": "with_baseline",
+                    "n": n_base,
+                    "excluded": n_arm - n_base,
+                    "reason": f"no baseline {measure}" if n_arm > n_base else "",
+                },
+                {
+                    "arm": arm,
+                    "stage": "with_outcome",
+                    "n": n_both,
+                    "excluded": n_base - n_both,
+                    "reason": f"no {measure} at {timepoint}" if n_base > n_both else "",
+                },
+                {"arm": arm, "stage": "analysed", "n": n_both, "excluded": 0, "reason": ""},
+            ]
+        )
+    frame = pd.DataFrame(rows, columns=["arm", "stage", "n", "excluded", "reason"])
+    frame["n"] = frame["n"].astype(np.int64)
+    frame["excluded"] = frame["excluded"].astype(np.int64)
+    used = pairs.loc[has_base & has_value, "episode_id"]
+    lost = frame.loc[frame["excluded"] > 0]
+    notes = tuple(
+        f"{n} {'' if arm == 'all' else arm + ' '}episodes left out: {reason}."
+        for arm, n, reason in zip(lost["arm"], lost["excluded"], lost["reason"], strict=True)
+    )
+    return PatientFlow(
+        reference=reference,
+        comparator=comparator,
+        measure=measure,
+        timepoint=timepoint,
+        frame=frame,
+        n=int(len(used)),
+        episodes_used=tuple(used.astype(str)),
+        notes=notes,
+    )
