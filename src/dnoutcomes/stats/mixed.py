@@ -1,0 +1,601 @@
+"""Section 2 of the analysis plan: the linear mixed model of the NPRS trajectory.
+
+``nprs ~ arm * weeks + (1 | episode_id)`` fitted by REML, with two engines behind one
+function:
+
+* ``"fast"`` (default) — a random-intercept REML fit that exploits the model's structure:
+  per-episode sufficient statistics, the restricted log-likelihood profiled over the single
+  variance ratio ``theta = sd_episode**2 / sd_residual**2``, and closed-form generalised
+  least squares for the fixed effects given ``theta``;
+* ``"statsmodels"`` — :class:`statsmodels.regression.mixed_linear_model.MixedLM`, the general
+  optimiser, kept as the cross-check.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize, stats
+
+from dnoutcomes.cohort import comparison_episodes, get_measure
+from dnoutcomes.errors import InsufficientDataError, RequestError
+from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, jsonable
+
+if TYPE_CHECKING:
+    from dnoutcomes.dataset import Dataset
+
+__all__ = [
+    "Engine",
+    "RandomInterceptFit",
+    "TrajectoryResult",
+    "compare_trajectories",
+    "fit_random_intercept",
+]
+
+Engine = Literal["fast", "statsmodels"]
+
+#: Timepoints whose values make up a trajectory (follow-ups come after care has ended).
+TRAJECTORY_TIMEPOINTS: tuple[str, ...] = ("baseline", "session", "discharge")
+
+#: Fixed-effect names, in the order of the design matrix columns.
+FIXED_TERMS: tuple[str, ...] = ("intercept", "arm", "weeks", "arm_x_weeks")
+
+# log(theta) search range of the fast engine: theta from ~2e-9 to ~5e8.
+_LOG_THETA_LOW = -20.0
+_LOG_THETA_HIGH = 20.0
+_GRID_POINTS = 41
+
+
+@dataclass(frozen=True, eq=False)
+class RandomInterceptFit:
+    """A random-intercept linear mixed model fitted by REML.
+
+    Attributes
+    ----------
+    coef
+        Fixed effects, in the order of the columns of ``X``.
+    cov
+        Their covariance matrix, ``sd_residual**2 * (X' V0^-1 X)^-1`` at the REML estimates.
+    sd_group
+        Standard deviation of the random intercepts.
+    sd_residual
+        Residual standard deviation.
+    theta
+        Variance ratio ``sd_group**2 / sd_residual**2``.
+    reml_criterion
+        ``-2`` times the restricted log-likelihood at the estimates (as lme4's REML
+        criterion; ``nan`` for the statsmodels engine, which drops a constant).
+    n_obs, n_groups
+        Observations and groups used.
+    converged
+        Whether the optimiser reports convergence.
+    engine
+        ``"fast"`` or ``"statsmodels"``.
+    messages
+        What the optimiser said, when it was not a clean convergence.
+    """
+
+    coef: NDArray[np.float64]
+    cov: NDArray[np.float64]
+    sd_group: float
+    sd_residual: float
+    theta: float
+    reml_criterion: float
+    n_obs: int
+    n_groups: int
+    converged: bool
+    engine: str
+    messages: tuple[str, ...] = ()
+
+    @property
+    def std_errors(self) -> NDArray[np.float64]:
+        """Standard errors of the fixed effects (square roots of the diagonal of ``cov``)."""
+        return np.sqrt(np.diag(self.cov))
+
+
+def fit_random_intercept(
+    y: ArrayLike,
+    X: ArrayLike,
+    groups: ArrayLike,
+    *,
+    engine: Engine = "fast",
+) -> RandomInterceptFit:
+    """Fit ``y = X beta + u[group] + e`` by REML, with ``u ~ N(0, s_u^2)``, ``e ~ N(0, s_e^2)``.
+
+    Parameters
+    ----------
+    y
+        Outcome, shape ``(n,)``; finite.
+    X
+        Fixed-effect design matrix, shape ``(n, p)``, full column rank (include the
+        intercept column yourself).
+    groups
+        Group label of each row, shape ``(n,)``; any hashable values.
+    engine
+        ``"fast"`` (profiled REML on per-group sufficient statistics) or ``"statsmodels"``
+        (``statsmodels.MixedLM(...).fit(reml=True)``).
+
+    Returns
+    -------
+    RandomInterceptFit
+        Fixed effects, their covariance, the two standard deviations, convergence.
+
+    Raises
+    ------
+    RequestError
+        Shapes that do not match, non-finite values, an unknown engine.
+    InsufficientDataError
+        No more rows than fixed effects, or a design matrix that is not of full rank.
+
+    Notes
+    -----
+    With ``theta = s_u^2 / s_e^2`` and ``w_i = theta / (1 + n_i theta)`` for a group of
+    ``n_i`` rows, ``V_i = s_e^2 (I + theta 11')`` has ``V_i^-1 = (I - w_i 11') / s_e^2`` and
+    ``log|V_i| = n_i log s_e^2 + log(1 + n_i theta)``. From the per-group sums
+    ``S_x,i = X_i'1`` and ``S_y,i = y_i'1``::
+
+        A(theta) = X'X - sum_i w_i S_x,i S_x,i'
+        b(theta) = X'y - sum_i w_i S_x,i S_y,i
+        beta(theta) = A^-1 b,   RSS(theta) = y'y - sum_i w_i S_y,i^2 - b' beta
+        s_e^2(theta) = RSS / (n - p)
+        -2 l_R(theta) = (n - p) (1 + log(2 pi s_e^2)) + sum_i log(1 + n_i theta) + log|A|
+
+    ``-2 l_R`` is minimised over ``log theta`` (a grid to bracket the minimum, then bounded
+    Brent), and compared with the boundary ``theta = 0`` (no group variance). The fixed
+    effects' covariance is ``s_e^2 A^-1``. Every step is vectorised over groups; the cost is
+    one pass over the rows plus ``O(groups * p^2)`` per evaluation. The user must drop
+    missing values first (non-finite values are refused, not silently dropped).
+
+    References
+    ----------
+    Bates D, Mächler M, Bolker B, Walker S. Fitting linear mixed-effects models using lme4.
+    J Stat Softw 2015;67(1). (The profiled REML criterion.)
+    """
+    y_arr, x_arr, codes, n_groups = _check_inputs(y, X, groups)
+    if engine == "fast":
+        return _fit_fast(y_arr, x_arr, codes, n_groups)
+    if engine == "statsmodels":
+        return _fit_statsmodels(y_arr, x_arr, codes, n_groups)
+    raise RequestError(
+        f"fit_random_intercept: engine must be 'fast' or 'statsmodels'; got {engine!r}."
+    )
+
+
+def _check_inputs(
+    y: ArrayLike, X: ArrayLike, groups: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp], int]:
+    y_arr = np.asarray(y, dtype=np.float64)
+    x_arr = np.asarray(X, dtype=np.float64)
+    if x_arr.ndim == 1:
+        x_arr = x_arr[:, None]
+    group_arr = np.asarray(groups)
+    if y_arr.ndim != 1 or x_arr.ndim != 2 or group_arr.ndim != 1:
+        raise RequestError(
+            "fit_random_intercept: y and groups must be one-dimensional and X two-dimensional; "
+            f"got shapes y {y_arr.shape}, X {x_arr.shape}, groups {group_arr.shape}."
+        )
+    n = y_arr.shape[0]
+    if x_arr.shape[0] != n or group_arr.shape[0] != n:
+        raise RequestError(
+            "fit_random_intercept: y, X and groups must have the same number of rows; got "
+            f"{n}, {x_arr.shape[0]} and {group_arr.shape[0]}. Align them before fitting."
+        )
+    if not (np.isfinite(y_arr).all() and np.isfinite(x_arr).all()):
+        raise RequestError(
+            "fit_random_intercept: y and X must be finite; got missing or infinite values. "
+            "Drop incomplete rows before fitting."
+        )
+    p = x_arr.shape[1]
+    if n <= p:
+        raise InsufficientDataError(
+            f"fit_random_intercept: the model has {p} fixed effects and needs more rows than "
+            f"that; got {n} rows."
+        )
+    if np.linalg.matrix_rank(x_arr) < p:
+        raise InsufficientDataError(
+            f"fit_random_intercept: the design matrix has {p} columns but rank "
+            f"{np.linalg.matrix_rank(x_arr)}; an effect cannot be estimated from these rows "
+            "(for example an arm without any rows). Remove the redundant column."
+        )
+    codes, uniques = pd.factorize(pd.Series(group_arr), sort=False)
+    if (codes < 0).any():
+        raise RequestError(
+            "fit_random_intercept: groups contains missing labels; give every row a group."
+        )
+    return y_arr, x_arr, codes.astype(np.intp), len(uniques)
+
+
+@dataclass(frozen=True, eq=False)
+class _Suffstats:
+    n_obs: int
+    p: int
+    n_i: NDArray[np.float64]
+    sx: NDArray[np.float64]  # (groups, p): X_i' 1
+    sy: NDArray[np.float64]  # (groups,): y_i' 1
+    xtx: NDArray[np.float64]
+    xty: NDArray[np.float64]
+    yty: float
+
+
+def _suffstats(
+    y: NDArray[np.float64], X: NDArray[np.float64], codes: NDArray[np.intp], g: int
+) -> _Suffstats:
+    n_i = np.bincount(codes, minlength=g).astype(np.float64)
+    sx = np.empty((g, X.shape[1]))
+    for j in range(X.shape[1]):  # a loop over the few columns, not over rows or groups
+        sx[:, j] = np.bincount(codes, weights=X[:, j], minlength=g)
+    sy = np.bincount(codes, weights=y, minlength=g).astype(np.float64)
+    return _Suffstats(
+        n_obs=y.shape[0],
+        p=X.shape[1],
+        n_i=n_i,
+        sx=sx,
+        sy=sy,
+        xtx=X.T @ X,
+        xty=X.T @ y,
+        yty=float(y @ y),
+    )
+
+
+def _profile(
+    s: _Suffstats, theta: float
+) -> tuple[float, NDArray[np.float64], NDArray[np.float64], float]:
+    """Return (-2 l_R, beta, A^-1, sigma_e^2) at ``theta``."""
+    w = theta / (1.0 + s.n_i * theta)
+    a = s.xtx - (s.sx * w[:, None]).T @ s.sx
+    b = s.xty - s.sx.T @ (w * s.sy)
+    c = s.yty - float(w @ (s.sy * s.sy))
+    chol = np.linalg.cholesky(a)
+    a_inv: NDArray[np.float64] = np.asarray(np.linalg.inv(a), dtype=np.float64)
+    beta = a_inv @ b
+    rss = c - float(b @ beta)
+    dof = s.n_obs - s.p
+    sigma2 = max(rss, 0.0) / dof
+    if sigma2 <= 0.0:
+        return math.inf, beta, a_inv, sigma2
+    crit = (
+        dof * (1.0 + math.log(2.0 * math.pi * sigma2))
+        + float(np.log1p(s.n_i * theta).sum())
+        + 2.0 * float(np.log(np.diag(chol)).sum())
+    )
+    return crit, beta, a_inv, sigma2
+
+
+def _fit_fast(
+    y: NDArray[np.float64], X: NDArray[np.float64], codes: NDArray[np.intp], g: int
+) -> RandomInterceptFit:
+    s = _suffstats(y, X, codes, g)
+
+    def objective(log_theta: float) -> float:
+        return _profile(s, math.exp(log_theta))[0]
+
+    grid = np.linspace(_LOG_THETA_LOW, _LOG_THETA_HIGH, _GRID_POINTS)
+    values = np.array([objective(t) for t in grid])  # 41 evaluations on sufficient statistics
+    best = int(np.argmin(values))
+    low = grid[max(best - 1, 0)]
+    high = grid[min(best + 1, _GRID_POINTS - 1)]
+    opt = optimize.minimize_scalar(
+        objective, bounds=(low, high), method="bounded", options={"xatol": 1e-10}
+    )
+    messages: list[str] = []
+    converged = bool(opt.success)
+    if not converged:
+        messages.append(f"the REML optimiser did not converge: {opt.message}")
+    theta = math.exp(float(opt.x))
+    crit = float(opt.fun)
+    crit_zero = _profile(s, 0.0)[0]
+    if crit_zero <= crit:
+        theta, crit = 0.0, crit_zero
+        messages.append(
+            "the group variance is estimated at its boundary, 0 (a singular fit: the episodes "
+            "do not differ more than the residual variation explains)"
+        )
+    elif float(opt.x) >= _LOG_THETA_HIGH - 1e-6:
+        converged = False
+        messages.append(
+            "the variance ratio ran to the upper end of its search range; the residual "
+            "variance is close to 0 and the fit is unreliable"
+        )
+    _, beta, a_inv, sigma2 = _profile(s, theta)
+    # Residual sum of squares recomputed from residuals (no cancellation in y'y - b'beta).
+    resid = y - X @ beta
+    r_sum = np.bincount(codes, weights=resid, minlength=g)
+    w = theta / (1.0 + s.n_i * theta)
+    rss = float(resid @ resid) - float(w @ (r_sum * r_sum))
+    sigma2 = rss / (s.n_obs - s.p)
+    return RandomInterceptFit(
+        coef=beta,
+        cov=sigma2 * a_inv,
+        sd_group=math.sqrt(theta * sigma2),
+        sd_residual=math.sqrt(sigma2),
+        theta=theta,
+        reml_criterion=crit,
+        n_obs=s.n_obs,
+        n_groups=g,
+        converged=converged,
+        engine="fast",
+        messages=tuple(messages),
+    )
+
+
+def _fit_statsmodels(
+    y: NDArray[np.float64], X: NDArray[np.float64], codes: NDArray[np.intp], g: int
+) -> RandomInterceptFit:
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = MixedLM(endog=y, exog=X, groups=codes)
+        result = model.fit(reml=True)
+    p = X.shape[1]
+    messages = tuple(dict.fromkeys(f"statsmodels: {w.message}" for w in caught))
+    scale = float(result.scale)
+    group_var = float(np.asarray(result.cov_re)[0, 0])
+    cov = np.asarray(result.cov_params())[:p, :p]
+    return RandomInterceptFit(
+        coef=np.asarray(result.fe_params, dtype=np.float64),
+        cov=np.asarray(cov, dtype=np.float64),
+        sd_group=math.sqrt(max(group_var, 0.0)),
+        sd_residual=math.sqrt(scale),
+        theta=max(group_var, 0.0) / scale,
+        reml_criterion=math.nan,
+        n_obs=y.shape[0],
+        n_groups=g,
+        converged=bool(result.converged),
+        engine="statsmodels",
+        messages=messages,
+    )
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class TrajectoryResult(ResultMixin):
+    """The mixed model of a measure's trajectory over the weeks of care.
+
+    Attributes
+    ----------
+    reference, comparator, measure
+        What was compared.
+    fixed
+        One row per fixed effect (``intercept``, ``arm``, ``weeks``, ``arm_x_weeks``):
+        ``term`` (str), ``estimate``, ``std_error``, ``statistic`` (Wald z), ``df`` (NaN:
+        normal reference distribution), ``p_value``, ``conf_low``, ``conf_high`` (floats).
+    means
+        Model-based mean per arm and week: ``arm`` (str), ``weeks`` (float), ``estimate``,
+        ``std_error``, ``conf_low``, ``conf_high`` (floats; normal intervals).
+    sd_episode, sd_residual
+        Standard deviations of the episode intercepts and of the residuals.
+    n_obs, n_episodes
+        Rows and episodes in the fit; ``n`` equals ``n_episodes``.
+    converged
+        Whether the REML optimiser converged (when False, ``notes`` says why).
+    engine
+        ``"fast"`` or ``"statsmodels"``.
+    episodes_used
+        The episode ids in the fit.
+    notes
+        Who was left out and why; what the optimiser reported.
+    """
+
+    reference: str
+    comparator: str
+    measure: str
+    fixed: pd.DataFrame
+    means: pd.DataFrame
+    sd_episode: float
+    sd_residual: float
+    n_obs: int
+    n_episodes: int
+    n: int
+    converged: bool
+    engine: str
+    conf_level: float
+    episodes_used: tuple[str, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
+        return self.fixed
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return (
+            f"Mixed model of {self.measure} over weeks (REML, random intercept per episode): "
+            f"{self.comparator} vs {self.reference}; {self.n_obs} observations, "
+            f"{self.n_episodes} episodes; SD episode {self.sd_episode:.3g}, "
+            f"SD residual {self.sd_residual:.3g}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan's ``lmm`` section (plus ``converged`` and ``engine``)."""
+        fixed = {
+            str(term): {"estimate": est, "se": se}
+            for term, est, se in zip(
+                self.fixed["term"], self.fixed["estimate"], self.fixed["std_error"], strict=True
+            )
+        }
+        out: dict[str, Any] = jsonable(
+            {
+                "measure": self.measure,
+                "n_obs": self.n_obs,
+                "n_episodes": self.n_episodes,
+                "fixed": fixed,
+                "sd_episode": self.sd_episode,
+                "sd_residual": self.sd_residual,
+                "converged": self.converged,
+                "engine": self.engine,
+            }
+        )
+        return out
+
+
+def compare_trajectories(
+    dataset: Dataset,
+    *,
+    reference: str = "dn_only",
+    comparator: str = "dn_manual_exercise",
+    measure: str = "nprs",
+    engine: Engine = "fast",
+    weeks: Sequence[float] = (0.0, 2.0, 4.0, 6.0, 8.0),
+    conf_level: float = 0.95,
+) -> TrajectoryResult:
+    """Fit ``measure ~ arm * weeks + (1 | episode_id)`` by REML on two arms' episodes.
+
+    Parameters
+    ----------
+    dataset
+        A loaded :class:`~dnoutcomes.dataset.Dataset`.
+    reference, comparator
+        The arms compared; ``arm`` is 1 for the comparator.
+    measure
+        A registered measure (default NPRS).
+    engine
+        ``"fast"`` (default; profiled REML, see :func:`fit_random_intercept`) or
+        ``"statsmodels"`` (MixedLM).
+    weeks
+        Weeks since the episode start at which the model-based means are reported.
+    conf_level
+        Level of the intervals, in (0, 1).
+
+    Returns
+    -------
+    TrajectoryResult
+        ``fixed`` (term, estimate, std_error, statistic, df, p_value, conf_low, conf_high),
+        ``means`` (arm, weeks, estimate, std_error, conf_low, conf_high), the two SDs,
+        ``n_obs``, ``n_episodes``, ``converged``.
+
+    Raises
+    ------
+    RequestError
+        Unknown arm, measure or engine; ``conf_level`` outside (0, 1).
+    InsufficientDataError
+        Fewer than 2 episodes with a value in either arm, or no more rows than episodes
+        (nothing to separate the two variances).
+
+    Notes
+    -----
+    Rows: the measure's values at ``baseline``, ``session`` and ``discharge`` of the episodes
+    of the two arms; ``weeks = (assessed_on - start_date)`` in days / 7. Follow-up values are
+    not part of the trajectory. Rows with a missing value or date are left out, and so are
+    episodes without any row (counted in ``notes``). The model-based mean of arm ``a`` at
+    week ``t`` is ``L beta`` with ``L = (1, a, t, a t)``, standard error
+    ``sqrt(L Cov(beta) L')`` and a normal (Wald) interval; fixed-effect p-values are Wald z
+    tests (lme4 reports none; statsmodels reports these).
+    """
+    if engine not in ("fast", "statsmodels"):
+        raise RequestError(
+            f"compare_trajectories: engine must be 'fast' or 'statsmodels'; got {engine!r}."
+        )
+    if not 0.0 < conf_level < 1.0:
+        raise RequestError(
+            f"compare_trajectories: conf_level must be between 0 and 1; got {conf_level!r}."
+        )
+    get_measure(dataset, measure)
+    episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
+    outcomes = dataset.outcomes
+    rows = outcomes.loc[
+        (outcomes["measure"] == measure)
+        & outcomes["timepoint"].astype(str).isin(TRAJECTORY_TIMEPOINTS),
+        ["episode_id", "assessed_on", "value"],
+    ].merge(episodes[["episode_id", "arm", "treated", "start_date"]], on="episode_id")
+    weeks_col = (rows["assessed_on"] - rows["start_date"]) / pd.Timedelta(days=1) / 7.0
+    rows = rows.assign(weeks=weeks_col.astype(float))
+    rows = rows.loc[rows["value"].notna() & rows["weeks"].notna()]
+    notes: list[str] = []
+    for arm in (reference, comparator):
+        in_arm = episodes.loc[episodes["arm"] == arm, "episode_id"]
+        missing = int((~in_arm.isin(rows["episode_id"])).sum())
+        n_arm = int(in_arm.isin(rows["episode_id"]).sum())
+        if missing:
+            notes.append(
+                f"{missing} {arm} episodes have no {measure} at baseline, session or "
+                "discharge and were left out."
+            )
+        if n_arm < 2:
+            raise InsufficientDataError(
+                f"mixed model of {measure}: arm {arm!r} has {n_arm} episodes with a "
+                f"{measure} value at baseline, session or discharge; the model needs at "
+                "least 2 per arm. Compare arms with more episodes."
+            )
+    n_episodes = int(rows["episode_id"].nunique())
+    if len(rows) <= n_episodes:
+        raise InsufficientDataError(
+            f"mixed model of {measure}: {len(rows)} values from {n_episodes} episodes; the "
+            "model needs repeated values within episodes (more values than episodes)."
+        )
+    treated = rows["treated"].to_numpy(dtype=np.float64)
+    wk = rows["weeks"].to_numpy(dtype=np.float64)
+    design = np.column_stack([np.ones_like(wk), treated, wk, treated * wk])
+    fit = fit_random_intercept(
+        rows["value"].to_numpy(dtype=np.float64),
+        design,
+        rows["episode_id"].to_numpy(),
+        engine=engine,
+    )
+    notes.extend(f"Mixed model: {m}." for m in fit.messages)
+    if not fit.converged:
+        notes.append("Mixed model: the fit did NOT converge; treat its estimates with caution.")
+    z = float(stats.norm.ppf(0.5 + conf_level / 2.0))
+    se = fit.std_errors
+    statistic = fit.coef / se
+    fixed = pd.DataFrame(
+        {
+            "term": list(FIXED_TERMS),
+            "estimate": fit.coef,
+            "std_error": se,
+            "statistic": statistic,
+            "df": np.full(len(FIXED_TERMS), np.nan),
+            "p_value": 2.0 * stats.norm.sf(np.abs(statistic)),
+            "conf_low": fit.coef - z * se,
+            "conf_high": fit.coef + z * se,
+        },
+        columns=list(TIDY_COLUMNS),
+    )
+    means = _model_means(fit, reference, comparator, np.asarray(weeks, dtype=np.float64), z)
+    return TrajectoryResult(
+        reference=reference,
+        comparator=comparator,
+        measure=measure,
+        fixed=fixed,
+        means=means,
+        sd_episode=fit.sd_group,
+        sd_residual=fit.sd_residual,
+        n_obs=fit.n_obs,
+        n_episodes=fit.n_groups,
+        n=fit.n_groups,
+        converged=fit.converged,
+        engine=fit.engine,
+        conf_level=conf_level,
+        episodes_used=tuple(pd.unique(rows["episode_id"].astype(str))),
+        notes=tuple(notes),
+    )
+
+
+def _model_means(
+    fit: RandomInterceptFit,
+    reference: str,
+    comparator: str,
+    weeks: NDArray[np.float64],
+    z: float,
+) -> pd.DataFrame:
+    arm_flag = np.repeat([0.0, 1.0], len(weeks))
+    wk = np.tile(weeks, 2)
+    contrast = np.column_stack([np.ones_like(wk), arm_flag, wk, arm_flag * wk])
+    estimate = contrast @ fit.coef
+    std_error = np.sqrt(np.einsum("ij,jk,ik->i", contrast, fit.cov, contrast))
+    return pd.DataFrame(
+        {
+            "arm": np.repeat([reference, comparator], len(weeks)),
+            "weeks": wk,
+            "estimate": estimate,
+            "std_error": std_error,
+            "conf_low": estimate - z * std_error,
+            "conf_high": estimate + z * std_error,
+        }
+    )
