@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -301,16 +301,16 @@ def _lookup_measure(measure: str, registry: Any | None) -> Any | None:
         except ImportError:  # the registry is optional for drawing
             return None
         registry = default_registry()
-    if isinstance(registry, Mapping):
-        return registry.get(measure)
+    if measure not in registry:
+        return None
     try:
         return registry[measure]
-    except (KeyError, TypeError, LookupError, ValueError):
+    except (LookupError, ValueError):
         return None
 
 
-def measure_name(measure: str, registry: Any | None = None) -> str:
-    """Return a measure's short name for titles: ``NPRS``, ``ODI``, ``Lumbar flexion``.
+def measure_name(measure: str, registry: Any | None = None, *, short: bool = False) -> str:
+    """Return a measure's name for labels: ``Numeric Pain Rating Scale``, or ``NPRS`` short.
 
     Parameters
     ----------
@@ -319,17 +319,23 @@ def measure_name(measure: str, registry: Any | None = None) -> str:
     registry
         The :class:`~dnoutcomes.contract.measures.MeasureRegistry` to look in; default the
         contract's registry.
+    short
+        Prefer the abbreviation for a measure whose name is one (``nprs`` → ``NPRS``,
+        ``odi`` → ``ODI``): for boxes and titles where the full name is too long.
 
     Returns
     -------
     str
-        The registry's label, or the name itself when the measure is not registered.
+        The registry's label (or the abbreviation), or the name with spaces when the measure
+        is not registered.
     """
+    if short and measure.isalpha() and len(measure) <= 5:
+        return measure.upper()
     entry = _lookup_measure(measure, registry)
     label = getattr(entry, "label", None)
     if isinstance(label, str) and label:
         return label
-    return measure.upper() if len(measure) <= 5 else measure.replace("_", " ")
+    return measure.upper() if measure.isalpha() and len(measure) <= 5 else measure.replace("_", " ")
 
 
 def measure_unit(measure: str, registry: Any | None = None) -> str:
@@ -352,7 +358,9 @@ def measure_unit(measure: str, registry: Any | None = None) -> str:
     return unit if isinstance(unit, str) else ""
 
 
-def measure_label(measure: str, registry: Any | None = None, *, prefix: str = "") -> str:
+def measure_label(
+    measure: str, registry: Any | None = None, *, prefix: str = "", short: bool = False
+) -> str:
     """Return an axis label for a measure with its unit: ``NPRS (points)``.
 
     Parameters
@@ -363,13 +371,15 @@ def measure_label(measure: str, registry: Any | None = None, *, prefix: str = ""
         The registry to look in; default the contract's registry.
     prefix
         Words put before the measure name (``"Improvement in "``).
+    short
+        Use the abbreviation where the name is one (see :func:`measure_name`).
 
     Returns
     -------
     str
         ``prefix + name + " (unit)"``; without brackets when the measure has no unit.
     """
-    name = measure_name(measure, registry)
+    name = measure_name(measure, registry, short=short)
     unit = measure_unit(measure, registry)
     text = f"{prefix}{name}" if prefix else name
     return f"{text} ({unit})" if unit else text
