@@ -11,14 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
+from conftest import EXTERNAL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats.ancova import compare_ancova, compare_outcomes, fit_ancova
-
-from conftest import EXTERNAL
 
 
 def _replace(dataset: Any, **changes: Any) -> Any:

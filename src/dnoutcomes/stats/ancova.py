@@ -492,7 +492,7 @@ class OutcomesResult(ResultMixin):
     def title(self) -> str:  # type: ignore[override]
         return f"ANCOVA by outcome: {self.comparator} minus {self.reference}"
 
-    def to_dict(self) -> list[dict[str, Any]]:  # type: ignore[override]
+    def to_dict(self) -> list[dict[str, Any]]:
         """The plan's ``ancova`` list (one entry per outcome, with ``p_holm``)."""
         out = []
         for result, p_holm, role in zip(
@@ -602,7 +602,7 @@ def compare_outcomes(
     p_holm = frame["p_value"].to_numpy(dtype=float).copy()
     if len(results) > 1:
         p_holm[1:] = multipletests(p_holm[1:], method="holm")[1]
-    frame.insert(frame.columns.get_loc("p_value") + 1, "p_holm", p_holm)
+    frame.insert(int(list(frame.columns).index("p_value")) + 1, "p_holm", p_holm)
     used = sorted({e for r in results for e in r.episodes_used})
     notes.extend(notes_ for r in results for notes_ in r.notes)
     return OutcomesResult(
