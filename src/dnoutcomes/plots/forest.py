@@ -1,0 +1,356 @@
+"""Forest plots: effects across outcomes (each in its own units) and site estimates pooled."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from dnoutcomes.errors import RequestError
+from dnoutcomes.plots._data import attribute, tidy_frame
+from dnoutcomes.plots._style import (
+    MUTED,
+    OKABE_ITO,
+    arm_label,
+    measure_name,
+    measure_unit,
+    new_axes,
+    new_figure,
+    plot_style,
+    timepoint_label,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["format_p", "plot_effects", "plot_forest", "plot_site_forest"]
+
+_POINT = OKABE_ITO["black"]
+
+
+def format_p(p: float) -> str:
+    """Format a p-value for a figure: ``p = 0.012``, ``p < 0.001``, ``""`` when missing."""
+    if p is None or not np.isfinite(p):
+        return ""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.2f}".replace("-", "\u2212")
+
+
+def plot_forest(
+    estimates: Any,
+    *,
+    label: str = "term",
+    xlabel: str = "Estimate (95% CI)",
+    null: float = 0.0,
+    log_scale: bool = False,
+    annotate: bool = True,
+    ax: Axes | None = None,
+) -> Axes:
+    """Draw estimates with their confidence intervals as a forest plot, one row each.
+
+    Parameters
+    ----------
+    estimates
+        A frame (or a result whose ``to_frame()`` gives one) with the columns ``label``,
+        ``estimate``, ``conf_low`` and ``conf_high``; rows are drawn top to bottom in order.
+    label
+        The column holding the row labels.
+    xlabel
+        The x-axis label (say the unit).
+    null
+        Where the line of no effect goes (0 for differences, 1 for ratios).
+    log_scale
+        Draw the x-axis on a log scale (ratios).
+    annotate
+        Write "estimate (low to high)" at the right of each row.
+    ax
+        Axes to draw on; a new figure when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Row ``i`` (from the top) is at y = ``n - 1 - i``; each row is one point (a
+        ``Line2D``) and one horizontal whisker from ``conf_low`` to ``conf_high``.
+
+    Raises
+    ------
+    RequestError
+        When a column is missing or the frame is empty.
+
+    Notes
+    -----
+    Rows with a missing estimate are drawn as a label with no point; a missing CI limit
+    leaves the whisker out. Nothing is computed: the numbers are the frame's.
+    """
+    frame = tidy_frame(
+        estimates,
+        attributes=("to_frame",),
+        required=(label, "estimate", "conf_low", "conf_high"),
+        figure="forest plot",
+    )
+    n = len(frame)
+    y = np.arange(n - 1, -1, -1, dtype=float)
+    est = frame["estimate"].to_numpy(dtype=float)
+    low = frame["conf_low"].to_numpy(dtype=float)
+    high = frame["conf_high"].to_numpy(dtype=float)
+    with plot_style():
+        fig, ax = new_axes(ax, size=(6.4, 1.2 + 0.45 * n))
+        ax.axvline(null, color=MUTED, linewidth=1, linestyle="--", zorder=0)
+        ax.hlines(y, low, high, color=_POINT, linewidth=1.6, label="95% CI")
+        ax.plot(est, y, marker="s", linestyle="none", color=_POINT, markersize=6)
+        ax.set_yticks(y, [str(v) for v in frame[label]])
+        ax.set_ylim(-0.7, n - 0.3)
+        ax.set_xlabel(xlabel)
+        ax.spines["left"].set_visible(False)
+        ax.tick_params(axis="y", length=0)
+        if log_scale:
+            ax.set_xscale("log")
+        if annotate:
+            texts = [
+                f"{_fmt(e)} ({_fmt(lo)} to {_fmt(hi)})" if np.isfinite(e) else ""
+                for e, lo, hi in zip(est, low, high, strict=True)
+            ]
+            for yi, text in zip(y, texts, strict=True):
+                ax.annotate(
+                    text,
+                    xy=(1.02, yi),
+                    xycoords=("axes fraction", "data"),
+                    va="center",
+                    fontsize=9,
+                )
+    return ax
+
+
+def plot_effects(
+    effects: Any,
+    *,
+    reference: str | None = None,
+    comparator: str | None = None,
+    registry: Any | None = None,
+) -> Figure:
+    """Draw the adjusted differences of several outcomes, each on its own scale and unit.
+
+    Parameters
+    ----------
+    effects
+        A frame (or a result whose ``to_frame()`` gives one) with one row per outcome and the
+        columns ``measure``, ``timepoint``, ``estimate``, ``conf_low``, ``conf_high``; used
+        when present: ``p_value``, ``p_holm`` (Holm-adjusted p), ``n``, ``reference``,
+        ``comparator``.
+    reference, comparator
+        The arms compared, for the title (default: the frame's columns, else the result's
+        attributes).
+    registry
+        The measure registry giving names and units.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row of axes per outcome, in the frame's order. Each axes holds one point at the
+        estimate, one whisker from ``conf_low`` to ``conf_high`` and a dashed line at 0; its
+        x-axis is in the outcome's unit; the p-values are written at the right.
+
+    Raises
+    ------
+    RequestError
+        When a column is missing or the frame is empty.
+
+    Notes
+    -----
+    Each outcome keeps its own x-range (its CI and 0, with a margin) because outcomes are in
+    different units. The estimate is comparator minus reference; whether a negative
+    difference is better depends on the measure's direction, which the row label says.
+    """
+    frame = tidy_frame(
+        effects,
+        attributes=("to_frame", "effects"),
+        required=("measure", "timepoint", "estimate", "conf_low", "conf_high"),
+        figure="effects forest plot",
+    )
+    reference = reference or _first(frame, "reference") or attribute(effects, "reference")
+    comparator = comparator or _first(frame, "comparator") or attribute(effects, "comparator")
+    n = len(frame)
+    with plot_style():
+        fig, axes = new_figure(nrows=n, ncols=1, size=(8.0, 1.0 + 0.9 * n), squeeze=False)
+        for i, (ax, row) in enumerate(zip(axes[:, 0], frame.itertuples(index=False), strict=True)):
+            _effect_row(ax, row, registry=registry, last=i == n - 1)
+        if reference and comparator:
+            fig.suptitle(
+                f"{arm_label(str(comparator))} minus {arm_label(str(reference))}",
+                x=0.02,
+                ha="left",
+                fontweight="bold",
+            )
+    return fig
+
+
+def _effect_row(ax: Axes, row: Any, *, registry: Any | None, last: bool) -> None:
+    measure = str(row.measure)
+    unit = measure_unit(measure, registry)
+    est, low, high = float(row.estimate), float(row.conf_low), float(row.conf_high)
+    ax.axvline(0.0, color=MUTED, linewidth=1, linestyle="--", zorder=0)
+    ax.hlines([0.0], [low], [high], color=_POINT, linewidth=1.8)
+    ax.plot([est], [0.0], marker="s", linestyle="none", color=_POINT, markersize=7)
+    span = max(abs(low), abs(high), abs(est), 1e-9)
+    left, right = min(low, 0.0), max(high, 0.0)
+    pad = 0.12 * max(right - left, span)
+    ax.set_xlim(left - pad, right + pad)
+    ax.set_ylim(-0.6, 0.6)
+    ax.set_yticks([])
+    for side in ("left", "top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(axis="x", labelsize=9)
+    n_text = f", n = {int(row.n)}" if hasattr(row, "n") and pd.notna(row.n) else ""
+    name = f"{measure_name(measure, registry)}, {timepoint_label(str(row.timepoint)).lower()}"
+    detail = f"{unit}{n_text}".removeprefix(", ")
+    ax.set_ylabel(
+        f"{name}\n({detail})" if detail else name,
+        rotation=0,
+        ha="right",
+        va="center",
+        fontsize=10,
+    )
+    p_parts = []
+    if hasattr(row, "p_value"):
+        p_parts.append(format_p(float(row.p_value)))
+    if hasattr(row, "p_holm") and pd.notna(row.p_holm):
+        p_parts.append(format_p(float(row.p_holm)).replace("p", "Holm p", 1))
+    ax.annotate(
+        f"{_fmt(est)} ({_fmt(low)} to {_fmt(high)})\n" + "; ".join(p for p in p_parts if p),
+        xy=(1.02, 0.5),
+        xycoords="axes fraction",
+        va="center",
+        fontsize=9,
+    )
+    if last:
+        ax.set_xlabel("Difference (comparator \u2212 reference) with 95% CI, in each unit")
+
+
+def _first(frame: pd.DataFrame, column: str) -> str | None:
+    if column in frame.columns and len(frame):
+        value = frame[column].iloc[0]
+        return None if pd.isna(value) else str(value)
+    return None
+
+
+def plot_site_forest(
+    meta: Any,
+    *,
+    pooled: Mapping[str, float] | None = None,
+    measure: str = "nprs",
+    registry: Any | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Draw per-site estimates with the pooled random-effects diamond, τ² and I².
+
+    Parameters
+    ----------
+    meta
+        The site meta-analysis result (its ``sites`` frame and pooled numbers), or the
+        ``sites`` frame: one row per site with ``site_id``, ``estimate``, ``conf_low``,
+        ``conf_high``; used when present: ``n`` and ``weight`` (random-effects weight, any
+        scale; sets the marker area).
+    pooled
+        The pooled numbers when ``meta`` is a frame: ``estimate``, ``conf_low``,
+        ``conf_high``, ``tau2``, ``i2`` (percent). Default: the result's attributes.
+    measure
+        The outcome, for the x-axis label with its unit.
+    registry
+        The measure registry.
+    ax
+        Axes to draw on; a new figure when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One square and whisker per site, top to bottom in the frame's order, at y = number
+        of sites … 1; the pooled diamond (a ``Polygon`` with vertices at ``conf_low``,
+        ``estimate``, ``conf_high``) at y = 0; the x-axis in the measure's unit.
+
+    Raises
+    ------
+    RequestError
+        When a column is missing, the frame is empty, or the pooled numbers are not given.
+
+    Notes
+    -----
+    The whiskers are the sites' own 95 % intervals; the diamond spans the pooled 95 %
+    interval. τ² and I² are printed as the result holds them.
+    """
+    sites = tidy_frame(
+        meta,
+        attributes=("sites", "to_frame"),
+        required=("site_id", "estimate", "conf_low", "conf_high"),
+        figure="site forest plot",
+    )
+    summary = dict(pooled) if pooled is not None else _pooled_from(meta)
+    n = len(sites)
+    y = np.arange(n, 0, -1, dtype=float)
+    est = sites["estimate"].to_numpy(dtype=float)
+    if "weight" in sites.columns:
+        weight = sites["weight"].to_numpy(dtype=float)
+        area = 30.0 + 170.0 * weight / np.nanmax(weight)
+    else:
+        area = np.full(n, 60.0)
+    labels = [
+        f"{site} (n = {int(k)})" if pd.notna(k) else str(site)
+        for site, k in zip(
+            sites["site_id"],
+            sites["n"] if "n" in sites.columns else [np.nan] * n,
+            strict=True,
+        )
+    ]
+    with plot_style():
+        fig, ax = new_axes(ax, size=(6.4, 1.8 + 0.45 * n))
+        ax.axvline(0.0, color=MUTED, linewidth=1, linestyle="--", zorder=0)
+        ax.hlines(y, sites["conf_low"], sites["conf_high"], color=_POINT, linewidth=1.4)
+        ax.scatter(est, y, s=area, marker="s", color=_POINT, zorder=3)
+        p_est, p_low, p_high = summary["estimate"], summary["conf_low"], summary["conf_high"]
+        diamond = np.array([[p_low, 0.0], [p_est, 0.25], [p_high, 0.0], [p_est, -0.25]])
+        ax.fill(diamond[:, 0], diamond[:, 1], color=OKABE_ITO["vermillion"], zorder=3)
+        ax.axvline(p_est, color=OKABE_ITO["vermillion"], linewidth=0.8, linestyle=":")
+        ax.set_yticks([*y, 0.0], [*labels, "Pooled (random effects)"])
+        ax.set_ylim(-0.8, n + 0.7)
+        ax.spines["left"].set_visible(False)
+        ax.tick_params(axis="y", length=0)
+        ax.set_xlabel(
+            f"Adjusted difference in {measure_name(measure, registry)}"
+            + (f" ({measure_unit(measure, registry)})" if measure_unit(measure, registry) else "")
+        )
+        i2 = summary.get("i2", np.nan)
+        tau2 = summary.get("tau2", np.nan)
+        ax.set_title(
+            f"\u03c4\u00b2 = {tau2:.3g}, I\u00b2 = {i2:.0f}%  "
+            f"pooled {_fmt(p_est)} ({_fmt(p_low)} to {_fmt(p_high)})",
+            fontsize=10,
+            fontweight="normal",
+        )
+    return ax
+
+
+def _pooled_from(meta: Any) -> dict[str, float]:
+    if isinstance(meta, pd.DataFrame):
+        raise RequestError(
+            "site forest plot: a sites frame was given without the pooled numbers; expected "
+            "pooled={'estimate', 'conf_low', 'conf_high', 'tau2', 'i2'}; got none. Pass the "
+            "meta-analysis result itself, or pooled=."
+        )
+    names = {"estimate": "estimate", "conf_low": "conf_low", "conf_high": "conf_high"}
+    out: dict[str, float] = {}
+    for key, name in names.items():
+        value = getattr(meta, name, None)
+        if value is None:
+            raise RequestError(
+                f"site forest plot: the result has no '{name}'; expected a site "
+                f"meta-analysis result; got {type(meta).__name__}. Pass pooled= explicitly."
+            )
+        out[key] = float(value)
+    out["tau2"] = float(getattr(meta, "tau2", np.nan))
+    out["i2"] = float(getattr(meta, "i2", np.nan))
+    return out

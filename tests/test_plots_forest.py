@@ -1,0 +1,108 @@
+"""Forest plots draw the result's estimates and CI limits exactly, with units and p-values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import LineCollection
+
+from dnoutcomes.errors import RequestError
+from dnoutcomes.plots.forest import plot_effects, plot_forest, plot_site_forest
+
+
+@pytest.fixture
+def effects() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "measure": ["nprs", "odi", "lumbar_flexion_deg"],
+            "timepoint": ["discharge", "discharge", "discharge"],
+            "estimate": [-0.8, -5.2, 4.1],
+            "conf_low": [-1.2, -8.0, 0.5],
+            "conf_high": [-0.4, -2.4, 7.7],
+            "p_value": [0.0004, 0.0003, 0.03],
+            "p_holm": [np.nan, 0.0006, 0.03],
+            "n": [400, 390, 380],
+        }
+    )
+
+
+def _whiskers(ax: object) -> np.ndarray:
+    (coll,) = [c for c in ax.collections if isinstance(c, LineCollection)]  # type: ignore[attr-defined]
+    return np.array([seg[:, 0] for seg in coll.get_segments()])
+
+
+def test_plot_forest_draws_points_and_whiskers_at_the_numbers(effects: pd.DataFrame) -> None:
+    frame = effects.assign(term=["a", "b", "c"])
+    ax = plot_forest(frame, xlabel="Difference (points)")
+    (points,) = [line for line in ax.lines if line.get_marker() == "s"]
+    np.testing.assert_array_equal(points.get_xdata(), frame["estimate"])
+    np.testing.assert_array_equal(points.get_ydata(), [2.0, 1.0, 0.0])
+    np.testing.assert_array_equal(_whiskers(ax), frame[["conf_low", "conf_high"]].to_numpy())
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+    assert ax.get_xlabel() == "Difference (points)"
+    (null,) = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert null.get_xdata()[0] == 0.0
+
+
+def test_plot_forest_log_scale_puts_the_null_at_one() -> None:
+    frame = pd.DataFrame({"term": ["OR"], "estimate": [2.0], "conf_low": [1.2], "conf_high": [3.3]})
+    ax = plot_forest(frame, null=1.0, log_scale=True)
+    assert ax.get_xscale() == "log"
+    (null,) = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert null.get_xdata()[0] == 1.0
+
+
+def test_plot_effects_gives_each_outcome_its_own_axis_and_unit(effects: pd.DataFrame) -> None:
+    fig = plot_effects(effects, reference="dn_only", comparator="dn_manual_exercise")
+    axes = fig.axes
+    assert len(axes) == 3
+    for ax, row in zip(axes, effects.itertuples(), strict=True):
+        (point,) = [line for line in ax.lines if line.get_marker() == "s"]
+        assert point.get_xdata()[0] == row.estimate
+        np.testing.assert_array_equal(_whiskers(ax)[0], [row.conf_low, row.conf_high])
+        lo, hi = ax.get_xlim()
+        assert lo < min(row.conf_low, 0.0) and hi > max(row.conf_high, 0.0)
+    labels = [ax.get_ylabel() for ax in axes]
+    assert labels[0] == "Numeric Pain Rating Scale, discharge\n(points, n = 400)"
+    assert "(degrees, n = 380)" in labels[2]
+    notes = [ax.texts[0].get_text() for ax in axes]
+    assert notes[0] == "\u22120.80 (\u22121.20 to \u22120.40)\np < 0.001"
+    assert notes[1].endswith("p < 0.001; Holm p < 0.001")
+    assert notes[2].endswith("p = 0.030; Holm p = 0.030")
+    title = fig.get_suptitle()
+    assert title == "Dry needling + manual & exercise therapy minus Dry needling alone"
+
+
+def test_plot_site_forest_draws_sites_and_the_pooled_diamond() -> None:
+    sites = pd.DataFrame(
+        {
+            "site_id": ["north", "south"],
+            "n": [150, 120],
+            "estimate": [-0.9, -0.5],
+            "conf_low": [-1.5, -1.2],
+            "conf_high": [-0.3, 0.2],
+            "weight": [0.6, 0.4],
+        }
+    )
+    pooled = {"estimate": -0.75, "conf_low": -1.2, "conf_high": -0.3, "tau2": 0.0, "i2": 0.0}
+    ax = plot_site_forest(sites, pooled=pooled)
+    offsets = ax.collections[-1].get_offsets()
+    np.testing.assert_array_equal(offsets, [[-0.9, 2.0], [-0.5, 1.0]])
+    np.testing.assert_array_equal(_whiskers(ax), sites[["conf_low", "conf_high"]].to_numpy())
+    (diamond,) = ax.patches
+    xs = diamond.get_xy()[:, 0]
+    assert xs.min() == -1.2 and xs.max() == -0.3
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "north (n = 150)",
+        "south (n = 120)",
+        "Pooled (random effects)",
+    ]
+    assert ax.get_title(loc="left").startswith("\u03c4\u00b2 = 0, I\u00b2 = 0%")
+    assert ax.get_xlabel() == "Adjusted difference in Numeric Pain Rating Scale (points)"
+
+
+def test_site_frame_without_pooled_numbers_is_refused() -> None:
+    sites = pd.DataFrame({"site_id": ["a"], "estimate": [1.0], "conf_low": [0], "conf_high": [2]})
+    with pytest.raises(RequestError, match="without the pooled numbers"):
+        plot_site_forest(sites)
