@@ -1,0 +1,125 @@
+"""Tests of dnoutcomes.stats.responders against R (clinic_a), SciPy and statsmodels, and the
+indomethacin RCT (Elmunzer et al., NEJM 2012: 27/295 vs 52/307, P = 0.005)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import EXTERNAL
+from scipy.stats.contingency import odds_ratio, relative_risk
+from statsmodels.stats.proportion import confint_proportions_2indep
+
+from dnoutcomes.errors import RequestError
+from dnoutcomes.stats.responders import (
+    compare_responders,
+    improvement_distribution,
+    nnt_interval,
+    risk_measures,
+)
+
+
+def test_every_responder_figure_matches_r(clinic_a_dataset: Any, clinic_a_expected: dict) -> None:
+    got = compare_responders(clinic_a_dataset).to_dict()
+    for key, value in clinic_a_expected["responders"].items():
+        if isinstance(value, float):
+            assert got[key] == pytest.approx(value, rel=1e-6), key
+        else:
+            assert got[key] == value, key
+
+
+@pytest.fixture(scope="module")
+def indo_counts() -> tuple[int, int, int, int]:
+    data = pd.read_csv(EXTERNAL / "medicaldata_indo_rct.csv")
+    yes = data["outcome"] == "1_yes"
+    placebo = data["rx"] == "0_placebo"
+    return (
+        int(yes[placebo].sum()),
+        int(placebo.sum()),
+        int(yes[~placebo].sum()),
+        int((~placebo).sum()),
+    )
+
+
+def test_indomethacin_trial_against_scipy_and_statsmodels(
+    indo_counts: tuple[int, int, int, int],
+) -> None:
+    c, n0, a, n1 = indo_counts
+    assert (a, n1, c, n0) == (27, 295, 52, 307)  # as published
+    frame = risk_measures(c, n0, a, n1).set_index("term")
+    low, high = confint_proportions_2indep(a, n1, c, n0, method="wald", compare="diff")
+    assert frame.loc["risk_difference", "estimate"] == pytest.approx(a / n1 - c / n0, rel=1e-12)
+    assert frame.loc["risk_difference", "conf_low"] == pytest.approx(low, rel=1e-9)
+    assert frame.loc["risk_difference", "conf_high"] == pytest.approx(high, rel=1e-9)
+    rr = relative_risk(a, n1, c, n0)
+    rr_ci = rr.confidence_interval(0.95)
+    assert frame.loc["risk_ratio", "estimate"] == pytest.approx(rr.relative_risk, rel=1e-12)
+    assert frame.loc["risk_ratio", "conf_low"] == pytest.approx(rr_ci.low, rel=1e-9)
+    assert frame.loc["risk_ratio", "conf_high"] == pytest.approx(rr_ci.high, rel=1e-9)
+    res = odds_ratio(np.array([[a, n1 - a], [c, n0 - c]]), kind="sample")
+    or_ci = res.confidence_interval(0.95)
+    assert frame.loc["odds_ratio", "estimate"] == pytest.approx(res.statistic, rel=1e-12)
+    assert frame.loc["odds_ratio", "conf_low"] == pytest.approx(or_ci.low, rel=1e-9)
+    assert frame.loc["odds_ratio", "conf_high"] == pytest.approx(or_ci.high, rel=1e-9)
+    # published 9.2 % vs 16.9 %, P = 0.005
+    assert a / n1 == pytest.approx(0.092, abs=5e-4)
+    assert c / n0 == pytest.approx(0.169, abs=5e-4)
+    assert frame.loc["risk_difference", "p_value"] == pytest.approx(0.005, abs=1e-3)
+
+
+def test_nnt_in_words() -> None:
+    nnt, low, high, text = nnt_interval(0.1, 0.05, 0.2)
+    assert (nnt, low, high) == pytest.approx((10, 5, 20))
+    assert text == "NNT benefit 10.0 (5.0 to 20.0)"
+    nnt, low, high, text = nnt_interval(0.05, -0.05, 1 / 4.7)
+    assert math.isnan(low) and math.isnan(high)
+    assert "NNT benefit 4.7 to ∞ to NNT harm 20.0" in text
+    assert nnt_interval(-0.1, -0.2, -0.05)[3] == "NNT harm 10.0 (5.0 to 20.0)"
+
+
+def test_swapping_arms_flips_and_inverts(clinic_a_dataset: Any) -> None:
+    a = compare_responders(clinic_a_dataset).to_dict()
+    b = compare_responders(
+        clinic_a_dataset, reference="dn_manual_exercise", comparator="dn_only"
+    ).to_dict()
+    assert b["risk_difference"] == pytest.approx(-a["risk_difference"], rel=1e-12)
+    assert (b["rd_ci_low"], b["rd_ci_high"]) == pytest.approx(
+        (-a["rd_ci_high"], -a["rd_ci_low"]), rel=1e-12
+    )
+    assert b["risk_ratio"] == pytest.approx(1 / a["risk_ratio"], rel=1e-12)
+    assert b["odds_ratio"] == pytest.approx(1 / a["odds_ratio"], rel=1e-12)
+    assert (b["or_ci_low"], b["or_ci_high"]) == pytest.approx(
+        (1 / a["or_ci_high"], 1 / a["or_ci_low"]), rel=1e-12
+    )
+    assert b["nnt"] == pytest.approx(-a["nnt"], rel=1e-12)
+
+
+def test_distribution_is_the_cumulative_share(clinic_a_dataset: Any) -> None:
+    res = compare_responders(clinic_a_dataset)
+    dist = res.distribution
+    ref = dist[dist["arm"] == "dn_only"].set_index("improvement")["share"]
+    # the share reaching the MCID is the responder proportion
+    assert ref[2.0] == pytest.approx(145 / 242, rel=1e-12)
+    assert ref.is_monotonic_decreasing and ref.iloc[0] == 1.0
+    toy = pd.DataFrame({"arm": ["a", "a", "a", "b"], "improvement": [1.0, 2.0, 2.0, 3.0]})
+    out = improvement_distribution(toy, arms=("a", "b"))
+    assert out["share"].tolist() == pytest.approx([1, 2 / 3, 0, 1, 1, 1])
+
+
+def test_other_definitions_and_errors(clinic_a_dataset: Any) -> None:
+    pct = compare_responders(clinic_a_dataset, definition="percent")
+    assert pct.threshold == 30
+    with pytest.raises(RequestError, match="no MCID in points"):
+        compare_responders(clinic_a_dataset, measure="lumbar_flexion_deg")
+    with pytest.raises(RequestError, match="no responder values"):
+        compare_responders(clinic_a_dataset, definition="values")
+    with pytest.raises(RequestError, match="unknown"):
+        compare_responders(clinic_a_dataset, definition="magic")  # type: ignore[arg-type]
+    with pytest.raises(RequestError):
+        risk_measures(5, 4, 1, 10)
+    res = compare_responders(clinic_a_dataset, threshold=3)
+    assert "improvement >= 3 points" in str(res)
+    assert "<table" in res._repr_html_()
