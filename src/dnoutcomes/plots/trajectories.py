@@ -1,0 +1,195 @@
+"""A measure over the weeks of care by arm: the mixed model's means, observed means, and
+optionally each episode's own trajectory as a thin line."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from dnoutcomes.plots._data import attribute, tidy_frame
+from dnoutcomes.plots._style import (
+    _lookup_measure,
+    arm_colour,
+    arm_label,
+    measure_label,
+    new_axes,
+    plot_style,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["plot_trajectories"]
+
+
+def _measure_range(measure: str, registry: Any | None) -> tuple[float, float] | None:
+    entry = _lookup_measure(measure, registry)
+    low, high = getattr(entry, "low", None), getattr(entry, "high", None)
+    if low is None or high is None:
+        return None
+    return float(low), float(high)
+
+
+def plot_trajectories(
+    trajectory: Any,
+    *,
+    observed: pd.DataFrame | None = None,
+    individual: pd.DataFrame | None = None,
+    measure: str | None = None,
+    registry: Any | None = None,
+    full_range: bool = True,
+    ax: Axes | None = None,
+) -> Axes:
+    """Draw the mean of a measure over weeks by arm: model-based means with 95 % bands.
+
+    Parameters
+    ----------
+    trajectory
+        The mixed-model result (:class:`~dnoutcomes.stats.mixed.TrajectoryResult`; its
+        ``means``), or a frame with ``arm``, ``weeks``, ``estimate``, ``conf_low``,
+        ``conf_high``.
+    observed
+        Optional observed means to draw as points with error bars: ``arm``, ``weeks``,
+        ``estimate``, ``conf_low``, ``conf_high`` (``n`` optional).
+    individual
+        Optional raw values, one row per assessment: ``episode_id``, ``arm``, ``weeks``,
+        ``value``; each episode is drawn as a thin faint line.
+    measure
+        The measure, for the y label (default the result's).
+    registry
+        The measure registry for the label, unit and range.
+    full_range
+        Set the y-axis to the measure's whole range from the registry (0–10 for NPRS), so
+        that differences look as large as they are.
+    ax
+        Axes to draw on; a new figure when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Per arm: a ``Line2D`` labelled with the arm in words ("model") through
+        (``weeks``, ``estimate``), a band (``PolyCollection``) from ``conf_low`` to
+        ``conf_high``; observed means as an errorbar container labelled "<arm>, observed";
+        the legend (above the axes) is titled with the numbers of episodes and values; the
+        individual lines in one ``LineCollection`` per arm (gid ``individual:<arm>``).
+
+    Raises
+    ------
+    RequestError
+        When a column is missing or a frame is empty.
+
+    Notes
+    -----
+    Nothing is computed: the model means and intervals are the result's, the observed means
+    are the frame given, and individual lines join an episode's values in week order.
+    Values with a missing week are not drawn.
+    """
+    means = tidy_frame(
+        trajectory,
+        attributes=("means",),
+        required=("arm", "weeks", "estimate", "conf_low", "conf_high"),
+        figure="trajectory plot",
+    )
+    measure = str(measure or attribute(trajectory, "measure") or "nprs")
+    arms = [str(a) for a in pd.unique(means["arm"].astype(str))]
+    with plot_style():
+        fig, ax = new_axes(ax)
+        if individual is not None:
+            _individual_lines(ax, individual, arms)
+        for arm in arms:
+            rows = means.loc[means["arm"].astype(str) == arm].sort_values("weeks")
+            colour = arm_colour(arm)
+            ax.fill_between(
+                rows["weeks"].to_numpy(dtype=float),
+                rows["conf_low"].to_numpy(dtype=float),
+                rows["conf_high"].to_numpy(dtype=float),
+                color=colour,
+                alpha=0.18,
+                linewidth=0,
+            )
+            ax.plot(
+                rows["weeks"].to_numpy(dtype=float),
+                rows["estimate"].to_numpy(dtype=float),
+                color=colour,
+                marker="o",
+                label=arm_label(arm),
+            )
+        if observed is not None:
+            _observed_points(ax, observed, arms)
+        ax.set_xlabel("Weeks since the start of care")
+        ax.set_ylabel(f"Mean {measure_label(measure, registry)}")
+        limits = _measure_range(measure, registry) if full_range else None
+        if limits is not None:
+            ax.set_ylim(*limits)
+        ax.set_xlim(left=min(0.0, float(means["weeks"].min())) - 0.3)
+        n_obs, n_episodes = attribute(trajectory, "n_obs"), attribute(trajectory, "n_episodes")
+        title = "Mixed-model means with 95% CI"
+        if n_obs is not None and n_episodes is not None:
+            title += f" (n = {n_episodes} episodes, {n_obs} values)"
+        ax.legend(
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            title=title,
+            alignment="left",
+            borderaxespad=0.2,
+        )
+    return ax
+
+
+def _observed_points(ax: Axes, observed: pd.DataFrame, arms: list[str]) -> None:
+    frame = tidy_frame(
+        observed,
+        attributes=(),
+        required=("arm", "weeks", "estimate", "conf_low", "conf_high"),
+        figure="trajectory plot (observed means)",
+    )
+    for i, arm in enumerate(arms):
+        rows = frame.loc[frame["arm"].astype(str) == arm]
+        est = rows["estimate"].to_numpy(dtype=float)
+        err = np.vstack(
+            [est - rows["conf_low"].to_numpy(dtype=float), rows["conf_high"].to_numpy() - est]
+        )
+        ax.errorbar(
+            rows["weeks"].to_numpy(dtype=float) + (0.08 if i % 2 else -0.08),
+            est,
+            yerr=err,
+            fmt="s",
+            markersize=4,
+            markerfacecolor="white",
+            color=arm_colour(arm),
+            linewidth=1,
+            label=f"{arm_label(arm)}, observed",
+        )
+
+
+def _individual_lines(ax: Axes, individual: pd.DataFrame, arms: list[str]) -> None:
+    from matplotlib.collections import LineCollection
+
+    frame = tidy_frame(
+        individual,
+        attributes=(),
+        required=("episode_id", "arm", "weeks", "value"),
+        figure="trajectory plot (individual lines)",
+    )
+    frame = frame.loc[frame["weeks"].notna() & frame["value"].notna()]
+    frame = frame.sort_values(["episode_id", "weeks"], kind="stable")
+    for arm in arms:
+        rows = frame.loc[frame["arm"].astype(str) == arm]
+        if rows.empty:
+            continue
+        xy = rows[["weeks", "value"]].to_numpy(dtype=float)
+        ids = rows["episode_id"].to_numpy()
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        segments = np.split(xy, starts[1:])
+        ax.add_collection(
+            LineCollection(
+                segments,
+                colors=arm_colour(arm),
+                linewidths=0.5,
+                alpha=0.12,
+                gid=f"individual:{arm}",
+                zorder=0,
+            )
+        )
