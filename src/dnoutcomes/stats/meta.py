@@ -177,6 +177,8 @@ class SiteMetaResult(ResultMixin):
         The pooled estimate (see :class:`PooledEstimate`).
     sites_left_out
         Sites without enough episodes in both arms for an ANCOVA.
+    estimate, std_error, conf_low, conf_high, tau2, i2, q
+        Shortcuts to the same attributes of ``pooled``.
     """
 
     reference: str
@@ -190,6 +192,41 @@ class SiteMetaResult(ResultMixin):
     conf_level: float
     episodes_used: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def estimate(self) -> float:
+        """The pooled random-effects estimate."""
+        return self.pooled.estimate
+
+    @property
+    def std_error(self) -> float:
+        """Its standard error."""
+        return self.pooled.std_error
+
+    @property
+    def conf_low(self) -> float:
+        """Lower limit of its normal interval."""
+        return self.pooled.conf_low
+
+    @property
+    def conf_high(self) -> float:
+        """Upper limit of its normal interval."""
+        return self.pooled.conf_high
+
+    @property
+    def tau2(self) -> float:
+        """Between-site variance (DerSimonian-Laird, truncated at 0)."""
+        return self.pooled.tau2
+
+    @property
+    def i2(self) -> float:
+        """I² in percent."""
+        return self.pooled.i2
+
+    @property
+    def q(self) -> float:
+        """Cochran's Q."""
+        return self.pooled.q
 
     @property
     def _frame(self) -> pd.DataFrame:  # type: ignore[override]
