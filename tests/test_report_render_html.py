@@ -83,7 +83,7 @@ def _report(site: str | None = "north") -> Report:
         (float("nan"), "f1", "n/a"),
         (None, "f1", "n/a"),
         ("<11", "int", "<11"),
-        (HIDDEN, "pct", "—"),
+        (HIDDEN, "pct", "[c]"),
         (float("inf"), "f1", "∞"),
         (3.0, None, "3"),
         (2.345678, None, "2.35"),
@@ -111,9 +111,9 @@ def test_sections_tables_and_suppression_marks() -> None:
     assert '<a href="#caseload">Caseload</a>' in html
     assert "<caption>Episodes by site</caption>" in html
     assert '<td class="num">40</td><td class="num">88.9 %</td>' in html
-    assert '<td class="num">&lt;11</td><td class="num">—</td>' in html
+    assert '<td class="num">&lt;11</td><td class="num">[c]</td>' in html
     assert "&lt;11: fewer than 11." in html
-    assert "—: not shown, as it would reveal a count below 11." in html
+    assert "[c]: hidden so that a count below 11 cannot be worked back." in html
     assert "site north" in html
     assert "all sites" in render_html(_report(site=None))
 

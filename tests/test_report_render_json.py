@@ -93,7 +93,7 @@ def test_document_keys_and_values() -> None:
     }
     assert rows[1] == {
         "indicator": "Responders",
-        "this_period": "hidden",
+        "this_period": "[c]",
         "previous_period": None,
         "when": None,
     }

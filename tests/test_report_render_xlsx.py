@@ -54,7 +54,7 @@ def test_sheets_cells_and_formats(tmp_path: Path) -> None:
     assert ws["A1"].value == "Episodes by site"
     assert [c.value for c in ws[3]] == ["Site", "Episodes", "% of episodes"]
     assert [c.value for c in ws[4]] == ["north", 40, 88.9]
-    assert [c.value for c in ws[5]] == ["south", "<11", "hidden"]
+    assert [c.value for c in ws[5]] == ["south", "<11", "[c]"]
     assert ws["C4"].number_format == '0.0" %"'
     assert ws["A7"].value == "Discharged in the period."
     about = book["about"]

@@ -4,7 +4,7 @@
 (:mod:`~dnoutcomes.report.render_html`, :mod:`~dnoutcomes.report.render_xlsx`,
 :mod:`~dnoutcomes.report.render_json`) only lay it out. Everything inside has already been
 through small-cell suppression: a count below the threshold is the text ``"<11"`` and a
-figure that would reveal one is the text :data:`HIDDEN`.
+figure that would reveal one is the text :data:`HIDDEN` (``"[c]"``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from dnoutcomes.qi.suppress import SECONDARY_MARK
 from dnoutcomes.report.period import Period
 from dnoutcomes.report.provenance import Provenance
 
@@ -29,8 +30,9 @@ __all__ = [
     "Table",
 ]
 
-#: The value of a figure hidden because it would reveal a small count.
-HIDDEN = "hidden"
+#: The value of a figure hidden because it would reveal a small count: the mark of
+#: :func:`dnoutcomes.qi.suppress_counts` (the Office for National Statistics' "[c]").
+HIDDEN = SECONDARY_MARK
 
 #: How a column's numbers are written for people: ``int`` (thousands separated), ``pct``
 #: (a 0–100 number with one decimal and ``%``), ``f0``/``f1``/``f2``/``f3`` (fixed

@@ -30,7 +30,7 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 MISSING = "n/a"
 
 #: How a hidden figure (it would reveal a small count) is shown.
-HIDDEN_MARK = "—"
+HIDDEN_MARK = HIDDEN
 
 
 def format_cell(value: Any, fmt: CellFormat | None) -> str:
@@ -48,13 +48,13 @@ def format_cell(value: Any, fmt: CellFormat | None) -> str:
     Returns
     -------
     str
-        ``n/a`` for a missing number, ``—`` for a hidden figure, the text itself for any
-        other text.
+        ``n/a`` for a missing number, the text itself for a text (``<11``, ``[c]``, a
+        label).
     """
     if value is None:
         return MISSING
     if isinstance(value, str):
-        return HIDDEN_MARK if value == HIDDEN else value
+        return value
     if isinstance(value, bool):
         return "yes" if value else "no"
     if not isinstance(value, numbers.Real):

@@ -88,7 +88,7 @@ def report_document(report: Report) -> dict[str, Any]:
     Notes
     -----
     Cells keep the suppression of the report: a small count is the text ``"<11"``, a
-    figure that would reveal one is ``"hidden"``; NaN and missing numbers are ``null``.
+    figure from which one could be worked back is ``"[c]"``; NaN and missing numbers are ``null``.
     Dates are ``YYYY-MM-DD``.
     """
     tables: dict[str, Any] = {}

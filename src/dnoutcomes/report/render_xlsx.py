@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dnoutcomes.report._atomic import write_atomic
-from dnoutcomes.report.model import CellFormat, Report, Table
+from dnoutcomes.report.model import HIDDEN, CellFormat, Report, Table
 
 __all__ = ["render_xlsx", "sheet_name", "write_xlsx"]
 
@@ -87,13 +87,13 @@ def _write_table(ws: Any, table: Table, min_cell: int) -> None:
             fmt: CellFormat | None = table.formats.get(column)
             if fmt in _NUMBER_FORMATS and isinstance(cell.value, int | float):
                 cell.number_format = _NUMBER_FORMATS[fmt]
-            if isinstance(value, str) and (value.startswith("<") or value == "hidden"):
+            if isinstance(value, str) and (value.startswith("<") or value == HIDDEN):
                 cell.alignment = Alignment(horizontal="right")
     last = len(table.frame) + 5
     notes = [table.note] if table.note else []
     notes.append(
-        f'Counts below {min_cell} are shown as "<{min_cell}"; "hidden" marks a figure '
-        "that would reveal one."
+        f'Counts below {min_cell} are shown as "<{min_cell}"; "{HIDDEN}" marks a figure '
+        "from which one could be worked back."
     )
     for k, note in enumerate(notes):
         ws.cell(row=last + k, column=1, value=note).font = Font(italic=True)
@@ -114,7 +114,7 @@ def render_xlsx(report: Report) -> bytes:
         The workbook. Its first sheet, ``about``, names the report, the period, the site,
         the suppression threshold and the provenance; then one sheet per table in
         reading order (the table's key as sheet name), numbers kept as numbers with a
-        display format, ``<11`` and ``hidden`` as text.
+        display format, ``<11`` and ``[c]`` as text.
 
     Notes
     -----
