@@ -52,3 +52,16 @@ def clinic_a_expected() -> dict[str, Any]:
     with open(CLINIC_A / "expected.json", encoding="utf-8") as fh:
         result: dict[str, Any] = json.load(fh)
     return result
+
+
+@pytest.fixture(scope="session")
+def clinic_a_dataset(clinic_a_path: Path) -> Any:
+    """clinic_a loaded once (strict mode); its DataQualityWarning is captured, not raised
+    (the warnings are on ``dataset.warnings``)."""
+    import warnings
+
+    import dnoutcomes
+
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        return dnoutcomes.load(clinic_a_path)

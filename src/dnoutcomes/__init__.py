@@ -7,6 +7,8 @@ quality-improvement reports.
 
 from __future__ import annotations
 
+from dnoutcomes.contract.measures import Measure, MeasureRegistry, default_registry
+from dnoutcomes.dataset import Dataset
 from dnoutcomes.errors import (
     DataQualityWarning,
     DatasetError,
@@ -16,16 +18,24 @@ from dnoutcomes.errors import (
     RequestError,
     UnreadableInputError,
 )
+from dnoutcomes.validate import ValidationReport, load, validate
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DataQualityWarning",
+    "Dataset",
     "DatasetError",
     "DnOutcomesError",
     "DnOutcomesWarning",
     "InsufficientDataError",
+    "Measure",
+    "MeasureRegistry",
     "RequestError",
     "UnreadableInputError",
+    "ValidationReport",
     "__version__",
+    "default_registry",
+    "load",
+    "validate",
 ]

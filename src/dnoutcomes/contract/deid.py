@@ -1,0 +1,233 @@
+"""The de-identification screen: column names and cell values that look like identifiers.
+
+The package only accepts de-identified data. Two screens run on every table, extra columns
+included:
+
+* :func:`identifier_column` — a column *name* that means a direct identifier (HIPAA Safe
+  Harbor list: names, address, city, ZIP/postcode, telephone, fax, email, SSN, medical
+  record, health plan, account, licence, vehicle, device serial, URL, IP address, photo,
+  birth date) is refused;
+* :func:`suspect_values` — a *cell* that looks like an email address, a telephone number or
+  a US social security number is refused.
+
+Neither ever returns or prints the suspect value itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["EMAIL", "PHONE", "SSN", "identifier_column", "suspect_values"]
+
+# Whole normalised names (lower case, runs of non-alphanumerics → "_").
+_NAMES: frozenset[str] = frozenset(
+    {
+        "name",
+        "names",
+        "fullname",
+        "firstname",
+        "lastname",
+        "givenname",
+        "familyname",
+        "middlename",
+        "forename",
+        "forenames",
+        "maidenname",
+        "initials",
+        "zip",
+        "zipcode",
+        "postcode",
+        "postalcode",
+        "tel",
+        "cell",
+        "cellphone",
+        "mobile",
+        "homephone",
+        "ssn",
+        "sin",
+        "nino",
+        "mrn",
+        "nhsnumber",
+        "dob",
+        "birthdate",
+        "birthday",
+        "dateofbirth",
+        "url",
+        "ip",
+        "ipaddress",
+        "vin",
+        "licenseplate",
+        "numberplate",
+        "photo",
+        "photograph",
+        "picture",
+        "city",
+        "town",
+        "street",
+        "address",
+        "email",
+        "mail",
+        "fax",
+        "phone",
+        "telephone",
+        "website",
+        "homepage",
+    }
+)
+# Words that are identifiers wherever they appear in a name (``home_address``,
+# ``patient_email``, ``phone_number``).
+_WORDS: frozenset[str] = frozenset(
+    {
+        "email",
+        "phone",
+        "telephone",
+        "fax",
+        "ssn",
+        "mrn",
+        "dob",
+        "surname",
+        "firstname",
+        "lastname",
+        "forename",
+        "postcode",
+        "zipcode",
+        "zip",
+        "address",
+        "street",
+        "birthdate",
+        "birthday",
+        "url",
+        "photo",
+        "licence",
+        "license",
+        "vin",
+        "mobile",
+        "city",
+        "ipaddress",
+    }
+)
+# Phrases (in the "_"-joined normalised name).
+_PHRASES: tuple[str, ...] = (
+    "e_mail",
+    "first_name",
+    "last_name",
+    "given_name",
+    "family_name",
+    "full_name",
+    "middle_name",
+    "patient_name",
+    "person_name",
+    "maiden_name",
+    "social_security",
+    "social_insurance",
+    "medical_record",
+    "health_plan",
+    "health_insurance",
+    "insurance_number",
+    "beneficiary",
+    "account_number",
+    "account_no",
+    "bank_account",
+    "serial_number",
+    "device_serial",
+    "serial_no",
+    "ip_address",
+    "date_of_birth",
+    "birth_date",
+    "post_code",
+    "postal_code",
+    "zip_code",
+    "phone_number",
+    "telephone_number",
+    "vehicle",
+    "plate_number",
+    "web_address",
+    "nhs_number",
+)
+
+EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
+SSN = r"\b\d{3}[- ]\d{2}[- ]\d{4}\b"
+PHONE = (
+    # North American 555-123-4567, (555) 123-4567, 555.123.4567
+    r"(\(\d{3}\)\s?|\b\d{3}[ .\-])\d{3}[ .\-]\d{4}\b"
+    # international +44 20 7946 0958, +1-555-123-4567
+    r"|\+\d{1,3}[ .\-]?\(?\d{1,4}\)?([ .\-]?\d{2,4}){2,4}\b"
+    # national with trunk 0 and a separator: 020 7946 0958, 0612-345678
+    r"|\b0\d{2,4}[ .\-]\d{3,4}[ .\-]?\d{3,4}\b"
+    # national with trunk 0 without separators: 07946095800
+    r"|\b0[1-9]\d{8,9}\b"
+)
+_SUSPECT = re.compile(f"(?:{EMAIL})|(?:{SSN})|(?:{PHONE})")
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+
+
+def identifier_column(name: str) -> bool:
+    """Whether a column name means a direct identifier.
+
+    Parameters
+    ----------
+    name
+        The column name as it arrived.
+
+    Returns
+    -------
+    bool
+        True for names such as ``email``, ``E-Mail``, ``first_name``, ``Surname``, ``dob``,
+        ``mrn``, ``ssn``, ``phone_number``, ``postcode``, ``zip``, ``home_address``.
+
+    Notes
+    -----
+    The name is lower-cased and every run of characters other than ``a-z 0-9`` becomes
+    ``_``; it is refused when, without underscores, it is one of a list of identifier names,
+    when one of its ``_``-separated words is an identifier word, or when it contains an
+    identifier phrase (``social_security``, ``date_of_birth``…).
+    """
+    norm = _normalise(name)
+    if not norm:
+        return False
+    if norm.replace("_", "") in _NAMES:
+        return True
+    if any(word in _WORDS for word in norm.split("_")):
+        return True
+    return any(phrase in norm for phrase in _PHRASES)
+
+
+def suspect_values(values: pd.Series) -> np.ndarray:
+    """Which cells look like an email address, a telephone number or a US SSN.
+
+    Parameters
+    ----------
+    values
+        A column of text (missing cells are never suspect).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, one element per cell.
+
+    Notes
+    -----
+    Patterns (see :data:`EMAIL`, :data:`SSN`, :data:`PHONE`): ``name@host.tld``;
+    ``ddd-dd-dddd`` (or with spaces); North American ``ddd-ddd-dddd`` / ``(ddd) ddd-dddd``,
+    international numbers starting with ``+``, and national numbers with a trunk ``0``.
+    ISO dates, decimals and plain digit runs without a leading ``0`` are not telephone
+    numbers here. The regular expression runs once per distinct value, so the cost depends
+    on the number of distinct values, not rows.
+    """
+    text = values.astype("str")
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    if len(uniques) == 0:
+        return np.zeros(len(values), dtype=bool)
+    hit = np.fromiter(
+        (_SUSPECT.search(str(u)) is not None for u in uniques), dtype=bool, count=len(uniques)
+    )
+    out = np.zeros(len(values), dtype=bool)
+    present = codes >= 0
+    out[present] = hit[codes[present]]
+    return out

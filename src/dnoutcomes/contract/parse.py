@@ -1,0 +1,441 @@
+"""Parse and check one column of raw text against its :class:`ColumnSpec`, vectorised.
+
+:class:`TableChecks` collects the problems of one table (with file line numbers and
+messages in the project's template) and which rows they make invalid;
+:func:`parse_column` turns a column of text into its typed form and records what is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dnoutcomes.contract.deid import suspect_values
+from dnoutcomes.contract.specs import BOOL_FALSE, BOOL_TRUE, ColumnSpec
+
+__all__ = ["TableChecks", "empty_problems", "parse_column", "screen_values"]
+
+PROBLEM_COLUMNS = ["table", "file", "line", "column", "rule", "message"]
+ID_PATTERN = r"[A-Za-z0-9_\-]{1,64}"
+LABEL_PATTERN = r"[a-z0-9_]+"
+DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
+WITHHELD = "a value that looks like an identifier (not shown)"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+class TableChecks:
+    """The problems found in one table, and which of its rows they invalidate.
+
+    Parameters
+    ----------
+    table
+        The table name.
+    file
+        The file name used in messages.
+    lines
+        File line number of each row (header = line 1).
+    """
+
+    def __init__(self, table: str, file: str, lines: np.ndarray) -> None:
+        self.table = table
+        self.file = file
+        self.lines = np.asarray(lines, dtype=np.int64)
+        self.n = len(self.lines)
+        self.bad = np.zeros(self.n, dtype=bool)
+        self.withheld: dict[str, np.ndarray] = {}
+        self._parts: list[pd.DataFrame] = []
+        self._rows: list[np.ndarray] = []
+        self._msgs: list[np.ndarray] = []
+
+    def value_text(self, column: str, values: pd.Series, idx: np.ndarray) -> pd.Series:
+        """The values at ``idx`` as shown in messages (never a withheld cell)."""
+        text = values.iloc[idx].astype("str").fillna("an empty cell").to_numpy(dtype=object)
+        held = self.withheld.get(column)
+        if held is not None:
+            text = np.where(held[idx], WITHHELD, text)
+        return pd.Series(text, dtype=object)
+
+    def add(
+        self,
+        mask: np.ndarray | pd.Series,
+        column: str | np.ndarray,
+        rule: str,
+        expected: str | np.ndarray,
+        got: pd.Series | None = None,
+        *,
+        fix: str = "",
+        reject: bool = True,
+        record: bool = True,
+    ) -> None:
+        """Record a problem at every row where ``mask`` is true.
+
+        Parameters
+        ----------
+        mask
+            Rows with the problem.
+        column
+            The column (or one column name per row).
+        rule
+            The rule broken (see ``docs/validation.md``).
+        expected
+            What the contract expects, phrased to follow ``"column X: "`` (or one text per
+            row).
+        got
+            The raw values of the column (all rows); omitted for identifier problems.
+        fix
+            How to fix it (appended to the message).
+        reject
+            Whether the problem makes the row invalid (false for warnings).
+        record
+            Whether to list the problem (false: only mark the rows invalid).
+        """
+        m = np.asarray(mask, dtype=bool)
+        if not m.any():
+            return
+        idx = np.flatnonzero(m)
+        cols = column[idx] if isinstance(column, np.ndarray) else np.full(len(idx), column)
+        if reject:
+            self.bad[idx] = True
+        if not record:
+            return
+        col_series = pd.Series(cols, dtype=object)
+        exp = (
+            pd.Series(expected[idx], dtype=object) if isinstance(expected, np.ndarray) else expected
+        )
+        msg = (
+            f"{self.file} line "
+            + pd.Series(self.lines[idx]).astype(str)
+            + ", column "
+            + col_series
+            + ": "
+            + exp
+        )
+        if got is not None:
+            name = column if isinstance(column, str) else str(got.name)
+            msg = (
+                msg + "; got " + self.value_text(name, got, idx).str.replace(r"\.$", "", regex=True)
+            )
+        msg = msg + "." + (f" {fix}" if fix else "")
+        self._parts.append(
+            pd.DataFrame(
+                {
+                    "table": self.table,
+                    "file": self.file,
+                    "line": pd.array(self.lines[idx], dtype="Int64"),
+                    "column": col_series.astype("str"),
+                    "rule": rule,
+                    "message": msg.astype("str"),
+                }
+            )
+        )
+        if reject:
+            self._rows.append(idx)
+            self._msgs.append(msg.to_numpy(dtype=object))
+
+    def add_header(self, column: str, rule: str, message: str, *, reject_all: bool) -> None:
+        """Record a problem of the header (line 1) that concerns a whole column."""
+        text = f"{self.file} line 1, column {column}: {message}"
+        self._parts.append(
+            pd.DataFrame(
+                {
+                    "table": [self.table],
+                    "file": [self.file],
+                    "line": pd.array([1], dtype="Int64"),
+                    "column": [column],
+                    "rule": [rule],
+                    "message": [text],
+                }
+            )
+        )
+        if reject_all and self.n:
+            self.bad[:] = True
+            self._rows.append(np.arange(self.n, dtype=np.int64))
+            self._msgs.append(np.full(self.n, text, dtype=object))
+
+    def frame(self) -> pd.DataFrame:
+        """All problems recorded, one row each (the problems frame columns)."""
+        if not self._parts:
+            return empty_problems()
+        return pd.concat(self._parts, ignore_index=True)
+
+    def reasons(self) -> pd.Series:
+        """Why each invalid row is invalid: the first message, and how many more.
+
+        Returns
+        -------
+        pandas.Series
+            Indexed by row position (only invalid rows), text.
+        """
+        if not self._rows:
+            return pd.Series(dtype="str")
+        rows = pd.DataFrame(
+            {"row": np.concatenate(self._rows), "message": np.concatenate(self._msgs)}
+        )
+        counts = rows.groupby("row", sort=True).size()
+        first = rows.drop_duplicates("row").set_index("row")["message"].sort_index()
+        more = counts.reindex(first.index) - 1
+        suffix = np.where(more > 0, " (and " + more.astype(str) + " more problems)", "")
+        return (first.astype(str) + suffix).astype("str")
+
+
+def empty_problems() -> pd.DataFrame:
+    """An empty problems frame with the right columns and dtypes."""
+    return pd.DataFrame(
+        {
+            "table": pd.Series(dtype="str"),
+            "file": pd.Series(dtype="str"),
+            "line": pd.Series(dtype="Int64"),
+            "column": pd.Series(dtype="str"),
+            "rule": pd.Series(dtype="str"),
+            "message": pd.Series(dtype="str"),
+        }
+    )
+
+
+def _numbers(raw: pd.Series, decimal_comma: bool) -> pd.Series:
+    text = raw
+    if decimal_comma:
+        text = raw.str.replace(r"^([+-]?\d+),(\d+)$", r"\1.\2", regex=True)
+    num = pd.to_numeric(text, errors="coerce").astype("float64")
+    return num.where(np.isfinite(num.to_numpy()))
+
+
+def _range_text(spec: ColumnSpec, integer: bool) -> str:
+    kind = "a whole number" if integer else "a number"
+    return f"{spec.name} must be {kind} from {_fmt(spec.low or 0)} to {_fmt(spec.high or 0)}"
+
+
+def _parse_list(raw: pd.Series, levels: Sequence[str]) -> tuple[pd.Series, np.ndarray, pd.Series]:
+    """Split ``;`` lists once per distinct cell. Returns tuples, bad mask, unknown items."""
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    allowed = set(levels)
+    parsed: list[tuple[str, ...]] = []
+    unknown: list[str] = []
+    for cell in uniques:
+        items = tuple(dict.fromkeys(x.strip().lower() for x in str(cell).split(";") if x.strip()))
+        parsed.append(items)
+        unknown.append(", ".join(x for x in items if x not in allowed))
+    table = np.empty(len(parsed) + 1, dtype=object)
+    table[:-1] = parsed
+    table[-1] = ()
+    unk = np.array(unknown + [""], dtype=object)
+    pick = np.where(codes >= 0, codes, len(parsed))
+    values = pd.Series(table[pick], index=raw.index, dtype=object)
+    bad_items = unk[pick]
+    return values, bad_items != "", pd.Series(bad_items, index=raw.index, dtype=object)
+
+
+def parse_column(
+    checks: TableChecks,
+    spec: ColumnSpec,
+    raw: pd.Series | None,
+    *,
+    decimal_comma: bool = False,
+) -> dict[str, Any]:
+    """Parse one contract column and record its problems.
+
+    Parameters
+    ----------
+    checks
+        Where problems go.
+    spec
+        The column's specification.
+    raw
+        The column's text (trimmed, missing = empty cell), or ``None`` when the input lacks
+        this optional column.
+    decimal_comma
+        Accept ``5,4`` for 5.4 (semicolon-separated files).
+
+    Returns
+    -------
+    dict
+        Typed column(s) by name: the column itself, and for ``age`` also
+        ``age_top_coded``.
+
+    Notes
+    -----
+    Missing cells of a required column break the rule ``missing_value``; those of an
+    optional column become NA (``()`` for a list, ``<NA>`` for an optional bool).
+    Categories, booleans, labels and list items are compared in lower case.
+    """
+    n = checks.n
+    name = spec.name
+    if raw is None:
+        raw = pd.Series(pd.array([None] * n, dtype="str"))
+    present = raw.notna().to_numpy()
+    if spec.required:
+        checks.add(
+            ~present, name, "missing_value", f"{name} is required", raw, fix="Fill in the cell."
+        )
+    out: dict[str, Any] = {}
+    kind = spec.kind
+    if kind == "id":
+        ok = raw.str.fullmatch(ID_PATTERN).fillna(False).to_numpy(dtype=bool)
+        checks.add(
+            present & ~ok,
+            name,
+            "invalid_id",
+            f"{name} must be 1 to 64 characters of A-Z a-z 0-9 _ -",
+            raw,
+        )
+        out[name] = raw.astype("str")
+    elif kind == "label":
+        low = raw.str.lower()
+        ok = low.str.fullmatch(LABEL_PATTERN).fillna(False).to_numpy(dtype=bool)
+        checks.add(
+            present & ~ok, name, "invalid_label", f"{name} must be a label of a-z 0-9 _", raw
+        )
+        out[name] = low.astype("str")
+    elif kind == "category":
+        low = raw.str.lower()
+        ok = low.isin(spec.levels).to_numpy(dtype=bool)
+        checks.add(
+            present & ~ok,
+            name,
+            "unknown_category",
+            f"{name} must be one of {', '.join(spec.levels)}",
+            raw,
+        )
+        out[name] = pd.Categorical(
+            low.where(ok), categories=list(spec.levels), ordered=spec.ordered
+        )
+    elif kind in ("integer", "number"):
+        num = _numbers(raw, decimal_comma)
+        isnum = num.notna().to_numpy()
+        checks.add(
+            present & ~isnum, name, "not_a_number", _range_text(spec, kind == "integer"), raw
+        )
+        vals = num.to_numpy()
+        if kind == "integer":
+            whole = np.isnan(vals) | (np.floor(vals) == vals)
+            checks.add(isnum & ~whole, name, "not_whole", _range_text(spec, True), raw)
+        if spec.low is not None and spec.high is not None:
+            with np.errstate(invalid="ignore"):
+                inside = (vals >= spec.low) & (vals <= spec.high)
+            checks.add(
+                isnum & ~inside, name, "out_of_range", _range_text(spec, kind == "integer"), raw
+            )
+        out[name] = (
+            pd.array(np.where(isnum, np.round(vals), 0).astype("int64"), dtype="Int64")
+            if kind == "integer"
+            else num
+        )
+        if kind == "integer":
+            out[name][~isnum] = pd.NA
+    elif kind == "bool":
+        low = raw.str.lower()
+        is_true = low.isin(BOOL_TRUE).to_numpy(dtype=bool)
+        is_false = low.isin(BOOL_FALSE).to_numpy(dtype=bool)
+        checks.add(
+            present & ~(is_true | is_false),
+            name,
+            "invalid_bool",
+            f"{name} must be true/false (or 1/0, yes/no, y/n, t/f)",
+            raw,
+        )
+        if spec.required:
+            out[name] = is_true
+        else:
+            arr = pd.array(is_true, dtype="boolean")
+            arr[~(is_true | is_false)] = pd.NA
+            out[name] = arr
+    elif kind == "date":
+        shaped = raw.str.fullmatch(DATE_PATTERN).fillna(False).to_numpy(dtype=bool)
+        dates = pd.to_datetime(raw.where(shaped), format="%Y-%m-%d", errors="coerce")
+        ok = dates.notna().to_numpy()
+        checks.add(
+            present & ~ok,
+            name,
+            "invalid_date",
+            f"{name} must be a date written YYYY-MM-DD",
+            raw,
+            fix="Export dates in ISO format, e.g. 2025-01-31.",
+        )
+        out[name] = dates.astype("datetime64[ns]")
+    elif kind == "list":
+        values, bad, unknown = _parse_list(raw, spec.levels)
+        checks.add(
+            bad,
+            name,
+            "unknown_list_item",
+            f"{name} must be ;-separated items of {', '.join(spec.levels)}",
+            raw,
+        )
+        out[name] = values
+    elif kind == "age":
+        low = raw.str.replace(" ", "", regex=False)
+        top = (low == "90+").to_numpy(dtype=bool)
+        num = _numbers(raw.where(~top), decimal_comma)
+        vals = num.to_numpy()
+        isnum = ~np.isnan(vals)
+        checks.add(
+            present & ~top & ~isnum,
+            name,
+            "not_a_number",
+            "age must be a whole number of years from 16 to 89, or the text 90+",
+            raw,
+        )
+        with np.errstate(invalid="ignore"):
+            old = isnum & (vals >= 90)
+            wrong = isnum & ~old & ((vals < 16) | (np.floor(vals) != vals))
+        checks.withheld[name] = old | checks.withheld.get(name, np.zeros(n, bool))
+        checks.add(
+            old,
+            name,
+            "age_not_top_coded",
+            "an age of 90 or more can identify a person and must arrive as the text "
+            "90+ (value not shown)",
+            None,
+            fix="Replace ages of 90 and over by 90+.",
+        )
+        checks.add(
+            wrong,
+            name,
+            "out_of_range",
+            "age must be a whole number of years from 16 to 89, or the text 90+",
+            raw,
+        )
+        out[name] = np.where(top, 90.0, vals)
+        out["age_top_coded"] = top | old
+    else:  # pragma: no cover - the specs only use the kinds above
+        raise ValueError(f"unknown column kind {kind!r}")
+    return out
+
+
+def screen_values(
+    checks: TableChecks, frame: pd.DataFrame, columns: dict[str, np.ndarray] | None = None
+) -> None:
+    """Run the de-identification value screen on every column of a raw table.
+
+    Parameters
+    ----------
+    checks
+        Where problems go; suspect cells are also marked withheld there, so that no later
+        message shows them.
+    frame
+        The raw text table.
+    columns
+        For a column whose cells came from several input columns (wide outcomes), the input
+        column name of each row.
+    """
+    for name in frame.columns:
+        hit = suspect_values(frame[name])
+        if hit.any():
+            checks.withheld[name] = hit | checks.withheld.get(name, np.zeros(checks.n, bool))
+            where: str | np.ndarray = (columns or {}).get(str(name), str(name))
+            checks.add(
+                hit,
+                where,
+                "identifier_value",
+                "the cell looks like an email address, telephone number or social "
+                "security number (value not shown); the package accepts only "
+                "de-identified data",
+                None,
+                fix="Remove identifiers from the export.",
+            )

@@ -1,0 +1,194 @@
+"""The :class:`Dataset` a loaded export becomes, and the columns derived for analysis.
+
+Build one with :func:`dnoutcomes.load`; the derivations here (arm, chronicity, session
+counts, the patient's site on each episode) are pure functions of typed frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dnoutcomes.contract.measures import MeasureRegistry
+from dnoutcomes.contract.specs import CHRONICITY
+
+__all__ = ["Dataset", "chronicity", "derive_arms"]
+
+PROBLEM_COLUMNS: tuple[str, ...] = ("table", "file", "line", "column", "rule", "message")
+REJECT_COLUMNS: tuple[str, ...] = ("table", "file", "line", "id", "reason")
+ACCOUNTING_COLUMNS: tuple[str, ...] = ("table", "read", "loaded", "rejected")
+
+
+def chronicity(symptom_weeks: pd.Series) -> pd.Series:
+    """Chronicity of low back pain from its duration.
+
+    Parameters
+    ----------
+    symptom_weeks
+        Weeks since symptoms began.
+
+    Returns
+    -------
+    pandas.Series
+        Ordered category ``acute < subacute < chronic``.
+
+    Notes
+    -----
+    acute: < 6 weeks; subacute: 6 to < 12 weeks; chronic: >= 12 weeks (the contract's
+    thresholds, with left-closed intervals). A missing duration gives a missing chronicity.
+    """
+    weeks = symptom_weeks.to_numpy(dtype=float)
+    codes = np.select([weeks < 6, weeks < 12, weeks >= 12], [0, 1, 2], default=-1)
+    return pd.Series(
+        pd.Categorical.from_codes(codes, categories=list(CHRONICITY), ordered=True),
+        index=symptom_weeks.index,
+        name="chronicity",
+    )
+
+
+def derive_arms(episode_ids: pd.Series, sessions: pd.DataFrame) -> pd.DataFrame:
+    """The arm each episode's sessions describe, and its session counts.
+
+    Parameters
+    ----------
+    episode_ids
+        The episodes to describe.
+    sessions
+        Typed sessions with ``episode_id``, ``dn_performed``, ``manual_therapy`` and
+        ``exercise_therapy`` (bool).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``episode_ids``, with ``arm_derived`` (str; NA for an episode without
+        sessions), ``n_sessions`` and ``dn_sessions`` (int64).
+
+    Notes
+    -----
+    DN at some session and neither manual nor exercise therapy at any → ``dn_only``; DN,
+    manual therapy and exercise therapy each at some session → ``dn_manual_exercise``; no
+    DN, manual and exercise therapy each at some session → ``manual_exercise``; anything
+    else → ``other``.
+    """
+    flags = sessions[["episode_id", "dn_performed", "manual_therapy", "exercise_therapy"]]
+    agg = flags.groupby("episode_id", sort=False, observed=True).agg(
+        n_sessions=("dn_performed", "size"),
+        dn_sessions=("dn_performed", "sum"),
+        any_manual=("manual_therapy", "any"),
+        any_exercise=("exercise_therapy", "any"),
+    )
+    any_dn = agg["dn_sessions"] > 0
+    arm = np.select(
+        [
+            any_dn & ~agg["any_manual"] & ~agg["any_exercise"],
+            any_dn & agg["any_manual"] & agg["any_exercise"],
+            ~any_dn & agg["any_manual"] & agg["any_exercise"],
+        ],
+        ["dn_only", "dn_manual_exercise", "manual_exercise"],
+        default="other",
+    )
+    agg["arm_derived"] = pd.Series(arm, index=agg.index, dtype="str")
+    out = pd.DataFrame({"episode_id": episode_ids.to_numpy()}, index=episode_ids.index)
+    out = out.join(agg[["arm_derived", "n_sessions", "dn_sessions"]], on="episode_id")
+    return pd.DataFrame(
+        {
+            "arm_derived": out["arm_derived"].astype("str"),
+            "n_sessions": out["n_sessions"].fillna(0).astype("int64"),
+            "dn_sessions": out["dn_sessions"].fillna(0).astype("int64"),
+        },
+        index=episode_ids.index,
+    )
+
+
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded, validated clinic export.
+
+    Attributes
+    ----------
+    patients, episodes, sessions, outcomes
+        Typed frames, one row per input row that loaded (see ``docs/architecture.md`` for
+        every column and dtype); extra input columns follow the contract's, as text.
+    adverse_events
+        Typed frame, or ``None`` when the export has no such table ("not recorded").
+    rejects
+        One row per rejected input row: ``table``, ``file``, ``line``, ``id``, ``reason``
+        (empty in strict mode).
+    problems
+        Every error found: ``table``, ``file``, ``line``, ``column``, ``rule``, ``message``.
+    warnings
+        Data-quality warnings, same columns as ``problems``.
+    accounting
+        One row per table: ``table``, ``read``, ``loaded``, ``rejected``.
+    registry
+        The measure registry used.
+    sources
+        ``{table: path}`` of the files read.
+    sha256
+        ``{table: checksum}`` of the files read.
+    path
+        The folder or workbook loaded.
+    mode
+        ``"strict"`` or ``"quarantine"``.
+    outcomes_form
+        ``"long"`` or ``"wide"``: how the outcomes arrived (the frame is always long).
+    """
+
+    patients: pd.DataFrame
+    episodes: pd.DataFrame
+    sessions: pd.DataFrame
+    outcomes: pd.DataFrame
+    adverse_events: pd.DataFrame | None
+    registry: MeasureRegistry
+    rejects: pd.DataFrame = field(default_factory=lambda: _empty(REJECT_COLUMNS))
+    problems: pd.DataFrame = field(default_factory=lambda: _empty(PROBLEM_COLUMNS))
+    warnings: pd.DataFrame = field(default_factory=lambda: _empty(PROBLEM_COLUMNS))
+    accounting: pd.DataFrame = field(default_factory=lambda: _empty(ACCOUNTING_COLUMNS))
+    sources: Mapping[str, str] = field(default_factory=dict)
+    sha256: Mapping[str, str] = field(default_factory=dict)
+    path: Path | None = None
+    mode: str = "strict"
+    outcomes_form: str = "long"
+
+    @property
+    def n_patients(self) -> int:
+        """Number of patients loaded."""
+        return len(self.patients)
+
+    @property
+    def n_episodes(self) -> int:
+        """Number of episodes loaded."""
+        return len(self.episodes)
+
+    def summary(self) -> pd.DataFrame:
+        """Rows per table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The ``accounting`` frame (``table``, ``read``, ``loaded``, ``rejected``), a copy.
+        """
+        return self.accounting.copy()
+
+    def __repr__(self) -> str:
+        counts = ", ".join(
+            f"{row.table}={row.loaded}" for row in self.accounting.itertuples(index=False)
+        )
+        extra = f", {len(self.rejects)} rejected" if len(self.rejects) else ""
+        warn = f", {len(self.warnings)} warnings" if len(self.warnings) else ""
+        return f"Dataset({counts}{extra}{warn})"
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<p><b>dnoutcomes Dataset</b> from <code>{self.path}</code> ({self.mode}), "
+            f"{len(self.problems)} problems, {len(self.warnings)} warnings</p>"
+            + self.accounting.to_html(index=False)
+        )

@@ -1,0 +1,428 @@
+"""Read a clinic export (a folder of CSV / CSV.gz / Parquet files, or one ``.xlsx``
+workbook) into raw frames of text, one per table, with the file line number of every row.
+
+Nothing here interprets a value: every cell arrives as text (or missing), trimmed, with the
+column names lower-cased and trimmed. :mod:`dnoutcomes.validate` applies the contract.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from dnoutcomes.contract.specs import OPTIONAL_TABLES, REQUIRED_TABLES
+from dnoutcomes.errors import UnreadableInputError
+
+__all__ = ["RawDataset", "RawTable", "read_export"]
+
+_PROBLEM_COLUMNS = ["table", "file", "line", "column", "rule", "message"]
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """One table as read from its file: text cells, line numbers, and read problems.
+
+    Attributes
+    ----------
+    name
+        The table (``patients``…).
+    file
+        The file name shown in messages (``patients.csv``, or ``export.xlsx[patients]``).
+    path
+        The file read.
+    frame
+        One column per input column (names lower-cased and trimmed, in input order), pandas
+        ``str`` dtype, missing for an empty cell; rows that are entirely empty are dropped.
+    lines
+        The file line number of each row of ``frame`` (header = line 1).
+    columns_as_read
+        The column names exactly as they arrived.
+    malformed
+        Rows the reader could not split into the header's number of fields: ``line`` and
+        ``fields`` (they count as read and rejected).
+    sha256
+        The checksum of the file.
+    delimiter
+        The CSV field separator (``","`` or ``";"``; ``""`` for Parquet and Excel).
+    """
+
+    name: str
+    file: str
+    path: Path
+    frame: pd.DataFrame
+    lines: np.ndarray
+    columns_as_read: tuple[str, ...]
+    malformed: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({"line": [], "fields": []}, dtype="int64")
+    )
+    sha256: str = ""
+    delimiter: str = ""
+
+
+@dataclass(frozen=True)
+class RawDataset:
+    """The tables of one export, as read.
+
+    Attributes
+    ----------
+    path
+        The folder or workbook.
+    tables
+        The tables found, by name (``adverse_events`` is absent when the export lacks it).
+    """
+
+    path: Path
+    tables: dict[str, RawTable]
+
+
+def _unreadable(path: Path, table: str | None, what: str, fix: str) -> UnreadableInputError:
+    problems = pd.DataFrame(
+        [
+            {
+                "table": table if table is not None else "",
+                "file": path.name,
+                "line": pd.NA,
+                "column": "",
+                "rule": "unreadable",
+                "message": f"{path}: {what}; {fix}",
+            }
+        ],
+        columns=_PROBLEM_COLUMNS,
+    ).astype({"line": "Int64"})
+    return UnreadableInputError(f"{path}: {what}; {fix}", problems=problems)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _tidy(frame: pd.DataFrame, lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """Trim every cell, make empty cells missing, drop rows that are entirely empty."""
+    out = {}
+    for i in range(frame.shape[1]):
+        col = frame.iloc[:, i].astype("str").str.strip()
+        out[i] = col.mask(col == "")
+    tidy = pd.DataFrame(out, index=frame.index)
+    tidy.columns = frame.columns
+    keep = tidy.notna().any(axis=1).to_numpy() if tidy.shape[1] else np.ones(len(tidy), bool)
+    tidy = tidy.loc[keep].reset_index(drop=True)
+    return tidy, lines[keep]
+
+
+def _first_line(path: Path, table: str) -> str:
+    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            head: bytes = fh.read(1 << 16)
+    except (OSError, EOFError) as exc:
+        raise _unreadable(
+            path, table, f"the file cannot be read ({exc})", "check the file"
+        ) from None
+    if head.startswith(_BOM):
+        head = head[len(_BOM) :]
+    if not head.strip():
+        raise _unreadable(
+            path, table, "the file is empty", "export the table again with its header row"
+        )
+    line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _unreadable(
+            path,
+            table,
+            "line 1 is not UTF-8 text",
+            "save the file as UTF-8 (in Excel: Save As, 'CSV UTF-8')",
+        ) from None
+
+
+def _utf8_error_line(path: Path) -> int | None:
+    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        data: bytes = fh.read()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return data.count(b"\n", 0, exc.start) + 1
+    return None
+
+
+def _read_csv(path: Path, table: str) -> RawTable:
+    header_text = _first_line(path, table)
+    delimiter = ";" if header_text.count(";") > header_text.count(",") else ","
+    names = next(csv.reader([header_text], delimiter=delimiter))
+    ncol = len(names)
+    internal = [f"c{i}" for i in range(ncol)]
+    bad: list[tuple[int | None, int]] = []
+
+    def handler(row: Any) -> str:
+        bad.append((row.number, row.actual_columns))
+        return "skip"
+
+    def read(threads: bool) -> pa.Table:
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                column_names=internal, skip_rows=1, use_threads=threads, encoding="utf8"
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, ignore_empty_lines=False, invalid_row_handler=handler
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(internal, pa.string()),
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+
+    try:
+        arrow = read(True)
+        if bad:
+            bad.clear()
+            arrow = read(False)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        text = str(exc)
+        if "UTF8" in text or "utf-8" in text.lower() or isinstance(exc, UnicodeDecodeError):
+            where = _utf8_error_line(path)
+            at = f"line {where}" if where else "the file"
+            raise _unreadable(
+                path,
+                table,
+                f"{at} is not UTF-8 text",
+                "save the file as UTF-8 (in Excel: Save As, 'CSV UTF-8')",
+            ) from None
+        raise _unreadable(
+            path, table, f"the file is not readable CSV ({text.splitlines()[0]})", "check quoting"
+        ) from None
+    frame = arrow.to_pandas()
+    frame.columns = [n.strip().lower() for n in names]
+    n_bad = len(bad)
+    bad_lines = np.array([b[0] if b[0] is not None else -1 for b in bad], dtype=np.int64)
+    lines = np.arange(2, len(frame) + n_bad + 2, dtype=np.int64)
+    if n_bad:
+        lines = lines[~np.isin(lines, bad_lines)]
+    frame, lines = _tidy(frame, lines)
+    malformed = pd.DataFrame(
+        {"line": bad_lines, "fields": np.array([b[1] for b in bad], dtype=np.int64)}
+    )
+    return RawTable(
+        name=table,
+        file=path.name,
+        path=path,
+        frame=frame,
+        lines=lines,
+        columns_as_read=tuple(names),
+        malformed=malformed,
+        sha256=_sha256(path),
+        delimiter=delimiter,
+    )
+
+
+def _arrow_to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Cast one Parquet column to text the way a CSV export would show it."""
+    typ = column.type
+    if pa.types.is_dictionary(typ):
+        column = column.cast(typ.value_type)
+        typ = column.type
+    if pa.types.is_list(typ) or pa.types.is_large_list(typ):
+        return pc.binary_join(column.cast(pa.list_(pa.string())), ";")
+    if pa.types.is_timestamp(typ):
+        return column.cast(pa.date32()).cast(pa.string())
+    if pa.types.is_boolean(typ):
+        return pc.if_else(column, "true", "false")
+    return column.cast(pa.string())
+
+
+def _read_parquet(path: Path, table: str) -> RawTable:
+    try:
+        arrow = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(
+            path, table, f"the file is not readable Parquet ({exc})", "export it again"
+        ) from None
+    names = list(arrow.column_names)
+    if not names:
+        raise _unreadable(path, table, "the file has no columns", "export the table again")
+    cols = {}
+    for i, name in enumerate(names):
+        try:
+            cols[f"c{i}"] = _arrow_to_text(arrow.column(i))
+        except (pa.ArrowException, TypeError):
+            raise _unreadable(
+                path,
+                table,
+                f"column {name} has the Parquet type {arrow.column(i).type}, which cannot be "
+                "read as text",
+                "store it as text, a number, a date or a boolean",
+            ) from None
+    frame = pa.table(cols).to_pandas()
+    frame.columns = [str(n).strip().lower() for n in names]
+    lines = np.arange(2, len(frame) + 2, dtype=np.int64)
+    frame, lines = _tidy(frame, lines)
+    return RawTable(
+        table, path.name, path, frame, lines, tuple(map(str, names)), sha256=_sha256(path)
+    )
+
+
+def _cell_text(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0, 0):
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        if value != value:
+            return None
+        return repr(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def _read_xlsx(path: Path) -> dict[str, RawTable]:
+    try:
+        sheets: dict[str, pd.DataFrame] = pd.read_excel(
+            path, sheet_name=None, header=None, dtype=object, engine="openpyxl"
+        )
+    except Exception as exc:  # openpyxl raises many unrelated types for a bad workbook
+        raise _unreadable(
+            path,
+            None,
+            f"the workbook cannot be read ({type(exc).__name__})",
+            "save it again as .xlsx",
+        ) from None
+    checksum = _sha256(path)
+    tables: dict[str, RawTable] = {}
+    for sheet, data in sheets.items():
+        table = str(sheet).strip().lower()
+        if table not in REQUIRED_TABLES + OPTIONAL_TABLES:
+            continue
+        if table in tables:
+            raise _unreadable(
+                path, table, f"two sheets are named {table}", "keep one sheet per table"
+            )
+        if data.shape[0] == 0 or data.iloc[0].isna().all():
+            raise _unreadable(
+                path, table, f"sheet {sheet} is empty", "put the header in row 1 of the sheet"
+            )
+        header = [_cell_text(v) for v in data.iloc[0].tolist()]
+        names = ["" if h is None else str(h) for h in header]
+        body = data.iloc[1:]
+        frame = pd.DataFrame(
+            {i: body.iloc[:, i].map(_cell_text) for i in range(body.shape[1])}, index=body.index
+        )
+        frame.columns = [n.strip().lower() for n in names]
+        lines = body.index.to_numpy(dtype=np.int64) + 1
+        frame, lines = _tidy(frame, lines)
+        tables[table] = RawTable(
+            table, f"{path.name}[{sheet}]", path, frame, lines, tuple(names), sha256=checksum
+        )
+    return tables
+
+
+def _find_files(folder: Path) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    entries = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
+    for table in REQUIRED_TABLES + OPTIONAL_TABLES:
+        hits = [
+            entries[f"{table}{ext}"]
+            for ext in (".csv", ".csv.gz", ".parquet")
+            if f"{table}{ext}" in entries
+        ]
+        if len(hits) > 1:
+            raise _unreadable(
+                folder,
+                table,
+                f"table {table} is given twice ({', '.join(p.name for p in hits)})",
+                "keep one file per table",
+            )
+        if hits:
+            found[table] = hits[0]
+    return found
+
+
+def read_export(path: str | Path, *, format: Literal["auto"] = "auto") -> RawDataset:
+    """Read an export into raw text tables.
+
+    Parameters
+    ----------
+    path
+        A folder holding ``<table>.csv``, ``<table>.csv.gz`` or ``<table>.parquet`` files,
+        or one ``.xlsx`` workbook with a sheet per table.
+    format
+        Reserved; the format is recognised from the path.
+
+    Returns
+    -------
+    RawDataset
+        The tables found, each a :class:`RawTable` of trimmed text cells.
+
+    Raises
+    ------
+    UnreadableInputError
+        A missing folder or required table, a sheet or file that is empty, a file that is
+        not UTF-8, a table given twice, or a path that is neither a folder nor ``.xlsx``.
+
+    Notes
+    -----
+    CSV files are read with pyarrow as text (no type guessing): UTF-8 with or without a
+    byte-order mark, comma or semicolon separated (whichever is more frequent in the header
+    line), gzip-compressed when named ``.csv.gz``. Line numbers count the header as line 1;
+    a blank line keeps its number but is not a row; a row with the wrong number of fields is
+    recorded in ``malformed``. A cell holding a line break shifts the numbers of the rows
+    after it. Parquet columns of other types are cast to the text a CSV would hold (dates
+    ``YYYY-MM-DD``, booleans ``true``/``false``, lists joined with ``;``); their line number
+    is the row index + 2. In a workbook, the line number is the sheet's row number.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise _unreadable(root, None, "no such folder or file", "check the path")
+    if root.is_file():
+        if root.suffix.lower() != ".xlsx":
+            raise _unreadable(
+                root,
+                None,
+                "a dataset is a folder of table files or one .xlsx workbook",
+                "pass the folder that holds patients.csv, episodes.csv, …",
+            )
+        tables = _read_xlsx(root)
+        kind = "sheet"
+    else:
+        files = _find_files(root)
+        tables = {}
+        for table, file in files.items():
+            name = file.name.lower()
+            tables[table] = (
+                _read_parquet(file, table) if name.endswith(".parquet") else _read_csv(file, table)
+            )
+        kind = "file"
+    missing = [t for t in REQUIRED_TABLES if t not in tables]
+    if missing:
+        raise _unreadable(
+            root,
+            missing[0],
+            f"no {kind} for the required table(s) {', '.join(missing)} (found: "
+            f"{', '.join(tables) or 'none'})",
+            f"add {missing[0]}.csv (or a sheet named {missing[0]})",
+        )
+    return RawDataset(path=root, tables=tables)
