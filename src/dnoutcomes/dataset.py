@@ -44,7 +44,9 @@ def chronicity(symptom_weeks: pd.Series) -> pd.Series:
     weeks = symptom_weeks.to_numpy(dtype=float)
     codes = np.select([weeks < 6, weeks < 12, weeks >= 12], [0, 1, 2], default=-1)
     return pd.Series(
-        pd.Categorical.from_codes(codes, categories=list(CHRONICITY), ordered=True),
+        pd.Categorical.from_codes(
+            codes.astype(np.int64), categories=pd.Index(list(CHRONICITY)), ordered=True
+        ),
         index=symptom_weeks.index,
         name="chronicity",
     )

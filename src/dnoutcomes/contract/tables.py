@@ -1,0 +1,249 @@
+"""Apply the column specifications to one raw table: header screen (duplicate, identifier
+and missing columns), wide outcomes reshaped to long, the value screen, and every column
+parsed to its type with its problems recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dnoutcomes.contract.deid import identifier_column
+from dnoutcomes.contract.measures import MeasureRegistry
+from dnoutcomes.contract.parse import TableChecks, parse_column, screen_values
+from dnoutcomes.contract.specs import OUTCOME_ID_COLUMNS, TABLES
+from dnoutcomes.io import RawTable
+
+__all__ = ["PreparedTable", "prepare_table"]
+
+
+@dataclass
+class PreparedTable:
+    """One table after its own rules: raw text, typed columns, problems so far.
+
+    Attributes
+    ----------
+    name, raw
+        The table and what was read.
+    checks
+        Problems and invalid rows (cross-table rules add to it later).
+    text
+        The raw text columns used (long form for outcomes).
+    typed
+        The typed contract columns, then the extra columns as text.
+    extras
+        Names of the extra columns.
+    malformed
+        Number of rows the reader could not split.
+    source_columns
+        Wide outcomes: the input column of each long row; else None.
+    """
+
+    name: str
+    raw: RawTable
+    checks: TableChecks
+    text: pd.DataFrame  # the raw text columns used (long form for outcomes)
+    typed: pd.DataFrame
+    extras: list[str]
+    malformed: int
+    source_columns: np.ndarray | None = None  # wide outcomes: input column of each row
+
+
+def _wide_to_long(
+    raw: RawTable, frame: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list[str]]:
+    """Melt a wide outcomes table: one long row per non-empty measure cell, in file order."""
+    ids = [c for c in OUTCOME_ID_COLUMNS if c in frame.columns]
+    measures = [c for c in frame.columns if c not in OUTCOME_ID_COLUMNS]
+    n, m = len(frame), len(measures)
+    values = frame[measures].to_numpy(dtype=object).reshape(-1) if m else np.array([], object)
+    filled = pd.notna(values)
+    row = np.repeat(np.arange(n), m)[filled]
+    col = np.tile(np.array(measures, dtype=object), n)[filled] if m else np.array([], object)
+    long = pd.DataFrame({c: frame[c].to_numpy(dtype=object)[row] for c in ids})
+    long["measure"] = col
+    long["value"] = values[filled]
+    long = long.astype("str")
+    return long, raw.lines[row], col.astype(object), measures
+
+
+def prepare_table(raw: RawTable, registry: MeasureRegistry) -> PreparedTable:
+    """Screen the header, reshape wide outcomes, parse every contract column."""
+    name = raw.name
+    frame = raw.frame
+    specs = TABLES[name]
+    contract_cols = [s.name for s in specs]
+    header_notes: list[tuple[str, str, str, bool]] = []
+
+    seen: set[str] = set()
+    keep: list[int] = []
+    for i, header in enumerate(frame.columns):
+        col = str(header)
+        if col in seen:
+            header_notes.append(
+                (
+                    col,
+                    "duplicate_column",
+                    f"the column {col} appears twice; keep one column of that name",
+                    True,
+                )
+            )
+            continue
+        seen.add(col)
+        if identifier_column(col):
+            header_notes.append(
+                (
+                    col,
+                    "identifier_column",
+                    "this column name means a direct identifier (names, contact details, record "
+                    "or account numbers, birth dates…); the package accepts only de-identified "
+                    "data. Remove the column from the export",
+                    True,
+                )
+            )
+            continue
+        keep.append(i)
+    frame = frame.iloc[:, keep]
+    lines = raw.lines
+    source_columns: np.ndarray | None = None
+    wide = name == "outcomes" and "measure" not in frame.columns and "value" not in frame.columns
+    if wide:
+        frame, lines, source_columns, measures = _wide_to_long(raw, frame)
+        for col in measures:
+            if col not in registry:
+                header_notes.append(
+                    (
+                        col,
+                        "unknown_measure",
+                        f"a wide outcomes file holds one column per measure, and {col} is not "
+                        f"a measure of the registry ({', '.join(registry)}); rename the column "
+                        "or register the measure",
+                        False,
+                    )
+                )
+    checks = TableChecks(name, raw.file, lines)
+    for col, rule, message, reject_all in header_notes:
+        checks.add_header(col, rule, message + ".", reject_all=reject_all)
+    present = set(frame.columns)
+    for spec in specs:
+        if spec.required and spec.name not in present:
+            existing = ", ".join(map(str, raw.columns_as_read)) or "none"
+            checks.add_header(
+                spec.name,
+                "missing_column",
+                f"the required column {spec.name} is missing (the columns are: {existing}). "
+                "Add it, or rename the column that holds it.",
+                reject_all=True,
+            )
+    screen_values(
+        checks, frame, {"value": source_columns} if wide and source_columns is not None else None
+    )
+
+    decimal_comma = raw.delimiter == ";"
+    typed: dict[str, Any] = {}
+    for spec in specs:
+        if name == "outcomes" and spec.name in ("measure", "value"):
+            continue
+        raw_col: pd.Series | None = frame[spec.name] if spec.name in present else None
+        if raw_col is None and spec.required:
+            # the missing column is reported once, on the header; parse NAs quietly
+            parsed = parse_column(
+                TableChecks(name, raw.file, lines), spec, None, decimal_comma=decimal_comma
+            )
+        else:
+            parsed = parse_column(checks, spec, raw_col, decimal_comma=decimal_comma)
+        typed.update(parsed)
+    if name == "outcomes":
+        typed.update(_outcome_values(checks, frame, source_columns, registry, decimal_comma))
+    extras = [c for c in frame.columns if c not in contract_cols]
+    typed_frame = pd.DataFrame(typed, index=pd.RangeIndex(checks.n))
+    for col in extras:
+        typed_frame[col] = frame[col].astype("str").to_numpy()
+    return PreparedTable(
+        name, raw, checks, frame, typed_frame, extras, len(raw.malformed), source_columns
+    )
+
+
+def _outcome_values(
+    checks: TableChecks,
+    frame: pd.DataFrame,
+    source_columns: np.ndarray | None,
+    registry: MeasureRegistry,
+    decimal_comma: bool,
+) -> dict[str, Any]:
+    """Check measure names against the registry, and each value against its measure."""
+    n = checks.n
+    measure_raw = (
+        frame["measure"]
+        if "measure" in frame.columns
+        else pd.Series(pd.array([None] * n, dtype="str"))
+    )
+    value_raw = (
+        frame["value"]
+        if "value" in frame.columns
+        else pd.Series(pd.array([None] * n, dtype="str"), name="value")
+    )
+    value_raw = value_raw.rename("value")
+    where_m: str | np.ndarray = source_columns if source_columns is not None else "measure"
+    where_v: str | np.ndarray = source_columns if source_columns is not None else "value"
+    measure = measure_raw.str.lower()
+    has_m = measure.notna().to_numpy()
+    reg = registry.to_frame().set_index("name")
+    known = measure.isin(reg.index).to_numpy(dtype=bool)
+    if "measure" in frame.columns:
+        checks.add(
+            ~has_m,
+            "measure",
+            "missing_value",
+            "measure is required",
+            measure_raw,
+            fix="Fill in the cell.",
+        )
+    checks.add(
+        has_m & ~known,
+        where_m,
+        "unknown_measure",
+        f"measure must be one of the registry's measures ({', '.join(registry)})",
+        measure_raw,
+        fix="Register further measures with MeasureRegistry.with_measure.",
+    )
+    text = value_raw
+    if decimal_comma:
+        text = value_raw.str.replace(r"^([+-]?\d+),(\d+)$", r"\1.\2", regex=True)
+    num = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
+    num = np.where(np.isfinite(num), num, np.nan)
+    has_v = value_raw.notna().to_numpy()
+    isnum = ~np.isnan(num)
+    if "value" in frame.columns:
+        checks.add(
+            ~has_v,
+            where_v,
+            "missing_value",
+            "value is required",
+            value_raw,
+            fix="Fill in the cell, or leave the measurement out.",
+        )
+    low = measure.map(reg["low"]).to_numpy(dtype=float)
+    high = measure.map(reg["high"]).to_numpy(dtype=float)
+    integer = measure.map(reg["integer"]).fillna(False).to_numpy(dtype=bool)
+    kind = np.where(integer, "a whole number", "a number")
+    lows = pd.Series(low).map("{:g}".format).to_numpy(dtype=object)
+    highs = pd.Series(high).map("{:g}".format).to_numpy(dtype=object)
+    expected = (
+        measure.fillna("").to_numpy(dtype=object)
+        + " must be "
+        + kind.astype(object)
+        + " from "
+        + lows
+        + " to "
+        + highs
+    )
+    checks.add(has_v & ~isnum, where_v, "not_a_number", expected, value_raw)
+    with np.errstate(invalid="ignore"):
+        outside = known & isnum & ((num < low) | (num > high))
+        fraction = known & isnum & integer & (np.floor(num) != num)
+    checks.add(fraction, where_v, "not_whole", expected, value_raw)
+    checks.add(outside, where_v, "out_of_range", expected, value_raw)
+    return {"measure": measure.astype("str"), "value": num.astype("float64")}
