@@ -492,6 +492,17 @@ def compare_iptw(
     treated = data["treated"].to_numpy(dtype=np.float64)
     covariates = indicator_columns(data, continuous=PS_CONTINUOUS, categorical=PS_CATEGORICAL)
     ps, weights, converged, messages = propensity_weights(covariates, treated)
+    levels = [c for c in covariates.columns if "=" in c]
+    per_arm = covariates[levels].groupby(treated).sum()
+    one_arm = [c for c in levels if (per_arm[c] == 0).any()]
+    if one_arm:
+        notes.append(
+            "Propensity model: "
+            + ", ".join(f"{c} ({int(per_arm[c].sum())} episodes)" for c in one_arm)
+            + " occur in one arm only, so the model separates them from the other arm "
+            "(propensities near 0 or 1, as R's glm gives them; their weights stay bounded "
+            "by the stabilisation)."
+        )
     notes.extend(f"Propensity model: {m}." for m in messages)
     if not converged:
         notes.append("Propensity model: the logistic regression did NOT converge.")
