@@ -31,6 +31,7 @@ from dnoutcomes.errors import (
 SUBCOMMANDS: tuple[str, ...] = (
     "validate",
     "sample",
+    "figures",
 )
 
 EXIT_OK = 0

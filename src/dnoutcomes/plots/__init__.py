@@ -1,9 +1,10 @@
 """Figures of the analyses: drawing only.
 
 Each function takes a result object (or its tidy frame) and an optional ``ax`` and returns
-the Axes (or the Figure for a multi-panel figure). No function here computes a statistic:
+the Axes (or the Figure for a multi-panel figure). No drawing function computes a statistic:
 the numbers drawn are the numbers of the result. Every figure is drawn inside
 :func:`plot_style`, so one look holds everywhere without touching global rcParams.
+:func:`write_figures` runs the analyses of one comparison and writes every figure.
 """
 
 from __future__ import annotations
@@ -19,15 +20,35 @@ from dnoutcomes.plots._style import (
     plot_style,
     save_figure,
 )
+from dnoutcomes.plots.balance import plot_balance
+from dnoutcomes.plots.flow import plot_flow
+from dnoutcomes.plots.forest import plot_effects, plot_forest, plot_site_forest
+from dnoutcomes.plots.gallery import FIGURE_NAMES, write_figures
+from dnoutcomes.plots.improvement import plot_improvement, plot_responder_curves
+from dnoutcomes.plots.safety import plot_safety
+from dnoutcomes.plots.survival import plot_time_to_response
+from dnoutcomes.plots.trajectories import plot_trajectories
 
 __all__ = [
     "ARM_COLOURS",
     "ARM_LABELS",
+    "FIGURE_NAMES",
     "OKABE_ITO",
     "STYLE_FILE",
     "arm_colour",
     "arm_label",
     "measure_label",
+    "plot_balance",
+    "plot_effects",
+    "plot_flow",
+    "plot_forest",
+    "plot_improvement",
+    "plot_responder_curves",
+    "plot_safety",
+    "plot_site_forest",
     "plot_style",
+    "plot_time_to_response",
+    "plot_trajectories",
     "save_figure",
+    "write_figures",
 ]

@@ -413,6 +413,9 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, format: ImageForma
         with os.fdopen(fd, "wb") as fh:
             with plot_style():
                 fig.savefig(fh, format=format, metadata=metadata)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -142,7 +142,8 @@ def plot_effects(
         A frame (or a result whose ``to_frame()`` gives one) with one row per outcome and the
         columns ``measure``, ``timepoint``, ``estimate``, ``conf_low``, ``conf_high``; used
         when present: ``p_value``, ``p_holm`` (Holm-adjusted p), ``n``, ``reference``,
-        ``comparator``.
+        ``comparator``, ``role`` (the primary outcome is said to be primary instead of
+        showing a Holm p).
     reference, comparator
         The arms compared, for the title (default: the frame's columns, else the result's
         attributes).
@@ -185,7 +186,7 @@ def plot_effects(
                 f"{arm_label(str(comparator))} minus {arm_label(str(reference))}",
                 x=0.02,
                 ha="left",
-                fontweight="bold",
+                fontsize=12,
             )
     return fig
 
@@ -219,7 +220,9 @@ def _effect_row(ax: Axes, row: Any, *, registry: Any | None, last: bool) -> None
     p_parts = []
     if hasattr(row, "p_value"):
         p_parts.append(format_p(float(row.p_value)))
-    if hasattr(row, "p_holm") and pd.notna(row.p_holm):
+    if getattr(row, "role", "") == "primary":
+        p_parts.append("primary outcome")
+    elif hasattr(row, "p_holm") and pd.notna(row.p_holm):
         p_parts.append(format_p(float(row.p_holm)).replace("p", "Holm p", 1))
     ax.annotate(
         f"{_fmt(est)} ({_fmt(low)} to {_fmt(high)})\n" + "; ".join(p for p in p_parts if p),

@@ -94,7 +94,15 @@ def plot_safety(
                 color=colour,
                 linewidth=1.4,
             )
-            ax.plot(rate[has], y[has], marker="o", linestyle="none", color=colour, label=label)
+            ax.plot(
+                rate[has],
+                y[has],
+                marker="o",
+                linestyle="none",
+                color=colour,
+                label=label,
+                clip_on=False,
+            )
         ax.set_yticks(list(base.values()), [c.replace("_", " ").capitalize() for c in base])
         ax.set_ylim(-0.6, k - 0.4)
         ax.set_xlim(left=0)

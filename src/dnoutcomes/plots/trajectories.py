@@ -188,7 +188,7 @@ def _individual_lines(ax: Axes, individual: pd.DataFrame, arms: list[str]) -> No
                 segments,
                 colors=arm_colour(arm),
                 linewidths=0.5,
-                alpha=0.12,
+                alpha=0.08,
                 gid=f"individual:{arm}",
                 zorder=0,
             )
