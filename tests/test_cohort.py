@@ -75,7 +75,7 @@ def test_outcome_pairs_values_and_direction(clinic_a_dataset: Any) -> None:
 
 
 def test_outcome_pairs_bad_requests(clinic_a_dataset: Any) -> None:
-    with pytest.raises(RequestError, match="not registered"):
+    with pytest.raises(RequestError, match="'vas'"):
         outcome_pairs(clinic_a_dataset, measure="vas")
     with pytest.raises(RequestError, match="timepoint 'session'"):
         outcome_pairs(clinic_a_dataset, measure="nprs", timepoint="session")
