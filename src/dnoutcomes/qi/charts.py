@@ -48,6 +48,7 @@ __all__ = [
     "ChartKind",
     "ChartSignals",
     "ControlChart",
+    "Labels",
     "i_chart",
     "mr_chart",
     "p_chart",
@@ -55,6 +56,9 @@ __all__ = [
 ]
 
 ChartKind = Literal["i", "mr", "p", "u"]
+
+#: Labels of the points (periods) or units: a list, an Index or a Series.
+Labels = Sequence[Any] | pd.Index | pd.Series | None
 
 #: The analysis plan's I-chart constant: limits at centre ± 2.66 × mean moving range
 #: (2.66 ≈ 3 / d2, d2 = 1.128 for ranges of two points).
@@ -209,7 +213,7 @@ class ControlChart(ResultMixin):
 def i_chart(
     values: ArrayLike,
     *,
-    periods: Sequence[Any] | pd.Index | None = None,
+    periods: Labels = None,
     n: ArrayLike | None = None,
     freeze: int | None = None,
     exclude: Sequence[int] = (),
@@ -311,7 +315,7 @@ def i_chart(
 def mr_chart(
     values: ArrayLike,
     *,
-    periods: Sequence[Any] | pd.Index | None = None,
+    periods: Labels = None,
     freeze: int | None = None,
     exclude: Sequence[int] = (),
     label: str = "value",
@@ -381,7 +385,7 @@ def p_chart(
     events: ArrayLike,
     n: ArrayLike,
     *,
-    periods: Sequence[Any] | pd.Index | None = None,
+    periods: Labels = None,
     freeze: int | None = None,
     exclude: Sequence[int] = (),
     label: str = "proportion",
@@ -463,7 +467,7 @@ def u_chart(
     exposure: ArrayLike,
     *,
     per: float = 100.0,
-    periods: Sequence[Any] | pd.Index | None = None,
+    periods: Labels = None,
     freeze: int | None = None,
     exclude: Sequence[int] = (),
     label: str = "rate",
@@ -593,7 +597,7 @@ def _counts_pair(
     return e, size
 
 
-def _period_labels(periods: Sequence[Any] | pd.Index | None, size: int) -> list[Any]:
+def _period_labels(periods: Labels, size: int) -> list[Any]:
     if periods is None:
         return list(range(1, size + 1))
     labels = list(periods)
@@ -621,7 +625,7 @@ def _finish(
     centre: np.ndarray,
     lcl: np.ndarray,
     ucl: np.ndarray,
-    periods: Sequence[Any] | pd.Index | None,
+    periods: Labels,
     base: np.ndarray,
     include: np.ndarray,
     label: str,

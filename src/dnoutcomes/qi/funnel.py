@@ -30,7 +30,6 @@ Spiegelhalter DJ. Funnel plots for comparing institutional performance. Stat Med
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +39,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from dnoutcomes.errors import InsufficientDataError, RequestError
+from dnoutcomes.qi.charts import Labels
 from dnoutcomes.qi.runs import _as_float
 from dnoutcomes.stats.results import ResultMixin, jsonable
 
@@ -192,7 +192,7 @@ def funnel_chart(
     events: ArrayLike,
     n: ArrayLike,
     *,
-    units: Sequence[Any] | pd.Index | None = None,
+    units: Labels = None,
     target: float | None = None,
     inner_level: float = 0.95,
     outer_level: float = 0.998,
