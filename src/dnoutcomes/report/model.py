@@ -69,6 +69,11 @@ class Table:
         Column → header for people; columns not named show their key.
     note
         A sentence under the table (definitions, who was left out).
+    row_formats
+        One format per row (or ``None``) for tables whose rows hold different kinds of
+        number (the headline figures); it wins over ``formats`` for that row's numbers.
+    row_format_columns
+        The columns ``row_formats`` applies to; empty for every column.
     """
 
     key: str
@@ -77,11 +82,20 @@ class Table:
     formats: Mapping[str, CellFormat] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
     note: str = ""
+    row_formats: tuple[CellFormat | None, ...] = ()
+    row_format_columns: tuple[str, ...] = ()
     kind: Literal["table"] = "table"
 
     def header(self, column: str) -> str:
         """The header of ``column`` for people."""
         return self.labels.get(column, column)
+
+    def cell_format(self, row: int, column: str) -> CellFormat | None:
+        """The format of one cell: the row's format when set, else the column's."""
+        applies = not self.row_format_columns or column in self.row_format_columns
+        if applies and row < len(self.row_formats) and self.row_formats[row] is not None:
+            return self.row_formats[row]
+        return self.formats.get(column)
 
 
 @dataclass(frozen=True, eq=False)

@@ -92,12 +92,12 @@ def _is_numeric_cell(value: Any) -> bool:
 def _table_rows(table: Table) -> list[list[dict[str, Any]]]:
     rows = []
     columns = list(table.frame.columns)
-    for record in table.frame.itertuples(index=False, name=None):
+    for i, record in enumerate(table.frame.itertuples(index=False, name=None)):
         cells = []
         for column, value in zip(columns, record, strict=True):
             cells.append(
                 {
-                    "text": format_cell(value, table.formats.get(column)),
+                    "text": format_cell(value, table.cell_format(i, column)),
                     "numeric": _is_numeric_cell(value),
                 }
             )

@@ -81,10 +81,10 @@ def _write_table(ws: Any, table: Table, min_cell: int) -> None:
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         width = max(len(table.header(column)), 8)
         ws.column_dimensions[cell.column_letter].width = min(max(width + 2, 10), 48)
-    for i, row in enumerate(table.frame.itertuples(index=False, name=None), start=4):
+    for i, row in enumerate(table.frame.itertuples(index=False, name=None)):
         for j, (column, value) in enumerate(zip(columns, row, strict=True), start=1):
-            cell = ws.cell(row=i, column=j, value=_cell(value))
-            fmt: CellFormat | None = table.formats.get(column)
+            cell = ws.cell(row=i + 4, column=j, value=_cell(value))
+            fmt: CellFormat | None = table.cell_format(i, column)
             if fmt in _NUMBER_FORMATS and isinstance(cell.value, int | float):
                 cell.number_format = _NUMBER_FORMATS[fmt]
             if isinstance(value, str) and (value.startswith("<") or value == HIDDEN):

@@ -1,0 +1,164 @@
+"""What every section builder receives and returns, and the helpers they share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from dnoutcomes.errors import DnOutcomesError
+from dnoutcomes.qi.suppress import SuppressedTable, format_count, suppress_counts
+from dnoutcomes.report.model import HIDDEN, Figure, Paragraph, Section
+
+if TYPE_CHECKING:
+    from dnoutcomes.dataset import Dataset
+    from dnoutcomes.report.period import Period
+
+__all__ = ["Context", "SectionOutcome", "count_text", "draw", "safe", "suppress"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """The data of one report, as every section builder sees it.
+
+    Attributes
+    ----------
+    dataset
+        The whole dataset loaded (every site, every date): for data quality.
+    local
+        The dataset at the site reported (all of it when no site is chosen): for trends.
+    current
+        ``local`` restricted to the episodes discharged in the period.
+    previous
+        ``local`` restricted to the episodes discharged in the previous period.
+    period, previous_period
+        The two periods.
+    site, reference, comparator, min_cell
+        The report's parameters.
+    """
+
+    dataset: Dataset
+    local: Dataset
+    current: Dataset
+    previous: Dataset
+    period: Period
+    previous_period: Period
+    site: str | None
+    reference: str
+    comparator: str
+    min_cell: int
+
+
+@dataclass(frozen=True)
+class SectionOutcome:
+    """What a section builder returns: the section (``None`` when left out), the reason it
+    was left out, extra numbers for the JSON document, and control-chart blocks."""
+
+    section: Section | None
+    omitted: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    spc: Mapping[str, Any] = field(default_factory=dict)
+
+
+def suppress(
+    frame: pd.DataFrame,
+    context: Context,
+    *,
+    counts: Sequence[Hashable],
+    percents: Mapping[Hashable, tuple[Hashable, Hashable | float]] | None = None,
+    totals: Mapping[Hashable, Sequence[Hashable]] | None = None,
+    total_row: Hashable | None = None,
+    follow: Mapping[Hashable, Hashable] | None = None,
+) -> SuppressedTable:
+    """Suppress a table with :func:`dnoutcomes.qi.suppress_counts` at the report's threshold.
+
+    Parameters
+    ----------
+    frame, counts, percents, totals, total_row
+        As :func:`~dnoutcomes.qi.suppress_counts`.
+    context
+        Gives the threshold.
+    follow
+        ``{column: count column}``: a summary (a mean, a median, a rate) of a group is
+        hidden as ``[c]`` when the group's count is itself below the threshold, so that
+        no figure describes fewer people than the threshold.
+
+    Returns
+    -------
+    SuppressedTable
+    """
+    result = suppress_counts(
+        frame,
+        counts=list(counts),
+        percents=percents,
+        totals=totals,
+        total_row=total_row,
+        threshold=context.min_cell,
+    )
+    if not follow:
+        return result
+    table = result.table.copy()
+    mask = result.suppressed.copy()
+    for column, count in (follow or {}).items():
+        small = result.primary[count]
+        values = table[column].astype(object)
+        values[small] = HIDDEN
+        table[column] = values
+        mask[column] = mask[column] | small
+    return SuppressedTable(
+        table=table,
+        suppressed=mask,
+        primary=result.primary,
+        threshold=result.threshold,
+        notes=result.notes,
+    )
+
+
+def count_text(value: float | int | None, context: Context) -> str:
+    """A count for a sentence: ``<11`` when small, else the number."""
+    return format_count(value, threshold=context.min_cell)
+
+
+def draw(key: str, painter: Callable[[], Any]) -> str:
+    """Run ``painter`` (which draws one figure and returns its Axes or Figure) and return
+    the figure as inline SVG."""
+    from dnoutcomes.report._svg import figure_to_svg
+
+    drawn = painter()
+    figure = drawn.get_figure(root=True) if hasattr(drawn, "get_figure") else drawn
+    return figure_to_svg(figure, key=key)
+
+
+def safe(what: str, compute: Callable[[], Any]) -> tuple[Any, Paragraph | None]:
+    """Run an analysis; when the data are too few or unsuitable, return a sentence instead.
+
+    Returns
+    -------
+    (result, None) or (None, Paragraph)
+        The paragraph says what could not be computed and why, in the error's own words.
+    """
+    try:
+        return compute(), None
+    except (DnOutcomesError, ValueError) as exc:
+        return None, Paragraph(f"{what} could not be computed for this period: {exc}")
+
+
+def small_any(frame: pd.DataFrame, columns: Sequence[str], context: Context) -> bool:
+    """True when a count in ``columns`` is from 1 to ``min_cell - 1`` (a figure drawing
+    those counts would reveal them)."""
+    values = frame[list(columns)].apply(pd.to_numeric, errors="coerce")
+    small = (values > 0) & (values < context.min_cell)
+    return bool(small.to_numpy().any())
+
+
+def figure_block(
+    key: str, title: str, alt: str, painter: Callable[[], Any], data: pd.DataFrame | None = None
+) -> Figure | Paragraph:
+    """A figure, or a sentence when drawing fails (a figure is never worth a crash)."""
+    try:
+        svg = draw(key, painter)
+    except (DnOutcomesError, ValueError) as exc:
+        return Paragraph(f"The figure “{title}” could not be drawn: {exc}")
+    return Figure(key=key, title=title, svg=svg, alt=alt, data=data)

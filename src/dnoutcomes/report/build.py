@@ -1,0 +1,249 @@
+"""Build a :class:`~dnoutcomes.report.model.Report` from a loaded dataset.
+
+The report covers the episodes *discharged* (episode ``end_date``) in its period, at one
+site or at all, and compares them with the previous period of the same kind; its control
+charts show the trailing 24 months up to the period's end. Every table and chart label is
+suppressed (:func:`dnoutcomes.qi.suppress_counts`) before it enters the report, so nothing
+that leaves the package shows a count below the threshold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from dnoutcomes.errors import RequestError
+from dnoutcomes.report import sections as sec
+from dnoutcomes.report.model import Report, Section
+from dnoutcomes.report.period import Period, default_period
+from dnoutcomes.report.provenance import make_provenance
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from dnoutcomes.dataset import Dataset
+
+__all__ = ["DEFAULT_TITLE", "build_report", "select_site", "subset_dataset"]
+
+DEFAULT_TITLE = "Dry needling for low back pain: quality-improvement report"
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def subset_dataset(dataset: Dataset, episode_ids: pd.Series | pd.Index) -> Dataset:
+    """The dataset restricted to some episodes, their patients, sessions, outcomes and
+    adverse events.
+
+    Parameters
+    ----------
+    dataset
+        The loaded dataset.
+    episode_ids
+        The episodes kept.
+
+    Returns
+    -------
+    Dataset
+        A new dataset (the input is not changed) with the same registry, accounting,
+        problems, warnings and sources; ``adverse_events`` stays ``None`` when it was.
+    """
+    ids = pd.Index(episode_ids)
+    episodes = dataset.episodes[dataset.episodes["episode_id"].isin(ids)]
+    patients = dataset.patients[dataset.patients["patient_id"].isin(episodes["patient_id"])]
+    sessions = dataset.sessions[dataset.sessions["episode_id"].isin(ids)]
+    outcomes = dataset.outcomes[dataset.outcomes["episode_id"].isin(ids)]
+    events = dataset.adverse_events
+    if events is not None:
+        events = events[events["session_id"].isin(sessions["session_id"])].reset_index(drop=True)
+    return dataclasses.replace(
+        dataset,
+        patients=patients.reset_index(drop=True),
+        episodes=episodes.reset_index(drop=True),
+        sessions=sessions.reset_index(drop=True),
+        outcomes=outcomes.reset_index(drop=True),
+        adverse_events=events,
+    )
+
+
+def select_site(dataset: Dataset, site: str | None) -> Dataset:
+    """The dataset restricted to one site's episodes (all of it when ``site`` is None).
+
+    Raises
+    ------
+    RequestError
+        When no patient belongs to ``site`` (the message lists the sites present).
+    """
+    if site is None:
+        return dataset
+    sites = dataset.episodes["site_id"].astype("string")
+    if not (sites == site).any():
+        present = sorted(str(s) for s in sites.dropna().unique())
+        raise RequestError(
+            f"--site: unknown site {site!r}; expected one of the sites in the data: "
+            f"{', '.join(present)}. Check the spelling (site ids are case-sensitive)."
+        )
+    return subset_dataset(dataset, dataset.episodes.loc[sites == site, "episode_id"])
+
+
+def _discharged_in(dataset: Dataset, period: Period) -> pd.Series:
+    episodes = dataset.episodes
+    ids: pd.Series = episodes.loc[period.contains(episodes["end_date"]), "episode_id"]
+    return ids
+
+
+def _span(dataset: Dataset) -> str:
+    ends = pd.to_datetime(dataset.episodes["end_date"]).dropna()
+    if ends.empty:
+        return "the data hold no discharge"
+    return f"the data hold discharges from {ends.min():%Y-%m-%d} to {ends.max():%Y-%m-%d}"
+
+
+def build_report(
+    dataset: Dataset,
+    *,
+    period: Period | None = None,
+    site: str | None = None,
+    reference: str = "dn_only",
+    comparator: str = "dn_manual_exercise",
+    min_cell: int = 11,
+    run_time: str | dt.datetime | None = None,
+    title: str = DEFAULT_TITLE,
+    progress: Progress | None = None,
+) -> Report:
+    """Build the quality-improvement report of one period.
+
+    Parameters
+    ----------
+    dataset
+        The loaded dataset (:func:`dnoutcomes.load`).
+    period
+        The period reported; ``None`` picks the last complete quarter with discharges in
+        the data (:func:`~dnoutcomes.report.period.default_period`) and the report says so.
+    site
+        Report on one site only; ``None`` for all sites.
+    reference, comparator
+        The arms compared ("comparator minus reference").
+    min_cell
+        Suppression threshold: counts from 1 to ``min_cell - 1`` show as ``<min_cell``.
+    run_time
+        When the report is made (ISO 8601 text or a datetime); it is printed in the report
+        and recorded in the provenance. Pass a fixed value for a reproducible file;
+        ``None`` takes the current time.
+    title
+        The report's title.
+    progress
+        Called with a short line before each step (the command line prints them).
+
+    Returns
+    -------
+    Report
+
+    Raises
+    ------
+    RequestError
+        For an unknown site, a period without discharged episodes, a threshold below 1,
+        or arms that are not in the data.
+    InsufficientDataError
+        When no episode has a discharge date (no default period).
+
+    Notes
+    -----
+    Sections, in order: headline figures against the previous period, data quality,
+    patient flow, caseload, Table 1, comparisons (primary and secondary, with the
+    weighted estimate beside the naive one), safety, control charts, therapist funnel
+    plot, methods and provenance. A section whose analysis fails for lack of data keeps a
+    sentence saying so; a section whose module is not available is left out and listed in
+    :attr:`Report.omitted`.
+    """
+    say = progress or _quiet
+    if min_cell < 1:
+        raise RequestError(
+            f"--min-cell: the suppression threshold must be at least 1; got {min_cell}. "
+            "The analysis plan uses 11."
+        )
+    say("selecting the site and period")
+    local = select_site(dataset, site)
+    if period is None:
+        period = default_period(local.episodes["end_date"])
+        period_note = (
+            "No period was asked for, so this report covers the last complete quarter with "
+            f"discharges in the data: {period.label}."
+        )
+    else:
+        period_note = f"Period asked for: {period.label}."
+    previous = period.previous()
+    current_ids = _discharged_in(local, period)
+    if current_ids.empty:
+        where = f" at site {site}" if site else ""
+        raise RequestError(
+            f"report: no episode was discharged in {period.label} ({period.start:%Y-%m-%d} "
+            f"to {period.end:%Y-%m-%d}){where}; {_span(local)}. Choose a period inside that "
+            "span with --period or --from/--to."
+        )
+    current = subset_dataset(local, current_ids)
+    before = subset_dataset(local, _discharged_in(local, previous))
+    context = sec.Context(
+        dataset=dataset,
+        local=local,
+        current=current,
+        previous=before,
+        period=period,
+        previous_period=previous,
+        site=site,
+        reference=reference,
+        comparator=comparator,
+        min_cell=min_cell,
+    )
+
+    sections: list[Section] = []
+    omitted: list[tuple[str, str]] = []
+    extra: dict[str, Any] = {}
+    spc: dict[str, Any] = {}
+    for key, label, builder in sec.all_builders():
+        say(f"building {label}")
+        outcome = builder(context)
+        if outcome.section is not None:
+            sections.append(outcome.section)
+        if outcome.omitted:
+            omitted.append((key, outcome.omitted))
+        extra.update(outcome.extra)
+        spc.update(outcome.spc)
+
+    say("recording provenance")
+    provenance = make_provenance(
+        dataset.sources,
+        parameters={
+            "period": period.label,
+            "period_start": period.start.isoformat(),
+            "period_end": period.end.isoformat(),
+            "site": site,
+            "reference": reference,
+            "comparator": comparator,
+            "min_cell": min_cell,
+            "mode": getattr(dataset, "mode", "strict"),
+        },
+        run_time=run_time,
+    )
+    sections.append(sec.methods_section(context, provenance, omitted))
+    return Report(
+        title=title,
+        period=period,
+        previous=previous,
+        period_note=period_note,
+        site=site,
+        reference=reference,
+        comparator=comparator,
+        min_cell=min_cell,
+        sections=tuple(sections),
+        spc=spc,
+        provenance=provenance,
+        extra=extra,
+        omitted=tuple(omitted),
+    )

@@ -1,0 +1,317 @@
+"""The report's control charts (I, P and U over the trailing 24 months) with their signals
+in words, and the therapist funnel plot.
+
+The numbers come from :func:`dnoutcomes.qi.indicators.qi_charts`; the drawing from
+:mod:`dnoutcomes.plots.control`. Before anything leaves the package, a month's number of
+episodes below the threshold is written ``<11`` in the ``spc`` block, and that month's
+point of the I and P charts is not plotted and has ``null`` value and limits; the centre,
+limits and signals are still computed on every month. The U chart's ``n`` is the number
+of dry-needling sessions (exposure, not people) and is shown as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dnoutcomes.report._context import (
+    Context,
+    SectionOutcome,
+    figure_block,
+    safe,
+    suppress,
+)
+from dnoutcomes.report.model import Paragraph, Section, Table
+from dnoutcomes.report.sentences import spc_signal_sentences
+
+__all__ = ["control_charts_section", "funnel_section", "masked_months", "spc_block"]
+
+TRAILING_MONTHS = 24
+
+_CHARTS: tuple[tuple[str, str, str], ...] = (
+    ("i_chart", "I chart: mean NPRS improvement per month", "mean improvement in pain"),
+    ("p_chart", "P chart: share of NPRS responders per month", "share of responders"),
+    ("u_chart", "U chart: adverse events per 100 dry-needling sessions", "adverse-event rate"),
+)
+
+
+def _can_draw() -> bool:
+    return importlib.util.find_spec("dnoutcomes.plots.control") is not None
+
+
+def masked_months(n: pd.Series, min_cell: int) -> np.ndarray:
+    """Months whose point describes fewer episodes than the threshold (1 to
+    ``min_cell - 1``): their value and limits are withheld.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, one entry per month.
+
+    Notes
+    -----
+    A chart point is a monthly mean or share, not a count: it is withheld only when the
+    month's own number of episodes is small (a share of 3 of 7 patients, and the varying
+    limits of a P chart, would give the 7 away). The complement rule of tables is not applied
+    to points, which would blank most months of a small clinic's P chart.
+    """
+    total = pd.to_numeric(n, errors="coerce").to_numpy(dtype=float)
+    return np.asarray((total > 0) & (total < min_cell))
+
+
+def _mask_chart(chart: Any, mask: np.ndarray) -> Any:
+    """A copy of the chart without the masked months' value (and their limits, when the
+    limits vary by month), for drawing."""
+    frame = chart.frame.copy()
+    varying = frame["ucl"].nunique(dropna=True) > 1
+    for column in ("value", "lcl", "ucl") if varying else ("value",):
+        frame.loc[mask, column] = np.nan
+    frame.loc[mask, "outside_limits"] = False
+    return dataclasses.replace(chart, frame=frame)
+
+
+def spc_block(chart: Any, *, counts: pd.Series, mask: np.ndarray, min_cell: int) -> dict[str, Any]:
+    """A chart's ``spc`` block with small counts written ``<min_cell`` and masked months'
+    value, and limits when they vary by month, ``None``.
+
+    Parameters
+    ----------
+    chart
+        A :class:`~dnoutcomes.qi.charts.ControlChart`.
+    counts
+        The count of people or events behind each month (episodes; events for a U chart),
+        checked against the threshold.
+    mask
+        Months whose value (and limits, when they vary by month) are withheld (see
+        :func:`masked_months`).
+    min_cell
+        The threshold.
+
+    Returns
+    -------
+    dict
+        ``months``, ``values``, ``n``, ``centre``, ``lcl``, ``ucl``, ``signals``.
+    """
+    block: dict[str, Any] = dict(chart.to_dict())
+    block["n"] = list(block["n"])
+    c = pd.to_numeric(counts, errors="coerce").to_numpy(dtype=float)
+    small_count = (c > 0) & (c < min_cell)
+    block["n"] = [
+        f"<{min_cell}" if small else value
+        for value, small in zip(block["n"], small_count, strict=True)
+    ]
+    if mask.any():
+        block["values"] = [None if m else v for v, m in zip(block["values"], mask, strict=True)]
+        for key in ("lcl", "ucl"):
+            limit = block[key]
+            if isinstance(limit, list):  # limits that vary with n would give n away
+                block[key] = [None if m else v for v, m in zip(limit, mask, strict=True)]
+    return block
+
+
+def _monthly_table(context: Context, qi: Any) -> Table:
+    monthly = qi.monthly.copy()
+    monthly["month"] = monthly["month"].astype(str)
+    monthly["share_pct"] = 100 * monthly["share_responders"]
+    frame = monthly[["month", "episodes", "mean_improvement", "responders", "share_pct"]]
+    if qi.adverse_events is not None:
+        ae = qi.adverse_events.assign(month=qi.adverse_events["month"].astype(str))
+        frame = frame.merge(
+            ae[["month", "dn_sessions", "adverse_events", "rate_per_100"]], on="month", how="outer"
+        ).sort_values("month")
+        for column in ("episodes", "responders", "dn_sessions", "adverse_events"):
+            frame[column] = frame[column].fillna(0).astype("int64")
+    frame = frame.reset_index(drop=True)
+    counts = ["episodes", "responders"]
+    follow: dict[Hashable, Hashable] = {"mean_improvement": "episodes"}
+    if "adverse_events" in frame:
+        counts.append("adverse_events")
+        follow["rate_per_100"] = "adverse_events"
+    shown = suppress(
+        frame,
+        context,
+        counts=counts,
+        percents={"share_pct": ("responders", "episodes")},
+        follow=follow,
+    ).table
+    return Table(
+        key="spc_monthly",
+        title="The months behind the control charts",
+        frame=shown,
+        labels={
+            "month": "Month",
+            "episodes": "Episodes",
+            "mean_improvement": "Mean NPRS improvement",
+            "responders": "Responders",
+            "share_pct": "% responders",
+            "dn_sessions": "DN sessions",
+            "adverse_events": "Adverse events",
+            "rate_per_100": "Per 100 DN sessions",
+        },
+        formats={
+            "episodes": "int",
+            "mean_improvement": "f2",
+            "responders": "int",
+            "share_pct": "pct",
+            "dn_sessions": "int",
+            "adverse_events": "int",
+            "rate_per_100": "f1",
+        },
+        note="Episodes of every arm, by month of the discharge assessment; adverse events by "
+        "month of the dry-needling session.",
+    )
+
+
+def control_charts_section(context: Context) -> SectionOutcome:
+    """The I, P and U charts of the 24 months up to the period's end, signals in words."""
+    from dnoutcomes.qi.indicators import qi_charts
+
+    title = "Control charts"
+    first = context.period.trailing_months(TRAILING_MONTHS)[0]
+    last = context.period.trailing_months(TRAILING_MONTHS)[-1]
+    qi, failure = safe(
+        "The control charts",
+        lambda: qi_charts(context.local, start=first, end=last),
+    )
+    if failure is not None:
+        return SectionOutcome(Section("control_charts", title, (failure,)))
+    blocks: list[Any] = [
+        Paragraph(
+            f"Every arm, {first} to {last}. A control chart separates the month-to-month "
+            "noise of a stable process (common-cause variation, between the limits) from "
+            "real change (special-cause variation): a point outside the limits, an unusually "
+            "long run on one side of the centre line, or too few crossings of it."
+        )
+    ]
+    spc: dict[str, Any] = {}
+    monthly = qi.monthly
+    drawable = _can_draw()
+    for key, caption, what in _CHARTS:
+        chart = getattr(qi, key)
+        if chart is None:
+            spc[key] = None
+            blocks.append(Paragraph(f"{caption}: not drawn. {' '.join(qi.notes[1:])}".strip()))
+            continue
+        if key == "u_chart":
+            # Exposure is DN sessions (not people); the monthly rate is kept as drawn.
+            counts = pd.Series(np.zeros(len(chart.frame)))
+            mask = np.zeros(len(chart.frame), dtype=bool)
+        else:
+            counts = monthly["episodes"]
+            mask = masked_months(monthly["episodes"], context.min_cell)
+        block = spc_block(chart, counts=counts, mask=mask, min_cell=context.min_cell)
+        spc[key] = block
+        if drawable:
+            from dnoutcomes.plots.control import plot_control_chart
+
+            shown_chart = _mask_chart(chart, mask)
+            blocks.append(
+                figure_block(
+                    key,
+                    caption,
+                    f"{caption}, with centre line, control limits and signals marked.",
+                    lambda c=shown_chart: plot_control_chart(c),  # type: ignore[misc]
+                )
+            )
+        for sentence in spc_signal_sentences(chart.to_dict(), what=what):
+            blocks.append(Paragraph(sentence))
+        if mask.any():
+            blocks.append(
+                Paragraph(
+                    f"{int(mask.sum())} months are not plotted: their value would reveal a "
+                    f"count below {context.min_cell}. They still count in the limits and the "
+                    "runs rules."
+                )
+            )
+    blocks.append(_monthly_table(context, qi))
+    return SectionOutcome(Section("control_charts", title, tuple(blocks)), spc=spc)
+
+
+def funnel_section(context: Context) -> SectionOutcome:
+    """Responders per therapist against episodes, with 95 % and 99.8 % limits."""
+    from dnoutcomes.qi.indicators import qi_charts
+
+    title = "Therapist funnel plot"
+    months = context.period.trailing_months(TRAILING_MONTHS)
+    qi, failure = safe(
+        "The therapist funnel plot",
+        lambda: qi_charts(context.local, start=months[0], end=months[-1]),
+    )
+    if failure is not None:
+        return SectionOutcome(Section("funnel", title, (failure,)))
+    funnel = qi.funnel
+    frame = funnel.frame[["unit", "events", "n", "share", "position"]].copy()
+    frame["events"] = frame["events"].astype("int64")
+    frame["n"] = frame["n"].astype("int64")
+    frame["share"] = 100 * frame["share"]
+    shown = suppress(
+        frame,
+        context,
+        counts=["n", "events"],
+        percents={"share": ("events", "n")},
+        follow={"position": "n"},
+    ).table
+    outside = frame[frame["position"].str.contains("outer")]
+    blocks: list[Any] = [
+        Paragraph(
+            f"Each therapist's share of NPRS responders ({months[0]} to {months[-1]}, every "
+            f"arm) against her number of episodes. Overall share {100 * funnel.target:.1f} %; "
+            "a therapist outside the 99.8 % limits differs by more than chance would explain, "
+            "and is worth a conversation, not a verdict (case mix is not adjusted for)."
+        )
+    ]
+    hidden_rows = shown["n"].astype(str).str.startswith("<").to_numpy()
+    if len(outside) == 0:
+        blocks.append(Paragraph("No therapist lies outside the 99.8 % limits."))
+    else:
+        names = ", ".join(
+            f"{u} ({p})"
+            for u, p, h in zip(
+                outside["unit"], outside["position"], hidden_rows[outside.index], strict=True
+            )
+            if not h
+        )
+        if names:
+            blocks.append(Paragraph(f"Outside the 99.8 % limits: {names}."))
+    if _can_draw() and not hidden_rows.any():
+        from dnoutcomes.plots.control import plot_funnel
+
+        blocks.append(
+            figure_block(
+                "funnel",
+                "Funnel plot: share of NPRS responders per therapist",
+                "Funnel plot of each therapist's share of responders against episodes.",
+                lambda: plot_funnel(funnel),
+            )
+        )
+    elif hidden_rows.any():
+        blocks.append(
+            Paragraph(
+                f"The funnel plot is not drawn because some therapists have fewer than "
+                f"{context.min_cell} episodes; the table shows them suppressed."
+            )
+        )
+    blocks.append(
+        Table(
+            key="funnel",
+            title="Responders per therapist",
+            frame=shown.rename(columns={"unit": "therapist_id"}),
+            labels={
+                "therapist_id": "Therapist",
+                "events": "Responders",
+                "n": "Episodes",
+                "share": "% responders",
+                "position": "Against the limits",
+            },
+            formats={"events": "int", "n": "int", "share": "pct"},
+        )
+    )
+    return SectionOutcome(
+        Section("funnel", title, tuple(blocks)),
+        extra={"funnel": {"target": funnel.target, "months": [months[0], months[-1]]}},
+    )

@@ -1,0 +1,583 @@
+"""The analytic sections of the report: Table 1, the comparisons of the two arms (with
+plain-language sentences and the weighted estimate beside the naive one) and safety.
+
+The numbers come from :mod:`dnoutcomes.cohort` and :mod:`dnoutcomes.stats`; this module
+only selects them, suppresses small counts and words them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dnoutcomes.report._context import (
+    Context,
+    SectionOutcome,
+    figure_block,
+    safe,
+    suppress,
+)
+from dnoutcomes.report.model import HIDDEN, Paragraph, Section, Table
+from dnoutcomes.report.sentences import (
+    comparison_sentence,
+    responder_sentence,
+    weighted_sentence,
+)
+from dnoutcomes.stats.results import jsonable
+
+__all__ = ["comparisons_section", "safety_section", "table1_section"]
+
+_TIMEPOINT_WORDS = {
+    "discharge": "at discharge",
+    "followup_4w": "at 4-week follow-up",
+    "followup_12w": "at 12-week follow-up",
+    "followup_26w": "at 26-week follow-up",
+    "followup_52w": "at 52-week follow-up",
+}
+
+
+def _categorical_rows(frame: pd.DataFrame, arms: tuple[str, str]) -> pd.DataFrame:
+    rows = []
+    for column, label in (("sex", "Sex"), ("condition", "Condition"), ("chronicity", "Chronicity")):
+        values = frame[column].astype("string").fillna("not recorded")
+        table = pd.crosstab(values, frame["arm"]).reindex(columns=list(arms), fill_value=0)
+        for level, counts in table.iterrows():
+            rows.append(
+                {
+                    "characteristic": f"{label}: {str(level).replace('_', ' ')}",
+                    "summary": "n (%)",
+                    "ref_value": int(counts[arms[0]]),
+                    "comp_value": int(counts[arms[1]]),
+                }
+            )
+    out = pd.DataFrame(rows)
+    n = frame["arm"].value_counts().reindex(list(arms), fill_value=0)
+    out["ref_spread"] = 100 * out["ref_value"] / max(int(n[arms[0]]), 1)
+    out["comp_spread"] = 100 * out["comp_value"] / max(int(n[arms[1]]), 1)
+    for column in ("ref_value", "comp_value"):
+        out[column] = out[column].astype("int64")
+    return out
+
+
+def _continuous_rows(frame: pd.DataFrame, arms: tuple[str, str]) -> pd.DataFrame:
+    columns = [
+        ("age", "Age (years)"),
+        ("symptom_weeks", "Symptom duration (weeks)"),
+        ("nprs_baseline", "Baseline NPRS (0–10)"),
+        ("odi_baseline", "Baseline ODI (0–100)"),
+        ("n_sessions", "Visits per episode"),
+    ]
+    rows = []
+    for column, label in columns:
+        if column not in frame:
+            continue
+        grouped = frame.groupby("arm", observed=True)[column]
+        mean = grouped.mean().reindex(list(arms))
+        sd = grouped.std(ddof=1).reindex(list(arms))
+        rows.append(
+            {
+                "characteristic": label,
+                "summary": "mean (SD)",
+                "ref_value": float(mean[arms[0]]),
+                "ref_spread": float(sd[arms[0]]),
+                "comp_value": float(mean[arms[1]]),
+                "comp_spread": float(sd[arms[1]]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def table1_section(context: Context) -> SectionOutcome:
+    """Baseline characteristics of the period's episodes in the two compared arms."""
+    from dnoutcomes.cohort import comparison_episodes
+
+    frame, failure = safe(
+        "Table 1",
+        lambda: comparison_episodes(
+            context.current, reference=context.reference, comparator=context.comparator
+        ),
+    )
+    if failure is not None:
+        return SectionOutcome(Section("table1", "Table 1: the patients compared", (failure,)))
+    arms = (context.reference, context.comparator)
+    outcomes = context.current.outcomes
+    base = outcomes[outcomes["timepoint"].astype("string") == "baseline"]
+    for measure in ("nprs", "odi"):
+        values = base[base["measure"] == measure].groupby("episode_id")["value"].first()
+        frame[f"{measure}_baseline"] = frame["episode_id"].map(values)
+    visits = context.current.episodes.set_index("episode_id")["n_sessions"]
+    frame["n_sessions"] = frame["episode_id"].map(visits).astype("float64")
+    n = frame["arm"].value_counts().reindex(list(arms), fill_value=0)
+    header = pd.DataFrame(
+        [
+            {
+                "characteristic": "Episodes",
+                "summary": "n",
+                "ref_value": int(n[arms[0]]),
+                "ref_spread": np.nan,
+                "comp_value": int(n[arms[1]]),
+                "comp_spread": np.nan,
+            }
+        ]
+    )
+    categorical = _categorical_rows(frame, arms)
+    cat_safe = suppress(
+        pd.concat([header, categorical], ignore_index=True).astype(
+            {"ref_value": "int64", "comp_value": "int64"}
+        ),
+        context,
+        counts=["ref_value", "comp_value"],
+        percents={
+            "ref_spread": ("ref_value", float(n[arms[0]])),
+            "comp_spread": ("comp_value", float(n[arms[1]])),
+        },
+    ).table
+    continuous = _continuous_rows(frame, arms).astype(object)
+    for side, arm in (("ref", arms[0]), ("comp", arms[1])):
+        if 0 < int(n[arm]) < context.min_cell:
+            continuous[f"{side}_value"] = HIDDEN
+            continuous[f"{side}_spread"] = HIDDEN
+    shown = pd.concat([cat_safe.iloc[:1], continuous, cat_safe.iloc[1:]], ignore_index=True)
+    table = Table(
+        key="table1",
+        title=f"Table 1: episodes discharged in {context.period.label}, by arm",
+        frame=shown[
+            ["characteristic", "summary", "ref_value", "ref_spread", "comp_value", "comp_spread"]
+        ],
+        labels={
+            "characteristic": "Characteristic",
+            "summary": "Summary",
+            "ref_value": f"{context.reference}: n or mean",
+            "ref_spread": f"{context.reference}: % or SD",
+            "comp_value": f"{context.comparator}: n or mean",
+            "comp_spread": f"{context.comparator}: % or SD",
+        },
+        formats={"ref_value": "f1", "ref_spread": "f1", "comp_value": "f1", "comp_spread": "f1"},
+        row_formats=tuple("int" if s in ("n", "n (%)") else None for s in shown["summary"]),
+        row_format_columns=("ref_value", "comp_value"),
+        note="Means (SD) use the episodes with a value; percentages are of the arm's episodes.",
+    )
+    return SectionOutcome(
+        Section("table1", "Table 1: the patients compared", (table,)),
+    )
+
+
+def _measure_info(context: Context, measure: str) -> tuple[str, str, str]:
+    """(direction, unit, label) of a measure from the registry."""
+    try:
+        spec = context.current.registry[measure]
+    except KeyError:
+        return "lower", "", measure
+    return str(spec.direction), str(spec.unit), str(spec.label)
+
+
+def _outcome_label(context: Context, measure: str, timepoint: str) -> str:
+    _, _, label = _measure_info(context, measure)
+    return f"{label} {_TIMEPOINT_WORDS.get(timepoint, timepoint)}"
+
+
+def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
+    from dnoutcomes.stats.ancova import compare_outcomes
+
+    result, failure = safe(
+        "The adjusted comparison (ANCOVA)",
+        lambda: compare_outcomes(
+            context.current, reference=context.reference, comparator=context.comparator
+        ),
+    )
+    if failure is not None:
+        return [failure], {}, None
+    frame = result.frame.copy()
+    frame["n"] = frame["n"].astype("int64")
+    blocks: list[Any] = []
+    for i, row in enumerate(frame.itertuples(index=False)):
+        direction, unit, label = _measure_info(context, row.measure)
+        words = "Primary comparison" if row.role == "primary" else "Secondary comparison"
+        blocks.append(
+            Paragraph(
+                f"{words}: {_outcome_label(context, row.measure, row.timepoint)}.",
+                emphasis=False,
+            )
+        )
+        blocks.append(
+            Paragraph(
+                comparison_sentence(
+                    measure=row.measure,
+                    estimate=float(row.estimate),
+                    conf_low=float(row.conf_low),
+                    conf_high=float(row.conf_high),
+                    reference=context.reference,
+                    comparator=context.comparator,
+                    direction=direction,
+                    unit=unit,
+                    label=label,
+                ),
+                emphasis=i == 0,
+            )
+        )
+    shown = suppress(frame, context, counts=["n"]).table
+    shown.insert(
+        0,
+        "outcome",
+        [
+            _outcome_label(context, m, t)
+            for m, t in zip(frame["measure"], frame["timepoint"], strict=True)
+        ],
+    )
+    table = Table(
+        key="comparisons",
+        title=f"Adjusted differences, {context.comparator} minus {context.reference} (ANCOVA)",
+        frame=shown[
+            [
+                "outcome",
+                "role",
+                "n",
+                "estimate",
+                "conf_low",
+                "conf_high",
+                "p_value",
+                "p_holm",
+                "adjusted_mean_reference",
+                "adjusted_mean_comparator",
+                "hedges_g",
+            ]
+        ],
+        labels={
+            "outcome": "Outcome",
+            "role": "Role",
+            "n": "Episodes",
+            "estimate": "Difference",
+            "conf_low": "95 % CI low",
+            "conf_high": "95 % CI high",
+            "p_value": "p",
+            "p_holm": "p (Holm)",
+            "adjusted_mean_reference": f"Adjusted mean, {context.reference}",
+            "adjusted_mean_comparator": f"Adjusted mean, {context.comparator}",
+            "hedges_g": "Hedges' g",
+        },
+        formats={
+            "n": "int",
+            "estimate": "f2",
+            "conf_low": "f2",
+            "conf_high": "f2",
+            "p_value": "p",
+            "p_holm": "p",
+            "adjusted_mean_reference": "f2",
+            "adjusted_mean_comparator": "f2",
+            "hedges_g": "f2",
+        },
+        note="Each outcome adjusted for its baseline value; secondary p-values Holm-corrected.",
+    )
+    blocks.append(table)
+    if not (shown["n"].astype(str).str.startswith("<")).any():
+        from dnoutcomes.plots.forest import plot_effects
+
+        effects = frame.drop(columns=["n"])
+        blocks.append(
+            figure_block(
+                "comparisons_forest",
+                "Adjusted differences with 95 % confidence intervals",
+                "One row per outcome: the adjusted difference and its confidence interval.",
+                lambda: plot_effects(
+                    effects,
+                    reference=context.reference,
+                    comparator=context.comparator,
+                    registry=context.current.registry,
+                ),
+                data=effects[["measure", "timepoint", "estimate", "conf_low", "conf_high"]],
+            )
+        )
+    return blocks, {"ancova": jsonable(result.to_dict())}, result
+
+
+def _iptw_blocks(context: Context, naive: float | None) -> tuple[list[Any], dict[str, Any]]:
+    from dnoutcomes.stats.iptw import compare_iptw
+
+    result, failure = safe(
+        "The weighted (IPTW) estimate",
+        lambda: compare_iptw(
+            context.current, reference=context.reference, comparator=context.comparator
+        ),
+    )
+    if failure is not None:
+        return [failure], {}
+    estimates = result.estimates.set_index("term")
+    adjusted = estimates.loc["iptw"]
+    naive_value = float(estimates.loc["naive", "estimate"]) if naive is None else naive
+    _, unit, _ = _measure_info(context, "nprs")
+    frame = estimates.reset_index()[
+        ["term", "estimate", "std_error", "conf_low", "conf_high", "p_value"]
+    ]
+    frame["term"] = (
+        frame["term"]
+        .map({"naive": "Naive (ANCOVA)", "iptw": "Adjusted (IPTW, robust SE)"})
+        .fillna(frame["term"])
+    )
+    blocks: list[Any] = [
+        Paragraph(
+            weighted_sentence(
+                naive_estimate=naive_value,
+                estimate=float(adjusted["estimate"]),
+                conf_low=float(adjusted["conf_low"]),
+                conf_high=float(adjusted["conf_high"]),
+                unit=unit,
+            )
+        ),
+        Table(
+            key="iptw",
+            title="NPRS at discharge: naive and weighted (IPTW) differences side by side",
+            frame=frame,
+            labels={
+                "term": "Estimate",
+                "estimate": "Difference",
+                "std_error": "SE",
+                "conf_low": "95 % CI low",
+                "conf_high": "95 % CI high",
+                "p_value": "p",
+            },
+            formats={
+                "estimate": "f2",
+                "std_error": "f3",
+                "conf_low": "f2",
+                "conf_high": "f2",
+                "p_value": "p",
+            },
+            note=(
+                f"Effective sample sizes after weighting: {result.ess_reference:.0f} "
+                f"({context.reference}) and {result.ess_comparator:.0f} ({context.comparator}); "
+                f"E-value {result.e_value:.2f}."
+                if min(result.ess_reference, result.ess_comparator) >= context.min_cell
+                else f"E-value {result.e_value:.2f}."
+            ),
+        ),
+    ]
+    return blocks, {"iptw": jsonable(result.to_dict())}
+
+
+def _responder_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
+    from dnoutcomes.stats.responders import compare_responders
+
+    result, failure = safe(
+        "The responder analysis",
+        lambda: compare_responders(
+            context.current, reference=context.reference, comparator=context.comparator
+        ),
+    )
+    if failure is not None:
+        return [failure], {}
+    counts = result.counts[["arm", "n", "responders"]].copy()
+    counts["n"] = counts["n"].astype("int64")
+    counts["responders"] = counts["responders"].astype("int64")
+    counts["pct"] = 100 * counts["responders"] / counts["n"].where(counts["n"] > 0)
+    safe_counts = suppress(
+        counts, context, counts=["n", "responders"], percents={"pct": ("responders", "n")}
+    ).table
+    risk = result.frame.set_index("term")
+    rd = risk.loc["risk_difference"]
+    shares = safe_counts.set_index("arm")["pct"]
+    n_shown = safe_counts.set_index("arm")["n"]
+
+    def share(arm: str) -> float | None:
+        value = shares.get(arm)
+        return float(value) / 100 if isinstance(value, int | float | np.number) else None
+
+    _, unit, label = _measure_info(context, result.measure)
+    sentence = responder_sentence(
+        measure=result.measure,
+        mcid=float(result.threshold),
+        unit=unit,
+        n_reference=n_shown.get(context.reference, 0),
+        n_comparator=n_shown.get(context.comparator, 0),
+        share_reference=share(context.reference),
+        share_comparator=share(context.comparator),
+        risk_difference=float(rd["estimate"]),
+        rd_low=float(rd["conf_low"]),
+        rd_high=float(rd["conf_high"]),
+        reference=context.reference,
+        comparator=context.comparator,
+        label=label,
+    )
+    small = (
+        safe_counts["n"].astype(str).str.startswith("<").any()
+        or (safe_counts["pct"].astype(str) == HIDDEN).any()
+    )
+    blocks: list[Any] = [
+        Paragraph("Secondary comparison: NPRS responders at discharge."),
+        Paragraph(sentence),
+        Table(
+            key="responders",
+            title="NPRS responders at discharge, by arm",
+            frame=safe_counts,
+            labels={
+                "arm": "Arm",
+                "n": "Episodes",
+                "responders": "Responders",
+                "pct": "% responders",
+            },
+            formats={"n": "int", "responders": "int", "pct": "pct"},
+        ),
+    ]
+    if not small:
+        measures = risk.reset_index()[["term", "estimate", "conf_low", "conf_high"]]
+        measures["term"] = measures["term"].str.replace("_", " ").str.capitalize()
+        blocks.append(
+            Table(
+                key="responder_effects",
+                title="Responders: comparator against reference",
+                frame=measures,
+                labels={
+                    "term": "Measure",
+                    "estimate": "Estimate",
+                    "conf_low": "95 % CI low",
+                    "conf_high": "95 % CI high",
+                },
+                formats={"estimate": "f3", "conf_low": "f3", "conf_high": "f3"},
+                note=f"Number needed to treat: {result.nnt_text}.",
+            )
+        )
+    return blocks, {"responders": jsonable(result.to_dict())}
+
+
+def comparisons_section(context: Context) -> SectionOutcome:
+    """The primary and secondary comparisons with a sentence under each, the responder
+    analysis, and the weighted (IPTW) estimate beside the naive one."""
+    blocks: list[Any] = [
+        Paragraph(
+            f"Episodes discharged in {context.period.label}: patients who had "
+            f"{context.comparator.replace('_', ' ')} against those who had "
+            f"{context.reference.replace('_', ' ')}. Clinic care is not randomised, so the "
+            "weighted estimate, which makes the groups alike in the characteristics "
+            "measured, is shown beside the naive one."
+        )
+    ]
+    extra: dict[str, Any] = {}
+    ancova_blocks, ancova_extra, ancova = _ancova_blocks(context)
+    blocks.extend(ancova_blocks)
+    extra.update(ancova_extra)
+    naive = None
+    if ancova is not None and len(ancova.results):
+        naive = float(ancova.results[0].estimate)
+    iptw_blocks, iptw_extra = _iptw_blocks(context, naive)
+    blocks.extend(iptw_blocks)
+    extra.update(iptw_extra)
+    responder_blocks, responder_extra = _responder_blocks(context)
+    blocks.extend(responder_blocks)
+    extra.update(responder_extra)
+    return SectionOutcome(Section("comparisons", "Comparisons", tuple(blocks)), extra=extra)
+
+
+def safety_section(context: Context) -> SectionOutcome:
+    """Adverse events per 100 DN sessions per arm, by severity, notable events and
+    needling despite a contraindication; "not recorded" without the table."""
+    from dnoutcomes.stats.safety import compare_safety
+
+    title = "Safety"
+    if context.current.adverse_events is None:
+        return SectionOutcome(
+            Section(
+                "safety",
+                title,
+                (
+                    Paragraph(
+                        "Adverse events: not recorded. The export has no adverse_events "
+                        "table, so no rate is given (not recorded is not the same as none)."
+                    ),
+                ),
+            ),
+            extra={"safety": "not recorded"},
+        )
+    result, failure = safe(
+        "The safety analysis",
+        lambda: compare_safety(
+            context.current, reference=context.reference, comparator=context.comparator
+        ),
+    )
+    if failure is not None:
+        return SectionOutcome(Section("safety", title, (failure,)))
+    rates = result.rates[
+        ["arm", "episodes", "events", "dn_sessions", "rate_per_100", "conf_low", "conf_high"]
+    ].copy()
+    for column in ("episodes", "events", "dn_sessions"):
+        rates[column] = rates[column].astype("int64")
+    shown = suppress(
+        rates,
+        context,
+        counts=["episodes", "events"],
+        follow={"rate_per_100": "events", "conf_low": "events", "conf_high": "events"},
+    ).table
+    severity = result.by_severity[["arm", "severity", "events"]].copy()
+    severity["events"] = severity["events"].astype("int64")
+    blocks: list[Any] = [
+        Paragraph(
+            "Adverse events after dry-needling sessions of the episodes discharged in the "
+            "period, per 100 DN sessions with exact Poisson 95 % confidence intervals."
+        ),
+        Table(
+            key="safety_rates",
+            title="Adverse events per 100 dry-needling sessions, by arm",
+            frame=shown,
+            labels={
+                "arm": "Arm",
+                "episodes": "Episodes",
+                "events": "Events",
+                "dn_sessions": "DN sessions",
+                "rate_per_100": "Per 100 DN sessions",
+                "conf_low": "95 % CI low",
+                "conf_high": "95 % CI high",
+            },
+            formats={
+                "episodes": "int",
+                "events": "int",
+                "dn_sessions": "int",
+                "rate_per_100": "f1",
+                "conf_low": "f1",
+                "conf_high": "f1",
+            },
+            note="An arm without DN sessions has no rate (n/a), never 0.",
+        ),
+        Table(
+            key="safety_severity",
+            title="Adverse events by severity",
+            frame=suppress(severity, context, counts=["events"]).table,
+            labels={"arm": "Arm", "severity": "Severity", "events": "Events"},
+            formats={"events": "int"},
+        ),
+    ]
+    notable = result.notable_events
+    if len(notable):
+        columns = [
+            c
+            for c in ("event_id", "episode_id", "arm", "type", "severity", "reporter")
+            if c in notable
+        ]
+        blocks.append(
+            Table(
+                key="safety_notable",
+                title="Serious events, pneumothorax, infection and nerve injury",
+                frame=notable[columns].reset_index(drop=True),
+                labels={c: c.replace("_", " ").capitalize() for c in columns},
+            )
+        )
+    else:
+        blocks.append(
+            Paragraph("No serious event, pneumothorax, infection or nerve injury was recorded.")
+        )
+    contraindicated = result.contraindicated
+    if len(contraindicated):
+        listed = ", ".join(sorted(str(e) for e in contraindicated["episode_id"]))
+        blocks.append(
+            Paragraph(
+                f"Dry needling was given despite a recorded contraindication in "
+                f"{len(contraindicated)} episodes: {listed}."
+                if len(contraindicated) >= context.min_cell
+                else "Dry needling was given despite a recorded contraindication in "
+                f"<{context.min_cell} episodes: {listed}. Please review them."
+            )
+        )
+    else:
+        blocks.append(Paragraph("No episode had dry needling despite a recorded contraindication."))
+    return SectionOutcome(
+        Section("safety", title, tuple(blocks)), extra={"safety": jsonable(result.to_dict())}
+    )
