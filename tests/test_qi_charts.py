@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.qi import ControlChart, i_chart, mr_chart, p_chart, u_chart
@@ -229,3 +231,21 @@ def test_qi_never_imports_matplotlib() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.lists(
+        st.floats(-10, 10, allow_nan=False).map(lambda v: round(v, 2)), min_size=3, max_size=30
+    ),
+    shift=st.floats(-50, 50, allow_nan=False).map(lambda v: round(v, 1)),
+)
+def test_i_chart_shift_moves_centre_and_limits_only(values: list[float], shift: float) -> None:
+    if len(set(values)) < 2:
+        return
+    a = i_chart(values)
+    b = i_chart([v + shift for v in values])
+    for col in ("centre", "lcl", "ucl"):
+        np.testing.assert_allclose(b.frame[col], a.frame[col] + shift, atol=1e-9)
+    width = a.frame["ucl"].iloc[0] - a.frame["lcl"].iloc[0]
+    assert width == pytest.approx(2 * 2.66 * np.abs(np.diff(values)).mean(), abs=1e-9)

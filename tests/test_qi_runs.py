@@ -8,6 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dnoutcomes.errors import RequestError
 from dnoutcomes.qi.runs import anhoj_rules, crossings_limit, longest_run_limit
@@ -110,3 +112,25 @@ def test_bad_input() -> None:
         longest_run_limit(0)
     with pytest.raises(RequestError, match="at least 1"):
         crossings_limit(0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.integers(-5, 5), min_size=1, max_size=40),
+    centre=st.integers(-2, 2),
+)
+def test_reflection_and_shift_leave_the_rules_alone(values: list[int], centre: int) -> None:
+    r = anhoj_rules(values, centre)
+    mirrored = anhoj_rules([2 * centre - v for v in values], centre)
+    shifted = anhoj_rules([v + 100 for v in values], centre + 100)
+    for other in (mirrored, shifted):
+        assert (other.longest_run, other.crossings, other.n_useful) == (
+            r.longest_run,
+            r.crossings,
+            r.n_useful,
+        )
+    if r.n_useful:
+        assert r.crossings is not None and r.longest_run is not None
+        # runs = crossings + 1, and the runs fill the useful points
+        assert r.crossings + 1 <= r.n_useful
+        assert r.longest_run >= -(-r.n_useful // (r.crossings + 1))
