@@ -27,6 +27,7 @@ from dnoutcomes.plots.gallery import FIGURE_NAMES, write_figures
 from dnoutcomes.plots.improvement import plot_improvement, plot_responder_curves
 from dnoutcomes.plots.safety import plot_safety
 from dnoutcomes.plots.survival import plot_time_to_response
+from dnoutcomes.plots.tables import StyledTable, results_table, table_one
 from dnoutcomes.plots.trajectories import plot_trajectories
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "FIGURE_NAMES",
     "OKABE_ITO",
     "STYLE_FILE",
+    "StyledTable",
     "arm_colour",
     "arm_label",
     "measure_label",
@@ -49,6 +51,8 @@ __all__ = [
     "plot_style",
     "plot_time_to_response",
     "plot_trajectories",
+    "results_table",
     "save_figure",
+    "table_one",
     "write_figures",
 ]
