@@ -18,6 +18,10 @@ from dnoutcomes.errors import (
     RequestError,
     UnreadableInputError,
 )
+from dnoutcomes.stats.iptw import compare_iptw
+from dnoutcomes.stats.meta import compare_sites
+from dnoutcomes.stats.mixed import compare_trajectories, fit_random_intercept
+from dnoutcomes.stats.safety import compare_safety
 from dnoutcomes.validate import ValidationReport, load, validate
 
 __version__ = "0.1.0"
@@ -35,7 +39,12 @@ __all__ = [
     "UnreadableInputError",
     "ValidationReport",
     "__version__",
+    "compare_iptw",
+    "compare_safety",
+    "compare_sites",
+    "compare_trajectories",
     "default_registry",
+    "fit_random_intercept",
     "load",
     "validate",
 ]

@@ -15,7 +15,6 @@ from scipy import stats
 
 from dnoutcomes.cohort import outcome_pairs
 from dnoutcomes.errors import InsufficientDataError, RequestError
-from dnoutcomes.stats.ancova import fit_ancova
 from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, jsonable
 
 if TYPE_CHECKING:
@@ -336,6 +335,9 @@ def compare_sites(
         raise RequestError(
             f"compare_sites: conf_level must be between 0 and 1; got {conf_level!r}."
         )
+    # Imported here: the ANCOVA module loads statsmodels, which `import dnoutcomes` avoids.
+    from dnoutcomes.stats.ancova import fit_ancova
+
     pairs = outcome_pairs(
         dataset, measure=measure, timepoint=timepoint, reference=reference, comparator=comparator
     )
