@@ -32,6 +32,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "validate",
     "sample",
     "figures",
+    "report",
 )
 
 EXIT_OK = 0

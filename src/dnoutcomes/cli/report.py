@@ -1,0 +1,177 @@
+"""``dnoutcomes report PATH --out report.html``: the periodic quality-improvement report.
+
+One self-contained HTML file (and, on request, an Excel workbook of its tables and a JSON
+document of its numbers) for the episodes discharged in one period. Progress lines go to
+stderr; every output is written atomically. Exit codes as ``validate``: 0 done, 1 the data
+break the contract or are too few, 2 a usage error or input that cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from dnoutcomes.errors import DnOutcomesWarning, RequestError
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Declare the ``report`` subcommand and its arguments."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "report",
+        help="write the periodic quality-improvement report (one HTML file)",
+        description=(
+            "Write the quality-improvement report of one period: the episodes discharged in "
+            "it, compared with the previous period, with control charts over the trailing "
+            "24 months. Default period: the last complete quarter with discharges in the "
+            "data. Counts below --min-cell are suppressed in every output."
+        ),
+    )
+    parser.add_argument("path", metavar="PATH", help="the export folder or .xlsx workbook")
+    parser.add_argument(
+        "--out", required=True, metavar="FILE", help="the HTML report to write (report.html)"
+    )
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument("--period", metavar="PERIOD", help="a quarter (2025-Q3) or a month (2025-07)")
+    when.add_argument(
+        "--from", dest="date_from", metavar="DATE", help="first discharge date (YYYY-MM-DD)"
+    )
+    parser.add_argument(
+        "--to", dest="date_to", metavar="DATE", help="last discharge date (YYYY-MM-DD)"
+    )
+    parser.add_argument("--site", metavar="S", help="report on one site only")
+    parser.add_argument(
+        "--reference", default="dn_only", metavar="A", help="reference arm (default dn_only)"
+    )
+    parser.add_argument(
+        "--comparator",
+        default="dn_manual_exercise",
+        metavar="B",
+        help="comparator arm (default dn_manual_exercise)",
+    )
+    parser.add_argument(
+        "--min-cell",
+        type=int,
+        default=11,
+        metavar="N",
+        help="suppress counts from 1 to N-1 (default 11)",
+    )
+    parser.add_argument("--xlsx", metavar="FILE", help="also write the tables as a workbook")
+    parser.add_argument("--data", metavar="FILE", help="also write the numbers as JSON")
+    parser.add_argument(
+        "--run-time",
+        metavar="ISO",
+        help="the run time printed in the report (default now); fix it for a reproducible file",
+    )
+    parser.add_argument(
+        "--quarantine",
+        action="store_true",
+        help="load the valid rows and report the rejected ones (default: strict)",
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+class _Progress:
+    """Progress lines on stderr: ``dnoutcomes report: step… (1.2 s)``."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        elapsed = time.perf_counter() - self.start
+        print(f"dnoutcomes report: {step} ({elapsed:.1f} s)", file=sys.stderr, flush=True)
+
+
+def _check_folder(option: str, value: str | None) -> None:
+    if value is None:
+        return
+    folder = Path(value).resolve().parent
+    if not folder.is_dir():
+        raise RequestError(
+            f"{option} {value}: the folder {folder} does not exist; expected an existing "
+            "folder. Create it first or choose another path."
+        )
+
+
+def _period(args: argparse.Namespace) -> Any:
+    from dnoutcomes.report.period import parse_period, period_from_dates
+
+    if args.period is not None:
+        if args.date_to is not None:
+            raise RequestError(
+                "--period and --to: give either --period or --from with --to, not both."
+            )
+        return parse_period(args.period)
+    if args.date_from is not None or args.date_to is not None:
+        if args.date_from is None or args.date_to is None:
+            raise RequestError(
+                "--from/--to: both dates are needed for a date range; got only "
+                f"{'--from' if args.date_from else '--to'}. Add the other one, or use "
+                "--period 2025-Q3."
+            )
+        return period_from_dates(args.date_from, args.date_to)
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the export, build the report and write the files asked for."""
+    from dnoutcomes.report.provenance import parse_run_time
+
+    say = _Progress()
+    period = _period(args)
+    run_time = parse_run_time(args.run_time)
+    for option, value in (("--out", args.out), ("--xlsx", args.xlsx), ("--data", args.data)):
+        _check_folder(option, value)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DnOutcomesWarning)
+        from dnoutcomes.report.build import build_report
+        from dnoutcomes.validate import load
+
+        say(f"loading {args.path}")
+        dataset = load(args.path, mode="quarantine" if args.quarantine else "strict")
+        for warning in caught:
+            if issubclass(warning.category, DnOutcomesWarning):
+                print(f"dnoutcomes report: warning: {warning.message}", file=sys.stderr)
+        caught.clear()
+        report = build_report(
+            dataset,
+            period=period,
+            site=args.site,
+            reference=args.reference,
+            comparator=args.comparator,
+            min_cell=args.min_cell,
+            run_time=run_time,
+            progress=say,
+        )
+    from dnoutcomes.report.render_html import write_html
+
+    say(f"writing {args.out}")
+    write_html(report, args.out)
+    if args.xlsx:
+        from dnoutcomes.report.render_xlsx import write_xlsx
+
+        say(f"writing {args.xlsx}")
+        write_xlsx(report, args.xlsx)
+    if args.data:
+        from dnoutcomes.report.render_json import write_json
+
+        say(f"writing {args.data}")
+        write_json(report, args.data)
+    say("done")
+    print(report.period_note)
+    where = f"site {report.site}" if report.site else "all sites"
+    print(
+        f"Report of {report.period.label} ({report.period.start} to {report.period.end}, "
+        f"{where}) written to {args.out}"
+        + (f", tables to {args.xlsx}" if args.xlsx else "")
+        + (f", numbers to {args.data}" if args.data else "")
+        + "."
+    )
+    return 0
