@@ -272,3 +272,15 @@ def test_data_sample_shift_is_flagged() -> None:
         warnings.simplefilter("ignore")
         dataset = dnoutcomes.load(SAMPLE)
     _check_shift_flagged(dataset, truth["shift"])
+
+
+def test_summary_and_episodes_used(clinic_a_dataset: Any, raw_nprs: pd.DataFrame) -> None:
+    charts = qi_charts(clinic_a_dataset)
+    assert sorted(charts.episodes_used) == sorted(raw_nprs.index)
+    summary = charts.summary()
+    assert list(summary["chart"]) == ["i_chart", "p_chart", "u_chart"]
+    row = summary.set_index("chart").loc["i_chart"]
+    assert row["longest_run"] == charts.i_chart.signals.longest_run
+    assert row["outside_limits"] == ", ".join(charts.i_chart.signals.outside_limits)
+    assert "episodes=539" in repr(charts) and "<table" in charts._repr_html_()
+    assert len(raw_nprs) == 539

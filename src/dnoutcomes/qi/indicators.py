@@ -14,6 +14,7 @@ Dataset.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -326,7 +327,7 @@ def _per_therapist(frame: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class QICharts:
     """The report's control charts and funnel plot for one dataset, site and window.
 
@@ -349,6 +350,8 @@ class QICharts:
         The frame of :func:`therapist_responders` behind the funnel.
     measure, mcid, site
         What was charted.
+    episodes_used
+        Ids of the episodes behind the outcome charts and the funnel.
     notes
         Sentences on what was left out and why.
     """
@@ -363,7 +366,57 @@ class QICharts:
     measure: str
     mcid: float
     site: str | None = None
+    episodes_used: tuple[str, ...] = field(default=(), repr=False)
     notes: tuple[str, ...] = field(default=())
+
+    def summary(self) -> pd.DataFrame:
+        """One row per control chart: what it shows and its signals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``chart`` (``i_chart``, ``p_chart``, ``u_chart``), ``label``, ``months`` (int),
+            ``centre`` (float), ``outside_limits`` (str, the months joined by commas),
+            ``longest_run``, ``longest_run_limit``, ``crossings``, ``crossings_limit``
+            (Int64, NA when undefined), ``runs_signal`` (bool). A chart that was not drawn
+            (no adverse-events table) has no row.
+        """
+        rows = []
+        for key in ("i_chart", "p_chart", "u_chart"):
+            chart: ControlChart | None = getattr(self, key)
+            if chart is None:
+                continue
+            sig = chart.signals
+            rows.append(
+                {
+                    "chart": key,
+                    "label": chart.label,
+                    "months": len(chart.frame),
+                    "centre": float(chart.frame["centre"].iloc[0]),
+                    "outside_limits": ", ".join(sig.outside_limits),
+                    "longest_run": sig.longest_run,
+                    "longest_run_limit": sig.longest_run_limit,
+                    "crossings": sig.crossings,
+                    "crossings_limit": sig.crossings_limit,
+                    "runs_signal": sig.runs_signal,
+                }
+            )
+        frame = pd.DataFrame(rows)
+        for col in ("longest_run", "longest_run_limit", "crossings", "crossings_limit"):
+            frame[col] = frame[col].astype("Int64")
+        return frame
+
+    def __repr__(self) -> str:
+        where = f", site={self.site!r}" if self.site else ""
+        return (
+            f"QICharts(measure={self.measure!r}{where}, months={len(self.monthly)}, "
+            f"episodes={len(self.episodes_used)}, therapists={len(self.therapists)})"
+        )
+
+    def _repr_html_(self) -> str:
+        notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes)
+        table = self.summary().to_html(index=False, border=0, classes="dnoutcomes", na_rep="")
+        return f"<div><strong>{html.escape(repr(self))}</strong>{table}<ul>{notes}</ul></div>"
 
     def to_dict(self) -> dict[str, Any]:
         """The report's ``"spc"`` block: ``{"i_chart": …, "p_chart": …, "u_chart": …}``,
@@ -488,5 +541,6 @@ def qi_charts(
         measure=measure,
         mcid=mcid,
         site=site,
+        episodes_used=tuple(str(e) for e in frame["episode_id"]),
         notes=tuple(notes),
     )
