@@ -38,129 +38,164 @@ _TIMEPOINT_WORDS = {
 }
 
 
-def _categorical_rows(frame: pd.DataFrame, arms: tuple[str, str]) -> pd.DataFrame:
-    rows = []
-    for column, label in (("sex", "Sex"), ("condition", "Condition"), ("chronicity", "Chronicity")):
-        values = frame[column].astype("string").fillna("not recorded")
-        table = pd.crosstab(values, frame["arm"]).reindex(columns=list(arms), fill_value=0)
-        for level, counts in table.iterrows():
-            rows.append(
-                {
-                    "characteristic": f"{label}: {str(level).replace('_', ' ')}",
-                    "summary": "n (%)",
-                    "ref_value": int(counts[arms[0]]),
-                    "comp_value": int(counts[arms[1]]),
-                }
+_SUMMARY_WORDS = {
+    "count": "n",
+    "n_pct": "n (%)",
+    "mean_sd": "mean (SD)",
+    "median_iqr": "median [IQR]",
+}
+
+
+def _characteristic(variable: str, level: Any) -> str:
+    if str(variable).endswith(" (baseline)"):
+        measure = str(variable)[: -len(" (baseline)")]
+        name = measure.upper() if len(measure) <= 5 else measure.replace("_", " ")
+        return f"{name} at baseline"
+    name = str(variable).replace("_id", "").replace("_", " ")
+    name = name[:1].upper() + name[1:]
+    if isinstance(level, str) and level:
+        return f"{name}: {level.replace('_', ' ')}"
+    return name
+
+
+def _table1_frame(baseline: pd.DataFrame, context: Context) -> pd.DataFrame:
+    """Table 1 rows ready to show: counts suppressed, summaries of small groups hidden."""
+    rows = baseline[baseline["summary"] != "categorical"].reset_index(drop=True)
+    episodes = rows[rows["summary"] == "count"]
+    totals = {
+        side: int(episodes[f"{side}_n"].iloc[0]) if len(episodes) else 0
+        for side in ("reference", "comparator")
+    }
+    counted = rows["summary"].isin(["count", "n_pct"]).to_numpy()
+    parts = []
+    count_rows = rows[counted].copy()
+    if len(count_rows):
+        frame = pd.DataFrame(index=count_rows.index)
+        for side in ("reference", "comparator"):
+            frame[f"{side}_count"] = count_rows[f"{side}_n"].astype("int64")
+            frame[f"{side}_den"] = (totals[side] - count_rows[f"{side}_missing"].fillna(0)).astype(
+                "int64"
             )
-    out = pd.DataFrame(rows)
-    n = frame["arm"].value_counts().reindex(list(arms), fill_value=0)
-    out["ref_spread"] = 100 * out["ref_value"] / max(int(n[arms[0]]), 1)
-    out["comp_spread"] = 100 * out["comp_value"] / max(int(n[arms[1]]), 1)
-    for column in ("ref_value", "comp_value"):
-        out[column] = out[column].astype("int64")
-    return out
-
-
-def _continuous_rows(frame: pd.DataFrame, arms: tuple[str, str]) -> pd.DataFrame:
-    columns = [
-        ("age", "Age (years)"),
-        ("symptom_weeks", "Symptom duration (weeks)"),
-        ("nprs_baseline", "Baseline NPRS (0–10)"),
-        ("odi_baseline", "Baseline ODI (0–100)"),
-        ("n_sessions", "Visits per episode"),
-    ]
-    rows = []
-    for column, label in columns:
-        if column not in frame:
-            continue
-        grouped = frame.groupby("arm", observed=True)[column]
-        mean = grouped.mean().reindex(list(arms))
-        sd = grouped.std(ddof=1).reindex(list(arms))
-        rows.append(
-            {
-                "characteristic": label,
-                "summary": "mean (SD)",
-                "ref_value": float(mean[arms[0]]),
-                "ref_spread": float(sd[arms[0]]),
-                "comp_value": float(mean[arms[1]]),
-                "comp_spread": float(sd[arms[1]]),
-            }
+            frame[f"{side}_spread"] = count_rows[f"{side}_estimate"].where(
+                count_rows["summary"] == "n_pct"
+            )
+        frame["smd"] = count_rows["smd"]
+        shown = suppress(
+            frame,
+            context,
+            counts=["reference_count", "reference_den", "comparator_count", "comparator_den"],
+            percents={
+                "reference_spread": ("reference_count", "reference_den"),
+                "comparator_spread": ("comparator_count", "comparator_den"),
+            },
+            follow={"smd": "reference_count"},
+        ).table
+        shown = shown.rename(
+            columns={"reference_count": "reference_value", "comparator_count": "comparator_value"}
         )
-    return pd.DataFrame(rows)
+        parts.append(shown.drop(columns=["reference_den", "comparator_den"]))
+    numeric_rows = rows[~counted].copy()
+    if len(numeric_rows):
+        frame = pd.DataFrame(index=numeric_rows.index)
+        for side in ("reference", "comparator"):
+            frame[f"{side}_n"] = numeric_rows[f"{side}_n"].astype("int64")
+            frame[f"{side}_value"] = numeric_rows[f"{side}_estimate"]
+            is_median = numeric_rows["summary"] == "median_iqr"
+            iqr = (
+                numeric_rows[f"{side}_q1"].map("{:.1f}".format)
+                + " to "
+                + numeric_rows[f"{side}_q3"].map("{:.1f}".format)
+            )
+            frame[f"{side}_spread"] = (
+                numeric_rows[f"{side}_sd"].astype(object).where(~is_median, iqr)
+            )
+        frame["smd"] = numeric_rows["smd"]
+        shown = suppress(
+            frame,
+            context,
+            counts=["reference_n", "comparator_n"],
+            follow={
+                "reference_value": "reference_n",
+                "reference_spread": "reference_n",
+                "comparator_value": "comparator_n",
+                "comparator_spread": "comparator_n",
+                "smd": "reference_n",
+            },
+        ).table
+        parts.append(shown.drop(columns=["reference_n", "comparator_n"]))
+    body = pd.concat(parts).sort_index()
+    # An SMD with either arm's figure hidden could give that figure back.
+    marked = body[["reference_value", "comparator_value"]].map(lambda v: isinstance(v, str))
+    smd = body["smd"].astype(object)
+    smd[marked.any(axis=1)] = HIDDEN
+    body["smd"] = smd
+    body.insert(
+        0,
+        "characteristic",
+        [_characteristic(v, lv) for v, lv in zip(rows["variable"], rows["level"], strict=True)],
+    )
+    body.insert(1, "summary", rows["summary"].map(_SUMMARY_WORDS).fillna(rows["summary"]))
+    columns = [
+        "characteristic",
+        "summary",
+        "reference_value",
+        "reference_spread",
+        "comparator_value",
+        "comparator_spread",
+        "smd",
+    ]
+    return body[columns].reset_index(drop=True)
 
 
 def table1_section(context: Context) -> SectionOutcome:
-    """Baseline characteristics of the period's episodes in the two compared arms."""
-    from dnoutcomes.cohort import comparison_episodes
+    """Table 1: the period's episodes in the two compared arms
+    (:func:`dnoutcomes.stats.descriptives.describe_baseline`), suppressed."""
+    from dnoutcomes.stats.descriptives import describe_baseline
 
-    frame, failure = safe(
+    title = "Table 1: the patients compared"
+    result, failure = safe(
         "Table 1",
-        lambda: comparison_episodes(
-            context.current, reference=context.reference, comparator=context.comparator
+        lambda: describe_baseline(
+            context.current,
+            reference=context.reference,
+            comparator=context.comparator,
+            measures=["nprs", "odi"],
         ),
     )
     if failure is not None:
-        return SectionOutcome(Section("table1", "Table 1: the patients compared", (failure,)))
-    arms = (context.reference, context.comparator)
-    outcomes = context.current.outcomes
-    base = outcomes[outcomes["timepoint"].astype("string") == "baseline"]
-    for measure in ("nprs", "odi"):
-        values = base[base["measure"] == measure].groupby("episode_id")["value"].first()
-        frame[f"{measure}_baseline"] = frame["episode_id"].map(values)
-    visits = context.current.episodes.set_index("episode_id")["n_sessions"]
-    frame["n_sessions"] = frame["episode_id"].map(visits).astype("float64")
-    n = frame["arm"].value_counts().reindex(list(arms), fill_value=0)
-    header = pd.DataFrame(
-        [
-            {
-                "characteristic": "Episodes",
-                "summary": "n",
-                "ref_value": int(n[arms[0]]),
-                "ref_spread": np.nan,
-                "comp_value": int(n[arms[1]]),
-                "comp_spread": np.nan,
-            }
-        ]
-    )
-    categorical = _categorical_rows(frame, arms)
-    cat_safe = suppress(
-        pd.concat([header, categorical], ignore_index=True).astype(
-            {"ref_value": "int64", "comp_value": "int64"}
-        ),
-        context,
-        counts=["ref_value", "comp_value"],
-        percents={
-            "ref_spread": ("ref_value", float(n[arms[0]])),
-            "comp_spread": ("comp_value", float(n[arms[1]])),
-        },
-    ).table
-    continuous = _continuous_rows(frame, arms).astype(object)
-    for side, arm in (("ref", arms[0]), ("comp", arms[1])):
-        if 0 < int(n[arm]) < context.min_cell:
-            continuous[f"{side}_value"] = HIDDEN
-            continuous[f"{side}_spread"] = HIDDEN
-    shown = pd.concat([cat_safe.iloc[:1], continuous, cat_safe.iloc[1:]], ignore_index=True)
+        return SectionOutcome(Section("table1", title, (failure,)))
+    shown = _table1_frame(result.frame, context)
+    counts_row = shown["summary"].isin(["n", "n (%)"])
     table = Table(
         key="table1",
         title=f"Table 1: episodes discharged in {context.period.label}, by arm",
-        frame=shown[
-            ["characteristic", "summary", "ref_value", "ref_spread", "comp_value", "comp_spread"]
-        ],
+        frame=shown,
         labels={
             "characteristic": "Characteristic",
             "summary": "Summary",
-            "ref_value": f"{context.reference}: n or mean",
-            "ref_spread": f"{context.reference}: % or SD",
-            "comp_value": f"{context.comparator}: n or mean",
-            "comp_spread": f"{context.comparator}: % or SD",
+            "reference_value": f"{context.reference}",
+            "reference_spread": "% / SD / IQR",
+            "comparator_value": f"{context.comparator}",
+            "comparator_spread": "% / SD / IQR",
+            "smd": "SMD",
         },
-        formats={"ref_value": "f1", "ref_spread": "f1", "comp_value": "f1", "comp_spread": "f1"},
-        row_formats=tuple("int" if s in ("n", "n (%)") else None for s in shown["summary"]),
-        row_format_columns=("ref_value", "comp_value"),
-        note="Means (SD) use the episodes with a value; percentages are of the arm's episodes.",
+        formats={
+            "reference_value": "f1",
+            "reference_spread": "f1",
+            "comparator_value": "f1",
+            "comparator_spread": "f1",
+            "smd": "f2",
+        },
+        row_formats=tuple("int" if c else None for c in counts_row),
+        row_format_columns=("reference_value", "comparator_value"),
+        note=(
+            "Percentages are of the arm's episodes with a value; SMD is the standardised "
+            "mean difference (comparator minus reference; |SMD| < 0.1 is balanced)."
+        ),
     )
     return SectionOutcome(
-        Section("table1", "Table 1: the patients compared", (table,)),
+        Section("table1", title, (table,)),
+        extra={"table1_notes": list(result.notes)},
     )
 
 
