@@ -113,17 +113,40 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _tidy(frame: pd.DataFrame, lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+def _tidy_arrow(
+    table: pa.Table, names: list[str], lines: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Trim every cell, make empty cells missing, drop rows that are entirely empty."""
-    out = {}
-    for i in range(frame.shape[1]):
-        col = frame.iloc[:, i].astype("str").str.strip()
-        out[i] = col.mask(col == "")
-    tidy = pd.DataFrame(out, index=frame.index)
-    tidy.columns = frame.columns
-    keep = tidy.notna().any(axis=1).to_numpy() if tidy.shape[1] else np.ones(len(tidy), bool)
-    tidy = tidy.loc[keep].reset_index(drop=True)
-    return tidy, lines[keep]
+    cols = []
+    for column in table.columns:
+        trimmed = pc.utf8_trim_whitespace(column)
+        cols.append(pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed))
+    if cols:
+        filled = cols[0].is_valid()
+        for col in cols[1:]:
+            filled = pc.or_(filled, col.is_valid())
+        keep = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
+    else:
+        keep = np.ones(table.num_rows, dtype=bool)
+    tidy = pa.table(cols, names=[f"c{i}" for i in range(len(cols))])
+    if not keep.all():
+        tidy = tidy.filter(pa.array(keep))
+    frame = tidy.to_pandas()
+    frame.columns = names
+    return frame, lines[keep]
+
+
+def _tidy(frame: pd.DataFrame, lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`_tidy_arrow` for a frame of text (the workbook reader)."""
+    names = [str(c) for c in frame.columns]
+    table = pa.table(
+        [
+            pa.array(frame.iloc[:, i].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+            for i in range(frame.shape[1])
+        ],
+        names=[f"c{i}" for i in range(frame.shape[1])],
+    )
+    return _tidy_arrow(table, names, lines)
 
 
 def _first_line(path: Path, table: str) -> str:
@@ -211,14 +234,12 @@ def _read_csv(path: Path, table: str) -> RawTable:
         raise _unreadable(
             path, table, f"the file is not readable CSV ({text.splitlines()[0]})", "check quoting"
         ) from None
-    frame = arrow.to_pandas()
-    frame.columns = [n.strip().lower() for n in names]
     n_bad = len(bad)
     bad_lines = np.array([b[0] if b[0] is not None else -1 for b in bad], dtype=np.int64)
-    lines = np.arange(2, len(frame) + n_bad + 2, dtype=np.int64)
+    lines = np.arange(2, arrow.num_rows + n_bad + 2, dtype=np.int64)
     if n_bad:
         lines = lines[~np.isin(lines, bad_lines)]
-    frame, lines = _tidy(frame, lines)
+    frame, lines = _tidy_arrow(arrow, [n.strip().lower() for n in names], lines)
     malformed = pd.DataFrame(
         {"line": bad_lines, "fields": np.array([b[1] for b in bad], dtype=np.int64)}
     )
@@ -272,10 +293,8 @@ def _read_parquet(path: Path, table: str) -> RawTable:
                 "read as text",
                 "store it as text, a number, a date or a boolean",
             ) from None
-    frame = pa.table(cols).to_pandas()
-    frame.columns = [str(n).strip().lower() for n in names]
-    lines = np.arange(2, len(frame) + 2, dtype=np.int64)
-    frame, lines = _tidy(frame, lines)
+    lines = np.arange(2, arrow.num_rows + 2, dtype=np.int64)
+    frame, lines = _tidy_arrow(pa.table(cols), [str(n).strip().lower() for n in names], lines)
     return RawTable(
         table, path.name, path, frame, lines, tuple(map(str, names)), sha256=_sha256(path)
     )

@@ -157,6 +157,13 @@ class MeasureRegistry(Mapping[str, Measure]):
                 "registry.with_measure(Measure(...))."
             ) from None
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._measures
+
+    def get(self, name: str, default: Measure | None = None) -> Measure | None:  # type: ignore[override]
+        """The measure called ``name``, or ``default``."""
+        return self._measures.get(name, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._measures)
 

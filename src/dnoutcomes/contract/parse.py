@@ -184,18 +184,21 @@ class TableChecks:
         return (first.astype(str) + suffix).astype("str")
 
 
+_EMPTY_PROBLEMS = pd.DataFrame(
+    {
+        "table": pd.Series(dtype="str"),
+        "file": pd.Series(dtype="str"),
+        "line": pd.Series(dtype="Int64"),
+        "column": pd.Series(dtype="str"),
+        "rule": pd.Series(dtype="str"),
+        "message": pd.Series(dtype="str"),
+    }
+)
+
+
 def empty_problems() -> pd.DataFrame:
     """An empty problems frame with the right columns and dtypes."""
-    return pd.DataFrame(
-        {
-            "table": pd.Series(dtype="str"),
-            "file": pd.Series(dtype="str"),
-            "line": pd.Series(dtype="Int64"),
-            "column": pd.Series(dtype="str"),
-            "rule": pd.Series(dtype="str"),
-            "message": pd.Series(dtype="str"),
-        }
-    )
+    return _EMPTY_PROBLEMS.copy()
 
 
 def _numbers(raw: pd.Series, decimal_comma: bool) -> pd.Series:

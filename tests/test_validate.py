@@ -1,0 +1,506 @@
+"""Every rule of the data contract, in strict and in quarantine mode.
+
+Each case breaks one thing in the small valid export of ``loader_data``; strict mode must
+raise DatasetError naming table, line (header = line 1), column and rule; quarantine mode
+must reject exactly the broken row and the rows that depend on it, and account for every
+row (loaded + rejected = read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from loader_data import COUNTS, small_export, to_wide, write_export
+
+import dnoutcomes
+from dnoutcomes import DatasetError
+
+Tables = dict[str, pd.DataFrame]
+
+
+def _set(table: str, row: int, column: str, value: str) -> Callable[[Tables], None]:
+    def mutate(t: Tables) -> None:
+        t[table].loc[row, column] = value
+
+    return mutate
+
+
+def _drop_column(table: str, column: str) -> Callable[[Tables], None]:
+    def mutate(t: Tables) -> None:
+        t[table] = t[table].drop(columns=column)
+
+    return mutate
+
+
+def _add_column(table: str, column: str, values: list[str]) -> Callable[[Tables], None]:
+    def mutate(t: Tables) -> None:
+        t[table][column] = values
+
+    return mutate
+
+
+def _duplicate_baseline(t: Tables) -> None:
+    extra = t["outcomes"].iloc[[0]].assign(value="6")
+    t["outcomes"] = pd.concat([t["outcomes"], extra], ignore_index=True)
+
+
+@dataclass
+class Case:
+    id: str
+    mutate: Callable[[Tables], None]
+    table: str
+    line: int
+    column: str
+    rule: str
+    rejected: dict[str, int]
+    secret: str | None = None  # a value that must never appear in any message
+    read: dict[str, int] = field(default_factory=dict)
+
+
+P3_CASCADE = {"patients": 1, "episodes": 1, "sessions": 2, "outcomes": 4, "adverse_events": 1}
+P1_CASCADE = {"patients": 1, "episodes": 2, "sessions": 4, "outcomes": 7, "adverse_events": 2}
+EVERYTHING = dict(COUNTS)
+
+CASES = [
+    Case(
+        "wrong type",
+        _set("sessions", 1, "needles", "four"),
+        "sessions",
+        3,
+        "needles",
+        "not_a_number",
+        {"sessions": 1, "outcomes": 1},
+    ),
+    Case(
+        "out of range",
+        _set("outcomes", 0, "value", "11"),
+        "outcomes",
+        2,
+        "value",
+        "out_of_range",
+        {"outcomes": 1},
+    ),
+    Case(
+        "not whole",
+        _set("outcomes", 0, "value", "6.5"),
+        "outcomes",
+        2,
+        "value",
+        "not_whole",
+        {"outcomes": 1},
+    ),
+    Case(
+        "unknown category",
+        _set("patients", 2, "sex", "f"),
+        "patients",
+        4,
+        "sex",
+        "unknown_category",
+        P3_CASCADE,
+    ),
+    Case(
+        "unknown measure",
+        _set("outcomes", 13, "measure", "vas"),
+        "outcomes",
+        15,
+        "measure",
+        "unknown_measure",
+        {"outcomes": 1},
+    ),
+    Case(
+        "missing required column",
+        _drop_column("sessions", "manual_therapy"),
+        "sessions",
+        1,
+        "manual_therapy",
+        "missing_column",
+        {"sessions": 8, "outcomes": 9, "adverse_events": 3},
+    ),
+    Case(
+        "missing value",
+        _set("patients", 2, "condition", ""),
+        "patients",
+        4,
+        "condition",
+        "missing_value",
+        P3_CASCADE,
+    ),
+    Case(
+        "duplicate id",
+        _set("episodes", 1, "episode_id", "E1"),
+        "episodes",
+        3,
+        "episode_id",
+        "duplicate_id",
+        {"episodes": 2, "sessions": 4, "outcomes": 9, "adverse_events": 1},
+    ),
+    Case(
+        "invalid id",
+        _set("patients", 2, "site_id", "south/east"),
+        "patients",
+        4,
+        "site_id",
+        "invalid_id",
+        P3_CASCADE,
+    ),
+    Case(
+        "orphan",
+        _set("sessions", 7, "episode_id", "E9"),
+        "sessions",
+        9,
+        "episode_id",
+        "orphan",
+        {"sessions": 1},
+    ),
+    Case(
+        "orphan outcome session",
+        _set("outcomes", 0, "session_id", "S99"),
+        "outcomes",
+        2,
+        "session_id",
+        "orphan",
+        {"outcomes": 1},
+    ),
+    Case(
+        "session of another episode",
+        _set("outcomes", 0, "session_id", "S3"),
+        "outcomes",
+        2,
+        "session_id",
+        "session_other_episode",
+        {"outcomes": 1},
+    ),
+    Case(
+        "session outside its episode",
+        _set("sessions", 1, "session_date", "2025-03-01"),
+        "sessions",
+        3,
+        "session_date",
+        "session_outside_episode",
+        {"sessions": 1, "outcomes": 1},
+    ),
+    Case(
+        "end before start",
+        _set("episodes", 0, "end_date", "2025-01-01"),
+        "episodes",
+        2,
+        "end_date",
+        "date_order",
+        {"episodes": 1, "sessions": 2, "outcomes": 6, "adverse_events": 1},
+    ),
+    Case(
+        "outcome outside window",
+        _set("outcomes", 5, "assessed_on", "2026-06-01"),
+        "outcomes",
+        7,
+        "assessed_on",
+        "outcome_outside_window",
+        {"outcomes": 1},
+    ),
+    Case(
+        "duplicate baseline",
+        _duplicate_baseline,
+        "outcomes",
+        16,
+        "timepoint",
+        "duplicate_timepoint",
+        {"outcomes": 2},
+        read={"outcomes": 15},
+    ),
+    Case(
+        "needles without DN",
+        _set("sessions", 7, "needles", "3"),
+        "sessions",
+        9,
+        "needles",
+        "needles_without_dn",
+        {"sessions": 1},
+    ),
+    Case(
+        "invalid bool",
+        _set("sessions", 7, "manual_therapy", "maybe"),
+        "sessions",
+        9,
+        "manual_therapy",
+        "invalid_bool",
+        {"sessions": 1},
+    ),
+    Case(
+        "unknown list item",
+        _set("sessions", 7, "modalities", "heat;laser"),
+        "sessions",
+        9,
+        "modalities",
+        "unknown_list_item",
+        {"sessions": 1},
+    ),
+    Case(
+        "invalid arm label",
+        _set("episodes", 3, "arm", "DN + exercise"),
+        "episodes",
+        5,
+        "arm",
+        "invalid_label",
+        {"episodes": 1, "sessions": 2, "outcomes": 1, "adverse_events": 1},
+    ),
+    Case(
+        "age 93",
+        _set("patients", 0, "age", "93"),
+        "patients",
+        2,
+        "age",
+        "age_not_top_coded",
+        P1_CASCADE,
+        secret="93",
+    ),
+    Case(
+        "age 12", _set("patients", 0, "age", "12"), "patients", 2, "age", "out_of_range", P1_CASCADE
+    ),
+    Case(
+        "email column",
+        _add_column("patients", "email", ["a@b.org", "c@d.org", "e@f.org"]),
+        "patients",
+        1,
+        "email",
+        "identifier_column",
+        EVERYTHING,
+        secret="a@b.org",
+    ),
+    Case(
+        "E-Mail column",
+        _add_column("patients", "E-Mail", ["", "", ""]),
+        "patients",
+        1,
+        "e-mail",
+        "identifier_column",
+        EVERYTHING,
+    ),
+    Case(
+        "telephone in a cell",
+        _add_column("patients", "note", ["", "", "call (555) 123-4567 after 5"]),
+        "patients",
+        4,
+        "note",
+        "identifier_value",
+        P3_CASCADE,
+        secret="123-4567",
+    ),
+    Case(
+        "SSN-like id",
+        _set("episodes", 3, "therapist_id", "123-45-6789"),
+        "episodes",
+        5,
+        "therapist_id",
+        "identifier_value",
+        {"episodes": 1, "sessions": 2, "outcomes": 1, "adverse_events": 1},
+        secret="6789",
+    ),
+    Case(
+        "email in a free-text cell",
+        _add_column("adverse_events", "comment", ["", "mailed jo.bloggs@example.com", ""]),
+        "adverse_events",
+        3,
+        "comment",
+        "identifier_value",
+        {"adverse_events": 1},
+        secret="bloggs",
+    ),
+    Case(
+        "date in another format",
+        _set("episodes", 2, "start_date", "01/02/2025"),
+        "episodes",
+        4,
+        "start_date",
+        "invalid_date",
+        {"episodes": 1, "sessions": 2, "outcomes": 4, "adverse_events": 1},
+    ),
+    Case(
+        "impossible date",
+        _set("sessions", 7, "session_date", "2025-02-30"),
+        "sessions",
+        9,
+        "session_date",
+        "invalid_date",
+        {"sessions": 1},
+    ),
+]
+
+
+def _write(case: Case, tmp_path: Path) -> Path:
+    tables = small_export()
+    case.mutate(tables)
+    return write_export(tables, tmp_path, "csv")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_strict_names_line_column_and_rule(case: Case, tmp_path: Path) -> None:
+    path = _write(case, tmp_path)
+    with pytest.raises(DatasetError) as err:
+        dnoutcomes.load(path)
+    probs = err.value.problems
+    assert list(probs.columns) == ["table", "file", "line", "column", "rule", "message"]
+    hit = probs[
+        (probs["table"] == case.table)
+        & (probs["line"] == case.line)
+        & (probs["column"] == case.column)
+        & (probs["rule"] == case.rule)
+    ]
+    assert len(hit) == 1, probs.to_string()
+    file = f"{case.table}.csv"
+    assert hit["message"].iloc[0].startswith(f"{file} line {case.line}, column {case.column}: ")
+    assert "rejected_parent" not in set(probs["rule"])  # consequences are not errors
+    if case.secret is not None:
+        assert not probs["message"].str.contains(case.secret, regex=False).any()
+        assert case.secret not in str(err.value)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_quarantine_rejects_the_row_and_its_dependents(case: Case, tmp_path: Path) -> None:
+    path = _write(case, tmp_path)
+    ds = dnoutcomes.load(path, mode="quarantine")
+    acc = ds.accounting.set_index("table")
+    assert (acc["loaded"] + acc["rejected"] == acc["read"]).all()
+    read = {**COUNTS, **case.read}
+    assert acc["read"].to_dict() == read
+    rejected = {t: case.rejected.get(t, 0) for t in COUNTS}
+    assert acc["rejected"].to_dict() == rejected
+    assert ds.rejects.groupby("table").size().to_dict() == {t: n for t, n in rejected.items() if n}
+    for name in COUNTS:
+        frame = getattr(ds, name)
+        assert len(frame) == read[name] - rejected[name]
+    if case.line > 1:
+        mine = ds.rejects[ds.rejects["table"] == case.table]
+        assert case.line in set(mine["line"])
+    if case.secret is not None:
+        for frame in (ds.rejects, ds.problems):
+            text = frame.astype(str).to_string()
+            assert case.secret not in text
+
+
+def test_dependents_say_why(tmp_path: Path) -> None:
+    path = _write(CASES[3], tmp_path)  # P3 has an unknown sex
+    ds = dnoutcomes.load(path, mode="quarantine")
+    e3 = ds.rejects[(ds.rejects["table"] == "episodes")]
+    assert e3["id"].tolist() == ["E3"]
+    assert "patients row this row depends on was rejected" in e3["reason"].iloc[0]
+    assert set(ds.problems["rule"]) == {"unknown_category", "rejected_parent"}
+    assert "E3" not in set(ds.episodes["episode_id"])
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    tables = small_export()
+    tables["patients"].loc[0, "sex"] = "FEMALE"  # case-insensitive: fine
+    tables["patients"].loc[1, "symptom_weeks"] = "lots"
+    tables["sessions"].loc[2, "duration_min"] = "300"
+    tables["outcomes"].loc[1, "value"] = "-1"
+    tables["adverse_events"].loc[0, "severity"] = "severe"
+    with pytest.raises(DatasetError, match="4 problems") as err:
+        dnoutcomes.load(write_export(tables, tmp_path, "csv"))
+    probs = err.value.problems
+    assert probs[["table", "line", "column"]].values.tolist() == [
+        ["patients", 3, "symptom_weeks"],
+        ["sessions", 4, "duration_min"],
+        ["outcomes", 3, "value"],
+        ["adverse_events", 2, "severity"],
+    ]
+    assert probs["message"].iloc[2] == (
+        "outcomes.csv line 3, column value: odi must be a number from 0 to 100; got -1."
+    )
+
+
+def test_message_template_matches_the_style_guide(tmp_path: Path) -> None:
+    tables = small_export()
+    tables["outcomes"].loc[0, "value"] = "11"
+    with pytest.raises(DatasetError) as err:
+        dnoutcomes.load(write_export(tables, tmp_path, "csv"))
+    assert err.value.problems["message"].tolist() == [
+        "outcomes.csv line 2, column value: nprs must be a whole number from 0 to 10; got 11."
+    ]
+
+
+def test_wide_outcomes_with_an_unknown_measure_column(tmp_path: Path) -> None:
+    tables = small_export()
+    wide = to_wide(tables["outcomes"])
+    wide["foo_score"] = ["3"] + [""] * (len(wide) - 1)
+    tables["outcomes"] = wide
+    path = write_export(tables, tmp_path, "csv")
+    with pytest.raises(DatasetError) as err:
+        dnoutcomes.load(path)
+    probs = err.value.problems
+    header = probs[probs["line"] == 1]
+    assert header[["column", "rule"]].values.tolist() == [["foo_score", "unknown_measure"]]
+    cells = probs[probs["line"] > 1]
+    assert cells[["line", "column", "rule"]].values.tolist() == [
+        [2, "foo_score", "unknown_measure"]
+    ]
+    ds = dnoutcomes.load(path, mode="quarantine")
+    acc = ds.accounting.set_index("table").loc["outcomes"]
+    assert (acc["read"], acc["loaded"], acc["rejected"]) == (15, 14, 1)
+
+
+def test_wide_outcome_value_errors_name_the_measure_column(tmp_path: Path) -> None:
+    tables = small_export()
+    wide = to_wide(tables["outcomes"])
+    wide.loc[0, "odi"] = "140"
+    tables["outcomes"] = wide
+    with pytest.raises(DatasetError) as err:
+        dnoutcomes.load(write_export(tables, tmp_path, "csv"))
+    assert err.value.problems[["line", "column", "rule"]].values.tolist() == [
+        [2, "odi", "out_of_range"]
+    ]
+
+
+def test_quarantine_with_unreadable_input_still_raises(tmp_path: Path) -> None:
+    path = write_export(small_export(), tmp_path, "csv")
+    (path / "outcomes.csv").write_bytes(b"")
+    with pytest.raises(dnoutcomes.UnreadableInputError):
+        dnoutcomes.load(path, mode="quarantine")
+
+
+def test_custom_measure_from_a_user_registry(tmp_path: Path) -> None:
+    tables = small_export()
+    extra = tables["outcomes"].iloc[[0]].assign(measure="psfs", value="7.5")
+    tables["outcomes"] = pd.concat([tables["outcomes"], extra], ignore_index=True)
+    path = write_export(tables, tmp_path, "csv")
+    with pytest.raises(DatasetError, match="measure must be one of"):
+        dnoutcomes.load(path)
+    registry = dnoutcomes.default_registry().with_measure(
+        dnoutcomes.Measure(
+            "psfs", "Patient-Specific Functional Scale", "points", 0, 10, direction="higher"
+        )
+    )
+    ds = dnoutcomes.load(path, registry=registry)
+    assert ds.outcomes.loc[ds.outcomes["measure"] == "psfs", "value"].tolist() == [7.5]
+    assert ds.registry is registry
+
+
+def test_bad_arguments_are_request_errors(tmp_path: Path) -> None:
+    path = write_export(small_export(), tmp_path, "csv")
+    with pytest.raises(dnoutcomes.RequestError, match="mode must be"):
+        dnoutcomes.load(path, mode="lenient")  # type: ignore[arg-type]
+    with pytest.raises(dnoutcomes.RequestError, match="registry must be"):
+        dnoutcomes.load(path, registry={"nprs": 1})  # type: ignore[arg-type]
+
+
+def test_values_are_parsed_leniently_where_the_contract_allows(tmp_path: Path) -> None:
+    tables = small_export()
+    tables["patients"].loc[0, "sex"] = " Female "
+    tables["patients"].loc[2, "age"] = "90 +"
+    tables["sessions"].loc[0, "dn_performed"] = "Y"
+    tables["sessions"].loc[0, "modalities"] = "Heat; ice;"
+    path = write_export(tables, tmp_path, "semicolon_bom")
+    # a European export with decimal commas in a semicolon file
+    text = (path / "patients.csv").read_text(encoding="utf-8-sig").replace(";2.5;", ";2,5;")
+    (path / "patients.csv").write_text(text, encoding="utf-8-sig")
+    ds = dnoutcomes.load(path)
+    p = ds.patients.set_index("patient_id")
+    assert p.loc["P1", "sex"] == "female"
+    assert p.loc["P3", "symptom_weeks"] == 2.5
+    assert p.loc["P3", "age"] == 90.0 and bool(p.loc["P3", "age_top_coded"])
+    assert p.loc["P2", "age"] == 90.0 and not bool(p.loc["P1", "age_top_coded"])
+    assert ds.sessions["modalities"].iloc[0] == ("heat", "ice")
+    assert bool(ds.sessions["dn_performed"].iloc[0])
