@@ -94,3 +94,12 @@ def test_funnel_chart_errors() -> None:
         funnel_limits([3], target=40)
     with pytest.raises(RequestError, match="at least 1"):
         funnel_limits([0], target=0.4)
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.qi.funnel as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

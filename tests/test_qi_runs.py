@@ -134,3 +134,12 @@ def test_reflection_and_shift_leave_the_rules_alone(values: list[int], centre: i
         # runs = crossings + 1, and the runs fill the useful points
         assert r.crossings + 1 <= r.n_useful
         assert r.longest_run >= -(-r.n_useful // (r.crossings + 1))
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.qi.runs as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -172,3 +172,12 @@ def test_format_count() -> None:
         "",
     ]
     assert format_count(3, threshold=3) == "3"
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.qi.suppress as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
