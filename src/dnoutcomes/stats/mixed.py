@@ -147,10 +147,12 @@ def fit_random_intercept(
         s_e^2(theta) = RSS / (n - p)
         -2 l_R(theta) = (n - p) (1 + log(2 pi s_e^2)) + sum_i log(1 + n_i theta) + log|A|
 
-    ``-2 l_R`` is minimised over ``log theta`` (a grid to bracket the minimum, then bounded
-    Brent), and compared with the boundary ``theta = 0`` (no group variance). The fixed
-    effects' covariance is ``s_e^2 A^-1``. Every step is vectorised over groups; the cost is
-    one pass over the rows plus ``O(groups * p^2)`` per evaluation. The user must drop
+    The sums are taken of ``y - X b0`` (``b0`` the OLS fit, added back at the end) so that
+    no digits are lost to a large outcome mean. ``-2 l_R`` is minimised over ``log theta``
+    (a grid to bracket the minimum, then bounded Brent), and compared with the boundary
+    ``theta = 0`` (no group variance). The fixed effects' covariance is ``s_e^2 A^-1``.
+    Every step is vectorised over groups; the cost is one pass over the rows plus
+    ``O(groups * p^2)`` per evaluation. The user must drop
     missing values first (non-finite values are refused, not silently dropped).
 
     References
@@ -271,6 +273,11 @@ def _profile(
 def _fit_fast(
     y: NDArray[np.float64], X: NDArray[np.float64], codes: NDArray[np.intp], g: int
 ) -> RandomInterceptFit:
+    # Work on OLS residuals: y - X b0 lies in the same model (the fixed effects absorb X b0),
+    # so theta and the residuals are unchanged, while y'y shrinks to the scale of the RSS
+    # and y'y - b'beta no longer loses digits when the outcome has a large mean or trend.
+    b0 = np.linalg.lstsq(X, y, rcond=None)[0]
+    y = y - X @ b0
     s = _suffstats(y, X, codes, g)
 
     def objective(log_theta: float) -> float:
@@ -303,7 +310,7 @@ def _fit_fast(
             "the variance ratio ran to the upper end of its search range; the residual "
             "variance is close to 0 and the fit is unreliable"
         )
-    _, beta, a_inv, sigma2 = _profile(s, theta)
+    _, beta, a_inv, _ = _profile(s, theta)
     # Residual sum of squares recomputed from residuals (no cancellation in y'y - b'beta).
     resid = y - X @ beta
     r_sum = np.bincount(codes, weights=resid, minlength=g)
@@ -311,7 +318,7 @@ def _fit_fast(
     rss = float(resid @ resid) - float(w @ (r_sum * r_sum))
     sigma2 = rss / (s.n_obs - s.p)
     return RandomInterceptFit(
-        coef=beta,
+        coef=beta + b0,
         cov=sigma2 * a_inv,
         sd_group=math.sqrt(theta * sigma2),
         sd_residual=math.sqrt(sigma2),
@@ -504,7 +511,7 @@ def compare_trajectories(
         & outcomes["timepoint"].astype(str).isin(TRAJECTORY_TIMEPOINTS),
         ["episode_id", "assessed_on", "value"],
     ].merge(episodes[["episode_id", "arm", "treated", "start_date"]], on="episode_id")
-    weeks_col = (rows["assessed_on"] - rows["start_date"]) / pd.Timedelta(days=1) / 7.0
+    weeks_col = (rows["assessed_on"] - rows["start_date"]).dt.total_seconds() / 86400.0 / 7.0
     rows = rows.assign(weeks=weeks_col.astype(float))
     rows = rows.loc[rows["value"].notna() & rows["weeks"].notna()]
     notes: list[str] = []
