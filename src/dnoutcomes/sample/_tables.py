@@ -41,15 +41,26 @@ def ids(prefix: str, count: int, *, min_width: int = 6) -> pa.Array:
     return pc.binary_join_element_wise(prefix, digits, "")
 
 
-def _take(names: tuple[str, ...] | list[str], codes: npt.NDArray[np.integer]) -> pa.Array:
-    return pc.take(pa.array(list(names), pa.string()), pa.array(codes.astype(np.int32)))
-
-
-def _masked_take(
-    names: tuple[str, ...] | list[str], codes: npt.NDArray[np.integer], missing: BoolArray
+def _take(
+    names: tuple[str, ...] | list[str] | pa.Array,
+    codes: npt.NDArray[np.integer],
+    missing: BoolArray | None = None,
 ) -> pa.Array:
-    idx = pa.array(np.where(missing, 0, codes).astype(np.int32), mask=missing)
-    return pc.take(pa.array(list(names), pa.string()), idx)
+    """A text column ``names[codes]``, empty where ``missing``.
+
+    Categories (a tuple of names) become dictionary-encoded columns: small integer codes
+    into the names, which keeps a million-episode export small in memory and lets Parquet
+    write it compactly (CSV gets the plain text). Foreign keys (``names`` an Arrow array of
+    ids) become plain text."""
+    dictionary = names if isinstance(names, pa.Array) else pa.array(list(names), pa.string())
+    if missing is None:
+        indices = pa.array(codes.astype(np.int32))
+    else:
+        indices = pa.array(np.where(missing, 0, codes).astype(np.int32), mask=missing)
+    if isinstance(names, pa.Array):
+        # ids: a dictionary as long as the table makes Parquet's writer crawl; plain text
+        return pc.take(dictionary, indices)
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
 def _dates(day0: np.datetime64, days: IntArray) -> pa.Array:
@@ -58,7 +69,9 @@ def _dates(day0: np.datetime64, days: IntArray) -> pa.Array:
 
 
 def _bool(values: BoolArray, missing: BoolArray | None = None) -> pa.Array:
-    return pa.array(values, type=pa.bool_(), mask=missing)
+    # With a mask pyarrow packs the bits in C; without one it walks the array in Python.
+    mask = np.zeros(len(values), dtype=bool) if missing is None else missing
+    return pa.array(values, type=pa.bool_(), mask=mask)
 
 
 def build_tables(
@@ -84,10 +97,10 @@ def build_tables(
             "patient_id": patient_ids,
             "site_id": _take(sites, pats.site),
             "sex": _take(SEXES, pats.sex),
-            "age": pc.if_else(pa.array(pats.age >= 90), "90+", age_text),
+            "age": pc.if_else(_bool(pats.age >= 90), "90+", age_text),
             "condition": _take(CONDITIONS, pats.condition),
             "symptom_weeks": pa.array(pats.symptom_weeks),
-            "contraindications": _masked_take(
+            "contraindications": _take(
                 CONTRAINDICATIONS, pats.contraindication, pats.contraindication < 0
             ),
         }
@@ -113,12 +126,9 @@ def build_tables(
     depth = np.round(np.clip(rng.normal(45.0, 12.0, s), 10, 90))
     m1 = rng.integers(0, len(MUSCLES), s)
     m2 = (m1 + 1 + rng.integers(0, len(MUSCLES) - 1, s)) % len(MUSCLES)
-    two = r[3] < 0.45
-    muscles = pc.if_else(
-        pa.array(two),
-        pc.binary_join_element_wise(_take(MUSCLES, m1), _take(MUSCLES, m2), ";"),
-        _take(MUSCLES, m1),
-    )
+    # muscle lists: one muscle, or two different ones joined by ";"
+    pairs = [f"{a};{b}" for a in MUSCLES for b in MUSCLES]
+    muscle_code = np.where(r[3] < 0.45, len(MUSCLES) + m1 * len(MUSCLES) + m2, m1)
     no_dn = ~dn
     modality = np.searchsorted(np.cumsum([0.2, 0.1, 0.05, 0.03]), r[4], side="right")
     duration = np.choose(np.minimum((r[5] * 10).astype(np.int64) // 4, 2), [30.0, 45.0, 60.0])
@@ -126,19 +136,19 @@ def build_tables(
     sessions = pa.table(
         {
             "session_id": session_ids,
-            "episode_id": pc.take(episode_ids, pa.array(ep)),
+            "episode_id": _take(episode_ids, ep),
             "session_date": _dates(cal.start, eps.start_day[ep] + day),
             "dn_performed": _bool(dn),
             "needles": pa.array(needles.astype(np.int64)),
             "max_depth_mm": pa.array(depth, mask=no_dn),
-            "muscles": pc.if_else(pa.array(no_dn), pa.scalar(None, pa.string()), muscles),
+            "muscles": _take([*MUSCLES, *pairs], muscle_code, no_dn),
             "twitch_response": _bool(r[6] < 0.6, no_dn),
             "electrical_stimulation": _bool(r[7] < 0.2, no_dn),
             "manual_therapy": _bool(manual),
             "exercise_therapy": _bool(exercise),
             "postural_correction": _bool(r[8] < 0.3),
             "pain_education": _bool(first | (r[9] < 0.4)),
-            "modalities": _masked_take((*_MODALITIES, "none"), modality, modality == 4),
+            "modalities": _take((*_MODALITIES, "none"), modality, modality == 4),
             "duration_min": pa.array(duration),
         }
     )
@@ -159,12 +169,12 @@ def build_tables(
     episodes = pa.table(
         {
             "episode_id": episode_ids,
-            "patient_id": pc.take(patient_ids, pa.array(eps.patient)),
+            "patient_id": _take(patient_ids, eps.patient),
             "therapist_id": _take(therapist_names, eps.therapist),
             "start_date": _dates(cal.start, eps.start_day),
             "end_date": _dates(cal.start, eps.start_day + visits.day[end_visit]),
-            "arm": _masked_take(ARMS, eps.arm, ~declared),
-            "discharge_reason": _masked_take(
+            "arm": _take(ARMS, eps.arm, ~declared),
+            "discharge_reason": _take(
                 ("goals_met", "plateau", "self_discharged", "referred_out", "other"),
                 reason,
                 reason_missing,
@@ -262,22 +272,25 @@ def _outcomes(
         blocks_value.append(course.observed.followup[measure][fu])
         blocks_session.append(np.full(len(fu), -1))
 
-    o_ep = np.concatenate(blocks_ep)
-    o_day = np.concatenate(blocks_day).astype(np.int64)
-    o_tp = np.concatenate(blocks_tp).astype(np.int64)
-    o_measure = np.concatenate(blocks_measure).astype(np.int64)
-    key = (o_ep << 16) | (o_day << 4) | o_measure
+    # One sort key holds episode, day and measure (unique per row), so those three come
+    # back from the sorted key itself and only the other columns need permuting.
+    key = np.concatenate(blocks_ep).astype(np.int64) << 16
+    key |= np.concatenate(blocks_day).astype(np.int64) << 4
+    key |= np.concatenate(blocks_measure).astype(np.int64)
     order = np.argsort(key, kind="stable")
-    o_ep, o_day, o_tp, o_measure = o_ep[order], o_day[order], o_tp[order], o_measure[order]
-    o_session = np.concatenate(blocks_session)[order]
+    key = key[order]
+    o_ep = key >> 16
+    o_day = (key >> 4) & 0xFFF
+    o_measure = key & 0xF
+    del key
+    o_tp = np.concatenate(blocks_tp).astype(np.int8)[order]
+    o_session = np.concatenate(blocks_session).astype(np.int32)[order]
     o_value = np.concatenate(blocks_value)[order]
-    no_session = o_session < 0
+    del order
     return pa.table(
         {
-            "episode_id": pc.take(episode_ids, pa.array(o_ep)),
-            "session_id": pc.take(
-                session_ids, pa.array(np.where(no_session, 0, o_session), mask=no_session)
-            ),
+            "episode_id": _take(episode_ids, o_ep),
+            "session_id": _take(session_ids, o_session, o_session < 0),
             "assessed_on": _dates(cal.start, eps.start_day[o_ep] + o_day),
             "timepoint": _take(_TIMEPOINTS, o_tp),
             "measure": _take(_MEASURE_ORDER, o_measure),
@@ -319,7 +332,7 @@ def _adverse_events(
     table = pa.table(
         {
             "event_id": ids("AE", m),
-            "session_id": pc.take(session_ids, pa.array(e_sess)),
+            "session_id": _take(session_ids, e_sess),
             "type": _take(AE_TYPES, e_type),
             "severity": _take(_SEVERITIES, e_sev),
             "reporter": _take(_REPORTERS, reporter),
