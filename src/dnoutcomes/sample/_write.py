@@ -149,6 +149,9 @@ def write_dataset(
                 tmp_file.unlink()
         return out
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; give it a normal folder's mode
     try:
         for name, table in tables.items():
             if format == "csv":
