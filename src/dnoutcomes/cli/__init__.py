@@ -30,6 +30,7 @@ from dnoutcomes.errors import (
 #: Subcommand modules, in the order ``--help`` lists them.
 SUBCOMMANDS: tuple[str, ...] = (
     "validate",
+    "analyze",
     "sample",
     "figures",
     "report",

@@ -436,7 +436,7 @@ def compare_ancova(
     if pairs["value"].notna().sum() == 0:
         raise InsufficientDataError(
             f"ANCOVA of {measure} at {timepoint}: none of the {len(pairs)} episodes of "
-            f"{reference} and {comparator} has a {measure} value at {timepoint}; needs at "
+            f"{reference} and {comparator} has any {measure} value at {timepoint}; needs at "
             "least 2 per arm. Choose a measure and timepoint the export records."
         )
     unknown = [c for c in covariates if c not in pairs.columns]
@@ -524,8 +524,9 @@ def compare_outcomes(
         The arms.
     outcomes
         ``(measure, timepoint)`` pairs; the first is the primary outcome. ``None`` uses
-        :data:`DEFAULT_OUTCOMES` and silently skips those the data do not record (each skip
-        is stated in ``notes``); pairs given explicitly must all be analysable.
+        :data:`DEFAULT_OUTCOMES` and skips the secondary ones the data do not record (each
+        skip is stated in ``notes``); the primary outcome, and pairs given explicitly, must
+        be analysable.
     covariates
         Extra adjustment columns for every model.
     conf_level
@@ -540,7 +541,7 @@ def compare_outcomes(
     RequestError
         Unknown arm, measure, timepoint or covariate; an empty ``outcomes``.
     InsufficientDataError
-        An explicitly requested outcome without enough data, or no default outcome at all.
+        The primary outcome, or an explicitly requested one, without enough data.
 
     Notes
     -----
@@ -568,8 +569,8 @@ def compare_outcomes(
                 )
             )
         except InsufficientDataError as exc:
-            if explicit:
-                raise
+            if explicit or not results and (measure, timepoint) == wanted[0]:
+                raise  # an outcome asked for by name, or the primary outcome
             notes.append(f"{measure} at {timepoint} not analysed: {exc}")
     if not results:
         raise InsufficientDataError(

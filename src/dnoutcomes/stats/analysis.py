@@ -1,0 +1,394 @@
+"""The whole analysis plan in one call: :func:`analyze` runs every section for one pair of
+arms and returns an :class:`Analysis` whose :meth:`Analysis.to_dict` is the JSON document
+``dnoutcomes analyze --json`` prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import pandas as pd
+
+from dnoutcomes.cohort import PatientFlow, check_arms, comparison_episodes, patient_flow
+from dnoutcomes.errors import InsufficientDataError
+from dnoutcomes.stats.ancova import OutcomesResult, compare_outcomes
+from dnoutcomes.stats.descriptives import (
+    BaselineTable,
+    OutcomeSummary,
+    describe_baseline,
+    summarize_outcomes,
+)
+from dnoutcomes.stats.iptw import IptwResult, compare_iptw
+from dnoutcomes.stats.medication import MedicationResult, compare_medication
+from dnoutcomes.stats.meta import SiteMetaResult, compare_sites
+from dnoutcomes.stats.mixed import TrajectoryResult, compare_trajectories
+from dnoutcomes.stats.responders import ResponderResult, compare_responders
+from dnoutcomes.stats.results import ResultMixin, jsonable
+from dnoutcomes.stats.safety import SafetyResult, compare_safety
+from dnoutcomes.stats.survival import TimeToResponseResult, compare_time_to_response
+
+if TYPE_CHECKING:
+    from dnoutcomes.dataset import Dataset
+
+__all__ = ["Analysis", "analyze"]
+
+T = TypeVar("T")
+
+#: Sections in the order of the plan, with the attribute holding each.
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("ancova", "ANCOVA"),
+    ("lmm", "Mixed model"),
+    ("responders", "Responders"),
+    ("time_to_response", "Time to response"),
+    ("medication", "Medication"),
+    ("iptw", "Adjustment for confounding (IPTW)"),
+    ("site_meta", "Sites pooled"),
+    ("safety", "Safety"),
+)
+
+
+@dataclass(frozen=True, repr=False)
+class Analysis(ResultMixin):
+    """Every section of the analysis plan for one comparison.
+
+    Attributes
+    ----------
+    reference, comparator
+        The arms; effects read comparator minus reference (ratios comparator over
+        reference).
+    n_reference, n_comparator
+        Episodes of each arm.
+    flow
+        Patient flow into the primary analysis (NPRS at discharge).
+    baseline
+        Table 1.
+    outcome_summary
+        Outcomes by arm × timepoint.
+    ancova, lmm, responders, time_to_response, medication, iptw, site_meta, safety
+        The sections' results; a section the data cannot support is ``None`` and
+        ``notes`` says why.
+    frame
+        The headline of every section, one row per effect: ``section``, ``measure``,
+        ``timepoint``, ``term``, ``n``, ``estimate``, ``conf_low``, ``conf_high``,
+        ``p_value``.
+    """
+
+    reference: str
+    comparator: str
+    n_reference: int
+    n_comparator: int
+    flow: PatientFlow
+    baseline: BaselineTable
+    outcome_summary: OutcomeSummary
+    ancova: OutcomesResult
+    lmm: TrajectoryResult | None
+    responders: ResponderResult | None
+    time_to_response: TimeToResponseResult | None
+    medication: MedicationResult | None
+    iptw: IptwResult | None
+    site_meta: SiteMetaResult | None
+    safety: SafetyResult | None
+    frame: pd.DataFrame
+    n: int
+    episodes_used: tuple[str, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
+        return self.frame
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return (
+            f"{self.comparator} (n = {self.n_comparator}) vs {self.reference} "
+            f"(n = {self.n_reference}): every section of the analysis plan"
+        )
+
+    def sections(self) -> dict[str, ResultMixin | None]:
+        """The section results by JSON key (``None`` for a section not analysed)."""
+        return {key: getattr(self, key) for key, _ in SECTIONS}
+
+    def __str__(self) -> str:
+        parts = [
+            f"dnoutcomes analysis: {self.comparator} compared with {self.reference}",
+            f"Episodes: {self.reference} {self.n_reference}, {self.comparator} "
+            f"{self.n_comparator}. Effects read {self.comparator} minus {self.reference} "
+            "(ratios: over).",
+            "",
+            "Headline estimates",
+            self._format_frame().to_string(index=False),
+        ]
+        parts.extend(["", str(self.flow), "", str(self.baseline)])
+        for key, label in SECTIONS:
+            result = getattr(self, key)
+            parts.extend(["", f"== {label} =="])
+            parts.append(str(result) if result is not None else "not analysed (see notes)")
+        if self.notes:
+            parts.extend(["", "Notes"])
+            parts.extend(f"- {note}" for note in self.notes)
+        return "\n".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of the analysis plan ("Machine-readable results").
+
+        Returns
+        -------
+        dict
+            ``reference``, ``comparator``, ``n_episodes``, ``ancova``, ``lmm``,
+            ``responders``, ``time_to_response``, ``medication``, ``iptw``, ``site_meta``,
+            ``safety`` (``null`` for a section not analysed), plus ``medication_doses``
+            (ANCOVA of amounts), ``patient_flow`` and ``notes``.
+        """
+        doc: dict[str, Any] = {
+            "reference": self.reference,
+            "comparator": self.comparator,
+            "n_episodes": {"reference": self.n_reference, "comparator": self.n_comparator},
+        }
+        for key, _ in SECTIONS:
+            result = getattr(self, key)
+            doc[key] = result.to_dict() if result is not None else None
+        doc["medication_doses"] = (
+            self.medication.doses_to_dict() if self.medication is not None else None
+        )
+        doc["patient_flow"] = self.flow.to_dict()
+        doc["notes"] = list(self.notes)
+        document: dict[str, Any] = jsonable(doc)
+        return document
+
+
+def _headline(analysis_parts: dict[str, Any]) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    ancova: OutcomesResult = analysis_parts["ancova"]
+    for r in ancova.frame.to_dict("records"):
+        rows.append(
+            {
+                "section": "ancova",
+                "measure": r["measure"],
+                "timepoint": r["timepoint"],
+                "term": "mean difference",
+                "n": r["n"],
+                "estimate": r["estimate"],
+                "conf_low": r["conf_low"],
+                "conf_high": r["conf_high"],
+                "p_value": r["p_value"],
+            }
+        )
+    lmm: TrajectoryResult | None = analysis_parts["lmm"]
+    if lmm is not None:
+        for r in lmm.fixed.to_dict("records"):
+            if r["term"] in ("arm", "arm_x_weeks"):
+                rows.append(
+                    {
+                        "section": "lmm",
+                        "measure": lmm.measure,
+                        "timepoint": "weeks",
+                        "term": r["term"],
+                        "n": lmm.n_episodes,
+                        "estimate": r["estimate"],
+                        "conf_low": r["conf_low"],
+                        "conf_high": r["conf_high"],
+                        "p_value": r["p_value"],
+                    }
+                )
+    resp: ResponderResult | None = analysis_parts["responders"]
+    if resp is not None:
+        for r in resp.frame.to_dict("records"):
+            rows.append(
+                {
+                    "section": "responders",
+                    "measure": resp.measure,
+                    "timepoint": resp.timepoint,
+                    "term": r["term"],
+                    "n": resp.n,
+                    "estimate": r["estimate"],
+                    "conf_low": r["conf_low"],
+                    "conf_high": r["conf_high"],
+                    "p_value": r["p_value"],
+                }
+            )
+    ttr: TimeToResponseResult | None = analysis_parts["time_to_response"]
+    if ttr is not None:
+        for r in ttr.frame.to_dict("records"):
+            rows.append(
+                {
+                    "section": "time_to_response",
+                    "measure": ttr.measure,
+                    "timepoint": "days",
+                    "term": f"median {r['arm']}",
+                    "n": r["n"],
+                    "estimate": r["median"],
+                    "conf_low": r["conf_low"],
+                    "conf_high": r["conf_high"],
+                    "p_value": ttr.logrank_p,
+                }
+            )
+    med: MedicationResult | None = analysis_parts["medication"]
+    if med is not None:
+        for r in med.frame.to_dict("records"):
+            rows.append(
+                {
+                    "section": "medication",
+                    "measure": r["measure"],
+                    "timepoint": med.timepoint,
+                    "term": "odds ratio" if r["model"] == "logistic" else "mean difference",
+                    "n": r["n"],
+                    "estimate": r["estimate"],
+                    "conf_low": r["conf_low"],
+                    "conf_high": r["conf_high"],
+                    "p_value": r["p_value"],
+                }
+            )
+    iptw: IptwResult | None = analysis_parts["iptw"]
+    if iptw is not None:
+        for r in iptw.estimates.to_dict("records"):
+            rows.append(
+                {
+                    "section": "iptw",
+                    "measure": iptw.measure,
+                    "timepoint": iptw.timepoint,
+                    "term": r["term"],
+                    "n": iptw.n,
+                    "estimate": r["estimate"],
+                    "conf_low": r["conf_low"],
+                    "conf_high": r["conf_high"],
+                    "p_value": r["p_value"],
+                }
+            )
+    meta: SiteMetaResult | None = analysis_parts["site_meta"]
+    if meta is not None:
+        pooled = meta.to_dict()
+        rows.append(
+            {
+                "section": "site_meta",
+                "measure": "nprs",
+                "timepoint": "discharge",
+                "term": "pooled (DerSimonian-Laird)",
+                "n": meta.n,
+                "estimate": pooled["estimate"],
+                "conf_low": pooled["ci_low"],
+                "conf_high": pooled["ci_high"],
+                "p_value": float("nan"),
+            }
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "section",
+            "measure",
+            "timepoint",
+            "term",
+            "n",
+            "estimate",
+            "conf_low",
+            "conf_high",
+            "p_value",
+        ],
+    )
+    frame["p_value"] = frame["p_value"].astype(float)
+    return frame
+
+
+def analyze(
+    dataset: Dataset,
+    *,
+    reference: str = "dn_only",
+    comparator: str = "dn_manual_exercise",
+    conf_level: float = 0.95,
+    lmm_engine: Literal["fast", "statsmodels"] = "statsmodels",
+) -> Analysis:
+    """Run every section of the analysis plan for one pair of arms.
+
+    Parameters
+    ----------
+    dataset
+        A loaded dataset.
+    reference, comparator
+        The arms (any pair present in the data).
+    conf_level
+        Confidence level of every interval.
+    lmm_engine
+        Fitting engine of the mixed model: ``"statsmodels"`` (MixedLM, the default, as
+        the plan asks for correctness first) or ``"fast"`` (profiled REML).
+
+    Returns
+    -------
+    Analysis
+
+    Raises
+    ------
+    RequestError
+        An unknown arm, equal arms, or a bad ``conf_level``.
+    InsufficientDataError
+        When not even the primary analysis (ANCOVA of the default outcomes) can run.
+
+    Notes
+    -----
+    The ANCOVA of section 1 is required; any other section that the data cannot support
+    (too few episodes, a measure not recorded) is left as ``None`` and the reason is
+    added to ``notes``. Each section uses its own complete cases (see its ``notes`` and
+    the patient flow).
+    """
+    check_arms(dataset, reference, comparator)
+    notes: list[str] = []
+
+    def optional(label: str, run: Callable[[], T]) -> T | None:
+        try:
+            return run()
+        except InsufficientDataError as exc:
+            notes.append(f"{label} not analysed: {exc}")
+            return None
+
+    ref, comp, level = reference, comparator, conf_level
+    ancova = compare_outcomes(dataset, reference=ref, comparator=comp, conf_level=level)
+    parts: dict[str, Any] = {"ancova": ancova}
+    parts["lmm"] = optional(
+        "Mixed model",
+        lambda: compare_trajectories(
+            dataset, reference=ref, comparator=comp, conf_level=level, engine=lmm_engine
+        ),
+    )
+    parts["responders"] = optional(
+        "Responders",
+        lambda: compare_responders(dataset, reference=ref, comparator=comp, conf_level=level),
+    )
+    parts["time_to_response"] = optional(
+        "Time to response",
+        lambda: compare_time_to_response(dataset, reference=ref, comparator=comp, conf_level=level),
+    )
+    parts["medication"] = optional(
+        "Medication",
+        lambda: compare_medication(dataset, reference=ref, comparator=comp, conf_level=level),
+    )
+    parts["iptw"] = optional(
+        "IPTW", lambda: compare_iptw(dataset, reference=ref, comparator=comp, conf_level=level)
+    )
+    parts["site_meta"] = optional(
+        "Sites pooled",
+        lambda: compare_sites(dataset, reference=ref, comparator=comp, conf_level=level),
+    )
+    parts["safety"] = optional(
+        "Safety",
+        lambda: compare_safety(dataset, reference=ref, comparator=comp, conf_level=level),
+    )
+    episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
+    counts = episodes["arm"].value_counts()
+    for key, label in SECTIONS:
+        result = parts[key]
+        if result is not None:
+            notes.extend(f"{label}: {note}" for note in result.notes)
+    return Analysis(
+        reference=reference,
+        comparator=comparator,
+        n_reference=int(counts.get(reference, 0)),
+        n_comparator=int(counts.get(comparator, 0)),
+        flow=patient_flow(dataset, reference=reference, comparator=comparator),
+        baseline=describe_baseline(dataset, reference=reference, comparator=comparator),
+        outcome_summary=summarize_outcomes(dataset, reference=reference, comparator=comparator),
+        frame=_headline(parts),
+        n=len(episodes),
+        episodes_used=tuple(episodes["episode_id"].astype(str)),
+        notes=tuple(notes),
+        **parts,
+    )

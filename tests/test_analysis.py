@@ -1,0 +1,157 @@
+"""Tests of dnoutcomes.stats.analysis: the whole plan on clinic_a against every figure R
+computed, sections left out with a reason, and invariances of the full document."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from dnoutcomes.errors import RequestError
+from dnoutcomes.stats.analysis import Analysis, analyze
+
+#: Keys identifying the entries of a list section.
+_LIST_KEYS = ("measure", "timepoint", "site_id", "arm")
+
+
+def _tolerance(path: str) -> float:
+    # the mixed model: 1e-3 (different optimisers); everything else 1e-6 (the plan)
+    return 1e-3 if path.startswith("lmm") else 1e-6
+
+
+def assert_matches_r(got: Any, expected: Any, path: str = "") -> int:
+    """Compare every figure of ``expected`` with ``got``; return how many were compared.
+
+    Integers (counts, medians of whole days and their limits) must be equal; other
+    numbers within the plan's relative tolerance; strings equal. Keys starting with ``_``
+    are R's bookkeeping and are skipped.
+    """
+    if isinstance(expected, dict):
+        assert isinstance(got, dict), path
+        compared = 0
+        for key, value in expected.items():
+            if key.startswith("_"):
+                continue
+            assert key in got, f"{path}.{key} missing"
+            compared += assert_matches_r(got[key], value, f"{path}.{key}".lstrip("."))
+        return compared
+    if isinstance(expected, list):
+        assert isinstance(got, list) and len(got) >= len(expected), path
+        if expected and isinstance(expected[0], dict):
+            keys = [k for k in _LIST_KEYS if k in expected[0]]
+            by_key = {tuple(g[k] for k in keys): g for g in got}
+            return sum(
+                assert_matches_r(
+                    by_key[tuple(e[k] for k in keys)], e, f"{path}[{'/'.join(e[k] for k in keys)}]"
+                )
+                for e in expected
+            )
+        assert len(got) == len(expected), path
+        return sum(
+            assert_matches_r(g, e, f"{path}[{i}]")
+            for i, (g, e) in enumerate(zip(got, expected, strict=True))
+        )
+    if isinstance(expected, bool) or isinstance(expected, str) or expected is None:
+        assert got == expected, f"{path}: {got!r} != {expected!r}"
+        return 1
+    if isinstance(expected, int):
+        assert got == expected, f"{path}: {got!r} != {expected!r} (exact)"
+        return 1
+    assert isinstance(got, int | float) and math.isfinite(got), f"{path}: {got!r}"
+    assert got == pytest.approx(expected, rel=_tolerance(path)), path
+    return 1
+
+
+@pytest.fixture(scope="module")
+def analysis(clinic_a_dataset: Any) -> Analysis:
+    return analyze(clinic_a_dataset)
+
+
+@pytest.mark.slow
+def test_every_figure_of_expected_json(analysis: Analysis, clinic_a_expected: dict) -> None:
+    doc = analysis.to_dict()
+    compared = assert_matches_r(doc, clinic_a_expected)
+    assert compared >= 150  # every figure, not a sample
+    json.dumps(doc, allow_nan=False)  # a valid JSON document: no NaN or infinity
+
+
+@pytest.mark.slow
+def test_sections_and_text(analysis: Analysis) -> None:
+    sections = analysis.sections()
+    assert all(result is not None for result in sections.values())
+    assert analysis.n == analysis.n_reference + analysis.n_comparator
+    frame = analysis.to_frame()
+    assert {"ancova", "lmm", "responders", "time_to_response", "medication", "iptw"} <= set(
+        frame["section"]
+    )
+    primary = frame.iloc[0]
+    assert primary["estimate"] == analysis.ancova.results[0].estimate
+    text = str(analysis)
+    for label in ("Headline estimates", "Patient flow", "Baseline characteristics", "Safety"):
+        assert label in text
+    assert "analgesic_doses_week not analysed" in text
+    assert "<table" in analysis._repr_html_()
+    doc = analysis.to_dict()
+    assert doc["patient_flow"]["stages"][0]["n"] == 600
+    assert doc["medication_doses"][0]["measure"] == "opioid_mme_day"
+
+
+@pytest.mark.slow
+def test_swapping_arms_flips_the_document(clinic_a_dataset: Any) -> None:
+    # the profiled-REML engine keeps this test fast; statsmodels' fit is checked above
+    swapped = analyze(
+        clinic_a_dataset, reference="dn_manual_exercise", comparator="dn_only", lmm_engine="fast"
+    ).to_dict()
+    doc = analyze(clinic_a_dataset, lmm_engine="fast").to_dict()
+    assert swapped["n_episodes"] == {"reference": 168, "comparator": 272}
+    for a, b in zip(doc["ancova"], swapped["ancova"], strict=True):
+        assert b["estimate"] == pytest.approx(-a["estimate"], rel=1e-9)
+        assert b["adjusted_mean_reference"] == pytest.approx(a["adjusted_mean_comparator"])
+    assert swapped["responders"]["risk_ratio"] == pytest.approx(
+        1 / doc["responders"]["risk_ratio"], rel=1e-12
+    )
+    for a, b in zip(doc["medication"], swapped["medication"], strict=True):
+        assert b["odds_ratio"] == pytest.approx(1 / a["odds_ratio"], rel=1e-6)
+    assert swapped["iptw"]["estimate"] == pytest.approx(-doc["iptw"]["estimate"], rel=1e-6)
+    assert swapped["site_meta"]["estimate"] == pytest.approx(
+        -doc["site_meta"]["estimate"], rel=1e-9
+    )
+    assert swapped["lmm"]["fixed"]["arm"]["estimate"] == pytest.approx(
+        -doc["lmm"]["fixed"]["arm"]["estimate"], rel=1e-4
+    )
+
+
+def _replace(dataset: Any, **changes: Any) -> Any:
+    if dataclasses.is_dataclass(dataset):
+        return dataclasses.replace(dataset, **changes)
+    return SimpleNamespace(**{**vars(dataset), **changes})
+
+
+@pytest.mark.slow
+def test_dropping_an_unused_arm_changes_nothing(analysis: Analysis, clinic_a_dataset: Any) -> None:
+    eps = clinic_a_dataset.episodes
+    kept = eps[eps["arm"] != "manual_exercise"].reset_index(drop=True)
+    out = clinic_a_dataset.outcomes
+    sessions = clinic_a_dataset.sessions
+    smaller = _replace(
+        clinic_a_dataset,
+        episodes=kept,
+        outcomes=out[out["episode_id"].isin(kept["episode_id"])].reset_index(drop=True),
+        sessions=sessions[sessions["episode_id"].isin(kept["episode_id"])].reset_index(drop=True),
+    )
+    doc = analyze(clinic_a_dataset, lmm_engine="fast").to_dict()
+    other = analyze(smaller, lmm_engine="fast").to_dict()
+    for key in ("n_episodes", "ancova", "responders", "time_to_response", "medication"):
+        assert other[key] == doc[key], key
+    assert other["iptw"]["estimate"] == pytest.approx(doc["iptw"]["estimate"], rel=1e-9)
+    assert other["lmm"]["fixed"] == doc["lmm"]["fixed"]
+    assert other["patient_flow"]["stages"][0]["n"] == len(kept)
+
+
+def test_bad_arms(clinic_a_dataset: Any) -> None:
+    with pytest.raises(RequestError, match="usual_care"):
+        analyze(clinic_a_dataset, comparator="usual_care")

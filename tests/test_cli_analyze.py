@@ -1,0 +1,81 @@
+"""Tests of ``dnoutcomes analyze``: the JSON document reproduces every figure of
+expected.json (R) for clinic_a; text mode is readable; bad requests exit 2 with a message,
+never a traceback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import CLINIC_A
+from test_analysis import assert_matches_r
+
+from dnoutcomes.cli import main
+
+
+@pytest.mark.slow
+def test_json_reproduces_every_figure_of_r(
+    capsys: pytest.CaptureFixture[str], clinic_a_expected: dict[str, Any]
+) -> None:
+    code = main(["analyze", str(CLINIC_A), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    document = json.loads(out)
+    assert assert_matches_r(document, clinic_a_expected) >= 150
+    assert document["lmm"]["engine"] == "statsmodels"
+    assert document["data_quality_warnings"] > 0
+    assert "data-quality warnings" in err
+
+
+@pytest.mark.slow
+def test_text_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["analyze", str(CLINIC_A), "--reference", "manual_exercise", "--comparator", "dn_only"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.startswith("dnoutcomes analysis: dn_only compared with manual_exercise")
+    assert "Headline estimates" in out and "Time to response" in out
+    assert "Traceback" not in out + err
+
+
+def test_unknown_arm_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["analyze", str(CLINIC_A), "--comparator", "usual_care"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "unknown comparator arm 'usual_care'" in err and "dn_only (272 episodes)" in err
+    assert "Traceback" not in err
+
+
+def test_missing_folder_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code = main(["analyze", str(tmp_path / "nowhere"), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert "cannot read" in err
+
+
+@pytest.mark.slow
+def test_too_few_episodes_exits_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, clinic_a_dataset: Any
+) -> None:
+    # keep the outcomes of only one dn_manual_exercise episode: no ANCOVA is possible
+    import pandas as pd
+
+    folder = tmp_path / "tiny"
+    shutil.copytree(CLINIC_A, folder)
+    (folder / "expected.json").unlink()
+    episodes = clinic_a_dataset.episodes  # arms declared or derived by the loader
+    outcomes = pd.read_csv(folder / "outcomes.csv", dtype=str)
+    dnme = episodes.loc[episodes["arm"] == "dn_manual_exercise", "episode_id"]
+    drop = outcomes["episode_id"].isin(dnme.iloc[1:]) & (outcomes["timepoint"] == "discharge")
+    outcomes.loc[~drop].to_csv(folder / "outcomes.csv", index=False)
+    code = main(
+        ["analyze", str(folder), "--reference", "dn_only", "--comparator", "dn_manual_exercise"]
+    )
+    _, err = capsys.readouterr()
+    assert code == 1, err
+    assert "dn_manual_exercise has 1 episodes" in err and "needs at least 2" in err
+    assert "Traceback" not in err
