@@ -138,11 +138,16 @@ def safe(what: str, compute: Callable[[], Any]) -> tuple[Any, Paragraph | None]:
     -------
     (result, None) or (None, Paragraph)
         The paragraph says what could not be computed and why, in the error's own words.
+        Errors caught: the package's own, ``ValueError`` and ``ArithmeticError``; any
+        other exception is a bug and propagates.
     """
     try:
         return compute(), None
-    except (DnOutcomesError, ValueError) as exc:
-        return None, Paragraph(f"{what} could not be computed for this period: {exc}")
+    except (DnOutcomesError, ValueError, ArithmeticError) as exc:
+        # ArithmeticError: a degenerate sample (no variation at all) that an analysis did
+        # not anticipate; the report says so instead of stopping.
+        reason = str(exc) or type(exc).__name__
+        return None, Paragraph(f"{what} could not be computed for this period: {reason}")
 
 
 def small_any(frame: pd.DataFrame, columns: Sequence[str], context: Context) -> bool:
