@@ -135,7 +135,7 @@ def test_time_to_response_medians_and_at_risk(
     gid = {ln.get_gid(): ln for ln in ax.lines if ln.get_gid()}
     assert gid["median:dn_only"].get_xdata()[0] == ttr["median_reference"]
     assert gid["median:dn_manual_exercise"].get_xdata()[0] == ttr["median_comparator"]
-    (table_ax,) = ax.child_axes
+    (table_ax,) = [a for a in figures["07-time-to-response"].axes if a.get_gid() == "risk_table"]
     at_zero = sorted(
         int(t.get_text())
         for t in table_ax.findobj(Text)

@@ -36,7 +36,7 @@ def test_every_episode_is_a_point_at_its_improvement(pairs: pd.DataFrame) -> Non
         assert np.all(np.abs(x - i) <= 0.25)
     assert [t.get_text() for t in ax.get_xticklabels()] == [
         "Dry needling alone\n(n = 18)",
-        "Dry needling + manual & exercise therapy\n(n = 30)",
+        "Dry needling + manual &\nexercise therapy\n(n = 30)",
     ]
     mcid = _by_gid(ax, "mcid")
     assert list(mcid.get_ydata()) == [2.0, 2.0]  # type: ignore[attr-defined]

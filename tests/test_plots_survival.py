@@ -77,7 +77,8 @@ def test_medians_are_marked_and_censoring_ticked(result: SimpleNamespace) -> Non
 
 def test_numbers_at_risk_are_written_under_the_axis(result: SimpleNamespace) -> None:
     ax = plot_time_to_response(result, risk_times=[0, 10, 20, 30])
-    (table_ax,) = [a for a in ax.child_axes if a.get_gid() == "risk_table"]
+    fig = ax.get_figure(root=True)
+    (table_ax,) = [a for a in [*fig.axes, *ax.child_axes] if a.get_gid() == "risk_table"]
     texts = [t for t in table_ax.findobj(Text) if t.get_gid() == "at_risk"]
     got = sorted((t.get_position()[1], t.get_position()[0], t.get_text()) for t in texts)
     # counted by hand from TIMES: still under observation at t (time >= t)
@@ -88,7 +89,6 @@ def test_numbers_at_risk_are_written_under_the_axis(result: SimpleNamespace) -> 
         + [(0.0, float(t), n) for t, n in expected_cmp.items()]
     )
     # the table sits below the main axes
-    fig = ax.figure
     fig.canvas.draw()
     assert table_ax.get_window_extent().y1 < ax.get_window_extent().y0
 
@@ -106,3 +106,14 @@ def test_median_not_reached_is_said(result: SimpleNamespace) -> None:
     ax = plot_time_to_response(result, risk_times=[0, 10])
     assert "Dry needling alone (n = 7; median not reached)" in [ln.get_label() for ln in ax.lines]
     assert "median:dn_only" not in [ln.get_gid() for ln in ax.lines]
+
+
+def test_on_given_axes_the_table_is_an_inset_below(result: SimpleNamespace) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    assert plot_time_to_response(result, risk_times=[0, 10], ax=ax) is ax
+    (table_ax,) = [a for a in ax.child_axes if a.get_gid() == "risk_table"]
+    fig.canvas.draw()
+    assert table_ax.get_window_extent().y1 < ax.get_window_extent().y0
+    assert len(fig.axes) == 1

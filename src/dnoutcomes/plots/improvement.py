@@ -3,6 +3,7 @@ cumulative responder curves (share of each arm reaching at least each level)."""
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -280,5 +281,7 @@ def _column_or_attr(source: Any, frame: pd.DataFrame, name: str) -> str | None:
 
 
 def _wrap(label: str) -> str:
-    """Break a long arm label before its ``(n = …)`` so tick labels stay readable."""
-    return label.replace(" (n =", "\n(n =") if len(label) > 24 else label
+    """Break a long arm label into lines of at most 24 characters, ``(n = …)`` last."""
+    words, _, n = label.partition(" (n =")
+    lines = textwrap.wrap(words, 24) or [words]
+    return "\n".join([*lines, f"(n ={n}"] if n else lines)

@@ -14,6 +14,7 @@ from dnoutcomes.plots._style import (
     arm_label,
     measure_name,
     new_axes,
+    new_figure,
     plot_style,
 )
 from dnoutcomes.plots.forest import format_p
@@ -89,8 +90,9 @@ def plot_time_to_response(
         median, through (0, 0) and (``time``, 100 × (1 − ``survival``)); a band from
         100 × (1 − ``conf_high``) to 100 × (1 − ``conf_low``); censoring ticks (gid
         ``censored:<arm>``); a dotted drop line at each reached median (gid
-        ``median:<arm>``). The numbers at risk are ``Text`` objects in a child axes under
-        the x-axis (gid ``at_risk``), one row per arm, one column per tick.
+        ``median:<arm>``). The numbers at risk are ``Text`` objects (gid ``at_risk``) in an
+        axes with gid ``risk_table`` under the x-axis, one row per arm, one column per
+        tick: a second row of the new figure, or an inset under ``ax`` when one is given.
 
     Raises
     ------
@@ -124,7 +126,17 @@ def plot_time_to_response(
     threshold = attribute(result, "threshold")
     arms = [str(a) for a in pd.unique(curves["arm"].astype(str))]
     with plot_style():
-        fig, ax = new_axes(ax, size=(6.4, 4.8))
+        table_ax = None
+        if ax is None:
+            # our own figure: the table gets its own row, so the layout keeps it clear of
+            # the x label at any size
+            fig, (ax, table_ax) = new_figure(
+                nrows=2,
+                size=(6.4, 4.4 + 0.25 * len(arms)),
+                height_ratios=[4.0, 0.3 * (len(arms) + 1)],
+            )
+        else:
+            fig, ax = new_axes(ax)
         for arm in arms:
             table = curves.loc[curves["arm"].astype(str) == arm].sort_values("time")
             _arm_curve(ax, table, arm, median_of.get(arm, np.nan), n_of.get(arm))
@@ -152,7 +164,7 @@ def plot_time_to_response(
             else np.array([t for t in ax.get_xticks() if 0 <= t <= ax.get_xlim()[1]])
         )
         ax.set_xticks(ticks)
-        _risk_table(ax, curves, arms, ticks)
+        _risk_table(ax, curves, arms, ticks, table_ax)
     return ax
 
 
@@ -190,10 +202,14 @@ def _arm_curve(ax: Axes, table: pd.DataFrame, arm: str, median: float, n: int | 
         )
 
 
-def _risk_table(ax: Axes, curves: pd.DataFrame, arms: list[str], ticks: np.ndarray) -> None:
+def _risk_table(
+    ax: Axes, curves: pd.DataFrame, arms: list[str], ticks: np.ndarray, table_ax: Axes | None
+) -> None:
     at_risk = numbers_at_risk(curves, ticks)
-    height = 0.08 * (len(arms) + 1)
-    table_ax = ax.inset_axes((0.0, -0.2 - height, 1.0, height), sharex=ax)
+    if table_ax is None:
+        height = 0.08 * (len(arms) + 1)
+        table_ax = ax.inset_axes((0.0, -0.25 - height, 1.0, height))
+    table_ax.set_xlim(ax.get_xlim())
     table_ax.set_axis_off()
     table_ax.set_ylim(-0.5, len(arms) + 0.5)
     table_ax.text(
