@@ -642,7 +642,7 @@ def _finish(
     outside = np.where(np.isfinite(value), outside, False)
     frame = pd.DataFrame(
         {
-            "period": pd.Series(labels, dtype=object),
+            "period": pd.Series(labels) if labels else pd.Series([], dtype=object),
             "value": value.astype(float),
             "n": n.astype(float),
             "centre": centre.astype(float),
