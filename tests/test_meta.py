@@ -204,3 +204,19 @@ def test_a_site_without_one_arm_is_left_out_and_named(clinic_a_dataset: Any) -> 
     north_only = episodes.loc[episodes["site_id"] != "central"]
     with pytest.raises(InsufficientDataError, match="pooling needs at least 2"):
         compare_sites(_replace(clinic_a_dataset, episodes=north_only))
+
+
+@pytest.mark.slow
+def test_pooled_estimate_covers_the_generators_effect() -> None:
+    import warnings
+
+    from dnoutcomes.sample import generate
+
+    sample = generate(episodes=3000, seed=7, confounding=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the generator's deliberate data-quality warnings
+        dataset = sample.to_dataset()
+    res = compare_sites(dataset)
+    assert sorted(res.sites["site_id"]) == sorted(sample.truth.sites)
+    truth = sample.truth.effects["nprs@discharge"]["compared"]
+    assert res.conf_low < truth < res.conf_high

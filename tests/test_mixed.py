@@ -293,3 +293,19 @@ def test_core_refuses_bad_arrays() -> None:
         fit_random_intercept(np.arange(4.0), np.ones((4, 2)), [0, 0, 1, 1])
     with pytest.raises(RequestError, match="engine"):
         fit_random_intercept(np.arange(4.0), x, [0, 0, 1, 1], engine="x")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_recovers_the_generators_slope_difference() -> None:
+    import warnings
+
+    from dnoutcomes.sample import generate
+
+    sample = generate(episodes=3000, seed=7, confounding=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the generator's deliberate data-quality warnings
+        dataset = sample.to_dataset()
+    row = compare_trajectories(dataset).fixed.set_index("term").loc["arm_x_weeks"]
+    # The truth on the observed 0-10 scale (after rounding and clipping).
+    truth = sample.truth.nprs_weekly_scale["difference"]
+    assert row["conf_low"] < truth < row["conf_high"]

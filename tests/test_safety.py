@@ -186,6 +186,7 @@ def test_text_and_html(result: Any) -> None:
     assert result.n == len(result.episodes_used) == 440
 
 
+@pytest.mark.slow  # a fresh interpreter: seconds on a busy machine
 def test_statistics_modules_do_not_import_matplotlib() -> None:
     code = (
         "import sys\n"
@@ -194,3 +195,23 @@ def test_statistics_modules_do_not_import_matplotlib() -> None:
         "assert 'matplotlib' not in sys.modules, 'matplotlib imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.slow
+def test_generated_rates_and_contraindications_match_the_truth() -> None:
+    import warnings
+
+    from dnoutcomes.sample import generate
+
+    sample = generate(episodes=3000, seed=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the generator's deliberate data-quality warnings
+        dataset = sample.to_dataset()
+    res = compare_safety(dataset)
+    rates = sample.truth.adverse_events["rates_per_dn_session"]
+    true_per_100 = 100 * sum(sum(by_type.values()) for by_type in rates.values())
+    assert (res.rates["conf_low"] < true_per_100).all()
+    assert (res.rates["conf_high"] > true_per_100).all()
+    compared = set(res.episodes_used)
+    expected = set(sample.truth.contraindicated_dn_episodes) & compared
+    assert set(res.contraindicated["episode_id"]) == expected and expected
