@@ -25,6 +25,9 @@ from dnoutcomes.report.period import parse_period
 from dnoutcomes.report.render_html import render_html
 from dnoutcomes.report.render_json import report_document
 
+#: Building a report takes seconds (the statistics and the figures): the module is slow.
+pytestmark = pytest.mark.slow
+
 RUN_TIME = "2025-10-06T08:00:00Z"
 
 #: (site, episodes per month) over 2024-10 … 2025-09; "south" only has 7 episodes, all
@@ -36,10 +39,7 @@ SOUTH_EPISODES = 7
 def _episode_plan() -> pd.DataFrame:
     months = pd.period_range("2024-10", "2025-09", freq="M")
     rows = [
-        (site, month)
-        for month in months
-        for site, per_month in SITES
-        for _ in range(per_month)
+        (site, month) for month in months for site, per_month in SITES for _ in range(per_month)
     ]
     rows += [("south", pd.Period("2025-08", freq="M"))] * SOUTH_EPISODES
     plan = pd.DataFrame(rows, columns=["site_id", "month"])
@@ -47,8 +47,9 @@ def _episode_plan() -> pd.DataFrame:
     plan["episode_id"] = [f"E{i:04d}" for i in range(n)]
     plan["patient_id"] = [f"P{i:04d}" for i in range(n)]
     plan["therapist_id"] = np.array(["T1", "T2", "T3", "T4"])[np.arange(n) % 4]
-    plan["arm"] = np.array(["dn_only", "dn_manual_exercise", "dn_manual_exercise", "dn_only",
-                            "manual_exercise"])[np.arange(n) % 5]
+    plan["arm"] = np.array(
+        ["dn_only", "dn_manual_exercise", "dn_manual_exercise", "dn_only", "manual_exercise"]
+    )[np.arange(n) % 5]
     # Discharge on the 20th of the month; care starts 5 weeks before.
     plan["end_date"] = plan["month"].dt.to_timestamp() + pd.Timedelta(days=19)
     plan["start_date"] = plan["end_date"] - pd.Timedelta(days=35)
@@ -113,9 +114,7 @@ def write_export(folder: Path, *, adverse_events: bool = True) -> pd.DataFrame:
             "timepoint": "baseline",
         }
     )
-    end = base.assign(
-        assessed_on=plan["end_date"].dt.strftime("%Y-%m-%d"), timepoint="discharge"
-    )
+    end = base.assign(assessed_on=plan["end_date"].dt.strftime("%Y-%m-%d"), timepoint="discharge")
     outcomes = pd.concat(
         [
             base.assign(measure="nprs", value=plan["nprs_baseline"]),
@@ -216,8 +215,14 @@ def test_site_with_seven_episodes_is_suppressed(report: Report) -> None:
     south = rows["south"]
     assert south["episodes"] == "<11"
     assert south["pct"] == HIDDEN
-    assert all(v in ("<11", HIDDEN, 0) for k, v in south.items() if k not in ("site_id",)
-               and k != "median_visits") or south["median_visits"] == HIDDEN
+    assert (
+        all(
+            v in ("<11", HIDDEN, 0)
+            for k, v in south.items()
+            if k not in ("site_id",) and k != "median_visits"
+        )
+        or south["median_visits"] == HIDDEN
+    )
     assert south["median_visits"] == HIDDEN
     # The total row is shown, so one other site is hidden too: 7 cannot be had by subtraction.
     shown_counts = [r["episodes"] for s, r in rows.items() if s != "All"]
@@ -273,7 +278,7 @@ def test_subset_keeps_input_unchanged(dataset: Any) -> None:
 
 def test_default_period_is_said(dataset: Any, report: Report) -> None:
     # The data end on 2025-09-20, inside Q3: Q3 is not complete, so Q2 is the default.
-    default = build_report(dataset, run_time=RUN_TIME)
+    default = build_report(dataset, run_time=RUN_TIME, figures=False)
     assert default.period.label == "2025-Q2"
     assert "last complete quarter with discharges in the data: 2025-Q2" in default.period_note
     assert report.period_note == "Period asked for: 2025-Q3."
@@ -301,11 +306,12 @@ def test_spc_block_shape_and_trailing_window(report: Report) -> None:
     assert None not in spc["i_chart"]["values"][12:]
 
 
-def test_months_with_few_episodes_are_withheld(dataset: Any) -> None:
+def test_months_with_few_episodes_are_withheld(dataset: Any, report: Report) -> None:
     # With a threshold of 13 the months of 12 episodes are small: their n is "<13", their
     # points (and the P chart's month-by-month limits) are withheld; 2025-08 (19) stays.
-    strict = build_report(dataset, period=parse_period("2025-Q3"), min_cell=13,
-                          run_time=RUN_TIME)
+    strict = build_report(
+        dataset, period=parse_period("2025-Q3"), min_cell=13, run_time=RUN_TIME, figures=False
+    )
     block = strict.spc["p_chart"]
     by_month = {m: i for i, m in enumerate(block["months"])}
     july, august = by_month["2025-07"], by_month["2025-08"]
@@ -313,8 +319,7 @@ def test_months_with_few_episodes_are_withheld(dataset: Any) -> None:
     assert block["values"][july] is None and block["ucl"][july] is None
     assert block["values"][august] is not None and block["ucl"][august] is not None
     # The limits are still computed from every month: p-bar is unchanged.
-    full = build_report(dataset, period=parse_period("2025-Q3"), run_time=RUN_TIME)
-    assert block["centre"] == full.spc["p_chart"]["centre"]
+    assert block["centre"] == report.spc["p_chart"]["centre"]
 
 
 def test_i_chart_centre_and_limits_by_hand(report: Report, export: Any) -> None:
@@ -343,7 +348,7 @@ def test_safety_not_recorded_without_adverse_events(tmp_path: Path) -> None:
     write_export(tmp_path, adverse_events=False)
     data = load_quietly(tmp_path)
     assert data.adverse_events is None
-    report = build_report(data, period=parse_period("2025-Q3"), run_time=RUN_TIME)
+    report = build_report(data, period=parse_period("2025-Q3"), run_time=RUN_TIME, figures=False)
     rows = {r["indicator"]: r for r in _rows(report, "headline")}
     rate = rows["Adverse events per 100 dry-needling sessions"]
     assert rate["this_period"] == "not recorded"

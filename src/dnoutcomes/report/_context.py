@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["Context", "SectionOutcome", "count_text", "draw", "safe", "suppress"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Context:
     """The data of one report, as every section builder sees it.
 
@@ -37,6 +37,10 @@ class Context:
         The two periods.
     site, reference, comparator, min_cell
         The report's parameters.
+    figures
+        Draw the figures (False leaves them out: a faster run for the numbers only).
+    cache
+        Results shared between sections (the QI charts feed two sections).
     """
 
     dataset: Dataset
@@ -49,6 +53,8 @@ class Context:
     reference: str
     comparator: str
     min_cell: int
+    figures: bool = True
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -159,11 +165,19 @@ def small_any(frame: pd.DataFrame, columns: Sequence[str], context: Context) -> 
 
 
 def figure_block(
-    key: str, title: str, alt: str, painter: Callable[[], Any], data: pd.DataFrame | None = None
-) -> Figure | Paragraph:
-    """A figure, or a sentence when drawing fails (a figure is never worth a crash)."""
+    context: Context,
+    key: str,
+    title: str,
+    alt: str,
+    painter: Callable[[], Any],
+    data: pd.DataFrame | None = None,
+) -> list[Figure | Paragraph]:
+    """A figure (in a list, empty when the report is built without figures), or a sentence
+    when drawing fails (a figure is never worth a crash)."""
+    if not context.figures:
+        return []
     try:
         svg = draw(key, painter)
     except (DnOutcomesError, ValueError) as exc:
-        return Paragraph(f"The figure “{title}” could not be drawn: {exc}")
-    return Figure(key=key, title=title, svg=svg, alt=alt, data=data)
+        return [Paragraph(f"The figure “{title}” could not be drawn: {exc}")]
+    return [Figure(key=key, title=title, svg=svg, alt=alt, data=data)]

@@ -115,6 +115,7 @@ def build_report(
     min_cell: int = 11,
     run_time: str | dt.datetime | None = None,
     title: str = DEFAULT_TITLE,
+    figures: bool = True,
     progress: Progress | None = None,
 ) -> Report:
     """Build the quality-improvement report of one period.
@@ -138,6 +139,9 @@ def build_report(
         ``None`` takes the current time.
     title
         The report's title.
+    figures
+        Draw the figures (default). False builds the numbers only, faster: for a
+        ``--data`` document or tests of the numbers.
     progress
         Called with a short line before each step (the command line prints them).
 
@@ -200,6 +204,7 @@ def build_report(
         reference=reference,
         comparator=comparator,
         min_cell=min_cell,
+        figures=figures,
     )
 
     sections: list[Section] = []

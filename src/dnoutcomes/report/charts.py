@@ -167,17 +167,28 @@ def _monthly_table(context: Context, qi: Any) -> Table:
     )
 
 
-def control_charts_section(context: Context) -> SectionOutcome:
-    """The I, P and U charts of the 24 months up to the period's end, signals in words."""
+def _qi(context: Context, what: str) -> tuple[Any, Paragraph | None]:
+    """The QI charts of the trailing window, computed once per report and shared by the
+    control-chart and funnel sections."""
     from dnoutcomes.qi.indicators import qi_charts
 
+    if "qi" not in context.cache:
+        months = context.period.trailing_months(TRAILING_MONTHS)
+        context.cache["qi"] = safe(
+            "{what}", lambda: qi_charts(context.local, start=months[0], end=months[-1])
+        )
+    result, failure = context.cache["qi"]
+    if failure is not None:
+        return None, Paragraph(failure.text.replace("{what}", what, 1))
+    return result, None
+
+
+def control_charts_section(context: Context) -> SectionOutcome:
+    """The I, P and U charts of the 24 months up to the period's end, signals in words."""
     title = "Control charts"
     first = context.period.trailing_months(TRAILING_MONTHS)[0]
     last = context.period.trailing_months(TRAILING_MONTHS)[-1]
-    qi, failure = safe(
-        "The control charts",
-        lambda: qi_charts(context.local, start=first, end=last),
-    )
+    qi, failure = _qi(context, "The control charts")
     if failure is not None:
         return SectionOutcome(Section("control_charts", title, (failure,)))
     blocks: list[Any] = [
@@ -210,8 +221,9 @@ def control_charts_section(context: Context) -> SectionOutcome:
             from dnoutcomes.plots.control import plot_control_chart
 
             shown_chart = _mask_chart(chart, mask)
-            blocks.append(
+            blocks.extend(
                 figure_block(
+                    context,
                     key,
                     caption,
                     f"{caption}, with centre line, control limits and signals marked.",
@@ -234,14 +246,9 @@ def control_charts_section(context: Context) -> SectionOutcome:
 
 def funnel_section(context: Context) -> SectionOutcome:
     """Responders per therapist against episodes, with 95 % and 99.8 % limits."""
-    from dnoutcomes.qi.indicators import qi_charts
-
     title = "Therapist funnel plot"
     months = context.period.trailing_months(TRAILING_MONTHS)
-    qi, failure = safe(
-        "The therapist funnel plot",
-        lambda: qi_charts(context.local, start=months[0], end=months[-1]),
-    )
+    qi, failure = _qi(context, "The therapist funnel plot")
     if failure is not None:
         return SectionOutcome(Section("funnel", title, (failure,)))
     funnel = qi.funnel
@@ -281,8 +288,9 @@ def funnel_section(context: Context) -> SectionOutcome:
     if _can_draw() and not hidden_rows.any():
         from dnoutcomes.plots.control import plot_funnel
 
-        blocks.append(
+        blocks.extend(
             figure_block(
+                context,
                 "funnel",
                 "Funnel plot: share of NPRS responders per therapist",
                 "Funnel plot of each therapist's share of responders against episodes.",

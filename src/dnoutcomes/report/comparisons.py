@@ -310,8 +310,9 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
         from dnoutcomes.plots.forest import plot_effects
 
         effects = frame.drop(columns=["n"])
-        blocks.append(
+        blocks.extend(
             figure_block(
+                context,
                 "comparisons_forest",
                 "Adjusted differences with 95 % confidence intervals",
                 "One row per outcome: the adjusted difference and its confidence interval.",

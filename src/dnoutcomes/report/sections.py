@@ -249,8 +249,9 @@ def flow_section(context: Context) -> SectionOutcome:
     if not small_any(frame, ["n", "excluded"], context):
         from dnoutcomes.plots.flow import plot_flow
 
-        blocks.append(
+        blocks.extend(
             figure_block(
+                context,
                 "patient_flow",
                 "Patient flow (CONSORT-style)",
                 "Flow diagram of episodes from discharge to analysis, by arm.",
