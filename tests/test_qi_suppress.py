@@ -181,3 +181,10 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_html_view_shows_marks_and_notes() -> None:
+    result = suppress_counts(pd.DataFrame({"n": [3, 40]}))
+    view = result._repr_html_()
+    assert "&lt;11" in view and "hidden to protect privacy" in view
+    assert list(result.to_frame()["n"]) == ["<11", 40]

@@ -406,6 +406,10 @@ class QICharts:
             frame[col] = frame[col].astype("Int64")
         return frame
 
+    def to_frame(self) -> pd.DataFrame:
+        """The :meth:`summary` frame (one row per control chart)."""
+        return self.summary()
+
     def __repr__(self) -> str:
         where = f", site={self.site!r}" if self.site else ""
         return (

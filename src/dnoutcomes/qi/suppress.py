@@ -17,6 +17,7 @@ Hidden counts show as ``<11``; figures hidden only to protect another cell show 
 
 from __future__ import annotations
 
+import html
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -98,6 +99,11 @@ class SuppressedTable:
     def to_frame(self) -> pd.DataFrame:
         """A copy of the table to show."""
         return self.table.copy()
+
+    def _repr_html_(self) -> str:
+        table = self.table.to_html(border=0, classes="dnoutcomes", na_rep="")
+        notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes)
+        return f"<div>{table}<ul>{notes}</ul></div>" if notes else f"<div>{table}</div>"
 
     @property
     def n_suppressed(self) -> int:
