@@ -257,3 +257,12 @@ def test_generated_confounding_is_corrected_toward_the_truth() -> None:
     assert abs(adjusted["estimate"] - truth) < abs(naive["estimate"] - truth)
     assert adjusted["conf_low"] < truth < adjusted["conf_high"]
     assert res.balance["smd_after"].abs().max() < 0.1 < res.balance["smd_before"].abs().max()
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.stats.iptw as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

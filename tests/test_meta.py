@@ -220,3 +220,12 @@ def test_pooled_estimate_covers_the_generators_effect() -> None:
     assert sorted(res.sites["site_id"]) == sorted(sample.truth.sites)
     truth = sample.truth.effects["nprs@discharge"]["compared"]
     assert res.conf_low < truth < res.conf_high
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.stats.meta as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -309,3 +309,12 @@ def test_recovers_the_generators_slope_difference() -> None:
     # The truth on the observed 0-10 scale (after rounding and clipping).
     truth = sample.truth.nprs_weekly_scale["difference"]
     assert row["conf_low"] < truth < row["conf_high"]
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.stats.mixed as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -215,3 +215,12 @@ def test_generated_rates_and_contraindications_match_the_truth() -> None:
     compared = set(res.episodes_used)
     expected = set(sample.truth.contraindicated_dn_episodes) & compared
     assert set(res.contraindicated["episode_id"]) == expected and expected
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.stats.safety as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

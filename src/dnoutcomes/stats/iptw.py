@@ -241,6 +241,14 @@ def e_value(
     ----------
     VanderWeele TJ, Ding P. Sensitivity analysis in observational research: introducing the
     E-value. Ann Intern Med 2017;167:268-274.
+
+    Examples
+    --------
+    The paper's example, RR 3.9 (95 % CI 1.8 to 8.7):
+
+    >>> estimate, limit = e_value(3.9, 1.8, 8.7)
+    >>> round(estimate, 2), round(limit, 2)
+    (7.26, 3.0)
     """
 
     def one(rr: float) -> float:

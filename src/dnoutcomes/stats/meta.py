@@ -106,6 +106,20 @@ def pool_dersimonian_laird(
     DerSimonian R, Laird N. Meta-analysis in clinical trials. Control Clin Trials
     1986;7:177-188. Higgins JPT, Thompson SG. Quantifying heterogeneity in a meta-analysis.
     Stat Med 2002;21:1539-1558.
+
+    Examples
+    --------
+    Three sites that agree more than their standard errors require: tau2 is truncated at 0.
+
+    >>> p = pool_dersimonian_laird([-0.59, -0.86, -0.95], [0.30, 0.26, 0.31])
+    >>> round(p.estimate, 3), round(p.std_error, 3), p.tau2, p.i2, round(p.q, 3)
+    (-0.803, 0.166, 0.0, 0.0, 0.777)
+
+    Four that disagree:
+
+    >>> p = pool_dersimonian_laird([-1.2, 0.1, -0.9, 0.4], [0.2, 0.25, 0.3, 0.2])
+    >>> round(p.estimate, 3), round(p.tau2, 3), round(p.i2, 1), round(p.q, 2)
+    (-0.395, 0.638, 92.2, 38.7)
     """
     y = np.asarray(estimates, dtype=np.float64)
     se = np.asarray(std_errors, dtype=np.float64)

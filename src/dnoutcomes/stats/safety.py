@@ -82,6 +82,12 @@ def poisson_rate_ci(
     With ``a = 1 - conf_level``: lower ``= G^-1(a/2; x) / T`` (0 when ``x = 0``), upper
     ``= G^-1(1 - a/2; x + 1) / T``, ``G^-1(p; s)`` the quantile of a gamma distribution of
     shape ``s`` and scale 1 (Garwood 1936). Missing counts or exposures give NaN.
+
+    Examples
+    --------
+    >>> rate, low, high = poisson_rate_ci([424, 0], [1758, 1064])
+    >>> rate.round(2), low.round(2), high.round(2)
+    (array([24.12,  0.  ]), array([21.88,  0.  ]), array([26.53,  0.35]))
     """
     x = np.asarray(events, dtype=np.float64)
     t = np.asarray(exposure, dtype=np.float64)
