@@ -98,7 +98,7 @@ def notebook_01() -> list[Cell]:
             import dnoutcomes as dn
             from dnoutcomes.cohort import patient_flow
             from dnoutcomes.plots import plot_flow
-            from dnoutcomes.stats.descriptives import describe_baseline
+            from dnoutcomes.stats import describe_baseline
 
             pd.set_option("display.max_colwidth", 200)
             DATA = Path("../data/sample")  # a folder of CSV files; an .xlsx workbook works too
@@ -418,11 +418,412 @@ def notebook_01() -> list[Cell]:
 
 
 # --------------------------------------------------------------------------------------------
+# 02 — compare treatments
+# --------------------------------------------------------------------------------------------
+
+
+def notebook_02() -> list[Cell]:
+    return [
+        md(
+            r"""
+            # 2 · Compare the treatments
+
+            **The question.** Do episodes of low back pain treated with dry needling plus
+            manual and exercise therapy (`dn_manual_exercise`) end with less pain than those
+            treated with dry needling alone (`dn_only`)? By how much, how sure can we be, and
+            does the answer hold for disability, for the course of pain over the visits, for
+            the share of patients who improve meaningfully, for how fast they improve and for
+            their use of pain medication?
+
+            The plan of analysis (`shared/design/analysis-plan.md`) fixes every step before we
+            look at the results: the **primary** outcome is the NPRS (0–10 pain) at discharge,
+            compared by ANCOVA; everything else is **secondary**. Fixing this in advance is what
+            stops us from picking, after the fact, the analysis that looks best.
+
+            Every effect below reads *comparator minus reference*: `dn_manual_exercise` minus
+            `dn_only`. For pain and disability, lower is better, so a **negative** difference
+            favours the combination.
+            """
+        ),
+        code(
+            r"""
+            %matplotlib inline
+            from pathlib import Path
+
+            import matplotlib.pyplot as plt
+            import pandas as pd
+            import statsmodels.formula.api as smf
+            from IPython.display import Markdown, display
+
+            import dnoutcomes as dn
+            from dnoutcomes.cohort import outcome_pairs
+            from dnoutcomes.plots import (
+                plot_effects,
+                plot_improvement,
+                plot_responder_curves,
+                plot_time_to_response,
+                plot_trajectories,
+            )
+            from dnoutcomes.stats import (
+                compare_ancova,
+                compare_medication,
+                compare_outcomes,
+                compare_responders,
+                compare_time_to_response,
+                compare_trajectories,
+                summarize_outcomes,
+            )
+
+            DATA = Path("../data/sample")
+            ds = dn.load(DATA)  # the contraindicated-needling warnings of notebook 01
+            REF, COMP = "dn_only", "dn_manual_exercise"
+            MCID = ds.registry["nprs"].mcid_points  # minimal clinically important change
+            print(f"NPRS: minimal clinically important improvement = {MCID:g} points")
+            """
+        ),
+        md(
+            r"""
+            ## 1. Look at the data first
+
+            Means and spread of the NPRS per arm at baseline and at discharge, and each
+            episode's improvement (baseline minus discharge; the dashed line is the 2-point
+            minimal clinically important change):
+            """
+        ),
+        code(
+            r"""
+            summary = summarize_outcomes(ds, measures=["nprs"]).to_frame()
+            summary.round(2)
+            """
+        ),
+        code(
+            r"""
+            pairs = outcome_pairs(ds, measure="nprs", timepoint="discharge")
+            plot_improvement(pairs, arms=(REF, COMP))
+            plt.show()
+            """
+        ),
+        md(
+            r"""
+            ## 2. Why ANCOVA, and not the change score
+
+            There are three obvious ways to compare the arms, and on these data they give three
+            different answers:
+
+            1. **compare the discharge scores** — ignores that the arms started at different
+               levels of pain;
+            2. **compare the change scores** (baseline − discharge) — seems to fix that, but
+               assumes that one point more pain at baseline means exactly one point more at
+               discharge. It rarely does: patients who start high tend to come down further
+               (regression to the mean), so the change score *over*-corrects;
+            3. **ANCOVA**: discharge score = arm + *b* × baseline score. It *estimates* how
+               much of the baseline carries over (the slope *b*) instead of assuming 0 (option
+               1) or 1 (option 2).
+
+            ANCOVA is the recommended primary analysis of a baseline–follow-up design (Vickers
+            & Altman, *BMJ* 2001;323:1123; the EMA guideline on baseline covariates, 2015): in
+            a randomised trial it is unbiased and has the narrowest interval of the three, and
+            when the arms differ at baseline — as they do here — it is the only one of the
+            three that is not pulled by the imbalance. We fit all three with statsmodels on the
+            same episodes to see it:
+            """
+        ),
+        code(
+            r"""
+            complete = pairs.dropna(subset=["baseline", "value"]).assign(change=lambda d: d["value"] - d["baseline"])
+            fits = {
+                "1. discharge score only": smf.ols("value ~ treated", data=complete).fit(),
+                "2. change score": smf.ols("change ~ treated", data=complete).fit(),
+                "3. ANCOVA (adjusted for baseline)": smf.ols("value ~ treated + baseline", data=complete).fit(),
+            }
+            three = pd.DataFrame({
+                name: {"difference": fit.params["treated"],
+                       "conf_low": fit.conf_int().loc["treated", 0],
+                       "conf_high": fit.conf_int().loc["treated", 1],
+                       "CI width": fit.conf_int().loc["treated"].diff().iloc[-1]}
+                for name, fit in fits.items()
+            }).T
+            slope = fits["3. ANCOVA (adjusted for baseline)"].params["baseline"]
+            print(f"baseline NPRS: {REF} {complete.loc[complete.arm == REF, 'baseline'].mean():.2f}, "
+                  f"{COMP} {complete.loc[complete.arm == COMP, 'baseline'].mean():.2f}; "
+                  f"ANCOVA slope on baseline b = {slope:.2f} (the change score assumes 1, "
+                  f"the discharge-only comparison assumes 0)")
+            three.round(2)
+            """
+        ),
+        md(
+            r"""
+            The combined-care arm started with more pain. Comparing discharge scores alone
+            ignores that and makes the difference look small; the change score gives the
+            higher-starting arm credit for all of its extra baseline pain, although only a share
+            *b* of it would have carried over. ANCOVA sits between the two, where the data put
+            it.
+
+            ## 3. The primary analysis
+
+            `compare_ancova` fits that model (OLS, `nprs_discharge ~ arm + nprs_baseline`) on
+            the episodes with both values, and reports the adjusted difference with its 95 %
+            confidence interval, the adjusted mean of each arm at the average baseline, and
+            Hedges' *g* (the difference in standard-deviation units).
+            """
+        ),
+        code(
+            r"""
+            primary = compare_ancova(ds, measure="nprs", timepoint="discharge")
+            primary
+            """
+        ),
+        code(
+            r"""
+            primary.adjusted_means.round(2)
+            """
+        ),
+        hidden(
+            r"""
+            # The package's ANCOVA is the statsmodels fit above, to many digits.
+            ancova = fits["3. ANCOVA (adjusted for baseline)"]
+            assert abs(primary.estimate - ancova.params["treated"]) < 1e-9
+            assert abs(primary.conf_low - ancova.conf_int().loc["treated", 0]) < 1e-9
+            assert primary.n == len(complete)
+            """
+        ),
+        md(
+            r"""
+            ### How to read a confidence interval
+
+            The 95 % confidence interval is the range of true differences that are compatible
+            with our data. Two questions, in this order:
+
+            1. **Does it include 0?** If not, the data are hard to reconcile with "no
+               difference" (that is what *p* < 0.05 says, no more).
+            2. **Where does it lie against a difference that matters?** The 2-point MCID is a
+               change that matters to *one patient*; a difference between *group means* is
+               naturally smaller, because it averages patients who improve a lot with patients
+               who do not. A mean difference of about 1 point is often taken as worthwhile
+               between treatments. If the whole interval lies below what matters, the
+               treatments may differ but not by much; if it spans both, the data cannot yet
+               tell.
+
+            Not to say: "there is a 95 % probability that the true difference is in this
+            interval" (it either is or is not), or "no difference" when an interval includes 0
+            (say "no clear difference"; absence of evidence is not evidence of absence).
+            """
+        ),
+        md(
+            r"""
+            ## 4. Secondary outcomes, with Holm's correction
+
+            Each extra outcome tested is another chance of a false alarm: with five outcomes at
+            the 5 % level, the chance that at least one is "significant" by luck alone is up to
+            23 %. Holm's method adjusts the secondary p-values (`p_holm`) so that the chance of
+            *any* false alarm among them stays at 5 %; it is uniformly better than Bonferroni.
+            The primary outcome is not adjusted — it was fixed in advance.
+            """
+        ),
+        code(
+            r"""
+            secondary = compare_outcomes(ds)
+            secondary
+            """
+        ),
+        code(
+            r"""
+            plot_effects(secondary)
+            plt.show()
+            """
+        ),
+        md(
+            r"""
+            Read each row as in section 3. The ODI runs 0–100 (MCID 10 points); lumbar flexion
+            and pressure pain threshold are higher-is-better, so for them a *positive* difference
+            favours the combination.
+
+            ## 5. The course of pain over the visits: a mixed model
+
+            The ANCOVA uses two numbers per episode. The NPRS is recorded at every visit, and a
+            linear mixed model uses all of them: `nprs ~ arm × weeks + (1 | episode)`. The
+            *random intercept* lets each episode have its own level of pain, so that the many
+            scores of one patient are not counted as independent evidence. The terms read:
+
+            * `intercept` — mean NPRS of `dn_only` at week 0;
+            * `arm` — how much higher the combined arm starts (the baseline imbalance again);
+            * `weeks` — change in NPRS per week under `dn_only`;
+            * `arm_x_weeks` — how much faster (negative) or slower the combined arm improves,
+              per week: the number that answers our question here.
+            """
+        ),
+        code(
+            r"""
+            trajectory = compare_trajectories(ds)
+            trajectory
+            """
+        ),
+        code(
+            r"""
+            plot_trajectories(trajectory)
+            plt.show()
+            """
+        ),
+        md(
+            r"""
+            The lines are model-based means with 95 % bands; a straight line is a simplification
+            (pain usually falls fastest early), so read the slopes as average rates over a
+            course of care, and do not extrapolate past the weeks where there are data.
+
+            ## 6. Responders and the number needed to treat
+
+            A mean difference is hard to explain to a patient. The responder analysis counts the
+            episodes that improved by at least the MCID (2 NPRS points) in each arm and reports
+            the risk difference, risk ratio and odds ratio, and the **number needed to treat**
+            (NNT = 1 / risk difference): how many patients would need the combined care instead
+            of needling alone for one more of them to reach a meaningful improvement. Its
+            interval is the inverse of the risk difference's; when that interval crosses 0 the
+            NNT interval runs through infinity and is said in words.
+            """
+        ),
+        code(
+            r"""
+            responders = compare_responders(ds)
+            responders
+            """
+        ),
+        code(
+            r"""
+            plot_responder_curves(responders)
+            plt.show()
+            """
+        ),
+        md(
+            r"""
+            The curves show, for every threshold of improvement on the x-axis, the share of each
+            arm that reached it — so the conclusion does not hang on the 2-point cut-off alone.
+            A curve that lies above the other everywhere is a consistent difference.
+
+            ## 7. Time to response
+
+            How soon do patients reach a 2-point improvement? Patients who are discharged or
+            stop coming before they improve are *censored*: we know only that they had not
+            responded by then. The Kaplan–Meier method uses them correctly (leaving them out, or
+            counting them as failures, would both bias the answer). The log-rank test compares
+            the whole curves.
+            """
+        ),
+        code(
+            r"""
+            time_to_response = compare_time_to_response(ds)
+            time_to_response
+            """
+        ),
+        code(
+            r"""
+            plot_time_to_response(time_to_response)
+            plt.show()
+            """
+        ),
+        md(
+            r"""
+            ## 8. Medication use
+
+            For *any* opioid or analgesic use in the past week: logistic regression of use at
+            discharge on arm and use at baseline, reported as an odds ratio (OR < 1 favours the
+            combination); for the amounts (morphine milligram equivalents per day, analgesic
+            doses per week), an ANCOVA as in section 3. Few patients use opioids, so expect wide
+            intervals.
+            """
+        ),
+        code(
+            r"""
+            medication = compare_medication(ds)
+            medication
+            """
+        ),
+        md(
+            r"""
+            ## What to say, and what not to say
+
+            These are **adjusted associations in routine clinic data**, not the result of a
+            randomised trial. Say "episodes treated with the combination ended with *x* points
+            less pain than comparable episodes treated with needling alone, adjusted for their
+            baseline pain". Do not say "the combination *causes x* points less pain" until the
+            comparison has been adjusted for everything that led clinicians to choose it — the
+            subject of notebook 03.
+
+            ## The answer
+            """
+        ),
+        code(
+            r"""
+            def interval(lo, hi, digits=1):
+                return f"95 % CI {lo:.{digits}f} to {hi:.{digits}f}"
+
+            def p_text(p):
+                return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+            est, lo, hi = primary.estimate, primary.conf_low, primary.conf_high
+            direction = "less" if est < 0 else "more"
+            if hi < 0:
+                certainty = "the interval excludes 0 (no difference)"
+            elif lo > 0:
+                certainty = "the interval excludes 0, in the direction of more pain"
+            else:
+                certainty = "the interval includes 0, so the data cannot tell the arms apart"
+            size = ("smaller than the 1-point difference often taken as worthwhile between treatments, "
+                    "though the interval reaches it" if max(abs(lo), abs(hi)) >= 1 > abs(est)
+                    else "smaller than the 1-point difference often taken as worthwhile between treatments"
+                    if max(abs(lo), abs(hi)) < 1 else "about the 1-point difference often taken as worthwhile")
+            sec = secondary.to_frame().query("role == 'secondary'")
+            holm_sig = sec.loc[sec["p_holm"] < 0.05]
+            holm_not = sec.loc[sec["p_holm"] >= 0.05]
+            slope = trajectory.fixed.set_index("term").loc["arm_x_weeks"]
+            counts = responders.counts.set_index("arm")
+            med = time_to_response.frame.set_index("arm")
+            meds = medication.to_frame()
+            meds_clear = meds.loc[meds["p_value"] < 0.05, "measure"].tolist()
+
+            display(Markdown("\n\n".join([
+                f"**Primary (NPRS at discharge, ANCOVA, n = {primary.n}).** Adjusted for baseline pain, "
+                f"`{COMP}` episodes ended with {abs(est):.2f} points {direction} pain than `{REF}` episodes "
+                f"({interval(lo, hi, 2)}; {p_text(primary.p_value)}; Hedges' g {primary.hedges_g:.2f}); "
+                f"{certainty}. The difference is {size}.",
+                f"**Secondary outcomes (Holm-adjusted).** "
+                + (f"Clear after adjustment: {', '.join(f'{m} at {t}' for m, t in zip(holm_sig.measure, holm_sig.timepoint))}. " if len(holm_sig) else "None is clear after adjustment. ")
+                + (f"Not clear: {', '.join(f'{m} at {t}' for m, t in zip(holm_not.measure, holm_not.timepoint))}." if len(holm_not) else ""),
+                f"**Course of pain.** Pain fell by {abs(trajectory.fixed.set_index('term').loc['weeks', 'estimate']):.2f} "
+                f"points a week under `{REF}`, and by {abs(slope['estimate']):.2f} points a week "
+                f"{'more' if slope['estimate'] < 0 else 'less'} under `{COMP}` ({interval(slope['conf_low'], slope['conf_high'], 2)}).",
+                f"**Responders (≥ {MCID:g} points).** {counts.loc[REF, 'responders']} of {counts.loc[REF, 'n']} "
+                f"({counts.loc[REF, 'proportion']:.0%}) with `{REF}` and {counts.loc[COMP, 'responders']} of "
+                f"{counts.loc[COMP, 'n']} ({counts.loc[COMP, 'proportion']:.0%}) with `{COMP}`: {responders.nnt_text}.",
+                f"**Time to response.** Median {med.loc[REF, 'median']:.0f} days with `{REF}` and "
+                f"{med.loc[COMP, 'median']:.0f} days with `{COMP}` (log-rank {p_text(time_to_response.logrank_p)}).",
+                f"**Medication.** " + (f"Clear differences in {', '.join(meds_clear)}." if meds_clear
+                                       else "No clear difference in opioid or analgesic use or amounts at discharge "
+                                            "(every interval includes no difference)."),
+                "These are adjusted associations in clinic data; notebook 03 asks whether confounding could explain them.",
+            ])))
+            """
+        ),
+        hidden(
+            r"""
+            # Checks behind the answer's wording.
+            assert primary.conf_low <= primary.estimate <= primary.conf_high
+            assert (primary.p_value < 0.05) == (primary.conf_high < 0 or primary.conf_low > 0)
+            assert list(secondary.to_frame()["role"]).count("primary") == 1
+            assert (sec["p_holm"] >= sec["p_value"] - 1e-12).all()  # Holm never lowers a p-value
+            assert abs(1 / responders.frame.set_index("term").loc["risk_difference", "estimate"]
+                       - responders.nnt) < 1e-9
+            """
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
 # The builder
 # --------------------------------------------------------------------------------------------
 
 NOTEBOOKS: dict[str, Callable[[], list[Cell]]] = {
     "01_load_and_check": notebook_01,
+    "02_compare_treatments": notebook_02,
 }
 
 
