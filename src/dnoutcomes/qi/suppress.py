@@ -213,8 +213,10 @@ def suppress_counts(
     mask = pd.DataFrame(False, index=frame.index, columns=frame.columns)
     prim = mask.copy()
     for col in count_cols:
-        shown = values[col].map(lambda v: int(v) if np.isfinite(v) and float(v).is_integer() else v)
-        display = shown.astype(object)
+        column = values[col]
+        whole = np.isfinite(column) & (column == np.round(column))
+        display = column.astype(object)
+        display[whole] = column[whole].astype(np.int64).astype(object)
         display[hidden[col]] = SECONDARY_MARK
         display[primary[col]] = f"<{threshold}"
         table[col] = display
