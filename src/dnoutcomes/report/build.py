@@ -174,6 +174,9 @@ def build_report(
         )
     say("selecting the site and period")
     local = select_site(dataset, site)
+    from dnoutcomes.cohort import check_arms
+
+    check_arms(local, reference, comparator)
     if period is None:
         period = default_period(local.episodes["end_date"])
         period_note = (
