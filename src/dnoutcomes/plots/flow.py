@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 from dnoutcomes.plots._data import attribute, tidy_frame
@@ -175,7 +176,7 @@ def _exclusion(
     ax.text(
         at[0] + 0.04,
         at[1] + 0.5 * step,
-        f"{n} left out: {reason}" if reason else f"{n} left out",
+        textwrap.fill(f"{n} left out: {reason}" if reason else f"{n} left out", 42),
         ha="left",
         va="center",
         fontsize=8.5,

@@ -62,7 +62,8 @@ def plot_trajectories(
         The measure registry for the label, unit and range.
     full_range
         Set the y-axis to the measure's whole range from the registry (0–10 for NPRS), so
-        that differences look as large as they are.
+        that differences look as large as they are; widened when the model's band leaves
+        the range.
     ax
         Axes to draw on; a new figure when None.
 
@@ -122,7 +123,11 @@ def plot_trajectories(
         ax.set_ylabel(f"Mean {measure_label(measure, registry)}")
         limits = _measure_range(measure, registry) if full_range else None
         if limits is not None:
-            ax.set_ylim(*limits)
+            # the whole scale, widened only if the model's band leaves it (a linear model
+            # can extrapolate past a floor)
+            low = min(limits[0], float(means["conf_low"].min()))
+            high = max(limits[1], float(means["conf_high"].max()))
+            ax.set_ylim(low, high)
         ax.set_xlim(left=min(0.0, float(means["weeks"].min())) - 0.3)
         n_obs, n_episodes = attribute(trajectory, "n_obs"), attribute(trajectory, "n_episodes")
         title = "Mixed-model means with 95% CI"
@@ -190,6 +195,7 @@ def _individual_lines(ax: Axes, individual: pd.DataFrame, arms: list[str]) -> No
                 linewidths=0.5,
                 alpha=0.08,
                 gid=f"individual:{arm}",
+                rasterized=True,  # hundreds of faint lines: keep SVG files small
                 zorder=0,
             )
         )
