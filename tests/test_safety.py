@@ -85,7 +85,12 @@ def test_counts_agree_with_the_raw_tables(clinic_a_dataset: Any, result: Any) ->
 
 def test_by_type_and_severity_add_up(result: Any) -> None:
     totals = result.rates.set_index("arm")["events"]
-    for frame, column in ((result.by_type, "type"), (result.by_severity, "severity")):
+    frames = (
+        (result.by_type, "type"),
+        (result.by_severity, "severity"),
+        (result.by_reporter, "reporter"),
+    )
+    for frame, column in frames:
         assert list(frame.columns) == [
             "arm",
             column,
@@ -99,6 +104,7 @@ def test_by_type_and_severity_add_up(result: Any) -> None:
         for arm in totals.index:
             assert sums[arm] == totals[arm]
     assert list(result.by_severity["severity"].unique()) == ["mild", "significant", "serious"]
+    assert list(result.by_reporter["reporter"].unique()) == ["not recorded"]  # no column
     serious = result.by_severity.loc[result.by_severity["severity"] == "serious"]
     assert (serious["events"] == 0).all() and (serious["conf_low"] == 0).all()
     assert (serious["conf_high"] > 0).all()

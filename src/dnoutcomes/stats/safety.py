@@ -137,6 +137,10 @@ class SafetyResult(ResultMixin):
     by_severity
         ``arm``, ``severity`` (mild, significant, serious: always all three), then the same
         columns as ``by_type``.
+    by_reporter
+        ``arm``, ``reporter`` (``patient``, ``clinician`` as recorded, ``not recorded``
+        for events without one), then the same columns as ``by_type``: patient-reported
+        rates run higher, so they are kept apart.
     notable_events
         Every ``serious`` event and every pneumothorax, infection or nerve injury in the
         compared arms (after a DN session or not): ``event_id``, ``session_id``,
@@ -154,6 +158,7 @@ class SafetyResult(ResultMixin):
     rates: pd.DataFrame
     by_type: pd.DataFrame
     by_severity: pd.DataFrame
+    by_reporter: pd.DataFrame
     notable_events: pd.DataFrame
     contraindicated: pd.DataFrame
     n: int
@@ -241,7 +246,7 @@ def compare_safety(
     Returns
     -------
     SafetyResult
-        ``rates`` per arm, ``by_type``, ``by_severity``, ``notable_events``,
+        ``rates`` per arm, ``by_type``, ``by_severity``, ``by_reporter``, ``notable_events``,
         ``contraindicated``; ``recorded`` False when there is no adverse_events table.
 
     Raises
@@ -310,6 +315,7 @@ def compare_safety(
             rates=rates,
             by_type=empty,
             by_severity=empty.rename(columns={"type": "severity"}),
+            by_reporter=empty.rename(columns={"type": "reporter"}),
             notable_events=pd.DataFrame(columns=_EVENT_COLUMNS),
             contraindicated=contraindicated,
             n=len(episodes),
@@ -335,6 +341,7 @@ def compare_safety(
     rates["rate_per_100"], rates["conf_low"], rates["conf_high"] = rate, low, high
     rates = rates[["arm", "episodes", *_RATE_COLUMNS, "contraindicated_episodes"]]
     types = [str(t) for t in _ordered_levels(after_dn["type"])]
+    reporters = [str(r) for r in _ordered_levels(after_dn["reporter"])]
     notable = (events["severity"].astype(str) == "serious") | events["type"].astype(str).isin(
         NOTABLE_TYPES
     )
@@ -345,6 +352,7 @@ def compare_safety(
         rates=rates,
         by_type=_by(after_dn, "type", types, exposure, conf_level),
         by_severity=_by(after_dn, "severity", list(SEVERITIES), exposure, conf_level),
+        by_reporter=_by(after_dn, "reporter", reporters, exposure, conf_level),
         notable_events=events.loc[notable, _EVENT_COLUMNS].reset_index(drop=True),
         contraindicated=contraindicated,
         n=len(episodes),
@@ -360,6 +368,7 @@ def _events_of(adverse_events: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataF
     for column in ("reporter", "resolved_days"):
         if column not in events.columns:
             events[column] = pd.NA
+    events["reporter"] = events["reporter"].astype("string").fillna("not recorded")
     events["type"] = events["type"].astype(str)
     events["severity"] = events["severity"].astype(str)
     return events.sort_values(["session_date", "event_id"], kind="stable").reset_index(drop=True)
