@@ -434,7 +434,8 @@ class TrajectoryResult(ResultMixin):
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The plan's ``lmm`` section (plus ``converged`` and ``engine``)."""
+        """The plan's ``lmm`` section (plus ``converged``, ``engine`` and the model-based
+        ``means`` per arm and week)."""
         fixed = {
             str(term): {"estimate": est, "se": se}
             for term, est, se in zip(
@@ -451,6 +452,18 @@ class TrajectoryResult(ResultMixin):
                 "sd_residual": self.sd_residual,
                 "converged": self.converged,
                 "engine": self.engine,
+                "means": [
+                    {"arm": a, "weeks": w, "estimate": e, "se": se, "ci_low": lo, "ci_high": hi}
+                    for a, w, e, se, lo, hi in zip(
+                        self.means["arm"],
+                        self.means["weeks"],
+                        self.means["estimate"],
+                        self.means["std_error"],
+                        self.means["conf_low"],
+                        self.means["conf_high"],
+                        strict=True,
+                    )
+                ],
             }
         )
         return out
