@@ -49,6 +49,10 @@ def test_i_chart_draws_points_limits_and_signals() -> None:
     assert labels[0] == "2024-01" and len(labels) <= 12
     assert ax.get_ylabel() == "Mean NPRS improvement"
     assert any("shift signalled" in t.get_text() for t in ax.texts)
+    assert not any(
+        "shift signalled" in t.get_text()
+        for t in plot_control_chart(i_chart([1, 3, 2, 6, 4])).texts
+    )
 
 
 def test_p_chart_in_percent_with_varying_limits_and_no_signal() -> None:
@@ -58,7 +62,8 @@ def test_p_chart_in_percent_with_varying_limits_and_no_signal() -> None:
     np.testing.assert_allclose(_line(ax, "ucl").get_ydata(), 100 * chart.frame["ucl"])
     assert _line(ax, "centre").get_linestyle() == "-"
     assert not [line for line in ax.get_lines() if line.get_gid() == "outside"]
-    assert ax.get_ylabel() == "Responders (%)"
+    assert ax.get_ylabel() == "Responders"
+    assert ax.get_yticklabels()[-1].get_text().endswith("%")
 
 
 def test_draws_on_given_axes_and_from_a_frame() -> None:

@@ -69,7 +69,7 @@ def plot_control_chart(
         ``centre`` line and ``ucl`` / ``lcl`` step lines (steps follow limits that change
         with the subgroup size), ``outside`` markers on the points beyond a limit, and, when
         the runs rules signal a shift, the centre line drawn dashed in orange (gid
-        ``run_signal``) with the runs figures written in the corner.
+        ``run_signal``) with the runs figures written under the axis.
 
     Raises
     ------
@@ -136,7 +136,7 @@ def plot_control_chart(
             from matplotlib.ticker import PercentFormatter
 
             ax.yaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
-        ax.set_ylabel(label[:1].upper() + label[1:] + (" (%)" if percent else ""))
+        ax.set_ylabel(label[:1].upper() + label[1:])
         if signals is not None and getattr(signals, "longest_run", None) is not None:
             text = (
                 f"Longest run {signals.longest_run} (limit {signals.longest_run_limit}); "
@@ -144,11 +144,12 @@ def plot_control_chart(
             )
             if runs_signal:
                 text += ": shift signalled"
-            ax.text(
-                0.01,
-                0.98,
+            ax.annotate(
                 text,
-                transform=ax.transAxes,
+                xy=(0.0, 0.0),
+                xycoords="axes fraction",
+                xytext=(0, -52),
+                textcoords="offset points",
                 ha="left",
                 va="top",
                 fontsize=8,

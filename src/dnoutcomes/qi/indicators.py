@@ -504,7 +504,7 @@ def qi_charts(
         monthly["responders"],
         monthly["episodes"],
         periods=periods,
-        label=f"{name} responders (improvement >= {mcid:g})",
+        label=f"{name} responders (improvement ≥ {mcid:g} points)",
     )
     ae = monthly_adverse_events(dataset, site=site, start=first, end=last)
     notes: list[str] = []
