@@ -27,7 +27,7 @@ def _caseload() -> pd.DataFrame:
 
 def test_site_with_seven_episodes_shows_lt11_and_no_percentage_reveals_it() -> None:
     table = _caseload()
-    total = int(table["episodes"].sum())
+    total = table["episodes"].sum()  # a NumPy integer: a number, not a column name
     result = suppress_counts(
         table,
         percents={"pct_responders": ("responders", "episodes"), "pct_of_all": ("episodes", total)},

@@ -18,6 +18,7 @@ Hidden counts show as ``<11``; figures hidden only to protect another cell show 
 from __future__ import annotations
 
 import html
+import numbers
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -224,8 +225,8 @@ def suppress_counts(
         prim[col] = primary[col]
     for col, (num, den) in percents.items():
         gone = hidden[num].copy()
-        if isinstance(den, int | float) and not isinstance(den, bool):
-            complement = float(den) - values[num]
+        if _is_total_number(den, values):
+            complement = float(den) - values[num]  # type: ignore[arg-type]
         else:
             gone |= hidden[den]
             complement = values[den] - values[num]
@@ -246,6 +247,14 @@ def suppress_counts(
     )
 
 
+def _is_total_number(den: Hashable | float, frame: pd.DataFrame) -> bool:
+    """True when a percentage's denominator is a number (a total shown elsewhere), not a
+    column of the table; a column of that name wins."""
+    if den in frame.columns:
+        return False
+    return isinstance(den, numbers.Real) and not isinstance(den, bool | np.bool_)
+
+
 def _count_columns(
     frame: pd.DataFrame,
     counts: Sequence[Hashable] | None,
@@ -261,7 +270,7 @@ def _count_columns(
     named: list[Hashable] = []
     for num, den in percents.values():
         named.append(num)
-        if not isinstance(den, int | float) or isinstance(den, bool):
+        if not _is_total_number(den, frame):
             named.append(den)
     for total, parts in totals.items():
         named.extend([total, *parts])
@@ -303,8 +312,8 @@ def _protect_complement(
     threshold: int,
 ) -> None:
     """A shown numerator whose complement in a shown denominator is small → hide it."""
-    if isinstance(den, int | float) and not isinstance(den, bool):
-        complement = float(den) - values[num]
+    if _is_total_number(den, values):
+        complement = float(den) - values[num]  # type: ignore[arg-type]
         den_shown = pd.Series(True, index=values.index)
     else:
         complement = values[den] - values[num]
