@@ -818,12 +818,318 @@ def notebook_02() -> list[Cell]:
 
 
 # --------------------------------------------------------------------------------------------
+# 03 — confounding and sites
+# --------------------------------------------------------------------------------------------
+
+
+def notebook_03() -> list[Cell]:
+    return [
+        md(
+            r"""
+            # 3 · Confounding and sites
+
+            **The question.** Notebook 02 found that episodes treated with dry needling plus
+            manual and exercise therapy ended with less pain than episodes treated with
+            needling alone. Could that be explained by *which patients* were given which
+            treatment, rather than by the treatment? And is the difference the same at every
+            clinic site?
+
+            What you will see: why clinic data are not a trial; the propensity score; inverse
+            probability of treatment weighting (IPTW) and the balance it buys (the Love plot);
+            the weighted estimate beside the naive one; the E-value for what we could not
+            measure; the estimate per site, pooled, in a forest plot; and what to say and not
+            to say.
+            """
+        ),
+        code(
+            r"""
+            %matplotlib inline
+            import json
+            from pathlib import Path
+
+            import matplotlib.pyplot as plt
+            import pandas as pd
+            from IPython.display import Markdown, display
+
+            import dnoutcomes as dn
+            from dnoutcomes.plots import arm_colour, arm_label, plot_balance, plot_forest, plot_site_forest
+            from dnoutcomes.stats import compare_ancova, compare_iptw, compare_sites
+
+            DATA = Path("../data/sample")
+            ds = dn.load(DATA)  # the contraindicated-needling warnings of notebook 01
+            REF, COMP = "dn_only", "dn_manual_exercise"
+            """
+        ),
+        md(
+            r"""
+            ## 1. Why clinic data are not a trial
+
+            In a randomised trial a coin decides who gets which treatment, so the two groups
+            differ — on age, on pain, on everything measured *and unmeasured* — only by chance,
+            and a difference in outcome can be put down to the treatment. In a clinic the
+            physiotherapist decides, for good reasons: patients with more pain, more
+            disability or longer symptoms are more often given the fuller package. This is
+            **confounding by indication**: the same characteristics that steer the choice of
+            treatment also affect how patients recover. Table 1 (notebook 01) showed it in these
+            data: the combined arm starts with more pain and disability, longer symptoms, and a
+            different mix of sites.
+
+            The baseline-adjusted ANCOVA of notebook 02 deals with the baseline *pain*. It does
+            not deal with disability, chronicity or site, which also differ between the arms and
+            also predict recovery.
+
+            ## 2. The propensity score
+
+            The propensity score is each episode's probability of receiving the combination,
+            given what we know about it before treatment: a logistic regression of the arm on
+            age, sex, condition, symptom weeks, baseline NPRS, baseline ODI and site. Two
+            episodes with the same score were equally likely to get either treatment — as if a
+            (biased) coin had been tossed. First check **overlap**: for weighting to work, each
+            arm must have episodes across the range of scores.
+            """
+        ),
+        code(
+            r"""
+            iptw = compare_iptw(ds)
+            w = iptw.weights
+            fig, ax = plt.subplots(figsize=(7, 3.5))
+            for arm in (REF, COMP):
+                ax.hist(w.loc[w["arm"] == arm, "propensity"], bins=20, range=(0, 1), alpha=0.6,
+                        color=arm_colour(arm), label=arm_label(arm))
+            ax.set_xlabel(f"Propensity score: probability of {arm_label(COMP).lower()}")
+            ax.set_ylabel("Episodes")
+            ax.legend(frameon=False)
+            plt.show()
+            """
+        ),
+        md(
+            r"""
+            The two histograms overlap over most of the range; where one arm has (almost) no
+            episodes — scores very near 0 or 1 — the data say nothing about the other
+            treatment for such patients, and the few episodes there get large weights.
+
+            ## 3. Weighting: make the arms look alike
+
+            IPTW weights each episode by the inverse of the probability of the treatment it
+            actually got (stabilised by the share of each arm, so that the weights average
+            about 1). An episode that got the combination although it was unlikely to counts
+            more, standing in for the similar patients who got needling alone. In the weighted
+            data the arms should look alike on every covariate in the model. The **effective
+            sample size** says how many unweighted episodes the weighted ones are worth:
+            """
+        ),
+        code(
+            r"""
+            print(f"episodes weighted: {iptw.n}; effective sample size {REF} {iptw.ess_reference:.0f}, "
+                  f"{COMP} {iptw.ess_comparator:.0f}; weights from {w['weight'].min():.2f} to {w['weight'].max():.2f}")
+            for note in iptw.notes:
+                print("note:", note)
+            """
+        ),
+        md(
+            r"""
+            ### Balance and the Love plot
+
+            For every covariate (and every level of a categorical one), the standardised mean
+            difference (in absolute value) before and after weighting. The dashed line is 0.1:
+            left of it a covariate counts as balanced.
+            """
+        ),
+        code(
+            r"""
+            plot_balance(iptw)
+            plt.show()
+            """
+        ),
+        code(
+            r"""
+            balance = iptw.balance.set_index("covariate")
+            print(f"largest |SMD| before weighting {balance['smd_before'].abs().max():.2f} "
+                  f"({balance['smd_before'].abs().idxmax()}), after {balance['smd_after'].abs().max():.2f} "
+                  f"({balance['smd_after'].abs().idxmax()})")
+            balance.loc[~balance["balanced_after"]]
+            """
+        ),
+        md(
+            r"""
+            A covariate still above 0.1 after weighting is usually a rare level (a handful of
+            episodes) whose SMD is noisy; the notes above say which levels occur in one arm only.
+            It is worth naming in a report, not a reason to distrust the whole analysis.
+
+            ## 4. The weighted estimate beside the naive one
+
+            The naive estimate is the ANCOVA of notebook 02 on the same episodes; the IPTW
+            estimate is the same model fitted with the weights, with a robust (sandwich)
+            standard error that allows for them.
+            """
+        ),
+        code(
+            r"""
+            estimates = iptw.estimates
+            estimates
+            """
+        ),
+        code(
+            r"""
+            ax = plot_forest(estimates, xlabel="Difference in NPRS at discharge (points, 95% CI)")
+            ax.set_title("Naive (baseline-adjusted) vs propensity-weighted estimate")
+            plt.show()
+            """
+        ),
+        md(
+            r"""
+            Because `data/sample` is synthetic, we can do what is never possible with real
+            data: compare with the truth. The generator wrote down the true average effect of
+            the combination on the NPRS at discharge for the episodes of the two arms
+            (`truth.json`). On your own data, skip this cell — there is no truth file.
+            """
+        ),
+        code(
+            r"""
+            truth = json.loads((DATA / "truth.json").read_text())
+            true_effect = truth["effects"]["nprs@discharge"]["compared"]
+            est = estimates.set_index("term")["estimate"]
+            pd.DataFrame({
+                "estimate": [est["naive"], est["iptw"], true_effect],
+                "distance from truth": [est["naive"] - true_effect, est["iptw"] - true_effect, 0.0],
+            }, index=["naive (ANCOVA, baseline NPRS)", "IPTW", "truth (generator)"]).round(2)
+            """
+        ),
+        md(
+            r"""
+            ## 5. What we could not measure: the E-value
+
+            Weighting balances only what was measured. Something unrecorded — motivation, fear
+            of movement, work demands — might still differ between the arms. The **E-value**
+            (VanderWeele & Ding, *Ann Intern Med* 2017) asks how strong such a hidden
+            confounder would have to be to explain the whole estimate away: it would need to be
+            associated with both the choice of treatment and the outcome by a risk ratio of at
+            least the E-value each, over and above the measured covariates. The E-value of the
+            confidence limit nearest to 0 says how strong it would need to be to make the
+            interval include no difference. (For a continuous outcome the difference is first
+            put on the risk-ratio scale, RR ≈ exp(0.91 × d), with d the difference in SD units.)
+            """
+        ),
+        code(
+            r"""
+            print(f"E-value {iptw.e_value:.2f} for the estimate, {iptw.e_value_ci:.2f} for its confidence limit")
+            """
+        ),
+        md(
+            r"""
+            There is no threshold that makes an E-value "large enough". Compare it with the
+            strongest measured confounders: if none of them is associated with treatment and
+            outcome that strongly, an unmeasured one that is would be surprising.
+
+            ## 6. Sites: is the difference the same everywhere?
+
+            The same ANCOVA within each site, pooled by a random-effects meta-analysis
+            (DerSimonian–Laird). Random effects allow the true difference to vary between
+            sites; **τ²** estimates that variance, **I²** the share of the spread between site
+            estimates that is more than chance, and **Q** tests whether there is any. With
+            three sites these are rough: I² = 0 % does not prove that the sites are alike.
+            """
+        ),
+        code(
+            r"""
+            sites = compare_sites(ds)
+            sites
+            """
+        ),
+        code(
+            r"""
+            plot_site_forest(sites)
+            plt.show()
+            """
+        ),
+        md(
+            r"""
+            A site whose interval includes 0 while the pooled one does not has not "shown no
+            effect": it has fewer episodes, so its interval is wide. Judge the sites by whether
+            their intervals overlap the pooled estimate, not by their p-values.
+
+            ## What to say, and what not to say
+
+            **Say:** "In routine care at our clinics, episodes treated with dry needling plus
+            manual and exercise therapy ended with about *x* points less pain (0–10) than
+            similar episodes treated with dry needling alone, after adjusting for baseline pain,
+            disability, symptom duration, condition, age, sex and site (95 % CI …). The
+            difference was similar across sites. Unmeasured differences between the patients
+            could explain it only if they were about as strongly related to treatment choice and
+            outcome as an E-value of *e*."
+
+            **Do not say:** "dry needling plus exercise *causes* less pain" or "is proven
+            better" (this is not a trial); "no effect at site S" (a wide interval is not
+            evidence of no effect); or anything about patients unlike ours (the weights only
+            reach the patients the clinics actually treated).
+
+            ## The answer
+            """
+        ),
+        code(
+            r"""
+            e = iptw.estimates.set_index("term")
+            naive, weighted = e.loc["naive"], e.loc["iptw"]
+            pooled = sites.pooled
+            shift = weighted["estimate"] - naive["estimate"]
+            moved = ("further from 0" if abs(weighted["estimate"]) > abs(naive["estimate"]) else "toward 0")
+            excludes_zero = weighted["conf_high"] < 0 or weighted["conf_low"] > 0
+            hetero = ("no sign that the difference varies between sites" if pooled.q_p_value >= 0.05
+                      else "signs that the difference varies between sites")
+            display(Markdown("\n\n".join([
+                f"**Could confounding explain the difference?** The arms differed before treatment "
+                f"(largest |SMD| {iptw.balance['smd_before'].abs().max():.2f}); weighting by the propensity "
+                f"score brought them to a largest |SMD| of {iptw.balance['smd_after'].abs().max():.2f}. "
+                f"The weighted difference in NPRS at discharge is {weighted['estimate']:.2f} points "
+                f"(95 % CI {weighted['conf_low']:.2f} to {weighted['conf_high']:.2f}), against "
+                f"{naive['estimate']:.2f} ({naive['conf_low']:.2f} to {naive['conf_high']:.2f}) adjusting for "
+                f"baseline pain alone: adjusting for the measured confounders moved it {abs(shift):.2f} points "
+                f"{moved}, and the interval {'excludes' if excludes_zero else 'includes'} 0. "
+                f"An unmeasured confounder would need a risk-ratio association of {iptw.e_value:.2f} with both "
+                f"treatment and outcome to explain the estimate away ({iptw.e_value_ci:.2f} to make the "
+                f"interval include 0).",
+                f"**Is it the same at every site?** Pooled over {pooled.k} sites: {pooled.estimate:.2f} points "
+                f"(95 % CI {pooled.conf_low:.2f} to {pooled.conf_high:.2f}); τ² = {pooled.tau2:.3f}, "
+                f"I² = {pooled.i2:.0f} %, Q = {pooled.q:.2f} on {pooled.q_df} df (p = {pooled.q_p_value:.2f}): "
+                f"{hetero}, with only {pooled.k} sites to judge by.",
+                f"**In the synthetic sample** the true effect is {true_effect:.2f}: the weighted estimate is "
+                f"{abs(weighted['estimate'] - true_effect):.2f} points from it, the naive one "
+                f"{abs(naive['estimate'] - true_effect):.2f}.",
+            ])))
+            """
+        ),
+        hidden(
+            r"""
+            # Checks behind the answer: the naive estimate is notebook 02's ANCOVA on the same
+            # episodes, weighting improved balance, and the pooled estimate lies among the sites.
+            import statsmodels.formula.api as smf
+            from dnoutcomes.cohort import outcome_pairs
+
+            used = outcome_pairs(ds, measure="nprs").set_index("episode_id").loc[list(iptw.episodes_used)]
+            refit = smf.ols("value ~ treated + baseline", data=used).fit()
+            assert abs(refit.params["treated"] - naive["estimate"]) < 1e-9
+            assert abs(compare_ancova(ds).estimate - naive["estimate"]) < abs(shift)  # fewer episodes only
+            # the sentence on overlap: almost every episode has a score away from 0 and 1
+            inside = w.groupby("arm")["propensity"].apply(lambda p: p.between(0.05, 0.95).mean())
+            assert (inside > 0.9).all()
+            # the sentence on covariates left unbalanced: rare levels only
+            assert all("=" in c for c in balance.index[~balance["balanced_after"]])
+            assert iptw.balance["smd_after"].abs().max() < iptw.balance["smd_before"].abs().max()
+            assert sites.sites["estimate"].min() <= pooled.estimate <= sites.sites["estimate"].max()
+            assert 0 <= pooled.i2 <= 100 and pooled.tau2 >= 0
+            """
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
 # The builder
 # --------------------------------------------------------------------------------------------
 
 NOTEBOOKS: dict[str, Callable[[], list[Cell]]] = {
     "01_load_and_check": notebook_01,
     "02_compare_treatments": notebook_02,
+    "03_confounding_and_sites": notebook_03,
 }
 
 
