@@ -333,6 +333,16 @@ def test_i_chart_centre_and_limits_by_hand(report: Report, export: Any) -> None:
     assert block["lcl"] == pytest.approx(centre - 2.66 * mr, rel=1e-12)
 
 
+def test_site_signals_table_for_an_all_sites_report(report: Report) -> None:
+    rows = _rows(report, "spc_sites")
+    assert {r["site_id"] for r in rows} == {"central", "north"}  # south: one month only
+    assert {r["chart"] for r in rows} == {"I chart", "P chart"}
+    assert set(report.extra["spc_by_site"]) == {"central", "north"}
+    assert "The control charts of site south could not be computed" in " ".join(
+        p.text for p in report.section("control_charts").paragraphs
+    )
+
+
 def test_comparison_sentence_follows_the_numbers(report: Report) -> None:
     ancova = report.extra["ancova"]
     primary = ancova[0] if isinstance(ancova, list) else ancova["results"][0]

@@ -241,7 +241,92 @@ def control_charts_section(context: Context) -> SectionOutcome:
                 )
             )
     blocks.append(_monthly_table(context, qi))
-    return SectionOutcome(Section("control_charts", title, tuple(blocks)), spc=spc)
+    site_blocks, by_site = _site_signals(context)
+    blocks.extend(site_blocks)
+    extra = {"spc_by_site": by_site} if by_site else {}
+    return SectionOutcome(Section("control_charts", title, tuple(blocks)), spc=spc, extra=extra)
+
+
+def _site_signals(context: Context) -> tuple[list[Any], dict[str, Any]]:
+    """For a report of every site: each site's own I and P charts, their signals in words
+    and a table (a shift at one site is diluted, and can be missed, in the clinic's chart)."""
+    from dnoutcomes.qi.indicators import qi_charts
+
+    if context.site is not None:
+        return [], {}
+    sites = sorted(str(s) for s in context.local.episodes["site_id"].dropna().unique())
+    if len(sites) < 2:
+        return [], {}
+    months = context.period.trailing_months(TRAILING_MONTHS)
+    rows: list[dict[str, Any]] = []
+    sentences: list[Paragraph] = []
+    by_site: dict[str, Any] = {}
+    for site in sites:
+        charts, failure = safe(
+            f"The control charts of site {site}",
+            lambda site=site: qi_charts(  # type: ignore[misc]
+                context.local, site=site, start=months[0], end=months[-1]
+            ),
+        )
+        if failure is not None:
+            sentences.append(failure)
+            continue
+        by_site[site] = {}
+        for key, what in (
+            ("i_chart", "mean improvement in pain"),
+            ("p_chart", "share of responders"),
+        ):
+            chart = getattr(charts, key)
+            signals = chart.signals
+            by_site[site][key] = signals.to_dict()
+            rows.append(
+                {
+                    "site_id": site,
+                    "chart": key.replace("_chart", "").upper() + " chart",
+                    "outside_limits": ", ".join(signals.outside_limits) or "none",
+                    "longest_run": signals.longest_run,
+                    "longest_run_limit": signals.longest_run_limit,
+                    "crossings": signals.crossings,
+                    "crossings_limit": signals.crossings_limit,
+                    "signal": "yes" if signals.any_signal else "no",
+                }
+            )
+            if signals.any_signal:
+                sentences.extend(
+                    Paragraph(f"Site {site}: {text}")
+                    for text in spc_signal_sentences(chart.to_dict(), what=what)
+                )
+    if not rows:
+        return sentences, by_site
+    intro = Paragraph(
+        "The same charts site by site: a change at one site can be diluted, and missed, in "
+        "the charts of the whole clinic. "
+        + ("Signals:" if sentences else "No site's chart signals a change.")
+    )
+    table = Table(
+        key="spc_sites",
+        title="Control-chart signals by site (I and P charts, same months)",
+        frame=pd.DataFrame(rows),
+        labels={
+            "site_id": "Site",
+            "chart": "Chart",
+            "outside_limits": "Months outside the limits",
+            "longest_run": "Longest run",
+            "longest_run_limit": "Run limit",
+            "crossings": "Crossings",
+            "crossings_limit": "Crossings limit",
+            "signal": "Signal",
+        },
+        formats={
+            "longest_run": "int",
+            "longest_run_limit": "int",
+            "crossings": "int",
+            "crossings_limit": "int",
+        },
+        note="A run longer than its limit, fewer crossings than theirs, or a month outside "
+        "the limits is a signal (Anhøj rules and Shewhart limits).",
+    )
+    return [intro, *sentences, table], by_site
 
 
 def funnel_section(context: Context) -> SectionOutcome:
