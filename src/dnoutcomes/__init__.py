@@ -18,6 +18,7 @@ from dnoutcomes.errors import (
     RequestError,
     UnreadableInputError,
 )
+from dnoutcomes.qi import qi_charts, suppress_counts
 from dnoutcomes.stats.iptw import compare_iptw
 from dnoutcomes.stats.meta import compare_sites
 from dnoutcomes.stats.mixed import compare_trajectories, fit_random_intercept
@@ -46,5 +47,7 @@ __all__ = [
     "default_registry",
     "fit_random_intercept",
     "load",
+    "qi_charts",
+    "suppress_counts",
     "validate",
 ]
