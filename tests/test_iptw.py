@@ -266,3 +266,14 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_complete_separation_is_reported_not_hidden() -> None:
+    covariates = pd.DataFrame({"age": np.arange(20.0)})
+    treated = (np.arange(20) >= 10).astype(float)  # age separates the arms completely
+    ps, weights, converged, messages = propensity_weights(covariates, treated)
+    assert converged is False
+    assert any("did not converge" in m for m in messages)
+    assert any("0 or 1" in m for m in messages)
+    assert np.isfinite(ps).all() and np.isfinite(weights).all()
+    assert ((ps > 0) & (ps < 1)).all()

@@ -167,8 +167,9 @@ def _logistic_irls(
     messages: list[str] = []
     converged = False
     for _ in range(_IRLS_MAXIT):  # iterations of the fit, not a loop over rows
-        w = mu * (1.0 - mu)
-        z = eta + (t - mu) / w
+        mu_eta = _logit_mu_eta(eta)
+        w = mu_eta * mu_eta / (mu * (1.0 - mu))
+        z = eta + (t - mu) / mu_eta
         xw = exog * w[:, None]
         try:
             beta = np.linalg.solve(exog.T @ xw, xw.T @ z)
@@ -176,7 +177,7 @@ def _logistic_irls(
             messages.append("the propensity design is singular (a covariate level is aliased)")
             break
         eta = exog @ beta
-        mu = 1.0 / (1.0 + np.exp(-eta))
+        mu = _logit_linkinv(eta)
         dev = _binomial_deviance(t, mu)
         if abs(dev - dev_old) / (abs(dev) + 0.1) < _IRLS_EPSILON:
             converged = True
@@ -191,6 +192,24 @@ def _logistic_irls(
             "weights of those episodes are extreme"
         )
     return mu, converged, tuple(messages)
+
+
+_EPS = float(np.finfo(np.float64).eps)
+_ETA_LIMIT = 30.0  # R's THRESH / MTHRESH in family.c
+
+
+def _logit_linkinv(eta: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Inverse logit clamped away from 0 and 1 as R's ``binomial()$linkinv``."""
+    e = np.exp(np.clip(eta, -_ETA_LIMIT, _ETA_LIMIT))
+    e = np.where(eta < -_ETA_LIMIT, _EPS, np.where(eta > _ETA_LIMIT, 1.0 / _EPS, e))
+    return np.asarray(e / (1.0 + e), dtype=np.float64)
+
+
+def _logit_mu_eta(eta: NDArray[np.float64]) -> NDArray[np.float64]:
+    """d mu / d eta as R's ``binomial()$mu.eta`` (at least machine epsilon)."""
+    e = np.exp(np.clip(eta, -_ETA_LIMIT, _ETA_LIMIT))
+    d = np.where(np.abs(eta) > _ETA_LIMIT, _EPS, e / (1.0 + e) ** 2)
+    return np.asarray(np.maximum(d, _EPS), dtype=np.float64)
 
 
 def _binomial_deviance(t: NDArray[np.float64], mu: NDArray[np.float64]) -> float:
