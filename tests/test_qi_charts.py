@@ -249,3 +249,12 @@ def test_i_chart_shift_moves_centre_and_limits_only(values: list[float], shift: 
         np.testing.assert_allclose(b.frame[col], a.frame[col] + shift, atol=1e-9)
     width = a.frame["ucl"].iloc[0] - a.frame["lcl"].iloc[0]
     assert width == pytest.approx(2 * 2.66 * np.abs(np.diff(values)).mean(), abs=1e-9)
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.qi.charts as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 3 and result.failed == 0

@@ -269,6 +269,12 @@ def i_chart(
     ``MR̄ = mean(MR)``; ``lcl, ucl = centre ∓ mr_factor × MR̄``. The limits are not
     clipped (an improvement can be negative). qicharts2 drops the two ranges next to a
     missing value instead of bridging it; the two agree on series without gaps.
+
+    Examples
+    --------
+    >>> chart = i_chart([1, 3, 2, 6, 4])
+    >>> round(chart.frame["ucl"].iloc[0], 3), chart.signals.outside_limits
+    (9.185, ())
     """
     y = _as_float(values, "values")
     base, include = _masks(y.size, freeze, exclude)
@@ -427,6 +433,12 @@ def p_chart(
     ``lcl_i, ucl_i = p̄ ∓ 3 √(p̄ (1 − p̄) / n_i)``, clipped to [0, 1]. Limits vary with
     ``n_i``; a period with ``n_i = 0`` has no value and no limits. Missing counts are
     treated as a period without data.
+
+    Examples
+    --------
+    >>> chart = p_chart([12, 8, 6, 20], [100, 80, 80, 110])
+    >>> round(chart.to_dict()["centre"], 4), len(chart.to_dict()["ucl"])
+    (0.1243, 4)
     """
     e, size = _counts_pair(events, n, "events", "n")
     if np.any(e > size):
@@ -512,6 +524,12 @@ def u_chart(
     ``lcl_i, ucl_i = ū ∓ 3 √(ū / exposure_i)``, the lower limit clipped at 0; centre,
     limits and values are then multiplied by ``per``. With ``exposure = 1`` everywhere it
     is the C chart of counts.
+
+    Examples
+    --------
+    >>> chart = u_chart([3, 5, 2], [40, 55, 38])
+    >>> round(chart.to_dict()["centre"], 4)  # adverse events per 100 sessions
+    7.5188
     """
     if not np.isfinite(per) or per <= 0:
         raise RequestError(f"U chart: per must be a positive number; got {per!r}. Use 100.")
