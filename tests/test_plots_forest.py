@@ -106,3 +106,47 @@ def test_site_frame_without_pooled_numbers_is_refused() -> None:
     sites = pd.DataFrame({"site_id": ["a"], "estimate": [1.0], "conf_low": [0], "conf_high": [2]})
     with pytest.raises(RequestError, match="without the pooled numbers"):
         plot_site_forest(sites)
+
+
+def test_adjusted_means_are_the_results_with_the_difference_in_the_title() -> None:
+    from types import SimpleNamespace
+
+    from dnoutcomes.plots.forest import plot_adjusted_means
+
+    means = pd.DataFrame(
+        {
+            "arm": ["dn_only", "dn_manual_exercise"],
+            "role": ["reference", "comparator"],
+            "n": [242, 154],
+            "estimate": [4.5628, 3.7584],
+            "conf_low": [4.3647, 3.5077],
+            "conf_high": [4.7610, 4.0091],
+        }
+    )
+    result = SimpleNamespace(
+        adjusted_means=means,
+        measure="nprs",
+        timepoint="discharge",
+        estimate=-0.8044,
+        conf_low=-1.1302,
+        conf_high=-0.4786,
+        p_value=1.7e-6,
+    )
+    ax = plot_adjusted_means(result)
+    points = {ln.get_gid(): ln for ln in ax.lines if ln.get_gid()}
+    assert points["mean:dn_only"].get_ydata()[0] == 4.5628
+    assert points["mean:dn_manual_exercise"].get_xdata()[0] == 1.0
+    np.testing.assert_array_equal(
+        [c.get_segments()[0][:, 1] for c in ax.collections],
+        [[4.3647, 4.7610], [3.5077, 4.0091]],
+    )
+    assert ax.get_ylim() == (0.0, 10.0)
+    assert ax.get_ylabel() == "Adjusted mean NPRS (points)"
+    assert ax.get_title(loc="left") == (
+        "Discharge, adjusted for baseline\n"
+        "Difference \u22120.80 (\u22121.13 to \u22120.48), p < 0.001"
+    )
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "Dry needling alone\n(n = 242)",
+        "Dry needling + manual &\nexercise therapy\n(n = 154)",
+    ]

@@ -22,7 +22,12 @@ from dnoutcomes.plots._style import (
 )
 from dnoutcomes.plots.balance import plot_balance
 from dnoutcomes.plots.flow import plot_flow
-from dnoutcomes.plots.forest import plot_effects, plot_forest, plot_site_forest
+from dnoutcomes.plots.forest import (
+    plot_adjusted_means,
+    plot_effects,
+    plot_forest,
+    plot_site_forest,
+)
 from dnoutcomes.plots.gallery import FIGURE_NAMES, write_figures
 from dnoutcomes.plots.improvement import plot_improvement, plot_responder_curves
 from dnoutcomes.plots.safety import plot_safety
@@ -40,6 +45,7 @@ __all__ = [
     "arm_colour",
     "arm_label",
     "measure_label",
+    "plot_adjusted_means",
     "plot_balance",
     "plot_effects",
     "plot_flow",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import textwrap
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +48,7 @@ __all__ = [
     "save_figure",
     "style_rc",
     "timepoint_label",
+    "wrap_label",
 ]
 
 ImageFormat = Literal["png", "svg"]
@@ -275,6 +277,26 @@ def arm_label_n(arm: str, n: int | float | None) -> str:
     if n is None or n != n:
         return arm_label(arm)
     return f"{arm_label(arm)} (n = {int(n)})"
+
+
+def wrap_label(label: str, width: int = 24) -> str:
+    """Break a long label (an arm with its n) into lines for a tick, ``(n = …)`` last.
+
+    Parameters
+    ----------
+    label
+        The label, e.g. from :func:`arm_label_n`.
+    width
+        The longest line, in characters.
+
+    Returns
+    -------
+    str
+        The label with newlines.
+    """
+    words, _, n = label.partition(" (n =")
+    lines = textwrap.wrap(words, width) or [words]
+    return "\n".join([*lines, f"(n ={n}"] if n else lines)
 
 
 def timepoint_label(timepoint: str) -> str:

@@ -13,20 +13,25 @@ from dnoutcomes.plots._data import attribute, tidy_frame
 from dnoutcomes.plots._style import (
     MUTED,
     OKABE_ITO,
+    _lookup_measure,
+    arm_colour,
     arm_label,
+    arm_label_n,
+    measure_label,
     measure_name,
     measure_unit,
     new_axes,
     new_figure,
     plot_style,
     timepoint_label,
+    wrap_label,
 )
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["format_p", "plot_effects", "plot_forest", "plot_site_forest"]
+__all__ = ["format_p", "plot_adjusted_means", "plot_effects", "plot_forest", "plot_site_forest"]
 
 _POINT = OKABE_ITO["black"]
 
@@ -357,3 +362,89 @@ def _pooled_from(meta: Any) -> dict[str, float]:
     out["tau2"] = float(getattr(meta, "tau2", np.nan))
     out["i2"] = float(getattr(meta, "i2", np.nan))
     return out
+
+
+def plot_adjusted_means(
+    ancova: Any,
+    *,
+    measure: str | None = None,
+    timepoint: str | None = None,
+    registry: Any | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Draw each arm's adjusted mean with its 95 % CI, and the difference in the title.
+
+    Parameters
+    ----------
+    ancova
+        An ANCOVA result (its ``adjusted_means``, ``estimate``, ``conf_low``,
+        ``conf_high``, ``p_value``), or the ``adjusted_means`` frame: ``arm``,
+        ``estimate``, ``conf_low``, ``conf_high`` and optionally ``n``.
+    measure, timepoint
+        For the labels (default the result's).
+    registry
+        The measure registry.
+    ax
+        Axes to draw on; a new figure when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Arm ``i`` at x = i: a point (``Line2D`` with gid ``mean:<arm>``) at the adjusted
+        mean and a vertical whisker from ``conf_low`` to ``conf_high``; tick labels are
+        the arms in words with their n; the y label is the measure with its unit; the
+        y-axis spans the measure's registered range; the title gives the difference with
+        its CI and p when the result holds them.
+
+    Raises
+    ------
+    RequestError
+        When a column is missing or the frame is empty.
+
+    Notes
+    -----
+    The adjusted means are the model's means of each arm at the mean baseline of the
+    analysed episodes, as the result holds them; nothing is recomputed.
+    """
+    frame = tidy_frame(
+        ancova,
+        attributes=("adjusted_means",),
+        required=("arm", "estimate", "conf_low", "conf_high"),
+        figure="adjusted means plot",
+    )
+    measure = str(measure or attribute(ancova, "measure") or "nprs")
+    timepoint = str(timepoint or attribute(ancova, "timepoint") or "discharge")
+    arms = [str(a) for a in frame["arm"]]
+    x = np.arange(len(arms), dtype=float)
+    with plot_style():
+        fig, ax = new_axes(ax, size=(4.8, 4.2))
+        for xi, row in zip(x, frame.to_dict(orient="records"), strict=True):
+            arm = str(row["arm"])
+            colour = arm_colour(arm)
+            ax.vlines([xi], [row["conf_low"]], [row["conf_high"]], color=colour, linewidth=2)
+            ax.plot(
+                [xi], [row["estimate"]], marker="o", markersize=8, color=colour, gid=f"mean:{arm}"
+            )
+        n = frame["n"] if "n" in frame.columns else [None] * len(arms)
+        labels = [wrap_label(arm_label_n(arm, k)) for arm, k in zip(arms, n, strict=True)]
+        ax.set_xticks(x, labels)
+        ax.set_xlim(-0.6, len(arms) - 0.4)
+        entry = _lookup_measure(measure, registry)
+        low, high = getattr(entry, "low", None), getattr(entry, "high", None)
+        if low is not None and high is not None:
+            # the measure's whole scale, so the gap between arms looks its true size
+            ax.set_ylim(
+                min(float(low), float(frame["conf_low"].min())),
+                max(float(high), float(frame["conf_high"].max())),
+            )
+        ax.set_ylabel(f"Adjusted mean {measure_label(measure, registry, short=True)}")
+        title = f"{timepoint_label(timepoint)}, adjusted for baseline"
+        est = attribute(ancova, "estimate")
+        if est is not None:
+            low, high = attribute(ancova, "conf_low"), attribute(ancova, "conf_high")
+            title += f"\nDifference {_fmt(float(est))} ({_fmt(float(low))} to {_fmt(float(high))})"
+            p = attribute(ancova, "p_value")
+            if p is not None:
+                title += f", {format_p(float(p))}"
+        ax.set_title(title, fontsize=10, fontweight="normal")
+    return ax

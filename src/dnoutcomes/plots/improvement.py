@@ -3,7 +3,6 @@ cumulative responder curves (share of each arm reaching at least each level)."""
 
 from __future__ import annotations
 
-import textwrap
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +20,7 @@ from dnoutcomes.plots._style import (
     new_axes,
     plot_style,
     timepoint_label,
+    wrap_label,
 )
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ def plot_improvement(
         )
         ax.set_xticks(
             np.arange(len(order), dtype=float),
-            [_wrap(arm_label_n(arm, v.size)) for arm, v in zip(order, values, strict=True)],
+            [wrap_label(arm_label_n(arm, v.size)) for arm, v in zip(order, values, strict=True)],
         )
         ax.set_xlim(-0.6, len(order) - 0.4)
         if mcid is not None:
@@ -278,10 +278,3 @@ def _column_or_attr(source: Any, frame: pd.DataFrame, name: str) -> str | None:
         first = frame[name].iloc[0]
         value = None if pd.isna(first) else first
     return None if value is None else str(value)
-
-
-def _wrap(label: str) -> str:
-    """Break a long arm label into lines of at most 24 characters, ``(n = …)`` last."""
-    words, _, n = label.partition(" (n =")
-    lines = textwrap.wrap(words, 24) or [words]
-    return "\n".join([*lines, f"(n ={n}"] if n else lines)
