@@ -318,3 +318,13 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_no_residual_variation_is_flagged_as_not_converged(rng: np.random.Generator) -> None:
+    g = np.repeat(np.arange(30), 3)
+    x = np.column_stack([np.ones(90), np.tile([0.0, 1.0, 2.0], 30)])
+    y = x @ [1.0, 0.5] + rng.normal(0, 1, 30)[g]  # episodes differ, visits do not
+    fit = fit_random_intercept(y, x, g)
+    assert fit.converged is False
+    assert any("upper end" in m for m in fit.messages)
+    np.testing.assert_allclose(fit.coef, [fit.coef[0], 0.5], rtol=1e-6)
