@@ -273,7 +273,7 @@ def i_chart(
     Examples
     --------
     >>> chart = i_chart([1, 3, 2, 6, 4])
-    >>> round(chart.frame["ucl"].iloc[0], 3), chart.signals.outside_limits
+    >>> round(float(chart.frame["ucl"].iloc[0]), 3), chart.signals.outside_limits
     (9.185, ())
     """
     y = _as_float(values, "values")
