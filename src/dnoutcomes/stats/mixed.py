@@ -132,7 +132,8 @@ def fit_random_intercept(
     RequestError
         Shapes that do not match, non-finite values, an unknown engine.
     InsufficientDataError
-        No more rows than fixed effects, or a design matrix that is not of full rank.
+        No more rows than fixed effects, a design matrix that is not of full rank, or (the
+        statsmodels engine) data MixedLM cannot fit.
 
     Notes
     -----
@@ -353,8 +354,13 @@ def _fit_statsmodels(
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = MixedLM(endog=y, exog=X, groups=codes)
-        result = model.fit(reml=True)
+        try:
+            result = MixedLM(endog=y, exog=X, groups=codes).fit(reml=True)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            raise InsufficientDataError(
+                f"mixed model (statsmodels engine): MixedLM could not fit these data ({exc}); "
+                "expected a fit. Try engine='fast', which handles the boundary cases."
+            ) from exc
     p = X.shape[1]
     messages = tuple(dict.fromkeys(f"statsmodels: {w.message}" for w in caught))
     scale = float(result.scale)
