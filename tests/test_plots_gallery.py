@@ -178,3 +178,29 @@ def test_write_figures_svg_has_stable_names(clinic_a_dataset: Any, tmp_path: Pat
     assert [o.path.name for o in outcomes if o.path] == [f"{n}.svg" for n in FIGURE_NAMES]
     text = (tmp_path / "figs" / "01-patient-flow.svg").read_text(encoding="utf-8")
     assert text.startswith("<?xml") and "Dry needling alone" in text
+
+
+def test_every_figure_builds_from_the_sample_and_draws_its_results() -> None:
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    import dnoutcomes
+    from dnoutcomes.stats.ancova import compare_outcomes
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        dataset = dnoutcomes.load(sample)
+    try:
+        drawn = {o.name: o for o in iter_figures(dataset)}
+        assert [name for name, o in drawn.items() if o.figure is not None] == list(FIGURE_NAMES)
+        effects = compare_outcomes(dataset).frame
+        fig = drawn["05-effects-forest"].figure
+        assert fig is not None
+        assert len(fig.axes) == len(effects)
+        for ax, estimate in zip(fig.axes, effects["estimate"], strict=True):
+            (point,) = [ln for ln in ax.lines if ln.get_marker() == "s"]
+            assert point.get_xdata()[0] == estimate
+    finally:
+        plt.close("all")
