@@ -367,6 +367,17 @@ class IptwResult(ResultMixin):
             f"E-value {self.e_value:.2f} (interval {self.e_value_ci:.2f})"
         )
 
+    def __str__(self) -> str:
+        balance = self.balance.assign(
+            smd_before=self.balance["smd_before"].map(lambda v: f"{v:+.3f}"),
+            smd_after=self.balance["smd_after"].map(lambda v: f"{v:+.3f}"),
+        )
+        return (
+            super().__str__()
+            + "\n\nBalance (standardised mean differences, |SMD| < 0.1 is balanced):\n"
+            + balance.to_string(index=False)
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The plan's ``iptw`` section, plus the naive estimate and the E-values."""
         adjusted = self.estimates.loc[self.estimates["term"] == "iptw"].iloc[0]

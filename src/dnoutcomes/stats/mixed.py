@@ -439,6 +439,17 @@ class TrajectoryResult(ResultMixin):
             f"SD residual {self.sd_residual:.3g}"
         )
 
+    def __str__(self) -> str:
+        means = self.means.copy()
+        for column in ("estimate", "std_error", "conf_low", "conf_high"):
+            means[column] = means[column].map(lambda v: f"{v:.2f}")
+        return (
+            super().__str__()
+            + f"\n\nModel-based mean {self.measure} by arm and week "
+            + f"({100 * self.conf_level:g} % CI):\n"
+            + means.to_string(index=False)
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The plan's ``lmm`` section (plus ``converged``, ``engine`` and the model-based
         ``means`` per arm and week)."""
