@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import EXTERNAL
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dnoutcomes.cohort import outcome_pairs
 from dnoutcomes.stats.descriptives import (
@@ -83,6 +85,8 @@ def test_categorical_smd_with_a_level_missing_from_one_arm() -> None:
     p_r, p_c = 2 / 3, 1.0
     assert binary == pytest.approx(abs(p_c - p_r) / math.sqrt((p_r * (1 - p_r)) / 2))
     assert smd_categorical(["a"], ["a", "a"]) == 0.0
+    assert math.isinf(smd_categorical(["c"], ["a", "b"]))  # no overlap at all
+    assert math.isinf(smd_categorical(["y", "y"], ["n"]))
     assert math.isnan(smd_categorical([], ["a"]))
 
 
@@ -164,3 +168,46 @@ def test_outcome_summaries(clinic_a_dataset: Any, clinic_a_expected: dict) -> No
     ]
     odi_only = summarize_outcomes(clinic_a_dataset, measures=["odi"]).to_frame()
     assert set(odi_only["measure"]) == {"odi"} and len(odi_only) == 4
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.stats.descriptives as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    ref=st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=40),
+    comp=st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=40),
+    shift=st.floats(-1e3, 1e3),
+)
+def test_smd_swaps_sign_and_ignores_shifts(
+    ref: list[float], comp: list[float], shift: float
+) -> None:
+    d = smd_continuous(ref, comp)
+    back = smd_continuous(comp, ref)
+    moved = smd_continuous(np.add(ref, shift), np.add(comp, shift))
+    if math.isinf(d) or (np.std(ref) + np.std(comp)) < 1e-6:
+        return
+    assert back == pytest.approx(-d, rel=1e-9, abs=1e-9)
+    assert moved == pytest.approx(d, rel=1e-6, abs=1e-6)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    ref=st.lists(st.sampled_from("abcd"), min_size=1, max_size=40),
+    comp=st.lists(st.sampled_from("abcd"), min_size=1, max_size=40),
+)
+def test_categorical_smd_symmetric_and_label_free(ref: list[str], comp: list[str]) -> None:
+    d = smd_categorical(ref, comp)
+    assert d >= 0
+    if math.isinf(d):  # no overlap: infinite whichever way round or labelled
+        assert set(ref).isdisjoint(comp) or len(set(ref)) == 1 or len(set(comp)) == 1
+    assert smd_categorical(comp, ref) == pytest.approx(d, rel=1e-9, abs=1e-9)
+    relabel = {"a": "z", "b": "y", "c": "x", "d": "w"}  # another level becomes the first
+    other = smd_categorical([relabel[v] for v in ref], [relabel[v] for v in comp])
+    assert other == pytest.approx(d, rel=1e-6, abs=1e-9)

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import EXTERNAL
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats.contingency import odds_ratio, relative_risk
 from statsmodels.stats.proportion import confint_proportions_2indep
 
@@ -123,3 +125,33 @@ def test_other_definitions_and_errors(clinic_a_dataset: Any) -> None:
     res = compare_responders(clinic_a_dataset, threshold=3)
     assert "improvement >= 3 points" in str(res)
     assert "<table" in res._repr_html_()
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.stats.responders as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n0=st.integers(2, 500),
+    n1=st.integers(2, 500),
+    f0=st.floats(0.01, 0.99),
+    f1=st.floats(0.01, 0.99),
+)
+def test_swapping_counts_flips_and_inverts(n0: int, n1: int, f0: float, f1: float) -> None:
+    c = min(max(1, round(f0 * n0)), n0 - 1)
+    a = min(max(1, round(f1 * n1)), n1 - 1)
+    fwd = risk_measures(c, n0, a, n1).set_index("term")
+    back = risk_measures(a, n1, c, n0).set_index("term")
+    rd, rr, odds = "risk_difference", "risk_ratio", "odds_ratio"
+    assert back.loc[rd, "estimate"] == pytest.approx(-fwd.loc[rd, "estimate"], abs=1e-12)
+    assert back.loc[rd, "conf_low"] == pytest.approx(-fwd.loc[rd, "conf_high"], abs=1e-12)
+    for term in (rr, odds):
+        assert back.loc[term, "estimate"] == pytest.approx(1 / fwd.loc[term, "estimate"])
+        assert back.loc[term, "conf_low"] == pytest.approx(1 / fwd.loc[term, "conf_high"])
+    assert fwd.loc[rd, "conf_low"] <= fwd.loc[rd, "estimate"] <= fwd.loc[rd, "conf_high"]

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from dnoutcomes.errors import RequestError
@@ -137,3 +139,36 @@ def test_bad_requests(clinic_a_dataset: Any) -> None:
     assert res.threshold == 3
     assert "Log-rank" in str(res)
     assert set(res.curves["arm"]) == {"dn_only", "dn_manual_exercise"}
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.stats.survival as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    data=st.lists(
+        st.tuples(st.integers(0, 30), st.integers(0, 1), st.integers(0, 1)),
+        min_size=4,
+        max_size=60,
+    )
+)
+def test_logrank_ignores_labels_and_order(data: list[tuple[int, int, int]]) -> None:
+    time, event, group = (np.array(x, dtype=float) for x in zip(*data, strict=True))
+    if len(set(group)) < 2:
+        return
+    a = logrank_test(time, event, group)
+    b = logrank_test(time[::-1], event[::-1], 1 - group[::-1])
+    if math.isnan(a.chisq):
+        assert math.isnan(b.chisq)
+    else:
+        assert b.chisq == pytest.approx(a.chisq, rel=1e-9, abs=1e-12)
+    km1 = kaplan_meier(time, event)
+    km2 = kaplan_meier(time[::-1], event[::-1])
+    np.testing.assert_allclose(km1["survival"], km2["survival"])
+    assert km1["survival"].is_monotonic_decreasing

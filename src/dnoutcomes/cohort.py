@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 __all__ = [
     "FOLLOWUP_TIMEPOINTS",
     "PatientFlow",
+    "check_arms",
     "comparison_episodes",
     "get_measure",
+    "improvement_of",
     "outcome_pairs",
     "patient_flow",
 ]
@@ -192,7 +194,7 @@ def _values_at(dataset: Dataset, measure: str, timepoint: str) -> pd.Series:
     """The value of ``measure`` at ``timepoint`` per episode (index: episode_id)."""
     outcomes = dataset.outcomes
     rows = outcomes.loc[
-        (outcomes["measure"] == measure) & (outcomes["timepoint"].astype(str) == timepoint),
+        (outcomes["measure"] == measure) & (outcomes["timepoint"] == timepoint),
         ["episode_id", "value"],
     ]
     values: pd.Series = rows.groupby("episode_id", sort=False)["value"].first()

@@ -74,6 +74,11 @@ def smd_continuous(reference: Any, comparator: Any) -> float:
     float
         (x̄_c − x̄_r) / √((s²_c + s²_r) / 2) with sample variances (n − 1); 0 when both
         variances are 0 and the means are equal; NaN when a group has fewer than 2 values.
+
+    Examples
+    --------
+    >>> round(smd_continuous([1, 2, 3], [2, 3, 4]), 3)
+    1.0
     """
     r = pd.Series(reference, dtype=float).dropna().to_numpy()
     c = pd.Series(comparator, dtype=float).dropna().to_numpy()
@@ -97,7 +102,9 @@ def smd_categorical(reference: Any, comparator: Any) -> float:
     Returns
     -------
     float
-        The multivariate SMD of Yang & Dalton (2012), ≥ 0; NaN when a group is empty.
+        The multivariate SMD of Yang & Dalton (2012), ≥ 0; NaN when a group is empty;
+        infinite when the groups do not overlap at all (each has a single, different
+        level), where S below is singular in the direction of the difference.
 
     Notes
     -----
@@ -107,6 +114,13 @@ def smd_categorical(reference: Any, comparator: Any) -> float:
     S = [diag(p_c) − p_c p_cᵀ + diag(p_r) − p_r p_rᵀ] / 2,
     SMD = √((p_c − p_r)ᵀ S⁻¹ (p_c − p_r)). For two levels this is the binary SMD
     |p_c − p_r| / √((p_c(1 − p_c) + p_r(1 − p_r)) / 2). A single level gives 0.
+
+    Examples
+    --------
+    A level ("b") missing from the comparator still counts:
+
+    >>> round(smd_categorical(["a", "a", "b", "c"], ["a", "c", "c", "c"]), 3)
+    1.283
     """
     r = pd.Series(reference, dtype=object).dropna().astype(str)
     c = pd.Series(comparator, dtype=object).dropna().astype(str)
@@ -121,7 +135,12 @@ def smd_categorical(reference: Any, comparator: Any) -> float:
     d = pc - pr
     if not d.any():
         return 0.0
-    value = float(d @ np.linalg.pinv(s) @ d)
+    s_inv = np.linalg.pinv(s)
+    if np.abs(d - s @ s_inv @ d).max() > 1e-9:
+        # the arms share no variation along d (e.g. each arm has a single, different
+        # level): the distributions are separated and the SMD is infinite
+        return math.inf
+    value = float(d @ s_inv @ d)
     return math.sqrt(max(value, 0.0))
 
 
@@ -177,9 +196,10 @@ def _binary_smd(p_ref: float, p_comp: float) -> float:
     if math.isnan(p_ref) or math.isnan(p_comp):
         return math.nan
     pooled = math.sqrt((p_ref * (1 - p_ref) + p_comp * (1 - p_comp)) / 2)
+    diff = p_comp - p_ref
     if pooled == 0:
-        return 0.0
-    return (p_comp - p_ref) / pooled
+        return 0.0 if diff == 0 else math.copysign(math.inf, diff)
+    return diff / pooled
 
 
 def _cell_text(kind: str, count: float, est: float, sd: float, q1: float, q3: float) -> str:

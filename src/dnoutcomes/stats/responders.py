@@ -85,6 +85,16 @@ def risk_measures(
     RR = p₁/p₀, SE(log RR) = √(1/a − 1/n₁ + 1/c − 1/n₀);
     OR = ad/(bc), SE(log OR) = √(1/a + 1/b + 1/c + 1/d) (Woolf).
     A zero cell makes the ratio or its interval 0 or infinite; those come back as inf/NaN.
+
+    Examples
+    --------
+    Indomethacin vs placebo for post-ERCP pancreatitis (Elmunzer et al., NEJM 2012):
+
+    >>> frame = risk_measures(52, 307, 27, 295).set_index("term")
+    >>> round(float(frame.loc["risk_difference", "estimate"]), 4)
+    -0.0779
+    >>> round(float(frame.loc["odds_ratio", "conf_high"]), 3)
+    0.811
     """
     z = _z(conf_level)
     counts = (responders_reference, n_reference, responders_comparator, n_comparator)
@@ -153,6 +163,11 @@ def nnt_interval(rd: float, rd_low: float, rd_high: float) -> tuple[float, float
         negative: number needed to harm); the limits ``1 / rd_high`` and ``1 / rd_low``
         when the interval excludes 0, NaN when it crosses 0; and the interval in words
         (Altman 1998): ``"NNT benefit 4.7 to ∞ to NNT harm 20"`` when it crosses 0.
+
+    Examples
+    --------
+    >>> nnt_interval(0.05, -0.05, 1 / 4.7)[3]
+    'NNT benefit 20.0 (NNT benefit 4.7 to ∞ to NNT harm 20.0)'
     """
     nnt = 1 / rd if rd != 0 else math.inf
     if rd_low > 0 or rd_high < 0:

@@ -90,6 +90,12 @@ def kaplan_meier(time: ArrayLike, event: ArrayLike, *, conf_level: float = 0.95)
     -----
     S(t) = Π_{tᵢ ≤ t} (1 − dᵢ/nᵢ); Var(−log S) = Σ dᵢ / (nᵢ (nᵢ − dᵢ)). These are R's
     ``survfit(Surv(time, event) ~ 1)`` with its default ``conf.type = "log"``.
+
+    Examples
+    --------
+    >>> km = kaplan_meier([9, 1, 1, 6, 6, 8, 10], [1, 1, 0, 1, 1, 0, 0])
+    >>> km["survival"].round(4).tolist()
+    [0.8571, 0.5143, 0.5143, 0.2571, 0.2571]
     """
     z = _z(conf_level)
     t, e = _clean(time, event)
@@ -179,6 +185,14 @@ def km_quantile(km: pd.DataFrame, prob: float = 0.5) -> tuple[float, float, floa
     midpoint of that interval (to the last time of follow-up for a final flat). The lower
     limit applies the same rule to the lower confidence curve, the upper limit to the
     upper curve.
+
+    Examples
+    --------
+    The flat at S = 6/7 between days 1 and 6 gives the midpoint, as R does:
+
+    >>> km = kaplan_meier([9, 1, 1, 6, 6, 8, 10], [1, 1, 0, 1, 1, 0, 0])
+    >>> km_quantile(km, 1 / 7)
+    (3.5, 1.0, nan)
     """
     x = np.concatenate([[0.0], km["time"].to_numpy(dtype=float)])
 
