@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -58,3 +59,23 @@ def test_absent_table_says_not_recorded() -> None:
     ax = plot_safety(SimpleNamespace(recorded=False, by_type=None))
     assert [t.get_text() for t in ax.texts] == [NOT_RECORDED]
     assert not ax.lines
+
+
+@pytest.mark.slow
+def test_export_without_adverse_events_table_draws_not_recorded(
+    clinic_a_path: Path, tmp_path: Path
+) -> None:
+    import shutil
+    import warnings
+
+    import dnoutcomes
+    from dnoutcomes.stats.safety import compare_safety
+
+    for table in ("patients", "episodes", "sessions", "outcomes"):
+        shutil.copy(clinic_a_path / f"{table}.csv", tmp_path / f"{table}.csv")
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        dataset = dnoutcomes.load(tmp_path)
+    ax = plot_safety(compare_safety(dataset))
+    assert [t.get_text() for t in ax.texts] == [NOT_RECORDED]
+    assert not ax.lines and not ax.collections
