@@ -420,3 +420,14 @@ def test_truth_json_is_the_truth(tmp_path: Path) -> None:
         data.truth.effects["nprs@discharge"]["compared"], rel=1e-9
     )
     assert written["parameters"]["nprs_mean"] == 6.0
+
+
+def test_to_dataset_goes_through_the_loader() -> None:
+    data = generate(episodes=150, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        ds = data.to_dataset()
+    assert len(ds.outcomes) == data.tables["outcomes"].num_rows
+    assert ds.problems.empty
+    # the loader's arm (declared, else derived from the sessions) is the generated arm
+    assert ds.episodes["arm"].value_counts().to_dict() == dict(data.truth.arm_counts)

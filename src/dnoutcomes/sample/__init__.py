@@ -13,7 +13,7 @@ Examples
 >>> data.tables["episodes"].num_rows
 200
 >>> round(data.truth.nprs_weekly_difference, 2)
--0.25
+-0.28
 """
 
 from __future__ import annotations
