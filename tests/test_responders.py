@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from scipy.stats.contingency import odds_ratio, relative_risk
 from statsmodels.stats.proportion import confint_proportions_2indep
 
+from dnoutcomes.cohort import outcome_pairs
 from dnoutcomes.errors import RequestError
 from dnoutcomes.stats.responders import (
     compare_responders,
@@ -155,3 +156,32 @@ def test_swapping_counts_flips_and_inverts(n0: int, n1: int, f0: float, f1: floa
         assert back.loc[term, "estimate"] == pytest.approx(1 / fwd.loc[term, "estimate"])
         assert back.loc[term, "conf_low"] == pytest.approx(1 / fwd.loc[term, "conf_high"])
     assert fwd.loc[rd, "conf_low"] <= fwd.loc[rd, "estimate"] <= fwd.loc[rd, "conf_high"]
+
+
+def test_pgic_and_percent_definitions(clinic_a_dataset: Any, clinic_a_expected: dict) -> None:
+    import dataclasses
+
+    out = clinic_a_dataset.outcomes
+    nprs = out[out["measure"] == "nprs"]
+    base = nprs[nprs["timepoint"] == "baseline"].set_index("episode_id")["value"]
+    dis = nprs[nprs["timepoint"] == "discharge"].copy()
+    gain = dis["episode_id"].map(base) - dis["value"]
+    # a PGIC at discharge that says "much improved" (2) exactly when NPRS fell by >= 2
+    pgic = dis.assign(measure="pgic", value=np.where(gain >= 2, 2.0, 4.0))
+    with_pgic = dataclasses.replace(
+        clinic_a_dataset, outcomes=pd.concat([out, pgic], ignore_index=True)
+    )
+    res = compare_responders(with_pgic, measure="pgic", definition="values")
+    exp = clinic_a_expected["responders"]
+    counts = res.counts.set_index("role")
+    assert counts.loc["reference", "responders"] == exp["responders_reference"]
+    assert counts.loc["comparator", "responders"] == exp["responders_comparator"]
+    assert res.responder_values == (1.0, 2.0)
+    assert res.to_dict()["mcid"] is None
+    # 30 % of baseline, counted directly
+    pct = compare_responders(clinic_a_dataset, definition="percent").counts.set_index("arm")
+    pairs = outcome_pairs(clinic_a_dataset, measure="nprs").dropna(subset=["value"])
+    pairs = pairs[pairs["baseline"] > 0]
+    hits = (pairs["baseline"] - pairs["value"]) / pairs["baseline"] >= 0.30
+    assert pct.loc["dn_only", "responders"] == hits[pairs["arm"] == "dn_only"].sum()
+    assert pct.loc["dn_only", "n"] == (pairs["arm"] == "dn_only").sum()
