@@ -65,3 +65,13 @@ def test_covariate_labels_read_as_words() -> None:
 def test_bad_threshold_is_refused() -> None:
     with pytest.raises(RequestError, match="threshold must be a positive number"):
         plot_balance(SimpleNamespace(smd_before=BEFORE, smd_after=AFTER), threshold=0)
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from dnoutcomes.plots import balance as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0

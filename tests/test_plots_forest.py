@@ -150,3 +150,13 @@ def test_adjusted_means_are_the_results_with_the_difference_in_the_title() -> No
         "Dry needling alone\n(n = 242)",
         "Dry needling + manual &\nexercise therapy\n(n = 154)",
     ]
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from dnoutcomes.plots import forest as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -97,3 +97,13 @@ def test_jitter_is_deterministic_and_bounded() -> None:
     np.testing.assert_array_equal(a, jitter_offsets(500, 0.5))
     assert a.min() >= -0.25 and a.max() < 0.25
     assert len(np.unique(a)) == 500
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from dnoutcomes.plots import improvement as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0

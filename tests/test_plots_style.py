@@ -222,3 +222,13 @@ def test_the_look_matches_the_baseline(
     assert baseline.is_file(), f"missing baseline {baseline}; see this module's docstring"
     diff = compare_images(str(baseline), str(actual), tol=TOLERANCE)
     assert diff is None, diff
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from dnoutcomes.plots import _style as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -117,3 +117,13 @@ def test_on_given_axes_the_table_is_an_inset_below(result: SimpleNamespace) -> N
     fig.canvas.draw()
     assert table_ax.get_window_extent().y1 < ax.get_window_extent().y0
     assert len(fig.axes) == 1
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from dnoutcomes.plots import survival as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -263,3 +263,13 @@ def test_table_one_on_clinic_a(clinic_a_dataset: Any) -> None:
     rows = _rows(table_one(result))
     assert len(rows) == len(result.frame)
     assert rows[0] == ["Episodes, n", "272", "168", ""]
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from dnoutcomes.plots import tables as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0

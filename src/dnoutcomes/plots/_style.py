@@ -233,6 +233,13 @@ def arm_colour(arm: str) -> str:
     str
         A hex colour: the standard arm's own, else one of the remaining Okabe–Ito colours
         picked by the CRC-32 of the name (the same on every run and machine).
+
+    Examples
+    --------
+    >>> arm_colour("dn_only")
+    '#0072B2'
+    >>> arm_colour("usual_care") == arm_colour("usual_care")
+    True
     """
     if arm in ARM_COLOURS:
         return ARM_COLOURS[arm]
@@ -252,6 +259,13 @@ def arm_label(arm: str) -> str:
     str
         The standard arm's label, else the name with underscores as spaces and a capital
         first letter (``usual_care`` → ``Usual care``).
+
+    Examples
+    --------
+    >>> arm_label("dn_manual_exercise")
+    'Dry needling + manual & exercise therapy'
+    >>> arm_label("usual_care")
+    'Usual care'
     """
     if arm in ARM_LABELS:
         return ARM_LABELS[arm]
@@ -273,6 +287,11 @@ def arm_label_n(arm: str, n: int | float | None) -> str:
     -------
     str
         The label.
+
+    Examples
+    --------
+    >>> arm_label_n("dn_only", 120)
+    'Dry needling alone (n = 120)'
     """
     if n is None or n != n:
         return arm_label(arm)
@@ -293,6 +312,13 @@ def wrap_label(label: str, width: int = 24) -> str:
     -------
     str
         The label with newlines.
+
+    Examples
+    --------
+    >>> print(wrap_label("Dry needling + manual & exercise therapy (n = 154)"))
+    Dry needling + manual &
+    exercise therapy
+    (n = 154)
     """
     words, _, n = label.partition(" (n =")
     lines = textwrap.wrap(words, width) or [words]
@@ -311,6 +337,11 @@ def timepoint_label(timepoint: str) -> str:
     -------
     str
         The label.
+
+    Examples
+    --------
+    >>> timepoint_label("followup_12w")
+    '12-week follow-up'
     """
     return TIMEPOINT_LABELS.get(timepoint, timepoint.replace("_", " "))
 
@@ -400,6 +431,13 @@ def measure_label(
     -------
     str
         ``prefix + name + " (unit)"``; without brackets when the measure has no unit.
+
+    Examples
+    --------
+    >>> measure_label("nprs")
+    'Numeric Pain Rating Scale (points)'
+    >>> measure_label("odi", prefix="Change in ", short=True)
+    'Change in ODI (points)'
     """
     name = measure_name(measure, registry, short=short)
     unit = measure_unit(measure, registry)

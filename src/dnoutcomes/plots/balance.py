@@ -43,6 +43,11 @@ def covariate_label(key: str) -> str:
     -------
     str
         The label.
+
+    Examples
+    --------
+    >>> covariate_label("condition=disc_herniation")
+    'Condition: disc herniation'
     """
     name, _, level = key.partition("=")
     if name.endswith("_baseline"):

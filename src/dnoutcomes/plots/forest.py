@@ -92,6 +92,16 @@ def plot_forest(
     -----
     Rows with a missing estimate are drawn as a label with no point; a missing CI limit
     leaves the whisker out. Nothing is computed: the numbers are the frame's.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame(
+    ...     {"term": ["arm"], "estimate": [-0.8], "conf_low": [-1.1], "conf_high": [-0.5]}
+    ... )
+    >>> ax = plot_forest(frame, xlabel="Difference in NPRS (points)")
+    >>> ax.get_yticklabels()[0].get_text()
+    'arm'
     """
     frame = tidy_frame(
         estimates,

@@ -46,6 +46,13 @@ def numbers_at_risk(curves: pd.DataFrame, times: Sequence[float] | np.ndarray) -
     Notes
     -----
     This is a look-up in the result's table, not an estimate.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> km = pd.DataFrame({"arm": "dn_only", "time": [2.0, 5.0, 9.0], "n_risk": [10, 7, 3]})
+    >>> numbers_at_risk(km, [0, 5, 6, 10]).loc["dn_only"].tolist()
+    [10, 7, 3, 0]
     """
     ticks = np.asarray(times, dtype=float)
     rows = {}

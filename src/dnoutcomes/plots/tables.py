@@ -238,6 +238,15 @@ def results_table(
     ------
     RequestError
         When a column is missing or the frame is empty.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame(
+    ...     {"term": ["arm"], "estimate": [-0.8], "conf_low": [-1.1], "conf_high": [-0.5]}
+    ... )
+    >>> "\u22120.80 (\u22121.10 to \u22120.50)" in results_table(frame, caption="ANCOVA").html
+    True
     """
     frame = tidy_frame(
         result,
