@@ -223,9 +223,11 @@ def test_errors_are_clear() -> None:
     assert issubclass(InsufficientDataError, ValueError)
 
 
+@pytest.mark.slow
 def test_qi_never_imports_matplotlib() -> None:
     code = (
-        "import sys, dnoutcomes.qi, dnoutcomes.qi.charts, dnoutcomes.qi.runs, "
+        "import sys, dnoutcomes.qi, dnoutcomes.qi.charts, dnoutcomes.qi.chart_result, "
+        "dnoutcomes.qi.runs, "
         "dnoutcomes.qi.funnel, dnoutcomes.qi.suppress, dnoutcomes.qi.indicators; "
         "sys.exit(1 if 'matplotlib' in sys.modules else 0)"
     )
