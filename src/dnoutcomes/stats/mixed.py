@@ -285,6 +285,29 @@ def _profile(
     return crit, beta, a_inv, sigma2
 
 
+def _profile_slope(s: _Suffstats, theta: float) -> float:
+    """Derivative of ``-2 l_R`` with respect to ``theta`` (its sign is that of the slope in
+    ``log theta``).
+
+    With ``w_i' = 1 / (1 + n_i theta)^2``: ``A' = -sum w_i' S_x S_x'``,
+    ``b' = -sum w_i' S_x S_y``, ``RSS' = -sum w_i' S_y^2 - 2 beta' b' + beta' A' beta`` and
+    ``d(-2 l_R) = (n - p) RSS' / RSS + sum n_i / (1 + n_i theta) + tr(A^-1 A')``.
+    """
+    _, beta, a_inv, sigma2 = _profile(s, theta)
+    if sigma2 <= 0.0:
+        return math.inf
+    dw = 1.0 / (1.0 + s.n_i * theta) ** 2
+    da = -(s.sx * dw[:, None]).T @ s.sx
+    db = -s.sx.T @ (dw * s.sy)
+    drss = -float(dw @ (s.sy * s.sy)) - 2.0 * float(beta @ db) + float(beta @ da @ beta)
+    rss = sigma2 * (s.n_obs - s.p)
+    return (
+        (s.n_obs - s.p) * drss / rss
+        + float((s.n_i / (1.0 + s.n_i * theta)).sum())
+        + float(np.sum(a_inv * da))
+    )
+
+
 def _fit_fast(
     y: NDArray[np.float64], X: NDArray[np.float64], codes: NDArray[np.intp], g: int
 ) -> RandomInterceptFit:
@@ -310,8 +333,17 @@ def _fit_fast(
     converged = bool(opt.success)
     if not converged:
         messages.append(f"the REML optimiser did not converge: {opt.message}")
-    theta = math.exp(float(opt.x))
-    crit = float(opt.fun)
+    log_theta, crit = float(opt.x), float(opt.fun)
+    # Polish: the criterion is flat at its minimum, so Brent's x is good to ~sqrt(eps);
+    # the root of the analytic derivative inside the same bracket is good to rounding.
+    if _profile_slope(s, math.exp(low)) < 0.0 < _profile_slope(s, math.exp(high)):
+        root = optimize.brentq(
+            lambda t: _profile_slope(s, math.exp(t)), low, high, xtol=1e-14, rtol=1e-15
+        )
+        crit_root = objective(root)
+        if crit_root <= crit:
+            log_theta, crit = float(root), crit_root
+    theta = math.exp(log_theta)
     crit_zero = _profile(s, 0.0)[0]
     if crit_zero <= crit:
         theta, crit = 0.0, crit_zero
@@ -319,7 +351,7 @@ def _fit_fast(
             "the group variance is estimated at its boundary, 0 (a singular fit: the episodes "
             "do not differ more than the residual variation explains)"
         )
-    elif float(opt.x) >= _LOG_THETA_HIGH - 1e-6:
+    elif log_theta >= _LOG_THETA_HIGH - 1e-6:
         converged = False
         messages.append(
             "the variance ratio ran to the upper end of its search range; the residual "
