@@ -79,3 +79,37 @@ def test_too_few_episodes_exits_1(
     assert code == 1, err
     assert "dn_manual_exercise has 1 episodes" in err and "needs at least 2" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_quarantine_analyses_the_valid_rows(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "broken"
+    shutil.copytree(CLINIC_A, folder)
+    (folder / "expected.json").unlink()
+    lines = (folder / "outcomes.csv").read_text(encoding="utf-8").splitlines()
+    fields = lines[1].split(",")
+    fields[-1] = "11.0"  # NPRS out of range on the first data row
+    lines[1] = ",".join(fields)
+    (folder / "outcomes.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["analyze", str(folder)]) == 1  # strict: nothing is analysed
+    _, err = capsys.readouterr()
+    assert "outcomes" in err and "Traceback" not in err
+    assert main(["analyze", str(folder), "--quarantine", "--json"]) == 0
+    out, err = capsys.readouterr()
+    document = json.loads(out)
+    assert document["rejected_rows"] >= 1
+    assert "quarantine mode left out" in err
+    assert document["ancova"][0]["n"] <= 396
+
+
+def test_stats_never_import_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dnoutcomes.stats, dnoutcomes.cohort, dnoutcomes.cli.analyze\n"
+        "sys.exit(1 if 'matplotlib' in sys.modules else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

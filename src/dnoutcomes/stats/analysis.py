@@ -5,6 +5,7 @@ arms and returns an :class:`Analysis` whose :meth:`Analysis.to_dict` is the JSON
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -129,6 +130,14 @@ class Analysis(ResultMixin):
             parts.extend(["", "Notes"])
             parts.extend(f"- {note}" for note in self.notes)
         return "\n".join(parts)
+
+    def _repr_html_(self) -> str:
+        parts = [super()._repr_html_(), self.flow._repr_html_(), self.baseline._repr_html_()]
+        for key, label in SECTIONS:
+            result = getattr(self, key)
+            body = result._repr_html_() if result is not None else "<p>not analysed</p>"
+            parts.append(f"<h4>{html.escape(label)}</h4>{body}")
+        return "".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of the analysis plan ("Machine-readable results").
