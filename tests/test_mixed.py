@@ -328,3 +328,14 @@ def test_no_residual_variation_is_flagged_as_not_converged(rng: np.random.Genera
     assert fit.converged is False
     assert any("upper end" in m for m in fit.messages)
     np.testing.assert_allclose(fit.coef, [fit.coef[0], 0.5], rtol=1e-6)
+
+
+def test_profile_slope_is_the_derivative_of_the_criterion(rng: np.random.Generator) -> None:
+    from dnoutcomes.stats.mixed import _profile, _profile_slope, _suffstats
+
+    y, x, g = _simulate(rng, 60)
+    s = _suffstats(y, x, g.astype(np.intp), 60)
+    for theta in (0.05, 0.7, 3.0):
+        h = 1e-6 * theta
+        numeric = (_profile(s, theta + h)[0] - _profile(s, theta - h)[0]) / (2 * h)
+        assert _profile_slope(s, theta) == pytest.approx(numeric, rel=1e-5, abs=1e-6)
