@@ -173,3 +173,16 @@ def test_text_and_html(clinic_a_dataset: Any) -> None:
     frame = res.to_frame()
     frame.loc[0, "estimate"] = 99.0
     assert res.coefficients.loc[0, "estimate"] != 99.0
+
+
+def test_extra_export_columns_as_covariates(clinic_a_dataset: Any) -> None:
+    patients = clinic_a_dataset.patients
+    bmi = 20 + (patients["age"] % 13)  # any numeric patient attribute
+    as_text = _replace(clinic_a_dataset, patients=patients.assign(bmi=bmi.map(str)))
+    as_number = _replace(clinic_a_dataset, patients=patients.assign(bmi=bmi))
+    text_fit = compare_ancova(as_text, covariates=["bmi"])
+    number_fit = compare_ancova(as_number, covariates=["bmi"])
+    assert list(text_fit.coefficients["term"]) == ["intercept", "arm", "baseline", "bmi"]
+    assert text_fit.estimate == pytest.approx(number_fit.estimate, rel=1e-12)
+    with pytest.raises(RequestError, match="holds lists"):
+        compare_ancova(clinic_a_dataset, covariates=["contraindications"])

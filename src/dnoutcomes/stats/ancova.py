@@ -66,20 +66,39 @@ def design_matrix(
     frame
         The analysed rows.
     columns
-        Column names. Numeric and boolean columns enter as they are; categorical and text
-        columns enter as 0/1 indicators of every level but the first (categories in their
-        declared order, text levels sorted), named ``"<column>=<level>"``.
+        Column names. Numeric and boolean columns enter as they are, and so do text
+        columns whose every value is a number (extra export columns arrive as text);
+        categorical and other text columns enter as 0/1 indicators of every level but the
+        first (categories in their declared order, text levels sorted), named
+        ``"<column>=<level>"``.
 
     Returns
     -------
     (pandas.DataFrame, dict)
         The float model columns (same index as ``frame``) and a map from each model column
         to the covariate it came from.
+
+    Raises
+    ------
+    RequestError
+        For a column holding lists (such as ``contraindications``).
     """
     parts: list[pd.DataFrame] = []
     origin: dict[str, str] = {}
     for column in columns:
         series = frame[column]
+        if series.map(lambda v: isinstance(v, tuple | list)).any():
+            raise RequestError(
+                f"covariate {column!r} holds lists (e.g. contraindications); expected one "
+                "value per episode. Derive a 0/1 or numeric column from it first."
+            )
+        if not isinstance(series.dtype, pd.CategoricalDtype) and not (
+            pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series)
+        ):
+            # extra export columns arrive as text: numbers stay numbers
+            numbers = pd.to_numeric(series, errors="coerce")
+            if numbers.notna().sum() == series.notna().sum() and series.notna().any():
+                series = numbers
         if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
             parts.append(series.astype(float).to_frame(column))
             origin[column] = column
