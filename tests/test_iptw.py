@@ -277,3 +277,19 @@ def test_complete_separation_is_reported_not_hidden() -> None:
     assert any("0 or 1" in m for m in messages)
     assert np.isfinite(ps).all() and np.isfinite(weights).all()
     assert ((ps > 0) & (ps < 1)).all()
+
+
+def test_cores_refuse_bad_input() -> None:
+    covs = pd.DataFrame({"age": [30.0, 40.0, 50.0, 60.0]})
+    with pytest.raises(RequestError, match="not found; the frame has age"):
+        indicator_columns(covs, continuous=["agee"], categorical=[])
+    with pytest.raises(RequestError, match="one 0/1 value per covariate row"):
+        standardized_mean_differences(covs, [0, 1, 1])
+    with pytest.raises(RequestError, match="0 .reference. or 1"):
+        propensity_weights(covs, [0, 1, 2, 1])
+    with pytest.raises(RequestError, match="missing"):
+        standardized_mean_differences(pd.DataFrame({"age": [1.0, np.nan, 3, 4]}), [0, 0, 1, 1])
+    with pytest.raises(RequestError, match="at least 2 rows"):
+        propensity_weights(covs, [0, 1, 1, 1])
+    with pytest.raises(RequestError, match="weights"):
+        standardized_mean_differences(covs, [0, 0, 1, 1], [1.0, -1.0, 1.0, 1.0])

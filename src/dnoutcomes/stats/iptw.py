@@ -64,7 +64,23 @@ def indicator_columns(
     -------
     pandas.DataFrame
         Float columns in the order: continuous, then each categorical's levels.
+
+    Raises
+    ------
+    RequestError
+        A column that is not in ``frame`` (the message lists those that are).
+
+    Notes
+    -----
+    Missing values of a continuous column stay NaN; a missing categorical value becomes
+    its own level ``"<column>=nan"``. Drop incomplete rows first.
     """
+    missing = [c for c in [*continuous, *categorical] if c not in frame.columns]
+    if missing:
+        raise RequestError(
+            f"covariates: column(s) {', '.join(missing)} not found; the frame has "
+            f"{', '.join(map(str, frame.columns))}. Name existing columns."
+        )
     parts: dict[str, NDArray[np.float64]] = {
         name: frame[name].to_numpy(dtype=np.float64) for name in continuous
     }
@@ -100,10 +116,20 @@ def standardized_mean_differences(
     *unweighted* sample variances of each arm (``n - 1`` denominator, binary columns too),
     so that before and after share one denominator. A column constant in both arms has SMD
     0 when its means agree (they then must). No missing values are allowed.
+
+    Raises
+    ------
+    RequestError
+        Lengths that differ, ``treated`` not 0/1, missing values, fewer than two rows in
+        an arm.
     """
-    t = np.asarray(treated, dtype=np.float64)
+    t, x = _check_arms_and_covariates(covariates, treated, "standardized_mean_differences")
     w = np.ones_like(t) if weights is None else np.asarray(weights, dtype=np.float64)
-    x = covariates.to_numpy(dtype=np.float64)
+    if w.shape != t.shape or not np.isfinite(w).all() or (w < 0).any():
+        raise RequestError(
+            "standardized_mean_differences: weights must be finite, >= 0 and one per row; "
+            f"got {w.shape[0]} weights for {t.shape[0]} rows."
+        )
     c, r = t == 1.0, t == 0.0
     mean_c = (w[c] @ x[c]) / w[c].sum()
     mean_r = (w[r] @ x[r]) / w[r].sum()
@@ -112,6 +138,31 @@ def standardized_mean_differences(
     with np.errstate(divide="ignore", invalid="ignore"):
         smd = np.where(pooled > 0, diff / np.where(pooled > 0, pooled, 1.0), 0.0)
     return pd.Series(smd, index=covariates.columns, dtype=np.float64)
+
+
+def _check_arms_and_covariates(
+    covariates: pd.DataFrame, treated: ArrayLike, where: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    t = np.asarray(treated, dtype=np.float64)
+    x = covariates.to_numpy(dtype=np.float64)
+    if t.ndim != 1 or t.shape[0] != x.shape[0]:
+        raise RequestError(
+            f"{where}: treated must hold one 0/1 value per covariate row; got {t.shape[0]} "
+            f"values for {x.shape[0]} rows."
+        )
+    if not np.isin(t, (0.0, 1.0)).all():
+        raise RequestError(f"{where}: treated must be 0 (reference) or 1 (comparator).")
+    if not np.isfinite(x).all():
+        raise RequestError(
+            f"{where}: the covariates have missing or infinite values; drop incomplete rows."
+        )
+    counts = (int((t == 0).sum()), int((t == 1).sum()))
+    if min(counts) < 2:
+        raise RequestError(
+            f"{where}: each arm needs at least 2 rows; got {counts[0]} reference and "
+            f"{counts[1]} comparator rows."
+        )
+    return t, x
 
 
 def propensity_weights(
@@ -139,6 +190,12 @@ def propensity_weights(
     messages : tuple of str
         Problems met: non-convergence, a singular design, fitted propensities of 0 or 1.
 
+    Raises
+    ------
+    RequestError
+        Lengths that differ, ``treated`` not 0/1, missing values, fewer than two rows in
+        an arm.
+
     Notes
     -----
     ``logit(ps) = b0 + X b`` fitted by maximum likelihood with the iteratively reweighted
@@ -148,7 +205,7 @@ def propensity_weights(
     is flat (a rare level nearly separating the arms). The tests check it against
     statsmodels' GLM.
     """
-    t = np.asarray(treated, dtype=np.float64)
+    t, _ = _check_arms_and_covariates(covariates, treated, "propensity_weights")
     design = _drop_reference_levels(covariates)
     exog = np.column_stack([np.ones(len(t)), design.to_numpy(dtype=np.float64)])
     ps, converged, messages = _logistic_irls(t, exog)
