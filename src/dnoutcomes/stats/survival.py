@@ -328,7 +328,7 @@ def response_times(
     Notes
     -----
     Post-baseline values are those at ``session`` and ``discharge``; time = assessment date
-    − episode start date, in days. Improvement is direction-aware. Episodes without a
+    − episode start date, in days (a value dated before the start counts as day 0). Improvement is direction-aware. Episodes without a
     baseline value or without any post-baseline value are left out.
     """
     spec = get_measure(dataset, measure)
@@ -352,7 +352,7 @@ def response_times(
     )
     later = later.loc[later["episode_id"].isin(baseline.index)]
     later = later.assign(
-        days=(later["assessed_on"] - later["start_date"]).dt.days.astype(float),
+        days=(later["assessed_on"] - later["start_date"]).dt.days.astype(float).clip(lower=0),
         base=later["episode_id"].map(baseline).astype(float),
     )
     improvement = (
