@@ -272,6 +272,8 @@ def test_bad_requests_raise_clear_errors(clinic_a_dataset: Any) -> None:
         compare_trajectories(clinic_a_dataset, comparator="usual_care")
     with pytest.raises(RequestError, match="conf_level"):
         compare_trajectories(clinic_a_dataset, conf_level=95)
+    with pytest.raises(RequestError, match="weeks"):
+        compare_trajectories(clinic_a_dataset, weeks=(0.0, float("nan")))
 
 
 def test_an_arm_with_one_episode_is_too_few(clinic_a_dataset: Any) -> None:

@@ -556,7 +556,7 @@ def compare_trajectories(
     Raises
     ------
     RequestError
-        Unknown arm, measure or engine; ``conf_level`` outside (0, 1).
+        Unknown arm, measure or engine; ``conf_level`` outside (0, 1); non-finite ``weeks``.
     InsufficientDataError
         Fewer than 2 episodes with a value in either arm, or no more rows than episodes
         (nothing to separate the two variances).
@@ -578,6 +578,11 @@ def compare_trajectories(
     if not 0.0 < conf_level < 1.0:
         raise RequestError(
             f"compare_trajectories: conf_level must be between 0 and 1; got {conf_level!r}."
+        )
+    weeks_at = np.asarray(weeks, dtype=np.float64)
+    if weeks_at.ndim != 1 or not np.isfinite(weeks_at).all():
+        raise RequestError(
+            f"compare_trajectories: weeks must be a sequence of finite numbers; got {weeks!r}."
         )
     get_measure(dataset, measure)
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
@@ -640,7 +645,7 @@ def compare_trajectories(
         },
         columns=list(TIDY_COLUMNS),
     )
-    means = _model_means(fit, reference, comparator, np.asarray(weeks, dtype=np.float64), z)
+    means = _model_means(fit, reference, comparator, weeks_at, z)
     return TrajectoryResult(
         reference=reference,
         comparator=comparator,
