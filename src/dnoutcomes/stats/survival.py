@@ -328,8 +328,9 @@ def response_times(
     Notes
     -----
     Post-baseline values are those at ``session`` and ``discharge``; time = assessment date
-    − episode start date, in days (a value dated before the start counts as day 0). Improvement is direction-aware. Episodes without a
-    baseline value or without any post-baseline value are left out.
+    − episode start date, in days (a value dated before the start counts as day 0).
+    Improvement is direction-aware. Episodes without a baseline value or without any
+    post-baseline value are left out.
     """
     spec = get_measure(dataset, measure)
     cut = threshold if threshold is not None else getattr(spec, "mcid_points", None)
