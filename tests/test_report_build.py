@@ -296,19 +296,20 @@ def test_spc_block_shape_and_trailing_window(report: Report) -> None:
             "crossings",
             "crossings_limit",
         }
-    # Data start in 2024-10, so the 24-month window up to 2025-09 holds 12 months of data.
+    # The 24-month window up to 2025-09 would start in 2023-10; the data start in 2024-10,
+    # so the charts start there (no empty months first).
     months = spc["i_chart"]["months"]
-    assert months[0] == "2023-10" and months[-1] == "2025-09" and len(months) == 24
-    # Each month with data has 12 episodes (19 in 2025-08): none is small.
+    assert months[0] == "2024-10" and months[-1] == "2025-09" and len(months) == 12
+    # Each month has 12 episodes (19 in 2025-08): none is small, every point is shown.
     n = dict(zip(months, spc["i_chart"]["n"], strict=True))
     assert n["2025-08"] == 12 + SOUTH_EPISODES and n["2024-10"] == 12
-    assert n["2024-09"] == 0
-    assert None not in spc["i_chart"]["values"][12:]
+    assert None not in spc["i_chart"]["values"]
 
 
 def test_months_with_few_episodes_are_withheld(dataset: Any, report: Report) -> None:
     # With a threshold of 13 the months of 12 episodes are small: their n is "<13", their
-    # points (and the P chart's month-by-month limits) are withheld; 2025-08 (19) stays.
+    # points (and the P chart's month-by-month lower limits; the upper ones are clipped
+    # to 1, the same every month) are withheld; 2025-08 (19) stays.
     strict = build_report(
         dataset, period=parse_period("2025-Q3"), min_cell=13, run_time=RUN_TIME, figures=False
     )
@@ -316,8 +317,8 @@ def test_months_with_few_episodes_are_withheld(dataset: Any, report: Report) -> 
     by_month = {m: i for i, m in enumerate(block["months"])}
     july, august = by_month["2025-07"], by_month["2025-08"]
     assert block["n"][july] == "<13" and block["n"][august] == 19
-    assert block["values"][july] is None and block["ucl"][july] is None
-    assert block["values"][august] is not None and block["ucl"][august] is not None
+    assert block["values"][july] is None and block["lcl"][july] is None
+    assert block["values"][august] is not None and block["lcl"][august] is not None
     # The limits are still computed from every month: p-bar is unchanged.
     assert block["centre"] == report.spc["p_chart"]["centre"]
 

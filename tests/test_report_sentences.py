@@ -72,6 +72,13 @@ def test_other_pairs_use_plain_arm_phrases() -> None:
     assert "than those who had manual and exercise therapy without dry needling" in sentence
 
 
+def test_named_scale_said_once_and_tiny_differences_not_zero() -> None:
+    sentence = _nprs(1.55, -2.4, 5.6, measure="odi")
+    assert "disability (Oswestry Disability Index) 1.6 points higher" in sentence
+    assert "after allowing for their starting disability." in sentence
+    assert "pain 0.02 points lower (95 % CI 1.5 lower to 1.4 higher)" in _nprs(-0.02, -1.46, 1.42)
+
+
 def test_not_estimable() -> None:
     assert "could not be estimated" in _nprs(float("nan"), float("nan"), float("nan"))
 

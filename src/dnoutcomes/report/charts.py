@@ -167,15 +167,35 @@ def _monthly_table(context: Context, qi: Any) -> Table:
     )
 
 
+def chart_window(context: Context) -> tuple[str, str]:
+    """First and last month of the charts: the trailing 24 months up to the period's end,
+    starting later when the data start later (no empty months before the first data).
+
+    Returns
+    -------
+    (str, str)
+        ``YYYY-MM`` months.
+    """
+    months = context.period.trailing_months(TRAILING_MONTHS)
+    outcomes = context.local.outcomes
+    discharges = outcomes.loc[
+        outcomes["timepoint"].astype("string") == "discharge", "assessed_on"
+    ].dropna()
+    if discharges.empty:
+        return months[0], months[-1]
+    first_data = str(pd.Timestamp(discharges.min()).to_period("M"))
+    return max(months[0], min(first_data, months[-1])), months[-1]
+
+
 def _qi(context: Context, what: str) -> tuple[Any, Paragraph | None]:
     """The QI charts of the trailing window, computed once per report and shared by the
     control-chart and funnel sections."""
     from dnoutcomes.qi.indicators import qi_charts
 
     if "qi" not in context.cache:
-        months = context.period.trailing_months(TRAILING_MONTHS)
+        first, last = chart_window(context)
         context.cache["qi"] = safe(
-            "{what}", lambda: qi_charts(context.local, start=months[0], end=months[-1])
+            "{what}", lambda: qi_charts(context.local, start=first, end=last)
         )
     result, failure = context.cache["qi"]
     if failure is not None:
@@ -186,8 +206,7 @@ def _qi(context: Context, what: str) -> tuple[Any, Paragraph | None]:
 def control_charts_section(context: Context) -> SectionOutcome:
     """The I, P and U charts of the 24 months up to the period's end, signals in words."""
     title = "Control charts"
-    first = context.period.trailing_months(TRAILING_MONTHS)[0]
-    last = context.period.trailing_months(TRAILING_MONTHS)[-1]
+    first, last = chart_window(context)
     qi, failure = _qi(context, "The control charts")
     if failure is not None:
         return SectionOutcome(Section("control_charts", title, (failure,)))
@@ -235,9 +254,16 @@ def control_charts_section(context: Context) -> SectionOutcome:
         if mask.any():
             blocks.append(
                 Paragraph(
-                    f"{int(mask.sum())} months are not plotted: their value would reveal a "
-                    f"count below {context.min_cell}. They still count in the limits and the "
-                    "runs rules."
+                    (
+                        f"1 month is not plotted: it describes fewer than {context.min_cell} "
+                        "episodes. It still counts in the limits and the runs rules."
+                    )
+                    if int(mask.sum()) == 1
+                    else (
+                        f"{int(mask.sum())} months are not plotted: each describes fewer than "
+                        f"{context.min_cell} episodes. They still count in the limits and the "
+                        "runs rules."
+                    )
                 )
             )
     blocks.append(_monthly_table(context, qi))
@@ -257,7 +283,7 @@ def _site_signals(context: Context) -> tuple[list[Any], dict[str, Any]]:
     sites = sorted(str(s) for s in context.local.episodes["site_id"].dropna().unique())
     if len(sites) < 2:
         return [], {}
-    months = context.period.trailing_months(TRAILING_MONTHS)
+    months = chart_window(context)
     rows: list[dict[str, Any]] = []
     sentences: list[Paragraph] = []
     by_site: dict[str, Any] = {}
@@ -332,7 +358,7 @@ def _site_signals(context: Context) -> tuple[list[Any], dict[str, Any]]:
 def funnel_section(context: Context) -> SectionOutcome:
     """Responders per therapist against episodes, with 95 % and 99.8 % limits."""
     title = "Therapist funnel plot"
-    months = context.period.trailing_months(TRAILING_MONTHS)
+    months = chart_window(context)
     qi, failure = _qi(context, "The therapist funnel plot")
     if failure is not None:
         return SectionOutcome(Section("funnel", title, (failure,)))

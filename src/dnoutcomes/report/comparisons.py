@@ -21,6 +21,7 @@ from dnoutcomes.report._context import (
 )
 from dnoutcomes.report.model import HIDDEN, Paragraph, Section, Table
 from dnoutcomes.report.sentences import (
+    arm_phrase,
     comparison_sentence,
     responder_sentence,
     weighted_sentence,
@@ -135,6 +136,11 @@ def _table1_frame(baseline: pd.DataFrame, context: Context) -> pd.DataFrame:
         [_characteristic(v, lv) for v, lv in zip(rows["variable"], rows["level"], strict=True)],
     )
     body.insert(1, "summary", rows["summary"].map(_SUMMARY_WORDS).fillna(rows["summary"]))
+    count_only = (rows["summary"] == "count").to_numpy()
+    for column in ("reference_spread", "comparator_spread", "smd"):
+        values = body[column].astype(object)
+        values[count_only] = ""  # nothing to show beside a number of episodes
+        body[column] = values
     columns = [
         "characteristic",
         "summary",
@@ -209,8 +215,10 @@ def _measure_info(context: Context, measure: str) -> tuple[str, str, str]:
 
 
 def _outcome_label(context: Context, measure: str, timepoint: str) -> str:
-    _, _, label = _measure_info(context, measure)
-    return f"{label} {_TIMEPOINT_WORDS.get(timepoint, timepoint)}"
+    from dnoutcomes.plots._style import measure_name
+
+    name = measure_name(measure, context.current.registry, short=True)
+    return f"{name} {_TIMEPOINT_WORDS.get(timepoint, timepoint)}"
 
 
 def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
@@ -230,12 +238,7 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
     for i, row in enumerate(frame.itertuples(index=False)):
         direction, unit, label = _measure_info(context, row.measure)
         words = "Primary comparison" if row.role == "primary" else "Secondary comparison"
-        blocks.append(
-            Paragraph(
-                f"{words}: {_outcome_label(context, row.measure, row.timepoint)}.",
-                emphasis=False,
-            )
-        )
+        blocks.append(Paragraph(f"{words}: {label} {_TIMEPOINT_WORDS.get(row.timepoint, '')}."))
         blocks.append(
             Paragraph(
                 comparison_sentence(
@@ -328,7 +331,7 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
     return blocks, {"ancova": jsonable(result.to_dict())}, result
 
 
-def _iptw_blocks(context: Context, naive: float | None) -> tuple[list[Any], dict[str, Any]]:
+def _iptw_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
     from dnoutcomes.stats.iptw import compare_iptw
 
     result, failure = safe(
@@ -341,7 +344,9 @@ def _iptw_blocks(context: Context, naive: float | None) -> tuple[list[Any], dict
         return [failure], {}
     estimates = result.estimates.set_index("term")
     adjusted = estimates.loc["iptw"]
-    naive_value = float(estimates.loc["naive", "estimate"]) if naive is None else naive
+    # The naive estimate on the weighted analysis's own episodes (it needs a baseline ODI),
+    # so that the two numbers side by side differ only by the weighting.
+    naive_value = float(estimates.loc["naive", "estimate"])
     _, unit, _ = _measure_info(context, "nprs")
     frame = estimates.reset_index()[
         ["term", "estimate", "std_error", "conf_low", "conf_high", "p_value"]
@@ -481,21 +486,18 @@ def comparisons_section(context: Context) -> SectionOutcome:
     analysis, and the weighted (IPTW) estimate beside the naive one."""
     blocks: list[Any] = [
         Paragraph(
-            f"Episodes discharged in {context.period.label}: patients who had "
-            f"{context.comparator.replace('_', ' ')} against those who had "
-            f"{context.reference.replace('_', ' ')}. Clinic care is not randomised, so the "
+            f"Episodes discharged in {context.period.label}: patients who "
+            f"{arm_phrase(context.comparator)} against those who "
+            f"{arm_phrase(context.reference)}. Clinic care is not randomised, so the "
             "weighted estimate, which makes the groups alike in the characteristics "
             "measured, is shown beside the naive one."
         )
     ]
     extra: dict[str, Any] = {}
-    ancova_blocks, ancova_extra, ancova = _ancova_blocks(context)
+    ancova_blocks, ancova_extra, _ = _ancova_blocks(context)
     blocks.extend(ancova_blocks)
     extra.update(ancova_extra)
-    naive = None
-    if ancova is not None and len(ancova.results):
-        naive = float(ancova.results[0].estimate)
-    iptw_blocks, iptw_extra = _iptw_blocks(context, naive)
+    iptw_blocks, iptw_extra = _iptw_blocks(context)
     blocks.extend(iptw_blocks)
     extra.update(iptw_extra)
     responder_blocks, responder_extra = _responder_blocks(context)

@@ -124,7 +124,7 @@ def headline_section(context: Context) -> SectionOutcome:
         note=(
             "All arms. Episodes discharged in each period; a responder's NPRS improved by at "
             "least the MCID of 2 points; adverse events follow a dry-needling session of "
-            "these episodes."
+            "these episodes. The change of a share is in percentage points."
         ),
     )
     lead = Paragraph(

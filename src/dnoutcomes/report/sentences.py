@@ -191,12 +191,16 @@ def comparison_sentence(
         )
     decimals = _decimals(estimate, conf_low, conf_high)
     unit_text = f" {unit}" if unit else ""
-    tail = f", after allowing for their starting {what}" if adjusted_for_baseline else ""
+    short = what.split(" (")[0]  # "disability (Oswestry Disability Index)" → "disability"
+    tail = f", after allowing for their starting {short}" if adjusted_for_baseline else ""
     if estimate == 0:
         change = f"the same {what}"
     else:
         word = "lower" if estimate < 0 else "higher"
-        change = f"{what} {format_number(abs(estimate), decimals)}{unit_text} {word}"
+        shown = decimals
+        while float(format_number(abs(estimate), shown)) == 0 and shown < 3:
+            shown += 1  # never "0.0 points lower" for a difference that is not zero
+        change = f"{what} {format_number(abs(estimate), shown)}{unit_text} {word}"
     interval = _interval(conf_low, conf_high, decimals, level, "higher", "lower")
     first = f"Patients who {who_c} ended with {change} ({interval}) than those who {who_r}{tail}."
     if estimate == 0:
