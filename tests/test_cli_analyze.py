@@ -104,6 +104,7 @@ def test_quarantine_analyses_the_valid_rows(
     assert document["ancova"][0]["n"] <= 396
 
 
+@pytest.mark.slow
 def test_stats_never_import_matplotlib() -> None:
     import subprocess
     import sys
