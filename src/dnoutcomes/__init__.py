@@ -19,6 +19,7 @@ from dnoutcomes.errors import (
     UnreadableInputError,
 )
 from dnoutcomes.qi import qi_charts, suppress_counts
+from dnoutcomes.report import Report, build_report
 from dnoutcomes.stats.iptw import compare_iptw
 from dnoutcomes.stats.meta import compare_sites
 from dnoutcomes.stats.mixed import compare_trajectories, fit_random_intercept
@@ -36,10 +37,12 @@ __all__ = [
     "InsufficientDataError",
     "Measure",
     "MeasureRegistry",
+    "Report",
     "RequestError",
     "UnreadableInputError",
     "ValidationReport",
     "__version__",
+    "build_report",
     "compare_iptw",
     "compare_safety",
     "compare_sites",

@@ -18,7 +18,7 @@ import pandas as pd
 from dnoutcomes.errors import RequestError
 from dnoutcomes.report import sections as sec
 from dnoutcomes.report.model import Report, Section
-from dnoutcomes.report.period import Period, default_period
+from dnoutcomes.report.period import Period, default_period, parse_period
 from dnoutcomes.report.provenance import make_provenance
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def _span(dataset: Dataset) -> str:
 def build_report(
     dataset: Dataset,
     *,
-    period: Period | None = None,
+    period: Period | str | None = None,
     site: str | None = None,
     reference: str = "dn_only",
     comparator: str = "dn_manual_exercise",
@@ -125,8 +125,10 @@ def build_report(
     dataset
         The loaded dataset (:func:`dnoutcomes.load`).
     period
-        The period reported; ``None`` picks the last complete quarter with discharges in
-        the data (:func:`~dnoutcomes.report.period.default_period`) and the report says so.
+        The period reported: a :class:`~dnoutcomes.report.period.Period`, or text such as
+        ``"2025-Q3"`` or ``"2025-07"``; ``None`` picks the last complete quarter with
+        discharges in the data (:func:`~dnoutcomes.report.period.default_period`) and the
+        report says so.
     site
         Report on one site only; ``None`` for all sites.
     reference, comparator
@@ -148,6 +150,8 @@ def build_report(
     Returns
     -------
     Report
+        Every number, table, sentence and figure; ``report.to_html()`` gives the page,
+        ``report.to_dict()`` the numbers.
 
     Raises
     ------
@@ -165,6 +169,14 @@ def build_report(
     plot, methods and provenance. A section whose analysis fails for lack of data keeps a
     sentence saying so; a section whose module is not available is left out and listed in
     :attr:`Report.omitted`.
+
+    Examples
+    --------
+    >>> import dnoutcomes
+    >>> data = dnoutcomes.load("data/sample")  # doctest: +SKIP
+    >>> report = dnoutcomes.build_report(data, period="2025-Q3", run_time="2025-10-01")
+    ... # doctest: +SKIP
+    >>> report.table("headline").frame  # doctest: +SKIP
     """
     say = progress or _quiet
     if min_cell < 1:
@@ -177,6 +189,8 @@ def build_report(
     from dnoutcomes.cohort import check_arms
 
     check_arms(local, reference, comparator)
+    if isinstance(period, str):
+        period = parse_period(period)
     if period is None:
         period = default_period(local.episodes["end_date"])
         period_note = (

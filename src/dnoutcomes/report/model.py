@@ -195,6 +195,20 @@ class Report:
     extra: Mapping[str, Any] = field(default_factory=dict)
     omitted: tuple[tuple[str, str], ...] = ()
 
+    def to_html(self) -> str:
+        """The report as one self-contained HTML document (see
+        :func:`~dnoutcomes.report.render_html.render_html`)."""
+        from dnoutcomes.report.render_html import render_html
+
+        return render_html(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The numbers behind every table and chart as plain JSON values (see
+        :func:`~dnoutcomes.report.render_json.report_document`)."""
+        from dnoutcomes.report.render_json import report_document
+
+        return report_document(self)
+
     def section(self, key: str) -> Section:
         """The section called ``key``.
 
