@@ -186,3 +186,26 @@ def test_extra_export_columns_as_covariates(clinic_a_dataset: Any) -> None:
     assert text_fit.estimate == pytest.approx(number_fit.estimate, rel=1e-12)
     with pytest.raises(RequestError, match="holds lists"):
         compare_ancova(clinic_a_dataset, covariates=["contraindications"])
+
+
+def test_every_pair_of_arms(clinic_a_dataset: Any, clinic_a_expected: dict) -> None:
+    from dnoutcomes.stats.ancova import compare_pairs
+
+    res = compare_pairs(clinic_a_dataset)
+    pairs = list(zip(res.frame["reference"], res.frame["comparator"], strict=True))
+    assert pairs == [
+        ("dn_only", "dn_manual_exercise"),
+        ("dn_only", "manual_exercise"),
+        ("dn_manual_exercise", "manual_exercise"),
+    ]
+    first = res.frame.iloc[0]
+    exp = clinic_a_expected["ancova"][0]
+    assert first["estimate"] == pytest.approx(exp["estimate"], rel=1e-6)
+    assert first["n"] == exp["n"]
+    direct = compare_ancova(
+        clinic_a_dataset, reference="manual_exercise", comparator="dn_manual_exercise"
+    )
+    assert res.frame.iloc[2]["estimate"] == pytest.approx(-direct.estimate, rel=1e-9)
+    assert res.to_dict()[1]["comparator"] == "manual_exercise"
+    with pytest.raises(RequestError, match="at least two arms"):
+        compare_pairs(clinic_a_dataset, arms=["dn_only"])

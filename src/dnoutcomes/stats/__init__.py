@@ -13,8 +13,10 @@ from dnoutcomes.stats.analysis import Analysis, analyze
 from dnoutcomes.stats.ancova import (
     AncovaResult,
     OutcomesResult,
+    PairsResult,
     compare_ancova,
     compare_outcomes,
+    compare_pairs,
     fit_ancova,
 )
 from dnoutcomes.stats.descriptives import (
@@ -62,6 +64,7 @@ __all__ = [
     "MedicationResult",
     "OutcomeSummary",
     "OutcomesResult",
+    "PairsResult",
     "ResponderResult",
     "SafetyResult",
     "SiteMetaResult",
@@ -74,6 +77,7 @@ __all__ = [
     "compare_medication",
     "compare_medication_use",
     "compare_outcomes",
+    "compare_pairs",
     "compare_responders",
     "compare_safety",
     "compare_sites",

@@ -29,8 +29,10 @@ __all__ = [
     "DEFAULT_OUTCOMES",
     "AncovaResult",
     "OutcomesResult",
+    "PairsResult",
     "compare_ancova",
     "compare_outcomes",
+    "compare_pairs",
     "design_matrix",
     "fit_ancova",
 ]
@@ -628,6 +630,146 @@ def compare_outcomes(
     return OutcomesResult(
         reference=reference,
         comparator=comparator,
+        results=tuple(results),
+        frame=frame,
+        n=len(used),
+        episodes_used=tuple(used),
+        notes=tuple(notes),
+    )
+
+
+@dataclass(frozen=True, repr=False)
+class PairsResult(ResultMixin):
+    """The ANCOVA of one outcome for every pair of arms (the plan's three-arm overview).
+
+    Attributes
+    ----------
+    results
+        One :class:`AncovaResult` per pair analysed.
+    frame
+        One row per pair: ``reference``, ``comparator``, ``n``, ``estimate``,
+        ``std_error``, ``statistic``, ``df``, ``p_value``, ``conf_low``, ``conf_high``.
+    """
+
+    measure: str
+    timepoint: str
+    results: tuple[AncovaResult, ...]
+    frame: pd.DataFrame
+    n: int
+    episodes_used: tuple[str, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
+        return self.frame
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return f"ANCOVA of {self.measure} at {self.timepoint} for each pair of arms"
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        """One plan-style ``ancova`` entry per pair, with ``reference`` and ``comparator``."""
+        return [
+            {"reference": r.reference, "comparator": r.comparator, **r.to_dict()}
+            for r in self.results
+        ]
+
+
+#: The order arms take in a pairwise overview (others follow alphabetically).
+STANDARD_ARMS: tuple[str, ...] = ("dn_only", "dn_manual_exercise", "manual_exercise")
+
+
+def compare_pairs(
+    dataset: Dataset,
+    *,
+    arms: Sequence[str] | None = None,
+    measure: str = "nprs",
+    timepoint: str = "discharge",
+    covariates: Sequence[str] = (),
+    conf_level: float = 0.95,
+) -> PairsResult:
+    """ANCOVA of one outcome for every pair of arms.
+
+    Parameters
+    ----------
+    dataset
+        A loaded dataset.
+    arms
+        The arms to pair, in order (each pair reads later arm minus earlier arm). ``None``:
+        every arm in the data except ``other``, standard arms first (``dn_only``,
+        ``dn_manual_exercise``, ``manual_exercise``), then the rest alphabetically.
+    measure, timepoint, covariates, conf_level
+        As for :func:`compare_ancova`.
+
+    Returns
+    -------
+    PairsResult
+
+    Raises
+    ------
+    RequestError
+        Fewer than two arms, an unknown arm, measure, timepoint or covariate.
+    InsufficientDataError
+        When no pair can be analysed (pairs that cannot are otherwise skipped with a note).
+
+    Notes
+    -----
+    Each pair is its own comparison set (complete cases of those two arms), so a pair's
+    numbers equal :func:`compare_ancova` for that pair. No multiplicity adjustment is made.
+    """
+    if arms is None:
+        present = [a for a in dataset.episodes["arm"].dropna().astype(str).unique()]
+        present = [a for a in present if a != "other"]
+        chosen = [a for a in STANDARD_ARMS if a in present]
+        chosen += sorted(a for a in present if a not in STANDARD_ARMS)
+    else:
+        chosen = list(dict.fromkeys(arms))
+    if len(chosen) < 2:
+        raise RequestError(
+            f"pairwise comparison: needs at least two arms; got {chosen}. Name two or more "
+            "arms present in the data."
+        )
+    results: list[AncovaResult] = []
+    notes: list[str] = []
+    for i, reference in enumerate(chosen):
+        for comparator in chosen[i + 1 :]:
+            try:
+                results.append(
+                    compare_ancova(
+                        dataset,
+                        reference=reference,
+                        comparator=comparator,
+                        measure=measure,
+                        timepoint=timepoint,
+                        covariates=covariates,
+                        conf_level=conf_level,
+                    )
+                )
+            except InsufficientDataError as exc:
+                notes.append(f"{comparator} vs {reference} not analysed: {exc}")
+    if not results:
+        raise InsufficientDataError(
+            f"pairwise ANCOVA of {measure} at {timepoint}: no pair of {', '.join(chosen)} "
+            "has at least 2 complete episodes per arm."
+        )
+    frame = pd.DataFrame(
+        {
+            "reference": [r.reference for r in results],
+            "comparator": [r.comparator for r in results],
+            "n": [r.n for r in results],
+            "estimate": [r.estimate for r in results],
+            "std_error": [r.std_error for r in results],
+            "statistic": [r.statistic for r in results],
+            "df": [r.df for r in results],
+            "p_value": [r.p_value for r in results],
+            "conf_low": [r.conf_low for r in results],
+            "conf_high": [r.conf_high for r in results],
+        }
+    )
+    used = sorted({e for r in results for e in r.episodes_used})
+    return PairsResult(
+        measure=measure,
+        timepoint=timepoint,
         results=tuple(results),
         frame=frame,
         n=len(used),
