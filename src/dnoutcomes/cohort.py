@@ -105,6 +105,18 @@ def check_arms(dataset: Dataset, reference: str, comparator: str) -> None:
 def get_measure(dataset: Dataset, measure: str) -> Any:
     """Return the registry entry of ``measure`` or raise a clear request error.
 
+    Parameters
+    ----------
+    dataset
+        A loaded dataset (its ``registry`` is used).
+    measure
+        The measure's name.
+
+    Returns
+    -------
+    Measure
+        The registry entry (direction, MCID, responder values…).
+
     Raises
     ------
     RequestError
@@ -202,8 +214,21 @@ def _values_at(dataset: Dataset, measure: str, timepoint: str) -> pd.Series:
 
 
 def improvement_of(measure_spec: Any, baseline: Any, later: Any) -> Any:
-    """Direction-aware improvement: ``baseline - later`` when lower is better, else
-    ``later - baseline``."""
+    """Direction-aware improvement, positive when the patient got better.
+
+    Parameters
+    ----------
+    measure_spec
+        A registry entry (its ``direction``: ``"lower"`` or ``"higher"`` is better).
+    baseline, later
+        Numbers or aligned Series.
+
+    Returns
+    -------
+    float or pandas.Series
+        ``baseline - later`` when lower is better, else ``later - baseline``; missing
+        values propagate.
+    """
     if getattr(measure_spec, "direction", "lower") == "higher":
         return later - baseline
     return baseline - later

@@ -86,6 +86,12 @@ def kaplan_meier(time: ArrayLike, event: ArrayLike, *, conf_level: float = 0.95)
         ``conf_low``, ``conf_high`` (S·exp(∓z·SE), the upper clipped at 1; NaN where
         S = 0).
 
+    Raises
+    ------
+    RequestError
+        For arrays of different lengths, a negative time, an event other than 0/1, or a
+        ``conf_level`` outside (0, 1).
+
     Notes
     -----
     S(t) = Π_{tᵢ ≤ t} (1 − dᵢ/nᵢ); Var(−log S) = Σ dᵢ / (nᵢ (nᵢ − dᵢ)). These are R's
