@@ -1123,6 +1123,245 @@ def notebook_03() -> list[Cell]:
 
 
 # --------------------------------------------------------------------------------------------
+# 04 — the periodic QI report
+# --------------------------------------------------------------------------------------------
+
+
+def notebook_04() -> list[Cell]:
+    return [
+        md(
+            r"""
+            # 4 · The periodic quality-improvement report
+
+            **The question.** How did our clinic — or one of its sites — do in this period, and
+            has anything changed that needs action?
+
+            This is the monthly (or quarterly) workflow of a quality-improvement team: load the
+            latest export, look at the control charts, and write the report that is circulated.
+            The next cell holds the **parameters**. Change them here, or run the notebook for
+            any period and site without opening it, with papermill:
+
+            ```
+            papermill notebooks/04_periodic_report.ipynb output.ipynb --cwd notebooks \
+                -p period 2025-06 -p site north
+            ```
+
+            (The same report comes from one command, `dnoutcomes report PATH --period 2025-06
+            --site north --out report.html`; the notebook shows the reasoning behind it.)
+            """
+        ),
+        code(
+            r"""
+            # Parameters (papermill injects new values after this cell)
+            data = "../data/sample"  # the export: a folder of CSV/Parquet files or an .xlsx workbook
+            period = "2025-Q3"  # a quarter (2025-Q3) or a month (2025-06)
+            site = None  # None for every site, or one site_id, e.g. "north"
+            out = None  # the HTML report to write; None means output/qi_report_<period>[_<site>].html
+            run_time = None  # the time printed in the report; None means now, an ISO 8601 text fixes it
+            """,
+            tags=("parameters",),
+        ),
+        code(
+            r"""
+            %matplotlib inline
+            from pathlib import Path
+
+            import matplotlib.pyplot as plt
+            import pandas as pd
+            from IPython.display import Markdown, display
+
+            import dnoutcomes as dn
+            from dnoutcomes.qi import qi_charts
+            from dnoutcomes.report.build import build_report
+            from dnoutcomes.report.period import parse_period
+            from dnoutcomes.report.render_html import write_html
+
+            PERIOD = parse_period(period)
+            where = f"site {site}" if site else "all sites"
+            report_path = Path(out) if out else Path("output") / f"qi_report_{PERIOD.label}{'_' + site if site else ''}.html"
+            print(f"Reporting {PERIOD.label} ({PERIOD.start} to {PERIOD.end}), {where}; "
+                  f"compared with {PERIOD.previous().label}")
+            """
+        ),
+        md(
+            r"""
+            ## 1. Load and check
+
+            Strict loading, as in notebook 01: the report is only as good as the export. The
+            data-quality warnings (needling despite a recorded contraindication) are shown,
+            not hidden; the report lists them for the clinical lead.
+            """
+        ),
+        code(
+            r"""
+            ds = dn.load(data)
+            ds.warnings.groupby("rule").size().rename("warnings").to_frame()
+            """
+        ),
+        md(
+            r"""
+            ## 2. Control charts: is anything changing?
+
+            A control chart plots one number per month with a **centre line** (the average)
+            and **control limits** (about three standard deviations of the month-to-month
+            variation either side). The limits show how much the number moves by chance alone
+            when nothing has changed (*common-cause* variation). A **signal** of real change
+            (*special-cause* variation) is any of:
+
+            * a point **outside the limits**;
+            * an unusually **long run** of points on one side of the centre line (Anhøj's rule:
+              longer than log₂(n) + 3 points for n useful points);
+            * **too few crossings** of the centre line.
+
+            How to act: a signal is a reason to *look* — what changed that month at that site
+            (staff, case mix, recording)? No signal means "do not react to single ups and downs":
+            chasing every dip (tampering) adds variation. The charts run over the 24 months up
+            to the end of the period; each point is the episodes discharged that month.
+            """
+        ),
+        code(
+            r"""
+            end_month = f"{PERIOD.end:%Y-%m}"
+            charts = qi_charts(ds, site=site, end=end_month)
+            fig, axes = plt.subplots(3, 1, figsize=(9, 10), constrained_layout=True)
+            for chart, ax in zip((charts.i_chart, charts.p_chart, charts.u_chart), axes):
+                if chart is not None:
+                    chart.plot(ax=ax)
+            plt.show()
+            """
+        ),
+        code(
+            r"""
+            charts.summary()
+            """
+        ),
+        md(
+            r"""
+            Read the summary table with the charts: `outside_limits` lists the months beyond a
+            limit; `longest_run` against `longest_run_limit` and `crossings` against
+            `crossings_limit` are Anhøj's rules; `runs_signal` is True when either is broken.
+
+            A change at one site can be diluted in the chart of the whole clinic, so when the
+            report covers every site we also look at each site on its own:
+            """
+        ),
+        code(
+            r"""
+            sites = [site] if site else sorted(ds.patients["site_id"].unique())
+            by_site = pd.concat(
+                {s: qi_charts(ds, site=s, end=end_month).summary().set_index("chart") for s in sites},
+                names=["site_id"],
+            )
+            by_site[["outside_limits", "longest_run", "longest_run_limit", "crossings",
+                     "crossings_limit", "runs_signal"]]
+            """
+        ),
+        md(
+            r"""
+            ## 3. Therapists: the funnel plot
+
+            Each therapist's share of patients who reached a 2-point improvement, against how
+            many patients they discharged. The funnel narrows as numbers grow, because a share
+            from many patients varies less by chance. A therapist outside the outer (99.8 %)
+            limits differs by more than chance would explain — a reason for a supportive
+            conversation, not a verdict: case mix is not adjusted for.
+            """
+        ),
+        code(
+            r"""
+            charts.funnel.plot()
+            plt.show()
+            """
+        ),
+        md(
+            r"""
+            ## 4. Write the report
+
+            `build_report` assembles the period's report — headline figures against the
+            previous period, data quality, patient flow, caseload, Table 1, the comparison of
+            the arms (naive and weighted), safety, the control charts, the funnel plot, methods
+            and provenance — and `write_html` writes it as one self-contained HTML file (written
+            to a temporary file and renamed, so an interrupted run never leaves half a report).
+            Counts below 11 are suppressed in every table so that no patient can be recognised;
+            that is why the file can circulate and this notebook's working charts should not.
+            """
+        ),
+        code(
+            r"""
+            report = build_report(ds, period=PERIOD, site=site, run_time=run_time)
+            report_path.parent.mkdir(parents=True, exist_ok=True)
+            write_html(report, report_path)
+            print(f"wrote {report_path} ({report_path.stat().st_size // 1024} KiB): "
+                  f"{', '.join(section.title for section in report.sections)}")
+            """
+        ),
+        md(
+            r"""
+            Open the file in a browser. Its first section says what this notebook's answer
+            says, in the same words every month, so that months can be compared.
+
+            ## The answer
+            """
+        ),
+        code(
+            r"""
+            def said(chart_name, row):
+                parts = []
+                months = row["outside_limits"]
+                months = ", ".join(months) if isinstance(months, (tuple, list)) else str(months or "")
+                if months:
+                    parts.append(f"a point outside the limits in {months}")
+                if row["runs_signal"]:
+                    parts.append(f"a run or crossing signal (longest run {row['longest_run']}, "
+                                 f"limit {row['longest_run_limit']}; crossings {row['crossings']}, "
+                                 f"at least {row['crossings_limit']} expected)")
+                return f"the {chart_name} chart showed " + " and ".join(parts) if parts else ""
+
+            def number(value, unit=""):
+                # the report suppresses figures that could reveal a count below 11: "[c]", "<11"
+                if isinstance(value, str) or pd.isna(value):
+                    return f"{value} (suppressed: small numbers)" if isinstance(value, str) else "not available"
+                return f"{value:.1f}{unit}"
+
+            names = {"i_chart": "mean improvement in pain", "p_chart": "share of responders",
+                     "u_chart": "adverse events per 100 DN sessions"}
+            signals = [f"at {s}, {said(names[c], row)}" for (s, c), row in by_site.iterrows()
+                       if said(names[c], row)]
+            head = report.table("headline").frame.set_index("indicator")
+            resp = head.loc[head.index.str.startswith("NPRS responders")].iloc[0]
+            gain = head.loc[head.index.str.startswith("Mean NPRS improvement")].iloc[0]
+            episodes = head.loc["Episodes discharged"]
+            outside = charts.funnel.frame.query("outside_outer")["unit"].tolist()
+            display(Markdown("\n\n".join([
+                f"**{PERIOD.label}, {where}.** {number(episodes['this_period']).removesuffix('.0')} episodes "
+                f"discharged (previous period {number(episodes['previous_period']).removesuffix('.0')}); "
+                f"responders {number(resp['this_period'], ' %')} (previous {number(resp['previous_period'], ' %')}); "
+                f"mean NPRS improvement {number(gain['this_period'], ' points')} "
+                f"(previous {number(gain['previous_period'], ' points')}). A change between two periods "
+                f"is not a signal by itself: the control charts say whether it is more than chance.",
+                "**Signals of change (24 months to the end of the period).** "
+                + ("; ".join(signals).capitalize()[:1] + "; ".join(signals)[1:]
+                   + ". Look at what changed at that site and time before acting."
+                   if signals else "None: the monthly ups and downs are within what chance alone produces; "
+                                   "no action is needed on the charts."),
+                "**Therapists.** " + (f"Outside the 99.8 % funnel limits: {', '.join(outside)}." if outside
+                                      else "No therapist's responder share lies outside the 99.8 % funnel limits."),
+                f"**Report.** Written to `{report_path}`.",
+            ])))
+            """
+        ),
+        hidden(
+            r"""
+            # Checks: the report is for the period and site asked for, and it exists.
+            assert report.period.label == PERIOD.label and report.site == site
+            assert report_path.is_file() and PERIOD.label in report_path.read_text(encoding="utf-8")
+            assert set(by_site.index.get_level_values("site_id")) == set(sites)
+            """
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
 # The builder
 # --------------------------------------------------------------------------------------------
 
@@ -1130,6 +1369,7 @@ NOTEBOOKS: dict[str, Callable[[], list[Cell]]] = {
     "01_load_and_check": notebook_01,
     "02_compare_treatments": notebook_02,
     "03_confounding_and_sites": notebook_03,
+    "04_periodic_report": notebook_04,
 }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import re
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -230,3 +231,52 @@ def test_notebook_runs_and_its_saved_outputs_are_current(path: Path) -> None:
         f"{path.name}: the saved outputs are stale; run `python notebooks/_build.py "
         f"{path.stem[:2]}` and commit.\n" + "\n".join(stale[:3])
     )
+
+
+@pytest.mark.slow
+def test_report_notebook_runs_from_the_command_line_for_another_period_and_one_site(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("papermill")
+    html = tmp_path / "north.html"
+    executed = tmp_path / "04_north.ipynb"
+    command = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(NOTEBOOK_DIR / "04_periodic_report.ipynb"),
+        str(executed),
+        "--cwd",
+        str(NOTEBOOK_DIR),
+        "--kernel",
+        "python3",
+        "--no-progress-bar",
+        "-p",
+        "period",
+        "2025-06",
+        "-p",
+        "site",
+        "north",
+        "-p",
+        "out",
+        str(html),
+        "-p",
+        "run_time",
+        "2026-07-01T09:00:00",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = html.read_text(encoding="utf-8")
+    assert "2025-06" in text and "north" in text
+    assert "2025-Q3" not in text  # the committed default period is not what was reported
+    assert "central_pt" not in text and "south_pt" not in text  # one site's therapists only
+    nb = nbformat.read(executed, as_version=4)
+    answers = [
+        "".join(o["data"]["text/markdown"])
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "text/markdown" in o.get("data", {})
+    ]
+    assert answers and answers[-1].startswith("**2025-06, site north.**")
+    assert str(html) in answers[-1]
