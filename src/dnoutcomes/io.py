@@ -7,10 +7,12 @@ column names lower-cased and trimmed. :mod:`dnoutcomes.validate` applies the con
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import gzip
 import hashlib
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -177,18 +179,42 @@ def _first_line(path: Path, table: str) -> str:
 
 
 def _utf8_error_line(path: Path) -> int | None:
+    """The line of the first byte that is not UTF-8, or None when the file is UTF-8.
+
+    Decodes in 16 MiB blocks (C speed, bounded memory); run before the CSV parser so that no
+    undecodable text ever reaches pyarrow's handler of malformed rows.
+    """
     opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    newlines = 0
     with opener(path, "rb") as fh:
-        data: bytes = fh.read()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return data.count(b"\n", 0, exc.start) + 1
-    return None
+        while True:
+            block: bytes = fh.read(1 << 24)
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                pending = len(decoder.getstate()[0]) if exc.start < 0 else 0
+                return newlines + block.count(b"\n", 0, max(exc.start - pending, 0)) + 1
+            if not block:
+                return None
+            newlines += block.count(b"\n")
 
 
 def _read_csv(path: Path, table: str) -> RawTable:
     header_text = _first_line(path, table)
+    try:
+        bad_line = _utf8_error_line(path)
+    except (OSError, EOFError, zlib.error):
+        raise _unreadable(
+            path, table, "the compressed file is damaged", "export it again"
+        ) from None
+    if bad_line is not None:
+        raise _unreadable(
+            path,
+            table,
+            f"line {bad_line} is not UTF-8 text",
+            "save the file as UTF-8 (in Excel: Save As, 'CSV UTF-8')",
+        )
     delimiter = ";" if header_text.count(";") > header_text.count(",") else ","
     names = next(csv.reader([header_text], delimiter=delimiter))
     ncol = len(names)
@@ -220,19 +246,13 @@ def _read_csv(path: Path, table: str) -> RawTable:
         if bad:
             bad.clear()
             arrow = read(False)
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        text = str(exc)
-        if "UTF8" in text or "utf-8" in text.lower() or isinstance(exc, UnicodeDecodeError):
-            where = _utf8_error_line(path)
-            at = f"line {where}" if where else "the file"
-            raise _unreadable(
-                path,
-                table,
-                f"{at} is not UTF-8 text",
-                "save the file as UTF-8 (in Excel: Save As, 'CSV UTF-8')",
-            ) from None
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        # pyarrow's message quotes the row, which may hold an identifier: not shown
         raise _unreadable(
-            path, table, f"the file is not readable CSV ({text.splitlines()[0]})", "check quoting"
+            path,
+            table,
+            "the file is not readable CSV (broken quoting or line structure)",
+            "export the table again, quoting cells that contain the separator",
         ) from None
     n_bad = len(bad)
     bad_lines = np.array([b[0] if b[0] is not None else -1 for b in bad], dtype=np.int64)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from dnoutcomes.contract.measures import MeasureRegistry, default_registry
-from dnoutcomes.contract.parse import empty_problems
+from dnoutcomes.contract.parse import empty_problems, lookup
 from dnoutcomes.contract.quality import quality_warnings
 from dnoutcomes.contract.references import cascade, cross_checks
 from dnoutcomes.contract.specs import TABLE_KEYS
@@ -44,7 +44,7 @@ def _build(t: dict[str, _Table], registry: MeasureRegistry) -> dict[str, pd.Data
     s = keep["sessions"]
     e = keep["episodes"].rename(columns={"arm": "arm_declared"})
     site = p.set_index("patient_id")["site_id"]
-    e.insert(3, "site_id", e["patient_id"].map(site).astype("str"))
+    e.insert(3, "site_id", lookup(e["patient_id"], site).astype("str"))
     arms = derive_arms(e["episode_id"], s)
     pos = _after(e, "arm_declared")
     e.insert(pos, "arm_derived", arms["arm_derived"])

@@ -16,7 +16,7 @@ import pandas as pd
 from dnoutcomes.contract.deid import suspect_values
 from dnoutcomes.contract.specs import BOOL_FALSE, BOOL_TRUE, ColumnSpec
 
-__all__ = ["TableChecks", "empty_problems", "parse_column", "screen_values"]
+__all__ = ["TableChecks", "empty_problems", "lookup", "parse_column", "screen_values"]
 
 PROBLEM_COLUMNS = ["table", "file", "line", "column", "rule", "message"]
 ID_PATTERN = r"[A-Za-z0-9_\-]{1,64}"
@@ -199,6 +199,16 @@ _EMPTY_PROBLEMS = pd.DataFrame(
 def empty_problems() -> pd.DataFrame:
     """An empty problems frame with the right columns and dtypes."""
     return _EMPTY_PROBLEMS.copy()
+
+
+def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """``table[key]`` for each key (NA for an unknown or missing key), aligned to ``keys``.
+
+    ``table`` must have a unique index. Unlike ``Series.map`` this keeps the dtype of
+    ``table`` even when it is empty.
+    """
+    values = table.reindex(pd.Index(keys.to_numpy(dtype=object)))
+    return pd.Series(values.to_numpy(), index=keys.index, dtype=table.dtype, name=table.name)
 
 
 def _numbers(raw: pd.Series, decimal_comma: bool) -> pd.Series:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from dnoutcomes.contract.parse import TableChecks, empty_problems
+from dnoutcomes.contract.parse import TableChecks, empty_problems, lookup
 from dnoutcomes.contract.specs import ARMS_STANDARD
 
 __all__ = ["IMPLAUSIBLE_CHANGE", "quality_warnings"]
@@ -85,8 +85,8 @@ def quality_warnings(
         index=p["patient_id"].to_numpy(),
         dtype="str",
     )
-    patient = s["episode_id"].map(e.set_index("episode_id")["patient_id"])
-    recorded = patient.map(contra).fillna("")
+    patient = lookup(s["episode_id"], e.set_index("episode_id")["patient_id"])
+    recorded = lookup(patient, contra).fillna("")
     needled = s["dn_performed"].to_numpy(dtype=bool) & (recorded != "").to_numpy(dtype=bool)
     cs.add(
         needled,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dnoutcomes.contract.parse import lookup
 from dnoutcomes.contract.specs import TABLE_KEYS
 from dnoutcomes.contract.tables import PreparedTable as _Table
 
@@ -78,8 +79,8 @@ def cross_checks(t: dict[str, _Table]) -> None:
     )
     episodes = _unique_lookup(ed, "episode_id", ["start_date", "end_date"])
     sd = s.typed
-    start = sd["episode_id"].map(episodes["start_date"])
-    end = sd["episode_id"].map(episodes["end_date"])
+    start = lookup(sd["episode_id"], episodes["start_date"])
+    end = lookup(sd["episode_id"], episodes["end_date"])
     outside = ((sd["session_date"] < start) | (sd["session_date"] > end)).to_numpy(dtype=bool)
     period = (
         start.dt.strftime("%Y-%m-%d").fillna("?")
@@ -103,7 +104,7 @@ def cross_checks(t: dict[str, _Table]) -> None:
     )
 
     od = o.typed
-    o_start = od["episode_id"].map(episodes["start_date"])
+    o_start = lookup(od["episode_id"], episodes["start_date"])
     days = (od["assessed_on"] - o_start).dt.days.to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         off = (days < -30) | (days > 400)
@@ -117,7 +118,7 @@ def cross_checks(t: dict[str, _Table]) -> None:
         o.text.get("assessed_on"),
     )
     sessions = _unique_lookup(sd, "session_id", ["episode_id"])
-    s_episode = od["session_id"].map(sessions["episode_id"])
+    s_episode = lookup(od["session_id"], sessions["episode_id"])
     other = (s_episode.notna() & (s_episode != od["episode_id"])).to_numpy(dtype=bool)
     o.checks.add(
         other,

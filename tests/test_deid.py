@@ -1,0 +1,151 @@
+"""The de-identification screen: identifier column names and identifier-looking values."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from dnoutcomes.contract.deid import identifier_column, suspect_values
+
+REFUSED_NAMES = [
+    "email",
+    "E-Mail",
+    "e_mail",
+    "first_name",
+    "FirstName",
+    "surname",
+    "last name",
+    "dob",
+    "DOB",
+    "date_of_birth",
+    "birth_date",
+    "mrn",
+    "medical_record_number",
+    "ssn",
+    "social_security_no",
+    "phone_number",
+    "Telephone",
+    "mobile",
+    "fax",
+    "postcode",
+    "zip",
+    "ZIP code",
+    "postal_code",
+    "home_address",
+    "street",
+    "city",
+    "patient_name",
+    "name",
+    "ip_address",
+    "url",
+    "photo",
+    "health_plan_id",
+    "account_number",
+    "licence_no",
+    "vehicle_plate",
+    "device_serial",
+    "nhs_number",
+]
+ALLOWED_NAMES = [
+    "patient_id",
+    "site_id",
+    "sex",
+    "age",
+    "condition",
+    "symptom_weeks",
+    "contraindications",
+    "episode_id",
+    "therapist_id",
+    "start_date",
+    "end_date",
+    "arm",
+    "discharge_reason",
+    "session_id",
+    "session_date",
+    "dn_performed",
+    "needles",
+    "max_depth_mm",
+    "muscles",
+    "twitch_response",
+    "electrical_stimulation",
+    "manual_therapy",
+    "exercise_therapy",
+    "postural_correction",
+    "pain_education",
+    "modalities",
+    "duration_min",
+    "assessed_on",
+    "timepoint",
+    "measure",
+    "value",
+    "event_id",
+    "type",
+    "severity",
+    "reporter",
+    "resolved_days",
+    "nprs",
+    "odi",
+    "lumbar_flexion_deg",
+    "insurance_type",
+    "note",
+    "referral_source",
+    "bmi",
+    "smoker",
+]
+
+
+@pytest.mark.parametrize("name", REFUSED_NAMES)
+def test_identifier_names_are_refused(name: str) -> None:
+    assert identifier_column(name)
+
+
+@pytest.mark.parametrize("name", ALLOWED_NAMES)
+def test_contract_and_clinical_names_pass(name: str) -> None:
+    assert not identifier_column(name)
+
+
+SUSPECT = [
+    "jo.bloggs@example.com",
+    "write to a_b+c@clinic.co.uk please",
+    "555-123-4567",
+    "(555) 123-4567",
+    "555.123.4567",
+    "+44 20 7946 0958",
+    "+1-555-123-4567",
+    "020 7946 0958",
+    "07946095800",
+    "123-45-6789",
+    "SSN 123 45 6789",
+]
+CLEAN = [
+    "2025-01-16",
+    "5.4",
+    "10818",
+    "P1100000",
+    "S11000001",
+    "E1100000",
+    "90+",
+    "erector_spinae;gluteus_maximus",
+    "1e3",
+    "0.25",
+    "2025-01-16T10:00",
+    "120",
+    "AE1100001",
+    "lumbar stiffness 3/10 at 09:30",
+    "12345678",
+]
+
+
+def test_suspect_values_are_found_and_clean_ones_pass() -> None:
+    got = suspect_values(pd.Series(SUSPECT + CLEAN + [None], dtype="str"))
+    assert got[: len(SUSPECT)].tolist() == [True] * len(SUSPECT)
+    assert got[len(SUSPECT) :].tolist() == [False] * (len(CLEAN) + 1)
+
+
+def test_clinic_a_has_no_suspect_values(clinic_a_path: object) -> None:
+    from pathlib import Path
+
+    for file in Path(str(clinic_a_path)).glob("*.csv"):
+        frame = pd.read_csv(file, dtype="str", keep_default_na=False)
+        for col in frame.columns:
+            assert not suspect_values(frame[col]).any(), (file.name, col)
