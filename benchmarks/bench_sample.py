@@ -6,7 +6,8 @@ Run from the repository root::
     python benchmarks/bench_sample.py 10000 100000
 
 Each size runs in a fresh child process so its peak resident memory (``ru_maxrss``) is its
-own; the child also reports the Python-level peak seen by :mod:`tracemalloc` (NumPy
+own, with its CPU time (user + system: the figure to read on a busy machine, where wall
+time also counts waiting for a core); the child also reports the Python-level peak seen by :mod:`tracemalloc` (NumPy
 allocations are traced; Arrow's own buffers are not, so the RSS figure is the one to read).
 """
 
@@ -37,12 +38,14 @@ def _child(episodes: int) -> None:
         total = time.perf_counter() - began
         size = sum(f.stat().st_size for f in out.iterdir())
     _, traced_peak = tracemalloc.get_traced_memory()
-    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss_kib = usage.ru_maxrss
     rows = {name: t.num_rows for name, t in data.tables.items()}
     result = {
         "episodes": episodes,
         "generate_s": round(generated, 2),
         "generate_and_write_s": round(total, 2),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mib": round(rss_kib / 1024, 1),
         "tracemalloc_peak_mib": round(traced_peak / 2**20, 1),
         "parquet_mib": round(size / 2**20, 1),
@@ -56,7 +59,9 @@ def main(argv: list[str]) -> int:
         _child(int(argv[1]))
         return 0
     sizes = [int(a) for a in argv] or list(SIZES)
-    header = f"{'episodes':>10} {'generate s':>11} {'+ write s':>10} {'peak RSS MiB':>13}"
+    header = (
+        f"{'episodes':>10} {'generate s':>11} {'+ write s':>10} {'CPU s':>7} {'peak RSS MiB':>13}"
+    )
     sys.stdout.write(header + f" {'traced MiB':>11} {'parquet MiB':>12}  rows\n")
     for n in sizes:
         proc = subprocess.run(
@@ -68,7 +73,7 @@ def main(argv: list[str]) -> int:
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         rows = ", ".join(f"{v:,} {k}" for k, v in r["rows"].items())
         sys.stdout.write(
-            f"{n:>10,} {r['generate_s']:>11} {r['generate_and_write_s']:>10} "
+            f"{n:>10,} {r['generate_s']:>11} {r['generate_and_write_s']:>10} {r['cpu_s']:>7} "
             f"{r['peak_rss_mib']:>13} {r['tracemalloc_peak_mib']:>11} {r['parquet_mib']:>12}"
             f"  {rows}\n"
         )

@@ -114,24 +114,35 @@ def build_tables(
     arm = eps.arm[ep]
     s = len(keep)
     first = idx == 0
-    r = rng.random((10, s))
+    # ten uniforms per visit, drawn one row at a time (the same stream as one (10, s)
+    # block) and turned into flags or codes at once so only small arrays stay alive
+    r = rng.random(s)
+    dn_u_combo, dn_u_other = r < 0.85, r < 0.8
+    r = rng.random(s)
+    manual_u_combo, manual_u_me = r < 0.7, r < 0.8
+    exercise_u = rng.random(s) < 0.9
+    two_muscles = rng.random(s) < 0.45
+    modality = np.searchsorted(np.cumsum([0.2, 0.1, 0.05, 0.03]), rng.random(s), side="right")
+    duration = np.choose(
+        np.minimum((rng.random(s) * 10).astype(np.int64) // 4, 2), [30.0, 45.0, 60.0]
+    )
+    twitch, estim, postural, educ = (rng.random(s) < q for q in (0.6, 0.2, 0.3, 0.4))
+    del r
     is_dn_only, is_combo, is_me = arm == 0, arm == 1, arm == 2
     # mixed care: half "needling + exercise, no manual", half "manual therapy only"
     other_dn = (eps.patient[ep] % 2 == 0) & (arm == 3)
     other_manual = (arm == 3) & ~other_dn
-    dn = is_dn_only | (is_combo & (first | (r[0] < 0.85))) | (other_dn & (first | (r[0] < 0.8)))
-    manual = (is_combo & (first | (r[1] < 0.7))) | (is_me & (first | (r[1] < 0.8))) | other_manual
-    exercise = ((is_combo | is_me) & (first | (r[2] < 0.9))) | other_dn
+    dn = is_dn_only | (is_combo & (first | dn_u_combo)) | (other_dn & (first | dn_u_other))
+    manual = (is_combo & (first | manual_u_combo)) | (is_me & (first | manual_u_me)) | other_manual
+    exercise = ((is_combo | is_me) & (first | exercise_u)) | other_dn
     needles = np.where(dn, 1 + np.minimum(rng.poisson(5.0, s), 29), 0)
     depth = np.round(np.clip(rng.normal(45.0, 12.0, s), 10, 90))
     m1 = rng.integers(0, len(MUSCLES), s)
     m2 = (m1 + 1 + rng.integers(0, len(MUSCLES) - 1, s)) % len(MUSCLES)
     # muscle lists: one muscle, or two different ones joined by ";"
     pairs = [f"{a};{b}" for a in MUSCLES for b in MUSCLES]
-    muscle_code = np.where(r[3] < 0.45, len(MUSCLES) + m1 * len(MUSCLES) + m2, m1)
+    muscle_code = np.where(two_muscles, len(MUSCLES) + m1 * len(MUSCLES) + m2, m1)
     no_dn = ~dn
-    modality = np.searchsorted(np.cumsum([0.2, 0.1, 0.05, 0.03]), r[4], side="right")
-    duration = np.choose(np.minimum((r[5] * 10).astype(np.int64) // 4, 2), [30.0, 45.0, 60.0])
     session_ids = ids("S", s, min_width=7)
     sessions = pa.table(
         {
@@ -142,12 +153,12 @@ def build_tables(
             "needles": pa.array(needles.astype(np.int64)),
             "max_depth_mm": pa.array(depth, mask=no_dn),
             "muscles": _take([*MUSCLES, *pairs], muscle_code, no_dn),
-            "twitch_response": _bool(r[6] < 0.6, no_dn),
-            "electrical_stimulation": _bool(r[7] < 0.2, no_dn),
+            "twitch_response": _bool(twitch, no_dn),
+            "electrical_stimulation": _bool(estim, no_dn),
             "manual_therapy": _bool(manual),
             "exercise_therapy": _bool(exercise),
-            "postural_correction": _bool(r[8] < 0.3),
-            "pain_education": _bool(first | (r[9] < 0.4)),
+            "postural_correction": _bool(postural),
+            "pain_education": _bool(first | educ),
             "modalities": _take((*_MODALITIES, "none"), modality, modality == 4),
             "duration_min": pa.array(duration),
         }
@@ -273,20 +284,27 @@ def _outcomes(
         blocks_session.append(np.full(len(fu), -1))
 
     # One sort key holds episode, day and measure (unique per row), so those three come
-    # back from the sorted key itself and only the other columns need permuting.
-    key = np.concatenate(blocks_ep).astype(np.int64) << 16
-    key |= np.concatenate(blocks_day).astype(np.int64) << 4
-    key |= np.concatenate(blocks_measure).astype(np.int64)
+    # back from the sorted key itself and only the other columns need permuting. Blocks
+    # are released as soon as they are merged: a million episodes make 20 million rows.
+    key = np.concatenate(blocks_ep).astype(np.int64, copy=False)
+    del blocks_ep
+    key <<= 16
+    part = np.concatenate(blocks_day).astype(np.int64, copy=False)
+    del blocks_day
+    part <<= 4
+    key |= part
+    key |= np.concatenate(blocks_measure)
+    del blocks_measure, part
     order = np.argsort(key, kind="stable")
     key = key[order]
-    o_ep = key >> 16
-    o_day = (key >> 4) & 0xFFF
-    o_measure = key & 0xF
+    o_ep = (key >> 16).astype(np.int32)
+    o_day = ((key >> 4) & 0xFFF).astype(np.int32)
+    o_measure = (key & 0xF).astype(np.int8)
     del key
     o_tp = np.concatenate(blocks_tp).astype(np.int8)[order]
     o_session = np.concatenate(blocks_session).astype(np.int32)[order]
     o_value = np.concatenate(blocks_value)[order]
-    del order
+    del order, blocks_tp, blocks_session, blocks_value
     return pa.table(
         {
             "episode_id": _take(episode_ids, o_ep),
