@@ -6,9 +6,10 @@ Run from the repository root::
     python benchmarks/bench_sample.py 10000 100000
 
 Each size runs in a fresh child process so its peak resident memory (``ru_maxrss``) is its
-own, with its CPU time (user + system: the figure to read on a busy machine, where wall
-time also counts waiting for a core); the child also reports the Python-level peak seen by :mod:`tracemalloc` (NumPy
-allocations are traced; Arrow's own buffers are not, so the RSS figure is the one to read).
+own, with its CPU time (user + system: the figure to read on a busy machine, where wall time
+also counts waiting for a core). The child also reports the Python-level peak seen by
+:mod:`tracemalloc` (NumPy allocations are traced; Arrow's own buffers are not, so the RSS
+figure is the one to read).
 """
 
 from __future__ import annotations
