@@ -244,6 +244,46 @@ def test_no_figure_anywhere_reveals_the_seven(report: Report) -> None:
     assert "&lt;11" in south_row.group(1)
 
 
+def _small_counts(value: Any, path: str = "") -> list[str]:
+    """Paths of the JSON document where a count key holds a number from 1 to 10."""
+    keys = {
+        "n",
+        "n_reference",
+        "n_comparator",
+        "episodes",
+        "events",
+        "responders",
+        "adverse_events",
+        "nprs_pairs",
+        "complete",
+        "excluded",
+    }
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in keys and isinstance(item, int | float) and 0 < item < 11:
+                found.append(f"{path}.{key}={item}")
+            found.extend(_small_counts(item, f"{path}.{key}"))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found.extend(_small_counts(item, f"{path}[{i}]"))
+    return found
+
+
+def test_no_small_count_anywhere_in_the_json(report: Report) -> None:
+    assert _small_counts(report_document(report)) == []
+
+
+def test_counts_inside_sentences_of_the_flow_are_suppressed(report: Report, export: Any) -> None:
+    plan = export[1]
+    q3 = plan[plan["month"].astype(str).isin(["2025-07", "2025-08", "2025-09"])]
+    other = int((q3["arm"] == "manual_exercise").sum())
+    assert 0 < other < 11  # the construction puts a small other arm in the period
+    reasons = " ".join(report.table("patient_flow").frame["reason"].astype(str))
+    assert "manual_exercise (<11 episodes)" in reasons
+    assert f"({other} episodes)" not in reasons
+
+
 def test_site_filter_and_unknown_site(dataset: Any) -> None:
     north = select_site(dataset, "north")
     assert set(north.episodes["site_id"]) == {"north"}

@@ -16,7 +16,22 @@ if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
     from dnoutcomes.report.period import Period
 
-__all__ = ["Context", "SectionOutcome", "count_text", "draw", "safe", "suppress"]
+__all__ = [
+    "COUNT_KEYS",
+    "Context",
+    "SectionOutcome",
+    "count_text",
+    "draw",
+    "safe",
+    "scrub_counts",
+    "suppress",
+    "suppress_text",
+]
+
+#: Keys of the analyses' JSON blocks that hold counts of episodes or events.
+COUNT_KEYS: frozenset[str] = frozenset(
+    {"n", "n_reference", "n_comparator", "n_obs", "n_episodes", "events", "episodes"}
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,6 +135,38 @@ def suppress(
         threshold=result.threshold,
         notes=result.notes,
     )
+
+
+def scrub_counts(value: Any, context: Context) -> Any:
+    """Replace every small count (keys of :data:`COUNT_KEYS`) in a JSON-ready block of an
+    analysis by ``"<11"``; everything else is kept.
+
+    Only blocks without shares or counts of a subgroup should go through this (estimates,
+    intervals, p-values and their ``n``): a share beside a hidden count could reveal it.
+    """
+    if isinstance(value, dict):
+        return {
+            k: (
+                count_text(v, context)
+                if k in COUNT_KEYS and isinstance(v, int | float) and 0 < v < context.min_cell
+                else scrub_counts(v, context)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [scrub_counts(v, context) for v in value]
+    return value
+
+
+def suppress_text(text: str, context: Context) -> str:
+    """Write the counts inside a sentence from an analysis ("other arms: usual_care (4
+    episodes)") through the threshold: ``(<11 episodes)``."""
+    import re
+
+    def replace(match: re.Match[str]) -> str:
+        return f"{count_text(int(match.group(1)), context)} {match.group(2)}"
+
+    return re.sub(r"\b(\d+) (episodes?|patients?|events?|sessions?)\b", replace, text)
 
 
 def count_text(value: float | int | None, context: Context) -> str:

@@ -17,6 +17,7 @@ from dnoutcomes.report._context import (
     SectionOutcome,
     figure_block,
     safe,
+    scrub_counts,
     suppress,
 )
 from dnoutcomes.report.model import HIDDEN, Paragraph, Section, Table
@@ -199,10 +200,7 @@ def table1_section(context: Context) -> SectionOutcome:
             "mean difference (comparator minus reference; |SMD| < 0.1 is balanced)."
         ),
     )
-    return SectionOutcome(
-        Section("table1", title, (table,)),
-        extra={"table1_notes": list(result.notes)},
-    )
+    return SectionOutcome(Section("table1", title, (table,)))
 
 
 def _measure_info(context: Context, measure: str) -> tuple[str, str, str]:
@@ -328,7 +326,7 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
                 data=effects[["measure", "timepoint", "estimate", "conf_low", "conf_high"]],
             )
         )
-    return blocks, {"ancova": jsonable(result.to_dict())}, result
+    return blocks, {"ancova": scrub_counts(jsonable(result.to_dict()), context)}, result
 
 
 def _iptw_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
@@ -394,7 +392,7 @@ def _iptw_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
             ),
         ),
     ]
-    return blocks, {"iptw": jsonable(result.to_dict())}
+    return blocks, {"iptw": scrub_counts(jsonable(result.to_dict()), context)}
 
 
 def _responder_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
@@ -478,7 +476,9 @@ def _responder_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
                 note=f"Number needed to treat: {result.nnt_text}.",
             )
         )
-    return blocks, {"responders": jsonable(result.to_dict())}
+    # The responder counts and shares are in the suppressed tables; the raw block is not
+    # written out (a share beside a hidden count would reveal it).
+    return blocks, {}
 
 
 def comparisons_section(context: Context) -> SectionOutcome:
@@ -616,6 +616,4 @@ def safety_section(context: Context) -> SectionOutcome:
         )
     else:
         blocks.append(Paragraph("No episode had dry needling despite a recorded contraindication."))
-    return SectionOutcome(
-        Section("safety", title, tuple(blocks)), extra={"safety": jsonable(result.to_dict())}
-    )
+    return SectionOutcome(Section("safety", title, tuple(blocks)))

@@ -17,6 +17,7 @@ from dnoutcomes.report._context import (
     safe,
     small_any,
     suppress,
+    suppress_text,
 )
 from dnoutcomes.report.headline import COMPLETE_MEASURES, Headline, headline_figures
 from dnoutcomes.report.model import CellFormat, Paragraph, Section, Table
@@ -141,10 +142,7 @@ def headline_section(context: Context) -> SectionOutcome:
                 "table), so no safety figure is given."
             )
         )
-    return SectionOutcome(
-        Section("headline", "Headline figures", tuple(blocks)),
-        extra={"headline": {"this_period": now.to_dict(), "previous_period": then.to_dict()}},
-    )
+    return SectionOutcome(Section("headline", "Headline figures", tuple(blocks)))
 
 
 def data_quality_section(context: Context) -> SectionOutcome:
@@ -227,6 +225,7 @@ def flow_section(context: Context) -> SectionOutcome:
     for column in ("n", "excluded"):
         frame[column] = frame[column].astype("int64")
     shown = suppress(frame, context, counts=["n", "excluded"]).table
+    shown["reason"] = shown["reason"].astype(str).map(lambda t: suppress_text(t, context))
     blocks: list[Any] = [
         Paragraph(
             "From the episodes discharged in the period to those analysed in the primary "
