@@ -45,7 +45,9 @@ def _simulate(
     return y, x, g
 
 
-def _dense_reml(y: np.ndarray, x: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, float, float]:
+def _dense_reml(
+    y: np.ndarray, x: np.ndarray, g: np.ndarray
+) -> tuple[np.ndarray, float, float, float]:
     """REML from the textbook likelihood with a dense V (Harville 1977), optimised over both
     variances directly with Nelder-Mead: independent of the profiled formulas."""
     z = (g[:, None] == np.unique(g)[None, :]).astype(float)
@@ -69,7 +71,7 @@ def _dense_reml(y: np.ndarray, x: np.ndarray, g: np.ndarray) -> tuple[np.ndarray
     v = su2 * z @ z.T + se2 * np.eye(n)
     vinv = np.linalg.inv(v)
     beta = np.linalg.solve(x.T @ vinv @ x, x.T @ vinv @ y)
-    return beta, float(np.sqrt(su2)), float(np.sqrt(se2))
+    return beta, float(np.sqrt(su2)), float(np.sqrt(se2)), float(opt.fun)
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +137,9 @@ def test_fast_matches_statsmodels_on_generated_data(rng: np.random.Generator) ->
 def test_fast_matches_dense_textbook_reml(rng: np.random.Generator) -> None:
     y, x, g = _simulate(rng, 25)
     fit = fit_random_intercept(y, x, g)
-    beta, sd_u, sd_e = _dense_reml(y, x, g)
+    beta, sd_u, sd_e, neg2ll = _dense_reml(y, x, g)
     np.testing.assert_allclose(fit.coef, beta, rtol=1e-5)
+    assert fit.reml_criterion == pytest.approx(neg2ll, rel=1e-9)
     assert fit.sd_group == pytest.approx(sd_u, rel=1e-5)
     assert fit.sd_residual == pytest.approx(sd_e, rel=1e-5)
     # Covariance of beta: sigma_e^2 (X' V0^-1 X)^-1 with the fitted variance ratio.
