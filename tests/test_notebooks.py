@@ -66,6 +66,8 @@ _VOLATILE = (
     (re.compile(r"0x[0-9a-fA-F]{6,}"), "0x<addr>"),
     # terminal colour codes in tracebacks and warnings
     (re.compile(r"\x1b\[[0-9;]*m"), ""),
+    # matplotlib's one-off notice on a machine where it has never run
+    (re.compile(r"Matplotlib is building the font cache[^\n]*\n?"), ""),
 )
 
 
@@ -195,7 +197,12 @@ def test_normalising_keeps_real_differences_and_drops_volatile_ones() -> None:
             "data": {"text/plain": "<Foo at 0x7f9869b71e90>", "image/png": "AAAA"},
             "metadata": {},
         },
-        {"output_type": "stream", "name": "stderr", "text": "/tmp/ipykernel_17790/97.py:1: W"},
+        {
+            "output_type": "stream",
+            "name": "stderr",
+            "text": "Matplotlib is building the font cache; this may take a moment.\n"
+            "/tmp/ipykernel_17790/97.py:1: W",
+        },
     ]
     b = copy.deepcopy(a)
     b[0:2] = [
