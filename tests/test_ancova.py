@@ -209,3 +209,11 @@ def test_every_pair_of_arms(clinic_a_dataset: Any, clinic_a_expected: dict) -> N
     assert res.to_dict()[1]["comparator"] == "manual_exercise"
     with pytest.raises(RequestError, match="at least two arms"):
         compare_pairs(clinic_a_dataset, arms=["dn_only"])
+
+
+def test_constant_outcome_or_baseline_is_too_little(vickers: pd.DataFrame) -> None:
+    data = vickers.dropna(subset=["pk5"])
+    with pytest.raises(InsufficientDataError, match="outcomes that vary"):
+        fit_ancova(data.assign(pk5=3.0), outcome="pk5", baseline="pk1")
+    with pytest.raises(InsufficientDataError, match="baseline take"):
+        fit_ancova(data.assign(pk1=0.0), outcome="pk5", baseline="pk1")

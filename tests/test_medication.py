@@ -3,6 +3,7 @@ formula interface) and the 2×2 odds ratio of the indomethacin RCT (SciPy)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -111,3 +112,17 @@ def test_bad_inputs(clinic_a_dataset: Any) -> None:
         fit_use_logistic(frame)
     res = compare_medication_use(clinic_a_dataset)
     assert "Odds ratio" in str(res) and "<table" in res._repr_html_()
+
+
+def test_arm_that_separates_gives_an_infinite_odds_ratio_and_says_so() -> None:
+    frame = pd.DataFrame(
+        {
+            "treated": [0] * 20 + [1] * 20,
+            "baseline": [0, 1] * 20,
+            "value": [0] * 20 + [1, 0] * 10,  # nobody in the reference arm uses
+        }
+    )
+    res = fit_use_logistic(frame)
+    assert any("within one level of arm" in note for note in res.notes)
+    assert res.odds_ratio > 1e6 or math.isinf(res.odds_ratio)
+    assert res.to_dict()["ci_high"] is None or res.to_dict()["ci_high"] > 1e6

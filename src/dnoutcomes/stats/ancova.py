@@ -310,20 +310,33 @@ def fit_ancova(
             f"{p + 1}. Use fewer covariates."
         )
     x = exog.to_numpy(dtype=float)
+    constant = [c for c in exog.columns[1:] if exog[c].nunique() == 1]
+    if constant:
+        raise InsufficientDataError(
+            f"{label}: {', '.join(constant)} take(s) one value for all {n} analysed "
+            "episodes, so the model cannot separate them from the intercept; needs "
+            "variation. Drop a constant covariate, or analyse more episodes."
+        )
+    y = data[outcome].astype(float).to_numpy()
+    if y.min() == y.max():
+        raise InsufficientDataError(
+            f"{label}: every one of the {n} analysed episodes has {measure} = {y[0]:g} at "
+            f"{timepoint}; a difference needs outcomes that vary."
+        )
     if np.linalg.matrix_rank(x) < p:
         raise InsufficientDataError(
             f"{label}: the model columns {', '.join(exog.columns)} are collinear in the "
             f"{n} analysed episodes (a covariate is constant or duplicates another). "
             "Drop that covariate."
         )
-    y = data[outcome].astype(float).to_numpy()
     fit = sm.OLS(y, x).fit()
     params = np.asarray(fit.params)
     cov = np.asarray(fit.cov_params())
     se = np.sqrt(np.diag(cov))
     df_resid = float(fit.df_resid)
     tcrit = float(sps.t.ppf(0.5 + conf_level / 2, df_resid))
-    tstat = params / se
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tstat = params / se  # se = 0 only for a perfect fit: t is then inf or NaN
     pvals = 2 * sps.t.sf(np.abs(tstat), df_resid)
     coefficients = pd.DataFrame(
         {

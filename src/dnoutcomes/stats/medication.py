@@ -253,6 +253,8 @@ def fit_use_logistic(
         columns=list(TIDY_COLUMNS),
     )
     arm = coefficients.iloc[1]
+    with np.errstate(over="ignore"):  # a separating arm: the odds ratio is infinite
+        odds = np.exp(arm[["estimate", "conf_low", "conf_high"]].to_numpy(dtype=float))
     n_dropped = len(frame) - len(data)
     if n_dropped:
         notes.insert(
@@ -272,9 +274,9 @@ def fit_use_logistic(
         comparator=comparator,
         conf_level=conf_level,
         coefficients=coefficients,
-        odds_ratio=float(np.exp(arm["estimate"])),
-        conf_low=float(np.exp(arm["conf_low"])),
-        conf_high=float(np.exp(arm["conf_high"])),
+        odds_ratio=float(odds[0]),
+        conf_low=float(odds[1]),
+        conf_high=float(odds[2]),
         p_value=float(arm["p_value"]),
         prop_reference=float(y[treat == 0].mean()),
         prop_comparator=float(y[treat == 1].mean()),
