@@ -83,6 +83,7 @@ def test_every_figure_of_expected_json(analysis: Analysis, clinic_a_expected: di
 def test_sections_and_text(analysis: Analysis) -> None:
     sections = analysis.sections()
     assert all(result is not None for result in sections.values())
+    assert analysis.lmm is not None and analysis.lmm.engine == "fast"  # the default (issue 8)
     assert analysis.n == analysis.n_reference + analysis.n_comparator
     frame = analysis.to_frame()
     assert {"ancova", "lmm", "responders", "time_to_response", "medication", "iptw"} <= set(
@@ -91,6 +92,10 @@ def test_sections_and_text(analysis: Analysis) -> None:
     primary = frame.iloc[0]
     assert primary["estimate"] == analysis.ancova.results[0].estimate
     text = str(analysis)
+    assert (
+        "Primary outcome: nprs at discharge was 0.80 points lower with dn_manual_exercise" in text
+    )
+    assert "(95 % CI -1.13 to -0.48; n = 396; p < 0.001)" in text
     for label in ("Headline estimates", "Patient flow", "Baseline characteristics", "Safety"):
         assert label in text
     assert "analgesic_doses_week not analysed" in text

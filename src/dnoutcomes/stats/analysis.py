@@ -26,7 +26,7 @@ from dnoutcomes.stats.medication import MedicationResult, compare_medication
 from dnoutcomes.stats.meta import SiteMetaResult, compare_sites
 from dnoutcomes.stats.mixed import TrajectoryResult, compare_trajectories
 from dnoutcomes.stats.responders import ResponderResult, compare_responders
-from dnoutcomes.stats.results import ResultMixin, jsonable
+from dnoutcomes.stats.results import ResultMixin, format_p, jsonable
 from dnoutcomes.stats.safety import SafetyResult, compare_safety
 from dnoutcomes.stats.survival import TimeToResponseResult, compare_time_to_response
 
@@ -117,6 +117,7 @@ class Analysis(ResultMixin):
             f"Episodes: {self.reference} {self.n_reference}, {self.comparator} "
             f"{self.n_comparator}. Effects read {self.comparator} minus {self.reference} "
             "(ratios: over).",
+            self._primary_sentence(),
             "",
             "Headline estimates",
             self._format_frame().to_string(index=False),
@@ -130,6 +131,19 @@ class Analysis(ResultMixin):
             parts.extend(["", "Notes"])
             parts.extend(f"- {note}" for note in self.notes)
         return "\n".join(parts)
+
+    def _primary_sentence(self) -> str:
+        r = self.ancova.results[0]
+        pct = f"{100 * r.conf_level:g}"
+        direction = "lower" if r.estimate < 0 else "higher"
+        p_text = format_p(r.p_value)
+        p_text = f"p < {p_text[1:]}" if p_text.startswith("<") else f"p = {p_text}"
+        return (
+            f"Primary outcome: {r.measure} at {r.timepoint} was {abs(r.estimate):.2f} points "
+            f"{direction} with {self.comparator} than with {self.reference}, adjusted for "
+            f"baseline ({pct} % CI {r.conf_low:.2f} to {r.conf_high:.2f}; n = {r.n}; "
+            f"{p_text})."
+        )
 
     def _repr_html_(self) -> str:
         parts = [super()._repr_html_(), self.flow._repr_html_(), self.baseline._repr_html_()]
@@ -305,7 +319,7 @@ def analyze(
     reference: str = "dn_only",
     comparator: str = "dn_manual_exercise",
     conf_level: float = 0.95,
-    lmm_engine: Literal["fast", "statsmodels"] = "statsmodels",
+    lmm_engine: Literal["fast", "statsmodels"] = "fast",
 ) -> Analysis:
     """Run every section of the analysis plan for one pair of arms.
 
@@ -318,8 +332,10 @@ def analyze(
     conf_level
         Confidence level of every interval.
     lmm_engine
-        Fitting engine of the mixed model: ``"statsmodels"`` (MixedLM, the default, as
-        the plan asks for correctness first) or ``"fast"`` (profiled REML).
+        Fitting engine of the mixed model: ``"fast"`` (the default: profiled REML on
+        per-episode sufficient statistics, matching lme4 within 1e-6 relative on the
+        reference data and over 100 times faster than MixedLM at network scale) or
+        ``"statsmodels"`` (MixedLM, kept as a cross-check).
 
     Returns
     -------
