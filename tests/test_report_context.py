@@ -1,0 +1,121 @@
+"""The helpers every section uses: suppression with summaries that follow their counts,
+counts inside sentences and JSON blocks, and analyses that fail politely."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from dnoutcomes.errors import InsufficientDataError
+from dnoutcomes.report._context import (
+    Context,
+    figure_block,
+    safe,
+    scrub_counts,
+    small_any,
+    suppress,
+    suppress_text,
+)
+from dnoutcomes.report.model import HIDDEN, Figure, Paragraph
+from dnoutcomes.report.period import parse_period
+
+
+def _context(min_cell: int = 11, figures: bool = True) -> Context:
+    period = parse_period("2025-Q3")
+    none: Any = None
+    return Context(
+        dataset=none,
+        local=none,
+        current=none,
+        previous=none,
+        period=period,
+        previous_period=period.previous(),
+        site=None,
+        reference="dn_only",
+        comparator="dn_manual_exercise",
+        min_cell=min_cell,
+        figures=figures,
+    )
+
+
+def test_summaries_follow_small_counts() -> None:
+    frame = pd.DataFrame(
+        {"episodes": [7, 40, 0], "median_visits": [5.0, 6.0, float("nan")]},
+        index=["south", "north", "west"],
+    )
+    shown = suppress(frame, _context(), counts=["episodes"], follow={"median_visits": "episodes"})
+    assert shown.table["episodes"].tolist() == ["<11", 40, 0]
+    assert shown.table.loc["south", "median_visits"] == HIDDEN
+    assert shown.table.loc["north", "median_visits"] == 6.0
+    assert bool(shown.suppressed.loc["south", "median_visits"])
+    # The threshold is the report's: with 5, a 7 is shown.
+    assert suppress(frame, _context(5), counts=["episodes"]).table["episodes"].tolist() == [
+        7,
+        40,
+        0,
+    ]
+
+
+def test_counts_in_sentences() -> None:
+    text = "other arms: manual_exercise (27 episodes), other (4 episodes); 1 patient; 12 events"
+    assert suppress_text(text, _context()) == (
+        "other arms: manual_exercise (27 episodes), other (<11 episodes); <11 patient; 12 events"
+    )
+    assert suppress_text("0 episodes", _context()) == "0 episodes"
+
+
+def test_scrub_counts_in_json_blocks() -> None:
+    block = {"n": 7, "estimate": 3.0, "rows": [{"n_reference": 12, "n_comparator": 4, "p": 0.5}]}
+    assert scrub_counts(block, _context()) == {
+        "n": "<11",
+        "estimate": 3.0,
+        "rows": [{"n_reference": 12, "n_comparator": "<11", "p": 0.5}],
+    }
+
+
+def test_safe_turns_expected_failures_into_a_sentence() -> None:
+    def too_few() -> None:
+        raise InsufficientDataError("needs 2 episodes per arm; got 1.")
+
+    result, paragraph = safe("The ANCOVA", too_few)
+    assert result is None and isinstance(paragraph, Paragraph)
+    assert paragraph.text == (
+        "The ANCOVA could not be computed for this period: needs 2 episodes per arm; got 1."
+    )
+    result, paragraph = safe("Division", lambda: 1 / 0)
+    assert paragraph is not None and "division by zero" in paragraph.text
+    assert safe("Fine", lambda: 42) == (42, None)
+
+    def bug() -> None:
+        raise KeyError("a bug, not bad data")
+
+    with pytest.raises(KeyError):
+        safe("Buggy", bug)
+
+
+def test_small_any() -> None:
+    frame = pd.DataFrame({"n": [0, 12], "excluded": [3, 0]})
+    assert small_any(frame, ["n", "excluded"], _context())
+    assert not small_any(frame, ["n"], _context())
+
+
+def test_figure_block_respects_the_switch_and_failures() -> None:
+    import matplotlib.pyplot as plt
+
+    def painter() -> Any:
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [1, 0])
+        return ax
+
+    assert figure_block(_context(figures=False), "k", "T", "alt", painter) == []
+    [block] = figure_block(_context(), "k", "T", "alt", painter)
+    assert isinstance(block, Figure) and block.svg.startswith("<svg")
+
+    def broken() -> Any:
+        raise ValueError("no data to draw")
+
+    [failed] = figure_block(_context(), "k", "T", "alt", broken)
+    assert isinstance(failed, Paragraph)
+    assert failed.text == "The figure “T” could not be drawn: no data to draw"
