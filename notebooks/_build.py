@@ -263,7 +263,9 @@ def notebook_01() -> list[Cell]:
         ),
         hidden(
             """
-            # Check: quarantine accounts for every row, and the cascade took whole episodes.
+            # Check: the prose on the sample's warnings, then that quarantine accounts for every
+            # row and the cascade took whole episodes.
+            assert set(report.warnings["rule"]) == {"contraindicated_needling"}
             acc = quarantined.accounting
             assert (acc["loaded"] + acc["rejected"] == acc["read"]).all()
             assert len(quarantined.rejects) == int(acc["rejected"].sum())
@@ -324,12 +326,17 @@ def notebook_01() -> list[Cell]:
         ),
         code(
             """
+            # one SMD per characteristic: a categorical's own row (not each level), and the
+            # "any" row of the contraindications
             t1 = table1.to_frame()
-            rows = t1[(t1["summary"] != "n_pct") & t1["smd"].notna()]
+            has_levels = t1.loc[t1["summary"] == "categorical", "variable"]
+            level_row = (t1["summary"] == "n_pct") & t1["variable"].isin(has_levels)
+            other_ci = (t1["variable"] == "contraindications") & (t1["level"] != "any")
+            rows = t1[~level_row & ~other_ci & t1["smd"].notna()]
             imbalanced = (rows.assign(abs_smd=rows["smd"].abs())
                           .query("abs_smd >= 0.1")
                           .sort_values("abs_smd", ascending=False)[["variable", "smd"]])
-            imbalanced
+            imbalanced.round(2)
             """
         ),
         hidden(
@@ -517,8 +524,8 @@ def notebook_02() -> list[Cell]:
                discharge. It rarely does: patients who start high tend to come down further
                (regression to the mean), so the change score *over*-corrects;
             3. **ANCOVA**: discharge score = arm + *b* × baseline score. It *estimates* how
-               much of the baseline carries over (the slope *b*) instead of assuming 0 (option
-               1) or 1 (option 2).
+               much of the baseline carries over (the slope *b*) instead of assuming it is 0, as
+               the first does, or 1, as the second does.
 
             ANCOVA is the recommended primary analysis of a baseline–follow-up design (Vickers
             & Altman, *BMJ* 2001;323:1123; the EMA guideline on baseline covariates, 2015): in
@@ -741,6 +748,15 @@ def notebook_02() -> list[Cell]:
             r"""
             medication = compare_medication(ds)
             medication
+            """
+        ),
+        md(
+            r"""
+            Read the `model` column first. In `logistic` rows the estimate is an **odds ratio**
+            (1 = no difference) and `value_reference` / `value_comparator` are the shares using
+            the medication at discharge; in `ancova` rows the estimate is an adjusted
+            **difference** in the amount (0 = no difference) and the two values are the
+            adjusted means.
             """
         ),
         md(
