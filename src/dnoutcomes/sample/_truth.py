@@ -40,7 +40,7 @@ class SampleTruth:
         Episodes per arm as generated (``other`` = mixed care).
     nprs_weekly
         Structural NPRS change per week per arm at the reference covariates (not chronic,
-        baseline ODI 30, average site and therapist, no shift).
+        baseline ODI 30, site and therapist effects 0, no shift).
     nprs_weekly_mean
         Mean over *all* episodes of each arm's NPRS change per week had every episode had
         that arm (what a correctly specified mixed model estimates without confounding).
