@@ -68,14 +68,12 @@ def _write_xlsx(tables: Mapping[str, pa.Table], path: Path) -> None:
 
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, table in tables.items():
-            frame = table.to_pandas()
-            for col in frame.columns:
-                if (
-                    frame[col].dtype == object
-                    and len(frame)
-                    and hasattr(frame[col].iloc[0], "isoformat")
-                ):
-                    frame[col] = frame[col].map(lambda d: None if d is None else d.isoformat())
+            # dates as ISO text, as a clinic's export would have them (not Excel date-times)
+            columns = [
+                col.cast(pa.string()) if pa.types.is_date(col.type) else col
+                for col in table.columns
+            ]
+            frame = pa.table(columns, names=table.column_names).to_pandas()
             frame.to_excel(writer, sheet_name=name, index=False)
 
 
