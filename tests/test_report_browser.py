@@ -19,6 +19,7 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,38 +78,46 @@ class _DevTools:
     def __init__(self, binary: str, profile: Path) -> None:
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
-
-        def wire() -> None:  # runs in the child: the browser reads fd 3, writes fd 4
-            # Copy first: the pipe ends may themselves be fds 3 and 4, in either order, and
-            # dup2 onto the same number would leave the close-on-exec flag set.
-            read_end, write_end = os.dup(to_browser_r), os.dup(from_browser_w)
-            os.dup2(read_end, 3)
-            os.dup2(write_end, 4)
-            os.set_inheritable(3, True)
-            os.set_inheritable(4, True)
-
+        arguments = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-pipe",
+            "about:blank",
+        ]
+        # The browser reads commands on fd 3 and writes answers on fd 4. A one-line Python
+        # trampoline puts the pipe ends there and execs Chromium (no preexec_fn, which is
+        # unsafe in a process with threads, as pytest-xdist workers are). It copies first:
+        # the ends may already be fds 3 and 4, in either order.
+        trampoline = (
+            "import os, sys\n"
+            "r, w = os.dup(int(sys.argv[1])), os.dup(int(sys.argv[2]))\n"
+            "os.dup2(r, 3); os.dup2(w, 4)\n"
+            "os.set_inheritable(3, True); os.set_inheritable(4, True)\n"
+            "os.execv(sys.argv[3], sys.argv[3:])\n"
+        )
         self.process = subprocess.Popen(
             [
+                sys.executable,
+                "-c",
+                trampoline,
+                str(to_browser_r),
+                str(from_browser_w),
                 binary,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-extensions",
-                "--hide-scrollbars",
-                f"--user-data-dir={profile}",
-                "--remote-debugging-pipe",
-                "about:blank",
+                *arguments,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=wire,  # a test process: no threads that could deadlock the fork
-            close_fds=False,
+            pass_fds=(to_browser_r, from_browser_w),
         )
         os.close(to_browser_r)
         os.close(from_browser_w)
