@@ -236,6 +236,9 @@ class _Suffstats:
     n_i: NDArray[np.float64]
     sx: NDArray[np.float64]  # (groups, p): X_i' 1
     sy: NDArray[np.float64]  # (groups,): y_i' 1
+    # (groups, p*p + p + 1): per group S_x S_x' (flattened), S_x S_y and S_y^2, so that every
+    # weighted sum over groups is one product w @ products (see _weighted_sums).
+    products: NDArray[np.float64]
     xtx: NDArray[np.float64]
     xty: NDArray[np.float64]
     yty: float
@@ -249,16 +252,34 @@ def _suffstats(
     for j in range(X.shape[1]):  # a loop over the few columns, not over rows or groups
         sx[:, j] = np.bincount(codes, weights=X[:, j], minlength=g)
     sy = np.bincount(codes, weights=y, minlength=g).astype(np.float64)
+    p = X.shape[1]
+    products = np.column_stack(
+        [(sx[:, :, None] * sx[:, None, :]).reshape(g, p * p), sx * sy[:, None], sy * sy]
+    )
     return _Suffstats(
         n_obs=y.shape[0],
-        p=X.shape[1],
+        p=p,
         n_i=n_i,
         sx=sx,
         sy=sy,
+        products=products,
         xtx=X.T @ X,
         xty=X.T @ y,
         yty=float(y @ y),
     )
+
+
+def _weighted_sums(
+    s: _Suffstats, w: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+    """``sum w S_x S_x'``, ``sum w S_x S_y`` and ``sum w S_y^2`` over groups.
+
+    One einsum (NumPy's own loop, not a threaded BLAS call: on a busy machine BLAS threads
+    cost more than these thin products).
+    """
+    p = s.p
+    tot = np.einsum("g,gk->k", w, s.products)
+    return tot[: p * p].reshape(p, p), tot[p * p : p * p + p], float(tot[-1])
 
 
 def _profile(
@@ -266,9 +287,10 @@ def _profile(
 ) -> tuple[float, NDArray[np.float64], NDArray[np.float64], float]:
     """Return (-2 l_R, beta, A^-1, sigma_e^2) at ``theta``."""
     w = theta / (1.0 + s.n_i * theta)
-    a = s.xtx - (s.sx * w[:, None]).T @ s.sx
-    b = s.xty - s.sx.T @ (w * s.sy)
-    c = s.yty - float(w @ (s.sy * s.sy))
+    sxx, sxy, syy = _weighted_sums(s, w)
+    a = s.xtx - sxx
+    b = s.xty - sxy
+    c = s.yty - syy
     chol = np.linalg.cholesky(a)
     a_inv: NDArray[np.float64] = np.asarray(np.linalg.inv(a), dtype=np.float64)
     beta = a_inv @ b
@@ -297,9 +319,9 @@ def _profile_slope(s: _Suffstats, theta: float) -> float:
     if sigma2 <= 0.0:
         return math.inf
     dw = 1.0 / (1.0 + s.n_i * theta) ** 2
-    da = -(s.sx * dw[:, None]).T @ s.sx
-    db = -s.sx.T @ (dw * s.sy)
-    drss = -float(dw @ (s.sy * s.sy)) - 2.0 * float(beta @ db) + float(beta @ da @ beta)
+    sxx, sxy, syy = _weighted_sums(s, dw)
+    da, db = -sxx, -sxy
+    drss = -syy - 2.0 * float(beta @ db) + float(beta @ da @ beta)
     rss = sigma2 * (s.n_obs - s.p)
     return (
         (s.n_obs - s.p) * drss / rss
