@@ -420,6 +420,10 @@ def test_truth_json_is_the_truth(tmp_path: Path) -> None:
         data.truth.effects["nprs@discharge"]["compared"], rel=1e-9
     )
     assert written["parameters"]["nprs_mean"] == 6.0
+    # a short repr for notebooks, not the whole of every table
+    text = repr(data)
+    assert "400 episodes" in text and "shift at central from 2025-01" in text
+    assert len(text) < 400
 
 
 def test_to_dataset_goes_through_the_loader() -> None:

@@ -60,6 +60,10 @@ class SampleData:
     tables: Mapping[str, pa.Table]
     truth: SampleTruth
 
+    def __repr__(self) -> str:
+        rows = ", ".join(f"{t.num_rows:,} {name}" for name, t in self.tables.items())
+        return f"SampleData(seed={self.truth.seed}: {rows}; truth={self.truth!r})"
+
     def frame(self, table: str) -> pd.DataFrame:
         """One raw table as a pandas DataFrame (dates as ``datetime64``, empty cells NA).
 

@@ -82,6 +82,16 @@ class SampleTruth:
     confounding_direction: str
     parameters: Mapping[str, Any]
 
+    def __repr__(self) -> str:
+        nprs = self.effects["nprs@discharge"]["compared"]
+        effect = "n/a" if nprs is None else f"{nprs:+.2f}"
+        return (
+            f"SampleTruth(NPRS at discharge {effect} (combination - DN alone), "
+            f"slope difference {self.nprs_weekly_difference:+.2f}/week, "
+            f"dropout {self.dropout['rate']:.1%}, shift at {self.shift['site_id']} from "
+            f"{self.shift['from_month']}, confounding {self.confounding:g})"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (mappings become dicts, tuples lists)."""
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
