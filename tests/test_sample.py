@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dnoutcomes
 from dnoutcomes.cli import main
@@ -435,3 +437,34 @@ def test_to_dataset_goes_through_the_loader() -> None:
     assert ds.problems.empty
     # the loader's arm (declared, else derived from the sessions) is the generated arm
     assert ds.episodes["arm"].value_counts().to_dict() == dict(data.truth.arm_counts)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    episodes=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+    sites=st.integers(1, 6),
+    months=st.integers(6, 60),
+    confounding=st.floats(0, 3),
+)
+def test_any_small_clinic_loads_without_problems(
+    tmp_path_factory: pytest.TempPathFactory,
+    episodes: int,
+    seed: int,
+    sites: int,
+    months: int,
+    confounding: float,
+) -> None:
+    data = generate(
+        episodes=episodes, seed=seed, sites=sites, months=months, confounding=confounding
+    )
+    ds = _load(data.write(tmp_path_factory.mktemp("prop") / "out"))
+    assert ds.problems.empty
+    assert (ds.accounting["loaded"] == ds.accounting["read"]).all()
+    assert ds.episodes["arm"].value_counts().to_dict() == {
+        k: v for k, v in data.truth.arm_counts.items() if v
+    }
+    assert ds.patients["site_id"].isin(data.truth.sites).all()
