@@ -1192,6 +1192,7 @@ def notebook_04() -> list[Cell]:
         code(
             r"""
             %matplotlib inline
+            import json
             from pathlib import Path
 
             import matplotlib.pyplot as plt
@@ -1244,13 +1245,14 @@ def notebook_04() -> list[Cell]:
             How to act: a signal is a reason to *look* — what changed that month at that site
             (staff, case mix, recording)? No signal means "do not react to single ups and downs":
             chasing every dip (tampering) adds variation. The charts run over the 24 months up
-            to the end of the period; each point is the episodes discharged that month.
+            to the end of the period (months before the first discharge in the data stay empty);
+            each point is the episodes discharged that month.
             """
         ),
         code(
             r"""
-            end_month = f"{PERIOD.end:%Y-%m}"
-            charts = qi_charts(ds, site=site, end=end_month)
+            window = {"start": f"{PERIOD.trailing_start(24):%Y-%m}", "end": f"{PERIOD.end:%Y-%m}"}
+            charts = qi_charts(ds, site=site, **window)  # the report's window: 24 months to the period's end
             fig, axes = plt.subplots(3, 1, figsize=(9, 10), constrained_layout=True)
             for chart, ax in zip((charts.i_chart, charts.p_chart, charts.u_chart), axes):
                 if chart is not None:
@@ -1277,7 +1279,7 @@ def notebook_04() -> list[Cell]:
             r"""
             sites = [site] if site else sorted(ds.patients["site_id"].unique())
             by_site = pd.concat(
-                {s: qi_charts(ds, site=s, end=end_month).summary().set_index("chart") for s in sites},
+                {s: qi_charts(ds, site=s, **window).summary().set_index("chart") for s in sites},
                 names=["site_id"],
             )
             by_site[["outside_limits", "longest_run", "longest_run_limit", "crossings",
@@ -1286,6 +1288,34 @@ def notebook_04() -> list[Cell]:
         ),
         md(
             r"""
+            `data/sample` is synthetic, and its generator built one real change into it (written
+            in `truth.json`): a test of whether the charts find it. Your own export has no truth
+            file, and this cell then says nothing.
+            """
+        ),
+        code(
+            r"""
+            truth_file = Path(data) / "truth.json"
+            if truth_file.is_file():
+                shift = json.loads(truth_file.read_text())["shift"]
+                print(f"Built in: at site {shift['site_id']} from {shift['from_month']}, {shift['what']}.")
+                if shift["site_id"] in sites:
+                    rows = by_site.loc[shift["site_id"]]
+                    late = [m for months in rows["outside_limits"] for m in str(months).split(", ")
+                            if m and m >= shift["from_month"]]
+                    print(f"Signals at {shift['site_id']} from then on: "
+                          + (", ".join(sorted(late)) if late else "none outside the limits")
+                          + ("; a runs signal" if rows["runs_signal"].any() else "; no runs signal"))
+                else:
+                    print(f"(Site {shift['site_id']} is not in this report.)")
+            """
+        ),
+        md(
+            r"""
+            A change that is real but modest, at one site, can take months to show on a
+            chart — or never cross a limit. Control charts catch large or lasting changes
+            reliably; they are a screen, not a proof that nothing changed.
+
             ## 3. Therapists: the funnel plot
 
             Each therapist's share of patients who reached a 2-point improvement, against how
