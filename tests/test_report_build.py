@@ -274,6 +274,19 @@ def test_no_small_count_anywhere_in_the_json(report: Report) -> None:
     assert _small_counts(report_document(report)) == []
 
 
+def test_small_arm_hides_its_adjusted_mean(dataset: Any) -> None:
+    # At site south (7 episodes) every arm is small: counts "<11", adjusted means "[c]",
+    # in the table and in the JSON block.
+    south = build_report(dataset, site="south", period="2025-Q3", run_time=RUN_TIME, figures=False)
+    document = report_document(south)
+    assert _small_counts(document) == []
+    for row in document["tables"]["comparisons"]["rows"]:
+        assert row["n"] == "<11"
+        assert row["adjusted_mean_reference"] == HIDDEN == row["adjusted_mean_comparator"]
+    for entry in document["results"]["ancova"]:
+        assert entry["adjusted_mean_reference"] == HIDDEN == entry["adjusted_mean_comparator"]
+
+
 def test_counts_inside_sentences_of_the_flow_are_suppressed(report: Report, export: Any) -> None:
     plan = export[1]
     q3 = plan[plan["month"].astype(str).isin(["2025-07", "2025-08", "2025-09"])]

@@ -232,6 +232,8 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
         return [failure], {}, None
     frame = result.frame.copy()
     frame["n"] = frame["n"].astype("int64")
+    frame["n_reference"] = pd.Series([r.n_reference for r in result.results], dtype="int64")
+    frame["n_comparator"] = pd.Series([r.n_comparator for r in result.results], dtype="int64")
     blocks: list[Any] = []
     for i, row in enumerate(frame.itertuples(index=False)):
         direction, unit, label = _measure_info(context, row.measure)
@@ -253,7 +255,16 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
                 emphasis=i == 0,
             )
         )
-    shown = suppress(frame, context, counts=["n"]).table
+    # An arm's adjusted mean describes that arm's episodes: hidden when they are too few.
+    shown = suppress(
+        frame,
+        context,
+        counts=["n", "n_reference", "n_comparator"],
+        follow={
+            "adjusted_mean_reference": "n_reference",
+            "adjusted_mean_comparator": "n_comparator",
+        },
+    ).table
     shown.insert(
         0,
         "outcome",
@@ -304,13 +315,17 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
             "adjusted_mean_comparator": "f2",
             "hedges_g": "f2",
         },
-        note="Each outcome adjusted for its baseline value; secondary p-values Holm-corrected.",
+        note=(
+            "Each outcome adjusted for its baseline value; secondary p-values Holm-corrected. "
+            f"An arm's adjusted mean is hidden when it describes fewer than {context.min_cell} "
+            "episodes."
+        ),
     )
     blocks.append(table)
     if not (shown["n"].astype(str).str.startswith("<")).any():
         from dnoutcomes.plots.forest import plot_effects
 
-        effects = frame.drop(columns=["n"])
+        effects = frame.drop(columns=["n", "n_reference", "n_comparator"])
         blocks.extend(
             figure_block(
                 context,
@@ -326,7 +341,13 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
                 data=effects[["measure", "timepoint", "estimate", "conf_low", "conf_high"]],
             )
         )
-    return blocks, {"ancova": scrub_counts(jsonable(result.to_dict()), context)}, result
+    document = jsonable(result.to_dict())
+    for entry in document if isinstance(document, list) else []:
+        for side in ("reference", "comparator"):
+            n_side = entry.get(f"n_{side}")
+            if isinstance(n_side, int) and 0 < n_side < context.min_cell:
+                entry[f"adjusted_mean_{side}"] = HIDDEN
+    return blocks, {"ancova": scrub_counts(document, context)}, result
 
 
 def _iptw_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
