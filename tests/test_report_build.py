@@ -397,6 +397,30 @@ def test_site_signals_table_for_an_all_sites_report(report: Report) -> None:
     )
 
 
+def test_run_rules_and_u_chart_by_hand(report: Report, export: Any) -> None:
+    from scipy.stats import binom
+
+    plan = export[1]
+    monthly = plan.groupby(plan["month"].astype(str))["nprs_improvement"].mean()
+    side = np.sign(monthly.to_numpy() - monthly.mean())
+    useful = side[side != 0]
+    runs = np.split(useful, np.flatnonzero(np.diff(useful)) + 1)
+    n = len(useful)
+    signals = report.spc["i_chart"]["signals"]
+    assert signals["longest_run"] == max(len(r) for r in runs)
+    assert signals["crossings"] == len(runs) - 1
+    assert signals["longest_run_limit"] == round(np.log2(n) + 3)
+    assert signals["crossings_limit"] == int(binom.ppf(0.05, n - 1, 0.5))
+    # U chart: events after DN sessions / DN sessions × 100, pooled over the chart's months
+    # (2024-10 to 2025-09; the sessions of September 2024 fall before the window).
+    sessions = pd.read_csv(export[0] / "sessions.csv", parse_dates=["session_date"])
+    events = pd.read_csv(export[0] / "adverse_events.csv")
+    in_window = sessions["session_date"].between("2024-10-01", "2025-09-30")
+    dn = sessions[sessions["dn_performed"] & in_window]
+    centre = 100 * events["session_id"].isin(dn["session_id"]).sum() / len(dn)
+    assert report.spc["u_chart"]["centre"] == pytest.approx(centre, rel=1e-12)
+
+
 def test_comparison_sentence_follows_the_numbers(report: Report) -> None:
     ancova = report.extra["ancova"]
     primary = ancova[0] if isinstance(ancova, list) else ancova["results"][0]
