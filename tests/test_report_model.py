@@ -76,3 +76,13 @@ def test_shortcuts_render_the_same_as_the_renderers() -> None:
     assert report.to_dict() == report_document(report)
     assert '<td class="num">55.5 %</td>' in report.to_html()
     assert HIDDEN == "[c]"
+
+
+def test_notebook_view_is_an_iframe_holding_the_page() -> None:
+    import html
+
+    report = _report()
+    view = report._repr_html_()
+    assert view.startswith('<iframe title="R" srcdoc="')
+    assert html.escape(report.to_html()) in view
+    assert "<table" not in view  # the page is escaped inside srcdoc, not spilled out

@@ -21,7 +21,18 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Declare the ``report`` subcommand and its arguments."""
+    """Declare the ``report`` subcommand and its arguments.
+
+    Parameters
+    ----------
+    subparsers
+        The ``add_subparsers()`` object of the top-level parser.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The subcommand's parser (its ``run`` default is :func:`run`).
+    """
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "report",
         help="write the periodic quality-improvement report (one HTML file)",
@@ -120,7 +131,19 @@ def _period(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the export, build the report and write the files asked for."""
+    """Load the export, build the report and write the files asked for.
+
+    Parameters
+    ----------
+    args
+        The parsed arguments.
+
+    Returns
+    -------
+    int
+        0 when every file was written. Errors are raised as the package's exceptions and
+        turned into messages and exit codes by :func:`dnoutcomes.cli.main`.
+    """
     from dnoutcomes.report.provenance import parse_run_time
 
     say = _Progress()

@@ -75,6 +75,18 @@ def subset_dataset(dataset: Dataset, episode_ids: pd.Series | pd.Index) -> Datas
 def select_site(dataset: Dataset, site: str | None) -> Dataset:
     """The dataset restricted to one site's episodes (all of it when ``site`` is None).
 
+    Parameters
+    ----------
+    dataset
+        The loaded dataset.
+    site
+        A site id, or ``None``.
+
+    Returns
+    -------
+    Dataset
+        See :func:`subset_dataset`.
+
     Raises
     ------
     RequestError

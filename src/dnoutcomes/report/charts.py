@@ -48,6 +48,13 @@ def masked_months(n: pd.Series, min_cell: int) -> np.ndarray:
     """Months whose point describes fewer episodes than the threshold (1 to
     ``min_cell - 1``): their value and limits are withheld.
 
+    Parameters
+    ----------
+    n
+        Episodes behind each month's point.
+    min_cell
+        The threshold.
+
     Returns
     -------
     numpy.ndarray
@@ -171,6 +178,11 @@ def chart_window(context: Context) -> tuple[str, str]:
     """First and last month of the charts: the trailing 24 months up to the period's end,
     starting later when the data start later (no empty months before the first data).
 
+    Parameters
+    ----------
+    context
+        The report's data (the first discharge assessment at the site reported) and period.
+
     Returns
     -------
     (str, str)
@@ -204,7 +216,21 @@ def _qi(context: Context, what: str) -> tuple[Any, Paragraph | None]:
 
 
 def control_charts_section(context: Context) -> SectionOutcome:
-    """The I, P and U charts of the 24 months up to the period's end, signals in words."""
+    """The I, P and U charts of the 24 months up to the period's end, signals in words.
+
+    Parameters
+    ----------
+    context
+        The report's data and parameters.
+
+    Returns
+    -------
+    SectionOutcome
+        The charts, their signals in words, the table ``spc_monthly`` (``month``,
+        ``episodes``, ``mean_improvement``, ``responders``, ``share_pct``, ``dn_sessions``,
+        ``adverse_events``, ``rate_per_100``; suppressed), the signals by site
+        (``spc_sites``) for a report of every site, and the ``spc`` blocks.
+    """
     title = "Control charts"
     first, last = chart_window(context)
     qi, failure = _qi(context, "The control charts")
@@ -356,7 +382,20 @@ def _site_signals(context: Context) -> tuple[list[Any], dict[str, Any]]:
 
 
 def funnel_section(context: Context) -> SectionOutcome:
-    """Responders per therapist against episodes, with 95 % and 99.8 % limits."""
+    """Responders per therapist against episodes, with 95 % and 99.8 % limits.
+
+    Parameters
+    ----------
+    context
+        The report's data and parameters.
+
+    Returns
+    -------
+    SectionOutcome
+        Sentences, the funnel plot (when no therapist's count is small) and the table
+        ``funnel`` (``therapist_id``, ``events`` = responders, ``n`` = episodes, ``share``
+        in %, ``position`` against the limits; suppressed).
+    """
     title = "Therapist funnel plot"
     months = chart_window(context)
     qi, failure = _qi(context, "The therapist funnel plot")

@@ -155,8 +155,21 @@ def _table1_frame(baseline: pd.DataFrame, context: Context) -> pd.DataFrame:
 
 
 def table1_section(context: Context) -> SectionOutcome:
-    """Table 1: the period's episodes in the two compared arms
-    (:func:`dnoutcomes.stats.descriptives.describe_baseline`), suppressed."""
+    """Table 1: the period's episodes in the two compared arms, suppressed.
+
+    Parameters
+    ----------
+    context
+        The report's data and parameters.
+
+    Returns
+    -------
+    SectionOutcome
+        The table ``table1``: ``characteristic``, ``summary`` (``n``, ``n (%)``,
+        ``mean (SD)``, ``median [IQR]``), ``reference_value``, ``reference_spread``,
+        ``comparator_value``, ``comparator_spread`` and ``smd``, from
+        :func:`dnoutcomes.stats.descriptives.describe_baseline` (baseline NPRS and ODI).
+    """
     from dnoutcomes.stats.descriptives import describe_baseline
 
     title = "Table 1: the patients compared"
@@ -504,7 +517,23 @@ def _responder_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
 
 def comparisons_section(context: Context) -> SectionOutcome:
     """The primary and secondary comparisons with a sentence under each, the responder
-    analysis, and the weighted (IPTW) estimate beside the naive one."""
+    analysis, and the weighted (IPTW) estimate beside the naive one.
+
+    Parameters
+    ----------
+    context
+        The report's data and parameters.
+
+    Returns
+    -------
+    SectionOutcome
+        Sentences and the tables ``comparisons`` (ANCOVA per outcome: ``outcome``,
+        ``role``, ``n``, ``estimate``, ``conf_low``, ``conf_high``, ``p_value``,
+        ``p_holm``, adjusted means, ``hedges_g``), ``iptw`` (``term``, ``estimate``,
+        ``std_error``, ``conf_low``, ``conf_high``, ``p_value``), ``responders`` (``arm``,
+        ``n``, ``responders``, ``pct``) and ``responder_effects``; ``extra`` holds the
+        ANCOVA and IPTW blocks with small counts scrubbed.
+    """
     blocks: list[Any] = [
         Paragraph(
             f"Episodes discharged in {context.period.label}: patients who "
@@ -529,7 +558,21 @@ def comparisons_section(context: Context) -> SectionOutcome:
 
 def safety_section(context: Context) -> SectionOutcome:
     """Adverse events per 100 DN sessions per arm, by severity, notable events and
-    needling despite a contraindication; "not recorded" without the table."""
+    needling despite a contraindication; "not recorded" without the table.
+
+    Parameters
+    ----------
+    context
+        The report's data and parameters.
+
+    Returns
+    -------
+    SectionOutcome
+        Sentences and the tables ``safety_rates`` (``arm``, ``episodes``, ``events``,
+        ``dn_sessions``, ``rate_per_100``, ``conf_low``, ``conf_high``),
+        ``safety_severity`` (``arm``, ``severity``, ``events``) and, when any,
+        ``safety_notable``; or one "not recorded" sentence.
+    """
     from dnoutcomes.stats.safety import compare_safety
 
     title = "Safety"

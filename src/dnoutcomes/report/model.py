@@ -202,6 +202,16 @@ class Report:
 
         return render_html(self)
 
+    def _repr_html_(self) -> str:
+        """The report in a notebook: the page inside an iframe, so that its styles and its
+        Content-Security-Policy stay inside it."""
+        import html
+
+        return (
+            f'<iframe title="{html.escape(self.title)}" srcdoc="{html.escape(self.to_html())}" '
+            'style="width:100%;height:720px;border:1px solid #ccc"></iframe>'
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The numbers behind every table and chart as plain JSON values (see
         :func:`~dnoutcomes.report.render_json.report_document`)."""

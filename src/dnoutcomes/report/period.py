@@ -120,7 +120,18 @@ class Period:
 
 
 def quarter_period(year: int, quarter: int) -> Period:
-    """The calendar quarter ``quarter`` (1–4) of ``year``."""
+    """The calendar quarter ``quarter`` (1–4) of ``year``.
+
+    Parameters
+    ----------
+    year, quarter
+        The year and the quarter.
+
+    Returns
+    -------
+    Period
+        Kind ``"quarter"``, labelled ``YYYY-Qn``.
+    """
     first_month = 3 * (quarter - 1) + 1
     start = dt.date(year, first_month, 1)
     end = _month_end(year, first_month + 2)
@@ -128,7 +139,18 @@ def quarter_period(year: int, quarter: int) -> Period:
 
 
 def month_period(year: int, month: int) -> Period:
-    """The calendar month ``month`` (1–12) of ``year``."""
+    """The calendar month ``month`` (1–12) of ``year``.
+
+    Parameters
+    ----------
+    year, month
+        The year and the month.
+
+    Returns
+    -------
+    Period
+        Kind ``"month"``, labelled ``YYYY-MM``.
+    """
     return Period(
         start=dt.date(year, month, 1),
         end=_month_end(year, month),
@@ -138,7 +160,18 @@ def month_period(year: int, month: int) -> Period:
 
 
 def range_period(start: dt.date, end: dt.date) -> Period:
-    """The days from ``start`` to ``end``, both included."""
+    """The days from ``start`` to ``end``, both included.
+
+    Parameters
+    ----------
+    start, end
+        First and last day.
+
+    Returns
+    -------
+    Period
+        Kind ``"range"``, labelled ``YYYY-MM-DD to YYYY-MM-DD``.
+    """
     return Period(start=start, end=end, kind="range", label=f"{start:%Y-%m-%d} to {end:%Y-%m-%d}")
 
 

@@ -96,6 +96,15 @@ class Provenance:
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """SHA-256 of a file's bytes, as 64 lower-case hex digits.
 
+    Parameters
+    ----------
+    path
+        The file; read in 1 MiB chunks.
+
+    Returns
+    -------
+    str
+
     Raises
     ------
     UnreadableInputError

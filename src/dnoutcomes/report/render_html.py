@@ -159,6 +159,17 @@ def render_html(report: Report) -> str:
 def write_html(report: Report, path: str | os.PathLike[str]) -> None:
     """Render ``report`` and write it to ``path`` atomically (UTF-8).
 
+    Parameters
+    ----------
+    report
+        A built report.
+    path
+        The HTML file to write; its folder must exist.
+
+    Returns
+    -------
+    None
+
     Raises
     ------
     RequestError

@@ -127,14 +127,36 @@ def report_document(report: Report) -> dict[str, Any]:
 
 
 def render_json(report: Report) -> str:
-    """The JSON document as text: UTF-8, indented by two spaces, keys in a fixed order,
-    no NaN (strict JSON), a final newline."""
+    """The JSON document as text.
+
+    Parameters
+    ----------
+    report
+        A built report.
+
+    Returns
+    -------
+    str
+        :func:`report_document` as strict JSON (no NaN), indented by two spaces, keys in
+        a fixed order, non-ASCII kept, with a final newline.
+    """
     text = json.dumps(report_document(report), indent=2, ensure_ascii=False, allow_nan=False)
     return text + "\n"
 
 
 def write_json(report: Report, path: str | os.PathLike[str]) -> None:
     """Write the JSON document to ``path`` atomically.
+
+    Parameters
+    ----------
+    report
+        A built report.
+    path
+        The JSON file to write; its folder must exist.
+
+    Returns
+    -------
+    None
 
     Raises
     ------

@@ -160,6 +160,17 @@ def render_xlsx(report: Report) -> bytes:
 def write_xlsx(report: Report, path: str | os.PathLike[str]) -> None:
     """Write the workbook to ``path`` atomically.
 
+    Parameters
+    ----------
+    report
+        A built report.
+    path
+        The ``.xlsx`` file to write; its folder must exist.
+
+    Returns
+    -------
+    None
+
     Raises
     ------
     RequestError

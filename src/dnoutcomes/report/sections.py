@@ -77,9 +77,25 @@ def _plain_number(value: Any, fmt: CellFormat) -> Any:
 def headline_section(context: Context) -> SectionOutcome:
     """Headline figures of the period against the previous one (all arms).
 
+    Parameters
+    ----------
+    context
+        The report's data and parameters.
+
+    Returns
+    -------
+    SectionOutcome
+        A lead sentence and the table ``headline``: ``indicator`` (text), ``this_period``,
+        ``previous_period`` (a number, ``"<11"``, ``"[c]"`` or ``"not recorded"``) and
+        ``change`` (this minus previous; percentage points for shares; NaN when either is
+        not a number).
+
+    Notes
+    -----
     Counts are suppressed; a share is hidden when its numerator, denominator or complement
     is small; a mean, median or rate is hidden when it describes fewer episodes (or
-    events) than the threshold.
+    events) than the threshold. See :func:`~dnoutcomes.report.headline.headline_figures`
+    for the definitions and missing values.
     """
     now = headline_figures(context.current, context.current.episodes["episode_id"])
     then = headline_figures(context.previous, context.previous.episodes["episode_id"])
@@ -146,7 +162,20 @@ def headline_section(context: Context) -> SectionOutcome:
 
 
 def data_quality_section(context: Context) -> SectionOutcome:
-    """Rows read, loaded and rejected per table, and the data-quality warnings by rule."""
+    """Rows read, loaded and rejected per table, and the data-quality warnings by rule.
+
+    Parameters
+    ----------
+    context
+        The report's data and parameters; the whole loaded export is described.
+
+    Returns
+    -------
+    SectionOutcome
+        A sentence, the table ``data_quality_rows`` (``table``, ``read``, ``loaded``,
+        ``rejected``; suppressed, with ``read = loaded + rejected`` protected) and, when
+        there are warnings, ``data_quality_warnings`` (``table``, ``rule``, ``warnings``).
+    """
     data = context.dataset
     accounting = data.accounting[["table", "read", "loaded", "rejected"]].copy()
     for column in ("read", "loaded", "rejected"):
@@ -210,7 +239,19 @@ def data_quality_section(context: Context) -> SectionOutcome:
 
 
 def flow_section(context: Context) -> SectionOutcome:
-    """CONSORT-style patient flow of the period's episodes for the primary comparison."""
+    """CONSORT-style patient flow of the period's episodes for the primary comparison.
+
+    Parameters
+    ----------
+    context
+        The report's data and parameters.
+
+    Returns
+    -------
+    SectionOutcome
+        The table ``patient_flow`` (``arm``, ``stage``, ``n``, ``excluded``, ``reason``;
+        counts suppressed, also inside ``reason``) and the diagram when no count is small.
+    """
     from dnoutcomes.cohort import patient_flow
 
     flow, failure = safe(
@@ -331,7 +372,22 @@ def _caseload_table(context: Context, by: str, label: str) -> Table:
 
 
 def caseload_section(context: Context) -> SectionOutcome:
-    """Episodes discharged in the period by site, therapist and condition, split by arm."""
+    """Episodes discharged in the period by site, therapist and condition, split by arm.
+
+    Parameters
+    ----------
+    context
+        The report's data and parameters.
+
+    Returns
+    -------
+    SectionOutcome
+        The tables ``caseload_site_id``, ``caseload_therapist_id`` and
+        ``caseload_condition``: the group, ``episodes``, ``pct`` (of all the period's
+        episodes), ``reference``, ``comparator``, ``other_arms`` (episodes per arm) and
+        ``median_visits``, with an ``All`` row; suppressed with row and column totals
+        protected, and a median hidden for a group below the threshold.
+    """
     blocks = (
         Paragraph(
             "Who was treated in the period: episodes discharged, by site, by therapist and by "
@@ -347,7 +403,23 @@ def caseload_section(context: Context) -> SectionOutcome:
 def methods_section(
     context: Context, provenance: Provenance, omitted: Sequence[tuple[str, str]]
 ) -> Section:
-    """Methods in words, then the provenance: version, input digests, parameters, run time."""
+    """Methods in words, then the provenance: version, input digests, parameters, run time.
+
+    Parameters
+    ----------
+    context
+        The report's data and parameters.
+    provenance
+        The run's provenance.
+    omitted
+        ``(section, reason)`` pairs of sections left out.
+
+    Returns
+    -------
+    Section
+        Paragraphs, the table ``provenance_inputs`` (``table``, ``file``, ``size_bytes``,
+        ``sha256``) and ``provenance_parameters`` (``parameter``, ``value``).
+    """
     blocks: list[Any] = [
         Paragraph(
             "Episodes are selected by their discharge (end) date: "
