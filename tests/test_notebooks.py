@@ -16,6 +16,7 @@ Regenerate the notebooks with ``python notebooks/_build.py`` after changing the 
 from __future__ import annotations
 
 import copy
+import difflib
 import importlib.util
 import re
 import subprocess
@@ -62,7 +63,10 @@ _VOLATILE = (
     (re.compile(r"/[^\s'\"]*ipykernel_\d+/\d+\.py"), "<cell>"),
     # a temporary folder made by the notebook: /tmp/dn_broken_x1y2z3, /tmp/tmpab12cd
     (re.compile(_TMP + r"/[^\s/'\"<>]+"), "<tmp>"),
-    # memory addresses in default reprs: <Foo at 0x7f3a...>
+    # default reprs: <dnoutcomes.stats._mod.Result at 0x7f3a...> (the address changes every
+    # run, the private module path with every refactoring)
+    (re.compile(r"<(?:[A-Za-z_][\w.]*\.)?(\w+)(?: object)? at 0x[0-9a-fA-F]+>"), r"<\1 object>"),
+    # any other memory address
     (re.compile(r"0x[0-9a-fA-F]{6,}"), "0x<addr>"),
     # terminal colour codes in tracebacks and warnings
     (re.compile(r"\x1b\[[0-9;]*m"), ""),
@@ -110,8 +114,24 @@ def normalise_outputs(outputs: list[Any]) -> dict[str, Any]:
     }
 
 
+def _as_lines(normalised: dict[str, Any]) -> list[str]:
+    """The normalised outputs of one cell as labelled lines, for a readable diff."""
+    lines = []
+    for name, text in normalised["streams"].items():
+        lines += [f"[{name}] {line}" for line in text.splitlines()]
+    for i, item in enumerate(normalised["rich"]):
+        if item["type"] == "error":
+            lines.append(f"[{i} error] {item['ename']}: {item['evalue']}")
+            continue
+        for mime, text in item["text"].items():
+            lines += [f"[{i} {item['type']} {mime}] {line}" for line in text.splitlines()]
+        lines += [f"[{i} {item['type']}] {mime} (an image)" for mime in item["images"]]
+    return lines
+
+
 def differences(saved: Any, fresh: Any) -> list[str]:
-    """Say, cell by cell, where a re-executed notebook's outputs differ from the saved ones."""
+    """Say, cell by cell, where a re-executed notebook's outputs differ from the saved ones
+    (a short unified diff of the normalised outputs of each cell that differs)."""
     found = []
     saved_cells = [c for c in saved.cells if c.cell_type == "code"]
     fresh_cells = [c for c in fresh.cells if c.cell_type == "code"]
@@ -121,7 +141,16 @@ def differences(saved: Any, fresh: Any) -> list[str]:
         na, nb_ = normalise_outputs(a.get("outputs", [])), normalise_outputs(b.get("outputs", []))
         if na != nb_:
             head = a.source.splitlines()[0] if a.source else ""
-            found.append(f"code cell {i} ({head!r}):\n  saved: {na}\n  fresh: {nb_}")
+            diff = difflib.unified_diff(
+                _as_lines(na),
+                _as_lines(nb_),
+                "saved",
+                "fresh",
+                n=0,
+                lineterm="",
+            )
+            lines = [line[:160] for line in diff]
+            found.append(f"code cell {i} ({head!r}):\n" + "\n".join(lines[:12]))
     return found
 
 
@@ -209,7 +238,7 @@ def test_normalising_keeps_real_differences_and_drops_volatile_ones() -> None:
         {"output_type": "stream", "name": "stdout", "text": f"n = 197\nat {tmp}/tmpzz/export\n"}
     ]
     b[1]["execution_count"] = 9
-    b[1]["data"] = {"text/plain": "<Foo at 0x55d0aa01bc40>", "image/png": "BBBB"}
+    b[1]["data"] = {"text/plain": "<dnoutcomes._x.Foo at 0x55d0aa01bc40>", "image/png": "BBBB"}
     b[2]["text"] = "/tmp/ipykernel_4242/11.py:1: W"
     assert normalise_outputs(a) == normalise_outputs(b)
     changed = copy.deepcopy(b)
