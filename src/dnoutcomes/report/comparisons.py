@@ -282,8 +282,8 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
         0,
         "outcome",
         [
-            _outcome_label(context, m, t)
-            for m, t in zip(frame["measure"], frame["timepoint"], strict=True)
+            _outcome_label(context, m, t) + (" (primary)" if r == "primary" else "")
+            for m, t, r in zip(frame["measure"], frame["timepoint"], frame["role"], strict=True)
         ],
     )
     table = Table(
@@ -292,7 +292,6 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
         frame=shown[
             [
                 "outcome",
-                "role",
                 "n",
                 "estimate",
                 "conf_low",
@@ -309,12 +308,12 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
             "role": "Role",
             "n": "Episodes",
             "estimate": "Difference",
-            "conf_low": "95 % CI low",
-            "conf_high": "95 % CI high",
+            "conf_low": "CI low",
+            "conf_high": "CI high",
             "p_value": "p",
             "p_holm": "p (Holm)",
-            "adjusted_mean_reference": f"Adjusted mean, {context.reference}",
-            "adjusted_mean_comparator": f"Adjusted mean, {context.comparator}",
+            "adjusted_mean_reference": "Adj. mean, reference",
+            "adjusted_mean_comparator": "Adj. mean, comparator",
             "hedges_g": "Hedges' g",
         },
         formats={
@@ -329,7 +328,9 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
             "hedges_g": "f2",
         },
         note=(
-            "Each outcome adjusted for its baseline value; secondary p-values Holm-corrected. "
+            f"Reference: {context.reference}; comparator: {context.comparator}. 95 % "
+            "confidence intervals. Each outcome adjusted for its baseline value; secondary "
+            "p-values Holm-corrected. "
             f"An arm's adjusted mean is hidden when it describes fewer than {context.min_cell} "
             "episodes."
         ),
