@@ -491,7 +491,8 @@ def summarize_outcomes(
         rows = rows.loc[rows["measure"].isin(list(measures))]
         order = list(measures)
     else:
-        order = [m for m in dataset.registry if m in set(rows["measure"])]
+        present = set(rows["measure"].unique())  # once: iterating Arrow strings is slow
+        order = [m for m in dataset.registry if m in present]
     grouped = rows.groupby(["measure", "timepoint", "arm"], sort=False)["value"]
     frame = grouped.agg(
         n="count",
