@@ -12,7 +12,7 @@ import pandas as pd
 
 from dnoutcomes.cohort import outcome_pairs
 from dnoutcomes.errors import InsufficientDataError, RequestError
-from dnoutcomes.stats._conf import check_conf_level
+from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats._ols import design_matrix, fit_ols
 from dnoutcomes.stats.results import ResultMixin, jsonable
 

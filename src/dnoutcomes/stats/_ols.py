@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from scipy import stats as sps
 
 from dnoutcomes.errors import RequestError
+from dnoutcomes.stats._inference import linear_combinations
 from dnoutcomes.stats.results import TIDY_COLUMNS
 
 __all__ = ["OlsFit", "design_matrix", "fit_ols"]
@@ -121,9 +122,7 @@ class OlsFit:
         (numpy.ndarray, numpy.ndarray)
             gβ̂ and sqrt(g Var(β̂) gᵀ) for each row g.
         """
-        estimate = grid @ self.params
-        std_error = np.sqrt(np.einsum("ij,jk,ik->i", grid, self.cov, grid))
-        return estimate, std_error
+        return linear_combinations(grid, self.params, self.cov)
 
 
 def fit_ols(

@@ -1,12 +1,15 @@
-"""The confidence-level check and critical values shared by the analyses."""
+"""Inference pieces shared by the analyses: the confidence-level check, normal critical
+values and linear combinations of estimated coefficients."""
 
 from __future__ import annotations
 
+import numpy as np
+from numpy.typing import NDArray
 from scipy import stats as sps
 
 from dnoutcomes.errors import RequestError
 
-__all__ = ["check_conf_level", "z_critical"]
+__all__ = ["check_conf_level", "linear_combinations", "z_critical"]
 
 
 def check_conf_level(conf_level: float) -> None:
@@ -49,3 +52,25 @@ def z_critical(conf_level: float) -> float:
     """
     check_conf_level(conf_level)
     return float(sps.norm.ppf(0.5 + conf_level / 2))
+
+
+def linear_combinations(
+    contrasts: NDArray[np.float64], coef: NDArray[np.float64], cov: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Estimates and standard errors of the linear combinations Lβ̂, one per row of L.
+
+    Parameters
+    ----------
+    contrasts
+        The k × p matrix L.
+    coef, cov
+        The estimates β̂ (length p) and their covariance matrix (p × p).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Lβ̂ and sqrt(diag(L Cov(β̂) Lᵀ)), each of length k.
+    """
+    estimate = contrasts @ coef
+    std_error = np.sqrt(np.einsum("ij,jk,ik->i", contrasts, cov, contrasts))
+    return estimate, std_error
