@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from dnoutcomes._frames import isin
 from dnoutcomes.cohort import get_measure, improvement_of
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.qi.charts import ControlChart, i_chart, p_chart, u_chart
@@ -124,7 +125,7 @@ def _episode_outcomes(
     rows = out.loc[
         (out["measure"] == measure)
         & out["timepoint"].astype(str).isin(["baseline", "discharge"])
-        & out["episode_id"].isin(episodes["episode_id"]),
+        & isin(out["episode_id"], episodes["episode_id"]),
         ["episode_id", "timepoint", "value", "assessed_on"],
     ]
     rows = rows.assign(timepoint=rows["timepoint"].astype(str))
@@ -253,7 +254,8 @@ def monthly_adverse_events(
         return None
     sessions = dataset.sessions
     dn = sessions.loc[
-        sessions["dn_performed"].astype(bool) & sessions["episode_id"].isin(episodes["episode_id"]),
+        sessions["dn_performed"].astype(bool)
+        & isin(sessions["episode_id"], episodes["episode_id"]),
         ["session_id", "session_date"],
     ]
     dn = dn.assign(month=dn["session_date"].dt.to_period("M"))

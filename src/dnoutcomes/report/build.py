@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from dnoutcomes._frames import isin
 from dnoutcomes.errors import RequestError
 from dnoutcomes.report import sections as sec
 from dnoutcomes.report.model import Report, Section
@@ -55,13 +56,13 @@ def subset_dataset(dataset: Dataset, episode_ids: pd.Series | pd.Index) -> Datas
         problems, warnings and sources; ``adverse_events`` stays ``None`` when it was.
     """
     ids = pd.Index(episode_ids)
-    episodes = dataset.episodes[dataset.episodes["episode_id"].isin(ids)]
-    patients = dataset.patients[dataset.patients["patient_id"].isin(episodes["patient_id"])]
-    sessions = dataset.sessions[dataset.sessions["episode_id"].isin(ids)]
-    outcomes = dataset.outcomes[dataset.outcomes["episode_id"].isin(ids)]
+    episodes = dataset.episodes[isin(dataset.episodes["episode_id"], ids)]
+    patients = dataset.patients[isin(dataset.patients["patient_id"], episodes["patient_id"])]
+    sessions = dataset.sessions[isin(dataset.sessions["episode_id"], ids)]
+    outcomes = dataset.outcomes[isin(dataset.outcomes["episode_id"], ids)]
     events = dataset.adverse_events
     if events is not None:
-        events = events[events["session_id"].isin(sessions["session_id"])].reset_index(drop=True)
+        events = events[isin(events["session_id"], sessions["session_id"])].reset_index(drop=True)
     return dataclasses.replace(
         dataset,
         patients=patients.reset_index(drop=True),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from dnoutcomes._frames import isin
 from dnoutcomes.errors import RequestError
 
 if TYPE_CHECKING:
@@ -156,8 +157,8 @@ def headline_figures(dataset: Dataset, episode_ids: pd.Series | pd.Index) -> Hea
             "measure for the headline figures. Load with the default registry."
         ) from None
     ids = pd.Index(pd.unique(pd.Series(episode_ids, dtype="string")))
-    episodes = dataset.episodes[dataset.episodes["episode_id"].isin(ids)]
-    outcomes = dataset.outcomes[dataset.outcomes["episode_id"].isin(ids)]
+    episodes = dataset.episodes[isin(dataset.episodes["episode_id"], ids)]
+    outcomes = dataset.outcomes[isin(dataset.outcomes["episode_id"], ids)]
 
     pairs = _pair_values(outcomes, "nprs").dropna()
     improvement = nprs.improvement(pairs["baseline"], pairs["discharge"])
@@ -174,11 +175,11 @@ def headline_figures(dataset: Dataset, episode_ids: pd.Series | pd.Index) -> Hea
         both = _pair_values(outcomes, measure).notna().all(axis=1)
         complete &= both.reindex(ids, fill_value=False)
 
-    sessions = dataset.sessions[dataset.sessions["episode_id"].isin(ids)]
+    sessions = dataset.sessions[isin(dataset.sessions["episode_id"], ids)]
     dn = sessions[sessions["dn_performed"].astype(bool)]
     events: int | None = None
     if dataset.adverse_events is not None:
-        events = int(dataset.adverse_events["session_id"].isin(dn["session_id"]).sum())
+        events = int(isin(dataset.adverse_events["session_id"], dn["session_id"]).sum())
 
     visits = episodes["n_sessions"].astype("float64")
     return Headline(

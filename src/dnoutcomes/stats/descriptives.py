@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from dnoutcomes._frames import isin
 from dnoutcomes.cohort import comparison_episodes, get_measure
 from dnoutcomes.stats.results import ResultMixin, jsonable
 
@@ -344,7 +345,7 @@ def describe_baseline(
     out = dataset.outcomes
     base = out.loc[
         (out["timepoint"].astype(str) == "baseline")
-        & out["episode_id"].isin(episodes["episode_id"]),
+        & isin(out["episode_id"], episodes["episode_id"]),
         ["episode_id", "measure", "value"],
     ]
     wide = base.pivot_table(index="episode_id", columns="measure", values="value", aggfunc="first")
@@ -481,7 +482,7 @@ def summarize_outcomes(
     out = dataset.outcomes
     tp = out["timepoint"].astype(str)
     rows = out.loc[
-        tp.isin(_ONE_PER_EPISODE) & out["episode_id"].isin(episodes["episode_id"]),
+        tp.isin(_ONE_PER_EPISODE) & isin(out["episode_id"], episodes["episode_id"]),
         ["episode_id", "measure", "timepoint", "value"],
     ].merge(episodes[["episode_id", "arm"]], on="episode_id")
     rows["timepoint"] = rows["timepoint"].astype(str)

@@ -18,6 +18,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
+from dnoutcomes._frames import isin
 from dnoutcomes.cohort import comparison_episodes, get_measure
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats.results import ResultMixin, jsonable
@@ -348,7 +349,7 @@ def response_times(
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
     out = dataset.outcomes
     rows = out.loc[
-        (out["measure"] == measure) & out["episode_id"].isin(episodes["episode_id"]),
+        (out["measure"] == measure) & isin(out["episode_id"], episodes["episode_id"]),
         ["episode_id", "timepoint", "assessed_on", "value"],
     ]
     tp = rows["timepoint"].astype(str)
@@ -357,7 +358,7 @@ def response_times(
     later = later.merge(
         episodes[["episode_id", "arm", "treated", "start_date"]], on="episode_id", how="inner"
     )
-    later = later.loc[later["episode_id"].isin(baseline.index)]
+    later = later.loc[isin(later["episode_id"], baseline.index)]
     later = later.assign(
         days=(later["assessed_on"] - later["start_date"]).dt.days.astype(float).clip(lower=0),
         base=later["episode_id"].map(baseline).astype(float),
