@@ -337,6 +337,16 @@ def test_default_period_is_said(dataset: Any, report: Report) -> None:
     assert report.period_note == "Period asked for: 2025-Q3."
 
 
+def test_default_period_says_when_no_quarter_is_complete(dataset: Any) -> None:
+    late = dataset.episodes["end_date"] >= "2025-07-01"
+    only_q3 = subset_dataset(dataset, dataset.episodes.loc[late, "episode_id"])
+    report = build_report(only_q3, run_time=RUN_TIME, figures=False)
+    assert report.period.label == "2025-Q3"
+    assert "no quarter in the data is complete yet (the last discharge is on 2025-09-20)" in (
+        report.period_note
+    )
+
+
 def test_spc_block_shape_and_trailing_window(report: Report) -> None:
     spc = report.spc
     assert set(spc) == {"i_chart", "p_chart", "u_chart"}

@@ -206,10 +206,18 @@ def build_report(
         period = parse_period(period)
     if period is None:
         period = default_period(local.episodes["end_date"])
-        period_note = (
-            "No period was asked for, so this report covers the last complete quarter with "
-            f"discharges in the data: {period.label}."
-        )
+        latest = pd.to_datetime(local.episodes["end_date"]).max().date()
+        if latest < period.end:
+            period_note = (
+                "No period was asked for, and no quarter in the data is complete yet (the "
+                f"last discharge is on {latest:%Y-%m-%d}), so this report covers the quarter "
+                f"of the latest discharges, {period.label}, which is not complete."
+            )
+        else:
+            period_note = (
+                "No period was asked for, so this report covers the last complete quarter "
+                f"with discharges in the data: {period.label}."
+            )
     else:
         period_note = f"Period asked for: {period.label}."
     previous = period.previous()
