@@ -468,6 +468,7 @@ def notebook_02() -> list[Cell]:
                 plot_effects,
                 plot_improvement,
                 plot_responder_curves,
+                plot_safety,
                 plot_time_to_response,
                 plot_trajectories,
             )
@@ -476,6 +477,7 @@ def notebook_02() -> list[Cell]:
                 compare_medication,
                 compare_outcomes,
                 compare_responders,
+                compare_safety,
                 compare_time_to_response,
                 compare_trajectories,
                 summarize_outcomes,
@@ -761,6 +763,37 @@ def notebook_02() -> list[Cell]:
         ),
         md(
             r"""
+            ## 9. Safety
+
+            Adverse events after dry-needling sessions, per 100 needling sessions in each arm,
+            with exact (Poisson) 95 % intervals, and by severity: *mild* (short, reversible),
+            *significant* (needed care or stopped the patient's activities), *serious*
+            (hospital admission, lasting harm). Episodes needled despite a recorded
+            contraindication are listed by id for the clinical lead.
+            """
+        ),
+        code(
+            r"""
+            safety = compare_safety(ds)
+            safety
+            """
+        ),
+        code(
+            r"""
+            plot_safety(safety, by="severity")
+            plt.show()
+            safety.by_severity.round(3)
+            """
+        ),
+        md(
+            r"""
+            **Zero is not zero risk.** When no serious event was seen, the upper limit of its
+            interval is still above 0: with *n* needling sessions and no event, the true rate
+            could be as high as 3.7/*n* per session (the exact two-sided 95 % limit, which the
+            `conf_high` of the `serious` rows shows per 100 sessions; the one-sided "rule of
+            three", 3/*n*, is the quick version). Rare harms such as pneumothorax need far
+            more sessions than one clinic's export to rule out.
+
             ## What to say, and what not to say
 
             These are **adjusted associations in routine clinic data**, not the result of a
@@ -801,6 +834,8 @@ def notebook_02() -> list[Cell]:
             med = time_to_response.frame.set_index("arm")
             meds = medication.to_frame()
             meds_clear = meds.loc[meds["p_value"] < 0.05, "measure"].tolist()
+            rates = safety.rates.set_index("arm")
+            serious = safety.by_severity.query("severity == 'serious'").set_index("arm")
 
             display(Markdown("\n\n".join([
                 f"**Primary (NPRS at discharge, ANCOVA, n = {primary.n}).** Adjusted for baseline pain, "
@@ -821,6 +856,13 @@ def notebook_02() -> list[Cell]:
                 f"**Medication.** " + (f"Clear differences in {', '.join(meds_clear)}." if meds_clear
                                        else "No clear difference in opioid or analgesic use or amounts at discharge "
                                             "(every interval includes no difference)."),
+                f"**Safety.** Adverse events after needling: {rates.loc[REF, 'rate_per_100']:.1f} per 100 DN sessions "
+                f"with `{REF}` ({interval(rates.loc[REF, 'conf_low'], rates.loc[REF, 'conf_high'])}) and "
+                f"{rates.loc[COMP, 'rate_per_100']:.1f} with `{COMP}` ({interval(rates.loc[COMP, 'conf_low'], rates.loc[COMP, 'conf_high'])}); "
+                f"{int(serious['events'].sum())} serious events"
+                + (f" (so the serious-event rate could still be up to {serious['conf_high'].max():.2f} per 100 sessions)"
+                   if serious["events"].sum() == 0 else "")
+                + f"; {len(safety.contraindicated)} episodes were needled despite a recorded contraindication.",
                 "These are adjusted associations in clinic data; notebook 03 asks whether confounding could explain them.",
             ])))
             """
@@ -1201,9 +1243,7 @@ def notebook_04() -> list[Cell]:
 
             import dnoutcomes as dn
             from dnoutcomes.qi import qi_charts
-            from dnoutcomes.report.build import build_report
-            from dnoutcomes.report.period import parse_period
-            from dnoutcomes.report.render_html import write_html
+            from dnoutcomes.report import build_report, parse_period, write_html
 
             PERIOD = parse_period(period)
             where = f"site {site}" if site else "all sites"
