@@ -679,11 +679,29 @@ def notebook_02() -> list[Cell]:
             plt.show()
             """
         ),
+        code(
+            r"""
+            # How many NPRS values lie late in care, where the straight lines are least supported?
+            nprs = ds.outcomes.query("measure == 'nprs' and timepoint in ['baseline', 'session', 'discharge']")
+            start = ds.episodes.set_index("episode_id")["start_date"]
+            weeks = (nprs["assessed_on"] - nprs["episode_id"].map(start)).dt.days / 7
+            in_model = nprs["episode_id"].isin(trajectory.episodes_used)
+            w = weeks[in_model]
+            print(f"95 % of the {len(w)} NPRS values in the model were taken in the first "
+                  f"{w.quantile(0.95):.1f} weeks of care; {int((w > 6).sum())} after week 6, "
+                  f"{int((w > 8).sum())} after week 8. Model means beyond that are extrapolations.")
+            below = trajectory.means.query("estimate < 0")
+            for row in below.itertuples():
+                print(f"The model's mean for {row.arm} at week {row.weeks:g} is {row.estimate:.2f}: "
+                      f"impossible on a 0–10 scale, so the straight line does not hold that late.")
+            """
+        ),
         md(
             r"""
             The lines are model-based means with 95 % bands; a straight line is a simplification
-            (pain usually falls fastest early), so read the slopes as average rates over a
-            course of care, and do not extrapolate past the weeks where there are data.
+            (pain usually falls fastest early, and cannot fall below 0), so read the slopes as
+            average rates over a course of care, and do not read the lines past the weeks where
+            most of the data are.
 
             ## 6. Responders and the number needed to treat
 
