@@ -19,6 +19,8 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["EMAIL", "PHONE", "SSN", "identifier_column", "suspect_values"]
 
@@ -160,7 +162,7 @@ PHONE = (
     # national with trunk 0 without separators: 07946095800
     r"|\b0[1-9]\d{8,9}\b"
 )
-_SUSPECT = re.compile(f"(?:{EMAIL})|(?:{SSN})|(?:{PHONE})")
+_SUSPECT_PATTERN = f"(?:{EMAIL})|(?:{SSN})|(?:{PHONE})"
 
 
 def _normalise(name: str) -> str:
@@ -217,17 +219,21 @@ def suspect_values(values: pd.Series) -> np.ndarray:
     ``ddd-dd-dddd`` (or with spaces); North American ``ddd-ddd-dddd`` / ``(ddd) ddd-dddd``,
     international numbers starting with ``+``, and national numbers with a trunk ``0``.
     ISO dates, decimals and plain digit runs without a leading ``0`` are not telephone
-    numbers here. The regular expression runs once per distinct value, so the cost depends
-    on the number of distinct values, not rows.
+    numbers here. One RE2 regular expression (pyarrow compute) runs over the whole column.
     """
-    text = values.astype("str")
-    codes, uniques = pd.factorize(text, use_na_sentinel=True)
-    if len(uniques) == 0:
-        return np.zeros(len(values), dtype=bool)
-    hit = np.fromiter(
-        (_SUSPECT.search(str(u)) is not None for u in uniques), dtype=bool, count=len(uniques)
-    )
-    out = np.zeros(len(values), dtype=bool)
-    present = codes >= 0
-    out[present] = hit[codes[present]]
-    return out
+    arr = pa.array(values.astype("str").array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    # the patterns run once per distinct value (dates, categories: a few hundred)
+    encoded = pc.dictionary_encode(arr)
+    distinct = encoded.dictionary
+    # every pattern needs an "@" or three digits in a row: a cheap first pass
+    maybe = pc.or_(pc.match_substring(distinct, "@"), pc.match_substring_regex(distinct, r"\d\d\d"))
+    maybe_np = np.asarray(maybe.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+    hit = np.zeros(len(distinct) + 1, dtype=bool)
+    if maybe_np.any():
+        rows = np.flatnonzero(maybe_np)
+        found = pc.match_substring_regex(distinct.take(pa.array(rows)), _SUSPECT_PATTERN)
+        hit[rows] = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    codes = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)
+    return hit[np.asarray(codes, dtype=np.int64)]

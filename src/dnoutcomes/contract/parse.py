@@ -7,16 +7,28 @@ messages in the project's template) and which rows they make invalid;
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dnoutcomes.contract.deid import suspect_values
 from dnoutcomes.contract.specs import BOOL_FALSE, BOOL_TRUE, ColumnSpec
 
-__all__ = ["TableChecks", "empty_problems", "lookup", "parse_column", "screen_values"]
+__all__ = [
+    "TableChecks",
+    "arrow_strings",
+    "duplicated",
+    "empty_problems",
+    "isin",
+    "lookup",
+    "parse_column",
+    "positions",
+    "screen_values",
+]
 
 PROBLEM_COLUMNS = ["table", "file", "line", "column", "rule", "message"]
 ID_PATTERN = r"[A-Za-z0-9_\-]{1,64}"
@@ -66,7 +78,7 @@ class TableChecks:
         mask: np.ndarray | pd.Series,
         column: str | np.ndarray,
         rule: str,
-        expected: str | np.ndarray,
+        expected: str | np.ndarray | Callable[[np.ndarray], np.ndarray],
         got: pd.Series | None = None,
         *,
         fix: str = "",
@@ -84,8 +96,9 @@ class TableChecks:
         rule
             The rule broken (see ``docs/validation.md``).
         expected
-            What the contract expects, phrased to follow ``"column X: "`` (or one text per
-            row).
+            What the contract expects, phrased to follow ``"column X: "``; or one text per
+            row; or a function of the row positions that have the problem returning their
+            texts (so that messages are only built for rows with problems).
         got
             The raw values of the column (all rows); omitted for identifier problems.
         fix
@@ -105,9 +118,13 @@ class TableChecks:
         if not record:
             return
         col_series = pd.Series(cols, dtype=object)
-        exp = (
-            pd.Series(expected[idx], dtype=object) if isinstance(expected, np.ndarray) else expected
-        )
+        exp: str | pd.Series
+        if isinstance(expected, np.ndarray):
+            exp = pd.Series(expected[idx], dtype=object)
+        elif callable(expected):
+            exp = pd.Series(np.asarray(expected(idx), dtype=object), dtype=object)
+        else:
+            exp = expected
         msg = (
             f"{self.file} line "
             + pd.Series(self.lines[idx]).astype(str)
@@ -201,14 +218,59 @@ def empty_problems() -> pd.DataFrame:
     return _EMPTY_PROBLEMS.copy()
 
 
+def arrow_strings(values: pd.Series | pd.Index | Sequence[str]) -> pa.Array:
+    """Text values as one Arrow string array (zero-copy for pandas ``str`` columns)."""
+    if isinstance(values, pd.Series):
+        series = values
+    elif isinstance(values, pd.Index):
+        series = values.to_series(index=pd.RangeIndex(len(values)))
+    else:
+        series = pd.Series(list(values), dtype="str")
+    if not isinstance(series.dtype, pd.StringDtype):
+        series = series.astype("str")
+    arr = pa.array(series.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    return arr
+
+
+def isin(keys: pd.Series, values: pd.Series | pd.Index | Sequence[str]) -> np.ndarray:
+    """Whether each key is one of ``values`` (False for a missing key), by Arrow hashing."""
+    hit = pc.is_in(arrow_strings(keys), value_set=arrow_strings(values), skip_nulls=True)
+    return np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def positions(keys: pd.Series, values: pd.Series | pd.Index | Sequence[str]) -> np.ndarray:
+    """Position of each key in ``values`` (-1 when absent or missing), by Arrow hashing."""
+    pos = pc.index_in(arrow_strings(keys), value_set=arrow_strings(values), skip_nulls=True)
+    return np.asarray(pos.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def duplicated(keys: pd.Series) -> np.ndarray:
+    """Rows whose (non-missing) key occurs more than once."""
+    arr = arrow_strings(keys)
+    counts = pc.value_counts(arr.drop_null())
+    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    if len(repeated) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    hit = pc.is_in(arr, value_set=repeated, skip_nulls=True)
+    return np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
     """``table[key]`` for each key (NA for an unknown or missing key), aligned to ``keys``.
 
-    ``table`` must have a unique index. Unlike ``Series.map`` this keeps the dtype of
-    ``table`` even when it is empty.
+    ``table`` must have a unique text index. Unlike ``Series.map`` this keeps the dtype of
+    ``table`` even when it is empty, and hashes in Arrow.
     """
-    values = table.reindex(pd.Index(keys.to_numpy(dtype=object)))
-    return pd.Series(values.to_numpy(), index=keys.index, dtype=table.dtype, name=table.name)
+    pos = positions(keys, table.index)
+    if len(table) == 0:
+        return pd.Series(index=keys.index, dtype=table.dtype, name=table.name)
+    picked = table.iloc[np.where(pos >= 0, pos, 0)]
+    out = pd.Series(picked.to_numpy(), index=keys.index, dtype=table.dtype, name=table.name)
+    return out.where(pos >= 0)
 
 
 def _numbers(raw: pd.Series, decimal_comma: bool) -> pd.Series:
@@ -307,7 +369,7 @@ def parse_column(
         out[name] = low.astype("str")
     elif kind == "category":
         low = raw.str.lower()
-        ok = low.isin(spec.levels).to_numpy(dtype=bool)
+        ok = isin(low, spec.levels)
         checks.add(
             present & ~ok,
             name,
@@ -343,8 +405,8 @@ def parse_column(
             out[name][~isnum] = pd.NA
     elif kind == "bool":
         low = raw.str.lower()
-        is_true = low.isin(BOOL_TRUE).to_numpy(dtype=bool)
-        is_false = low.isin(BOOL_FALSE).to_numpy(dtype=bool)
+        is_true = isin(low, sorted(BOOL_TRUE))
+        is_false = isin(low, sorted(BOOL_FALSE))
         checks.add(
             present & ~(is_true | is_false),
             name,

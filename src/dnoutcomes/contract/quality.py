@@ -14,8 +14,16 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
-from dnoutcomes.contract.parse import TableChecks, empty_problems, lookup
+from dnoutcomes.contract.parse import (
+    TableChecks,
+    arrow_strings,
+    empty_problems,
+    isin,
+    lookup,
+    positions,
+)
 from dnoutcomes.contract.specs import ARMS_STANDARD
 
 __all__ = ["IMPLAUSIBLE_CHANGE", "quality_warnings"]
@@ -63,7 +71,7 @@ def quality_warnings(
     ce = TableChecks("episodes", files["episodes"], lines["episodes"])
     declared = e["arm_declared"]
     derived = e["arm_derived"]
-    mismatch = (declared.isin(ARMS_STANDARD) & derived.notna() & (declared != derived)).to_numpy(
+    mismatch = isin(declared, ARMS_STANDARD) & (derived.notna() & (declared != derived)).to_numpy(
         dtype=bool
     )
     ce.add(
@@ -101,43 +109,36 @@ def quality_warnings(
 
     o = frames["outcomes"]
     co = TableChecks("outcomes", files["outcomes"], lines["outcomes"])
-    limits = pd.DataFrame(
-        [(m, pts, days) for m, (pts, days) in IMPLAUSIBLE_CHANGE.items()],
-        columns=["measure", "points", "days"],
-    ).set_index("measure")
-    sub = o.loc[o["measure"].isin(limits.index), ["episode_id", "measure", "assessed_on", "value"]]
-    if len(sub):
-        sub = sub.assign(_row=np.arange(len(o))[o["measure"].isin(limits.index).to_numpy()])
-        sub = sub.sort_values(["episode_id", "measure", "assessed_on", "_row"], kind="stable")
-        same = (
-            sub["episode_id"].eq(sub["episode_id"].shift())
-            & sub["measure"].eq(sub["measure"].shift())
-        ).to_numpy(dtype=bool)
-        change = sub["value"].diff().to_numpy()
-        gap = sub["assessed_on"].diff().dt.days.to_numpy(dtype=float)
-        pts = sub["measure"].map(limits["points"]).to_numpy(dtype=float)
-        win = sub["measure"].map(limits["days"]).to_numpy(dtype=float)
+    names = list(IMPLAUSIBLE_CHANGE)
+    pos = positions(o["measure"], names)
+    rows = np.flatnonzero(pos >= 0)
+    if len(rows):
+        episode = pc.dictionary_encode(arrow_strings(o["episode_id"].iloc[rows])).indices
+        ep_code = np.asarray(episode.to_numpy(zero_copy_only=False), dtype=np.int64)
+        when = o["assessed_on"].iloc[rows].to_numpy(dtype="datetime64[D]").astype(np.int64)
+        order = np.lexsort((rows, when, pos[rows], ep_code))
+        r, e_c, m_c, w = rows[order], ep_code[order], pos[rows][order], when[order]
+        value = o["value"].to_numpy(dtype=float)[r]
+        same = np.zeros(len(r), dtype=bool)
+        same[1:] = (e_c[1:] == e_c[:-1]) & (m_c[1:] == m_c[:-1])
+        change = np.full(len(r), np.nan)
+        gap = np.full(len(r), np.nan)
+        change[1:] = value[1:] - value[:-1]
+        gap[1:] = (w[1:] - w[:-1]).astype(float)
+        pts = np.array([IMPLAUSIBLE_CHANGE[n][0] for n in names])[m_c]
+        win = np.array([IMPLAUSIBLE_CHANGE[n][1] for n in names], dtype=float)[m_c]
         with np.errstate(invalid="ignore"):
             fast = same & (np.abs(change) > pts) & (gap <= win)
+        hits = np.flatnonzero(fast)
         mask = np.zeros(len(o), dtype=bool)
-        mask[sub["_row"].to_numpy()[fast]] = True
+        mask[r[hits]] = True
         expected = np.empty(len(o), dtype=object)
-        prev = sub["value"].shift().to_numpy()
-        text = (
-            sub["measure"].astype(str).to_numpy(dtype=object)
-            + " changed from "
-            + pd.Series(prev).map("{:g}".format).to_numpy(dtype=object)
-            + " to "
-            + sub["value"].map("{:g}".format).to_numpy(dtype=object)
-            + " within "
-            + pd.Series(gap).map("{:g}".format).to_numpy(dtype=object)
-            + " days (more than "
-            + pd.Series(pts).map("{:g}".format).to_numpy(dtype=object)
-            + " points within "
-            + pd.Series(win).map("{:g}".format).to_numpy(dtype=object)
-            + " days is implausible); check the value"
-        )
-        expected[sub["_row"].to_numpy()[fast]] = text[fast]
+        expected[r[hits]] = [
+            f"{names[m_c[k]]} changed from {value[k - 1]:g} to {value[k]:g} within "
+            f"{gap[k]:g} days (more than {pts[k]:g} points within {win[k]:g} days is "
+            "implausible); check the value"
+            for k in hits
+        ]
         co.add(mask, "value", "implausible_change", expected, reject=False)
     parts.append(co.frame())
     out = pd.concat(parts, ignore_index=True)

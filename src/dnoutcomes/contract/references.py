@@ -1,28 +1,40 @@
 """The rules across tables: unique ids, references, dates within the episode, one
-baseline / discharge / follow-up per episode and measure, and the quarantine cascade."""
+baseline / discharge / follow-up per episode and measure, and the quarantine cascade.
+
+Keys are matched by hashing in Arrow (:func:`~dnoutcomes.contract.parse.isin`,
+:func:`~dnoutcomes.contract.parse.lookup`); messages are built only for the rows that break
+a rule.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
-from dnoutcomes.contract.parse import lookup
+from dnoutcomes.contract.parse import arrow_strings, duplicated, isin, lookup
 from dnoutcomes.contract.specs import TABLE_KEYS
 from dnoutcomes.contract.tables import PreparedTable as _Table
 
 __all__ = ["cascade", "cross_checks"]
 
 
+def _lines_by_key(keys: pd.Series, lines: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """For each row in ``rows``, the lines of every row sharing its key ("3, 7")."""
+    sub = pd.Series(lines[rows].astype(str), index=keys.iloc[rows].to_numpy(dtype=object))
+    joined = sub.groupby(level=0, sort=False).agg(", ".join)
+    return joined.reindex(sub.index).to_numpy(dtype=object)
+
+
 def _duplicates(t: _Table, column: str) -> None:
     ids = t.typed[column]
-    dup = (ids.duplicated(keep=False) & ids.notna()).to_numpy()
+    dup = duplicated(ids)
     if not dup.any():
         return
-    lines = pd.Series(t.checks.lines[dup], index=ids[dup].to_numpy())
-    joined = lines.astype(str).groupby(level=0).agg(", ".join)
-    where = ids[dup].map(joined).to_numpy(dtype=object)
+    rows = np.flatnonzero(dup)
+    lines = _lines_by_key(ids, t.checks.lines, rows)
     expected = np.empty(t.checks.n, dtype=object)
-    expected[dup] = f"{column} must be unique; the same value is on lines " + where
+    expected[rows] = f"{column} must be unique; the same value is on lines " + lines
     t.checks.add(
         dup,
         column,
@@ -35,8 +47,8 @@ def _duplicates(t: _Table, column: str) -> None:
 
 def _references(child: _Table, column: str, parent: _Table, parent_column: str) -> None:
     ids = child.typed[column]
-    known = ids.isin(parent.typed[parent_column].dropna()).to_numpy(dtype=bool)
-    orphan = ids.notna().to_numpy() & ~known
+    parents = parent.typed[parent_column]
+    orphan = ids.notna().to_numpy() & ~isin(ids, parents[parents.notna()])
     child.checks.add(
         orphan,
         column,
@@ -48,14 +60,35 @@ def _references(child: _Table, column: str, parent: _Table, parent_column: str) 
 
 
 def _unique_lookup(frame: pd.DataFrame, key: str, columns: list[str]) -> pd.DataFrame:
-    return (
-        frame.loc[frame[key].notna(), [key, *columns]]
-        .drop_duplicates(key, keep=False)
-        .set_index(key)
-    )
+    """Rows with a present, unique key, indexed by it (duplicated keys are left out)."""
+    keys = frame[key]
+    keep = keys.notna().to_numpy() & ~duplicated(keys)
+    return frame.loc[keep, [key, *columns]].set_index(key)
+
+
+def _iso(dates: pd.Series, idx: np.ndarray, missing: str) -> np.ndarray:
+    return dates.iloc[idx].dt.strftime("%Y-%m-%d").fillna(missing).to_numpy(dtype=object)
 
 
 def cross_checks(t: dict[str, _Table]) -> None:
+    """Apply the rules that involve more than one row or table.
+
+    Parameters
+    ----------
+    t
+        The prepared tables by name; problems are added to their ``checks``.
+
+    Notes
+    -----
+    Unique ids (every row of a repeated id is named, with the other lines); references
+    (episodes → patients, sessions and outcomes → episodes, outcomes and adverse events →
+    sessions); end_date on or after start_date; session dates within their episode;
+    needles only with dry needling; outcome dates from 30 days before to 400 days after the
+    episode start; an outcome's session in the same episode; at most one baseline,
+    discharge and follow-up of each kind per episode and measure. A missing or unparsable
+    value takes part in no comparison (its own rule reports it). Dates are looked up only
+    from episodes whose id is unique.
+    """
     for name in t:
         if name != "outcomes":
             _duplicates(t[name], TABLE_KEYS[name])
@@ -72,9 +105,7 @@ def cross_checks(t: dict[str, _Table]) -> None:
         (ed["end_date"] < ed["start_date"]).to_numpy(dtype=bool),
         "end_date",
         "date_order",
-        "end_date must be on or after start_date ("
-        + ed["start_date"].dt.strftime("%Y-%m-%d").fillna("").to_numpy(dtype=object)
-        + ")",
+        lambda i: "end_date must be on or after start_date (" + _iso(ed["start_date"], i, "") + ")",
         e.text["end_date"] if "end_date" in e.text else None,
     )
     episodes = _unique_lookup(ed, "episode_id", ["start_date", "end_date"])
@@ -82,16 +113,17 @@ def cross_checks(t: dict[str, _Table]) -> None:
     start = lookup(sd["episode_id"], episodes["start_date"])
     end = lookup(sd["episode_id"], episodes["end_date"])
     outside = ((sd["session_date"] < start) | (sd["session_date"] > end)).to_numpy(dtype=bool)
-    period = (
-        start.dt.strftime("%Y-%m-%d").fillna("?")
-        + " to "
-        + end.dt.strftime("%Y-%m-%d").fillna("open")
-    ).to_numpy(dtype=object)
     s.checks.add(
         outside,
         "session_date",
         "session_outside_episode",
-        "session_date must fall within its episode (" + period + ")",
+        lambda i: (
+            "session_date must fall within its episode ("
+            + _iso(start, i, "?")
+            + " to "
+            + _iso(end, i, "open")
+            + ")"
+        ),
         s.text.get("session_date"),
     )
     needles = sd["needles"].fillna(0).to_numpy(dtype="int64")
@@ -112,9 +144,10 @@ def cross_checks(t: dict[str, _Table]) -> None:
         off,
         "assessed_on",
         "outcome_outside_window",
-        "assessed_on must be from 30 days before to 400 days after the episode start ("
-        + o_start.dt.strftime("%Y-%m-%d").fillna("?").to_numpy(dtype=object)
-        + ")",
+        lambda i: (
+            "assessed_on must be from 30 days before to 400 days after the episode "
+            "start (" + _iso(o_start, i, "?") + ")"
+        ),
         o.text.get("assessed_on"),
     )
     sessions = _unique_lookup(sd, "session_id", ["episode_id"])
@@ -124,52 +157,72 @@ def cross_checks(t: dict[str, _Table]) -> None:
         other,
         "session_id",
         "session_other_episode",
-        "session_id must be a session of the same episode (it belongs to "
-        + s_episode.fillna("").to_numpy(dtype=object)
-        + ")",
+        lambda i: (
+            "session_id must be a session of the same episode (it belongs to "
+            + s_episode.iloc[i].fillna("").to_numpy(dtype=object)
+            + ")"
+        ),
         o.text.get("session_id"),
     )
-    tp = od["timepoint"]
-    single = (
-        tp.notna() & (tp != "session") & od["episode_id"].notna() & od["measure"].notna()
-    ).to_numpy(dtype=bool)
-    keys = od.loc[single, ["episode_id", "measure", "timepoint"]].astype("str")
-    dup_sub = keys.duplicated(keep=False).to_numpy()
-    if dup_sub.any():
-        rows = np.flatnonzero(single)[dup_sub]
-        k = keys[dup_sub].agg("|".join, axis=1)
-        joined = pd.Series(o.checks.lines[rows], index=k.to_numpy()).astype(str)
-        joined = joined.groupby(level=0).agg(", ".join)
-        expected = np.empty(o.checks.n, dtype=object)
-        expected[rows] = (
-            "only one "
-            + keys[dup_sub]["timepoint"].to_numpy(dtype=object)
-            + " "
-            + keys[dup_sub]["measure"].to_numpy(dtype=object)
-            + " is allowed per episode; "
-            + keys[dup_sub]["episode_id"].to_numpy(dtype=object)
-            + " has one on lines "
-            + k.map(joined).to_numpy(dtype=object)
-        )
-        mask = np.zeros(o.checks.n, dtype=bool)
-        mask[rows] = True
-        o.checks.add(
-            mask,
-            "timepoint",
-            "duplicate_timepoint",
-            expected,
-            o.text.get("timepoint"),
-            fix="Keep one row, or mark repeated measurements as timepoint session.",
-        )
+    _one_per_episode(o)
+
+
+def _one_per_episode(o: _Table) -> None:
+    od = o.typed
+    tp = od["timepoint"].cat.codes.to_numpy(dtype=np.int64)  # -1 when missing
+    measure = pc.dictionary_encode(arrow_strings(od["measure"]))
+    episode = pc.dictionary_encode(arrow_strings(od["episode_id"]))
+    m_code = np.asarray(measure.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    e_code = np.asarray(episode.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    session = list(od["timepoint"].cat.categories).index("session")  # repeatable
+    single = (tp >= 0) & (tp != session) & (m_code >= 0) & (e_code >= 0)
+    if not single.any():
+        return
+    n_tp = len(od["timepoint"].cat.categories)
+    key = (e_code * (len(measure.dictionary) + 1) + m_code) * n_tp + tp
+    key_s = pd.Series(np.where(single, key, -1 - np.arange(len(key))))
+    dup = key_s.duplicated(keep=False).to_numpy() & single
+    if not dup.any():
+        return
+    rows = np.flatnonzero(dup)
+    lines = _lines_by_key(key_s.astype(str), o.checks.lines, rows)
+    expected = np.empty(o.checks.n, dtype=object)
+    expected[rows] = (
+        "only one "
+        + od["timepoint"].iloc[rows].astype(str).to_numpy(dtype=object)
+        + " "
+        + od["measure"].iloc[rows].to_numpy(dtype=object)
+        + " is allowed per episode; "
+        + od["episode_id"].iloc[rows].to_numpy(dtype=object)
+        + " has one on lines "
+        + lines
+    )
+    o.checks.add(
+        dup,
+        "timepoint",
+        "duplicate_timepoint",
+        expected,
+        o.text.get("timepoint"),
+        fix="Keep one row, or mark repeated measurements as timepoint session.",
+    )
 
 
 def cascade(t: dict[str, _Table], *, record: bool) -> None:
-    """Reject rows whose parent row was rejected (patients → episodes → sessions → …)."""
+    """Reject rows whose parent row was rejected (patients → episodes → sessions → …).
+
+    Parameters
+    ----------
+    t
+        The prepared tables, after :func:`cross_checks`.
+    record
+        List the consequences as ``rejected_parent`` problems (quarantine mode) or only
+        mark the rows (strict mode, where they are not errors of their own).
+    """
 
     def depend(child: _Table, column: str, parent: _Table, parent_column: str) -> None:
         ids = child.typed[column]
         loaded = parent.typed.loc[~parent.checks.bad, parent_column]
-        dep = (ids.notna() & ~ids.isin(loaded)).to_numpy(dtype=bool) & ~child.checks.bad
+        dep = ids.notna().to_numpy() & ~isin(ids, loaded) & ~child.checks.bad
         child.checks.add(
             dep,
             column,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from dnoutcomes.contract.deid import identifier_column
 from dnoutcomes.contract.measures import MeasureRegistry
-from dnoutcomes.contract.parse import TableChecks, parse_column, screen_values
+from dnoutcomes.contract.parse import TableChecks, parse_column, positions, screen_values
 from dnoutcomes.contract.specs import OUTCOME_ID_COLUMNS, TABLES
 from dnoutcomes.io import RawTable
 
@@ -190,8 +190,9 @@ def _outcome_values(
     where_v: str | np.ndarray = source_columns if source_columns is not None else "value"
     measure = measure_raw.str.lower()
     has_m = measure.notna().to_numpy()
-    reg = registry.to_frame().set_index("name")
-    known = measure.isin(reg.index).to_numpy(dtype=bool)
+    reg = registry.to_frame()
+    pos = positions(measure, reg["name"])
+    known = pos >= 0
     if "measure" in frame.columns:
         checks.add(
             ~has_m,
@@ -225,21 +226,20 @@ def _outcome_values(
             value_raw,
             fix="Fill in the cell, or leave the measurement out.",
         )
-    low = measure.map(reg["low"]).to_numpy(dtype=float)
-    high = measure.map(reg["high"]).to_numpy(dtype=float)
-    integer = measure.map(reg["integer"]).fillna(False).to_numpy(dtype=bool)
-    kind = np.where(integer, "a whole number", "a number")
-    lows = pd.Series(low).map("{:g}".format).to_numpy(dtype=object)
-    highs = pd.Series(high).map("{:g}".format).to_numpy(dtype=object)
-    expected = (
-        measure.fillna("").to_numpy(dtype=object)
-        + " must be "
-        + kind.astype(object)
-        + " from "
-        + lows
-        + " to "
-        + highs
+    pick = np.where(known, pos, 0)
+    low = np.where(known, reg["low"].to_numpy(dtype=float)[pick], np.nan)
+    high = np.where(known, reg["high"].to_numpy(dtype=float)[pick], np.nan)
+    integer = known & reg["integer"].to_numpy(dtype=bool)[pick]
+    texts = np.array(
+        [
+            f"{m.name} must be {'a whole number' if m.integer else 'a number'} from "
+            f"{m.low:g} to {m.high:g}"
+            for m in registry.values()
+        ]
+        + ["value must be a number"],
+        dtype=object,
     )
+    expected = texts[np.where(known, pos, len(texts) - 1)]
     checks.add(has_v & ~isnum, where_v, "not_a_number", expected, value_raw)
     with np.errstate(invalid="ignore"):
         outside = known & isnum & ((num < low) | (num > high))
