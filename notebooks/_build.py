@@ -1131,6 +1131,11 @@ def notebook_03() -> list[Cell]:
             effect": it has fewer episodes, so its interval is wide. Judge the sites by whether
             their intervals overlap the pooled estimate, not by their p-values.
 
+            The pooled estimate need not equal the single ANCOVA of notebook 02: each site has
+            its own baseline slope, the sites are weighted by their precision, and — since the
+            share of each arm differs between sites (Table 1) — comparing within sites also
+            removes the part of the confounding that runs through the site.
+
             ## What to say, and what not to say
 
             **Say:** "In routine care at our clinics, episodes treated with dry needling plus
