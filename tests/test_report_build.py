@@ -274,6 +274,16 @@ def test_no_small_count_anywhere_in_the_json(report: Report) -> None:
     assert _small_counts(report_document(report)) == []
 
 
+def test_no_small_count_in_any_sentence(report: Report) -> None:
+    import html as html_module
+
+    page = re.sub(r"<svg.*?</svg>", "", render_html(report), flags=re.DOTALL)
+    text = html_module.unescape(re.sub(r"<[^>]+>", " ", page))
+    small = re.findall(r"\b(?:[1-9]|10)(?: [\w=-]+){0,2} (?:episodes?|patients?|events?)\b", text)
+    assert small == []
+    assert "Notes: " in text  # the analyses' own notes are shown, through the threshold
+
+
 def test_small_arm_hides_its_adjusted_mean(dataset: Any) -> None:
     # At site south (7 episodes) every arm is small: counts "<11", adjusted means "[c]",
     # in the table and in the JSON block.

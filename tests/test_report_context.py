@@ -64,6 +64,13 @@ def test_counts_in_sentences() -> None:
         "other arms: manual_exercise (27 episodes), other (<11 episodes); <11 patient; 12 events"
     )
     assert suppress_text("0 episodes", _context()) == "0 episodes"
+    assert suppress_text(
+        "7 dn_only episodes without a baseline; 30 dn_only episodes", _context()
+    ) == ("<11 dn_only episodes without a baseline; 30 dn_only episodes")
+    assert suppress_text("3 adverse events at site north", _context()) == (
+        "<11 adverse events at site north"
+    )
+    assert suppress_text("2.5 points in 12 weeks", _context()) == "2.5 points in 12 weeks"
 
 
 def test_scrub_counts_in_json_blocks() -> None:

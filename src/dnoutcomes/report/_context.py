@@ -160,13 +160,16 @@ def scrub_counts(value: Any, context: Context) -> Any:
 
 def suppress_text(text: str, context: Context) -> str:
     """Write the counts inside a sentence from an analysis ("other arms: usual_care (4
-    episodes)") through the threshold: ``(<11 episodes)``."""
+    episodes)", "7 dn_only episodes without …") through the threshold: ``(<11 episodes)``,
+    ``<11 dn_only episodes``."""
     import re
 
     def replace(match: re.Match[str]) -> str:
-        return f"{count_text(int(match.group(1)), context)} {match.group(2)}"
+        return f"{count_text(int(match.group(1)), context)}{match.group(2)}"
 
-    return re.sub(r"\b(\d+) (episodes?|patients?|events?|sessions?)\b", replace, text)
+    # A number, up to two words (an arm, a site), then what it counts.
+    pattern = r"\b(\d+)((?: [\w=-]+){0,2} (?:episodes?|patients?|events?|sessions?))\b"
+    return re.sub(pattern, replace, text)
 
 
 def count_text(value: float | int | None, context: Context) -> str:

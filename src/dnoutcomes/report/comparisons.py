@@ -19,6 +19,7 @@ from dnoutcomes.report._context import (
     safe,
     scrub_counts,
     suppress,
+    suppress_text,
 )
 from dnoutcomes.report.model import HIDDEN, Paragraph, Section, Table
 from dnoutcomes.report.sentences import (
@@ -216,6 +217,14 @@ def table1_section(context: Context) -> SectionOutcome:
     return SectionOutcome(Section("table1", title, (table,)))
 
 
+def _notes(result: Any, context: Context) -> list[Paragraph]:
+    """The analysis's own notes (who was left out and why, convergence), counts suppressed."""
+    notes = [suppress_text(str(note), context) for note in getattr(result, "notes", ())]
+    if not notes:
+        return []
+    return [Paragraph("Notes: " + " ".join(dict.fromkeys(notes)))]
+
+
 def _measure_info(context: Context, measure: str) -> tuple[str, str, str]:
     """(direction, unit, label) of a measure from the registry."""
     try:
@@ -336,6 +345,7 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
         ),
     )
     blocks.append(table)
+    blocks.extend(_notes(result, context))
     if not (shown["n"].astype(str).str.startswith("<")).any():
         from dnoutcomes.plots.forest import plot_effects
 
@@ -427,6 +437,7 @@ def _iptw_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
             ),
         ),
     ]
+    blocks.extend(_notes(result, context))
     return blocks, {"iptw": scrub_counts(jsonable(result.to_dict()), context)}
 
 
