@@ -142,3 +142,37 @@ def test_missing_output_folder_exits_2_before_any_work(
     assert code == 2
     assert "does not exist" in err
     assert "loading" not in err
+
+
+@pytest.mark.slow
+def test_quarantine_reports_the_rejected_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_export(tmp_path / "bad")
+    patients = tmp_path / "bad" / "patients.csv"
+    lines = patients.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace(",female,", ",woman,", 1).replace(",male,", ",man,", 1)
+    patients.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code = main(
+        [
+            "report",
+            str(tmp_path / "bad"),
+            "--out",
+            str(tmp_path / "r.html"),
+            "--period",
+            "2025-Q3",
+            "--quarantine",
+            "--data",
+            str(tmp_path / "r.json"),
+            "--run-time",
+            RUN_TIME,
+        ]
+    )
+    assert code == 0
+    document = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    rows = {r["table"]: r for r in document["tables"]["data_quality_rows"]["rows"]}
+    # One patient rejected, and with it their episode's rows: shown as <11, never as 1.
+    assert rows["patients"]["rejected"] == "<11"
+    assert document["provenance"]["parameters"]["mode"] == "quarantine"
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "rows were rejected (quarantine mode)" in html
