@@ -204,7 +204,8 @@ def _check_int(name: str, value: object, low: int, high: int) -> int:
         or not (low <= value <= high)
     ):
         raise RequestError(
-            f"{name}: expected a whole number from {low:,} to {high:,}; got {value!r}."
+            f"{name}: expected a whole number from {low:,} to {high:,}; got {value!r}. "
+            "Pass a value in that range."
         )
     return int(value)
 
@@ -272,10 +273,13 @@ def generate(
     n_sites = _check_int("sites", sites, 1, 99)
     n_months = _check_int("months", months, 6, 240)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise RequestError(f"seed: expected a whole number of 0 or more; got {seed!r}.")
+        raise RequestError(
+            f"seed: expected a whole number of 0 or more; got {seed!r}. Pass any such number."
+        )
     if not isinstance(confounding, int | float) or not 0 <= confounding <= 10:
         raise RequestError(
-            f"confounding: expected a number from 0 (none) to 10; got {confounding!r}."
+            f"confounding: expected a number from 0 (none) to 10; got {confounding!r}. "
+            "Use 1 for the documented default."
         )
     p = SampleParams() if params is None else params
     cal = _calendar(start, n_months, n_sites, p.shift_month)
