@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -38,6 +38,8 @@ from dnoutcomes.sample._write import Format, write_dataset
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from dnoutcomes.dataset import Dataset
 
 __all__ = ["Format", "SampleData", "SampleParams", "SampleTruth", "generate"]
 
@@ -158,14 +160,26 @@ class SampleData:
         """
         return write_dataset(self.tables, self.truth, path, format=format, wide=wide, force=force)
 
-    def to_dataset(self) -> Any:
-        """Load the generated export with :func:`dnoutcomes.load` (written to a temporary
-        Parquet folder first, so the loader sees exactly what a clinic would send).
+    def to_dataset(self) -> Dataset:
+        """Load the generated export with :func:`dnoutcomes.load`.
 
         Returns
         -------
         dnoutcomes.Dataset
-            The validated dataset.
+            The validated dataset (strict mode).
+
+        Raises
+        ------
+        DatasetError
+            Only if the generator wrote something the contract refuses (a bug: every test
+            dataset loads without problems).
+
+        Notes
+        -----
+        The tables are written to a temporary Parquet folder first, so the loader sees
+        exactly what a clinic would send; the folder is removed afterwards. The loader's
+        :class:`~dnoutcomes.DataQualityWarning` about needling despite a recorded
+        contraindication is expected: those episodes are built in on purpose.
         """
         import dnoutcomes
 
