@@ -3,13 +3,17 @@ values and linear combinations of estimated coefficients."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats as sps
 
 from dnoutcomes.errors import RequestError
+from dnoutcomes.stats.results import TIDY_COLUMNS
 
-__all__ = ["check_conf_level", "linear_combinations", "z_critical"]
+__all__ = ["check_conf_level", "linear_combinations", "wald_table", "z_critical"]
 
 
 def check_conf_level(conf_level: float) -> None:
@@ -74,3 +78,43 @@ def linear_combinations(
     estimate = contrasts @ coef
     std_error = np.sqrt(np.einsum("ij,jk,ik->i", contrasts, cov, contrasts))
     return estimate, std_error
+
+
+def wald_table(
+    terms: Sequence[str],
+    estimate: NDArray[np.float64],
+    std_error: NDArray[np.float64],
+    z: float,
+) -> pd.DataFrame:
+    """The tidy coefficient table of estimates with normal (Wald) inference.
+
+    Parameters
+    ----------
+    terms
+        A name per coefficient.
+    estimate, std_error
+        The estimates and their standard errors.
+    z
+        The normal critical value of the intervals (see :func:`z_critical`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per term: ``term``, ``estimate``, ``std_error``, ``statistic`` (Wald z =
+        estimate / std_error), ``df`` (NaN: normal reference distribution), ``p_value``
+        (2 (1 − Φ(|z|))), ``conf_low``, ``conf_high`` (estimate ∓ z · std_error).
+    """
+    statistic = estimate / std_error
+    return pd.DataFrame(
+        {
+            "term": list(terms),
+            "estimate": estimate,
+            "std_error": std_error,
+            "statistic": statistic,
+            "df": np.full(len(terms), np.nan),
+            "p_value": 2.0 * sps.norm.sf(np.abs(statistic)),
+            "conf_low": estimate - z * std_error,
+            "conf_high": estimate + z * std_error,
+        },
+        columns=list(TIDY_COLUMNS),
+    )

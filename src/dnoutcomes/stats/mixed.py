@@ -20,14 +20,14 @@ from scipy import stats
 
 from dnoutcomes.cohort import comparison_episodes, get_measure
 from dnoutcomes.errors import InsufficientDataError, RequestError
-from dnoutcomes.stats._inference import linear_combinations
+from dnoutcomes.stats._inference import linear_combinations, wald_table
 from dnoutcomes.stats._reml import Engine, RandomInterceptFit, fit_random_intercept
 
 # The engine's internals stay importable from here for the tests that check them.
 from dnoutcomes.stats._reml import _profile as _profile
 from dnoutcomes.stats._reml import _profile_slope as _profile_slope
 from dnoutcomes.stats._reml import _suffstats as _suffstats
-from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, jsonable
+from dnoutcomes.stats.results import ResultMixin, jsonable
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -267,21 +267,7 @@ def compare_trajectories(
     if not fit.converged:
         notes.append("Mixed model: the fit did NOT converge; treat its estimates with caution.")
     z = float(stats.norm.ppf(0.5 + conf_level / 2.0))
-    se = fit.std_errors
-    statistic = fit.coef / se
-    fixed = pd.DataFrame(
-        {
-            "term": list(FIXED_TERMS),
-            "estimate": fit.coef,
-            "std_error": se,
-            "statistic": statistic,
-            "df": np.full(len(FIXED_TERMS), np.nan),
-            "p_value": 2.0 * stats.norm.sf(np.abs(statistic)),
-            "conf_low": fit.coef - z * se,
-            "conf_high": fit.coef + z * se,
-        },
-        columns=list(TIDY_COLUMNS),
-    )
+    fixed = wald_table(FIXED_TERMS, fit.coef, fit.std_errors, z)
     means = _model_means(fit, reference, comparator, weeks_at, z)
     return TrajectoryResult(
         reference=reference,
