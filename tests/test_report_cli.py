@@ -176,3 +176,38 @@ def test_quarantine_reports_the_rejected_rows(
     assert document["provenance"]["parameters"]["mode"] == "quarantine"
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "rows were rejected (quarantine mode)" in html
+
+
+@pytest.mark.slow
+def test_byte_identical_across_processes_and_hash_seeds(export: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    outputs = []
+    for seed in ("1", "12345"):
+        out = tmp_path / f"r{seed}.html"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dnoutcomes.cli",
+                "report",
+                str(export),
+                "--out",
+                str(out),
+                "--period",
+                "2025-Q3",
+                "--run-time",
+                RUN_TIME,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
