@@ -124,7 +124,7 @@ def _episode_outcomes(
     out = dataset.outcomes
     rows = out.loc[
         (out["measure"] == measure)
-        & out["timepoint"].astype(str).isin(["baseline", "discharge"])
+        & out["timepoint"].isin(["baseline", "discharge"])  # on the categories, no copy
         & isin(out["episode_id"], episodes["episode_id"]),
         ["episode_id", "timepoint", "value", "assessed_on"],
     ]

@@ -110,7 +110,7 @@ def _pair_values(outcomes: pd.DataFrame, measure: str) -> pd.DataFrame:
     """Baseline and discharge value per episode (columns ``baseline``, ``discharge``)."""
     rows = outcomes[
         (outcomes["measure"] == measure)
-        & outcomes["timepoint"].astype("string").isin(["baseline", "discharge"])
+        & outcomes["timepoint"].isin(["baseline", "discharge"])  # on the categories
     ]
     wide = rows.pivot_table(
         index="episode_id",
