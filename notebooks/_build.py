@@ -15,6 +15,9 @@ with its outputs. When the package's API changes, edit the cells here and run th
 outputs are stale.
 """
 
+# The cells are notebook code: their lines are measured inside the notebook, not here.
+# ruff: noqa: E501
+
 from __future__ import annotations
 
 import argparse
@@ -390,12 +393,13 @@ def notebook_01() -> list[Cell]:
             ref, comp = flow.reference, flow.comparator
             lost = {arm: 1 - f[(arm, "analysed")] / f[(arm, "in_compared_arms")] for arm in (ref, comp)}
             top = imbalanced.head(3)
+            rules = ", ".join(f"{k} ×{v}" for k, v in report.warnings["rule"].value_counts().items())
             display(Markdown(
                 f"**Is the export fit to analyse?** "
                 f"{'Yes' if report.valid else 'No'}: {int(report.accounting['read'].sum()):,} rows in "
                 f"{len(report.accounting)} tables, {len(report.problems)} contract problems and "
                 f"{len(report.warnings)} data-quality warnings "
-                f"({', '.join(f'{k} ×{v}' for k, v in report.warnings['rule'].value_counts().items()) or 'none'}).\\n\\n"
+                f"({rules or 'none'}).\\n\\n"
                 f"**Who can be compared?** Of {f[('all', 'loaded')]} episodes, "
                 f"{f[('all', 'in_compared_arms')]} are in the two compared arms; "
                 f"{f[(ref, 'analysed')]} `{ref}` and {f[(comp, 'analysed')]} `{comp}` episodes have "
@@ -539,7 +543,8 @@ def notebook_02() -> list[Cell]:
         ),
         code(
             r"""
-            complete = pairs.dropna(subset=["baseline", "value"]).assign(change=lambda d: d["value"] - d["baseline"])
+            complete = pairs.dropna(subset=["baseline", "value"])
+            complete = complete.assign(change=complete["value"] - complete["baseline"])
             fits = {
                 "1. discharge score only": smf.ols("value ~ treated", data=complete).fit(),
                 "2. change score": smf.ols("change ~ treated", data=complete).fit(),
@@ -832,56 +837,87 @@ def notebook_02() -> list[Cell]:
             def p_text(p):
                 return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
+            def outcomes(frame):
+                return ", ".join(f"{m} at {t}" for m, t in zip(frame["measure"], frame["timepoint"]))
+
+            # primary
             est, lo, hi = primary.estimate, primary.conf_low, primary.conf_high
-            direction = "less" if est < 0 else "more"
             if hi < 0:
                 certainty = "the interval excludes 0 (no difference)"
             elif lo > 0:
                 certainty = "the interval excludes 0, in the direction of more pain"
             else:
                 certainty = "the interval includes 0, so the data cannot tell the arms apart"
-            size = ("smaller than the 1-point difference often taken as worthwhile between treatments, "
-                    "though the interval reaches it" if max(abs(lo), abs(hi)) >= 1 > abs(est)
-                    else "smaller than the 1-point difference often taken as worthwhile between treatments"
-                    if max(abs(lo), abs(hi)) < 1 else "about the 1-point difference often taken as worthwhile")
+            worthwhile = "the 1-point difference often taken as worthwhile between treatments"
+            if max(abs(lo), abs(hi)) < 1:
+                size = f"smaller than {worthwhile}"
+            elif abs(est) < 1:
+                size = f"smaller than {worthwhile}, though the interval reaches it"
+            else:
+                size = f"about {worthwhile} or more"
+            primary_text = (
+                f"**Primary (NPRS at discharge, ANCOVA, n = {primary.n}).** Adjusted for baseline "
+                f"pain, `{COMP}` episodes ended with {abs(est):.2f} points "
+                f"{'less' if est < 0 else 'more'} pain than `{REF}` episodes ({interval(lo, hi, 2)}; "
+                f"{p_text(primary.p_value)}; Hedges' g {primary.hedges_g:.2f}); {certainty}. "
+                f"The difference is {size}."
+            )
+            # secondary outcomes
             sec = secondary.to_frame().query("role == 'secondary'")
-            holm_sig = sec.loc[sec["p_holm"] < 0.05]
-            holm_not = sec.loc[sec["p_holm"] >= 0.05]
-            slope = trajectory.fixed.set_index("term").loc["arm_x_weeks"]
+            clear, unclear = sec[sec["p_holm"] < 0.05], sec[sec["p_holm"] >= 0.05]
+            secondary_text = "**Secondary outcomes (Holm-adjusted).** " + (
+                f"Clear after adjustment: {outcomes(clear)}. " if len(clear)
+                else "None is clear after adjustment. "
+            ) + (f"Not clear: {outcomes(unclear)}." if len(unclear) else "")
+            # course of pain
+            fixed = trajectory.fixed.set_index("term")
+            weekly, extra = fixed.loc["weeks", "estimate"], fixed.loc["arm_x_weeks"]
+            course_text = (
+                f"**Course of pain.** Pain fell by {abs(weekly):.2f} points a week under `{REF}`, "
+                f"and by {abs(extra['estimate']):.2f} points a week "
+                f"{'more' if extra['estimate'] < 0 else 'less'} under `{COMP}` "
+                f"({interval(extra['conf_low'], extra['conf_high'], 2)})."
+            )
+            # responders and time to response
             counts = responders.counts.set_index("arm")
-            med = time_to_response.frame.set_index("arm")
+            share = {arm: f"{counts.loc[arm, 'responders']} of {counts.loc[arm, 'n']} "
+                          f"({counts.loc[arm, 'proportion']:.0%}) with `{arm}`" for arm in (REF, COMP)}
+            responder_text = (f"**Responders (≥ {MCID:g} points).** {share[REF]} and {share[COMP]}: "
+                              f"{responders.nnt_text}.")
+            median = time_to_response.frame.set_index("arm")["median"]
+            time_text = (
+                f"**Time to response.** Median {median[REF]:.0f} days with `{REF}` and "
+                f"{median[COMP]:.0f} days with `{COMP}` "
+                f"(log-rank {p_text(time_to_response.logrank_p)})."
+            )
+            # medication
             meds = medication.to_frame()
             meds_clear = meds.loc[meds["p_value"] < 0.05, "measure"].tolist()
+            medication_text = "**Medication.** " + (
+                f"Clear differences in {', '.join(meds_clear)}." if meds_clear
+                else "No clear difference in opioid or analgesic use or amounts at discharge "
+                     "(every interval includes no difference)."
+            )
+            # safety
             rates = safety.rates.set_index("arm")
-            serious = safety.by_severity.query("severity == 'serious'").set_index("arm")
-
+            serious = safety.by_severity.query("severity == 'serious'")
+            rate = {arm: f"{rates.loc[arm, 'rate_per_100']:.1f} with `{arm}` "
+                         f"({interval(rates.loc[arm, 'conf_low'], rates.loc[arm, 'conf_high'])})"
+                    for arm in (REF, COMP)}
+            n_serious = int(serious["events"].sum())
+            safety_text = (
+                f"**Safety.** Adverse events per 100 DN sessions: {rate[REF]} and {rate[COMP]}; "
+                f"{n_serious} serious events"
+                + (f" (the serious-event rate could still be up to "
+                   f"{serious['conf_high'].max():.2f} per 100 sessions)" if n_serious == 0 else "")
+                + f"; {len(safety.contraindicated)} episodes were needled despite a recorded "
+                "contraindication."
+            )
             display(Markdown("\n\n".join([
-                f"**Primary (NPRS at discharge, ANCOVA, n = {primary.n}).** Adjusted for baseline pain, "
-                f"`{COMP}` episodes ended with {abs(est):.2f} points {direction} pain than `{REF}` episodes "
-                f"({interval(lo, hi, 2)}; {p_text(primary.p_value)}; Hedges' g {primary.hedges_g:.2f}); "
-                f"{certainty}. The difference is {size}.",
-                f"**Secondary outcomes (Holm-adjusted).** "
-                + (f"Clear after adjustment: {', '.join(f'{m} at {t}' for m, t in zip(holm_sig.measure, holm_sig.timepoint))}. " if len(holm_sig) else "None is clear after adjustment. ")
-                + (f"Not clear: {', '.join(f'{m} at {t}' for m, t in zip(holm_not.measure, holm_not.timepoint))}." if len(holm_not) else ""),
-                f"**Course of pain.** Pain fell by {abs(trajectory.fixed.set_index('term').loc['weeks', 'estimate']):.2f} "
-                f"points a week under `{REF}`, and by {abs(slope['estimate']):.2f} points a week "
-                f"{'more' if slope['estimate'] < 0 else 'less'} under `{COMP}` ({interval(slope['conf_low'], slope['conf_high'], 2)}).",
-                f"**Responders (≥ {MCID:g} points).** {counts.loc[REF, 'responders']} of {counts.loc[REF, 'n']} "
-                f"({counts.loc[REF, 'proportion']:.0%}) with `{REF}` and {counts.loc[COMP, 'responders']} of "
-                f"{counts.loc[COMP, 'n']} ({counts.loc[COMP, 'proportion']:.0%}) with `{COMP}`: {responders.nnt_text}.",
-                f"**Time to response.** Median {med.loc[REF, 'median']:.0f} days with `{REF}` and "
-                f"{med.loc[COMP, 'median']:.0f} days with `{COMP}` (log-rank {p_text(time_to_response.logrank_p)}).",
-                f"**Medication.** " + (f"Clear differences in {', '.join(meds_clear)}." if meds_clear
-                                       else "No clear difference in opioid or analgesic use or amounts at discharge "
-                                            "(every interval includes no difference)."),
-                f"**Safety.** Adverse events after needling: {rates.loc[REF, 'rate_per_100']:.1f} per 100 DN sessions "
-                f"with `{REF}` ({interval(rates.loc[REF, 'conf_low'], rates.loc[REF, 'conf_high'])}) and "
-                f"{rates.loc[COMP, 'rate_per_100']:.1f} with `{COMP}` ({interval(rates.loc[COMP, 'conf_low'], rates.loc[COMP, 'conf_high'])}); "
-                f"{int(serious['events'].sum())} serious events"
-                + (f" (so the serious-event rate could still be up to {serious['conf_high'].max():.2f} per 100 sessions)"
-                   if serious["events"].sum() == 0 else "")
-                + f"; {len(safety.contraindicated)} episodes were needled despite a recorded contraindication.",
-                "These are adjusted associations in clinic data; notebook 03 asks whether confounding could explain them.",
+                primary_text, secondary_text, course_text, responder_text, time_text,
+                medication_text, safety_text,
+                "These are adjusted associations in clinic data; notebook 03 asks whether "
+                "confounding could explain them.",
             ])))
             """
         ),
@@ -1003,8 +1039,9 @@ def notebook_03() -> list[Cell]:
         ),
         code(
             r"""
-            print(f"episodes weighted: {iptw.n}; effective sample size {REF} {iptw.ess_reference:.0f}, "
-                  f"{COMP} {iptw.ess_comparator:.0f}; weights from {w['weight'].min():.2f} to {w['weight'].max():.2f}")
+            print(f"episodes weighted: {iptw.n}; effective sample size {REF} "
+                  f"{iptw.ess_reference:.0f}, {COMP} {iptw.ess_comparator:.0f}; "
+                  f"weights from {w['weight'].min():.2f} to {w['weight'].max():.2f}")
             for note in iptw.notes:
                 print("note:", note)
             """
@@ -1095,7 +1132,8 @@ def notebook_03() -> list[Cell]:
         ),
         code(
             r"""
-            print(f"E-value {iptw.e_value:.2f} for the estimate, {iptw.e_value_ci:.2f} for its confidence limit")
+            print(f"E-value {iptw.e_value:.2f} for the estimate, "
+                  f"{iptw.e_value_ci:.2f} for its confidence limit")
             """
         ),
         md(
@@ -1178,7 +1216,8 @@ def notebook_03() -> list[Cell]:
                 f"interval include 0).",
                 f"**Is it the same at every site?** Pooled over {pooled.k} sites: {pooled.estimate:.2f} points "
                 f"(95 % CI {pooled.conf_low:.2f} to {pooled.conf_high:.2f}); τ² = {pooled.tau2:.3f}, "
-                f"I² = {pooled.i2:.0f} %, Q = {pooled.q:.2f} on {pooled.q_df} df (p = {pooled.q_p_value:.2f}): "
+                f"I² = {pooled.i2:.0f} %, Q = {pooled.q:.2f} on {pooled.q_df} df "
+                f"(p = {pooled.q_p_value:.2f}): "
                 f"{hetero}, with only {pooled.k} sites to judge by.",
                 f"**In the synthetic sample** the true effect is {true_effect:.2f}: the weighted estimate is "
                 f"{abs(weighted['estimate'] - true_effect):.2f} points from it, the naive one "
@@ -1270,7 +1309,8 @@ def notebook_04() -> list[Cell]:
 
             PERIOD = parse_period(period)
             where = f"site {site}" if site else "all sites"
-            report_path = Path(out) if out else Path("output") / f"qi_report_{PERIOD.label}{'_' + site if site else ''}.html"
+            default_name = f"qi_report_{PERIOD.label}{'_' + site if site else ''}.html"
+            report_path = Path(out) if out else Path("output") / default_name
             print(f"Reporting {PERIOD.label} ({PERIOD.start} to {PERIOD.end}), {where}; "
                   f"compared with {PERIOD.previous().label}")
             """
@@ -1455,7 +1495,8 @@ def notebook_04() -> list[Cell]:
             display(Markdown("\n\n".join([
                 f"**{PERIOD.label}, {where}.** {number(episodes['this_period']).removesuffix('.0')} episodes "
                 f"discharged (previous period {number(episodes['previous_period']).removesuffix('.0')}); "
-                f"responders {number(resp['this_period'], ' %')} (previous {number(resp['previous_period'], ' %')}); "
+                f"responders {number(resp['this_period'], ' %')} "
+                f"(previous {number(resp['previous_period'], ' %')}); "
                 f"mean NPRS improvement {number(gain['this_period'], ' points')} "
                 f"(previous {number(gain['previous_period'], ' points')}). A change between two periods "
                 f"is not a signal by itself: the control charts say whether it is more than chance.",
@@ -1464,8 +1505,10 @@ def notebook_04() -> list[Cell]:
                    + ". Look at what changed at that site and time before acting."
                    if signals else "None: the monthly ups and downs are within what chance alone produces; "
                                    "no action is needed on the charts."),
-                "**Therapists.** " + (f"Outside the 99.8 % funnel limits: {', '.join(outside)}." if outside
-                                      else "No therapist's responder share lies outside the 99.8 % funnel limits."),
+                "**Therapists.** " + (
+                    f"Outside the 99.8 % funnel limits: {', '.join(outside)}." if outside
+                    else "No therapist's responder share lies outside the 99.8 % funnel limits."
+                ),
                 f"**Report.** Written to `{report_path}`.",
             ])))
             """

@@ -217,7 +217,7 @@ def test_committed_notebook_has_outputs_question_and_answer(path: Path) -> None:
 
 def test_normalising_keeps_real_differences_and_drops_volatile_ones() -> None:
     tmp = tempfile.gettempdir()
-    a = [
+    a: list[dict[str, Any]] = [
         {"output_type": "stream", "name": "stdout", "text": "n = 197\n"},
         {"output_type": "stream", "name": "stdout", "text": f"at {tmp}/dn_broken_ab12/export\n"},
         {
