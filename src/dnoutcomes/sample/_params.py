@@ -227,7 +227,7 @@ class SampleParams:
     dropout_per_nprs: float = 0.35
     #: QI shift: at the second site, episodes starting in or after month ``shift_month``
     #: (0-based, default: the middle of the span) improve more slowly by this much
-    shift_nprs_weekly: float = 0.25
+    shift_nprs_weekly: float = 0.6
     shift_month: int | None = None
     therapists_per_site: int = 3
     #: mild adverse events per DN session (Brady 2014, 7,629 treatments)
