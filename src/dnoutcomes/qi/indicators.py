@@ -9,22 +9,31 @@ Dataset.
   the session (U chart).
 * Therapists: each therapist's share of responders against her number of episodes, with
   95 % and 99.8 % exact binomial limits around the overall share (funnel plot).
+
+The frames behind the charts (:func:`monthly_outcomes`, :func:`monthly_adverse_events`,
+:func:`therapist_responders`) are built in the private ``_indicator_frames`` module and re-exported
+here; this module turns them into charts (:func:`qi_charts`, :class:`QICharts`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import html
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
-from dnoutcomes._frames import isin
-from dnoutcomes.cohort import get_measure, improvement_of
-from dnoutcomes.errors import InsufficientDataError, RequestError
+from dnoutcomes.errors import InsufficientDataError
+from dnoutcomes.qi._indicator_frames import (
+    MonthLike,
+    _episode_outcomes,
+    _monthly,
+    _per_therapist,
+    _window,
+    monthly_adverse_events,
+    monthly_outcomes,
+    therapist_responders,
+)
 from dnoutcomes.qi.charts import ControlChart, i_chart, p_chart, u_chart
 from dnoutcomes.qi.funnel import FunnelChart, funnel_chart
 
@@ -39,294 +48,6 @@ __all__ = [
     "qi_charts",
     "therapist_responders",
 ]
-
-#: A month given by the caller: ``"2025-07"``, a :class:`pandas.Period`, a date.
-MonthLike = str | pd.Period | dt.date | pd.Timestamp
-
-
-_MONTH_TEXT = re.compile(r"\d{4}-\d{2}(-\d{2})?")
-
-
-def _month(value: MonthLike | None, name: str) -> pd.Period | None:
-    if value is None:
-        return None
-    try:
-        if isinstance(value, str) and not _MONTH_TEXT.fullmatch(value.strip()):
-            raise ValueError(value)
-        return pd.Period(value.strip() if isinstance(value, str) else value, freq="M")
-    except (ValueError, TypeError):
-        raise RequestError(
-            f"QI charts: {name} must be a month such as '2025-07' or a date; got {value!r}. "
-            "Write the month as YYYY-MM."
-        ) from None
-
-
-def _window(start: MonthLike | None, end: MonthLike | None) -> tuple[pd.Period | None, ...]:
-    first, last = _month(start, "start"), _month(end, "end")
-    if first is not None and last is not None and first > last:
-        raise RequestError(
-            f"QI charts: start {first} is after end {last}; expected start <= end. Swap them."
-        )
-    return first, last
-
-
-def _site_episodes(dataset: Dataset, site: str | None) -> pd.DataFrame:
-    episodes = dataset.episodes
-    if site is None:
-        return episodes
-    sites = sorted(str(s) for s in episodes["site_id"].dropna().unique())
-    if site not in sites:
-        raise RequestError(
-            f"QI charts: site {site!r} has no episode; expected one of {', '.join(sites)}. "
-            "Check the spelling of --site."
-        )
-    chosen: pd.DataFrame = episodes.loc[episodes["site_id"] == site]
-    return chosen
-
-
-def _in_window(months: pd.Series, first: pd.Period | None, last: pd.Period | None) -> pd.Series:
-    keep = pd.Series(True, index=months.index)
-    if first is not None:
-        keep &= months >= first
-    if last is not None:
-        keep &= months <= last
-    return keep
-
-
-def _month_range(
-    months: pd.Series, first: pd.Period | None, last: pd.Period | None
-) -> pd.PeriodIndex:
-    present = months.dropna()
-    lo = first if first is not None else (present.min() if len(present) else None)
-    hi = last if last is not None else (present.max() if len(present) else None)
-    if lo is None or hi is None:
-        return pd.PeriodIndex([], freq="M", name="month")
-    return pd.period_range(lo, hi, freq="M", name="month")
-
-
-def _episode_outcomes(
-    dataset: Dataset,
-    measure: str,
-    site: str | None,
-    first: pd.Period | None,
-    last: pd.Period | None,
-) -> tuple[pd.DataFrame, float]:
-    """One row per episode with baseline and discharge values, inside the window."""
-    spec = get_measure(dataset, measure)
-    mcid = getattr(spec, "mcid_points", None)
-    if mcid is None or not np.isfinite(mcid):
-        raise RequestError(
-            f"QI charts: measure {measure!r} has no MCID in points, so responders cannot be "
-            "counted; expected a measure with one (nprs, odi, rmdq). Choose another measure "
-            "or register an MCID."
-        )
-    episodes = _site_episodes(dataset, site)
-    out = dataset.outcomes
-    rows = out.loc[
-        (out["measure"] == measure)
-        & out["timepoint"].isin(["baseline", "discharge"])  # on the categories, no copy
-        & isin(out["episode_id"], episodes["episode_id"]),
-        ["episode_id", "timepoint", "value", "assessed_on"],
-    ]
-    rows = rows.assign(timepoint=rows["timepoint"].astype(str))
-    base = rows.loc[rows["timepoint"] == "baseline"].groupby("episode_id")["value"].first()
-    dis = rows.loc[rows["timepoint"] == "discharge"].groupby("episode_id")[["value", "assessed_on"]]
-    discharge = dis.first()
-    frame = discharge.join(base.rename("baseline"), how="inner").dropna(
-        subset=["value", "baseline", "assessed_on"]
-    )
-    frame = frame.join(episodes.set_index("episode_id")[["therapist_id", "site_id", "arm"]])
-    frame["improvement"] = improvement_of(spec, frame["baseline"], frame["value"])
-    frame["responder"] = frame["improvement"] >= float(mcid)
-    frame["month"] = frame["assessed_on"].dt.to_period("M")
-    frame = frame.loc[_in_window(frame["month"], first, last)]
-    return frame.reset_index(), float(mcid)
-
-
-def monthly_outcomes(
-    dataset: Dataset,
-    *,
-    measure: str = "nprs",
-    site: str | None = None,
-    start: MonthLike | None = None,
-    end: MonthLike | None = None,
-) -> pd.DataFrame:
-    """Monthly mean improvement and responders among episodes discharged in each month.
-
-    Parameters
-    ----------
-    dataset
-        A loaded :class:`~dnoutcomes.dataset.Dataset`.
-    measure
-        A registered measure with an MCID in points; default ``"nprs"``.
-    site
-        Only this site's episodes; default all sites.
-    start, end
-        First and last month to include (``"2025-07"``, a Period or a date); default the
-        first and last month with a discharge.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per calendar month from ``start`` to ``end`` (months without a discharge
-        included): ``month`` (Period[M]), ``episodes`` (int, episodes with both values
-        discharged that month), ``mean_improvement`` (float; NaN when ``episodes`` is 0),
-        ``responders`` (int, improvement >= MCID), ``share_responders`` (float, 0–1; NaN
-        when ``episodes`` is 0).
-
-    Raises
-    ------
-    RequestError
-        For an unknown measure or site, a measure without an MCID in points, or a month
-        that cannot be read.
-
-    Notes
-    -----
-    Improvement = baseline − discharge for lower-is-better measures (discharge − baseline
-    otherwise). The month is that of the discharge assessment's ``assessed_on``. Episodes
-    of every arm count; episodes missing either value are left out.
-    """
-    first, last = _window(start, end)
-    frame, _ = _episode_outcomes(dataset, measure, site, first, last)
-    return _monthly(frame, first, last)
-
-
-def _monthly(frame: pd.DataFrame, first: pd.Period | None, last: pd.Period | None) -> pd.DataFrame:
-    months = _month_range(frame["month"], first, last)
-    grouped = frame.groupby("month")
-    table = pd.DataFrame(
-        {
-            "episodes": grouped.size(),
-            "mean_improvement": grouped["improvement"].mean(),
-            "responders": grouped["responder"].sum(),
-        }
-    ).reindex(months)
-    table["episodes"] = table["episodes"].fillna(0).astype(int)
-    table["responders"] = table["responders"].fillna(0).astype(int)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table["share_responders"] = table["responders"] / table["episodes"].where(
-            table["episodes"] > 0
-        )
-    result: pd.DataFrame = table.rename_axis("month").reset_index()
-    return result
-
-
-def monthly_adverse_events(
-    dataset: Dataset,
-    *,
-    site: str | None = None,
-    start: MonthLike | None = None,
-    end: MonthLike | None = None,
-) -> pd.DataFrame | None:
-    """Adverse events after dry-needling sessions and DN sessions, by month of the session.
-
-    Parameters
-    ----------
-    dataset
-        A loaded dataset.
-    site
-        Only this site's sessions; default all sites.
-    start, end
-        First and last month to include; default the first and last month with a DN
-        session.
-
-    Returns
-    -------
-    pandas.DataFrame or None
-        ``None`` when the export has no adverse-events table (not recorded). Otherwise one
-        row per calendar month: ``month`` (Period[M]), ``dn_sessions`` (int),
-        ``adverse_events`` (int, events after those sessions), ``rate_per_100`` (float,
-        ``100 × adverse_events / dn_sessions``; NaN without DN sessions).
-
-    Raises
-    ------
-    RequestError
-        For an unknown site or a month that cannot be read.
-
-    Notes
-    -----
-    Every arm's DN sessions count. Events after sessions without dry needling are not
-    counted (the rate is per DN session, as in the safety analysis).
-    """
-    first, last = _window(start, end)
-    episodes = _site_episodes(dataset, site)
-    if dataset.adverse_events is None:
-        return None
-    sessions = dataset.sessions
-    dn = sessions.loc[
-        sessions["dn_performed"].astype(bool)
-        & isin(sessions["episode_id"], episodes["episode_id"]),
-        ["session_id", "session_date"],
-    ]
-    dn = dn.assign(month=dn["session_date"].dt.to_period("M"))
-    dn = dn.loc[_in_window(dn["month"], first, last)]
-    events = dataset.adverse_events[["session_id"]].merge(dn, on="session_id", how="inner")
-    months = _month_range(dn["month"], first, last)
-    table = pd.DataFrame(
-        {
-            "dn_sessions": dn.groupby("month").size(),
-            "adverse_events": events.groupby("month").size(),
-        }
-    ).reindex(months)
-    table = table.fillna(0).astype(int)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table["rate_per_100"] = (
-            100 * table["adverse_events"] / table["dn_sessions"].where(table["dn_sessions"] > 0)
-        )
-    result: pd.DataFrame = table.rename_axis("month").reset_index()
-    return result
-
-
-def therapist_responders(
-    dataset: Dataset,
-    *,
-    measure: str = "nprs",
-    site: str | None = None,
-    start: MonthLike | None = None,
-    end: MonthLike | None = None,
-) -> pd.DataFrame:
-    """Episodes and responders per therapist, among episodes discharged in the window.
-
-    Parameters
-    ----------
-    dataset
-        A loaded dataset.
-    measure
-        A registered measure with an MCID in points; default ``"nprs"``.
-    site
-        Only this site's episodes.
-    start, end
-        First and last month of discharge to include; default all.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per therapist with at least one such episode, sorted by ``therapist_id``:
-        ``therapist_id`` (str), ``episodes`` (int), ``responders`` (int),
-        ``share_responders`` (float, 0–1).
-
-    Raises
-    ------
-    RequestError
-        As :func:`monthly_outcomes`.
-
-    Notes
-    -----
-    The same episodes as :func:`monthly_outcomes` (every arm, both values present).
-    """
-    first, last = _window(start, end)
-    frame, _ = _episode_outcomes(dataset, measure, site, first, last)
-    return _per_therapist(frame)
-
-
-def _per_therapist(frame: pd.DataFrame) -> pd.DataFrame:
-    grouped = frame.groupby("therapist_id", sort=True)
-    table = pd.DataFrame(
-        {"episodes": grouped.size(), "responders": grouped["responder"].sum().astype(int)}
-    )
-    table["share_responders"] = table["responders"] / table["episodes"]
-    result: pd.DataFrame = table.rename_axis("therapist_id").reset_index()
-    return result
 
 
 @dataclass(frozen=True, repr=False)
