@@ -49,7 +49,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -180,7 +180,7 @@ def child(step: str, episodes: int, root: Path) -> dict[str, Any]:
         from dnoutcomes.stats.mixed import fit_random_intercept
 
         y, x, groups = _trajectory_rows(folder)
-        engine = "fast" if step == "mixed_fast" else "statsmodels"
+        engine: Literal["fast", "statsmodels"] = "fast" if step == "mixed_fast" else "statsmodels"
         tiny = slice(0, min(len(y), 200))
         fit_random_intercept(y[tiny], x[tiny], groups[tiny], engine=engine)  # warm-up
         wall, cpu, fit = _timed(lambda: fit_random_intercept(y, x, groups, engine=engine))
@@ -195,6 +195,10 @@ def child(step: str, episodes: int, root: Path) -> dict[str, Any]:
         raise SystemExit(f"unknown step {step!r}")
     result.update(step=step, episodes=episodes, wall_s=wall, cpu_s=cpu)
     return result
+
+
+def _cap_text(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 @dataclass
@@ -225,7 +229,7 @@ def run_child(step: str, episodes: int, root: Path, timeout: float | None) -> Me
                 proc.kill()
                 os.wait4(proc.pid, 0)
                 proc.returncode = -9
-                note = f"not run (> {timeout / 60:.0f} min)"
+                note = f"not run (> {_cap_text(timeout or 0.0)})"
                 return Measured(step, episodes, None, None, None, {}, note)
             time.sleep(0.05)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -397,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 guess = t0 * (n / n0) ** max(b, 1.0)
                 if guess > 2 * args.cap:  # certain to hit the cap: do not burn the cap
                     m = Measured(
-                        step, n, None, None, None, {}, f"not run (> {args.cap / 60:.0f} min)"
+                        step, n, None, None, None, {}, f"not run (> {_cap_text(args.cap)})"
                     )
                     m.detail["predicted"] = f"statsmodels ≈ {guess:,.0f} s by the slope"
                     results.append(m)
