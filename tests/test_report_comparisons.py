@@ -1,124 +1,71 @@
-"""Table 1 for the report: counts suppressed per arm, summaries of small groups hidden, an
-SMD hidden when either arm's figure is."""
+"""The comparisons section on the test clinic: a sentence under each ANCOVA outcome that
+agrees with its row, the naive and weighted estimates on the same episodes, responders."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
+import pytest
+from test_report_build import load_quietly, write_export
 
 from dnoutcomes.report._context import Context
-from dnoutcomes.report.comparisons import _characteristic, _table1_frame
-from dnoutcomes.report.model import HIDDEN
+from dnoutcomes.report.build import subset_dataset
+from dnoutcomes.report.comparisons import comparisons_section
 from dnoutcomes.report.period import parse_period
 
+pytestmark = pytest.mark.slow
 
-def _context() -> Context:
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    folder = tmp_path_factory.mktemp("clinic")
+    write_export(folder)
+    data = load_quietly(folder)
     period = parse_period("2025-Q3")
-    none: Any = None
-    return Context(
-        none, none, none, none, period, period.previous(), None, "dn_only", "dn_manual_exercise", 11
+    ends = data.episodes["end_date"]
+    current = subset_dataset(data, data.episodes.loc[period.contains(ends), "episode_id"])
+    context = Context(
+        data,
+        data,
+        current,
+        current,
+        period,
+        period.previous(),
+        None,
+        "dn_only",
+        "dn_manual_exercise",
+        11,
+        figures=False,
     )
+    return comparisons_section(context)
 
 
-def _baseline() -> pd.DataFrame:
-    nan = np.nan
-    rows = [
-        # variable, level, summary, ref n, est, sd, q1, q3, missing, comp n, est, sd, q1, q3,
-        # missing, smd
-        ("episodes", "", "count", 40, nan, nan, nan, nan, 0, 8, nan, nan, nan, nan, 0, nan),
-        ("age", "", "mean_sd", 40, 50.0, 10.0, nan, nan, 0, 8, 45.0, 9.0, nan, nan, 0, -0.5),
-        ("sex", "", "categorical", 40, nan, nan, nan, nan, 0, 8, nan, nan, nan, nan, 0, 0.2),
-        ("sex", "female", "n_pct", 36, 90.0, nan, nan, nan, 0, 5, 62.5, nan, nan, nan, 0, 0.1),
-        ("sex", "male", "n_pct", 4, 10.0, nan, nan, nan, 0, 3, 37.5, nan, nan, nan, 0, -0.1),
-        (
-            "symptom_weeks",
-            "",
-            "median_iqr",
-            40,
-            12.0,
-            nan,
-            5.0,
-            20.0,
-            0,
-            8,
-            10.0,
-            nan,
-            4.0,
-            15.0,
-            0,
-            0.3,
-        ),
-        (
-            "nprs (baseline)",
-            "",
-            "mean_sd",
-            39,
-            6.5,
-            1.2,
-            nan,
-            nan,
-            1,
-            8,
-            7.0,
-            1.0,
-            nan,
-            nan,
-            0,
-            0.4,
-        ),
-    ]
-    columns = [
-        "variable",
-        "level",
-        "summary",
-        "reference_n",
-        "reference_estimate",
-        "reference_sd",
-        "reference_q1",
-        "reference_q3",
-        "reference_missing",
-        "comparator_n",
-        "comparator_estimate",
-        "comparator_sd",
-        "comparator_q1",
-        "comparator_q3",
-        "comparator_missing",
-        "smd",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+def test_a_sentence_under_each_outcome(outcome: Any) -> None:
+    section = outcome.section
+    table = section.tables[0].frame
+    sentences = [p.text for p in section.paragraphs if p.text.startswith("Patients who")]
+    assert len(sentences) == len(table)
+    for sentence, (_, row) in zip(sentences, table.iterrows(), strict=True):
+        word = "lower" if row["estimate"] < 0 else "higher"
+        assert f" {word} (95 % CI" in sentence
+    assert section.paragraphs[0].text.startswith("Episodes discharged in 2025-Q3: patients who")
+    assert any(p.emphasis for p in section.paragraphs)  # the primary sentence stands out
 
 
-def test_table1_suppression() -> None:
-    shown = _table1_frame(_baseline(), _context()).set_index("characteristic")
-    assert "Sex" not in shown.index  # the categorical header row is dropped
-    assert shown.loc["Episodes", "reference_value"] == 40
-    assert shown.loc["Episodes", "comparator_value"] == "<11"
-    assert shown.loc["Episodes", "smd"] == ""
-    # 36 of 40 women: the 4 men are small, so the 36 and its 90 % are hidden too.
-    assert shown.loc["Sex: female", "reference_value"] == HIDDEN
-    assert shown.loc["Sex: female", "reference_spread"] == HIDDEN
-    assert shown.loc["Sex: male", "reference_value"] == "<11"
-    assert shown.loc["Sex: female", "smd"] == HIDDEN
-    # The comparator arm has 8 episodes: its means and SDs are hidden, the reference's shown.
-    assert shown.loc["Age", "reference_value"] == 50.0
-    assert shown.loc["Age", "comparator_value"] == HIDDEN
-    assert shown.loc["Age", "smd"] == HIDDEN
-    assert shown.loc["Symptom weeks", "reference_spread"] == "5.0 to 20.0"
-    assert shown.loc["NPRS at baseline", "reference_spread"] == 1.2
-    assert list(shown.columns) == [
-        "summary",
-        "reference_value",
-        "reference_spread",
-        "comparator_value",
-        "comparator_spread",
-        "smd",
-    ]
+def test_naive_and_weighted_side_by_side(outcome: Any) -> None:
+    iptw = next(t for t in outcome.section.tables if t.key == "iptw").frame
+    assert iptw["term"].tolist() == ["Naive (ANCOVA)", "Adjusted (IPTW, robust SE)"]
+    naive = float(iptw.loc[0, "estimate"])
+    sentence = next(p.text for p in outcome.section.paragraphs if p.text.startswith("After"))
+    assert f"against {abs(naive):.1f} points {'lower' if naive < 0 else 'higher'}" in sentence
+    assert outcome.extra["iptw"]["estimate"] == pytest.approx(float(iptw.loc[1, "estimate"]))
 
 
-def test_characteristic_names() -> None:
-    assert _characteristic("site_id", "north") == "Site: north"
-    assert _characteristic("condition", "disc_herniation") == "Condition: disc herniation"
-    assert _characteristic("odi (baseline)", "") == "ODI at baseline"
-    assert _characteristic("symptom_weeks", float("nan")) == "Symptom weeks"
+def test_responders_counts_against_the_construction(outcome: Any) -> None:
+    table = next(t for t in outcome.section.tables if t.key == "responders").frame
+    assert table["arm"].tolist() == ["dn_only", "dn_manual_exercise"]
+    counts = pd.to_numeric(table["n"], errors="coerce")
+    # Q3 of the test clinic: 43 episodes, arms cycling over five labels.
+    assert (counts.dropna() >= 11).all()
+    assert isinstance(outcome.extra.get("ancova"), list)

@@ -484,12 +484,12 @@ def methods_section(
 
 
 def _late_builders() -> list[tuple[str, str, Callable[[Context], SectionOutcome]]]:
-    from dnoutcomes.report import charts, comparisons
+    from dnoutcomes.report import charts, comparisons, safety, table1
 
     return [
-        ("table1", "Table 1", comparisons.table1_section),
+        ("table1", "Table 1", table1.table1_section),
         ("comparisons", "the comparisons", comparisons.comparisons_section),
-        ("safety", "safety", comparisons.safety_section),
+        ("safety", "safety", safety.safety_section),
         ("control_charts", "the control charts", charts.control_charts_section),
         ("funnel", "the therapist funnel plot", charts.funnel_section),
     ]

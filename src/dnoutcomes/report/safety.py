@@ -1,0 +1,139 @@
+"""The safety section of the report: adverse events per 100 dry-needling sessions per arm
+(:func:`dnoutcomes.stats.safety.compare_safety`), by severity, notable events and needling
+despite a contraindication; "not recorded" when the export has no adverse-events table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dnoutcomes.report._context import Context, SectionOutcome, safe, suppress
+from dnoutcomes.report.model import Paragraph, Section, Table
+
+__all__ = ["safety_section"]
+
+
+def safety_section(context: Context) -> SectionOutcome:
+    """Adverse events per 100 DN sessions per arm, by severity, notable events and
+    needling despite a contraindication; "not recorded" without the table.
+
+    Parameters
+    ----------
+    context
+        The report's data and parameters.
+
+    Returns
+    -------
+    SectionOutcome
+        Sentences and the tables ``safety_rates`` (``arm``, ``episodes``, ``events``,
+        ``dn_sessions``, ``rate_per_100``, ``conf_low``, ``conf_high``),
+        ``safety_severity`` (``arm``, ``severity``, ``events``) and, when any,
+        ``safety_notable``; or one "not recorded" sentence.
+    """
+    from dnoutcomes.stats.safety import compare_safety
+
+    title = "Safety"
+    if context.current.adverse_events is None:
+        return SectionOutcome(
+            Section(
+                "safety",
+                title,
+                (
+                    Paragraph(
+                        "Adverse events: not recorded. The export has no adverse_events "
+                        "table, so no rate is given (not recorded is not the same as none)."
+                    ),
+                ),
+            ),
+            extra={"safety": "not recorded"},
+        )
+    result, failure = safe(
+        "The safety analysis",
+        lambda: compare_safety(
+            context.current, reference=context.reference, comparator=context.comparator
+        ),
+    )
+    if failure is not None:
+        return SectionOutcome(Section("safety", title, (failure,)))
+    rates = result.rates[
+        ["arm", "episodes", "events", "dn_sessions", "rate_per_100", "conf_low", "conf_high"]
+    ].copy()
+    for column in ("episodes", "events", "dn_sessions"):
+        rates[column] = rates[column].astype("int64")
+    shown = suppress(
+        rates,
+        context,
+        counts=["episodes", "events"],
+        follow={"rate_per_100": "events", "conf_low": "events", "conf_high": "events"},
+    ).table
+    severity = result.by_severity[["arm", "severity", "events"]].copy()
+    severity["events"] = severity["events"].astype("int64")
+    blocks: list[Any] = [
+        Paragraph(
+            "Adverse events after dry-needling sessions of the episodes discharged in the "
+            "period, per 100 DN sessions with exact Poisson 95 % confidence intervals."
+        ),
+        Table(
+            key="safety_rates",
+            title="Adverse events per 100 dry-needling sessions, by arm",
+            frame=shown,
+            labels={
+                "arm": "Arm",
+                "episodes": "Episodes",
+                "events": "Events",
+                "dn_sessions": "DN sessions",
+                "rate_per_100": "Per 100 DN sessions",
+                "conf_low": "95 % CI low",
+                "conf_high": "95 % CI high",
+            },
+            formats={
+                "episodes": "int",
+                "events": "int",
+                "dn_sessions": "int",
+                "rate_per_100": "f1",
+                "conf_low": "f1",
+                "conf_high": "f1",
+            },
+            note="An arm without DN sessions has no rate (n/a), never 0.",
+        ),
+        Table(
+            key="safety_severity",
+            title="Adverse events by severity",
+            frame=suppress(severity, context, counts=["events"]).table,
+            labels={"arm": "Arm", "severity": "Severity", "events": "Events"},
+            formats={"events": "int"},
+        ),
+    ]
+    notable = result.notable_events
+    if len(notable):
+        columns = [
+            c
+            for c in ("event_id", "episode_id", "arm", "type", "severity", "reporter")
+            if c in notable
+        ]
+        blocks.append(
+            Table(
+                key="safety_notable",
+                title="Serious events, pneumothorax, infection and nerve injury",
+                frame=notable[columns].reset_index(drop=True),
+                labels={c: c.replace("_", " ").capitalize() for c in columns},
+            )
+        )
+    else:
+        blocks.append(
+            Paragraph("No serious event, pneumothorax, infection or nerve injury was recorded.")
+        )
+    contraindicated = result.contraindicated
+    if len(contraindicated):
+        listed = ", ".join(sorted(str(e) for e in contraindicated["episode_id"]))
+        blocks.append(
+            Paragraph(
+                f"Dry needling was given despite a recorded contraindication in "
+                f"{len(contraindicated)} episodes: {listed}."
+                if len(contraindicated) >= context.min_cell
+                else "Dry needling was given despite a recorded contraindication in "
+                f"<{context.min_cell} episodes: {listed}. Please review them."
+            )
+        )
+    else:
+        blocks.append(Paragraph("No episode had dry needling despite a recorded contraindication."))
+    return SectionOutcome(Section("safety", title, tuple(blocks)))
