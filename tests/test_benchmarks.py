@@ -64,7 +64,7 @@ def test_reads_and_loads_count_every_row(root: Path) -> None:
 
 @pytest.fixture(scope="module")
 def trajectory(root: Path) -> tuple[Any, Any, Any]:
-    return run._trajectory_rows(run.data_dir(EPISODES, "parquet", root))  # type: ignore[no-any-return]
+    return run._trajectory_rows(run.data_dir(EPISODES, "parquet", root))
 
 
 def test_trajectory_rows_are_the_models_rows(root: Path, trajectory: Any) -> None:
