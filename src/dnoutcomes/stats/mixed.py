@@ -18,6 +18,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
+from dnoutcomes._frames import isin
 from dnoutcomes.cohort import comparison_episodes, get_measure
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import linear_combinations, wald_table
@@ -226,7 +227,7 @@ def compare_trajectories(
     outcomes = dataset.outcomes
     rows = outcomes.loc[
         (outcomes["measure"] == measure)
-        & outcomes["timepoint"].astype(str).isin(TRAJECTORY_TIMEPOINTS),
+        & outcomes["timepoint"].isin(TRAJECTORY_TIMEPOINTS),  # on the categories
         ["episode_id", "assessed_on", "value"],
     ].merge(episodes[["episode_id", "arm", "treated", "start_date"]], on="episode_id")
     weeks_col = (rows["assessed_on"] - rows["start_date"]).dt.total_seconds() / 86400.0 / 7.0
@@ -235,8 +236,9 @@ def compare_trajectories(
     notes: list[str] = []
     for arm in (reference, comparator):
         in_arm = episodes.loc[episodes["arm"] == arm, "episode_id"]
-        missing = int((~in_arm.isin(rows["episode_id"])).sum())
-        n_arm = int(in_arm.isin(rows["episode_id"]).sum())
+        has_rows = isin(in_arm, rows["episode_id"])
+        missing = int((~has_rows).sum())
+        n_arm = int(has_rows.sum())
         if missing:
             notes.append(
                 f"{missing} {arm} episodes have no {measure} at baseline, session or "
@@ -283,7 +285,7 @@ def compare_trajectories(
         converged=fit.converged,
         engine=fit.engine,
         conf_level=conf_level,
-        episodes_used=tuple(pd.unique(rows["episode_id"].astype(str))),
+        episodes_used=tuple(np.asarray(rows["episode_id"].astype(str).unique(), dtype=object)),
         notes=tuple(notes),
     )
 
