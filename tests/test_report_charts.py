@@ -43,3 +43,33 @@ def test_i_chart_block_keeps_constant_limits() -> None:
     assert block["ucl"] == pytest.approx(values.mean() + 2.66 * moving, rel=1e-12)  # a number
     assert block["values"] == [2.0, None, 1.5, 2.2]
     assert block["n"] == [20, "<11", 25, 30]
+
+
+@pytest.mark.slow
+def test_data_sample_shift_is_flagged_in_the_report() -> None:
+    import json
+    import warnings
+    from pathlib import Path
+
+    import dnoutcomes
+    from dnoutcomes.report.build import build_report
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    if not (sample / "truth.json").is_file():
+        pytest.skip("data/sample has not been generated")
+    shift = json.loads((sample / "truth.json").read_text(encoding="utf-8"))["shift"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dnoutcomes.DataQualityWarning)
+        data = dnoutcomes.load(sample)
+    report = build_report(data, period="2025-Q3", run_time="2025-10-01", figures=False)
+    signals = report.extra["spc_by_site"][shift["site_id"]]
+
+    def flagged(block: dict[str, object]) -> bool:
+        run, run_limit = block["longest_run"], block["longest_run_limit"]
+        crossings, crossing_limit = block["crossings"], block["crossings_limit"]
+        late = [m for m in block["outside_limits"] if m >= shift["from_month"]]  # type: ignore[attr-defined]
+        return bool(late) or run > run_limit or crossings < crossing_limit  # type: ignore[operator]
+
+    assert flagged(signals["i_chart"]) or flagged(signals["p_chart"])
+    words = " ".join(p.text for p in report.section("control_charts").paragraphs)
+    assert f"Site {shift['site_id']}: " in words
