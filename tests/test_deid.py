@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from dnoutcomes.contract import deid
 from dnoutcomes.contract.deid import identifier_column, suspect_values
 
 REFUSED_NAMES = [
@@ -149,3 +154,12 @@ def test_clinic_a_has_no_suspect_values(clinic_a_path: object) -> None:
         frame = pd.read_csv(file, dtype="str", keep_default_na=False)
         for col in frame.columns:
             assert not suspect_values(frame[col]).any(), (file.name, col)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.from_regex(re.compile(deid._SUSPECT_PATTERN, re.ASCII)))
+def test_prefilter_is_a_necessary_condition(text: str) -> None:
+    # suspect_values only runs the full expression on what the pre-filter lets through
+    assert re.search(deid._SUSPECT_PATTERN, text, re.ASCII)
+    assert re.search(deid._PREFILTER, text, re.ASCII)
+    assert suspect_values(pd.Series([text], dtype="str"))[0]

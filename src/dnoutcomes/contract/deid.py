@@ -151,18 +151,21 @@ _PHRASES: tuple[str, ...] = (
 )
 
 EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
-SSN = r"\b\d{3}[- ]\d{2}[- ]\d{4}\b"
+SSN = r"\b[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}\b"
 PHONE = (
     # North American 555-123-4567, (555) 123-4567, 555.123.4567
-    r"(\(\d{3}\)\s?|\b\d{3}[ .\-])\d{3}[ .\-]\d{4}\b"
+    r"(\([0-9]{3}\)[ ]?|\b[0-9]{3}[ .\-])[0-9]{3}[ .\-][0-9]{4}\b"
     # international +44 20 7946 0958, +1-555-123-4567
-    r"|\+\d{1,3}[ .\-]?\(?\d{1,4}\)?([ .\-]?\d{2,4}){2,4}\b"
+    r"|\+[0-9]{1,3}[ .\-]?\(?[0-9]{1,4}\)?([ .\-]?[0-9]{2,4}){2,4}\b"
     # national with trunk 0 and a separator: 020 7946 0958, 0612-345678
-    r"|\b0\d{2,4}[ .\-]\d{3,4}[ .\-]?\d{3,4}\b"
+    r"|\b0[0-9]{2,4}[ .\-][0-9]{3,4}[ .\-]?[0-9]{3,4}\b"
     # national with trunk 0 without separators: 07946095800
-    r"|\b0[1-9]\d{8,9}\b"
+    r"|\b0[1-9][0-9]{8,9}\b"
 )
 _SUSPECT_PATTERN = f"(?:{EMAIL})|(?:{SSN})|(?:{PHONE})"
+# A necessary condition of every pattern above (checked in tests/test_deid.py). Digits are
+# spelled [0-9]: RE2 (pyarrow) and Python's re then agree on what a digit is.
+_PREFILTER = r"[@+(]|[0-9][ .\-][0-9]|\b0[1-9][0-9]{8}"
 
 
 def _normalise(name: str) -> str:
@@ -224,16 +227,22 @@ def suspect_values(values: pd.Series) -> np.ndarray:
     arr = pa.array(values.astype("str").array)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    # the patterns run once per distinct value (dates, categories: a few hundred)
-    encoded = pc.dictionary_encode(arr)
-    distinct = encoded.dictionary
-    # every pattern needs an "@" or three digits in a row: a cheap first pass
-    maybe = pc.or_(pc.match_substring(distinct, "@"), pc.match_substring_regex(distinct, r"\d\d\d"))
-    maybe_np = np.asarray(maybe.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
-    hit = np.zeros(len(distinct) + 1, dtype=bool)
-    if maybe_np.any():
-        rows = np.flatnonzero(maybe_np)
-        found = pc.match_substring_regex(distinct.take(pa.array(rows)), _SUSPECT_PATTERN)
-        hit[rows] = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
-    codes = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)
-    return hit[np.asarray(codes, dtype=np.int64)]
+    out = np.zeros(len(arr), dtype=bool)
+    # every pattern needs "@", "+", "(", a digit-separator-digit or a trunk-0 run: a cheap
+    # first pass that lets ids such as P1100000_3 through without the full expression
+    maybe = pc.match_substring_regex(arr, _PREFILTER)
+    rows = np.flatnonzero(maybe.fill_null(False).to_numpy(zero_copy_only=False))
+    if len(rows) == 0:
+        return out
+    sub = arr.take(pa.array(rows))
+    if len(rows) > 1000:
+        # dates and other repetitive columns: the expression runs once per distinct value
+        encoded = pc.dictionary_encode(sub)
+        found = pc.match_substring_regex(encoded.dictionary, _SUSPECT_PATTERN)
+        hit_d = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        out[rows] = hit_d[codes]
+    else:
+        found = pc.match_substring_regex(sub, _SUSPECT_PATTERN)
+        out[rows] = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    return out
