@@ -6,6 +6,8 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.report.period import (
@@ -92,3 +94,28 @@ def test_default_period_is_last_complete_quarter() -> None:
 def test_default_period_without_discharges() -> None:
     with pytest.raises(InsufficientDataError, match="no episode has a discharge"):
         default_period(pd.Series(pd.to_datetime([None, None])))
+
+
+@given(
+    year=st.integers(min_value=1990, max_value=2100),
+    quarter=st.integers(min_value=1, max_value=4),
+    month=st.integers(min_value=1, max_value=12),
+    start=st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2100, 1, 1)),
+    days=st.integers(min_value=0, max_value=800),
+)
+def test_previous_period_is_adjacent_and_alike(
+    year: int, quarter: int, month: int, start: dt.date, days: int
+) -> None:
+    for period in (
+        parse_period(f"{year}-Q{quarter}"),
+        parse_period(f"{year}-{month:02d}"),
+        period_from_dates(start, start + dt.timedelta(days=days)),
+    ):
+        before = period.previous()
+        assert before.end + dt.timedelta(days=1) == period.start
+        assert before.kind == period.kind
+        if period.kind == "range":
+            assert before.days == period.days
+        months = period.trailing_months()
+        assert len(set(months)) == 24 and months == tuple(sorted(months))
+        assert months[-1] == f"{period.end:%Y-%m}"

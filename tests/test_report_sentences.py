@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dnoutcomes.report.sentences import (
     comparison_sentence,
@@ -184,3 +186,22 @@ def test_small_helpers() -> None:
         "Patient-Specific Functional Scale"
     )
     assert measure_phrase("grip", "Grip strength") == "grip strength"
+
+
+@given(
+    estimate=st.floats(min_value=-9, max_value=9).filter(lambda v: abs(v) > 0.001),
+    half_width=st.floats(min_value=0.01, max_value=5),
+)
+def test_swapping_arms_swaps_the_direction_words(estimate: float, half_width: float) -> None:
+    forward = _nprs(estimate, estimate - half_width, estimate + half_width)
+    backward = _nprs(
+        -estimate,
+        -estimate - half_width,
+        -estimate + half_width,
+        reference="dn_manual_exercise",
+        comparator="dn_only",
+    )
+    word, other = ("lower", "higher") if estimate < 0 else ("higher", "lower")
+    assert f" {word} (95 % CI" in forward
+    assert f" {other} (95 % CI" in backward
+    assert ("includes no difference" in forward) == ("includes no difference" in backward)
