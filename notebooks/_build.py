@@ -1406,9 +1406,11 @@ def notebook_04() -> list[Cell]:
                     rows = by_site.loc[shift["site_id"]]
                     late = [m for months in rows["outside_limits"] for m in str(months).split(", ")
                             if m and m >= shift["from_month"]]
-                    print(f"Signals at {shift['site_id']} from then on: "
-                          + (", ".join(sorted(late)) if late else "none outside the limits")
-                          + ("; a runs signal" if rows["runs_signal"].any() else "; no runs signal"))
+                    print(f"Points outside the limits at {shift['site_id']} from then on: "
+                          + (", ".join(sorted(late)) if late else "none")
+                          + "; runs rules over the whole window: "
+                          + ("signal (" + ", ".join(rows.index[rows["runs_signal"]]) + ")"
+                             if rows["runs_signal"].any() else "no signal"))
                 else:
                     print(f"(Site {shift['site_id']} is not in this report.)")
             """
