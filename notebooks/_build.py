@@ -28,6 +28,7 @@ from typing import Any
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 HERE = Path(__file__).resolve().parent
 KERNEL = "python3"
@@ -1597,10 +1598,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     stems = [s for s in NOTEBOOKS if not args.names or any(s.startswith(n) for n in args.names)]
     if not stems:
         parser.error(f"no notebook matches {args.names}; known: {', '.join(NOTEBOOKS)}")
+    failed = []
     for stem in stems:
-        path = build(stem, run=not args.no_execute, cwd=args.cwd.resolve())
+        try:
+            path = build(stem, run=not args.no_execute, cwd=args.cwd.resolve())
+        except CellExecutionError as exc:  # the saved notebook is left as it was
+            print(f"{stem}: a cell failed, nothing written:\n{exc}", file=sys.stderr)
+            failed.append(stem)
+            continue
         print(f"wrote {path.relative_to(HERE.parent)}")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
