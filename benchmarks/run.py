@@ -105,6 +105,18 @@ def _timed(step: Callable[[], Any]) -> tuple[float, float, Any]:
     return time.perf_counter() - wall0, time.process_time() - cpu0, value
 
 
+def _cached_trajectory_rows(folder: Path) -> tuple[Any, Any, Any]:
+    """:func:`_trajectory_rows`, kept beside the export after the first build (untimed setup:
+    it saves one load of the export per mixed-model step)."""
+    cache = folder.with_name(folder.name + "-trajectory.npz")
+    if cache.exists():
+        with np.load(cache, allow_pickle=False) as saved:
+            return saved["y"], saved["x"], saved["groups"]
+    y, x, groups = _trajectory_rows(folder)
+    np.savez(cache, y=y, x=x, groups=groups.astype(str))
+    return y, x, groups
+
+
 def _trajectory_rows(folder: Path) -> tuple[Any, Any, Any]:
     """The mixed model's y, X and groups, built as compare_trajectories builds them."""
     import warnings
@@ -118,8 +130,7 @@ def _trajectory_rows(folder: Path) -> tuple[Any, Any, Any]:
     episodes = comparison_episodes(dataset, reference="dn_only", comparator="dn_manual_exercise")
     out = dataset.outcomes
     rows = out.loc[
-        (out["measure"] == "nprs")
-        & out["timepoint"].astype(str).isin(("baseline", "session", "discharge")),
+        (out["measure"] == "nprs") & out["timepoint"].isin(("baseline", "session", "discharge")),
         ["episode_id", "assessed_on", "value"],
     ].merge(episodes[["episode_id", "treated", "start_date"]], on="episode_id")
     weeks = ((rows["assessed_on"] - rows["start_date"]).dt.days / 7.0).to_numpy(float)
@@ -179,7 +190,7 @@ def child(step: str, episodes: int, root: Path) -> dict[str, Any]:
     elif step in ("mixed_fast", "mixed_statsmodels"):
         from dnoutcomes.stats.mixed import fit_random_intercept
 
-        y, x, groups = _trajectory_rows(folder)
+        y, x, groups = _cached_trajectory_rows(folder)
         engine: Literal["fast", "statsmodels"] = "fast" if step == "mixed_fast" else "statsmodels"
         tiny = slice(0, min(len(y), 200))
         fit_random_intercept(y[tiny], x[tiny], groups[tiny], engine=engine)  # warm-up
@@ -361,9 +372,9 @@ def write_doc(text: str, doc: Path = DOC) -> None:
 
 def steps_for(episodes: int, statsmodels: bool) -> list[str]:
     """The steps run at one size, in order."""
-    steps = ["read_csv", "load_csv", "read_parquet", "load_parquet", "analyze", "report"]
+    steps = ["read_parquet", "load_parquet", "report"]
     steps += ["mixed_statsmodels"] if statsmodels else []
-    return [*steps, "mixed_fast"]
+    return [*steps, "mixed_fast", "analyze", "read_csv", "load_csv"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -422,9 +433,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.append(m)
             peak = "—" if m.peak_mib is None else f"{m.peak_mib:,.0f}"
             say(f"  wall {_fmt_s(m.wall_s)} s, cpu {_fmt_s(m.cpu_s)} s, peak {peak} MiB {m.note}")
+            _save(args, sizes, info, results, rows, done=False)  # a stopped run keeps its numbers
+    print(_save(args, sizes, info, results, rows, done=True))
+    return 0
+
+
+def _save(
+    args: argparse.Namespace,
+    sizes: Sequence[int],
+    info: str,
+    results: list[Measured],
+    rows: dict[int, dict[str, int]],
+    *,
+    done: bool,
+) -> str:
+    """Write the results JSON and (unless ``--no-write``) the doc's table; return the text."""
+    state = "" if done else " (run still in progress: the steps finished so far)"
     text = "\n".join(
         [
-            f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {info}.",
+            f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}{state} on {info}; "
+            f"code: {_revision()}.",
             "",
             table(results, rows),
             "",
@@ -432,14 +460,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             "1 = linear): " + growth(results),
         ]
     )
-    (args.root / "results.json").parent.mkdir(parents=True, exist_ok=True)
+    args.root.mkdir(parents=True, exist_ok=True)
     (args.root / f"results-{'-'.join(map(str, sizes))}.json").write_text(
         json.dumps([m.__dict__ for m in results], indent=1, default=str)
     )
-    print(text)
     if not args.no_write:
         write_doc(text, args.doc)
-    return 0
+    return text
+
+
+def _revision() -> str:
+    """The commit measured: ``.snapshot_commit`` of an exported tree, else ``git``'s HEAD."""
+    mark = ROOT / ".snapshot_commit"
+    if mark.exists():
+        return f"commit {mark.read_text().strip()}"
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        head = ""
+    return f"commit {head} (working tree)" if head else "unknown revision"
 
 
 if __name__ == "__main__":
