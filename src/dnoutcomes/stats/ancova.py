@@ -13,21 +13,20 @@ Import the names from here.
 
 from __future__ import annotations
 
-from dnoutcomes.stats._ancova_fit import MIN_PER_ARM, AncovaResult, compare_ancova, fit_ancova
+from dnoutcomes.stats._ancova_fit import MIN_PER_ARM as MIN_PER_ARM
+from dnoutcomes.stats._ancova_fit import AncovaResult, compare_ancova, fit_ancova
 from dnoutcomes.stats._ancova_sets import (
     DEFAULT_OUTCOMES,
-    STANDARD_ARMS,
     OutcomesResult,
     PairsResult,
     compare_outcomes,
     compare_pairs,
 )
+from dnoutcomes.stats._ancova_sets import STANDARD_ARMS as STANDARD_ARMS
 from dnoutcomes.stats._ols import design_matrix
 
 __all__ = [
     "DEFAULT_OUTCOMES",
-    "MIN_PER_ARM",
-    "STANDARD_ARMS",
     "AncovaResult",
     "OutcomesResult",
     "PairsResult",
