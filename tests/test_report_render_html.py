@@ -133,3 +133,22 @@ def test_period_dates_in_header() -> None:
     html = render_html(_report())
     assert f"Episodes discharged {dt.date(2025, 7, 1).isoformat()} to 2025-09-30 (2025-Q3)" in html
     assert "compared with 2025-Q2" in html
+
+
+def test_long_listing_is_cut_in_the_page_only() -> None:
+    import dataclasses
+
+    from dnoutcomes.report.render_json import report_document
+
+    report = _report(site=None)
+    listing = Table(
+        key="listing",
+        title="Listing",
+        frame=pd.DataFrame({"episode_id": [f"E{i}" for i in range(5)]}),
+        html_rows=2,
+    )
+    report = dataclasses.replace(report, sections=(Section("l", "L", (listing,)),))
+    html = render_html(report)
+    assert "<td>E1</td>" in html and "<td>E2</td>" not in html
+    assert "The first 2 of 5 rows; every row is in the workbook (--xlsx)" in html
+    assert len(report_document(report)["tables"]["listing"]["rows"]) == 5

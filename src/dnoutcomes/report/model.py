@@ -74,6 +74,9 @@ class Table:
         number (the headline figures); it wins over ``formats`` for that row's numbers.
     row_format_columns
         The columns ``row_formats`` applies to; empty for every column.
+    html_rows
+        Show at most this many rows in the HTML page (a listing that can run long); the
+        workbook and the JSON document always hold every row. ``None``: every row.
     """
 
     key: str
@@ -84,6 +87,7 @@ class Table:
     note: str = ""
     row_formats: tuple[CellFormat | None, ...] = ()
     row_format_columns: tuple[str, ...] = ()
+    html_rows: int | None = None
     kind: Literal["table"] = "table"
 
     def header(self, column: str) -> str:

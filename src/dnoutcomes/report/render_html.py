@@ -92,7 +92,8 @@ def _is_numeric_cell(value: Any) -> bool:
 def _table_rows(table: Table) -> list[list[dict[str, Any]]]:
     rows = []
     columns = list(table.frame.columns)
-    for i, record in enumerate(table.frame.itertuples(index=False, name=None)):
+    frame = table.frame if table.html_rows is None else table.frame.head(table.html_rows)
+    for i, record in enumerate(frame.itertuples(index=False, name=None)):
         cells = []
         for column, value in zip(columns, record, strict=True):
             cells.append(
@@ -103,6 +104,12 @@ def _table_rows(table: Table) -> list[list[dict[str, Any]]]:
             )
         rows.append(cells)
     return rows
+
+
+def _rows_left_out(table: Table) -> int:
+    if table.html_rows is None:
+        return 0
+    return max(len(table.frame) - table.html_rows, 0)
 
 
 def _has_hidden(table: Table) -> bool:
@@ -126,6 +133,7 @@ def _environment() -> Environment:
     )
     env.globals["table_rows"] = _table_rows
     env.globals["has_hidden"] = _has_hidden
+    env.globals["rows_left_out"] = _rows_left_out
     env.globals["has_small"] = _has_small
     env.globals["inline_svg"] = lambda svg: Markup(svg)  # built by figure_to_svg only
     return env

@@ -9,7 +9,10 @@ from typing import Any
 from dnoutcomes.report._context import Context, SectionOutcome, safe, suppress
 from dnoutcomes.report.model import Paragraph, Section, Table
 
-__all__ = ["safety_section"]
+__all__ = ["LISTING_ROWS", "safety_section"]
+
+#: Rows of a listing shown in the HTML page; the workbook and the JSON hold them all.
+LISTING_ROWS = 40
 
 
 def safety_section(context: Context) -> SectionOutcome:
@@ -116,6 +119,7 @@ def safety_section(context: Context) -> SectionOutcome:
                 title="Serious events, pneumothorax, infection and nerve injury",
                 frame=notable[columns].reset_index(drop=True),
                 labels={c: c.replace("_", " ").capitalize() for c in columns},
+                html_rows=LISTING_ROWS,
             )
         )
     else:
@@ -124,14 +128,22 @@ def safety_section(context: Context) -> SectionOutcome:
         )
     contraindicated = result.contraindicated
     if len(contraindicated):
-        listed = ", ".join(sorted(str(e) for e in contraindicated["episode_id"]))
+        count = len(contraindicated)
+        said = str(count) if count >= context.min_cell else f"<{context.min_cell}"
         blocks.append(
             Paragraph(
-                f"Dry needling was given despite a recorded contraindication in "
-                f"{len(contraindicated)} episodes: {listed}."
-                if len(contraindicated) >= context.min_cell
-                else "Dry needling was given despite a recorded contraindication in "
-                f"<{context.min_cell} episodes: {listed}. Please review them."
+                f"Dry needling was given despite a recorded contraindication in {said} "
+                "episodes, listed for review."
+            )
+        )
+        listing = contraindicated[["episode_id", "arm"]].sort_values("episode_id")
+        blocks.append(
+            Table(
+                key="safety_contraindicated",
+                title="Episodes needled despite a recorded contraindication",
+                frame=listing.reset_index(drop=True).astype(str),
+                labels={"episode_id": "Episode", "arm": "Arm"},
+                html_rows=LISTING_ROWS,
             )
         )
     else:
