@@ -273,12 +273,39 @@ def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
     return out.where(pos >= 0)
 
 
+_NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+
+
+def _np_bool(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(values.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _numbers(raw: pd.Series, decimal_comma: bool) -> pd.Series:
-    text = raw
+    """Parse decimal numbers (``1``, ``-2.5``, ``1e3``; ``2,5`` with ``decimal_comma``).
+
+    Text that is not such a number (``inf``, ``nan``, ``1.2.3``) becomes NaN. One regular
+    expression pass and one cast, in Arrow.
+    """
+    arr = arrow_strings(raw)
     if decimal_comma:
-        text = raw.str.replace(r"^([+-]?\d+),(\d+)$", r"\1.\2", regex=True)
-    num = pd.to_numeric(text, errors="coerce").astype("float64")
-    return num.where(np.isfinite(num.to_numpy()))
+        arr = pc.replace_substring_regex(arr, r"^([+-]?[0-9]+),([0-9]+)$", r"\1.\2")
+    ok = _np_bool(pc.match_substring_regex(arr, _NUMBER))
+    out = np.full(len(arr), np.nan)
+    if ok.any():
+        rows = np.flatnonzero(ok)
+        vals = pc.cast(arr.take(pa.array(rows)), pa.float64())
+        out[rows] = np.asarray(vals.to_numpy(zero_copy_only=False), dtype=float)
+    out[~np.isfinite(out)] = np.nan
+    return pd.Series(out, index=raw.index, dtype="float64")
+
+
+def _codes(raw: pd.Series, levels: Sequence[str]) -> np.ndarray:
+    """Position of each value in ``levels`` (-1 when absent), compared in lower case."""
+    codes = positions(raw, levels)
+    retry = raw.notna().to_numpy() & (codes < 0)
+    if retry.any():
+        codes[retry] = positions(raw[retry].str.lower(), levels)
+    return codes
 
 
 def _range_text(spec: ColumnSpec, integer: bool) -> str:
@@ -343,7 +370,7 @@ def parse_column(
     name = spec.name
     if raw is None:
         raw = pd.Series(pd.array([None] * n, dtype="str"))
-    present = raw.notna().to_numpy()
+    present = np.asarray(raw.notna().to_numpy(), dtype=bool)
     if spec.required:
         checks.add(
             ~present, name, "missing_value", f"{name} is required", raw, fix="Fill in the cell."
@@ -351,7 +378,7 @@ def parse_column(
     out: dict[str, Any] = {}
     kind = spec.kind
     if kind == "id":
-        ok = raw.str.fullmatch(ID_PATTERN).fillna(False).to_numpy(dtype=bool)
+        ok = _np_bool(pc.match_substring_regex(arrow_strings(raw), f"^{ID_PATTERN}$"))
         checks.add(
             present & ~ok,
             name,
@@ -368,8 +395,8 @@ def parse_column(
         )
         out[name] = low.astype("str")
     elif kind == "category":
-        low = raw.str.lower()
-        ok = isin(low, spec.levels)
+        codes = _codes(raw, spec.levels)
+        ok = codes >= 0
         checks.add(
             present & ~ok,
             name,
@@ -377,8 +404,8 @@ def parse_column(
             f"{name} must be one of {', '.join(spec.levels)}",
             raw,
         )
-        out[name] = pd.Categorical(
-            low.where(ok), categories=list(spec.levels), ordered=spec.ordered
+        out[name] = pd.Categorical.from_codes(
+            codes, categories=pd.Index(list(spec.levels)), ordered=spec.ordered
         )
     elif kind in ("integer", "number"):
         num = _numbers(raw, decimal_comma)
@@ -404,11 +431,12 @@ def parse_column(
         if kind == "integer":
             out[name][~isnum] = pd.NA
     elif kind == "bool":
-        low = raw.str.lower()
-        is_true = isin(low, sorted(BOOL_TRUE))
-        is_false = isin(low, sorted(BOOL_FALSE))
+        truthy = sorted(BOOL_TRUE)
+        codes = _codes(raw, truthy + sorted(BOOL_FALSE))
+        is_true = (codes >= 0) & (codes < len(truthy))
+        known = codes >= 0
         checks.add(
-            present & ~(is_true | is_false),
+            present & ~known,
             name,
             "invalid_bool",
             f"{name} must be true/false (or 1/0, yes/no, y/n, t/f)",
@@ -418,12 +446,21 @@ def parse_column(
             out[name] = is_true
         else:
             arr = pd.array(is_true, dtype="boolean")
-            arr[~(is_true | is_false)] = pd.NA
+            arr[~known] = pd.NA
             out[name] = arr
     elif kind == "date":
-        shaped = raw.str.fullmatch(DATE_PATTERN).fillna(False).to_numpy(dtype=bool)
-        dates = pd.to_datetime(raw.where(shaped), format="%Y-%m-%d", errors="coerce")
-        ok = dates.notna().to_numpy()
+        text = arrow_strings(raw)
+        shaped = _np_bool(pc.match_substring_regex(text, f"^{DATE_PATTERN}$"))
+        stamps = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+        if shaped.any():
+            rows = np.flatnonzero(shaped)
+            sub = text.take(pa.array(rows))
+            parsed = pc.strptime(sub, format="%Y-%m-%d", unit="ns", error_is_null=True)
+            # Arrow rolls 2025-02-30 over to March: a real date prints back as it was read
+            real = _np_bool(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), sub))
+            found = np.asarray(parsed.to_numpy(zero_copy_only=False), "datetime64[ns]")
+            stamps[rows] = np.where(real, found, np.datetime64("NaT"))
+        ok = ~np.isnat(stamps)
         checks.add(
             present & ~ok,
             name,
@@ -432,7 +469,7 @@ def parse_column(
             raw,
             fix="Export dates in ISO format, e.g. 2025-01-31.",
         )
-        out[name] = dates.astype("datetime64[ns]")
+        out[name] = pd.Series(stamps, index=raw.index)
     elif kind == "list":
         values, bad, unknown = _parse_list(raw, spec.levels)
         checks.add(
