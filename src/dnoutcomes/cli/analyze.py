@@ -57,12 +57,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Load the export, analyse it and print the text summary or the JSON document."""
     from dnoutcomes import load
+    from dnoutcomes.cli._progress import Progress
     from dnoutcomes.stats.analysis import analyze
 
+    progress = Progress("analyze")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DnOutcomesWarning)
-        dataset = load(args.path, mode="quarantine" if args.quarantine else "strict")
-    result = analyze(dataset, reference=args.reference, comparator=args.comparator)
+        with progress.step(f"loading and checking {args.path}"):
+            dataset = load(args.path, mode="quarantine" if args.quarantine else "strict")
+    with progress.step(f"analysing {len(dataset.episodes):,} episodes"):
+        result = analyze(dataset, reference=args.reference, comparator=args.comparator)
     n_warnings = max(len(dataset.warnings), len(caught))
     if args.json:
         document = result.to_dict()

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from dnoutcomes.cli._progress import Progress
 from dnoutcomes.errors import UnreadableInputError
 from dnoutcomes.validate import Mode, ValidationReport, validate
 
@@ -150,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``dnoutcomes validate``; return 0 valid, 1 invalid, 2 unreadable."""
     mode: Mode = "quarantine" if args.quarantine else "strict"
     try:
-        report = validate(args.path, mode=mode)
+        with Progress("validate").step(f"checking {args.path}"):
+            report = validate(args.path, mode=mode)
     except UnreadableInputError as exc:
         if args.json:
             print(json.dumps(_unreadable_document(args.path, exc), indent=2, ensure_ascii=False))
