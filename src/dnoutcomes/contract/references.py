@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from dnoutcomes.contract.parse import arrow_strings, duplicated, isin, lookup
+from dnoutcomes.contract.parse import arrow_strings, duplicated, positions
 from dnoutcomes.contract.specs import TABLE_KEYS
 from dnoutcomes.contract.tables import PreparedTable as _Table
 
@@ -29,6 +29,7 @@ def _lines_by_key(keys: pd.Series, lines: np.ndarray, rows: np.ndarray) -> np.nd
 def _duplicates(t: _Table, column: str) -> None:
     ids = t.typed[column]
     dup = duplicated(ids)
+    t.repeated = dup
     if not dup.any():
         return
     rows = np.flatnonzero(dup)
@@ -46,9 +47,11 @@ def _duplicates(t: _Table, column: str) -> None:
 
 
 def _references(child: _Table, column: str, parent: _Table, parent_column: str) -> None:
+    """Find each reference's parent row once (kept in ``child.refs``); name the orphans."""
     ids = child.typed[column]
-    parents = parent.typed[parent_column]
-    orphan = ids.notna().to_numpy() & ~isin(ids, parents[parents.notna()])
+    pos = positions(ids, parent.typed[parent_column])
+    child.refs[column] = pos
+    orphan = ids.notna().to_numpy() & (pos < 0)
     child.checks.add(
         orphan,
         column,
@@ -59,11 +62,19 @@ def _references(child: _Table, column: str, parent: _Table, parent_column: str) 
     )
 
 
-def _unique_lookup(frame: pd.DataFrame, key: str, columns: list[str]) -> pd.DataFrame:
-    """Rows with a present, unique key, indexed by it (duplicated keys are left out)."""
-    keys = frame[key]
-    keep = keys.notna().to_numpy() & ~duplicated(keys)
-    return frame.loc[keep, [key, *columns]].set_index(key)
+def _from_parent(child: _Table, column: str, parent: _Table, value: str) -> pd.Series:
+    """``parent.typed[value]`` of each child row's parent; NA without one, or when the
+    parent's key is repeated (which of the rows would be meant is unknown)."""
+    pos = child.refs[column]
+    values = parent.typed[value]
+    repeated = parent.repeated if parent.repeated is not None else np.zeros(len(values), bool)
+    ok = pos >= 0
+    ok[ok] = ~repeated[pos[ok]]
+    if len(values) == 0:
+        return pd.Series(index=pd.RangeIndex(len(pos)), dtype=values.dtype)
+    picked = values.iloc[np.where(ok, pos, 0)]
+    out = pd.Series(picked.to_numpy(), dtype=values.dtype)
+    return out.where(ok)
 
 
 def _iso(dates: pd.Series, idx: np.ndarray, missing: str) -> np.ndarray:
@@ -108,10 +119,9 @@ def cross_checks(t: dict[str, _Table]) -> None:
         lambda i: "end_date must be on or after start_date (" + _iso(ed["start_date"], i, "") + ")",
         e.text["end_date"] if "end_date" in e.text else None,
     )
-    episodes = _unique_lookup(ed, "episode_id", ["start_date", "end_date"])
     sd = s.typed
-    start = lookup(sd["episode_id"], episodes["start_date"])
-    end = lookup(sd["episode_id"], episodes["end_date"])
+    start = _from_parent(s, "episode_id", e, "start_date")
+    end = _from_parent(s, "episode_id", e, "end_date")
     outside = ((sd["session_date"] < start) | (sd["session_date"] > end)).to_numpy(dtype=bool)
     s.checks.add(
         outside,
@@ -136,7 +146,7 @@ def cross_checks(t: dict[str, _Table]) -> None:
     )
 
     od = o.typed
-    o_start = lookup(od["episode_id"], episodes["start_date"])
+    o_start = _from_parent(o, "episode_id", e, "start_date")
     days = (od["assessed_on"] - o_start).dt.days.to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
         off = (days < -30) | (days > 400)
@@ -150,8 +160,7 @@ def cross_checks(t: dict[str, _Table]) -> None:
         ),
         o.text.get("assessed_on"),
     )
-    sessions = _unique_lookup(sd, "session_id", ["episode_id"])
-    s_episode = lookup(od["session_id"], sessions["episode_id"])
+    s_episode = _from_parent(o, "session_id", s, "episode_id")
     other = (s_episode.notna() & (s_episode != od["episode_id"])).to_numpy(dtype=bool)
     o.checks.add(
         other,
@@ -171,9 +180,8 @@ def _one_per_episode(o: _Table) -> None:
     od = o.typed
     tp = od["timepoint"].cat.codes.to_numpy(dtype=np.int64)  # -1 when missing
     measure = pc.dictionary_encode(arrow_strings(od["measure"]))
-    episode = pc.dictionary_encode(arrow_strings(od["episode_id"]))
     m_code = np.asarray(measure.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
-    e_code = np.asarray(episode.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    e_code = o.refs["episode_id"]  # the episode's row; -1 for an orphan (reported already)
     session = list(od["timepoint"].cat.categories).index("session")  # repeatable
     single = (tp >= 0) & (tp != session) & (m_code >= 0) & (e_code >= 0)
     if not single.any():
@@ -221,8 +229,11 @@ def cascade(t: dict[str, _Table], *, record: bool) -> None:
 
     def depend(child: _Table, column: str, parent: _Table, parent_column: str) -> None:
         ids = child.typed[column]
-        loaded = parent.typed.loc[~parent.checks.bad, parent_column]
-        dep = ids.notna().to_numpy() & ~isin(ids, loaded) & ~child.checks.bad
+        pos = child.refs[column]
+        has = pos >= 0
+        dep = np.zeros(len(pos), dtype=bool)
+        dep[has] = parent.checks.bad[pos[has]]
+        dep &= ~child.checks.bad
         child.checks.add(
             dep,
             column,

@@ -4,7 +4,7 @@ parsed to its type with its problems recorded."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,11 @@ class PreparedTable:
         Number of rows the reader could not split.
     source_columns
         Wide outcomes: the input column of each long row; else None.
+    refs
+        For each reference column, the row of the parent table it names (-1 when none);
+        filled by the cross-table rules.
+    repeated
+        Rows whose key is repeated (filled by the cross-table rules).
     """
 
     name: str
@@ -49,6 +54,8 @@ class PreparedTable:
     extras: list[str]
     malformed: int
     source_columns: np.ndarray | None = None  # wide outcomes: input column of each row
+    refs: dict[str, np.ndarray] = field(default_factory=dict)
+    repeated: np.ndarray | None = None
 
 
 def _wide_to_long(
