@@ -449,9 +449,12 @@ def parse_column(
             arr[~known] = pd.NA
             out[name] = arr
     elif kind == "date":
-        text = arrow_strings(raw)
+        # a column holds few distinct dates (hundreds in millions of rows): check and parse
+        # each distinct text once, then spread the result back by the dictionary codes
+        encoded = pc.dictionary_encode(arrow_strings(raw))
+        text = encoded.dictionary
         shaped = _np_bool(pc.match_substring_regex(text, f"^{DATE_PATTERN}$"))
-        stamps = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+        distinct = np.full(len(text) + 1, np.datetime64("NaT"), dtype="datetime64[ns]")
         if shaped.any():
             rows = np.flatnonzero(shaped)
             sub = text.take(pa.array(rows))
@@ -459,7 +462,9 @@ def parse_column(
             # Arrow rolls 2025-02-30 over to March: a real date prints back as it was read
             real = _np_bool(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), sub))
             found = np.asarray(parsed.to_numpy(zero_copy_only=False), "datetime64[ns]")
-            stamps[rows] = np.where(real, found, np.datetime64("NaT"))
+            distinct[rows] = np.where(real, found, np.datetime64("NaT"))
+        codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False))
+        stamps = distinct[codes]  # code -1 (a missing cell) picks the NaT at the end
         ok = ~np.isnat(stamps)
         checks.add(
             present & ~ok,
