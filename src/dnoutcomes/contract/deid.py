@@ -165,7 +165,7 @@ PHONE = (
 _SUSPECT_PATTERN = f"(?:{EMAIL})|(?:{SSN})|(?:{PHONE})"
 # A necessary condition of every pattern above (checked in tests/test_deid.py). Digits are
 # spelled [0-9]: RE2 (pyarrow) and Python's re then agree on what a digit is.
-_PREFILTER = r"[@+(]|[0-9][ .\-][0-9]|\b0[1-9][0-9]{8}"
+_PREFILTER = r"[@+(]|[ .\-][0-9]{3}|\b0[1-9][0-9]{8}"
 
 
 def _normalise(name: str) -> str:
@@ -228,8 +228,9 @@ def suspect_values(values: pd.Series) -> np.ndarray:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     out = np.zeros(len(arr), dtype=bool)
-    # every pattern needs "@", "+", "(", a digit-separator-digit or a trunk-0 run: a cheap
-    # first pass that lets ids such as P1100000_3 through without the full expression
+    # every pattern needs "@", "+", "(", a separator followed by three digits, or a trunk-0
+    # run: a cheap first pass that lets ids (P1100000_3), ISO dates and decimals through
+    # without the full expression
     maybe = pc.match_substring_regex(arr, _PREFILTER)
     rows = np.flatnonzero(maybe.fill_null(False).to_numpy(zero_copy_only=False))
     if len(rows) == 0:
