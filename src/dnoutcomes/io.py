@@ -122,7 +122,10 @@ def _tidy_arrow(
     cols = []
     for column in table.columns:
         trimmed = pc.utf8_trim_whitespace(column)
-        cols.append(pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed))
+        shortest = pc.min(pc.binary_length(trimmed)).as_py()
+        if shortest == 0:  # a cell of spaces only: not recorded
+            trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+        cols.append(trimmed)
     if cols:
         filled = cols[0].is_valid()
         for col in cols[1:]:

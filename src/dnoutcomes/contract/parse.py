@@ -25,7 +25,9 @@ __all__ = [
     "empty_problems",
     "isin",
     "lookup",
+    "codes_of",
     "parse_column",
+    "parse_numbers",
     "positions",
     "screen_values",
 ]
@@ -280,7 +282,7 @@ def _np_bool(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(values.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _numbers(raw: pd.Series, decimal_comma: bool) -> pd.Series:
+def parse_numbers(raw: pd.Series, decimal_comma: bool) -> pd.Series:
     """Parse decimal numbers (``1``, ``-2.5``, ``1e3``; ``2,5`` with ``decimal_comma``).
 
     Text that is not such a number (``inf``, ``nan``, ``1.2.3``) becomes NaN. One regular
@@ -299,7 +301,7 @@ def _numbers(raw: pd.Series, decimal_comma: bool) -> pd.Series:
     return pd.Series(out, index=raw.index, dtype="float64")
 
 
-def _codes(raw: pd.Series, levels: Sequence[str]) -> np.ndarray:
+def codes_of(raw: pd.Series, levels: Sequence[str]) -> np.ndarray:
     """Position of each value in ``levels`` (-1 when absent), compared in lower case."""
     codes = positions(raw, levels)
     retry = raw.notna().to_numpy() & (codes < 0)
@@ -395,7 +397,7 @@ def parse_column(
         )
         out[name] = low.astype("str")
     elif kind == "category":
-        codes = _codes(raw, spec.levels)
+        codes = codes_of(raw, spec.levels)
         ok = codes >= 0
         checks.add(
             present & ~ok,
@@ -408,7 +410,7 @@ def parse_column(
             codes, categories=pd.Index(list(spec.levels)), ordered=spec.ordered
         )
     elif kind in ("integer", "number"):
-        num = _numbers(raw, decimal_comma)
+        num = parse_numbers(raw, decimal_comma)
         isnum = num.notna().to_numpy()
         checks.add(
             present & ~isnum, name, "not_a_number", _range_text(spec, kind == "integer"), raw
@@ -432,7 +434,7 @@ def parse_column(
             out[name][~isnum] = pd.NA
     elif kind == "bool":
         truthy = sorted(BOOL_TRUE)
-        codes = _codes(raw, truthy + sorted(BOOL_FALSE))
+        codes = codes_of(raw, truthy + sorted(BOOL_FALSE))
         is_true = (codes >= 0) & (codes < len(truthy))
         known = codes >= 0
         checks.add(
@@ -488,7 +490,7 @@ def parse_column(
     elif kind == "age":
         low = raw.str.replace(" ", "", regex=False)
         top = (low == "90+").to_numpy(dtype=bool)
-        num = _numbers(raw.where(~top), decimal_comma)
+        num = parse_numbers(raw.where(~top), decimal_comma)
         vals = num.to_numpy()
         isnum = ~np.isnan(vals)
         checks.add(

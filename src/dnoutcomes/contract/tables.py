@@ -9,10 +9,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dnoutcomes.contract.deid import identifier_column
 from dnoutcomes.contract.measures import MeasureRegistry
-from dnoutcomes.contract.parse import TableChecks, parse_column, positions, screen_values
+from dnoutcomes.contract.parse import (
+    TableChecks,
+    arrow_strings,
+    codes_of,
+    parse_column,
+    parse_numbers,
+    screen_values,
+)
 from dnoutcomes.contract.specs import OUTCOME_ID_COLUMNS, TABLES
 from dnoutcomes.io import RawTable
 
@@ -195,11 +204,15 @@ def _outcome_values(
     value_raw = value_raw.rename("value")
     where_m: str | np.ndarray = source_columns if source_columns is not None else "measure"
     where_v: str | np.ndarray = source_columns if source_columns is not None else "value"
-    measure = measure_raw.str.lower()
-    has_m = measure.notna().to_numpy()
+    has_m = measure_raw.notna().to_numpy()
     reg = registry.to_frame()
-    pos = positions(measure, reg["name"])
+    names = list(reg["name"])
+    pos = codes_of(measure_raw, names)
     known = pos >= 0
+    # the typed measure: the registry's name, else the text in lower case (a rejected row)
+    lowered = pc.utf8_lower(arrow_strings(measure_raw))
+    taken = pc.take(pa.array(names, pa.string()), pa.array(np.where(known, pos, 0)))
+    measure = pa.table({"m": pc.if_else(pa.array(known), taken, lowered)}).to_pandas()["m"]
     if "measure" in frame.columns:
         checks.add(
             ~has_m,
@@ -217,11 +230,7 @@ def _outcome_values(
         measure_raw,
         fix="Register further measures with MeasureRegistry.with_measure.",
     )
-    text = value_raw
-    if decimal_comma:
-        text = value_raw.str.replace(r"^([+-]?\d+),(\d+)$", r"\1.\2", regex=True)
-    num = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
-    num = np.where(np.isfinite(num), num, np.nan)
+    num = parse_numbers(value_raw, decimal_comma).to_numpy()
     has_v = value_raw.notna().to_numpy()
     isnum = ~np.isnan(num)
     if "value" in frame.columns:
@@ -246,11 +255,14 @@ def _outcome_values(
         + ["value must be a number"],
         dtype=object,
     )
-    expected = texts[np.where(known, pos, len(texts) - 1)]
+
+    def expected(rows: np.ndarray) -> np.ndarray:
+        return np.asarray(texts[np.where(known[rows], pos[rows], len(texts) - 1)])
+
     checks.add(has_v & ~isnum, where_v, "not_a_number", expected, value_raw)
     with np.errstate(invalid="ignore"):
         outside = known & isnum & ((num < low) | (num > high))
         fraction = known & isnum & integer & (np.floor(num) != num)
     checks.add(fraction, where_v, "not_whole", expected, value_raw)
     checks.add(outside, where_v, "out_of_range", expected, value_raw)
-    return {"measure": measure.astype("str"), "value": num.astype("float64")}
+    return {"measure": measure, "value": num.astype("float64")}
