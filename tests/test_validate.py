@@ -310,6 +310,16 @@ CASES = [
         secret="bloggs",
     ),
     Case(
+        "telephone in a number column",
+        _set("sessions", 7, "duration_min", "555-123-4567"),
+        "sessions",
+        9,
+        "duration_min",
+        "identifier_value",
+        {"sessions": 1},
+        secret="123-4567",
+    ),
+    Case(
         "date in another format",
         _set("episodes", 2, "start_date", "01/02/2025"),
         "episodes",

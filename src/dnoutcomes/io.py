@@ -136,7 +136,7 @@ def _tidy_arrow(
     tidy = pa.table(cols, names=[f"c{i}" for i in range(len(cols))])
     if not keep.all():
         tidy = tidy.filter(pa.array(keep))
-    frame = tidy.to_pandas()
+    frame = tidy.combine_chunks().to_pandas()  # one chunk: later Arrow calls need no copy
     frame.columns = names
     return frame, lines[keep]
 

@@ -63,9 +63,13 @@ class TableChecks:
         self.n = len(self.lines)
         self.bad = np.zeros(self.n, dtype=bool)
         self.withheld: dict[str, np.ndarray] = {}
+        #: per column, the cells with a problem that rejects them (the identifier screen
+        #: looks at these, and at every cell of an id, label or extra column)
+        self.cell_bad: dict[str, np.ndarray] = {}
         self._parts: list[pd.DataFrame] = []
         self._rows: list[np.ndarray] = []
         self._msgs: list[np.ndarray] = []
+        self._pending: list[tuple[Any, ...]] = []
 
     def value_text(self, column: str, values: pd.Series, idx: np.ndarray) -> pd.Series:
         """The values at ``idx`` as shown in messages (never a withheld cell)."""
@@ -114,11 +118,33 @@ class TableChecks:
         if not m.any():
             return
         idx = np.flatnonzero(m)
-        cols = column[idx] if isinstance(column, np.ndarray) else np.full(len(idx), column)
         if reject:
             self.bad[idx] = True
+            key = column if isinstance(column, str) else str(getattr(got, "name", ""))
+            previous = self.cell_bad.get(key)
+            self.cell_bad[key] = m if previous is None else previous | m
         if not record:
             return
+        # messages are built when the problems are read (frame, reasons), after the
+        # identifier screen has marked the cells whose value must not be shown
+        self._pending.append((idx, column, rule, expected, got, fix, reject))
+
+    def _materialise(self) -> None:
+        for idx, column, rule, expected, got, fix, reject in self._pending:
+            self._build(idx, column, rule, expected, got, fix, reject)
+        self._pending.clear()
+
+    def _build(
+        self,
+        idx: np.ndarray,
+        column: str | np.ndarray,
+        rule: str,
+        expected: str | np.ndarray | Callable[[np.ndarray], np.ndarray],
+        got: pd.Series | None,
+        fix: str,
+        reject: bool,
+    ) -> None:
+        cols = column[idx] if isinstance(column, np.ndarray) else np.full(len(idx), column)
         col_series = pd.Series(cols, dtype=object)
         exp: str | pd.Series
         if isinstance(expected, np.ndarray):
@@ -179,6 +205,7 @@ class TableChecks:
 
     def frame(self) -> pd.DataFrame:
         """All problems recorded, one row each (the problems frame columns)."""
+        self._materialise()
         if not self._parts:
             return empty_problems()
         return pd.concat(self._parts, ignore_index=True)
@@ -191,6 +218,7 @@ class TableChecks:
         pandas.Series
             Indexed by row position (only invalid rows), text.
         """
+        self._materialise()
         if not self._rows:
             return pd.Series(dtype="str")
         rows = pd.DataFrame(
@@ -528,26 +556,43 @@ def parse_column(
 
 
 def screen_values(
-    checks: TableChecks, frame: pd.DataFrame, columns: dict[str, np.ndarray] | None = None
+    checks: TableChecks,
+    frame: pd.DataFrame,
+    columns: dict[str, np.ndarray] | None = None,
+    *,
+    only: dict[str, np.ndarray] | None = None,
 ) -> None:
-    """Run the de-identification value screen on every column of a raw table.
+    """Run the de-identification value screen on the columns of a raw table.
 
     Parameters
     ----------
     checks
-        Where problems go; suspect cells are also marked withheld there, so that no later
-        message shows them.
+        Where problems go; suspect cells are also marked withheld there, so that no message
+        shows them (messages are built after the screen).
     frame
         The raw text table.
     columns
         For a column whose cells came from several input columns (wide outcomes), the input
         column name of each row.
+    only
+        For some columns, the only cells to screen (a typed column's valid values cannot
+        look like an identifier: dates, numbers in range, booleans, categories); the other
+        columns are screened whole.
     """
     for name in frame.columns:
-        hit = suspect_values(frame[name])
+        key = str(name)
+        values = frame[name]
+        if only is not None and key in only:
+            rows = np.flatnonzero(only[key] & values.notna().to_numpy())
+            if len(rows) == 0:
+                continue
+            hit = np.zeros(checks.n, dtype=bool)
+            hit[rows] = suspect_values(values.iloc[rows])
+        else:
+            hit = suspect_values(values)
         if hit.any():
-            checks.withheld[name] = hit | checks.withheld.get(name, np.zeros(checks.n, bool))
-            where: str | np.ndarray = (columns or {}).get(str(name), str(name))
+            checks.withheld[key] = hit | checks.withheld.get(key, np.zeros(checks.n, bool))
+            where: str | np.ndarray = (columns or {}).get(key, key)
             checks.add(
                 hit,
                 where,

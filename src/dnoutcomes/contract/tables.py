@@ -153,9 +153,6 @@ def prepare_table(raw: RawTable, registry: MeasureRegistry) -> PreparedTable:
                 "Add it, or rename the column that holds it.",
                 reject_all=True,
             )
-    screen_values(
-        checks, frame, {"value": source_columns} if wide and source_columns is not None else None
-    )
 
     decimal_comma = raw.delimiter == ";"
     typed: dict[str, Any] = {}
@@ -173,6 +170,19 @@ def prepare_table(raw: RawTable, registry: MeasureRegistry) -> PreparedTable:
         typed.update(parsed)
     if name == "outcomes":
         typed.update(_outcome_values(checks, frame, source_columns, registry, decimal_comma))
+    # valid dates, numbers, booleans, categories and lists cannot look like an identifier:
+    # only their invalid cells are screened; ids, labels and extra columns are screened whole
+    safe_kinds = {"category", "integer", "number", "bool", "date", "age", "list"}
+    safe = [s.name for s in specs if s.kind in safe_kinds]
+    if name == "outcomes":
+        safe += ["measure", "value"]
+    none = np.zeros(checks.n, dtype=bool)
+    screen_values(
+        checks,
+        frame,
+        {"value": source_columns} if wide and source_columns is not None else None,
+        only={c: checks.cell_bad.get(c, none) for c in safe if c in present},
+    )
     extras = [c for c in frame.columns if c not in contract_cols]
     typed_frame = pd.DataFrame(typed, index=pd.RangeIndex(checks.n))
     for col in extras:
