@@ -184,3 +184,14 @@ def test_parquet_typed_columns_become_contract_text(tmp_path: Path) -> None:
     assert ds.sessions["dn_performed"].tolist() == [True, True, False, False] + [True] * 3 + [False]
     assert ds.sessions["muscles"].iloc[0] == ("piriformis", "gluteus_medius")
     assert ds.sessions["twitch_response"].isna().all()
+
+
+def test_stray_carriage_return_in_the_header_ends_the_line(tmp_path: Path) -> None:
+    # found by the byte-corruption property test: a lone \r ends a line, as for pyarrow
+    write_export(small_export(), tmp_path, "csv")
+    data = (tmp_path / "adverse_events.csv").read_bytes().replace(b"type,", b"ty\rpe,", 1)
+    (tmp_path / "adverse_events.csv").write_bytes(data)
+    with pytest.raises(dnoutcomes.DatasetError) as err:
+        dnoutcomes.load(tmp_path)
+    rules = set(err.value.problems["rule"])
+    assert {"missing_column", "malformed_row"} <= rules

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import gzip
 import hashlib
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,7 +170,7 @@ def _first_line(path: Path, table: str) -> str:
         raise _unreadable(
             path, table, "the file is empty", "export the table again with its header row"
         )
-    line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    line = re.split(rb"\r\n|\n|\r", head, maxsplit=1)[0]  # as pyarrow ends a line
     try:
         return line.decode("utf-8")
     except UnicodeDecodeError:
@@ -219,7 +220,12 @@ def _read_csv(path: Path, table: str) -> RawTable:
             "save the file as UTF-8 (in Excel: Save As, 'CSV UTF-8')",
         )
     delimiter = ";" if header_text.count(";") > header_text.count(",") else ","
-    names = next(csv.reader([header_text], delimiter=delimiter))
+    try:
+        names = next(csv.reader([header_text], delimiter=delimiter))
+    except (csv.Error, StopIteration):
+        raise _unreadable(
+            path, table, "the header line is not readable CSV", "check its quoting"
+        ) from None
     ncol = len(names)
     internal = [f"c{i}" for i in range(ncol)]
     bad: list[tuple[int | None, int]] = []
