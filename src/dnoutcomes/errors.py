@@ -49,9 +49,7 @@ class DatasetError(DnOutcomesError, ValueError):
         if problems is None:
             import pandas as pd
 
-            problems = pd.DataFrame(
-                columns=["table", "file", "line", "column", "rule", "message"]
-            )
+            problems = pd.DataFrame(columns=["table", "file", "line", "column", "rule", "message"])
         self.problems: pd.DataFrame = problems
 
 
