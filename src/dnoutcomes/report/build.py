@@ -18,6 +18,7 @@ import pandas as pd
 from dnoutcomes._frames import isin
 from dnoutcomes.errors import RequestError
 from dnoutcomes.report import sections as sec
+from dnoutcomes.report.methods import methods_section
 from dnoutcomes.report.model import Report, Section
 from dnoutcomes.report.period import Period, default_period, parse_period
 from dnoutcomes.report.provenance import make_provenance
@@ -274,7 +275,7 @@ def build_report(
         },
         run_time=run_time,
     )
-    sections.append(sec.methods_section(context, provenance, omitted))
+    sections.append(methods_section(context, provenance, omitted))
     return Report(
         title=title,
         period=period,

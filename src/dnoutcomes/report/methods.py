@@ -1,0 +1,99 @@
+"""The last section of the report: the methods in words, then the provenance (package
+version, SHA-256 of every input file, parameters and run time)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from dnoutcomes.report._context import Context
+from dnoutcomes.report.headline import COMPLETE_MEASURES
+from dnoutcomes.report.model import Paragraph, Section, Table
+from dnoutcomes.report.provenance import Provenance
+
+__all__ = ["methods_section"]
+
+
+def methods_section(
+    context: Context, provenance: Provenance, omitted: Sequence[tuple[str, str]]
+) -> Section:
+    """Methods in words, then the provenance: version, input digests, parameters, run time.
+
+    Parameters
+    ----------
+    context
+        The report's data and parameters.
+    provenance
+        The run's provenance.
+    omitted
+        ``(section, reason)`` pairs of sections left out.
+
+    Returns
+    -------
+    Section
+        Paragraphs, the table ``provenance_inputs`` (``table``, ``file``, ``size_bytes``,
+        ``sha256``) and ``provenance_parameters`` (``parameter``, ``value``).
+    """
+    blocks: list[Any] = [
+        Paragraph(
+            "Episodes are selected by their discharge (end) date: "
+            f"{context.period.start:%Y-%m-%d} to {context.period.end:%Y-%m-%d}, compared with "
+            f"{context.previous_period.start:%Y-%m-%d} to {context.previous_period.end:%Y-%m-%d}"
+            + (f", at site {context.site}." if context.site else ", at every site.")
+        ),
+        Paragraph(
+            f"Comparisons are {context.comparator} minus {context.reference}. The primary "
+            "analysis is an ANCOVA of NPRS at discharge adjusted for baseline NPRS; secondary "
+            "outcomes are Holm-corrected. The weighted estimate uses stabilised inverse "
+            "probability of treatment weights from a propensity score of age, sex, condition, "
+            "symptom weeks, baseline NPRS and ODI and site, with a robust (HC0) standard "
+            "error. Each analysis uses the episodes with the values it needs and says how many."
+        ),
+        Paragraph(
+            "Control charts use every arm over the 24 months up to the end of the period: an "
+            "I chart (limits at the centre ± 2.66 × the mean moving range), a P chart and a U "
+            "chart with Shewhart limits, and Anhøj's runs rules for shifts."
+        ),
+        Paragraph(
+            f"Small numbers: a count from 1 to {context.min_cell - 1} is shown as "
+            f"“<{context.min_cell}”, and any figure from which it could be worked back (a "
+            "percentage, the complement in a row, a mean of so few episodes) as “[c]”. "
+            f"Headline completeness means a baseline and a discharge value of "
+            f"{' and '.join(m.upper() for m in COMPLETE_MEASURES)}."
+        ),
+    ]
+    if omitted:
+        blocks.append(
+            Paragraph(
+                "Left out of this report: "
+                + "; ".join(f"{key} ({reason})" for key, reason in omitted)
+                + "."
+            )
+        )
+    inputs = provenance.inputs_frame()
+    blocks.append(
+        Table(
+            key="provenance_inputs",
+            title="Input files",
+            frame=inputs,
+            labels={"table": "Table", "file": "File", "size_bytes": "Bytes", "sha256": "SHA-256"},
+            formats={"size_bytes": "int"},
+        )
+    )
+    params = pd.DataFrame(
+        [("dnoutcomes version", provenance.package_version), ("run time", provenance.run_time)]
+        + list(provenance.parameters),
+        columns=["parameter", "value"],
+    )
+    blocks.append(
+        Table(
+            key="provenance_parameters",
+            title="Version, run time and parameters",
+            frame=params,
+            labels={"parameter": "Parameter", "value": "Value"},
+            formats={"value": "text"},
+        )
+    )
+    return Section("methods", "Methods and provenance", tuple(blocks))
