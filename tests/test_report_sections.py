@@ -1,4 +1,4 @@
-"""The descriptive sections' pieces: headline frame, builder order, methods and provenance."""
+"""The descriptive sections' pieces: the headline frame, plain numbers, the builders' order."""
 
 from __future__ import annotations
 
