@@ -93,6 +93,16 @@ def _apply(ops: list[tuple[object, ...]]) -> dict[str, pd.DataFrame]:
     return {k: v.reset_index(drop=True) for k, v in tables.items()}
 
 
+SUSPECT = ["x@y.org", "555-123-4567", "123-45-6789", "+44 20 7946 0958"]
+
+
+def _no_suspect_shown(*frames: pd.DataFrame) -> None:
+    for frame in frames:
+        text = [str(t) for t in frame.to_numpy(dtype=object).ravel()]
+        for value in SUSPECT:
+            assert not any(value in t for t in text), value
+
+
 def _check(path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dnoutcomes.DataQualityWarning)
@@ -100,6 +110,8 @@ def _check(path: Path) -> None:
             ds = dnoutcomes.load(path)
         except DatasetError as exc:
             assert len(exc.problems) >= 1
+            _no_suspect_shown(exc.problems)
+            assert not any(v in str(exc) for v in SUSPECT)
             assert list(exc.problems.columns) == [
                 "table",
                 "file",
@@ -121,6 +133,7 @@ def _check(path: Path) -> None:
             frame = getattr(ds, name)
             assert frame is not None and len(frame) == acc.loc[name, "loaded"]
         assert len(ds.rejects) == acc["rejected"].sum()
+        _no_suspect_shown(ds.problems, ds.rejects, ds.warnings)
         # what loaded is consistent: every reference resolves among loaded rows
         assert ds.episodes["patient_id"].isin(ds.patients["patient_id"]).all()
         assert ds.sessions["episode_id"].isin(ds.episodes["episode_id"]).all()

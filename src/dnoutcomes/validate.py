@@ -111,6 +111,10 @@ def _rejects(t: dict[str, _Table]) -> pd.DataFrame:
         rows = np.flatnonzero(tab.checks.bad)
         key = TABLE_KEYS[name]
         ids = tab.typed[key].to_numpy(dtype=object)[rows] if key in tab.typed else None
+        held = tab.checks.withheld.get(key)
+        if ids is not None and held is not None:
+            ids = ids.copy()
+            ids[held[rows]] = None  # a suspect id is never shown
         parts.append(
             pd.DataFrame(
                 {

@@ -77,6 +77,16 @@ def _from_parent(child: _Table, column: str, parent: _Table, value: str) -> pd.S
     return out.where(ok)
 
 
+def _withheld_at(parent: _Table, column: str, pos: np.ndarray) -> np.ndarray:
+    """Whether the parent cell each child row points to is a withheld (suspect) value."""
+    held = parent.checks.withheld.get(column)
+    out = np.zeros(len(pos), dtype=bool)
+    if held is not None:
+        has = pos >= 0
+        out[has] = held[pos[has]]
+    return out
+
+
 def _iso(dates: pd.Series, idx: np.ndarray, missing: str) -> np.ndarray:
     return dates.iloc[idx].dt.strftime("%Y-%m-%d").fillna(missing).to_numpy(dtype=object)
 
@@ -161,6 +171,7 @@ def cross_checks(t: dict[str, _Table]) -> None:
         o.text.get("assessed_on"),
     )
     s_episode = _from_parent(o, "session_id", s, "episode_id")
+    shown = s_episode.where(~_withheld_at(s, "episode_id", o.refs["session_id"]), "another episode")
     other = (s_episode.notna() & (s_episode != od["episode_id"])).to_numpy(dtype=bool)
     o.checks.add(
         other,
@@ -168,7 +179,7 @@ def cross_checks(t: dict[str, _Table]) -> None:
         "session_other_episode",
         lambda i: (
             "session_id must be a session of the same episode (it belongs to "
-            + s_episode.iloc[i].fillna("").to_numpy(dtype=object)
+            + shown.iloc[i].fillna("").to_numpy(dtype=object)
             + ")"
         ),
         o.text.get("session_id"),
@@ -201,7 +212,11 @@ def _one_per_episode(o: _Table) -> None:
         + " "
         + od["measure"].iloc[rows].to_numpy(dtype=object)
         + " is allowed per episode; "
-        + od["episode_id"].iloc[rows].to_numpy(dtype=object)
+        + np.where(
+            o.checks.withheld.get("episode_id", np.zeros(o.checks.n, bool))[rows],
+            "this episode",
+            od["episode_id"].iloc[rows].to_numpy(dtype=object),
+        )
         + " has one on lines "
         + lines
     )
