@@ -195,3 +195,17 @@ def test_stray_carriage_return_in_the_header_ends_the_line(tmp_path: Path) -> No
         dnoutcomes.load(tmp_path)
     rules = set(err.value.problems["rule"])
     assert {"missing_column", "malformed_row"} <= rules
+
+
+@pytest.mark.parametrize("mode", ["strict", "quarantine"])
+def test_input_files_are_never_modified(tmp_path: Path, mode: str) -> None:
+    tables = small_export()
+    tables["patients"].loc[0, "age"] = "93"
+    path = write_export(tables, tmp_path, "csv")
+    before = {f.name: (f.read_bytes(), f.stat().st_mtime_ns) for f in path.iterdir()}
+    try:
+        dnoutcomes.load(path, mode=mode)  # type: ignore[arg-type]
+    except dnoutcomes.DatasetError:
+        pass
+    after = {f.name: (f.read_bytes(), f.stat().st_mtime_ns) for f in path.iterdir()}
+    assert after == before

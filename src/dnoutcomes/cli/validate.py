@@ -89,6 +89,10 @@ def _grouped(frame: pd.DataFrame, title: str, examples: int, note: str = "") -> 
         return []
     lines = [f"{title} ({len(frame):,}{note}), by rule:"]
     counts = frame["rule"].value_counts(sort=True)
+    # causes first: rows rejected only because a row they depend on was come last
+    counts = pd.concat(
+        [counts.drop("rejected_parent", errors="ignore"), counts.filter(["rejected_parent"])]
+    )
     for rule, count in counts.items():
         lines.append(f"  {rule} ({count:,})")
         sub = frame.loc[frame["rule"] == rule, "message"]
