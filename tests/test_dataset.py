@@ -167,3 +167,20 @@ def test_repr_and_summary(clinic_a_dataset: Dataset) -> None:
     summary = clinic_a_dataset.summary()
     summary.loc[0, "read"] = -1
     assert clinic_a_dataset.accounting.loc[0, "read"] == 600
+
+
+def test_clinic_a_contraindicated_needling_count(
+    clinic_a_dataset: Dataset, clinic_a_path: Path
+) -> None:
+    # independent count: DN sessions of patients with any recorded contraindication
+    s = pd.read_csv(clinic_a_path / "sessions.csv")
+    e = pd.read_csv(clinic_a_path / "episodes.csv")
+    p = pd.read_csv(clinic_a_path / "patients.csv")
+    merged = s.merge(e[["episode_id", "patient_id"]], on="episode_id").merge(
+        p[["patient_id", "contraindications"]], on="patient_id"
+    )
+    expected = int((merged["dn_performed"] & merged["contraindications"].notna()).sum())
+    warned = clinic_a_dataset.warnings
+    assert expected == 204
+    assert (warned["rule"] == "contraindicated_needling").sum() == expected
+    assert set(warned["table"]) == {"sessions"}
