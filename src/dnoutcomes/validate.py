@@ -15,8 +15,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from dnoutcomes.contract.arrow import lookup
 from dnoutcomes.contract.measures import MeasureRegistry, default_registry
-from dnoutcomes.contract.parse import empty_problems, lookup
+from dnoutcomes.contract.problems import empty_problems
 from dnoutcomes.contract.quality import quality_warnings
 from dnoutcomes.contract.references import cascade, cross_checks
 from dnoutcomes.contract.specs import TABLE_KEYS

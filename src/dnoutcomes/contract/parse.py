@@ -1,13 +1,13 @@
 """Parse and check one column of raw text against its :class:`ColumnSpec`, vectorised.
 
-:class:`TableChecks` collects the problems of one table (with file line numbers and
-messages in the project's template) and which rows they make invalid;
-:func:`parse_column` turns a column of text into its typed form and records what is wrong.
+:func:`parse_column` turns a column of text into its typed form and records what is wrong
+in the table's :class:`~dnoutcomes.contract.problems.TableChecks`; :func:`screen_values`
+runs the de-identification screen on the cells that could hold an identifier.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,292 +15,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dnoutcomes.contract.arrow import arrow_strings, positions
 from dnoutcomes.contract.deid import suspect_values
+from dnoutcomes.contract.problems import TableChecks
 from dnoutcomes.contract.specs import BOOL_FALSE, BOOL_TRUE, ColumnSpec
 
-__all__ = [
-    "TableChecks",
-    "arrow_strings",
-    "duplicated",
-    "empty_problems",
-    "isin",
-    "lookup",
-    "codes_of",
-    "parse_column",
-    "parse_numbers",
-    "positions",
-    "screen_values",
-]
+__all__ = ["codes_of", "parse_column", "parse_numbers", "screen_values"]
 
-PROBLEM_COLUMNS = ["table", "file", "line", "column", "rule", "message"]
 ID_PATTERN = r"[A-Za-z0-9_\-]{1,64}"
 LABEL_PATTERN = r"[a-z0-9_]+"
 DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
-WITHHELD = "a value that looks like an identifier (not shown)"
 
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
-
-
-class TableChecks:
-    """The problems found in one table, and which of its rows they invalidate.
-
-    Parameters
-    ----------
-    table
-        The table name.
-    file
-        The file name used in messages.
-    lines
-        File line number of each row (header = line 1).
-    """
-
-    def __init__(self, table: str, file: str, lines: np.ndarray) -> None:
-        self.table = table
-        self.file = file
-        self.lines = np.asarray(lines, dtype=np.int64)
-        self.n = len(self.lines)
-        self.bad = np.zeros(self.n, dtype=bool)
-        self.withheld: dict[str, np.ndarray] = {}
-        #: per column, the cells with a problem that rejects them (the identifier screen
-        #: looks at these, and at every cell of an id, label or extra column)
-        self.cell_bad: dict[str, np.ndarray] = {}
-        self._parts: list[pd.DataFrame] = []
-        self._rows: list[np.ndarray] = []
-        self._msgs: list[np.ndarray] = []
-        self._pending: list[tuple[Any, ...]] = []
-
-    def value_text(self, column: str, values: pd.Series, idx: np.ndarray) -> pd.Series:
-        """The values at ``idx`` as shown in messages (never a withheld cell)."""
-        text = values.iloc[idx].astype("str").fillna("an empty cell").to_numpy(dtype=object)
-        held = self.withheld.get(column)
-        if held is not None:
-            text = np.where(held[idx], WITHHELD, text)
-        return pd.Series(text, dtype=object)
-
-    def add(
-        self,
-        mask: np.ndarray | pd.Series,
-        column: str | np.ndarray,
-        rule: str,
-        expected: str | np.ndarray | Callable[[np.ndarray], np.ndarray],
-        got: pd.Series | None = None,
-        *,
-        fix: str = "",
-        reject: bool = True,
-        record: bool = True,
-    ) -> None:
-        """Record a problem at every row where ``mask`` is true.
-
-        Parameters
-        ----------
-        mask
-            Rows with the problem.
-        column
-            The column (or one column name per row).
-        rule
-            The rule broken (see ``docs/validation.md``).
-        expected
-            What the contract expects, phrased to follow ``"column X: "``; or one text per
-            row; or a function of the row positions that have the problem returning their
-            texts (so that messages are only built for rows with problems).
-        got
-            The raw values of the column (all rows); omitted for identifier problems.
-        fix
-            How to fix it (appended to the message).
-        reject
-            Whether the problem makes the row invalid (false for warnings).
-        record
-            Whether to list the problem (false: only mark the rows invalid).
-        """
-        m = np.asarray(mask, dtype=bool)
-        if not m.any():
-            return
-        idx = np.flatnonzero(m)
-        if reject:
-            self.bad[idx] = True
-            key = column if isinstance(column, str) else str(getattr(got, "name", ""))
-            previous = self.cell_bad.get(key)
-            self.cell_bad[key] = m if previous is None else previous | m
-        if not record:
-            return
-        # messages are built when the problems are read (frame, reasons), after the
-        # identifier screen has marked the cells whose value must not be shown
-        self._pending.append((idx, column, rule, expected, got, fix, reject))
-
-    def _materialise(self) -> None:
-        for idx, column, rule, expected, got, fix, reject in self._pending:
-            self._build(idx, column, rule, expected, got, fix, reject)
-        self._pending.clear()
-
-    def _build(
-        self,
-        idx: np.ndarray,
-        column: str | np.ndarray,
-        rule: str,
-        expected: str | np.ndarray | Callable[[np.ndarray], np.ndarray],
-        got: pd.Series | None,
-        fix: str,
-        reject: bool,
-    ) -> None:
-        cols = column[idx] if isinstance(column, np.ndarray) else np.full(len(idx), column)
-        col_series = pd.Series(cols, dtype=object)
-        exp: str | pd.Series
-        if isinstance(expected, np.ndarray):
-            exp = pd.Series(expected[idx], dtype=object)
-        elif callable(expected):
-            exp = pd.Series(np.asarray(expected(idx), dtype=object), dtype=object)
-        else:
-            exp = expected
-        msg = (
-            f"{self.file} line "
-            + pd.Series(self.lines[idx]).astype(str)
-            + ", column "
-            + col_series
-            + ": "
-            + exp
-        )
-        if got is not None:
-            name = column if isinstance(column, str) else str(got.name)
-            msg = (
-                msg + "; got " + self.value_text(name, got, idx).str.replace(r"\.$", "", regex=True)
-            )
-        msg = msg + "." + (f" {fix}" if fix else "")
-        self._parts.append(
-            pd.DataFrame(
-                {
-                    "table": self.table,
-                    "file": self.file,
-                    "line": pd.array(self.lines[idx], dtype="Int64"),
-                    "column": col_series.astype("str"),
-                    "rule": rule,
-                    "message": msg.astype("str"),
-                }
-            )
-        )
-        if reject:
-            self._rows.append(idx)
-            self._msgs.append(msg.to_numpy(dtype=object))
-
-    def add_header(self, column: str, rule: str, message: str, *, reject_all: bool) -> None:
-        """Record a problem of the header (line 1) that concerns a whole column."""
-        text = f"{self.file} line 1, column {column}: {message}"
-        self._parts.append(
-            pd.DataFrame(
-                {
-                    "table": [self.table],
-                    "file": [self.file],
-                    "line": pd.array([1], dtype="Int64"),
-                    "column": [column],
-                    "rule": [rule],
-                    "message": [text],
-                }
-            )
-        )
-        if reject_all and self.n:
-            self.bad[:] = True
-            self._rows.append(np.arange(self.n, dtype=np.int64))
-            self._msgs.append(np.full(self.n, text, dtype=object))
-
-    def frame(self) -> pd.DataFrame:
-        """All problems recorded, one row each (the problems frame columns)."""
-        self._materialise()
-        if not self._parts:
-            return empty_problems()
-        return pd.concat(self._parts, ignore_index=True)
-
-    def reasons(self) -> pd.Series:
-        """Why each invalid row is invalid: the first message, and how many more.
-
-        Returns
-        -------
-        pandas.Series
-            Indexed by row position (only invalid rows), text.
-        """
-        self._materialise()
-        if not self._rows:
-            return pd.Series(dtype="str")
-        rows = pd.DataFrame(
-            {"row": np.concatenate(self._rows), "message": np.concatenate(self._msgs)}
-        )
-        counts = rows.groupby("row", sort=True).size()
-        first = rows.drop_duplicates("row").set_index("row")["message"].sort_index()
-        more = counts.reindex(first.index) - 1
-        suffix = np.where(more > 0, " (and " + more.astype(str) + " more problems)", "")
-        return (first.astype(str) + suffix).astype("str")
-
-
-_EMPTY_PROBLEMS = pd.DataFrame(
-    {
-        "table": pd.Series(dtype="str"),
-        "file": pd.Series(dtype="str"),
-        "line": pd.Series(dtype="Int64"),
-        "column": pd.Series(dtype="str"),
-        "rule": pd.Series(dtype="str"),
-        "message": pd.Series(dtype="str"),
-    }
-)
-
-
-def empty_problems() -> pd.DataFrame:
-    """An empty problems frame with the right columns and dtypes."""
-    return _EMPTY_PROBLEMS.copy()
-
-
-def arrow_strings(values: pd.Series | pd.Index | Sequence[str]) -> pa.Array:
-    """Text values as one Arrow string array (zero-copy for pandas ``str`` columns)."""
-    if isinstance(values, pd.Series):
-        series = values
-    elif isinstance(values, pd.Index):
-        series = values.to_series(index=pd.RangeIndex(len(values)))
-    else:
-        series = pd.Series(list(values), dtype="str")
-    if not isinstance(series.dtype, pd.StringDtype):
-        series = series.astype("str")
-    arr = pa.array(series.array)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.type != pa.string():
-        arr = arr.cast(pa.string())
-    return arr
-
-
-def isin(keys: pd.Series, values: pd.Series | pd.Index | Sequence[str]) -> np.ndarray:
-    """Whether each key is one of ``values`` (False for a missing key), by Arrow hashing."""
-    hit = pc.is_in(arrow_strings(keys), value_set=arrow_strings(values), skip_nulls=True)
-    return np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def positions(keys: pd.Series, values: pd.Series | pd.Index | Sequence[str]) -> np.ndarray:
-    """Position of each key in ``values`` (-1 when absent or missing), by Arrow hashing."""
-    pos = pc.index_in(arrow_strings(keys), value_set=arrow_strings(values), skip_nulls=True)
-    return np.asarray(pos.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def duplicated(keys: pd.Series) -> np.ndarray:
-    """Rows whose (non-missing) key occurs more than once."""
-    arr = arrow_strings(keys)
-    counts = pc.value_counts(arr.drop_null())
-    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
-    if len(repeated) == 0:
-        return np.zeros(len(keys), dtype=bool)
-    hit = pc.is_in(arr, value_set=repeated, skip_nulls=True)
-    return np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
-    """``table[key]`` for each key (NA for an unknown or missing key), aligned to ``keys``.
-
-    ``table`` must have a unique text index. Unlike ``Series.map`` this keeps the dtype of
-    ``table`` even when it is empty, and hashes in Arrow.
-    """
-    pos = positions(keys, table.index)
-    if len(table) == 0:
-        return pd.Series(index=keys.index, dtype=table.dtype, name=table.name)
-    picked = table.iloc[np.where(pos >= 0, pos, 0)]
-    out = pd.Series(picked.to_numpy(), index=keys.index, dtype=table.dtype, name=table.name)
-    return out.where(pos >= 0)
 
 
 _NUMBER = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"

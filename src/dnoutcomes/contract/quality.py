@@ -16,14 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from dnoutcomes.contract.parse import (
-    TableChecks,
-    arrow_strings,
-    empty_problems,
-    isin,
-    lookup,
-    positions,
-)
+from dnoutcomes.contract.arrow import arrow_strings, isin, lookup, positions
+from dnoutcomes.contract.problems import TableChecks, empty_problems
 from dnoutcomes.contract.specs import ARMS_STANDARD
 
 __all__ = ["IMPLAUSIBLE_CHANGE", "quality_warnings"]

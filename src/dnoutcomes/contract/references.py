@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from dnoutcomes.contract.parse import arrow_strings, duplicated, positions
+from dnoutcomes.contract.arrow import arrow_strings, duplicated, positions
 from dnoutcomes.contract.specs import TABLE_KEYS
 from dnoutcomes.contract.tables import PreparedTable as _Table
 

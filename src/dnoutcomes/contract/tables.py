@@ -12,16 +12,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dnoutcomes.contract.arrow import arrow_strings
 from dnoutcomes.contract.deid import identifier_column
 from dnoutcomes.contract.measures import MeasureRegistry
-from dnoutcomes.contract.parse import (
-    TableChecks,
-    arrow_strings,
-    codes_of,
-    parse_column,
-    parse_numbers,
-    screen_values,
-)
+from dnoutcomes.contract.parse import codes_of, parse_column, parse_numbers, screen_values
+from dnoutcomes.contract.problems import TableChecks
 from dnoutcomes.contract.specs import OUTCOME_ID_COLUMNS, TABLES
 from dnoutcomes.io import RawTable
 

@@ -1,0 +1,71 @@
+"""Key matching and lookups on text columns, hashed in Arrow (pyarrow.compute).
+
+pandas' ``isin``/``map`` on Arrow-backed strings go through Python objects; these helpers
+keep the work in Arrow's hash tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["arrow_strings", "duplicated", "isin", "lookup", "positions"]
+
+
+def arrow_strings(values: pd.Series | pd.Index | Sequence[str]) -> pa.Array:
+    """Text values as one Arrow string array (zero-copy for pandas ``str`` columns)."""
+    if isinstance(values, pd.Series):
+        series = values
+    elif isinstance(values, pd.Index):
+        series = values.to_series(index=pd.RangeIndex(len(values)))
+    else:
+        series = pd.Series(list(values), dtype="str")
+    if not isinstance(series.dtype, pd.StringDtype):
+        series = series.astype("str")
+    arr = pa.array(series.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    return arr
+
+
+def isin(keys: pd.Series, values: pd.Series | pd.Index | Sequence[str]) -> np.ndarray:
+    """Whether each key is one of ``values`` (False for a missing key), by Arrow hashing."""
+    hit = pc.is_in(arrow_strings(keys), value_set=arrow_strings(values), skip_nulls=True)
+    return np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def positions(keys: pd.Series, values: pd.Series | pd.Index | Sequence[str]) -> np.ndarray:
+    """Position of each key in ``values`` (-1 when absent or missing), by Arrow hashing."""
+    pos = pc.index_in(arrow_strings(keys), value_set=arrow_strings(values), skip_nulls=True)
+    return np.asarray(pos.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def duplicated(keys: pd.Series) -> np.ndarray:
+    """Rows whose (non-missing) key occurs more than once."""
+    arr = arrow_strings(keys)
+    counts = pc.value_counts(arr.drop_null())
+    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    if len(repeated) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    hit = pc.is_in(arr, value_set=repeated, skip_nulls=True)
+    return np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """``table[key]`` for each key (NA for an unknown or missing key), aligned to ``keys``.
+
+    ``table`` must have a unique text index. Unlike ``Series.map`` this keeps the dtype of
+    ``table`` even when it is empty, and hashes in Arrow.
+    """
+    pos = positions(keys, table.index)
+    if len(table) == 0:
+        return pd.Series(index=keys.index, dtype=table.dtype, name=table.name)
+    picked = table.iloc[np.where(pos >= 0, pos, 0)]
+    out = pd.Series(picked.to_numpy(), index=keys.index, dtype=table.dtype, name=table.name)
+    return out.where(pos >= 0)

@@ -1,0 +1,80 @@
+"""Data-quality warnings (contract/quality.py): reported on Dataset.warnings and once as a
+DataQualityWarning from load, never fatal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from loader_data import small_export, write_export
+
+import dnoutcomes
+
+Tables = dict[str, pd.DataFrame]
+
+
+def _load_warned(tables: Tables, tmp_path: Path) -> dnoutcomes.Dataset:
+    path = write_export(tables, tmp_path, "csv")
+    with pytest.warns(dnoutcomes.DataQualityWarning) as rec:
+        ds = dnoutcomes.load(path)
+    assert len(rec) == 1
+    return ds
+
+
+def test_no_warnings_on_the_small_export(tmp_path: Path) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = dnoutcomes.load(write_export(small_export(), tmp_path, "csv"))
+    assert ds.warnings.empty
+
+
+def test_arm_mismatch_warns_for_standard_arms_only(tmp_path: Path) -> None:
+    tables = small_export()
+    # E1 declares dn_only; S1 now adds manual and exercise therapy -> dn_manual_exercise
+    tables["sessions"].loc[0, ["manual_therapy", "exercise_therapy"]] = ["true", "true"]
+    tables["episodes"].loc[3, "arm"] = "usual_care"  # a study's own arm: never compared
+    ds = _load_warned(tables, tmp_path)
+    assert ds.warnings[["table", "line", "column", "rule"]].values.tolist() == [
+        ["episodes", 2, "arm", "arm_mismatch"]
+    ]
+    assert "(dn_manual_exercise); the declared arm is used" in ds.warnings["message"].iloc[0]
+    e = ds.episodes.set_index("episode_id")
+    assert e.loc["E1", "arm"] == "dn_only" and e.loc["E1", "arm_derived"] == "dn_manual_exercise"
+    assert e.loc["E4", "arm"] == "usual_care"
+
+
+def test_needling_despite_a_contraindication_warns_per_session(tmp_path: Path) -> None:
+    tables = small_export()
+    tables["patients"].loc[0, "contraindications"] = "pregnancy"  # P1: E1 (S1, S2), E4 (S7)
+    ds = _load_warned(tables, tmp_path)
+    w = ds.warnings
+    assert set(w["rule"]) == {"contraindicated_needling"}
+    assert w["line"].tolist() == [2, 3, 8]  # S1, S2, S7; S8 had no needling
+
+
+def test_implausible_change_thresholds(tmp_path: Path) -> None:
+    tables = small_export()
+    o = tables["outcomes"]
+    o.loc[1, "value"] = "30"  # E1 baseline ODI on 2025-01-06
+    extra = pd.DataFrame(
+        [
+            # +65 ODI points after 7 days: implausible
+            ["E1", "S2", "2025-01-13", "session", "odi", "95"],
+            # E3: NPRS 8 -> 1 in 7 days (7 > 6 points): implausible
+            ["E3", "S6", "2025-02-08", "session", "nprs", "1"],
+            # E2: ODI 36 -> 100 after 8 days: outside the 7-day window, no warning
+            ["E2", "", "2025-01-18", "session", "odi", "100"],
+        ],
+        columns=o.columns,
+    )
+    tables["outcomes"] = pd.concat([o, extra], ignore_index=True)
+    ds = _load_warned(tables, tmp_path)
+    w = ds.warnings
+    assert w[["line", "rule"]].values.tolist() == [
+        [16, "implausible_change"],
+        [17, "implausible_change"],
+    ]
+    assert "odi changed from 30 to 95 within 7 days" in w["message"].iloc[0]
