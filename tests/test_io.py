@@ -76,16 +76,21 @@ def test_malformed_row_is_counted_and_named(tmp_path: Path) -> None:
     assert ds.rejects["line"].tolist() == [5]
 
 
-def test_empty_file_is_unreadable(tmp_path: Path) -> None:
+MODES = pytest.mark.parametrize("mode", ["strict", "quarantine"])
+
+
+@MODES
+def test_empty_file_is_unreadable(tmp_path: Path, mode: str) -> None:
     write_export(small_export(), tmp_path, "csv")
     (tmp_path / "episodes.csv").write_bytes(b"")
     with pytest.raises(UnreadableInputError, match=r"episodes\.csv: the file is empty") as err:
-        dnoutcomes.load(tmp_path)
+        dnoutcomes.load(tmp_path, mode=mode)  # type: ignore[arg-type]
     assert err.value.problems["table"].tolist() == ["episodes"]
 
 
+@MODES
 @pytest.mark.parametrize("where", ["header", "body"])
-def test_non_utf8_file_is_unreadable_with_the_line(tmp_path: Path, where: str) -> None:
+def test_non_utf8_file_is_unreadable_with_the_line(tmp_path: Path, where: str, mode: str) -> None:
     write_export(small_export(), tmp_path, "csv")
     text = (tmp_path / "patients.csv").read_text()
     if where == "header":
@@ -96,16 +101,17 @@ def test_non_utf8_file_is_unreadable_with_the_line(tmp_path: Path, where: str) -
         line = 4
     (tmp_path / "patients.csv").write_bytes(text.encode("latin-1"))
     with pytest.raises(UnreadableInputError, match=rf"line {line} is not UTF-8") as err:
-        dnoutcomes.load(tmp_path)
+        dnoutcomes.load(tmp_path, mode=mode)  # type: ignore[arg-type]
     assert isinstance(err.value, dnoutcomes.DatasetError)
     assert isinstance(err.value, ValueError)
 
 
-def test_missing_table_and_missing_folder(tmp_path: Path) -> None:
+@MODES
+def test_missing_table_and_missing_folder(tmp_path: Path, mode: str) -> None:
     write_export(small_export(), tmp_path, "csv")
     (tmp_path / "sessions.csv").unlink()
     with pytest.raises(UnreadableInputError, match="required table.*sessions"):
-        dnoutcomes.load(tmp_path)
+        dnoutcomes.load(tmp_path, mode=mode)  # type: ignore[arg-type]
     with pytest.raises(UnreadableInputError, match="no such folder"):
         dnoutcomes.load(tmp_path / "nope")
     with pytest.raises(UnreadableInputError, match="one .xlsx workbook"):
@@ -120,12 +126,13 @@ def test_adverse_events_absent_is_none_not_zero(tmp_path: Path) -> None:
     assert "adverse_events" not in set(ds.accounting["table"])
 
 
-def test_workbook_missing_a_sheet(tmp_path: Path) -> None:
+@MODES
+def test_workbook_missing_a_sheet(tmp_path: Path, mode: str) -> None:
     tables = small_export()
     del tables["outcomes"]
     path = write_export(tables, tmp_path, "xlsx")
     with pytest.raises(UnreadableInputError, match="no sheet for the required table.*outcomes"):
-        dnoutcomes.load(path)
+        dnoutcomes.load(path, mode=mode)  # type: ignore[arg-type]
 
 
 def test_workbook_line_numbers_are_sheet_rows(tmp_path: Path) -> None:
