@@ -184,3 +184,21 @@ def test_clinic_a_contraindicated_needling_count(
     assert expected == 204
     assert (warned["rule"] == "contraindicated_needling").sum() == expected
     assert set(warned["table"]) == {"sessions"}
+
+
+def test_trial_export_without_sessions(tmp_path: Path) -> None:
+    # the contract: sessions may hold no rows when every episode declares its arm
+    from loader_data import small_export, write_export
+
+    t = small_export()
+    t["sessions"] = t["sessions"].iloc[0:0]
+    t["outcomes"]["session_id"] = ""
+    t["outcomes"] = t["outcomes"][t["outcomes"]["timepoint"] != "session"]
+    t["episodes"]["arm"] = ["dn_only", "manual_exercise", "dn_manual_exercise", "usual_care"]
+    del t["adverse_events"]
+    ds = dnoutcomes.load(write_export(t, tmp_path, "csv"))
+    e = ds.episodes
+    assert e["arm"].tolist() == ["dn_only", "manual_exercise", "dn_manual_exercise", "usual_care"]
+    assert e["arm_derived"].isna().all() and (e["n_sessions"] == 0).all()
+    assert len(ds.sessions) == 0 and ds.sessions["dn_performed"].dtype == bool
+    assert ds.adverse_events is None
