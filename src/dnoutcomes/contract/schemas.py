@@ -65,7 +65,16 @@ def _number(low: float, high: float, *, nullable: bool = True) -> pa.Column:
 
 
 def patients() -> pa.DataFrameSchema:
-    """Schema of ``Dataset.patients`` (architecture: patients)."""
+    """Schema of ``Dataset.patients``.
+
+    Returns
+    -------
+    pandera.pandas.DataFrameSchema
+        Columns ``patient_id``, ``site_id`` (ids), ``sex``, ``condition`` (categories),
+        ``age`` (16-90), ``age_top_coded`` (bool; a top-coded age is 90),
+        ``symptom_weeks`` (0-5200), ``chronicity`` (ordered), ``contraindications``
+        (tuples of known items). Extra columns are allowed.
+    """
     return pa.DataFrameSchema(
         {
             "patient_id": _id(unique=True),
@@ -90,7 +99,14 @@ def patients() -> pa.DataFrameSchema:
 
 
 def episodes() -> pa.DataFrameSchema:
-    """Schema of ``Dataset.episodes``."""
+    """Schema of ``Dataset.episodes``.
+
+    Returns
+    -------
+    pandera.pandas.DataFrameSchema
+        Ids, ``start_date``/``end_date`` (end on or after start, or missing), the declared,
+        derived and used arms, ``discharge_reason``, and ``n_sessions >= dn_sessions >= 0``.
+    """
     return pa.DataFrameSchema(
         {
             "episode_id": _id(unique=True),
@@ -123,7 +139,15 @@ def episodes() -> pa.DataFrameSchema:
 
 
 def sessions() -> pa.DataFrameSchema:
-    """Schema of ``Dataset.sessions``."""
+    """Schema of ``Dataset.sessions``.
+
+    Returns
+    -------
+    pandera.pandas.DataFrameSchema
+        Ids, ``session_date``, the required booleans (``bool``) and optional ones
+        (``boolean``), ``needles`` (0-60, 0 or missing without dry needling), depth,
+        duration, and the list columns as tuples of known items.
+    """
     optional_bool = pa.Column("boolean", nullable=True)
     return pa.DataFrameSchema(
         {
@@ -155,7 +179,19 @@ def sessions() -> pa.DataFrameSchema:
 
 
 def outcomes(registry: MeasureRegistry | None = None) -> pa.DataFrameSchema:
-    """Schema of ``Dataset.outcomes`` (long form) for the measures of ``registry``."""
+    """Schema of ``Dataset.outcomes`` (long form) for the measures of ``registry``.
+
+    Parameters
+    ----------
+    registry
+        The measures allowed (default: the contract's twelve).
+
+    Returns
+    -------
+    pandera.pandas.DataFrameSchema
+        Ids, ``assessed_on``, ``timepoint`` (ordered), ``measure`` (a registry name) and
+        ``value`` inside its measure's range, whole where the measure is an integer.
+    """
     reg = (registry or default_registry()).to_frame().set_index("name")
 
     def in_measure_range(d: pd.DataFrame) -> pd.Series:
@@ -181,7 +217,14 @@ def outcomes(registry: MeasureRegistry | None = None) -> pa.DataFrameSchema:
 
 
 def adverse_events() -> pa.DataFrameSchema:
-    """Schema of ``Dataset.adverse_events``."""
+    """Schema of ``Dataset.adverse_events``.
+
+    Returns
+    -------
+    pandera.pandas.DataFrameSchema
+        Ids, ``type``, ``severity`` (ordered mild < significant < serious), ``reporter``
+        (or missing) and ``resolved_days`` (0-365 or missing).
+    """
     return pa.DataFrameSchema(
         {
             "event_id": _id(unique=True),
