@@ -189,6 +189,9 @@ def child(step: str, episodes: int, root: Path) -> dict[str, Any]:
                 wall, cpu, code = _timed(lambda: main(argv))
             result.update(exit_code=code, progress=err.getvalue().splitlines()[-12:])
             result["html_kib"] = round((Path(tmp) / "report.html").stat().st_size / 1024)
+    elif step == "mixed_setup":  # untimed: build the rows once, so the cap is the fit's alone
+        wall, cpu, arrays = _timed(lambda: _cached_trajectory_rows(folder))
+        result["n_obs"] = len(arrays[0])
     elif step in ("mixed_fast", "mixed_statsmodels"):
         from dnoutcomes.stats.mixed import fit_random_intercept
 
@@ -423,6 +426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     say(f"{n:,} {step}: skipped, predicted {guess:,.0f} s")
                     continue
             say(f"{n:,} episodes: {step}")
+            if step == "mixed_statsmodels":
+                run_child("mixed_setup", n, args.root, None)
             timeout = args.cap if step == "mixed_statsmodels" else None
             m = run_child(step, n, args.root, timeout)
             if step == "mixed_statsmodels":
