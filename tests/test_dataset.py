@@ -202,3 +202,19 @@ def test_trial_export_without_sessions(tmp_path: Path) -> None:
     assert e["arm_derived"].isna().all() and (e["n_sessions"] == 0).all()
     assert len(ds.sessions) == 0 and ds.sessions["dn_performed"].dtype == bool
     assert ds.adverse_events is None
+
+
+def test_sources_and_checksums(clinic_a_dataset: Dataset, clinic_a_path: Path) -> None:
+    import hashlib
+
+    assert set(clinic_a_dataset.sources) == {
+        "patients",
+        "episodes",
+        "sessions",
+        "outcomes",
+        "adverse_events",
+    }
+    for table, path in clinic_a_dataset.sources.items():
+        assert Path(path) == clinic_a_path / f"{table}.csv"
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        assert clinic_a_dataset.sha256[table] == digest

@@ -182,11 +182,12 @@ def _first_line(path: Path, table: str) -> str:
         ) from None
 
 
-def _utf8_error_line(path: Path) -> int | None:
+def _utf8_error_line(path: Path, digest: Any = None) -> int | None:
     """The line of the first byte that is not UTF-8, or None when the file is UTF-8.
 
     Decodes in 16 MiB blocks (C speed, bounded memory); run before the CSV parser so that no
-    undecodable text ever reaches pyarrow's handler of malformed rows.
+    undecodable text ever reaches pyarrow's handler of malformed rows. ``digest`` (a
+    hashlib object, uncompressed files only) is updated with the bytes on the way.
     """
     opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -194,6 +195,8 @@ def _utf8_error_line(path: Path) -> int | None:
     with opener(path, "rb") as fh:
         while True:
             block: bytes = fh.read(1 << 24)
+            if digest is not None:
+                digest.update(block)
             try:
                 decoder.decode(block, final=not block)
             except UnicodeDecodeError as exc:
@@ -207,7 +210,10 @@ def _utf8_error_line(path: Path) -> int | None:
 def _read_csv(path: Path, table: str) -> RawTable:
     header_text = _first_line(path, table)
     try:
-        bad_line = _utf8_error_line(path)
+        gz = path.name.lower().endswith(".gz")
+        digest = None if gz else hashlib.sha256()
+        bad_line = _utf8_error_line(path, digest)
+        checksum = _sha256(path) if digest is None else digest.hexdigest()
     except (OSError, EOFError, zlib.error):
         raise _unreadable(
             path, table, "the compressed file is damaged", "export it again"
@@ -280,7 +286,7 @@ def _read_csv(path: Path, table: str) -> RawTable:
         lines=lines,
         columns_as_read=tuple(names),
         malformed=malformed,
-        sha256=_sha256(path),
+        sha256=checksum,
         delimiter=delimiter,
     )
 
