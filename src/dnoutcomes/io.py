@@ -16,7 +16,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -415,7 +415,7 @@ def _find_files(folder: Path) -> dict[str, Path]:
     return found
 
 
-def read_export(path: str | Path, *, format: Literal["auto"] = "auto") -> RawDataset:
+def read_export(path: str | Path) -> RawDataset:
     """Read an export into raw text tables.
 
     Parameters
@@ -423,8 +423,6 @@ def read_export(path: str | Path, *, format: Literal["auto"] = "auto") -> RawDat
     path
         A folder holding ``<table>.csv``, ``<table>.csv.gz`` or ``<table>.parquet`` files,
         or one ``.xlsx`` workbook with a sheet per table.
-    format
-        Reserved; the format is recognised from the path.
 
     Returns
     -------
