@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from dnoutcomes.contract.arrow import arrow_strings, duplicated, positions
@@ -72,8 +73,14 @@ def _from_parent(child: _Table, column: str, parent: _Table, value: str) -> pd.S
     ok[ok] = ~repeated[pos[ok]]
     if len(values) == 0:
         return pd.Series(index=pd.RangeIndex(len(pos)), dtype=values.dtype)
-    picked = values.iloc[np.where(ok, pos, 0)]
-    out = pd.Series(picked.to_numpy(), dtype=values.dtype)
+    take = np.where(ok, pos, 0)
+    if isinstance(values.dtype, pd.StringDtype):
+        # stay in Arrow: no Python string objects for a million rows
+        taken = arrow_strings(values).take(pa.array(take))
+        masked = pc.if_else(pa.array(ok), taken, pa.scalar(None, pa.string()))
+        return pa.table({"v": masked}).to_pandas()["v"]
+    picked = values.to_numpy()[take]
+    out = pd.Series(picked, dtype=values.dtype)
     return out.where(ok)
 
 
