@@ -460,13 +460,25 @@ def read_export(path: str | Path) -> RawDataset:
         tables = _read_xlsx(root)
         kind = "sheet"
     else:
-        files = _find_files(root)
+        try:
+            files = _find_files(root)
+        except OSError as exc:
+            raise _unreadable(
+                root, None, f"the folder cannot be listed ({exc.strerror})", "check permissions"
+            ) from None
         tables = {}
         for table, file in files.items():
             name = file.name.lower()
-            tables[table] = (
-                _read_parquet(file, table) if name.endswith(".parquet") else _read_csv(file, table)
-            )
+            try:
+                tables[table] = (
+                    _read_parquet(file, table)
+                    if name.endswith(".parquet")
+                    else _read_csv(file, table)
+                )
+            except OSError as exc:  # permissions, a file removed while reading…
+                raise _unreadable(
+                    file, table, f"the file cannot be read ({exc.strerror or exc})", "check it"
+                ) from None
         kind = "file"
     missing = [t for t in REQUIRED_TABLES if t not in tables]
     if missing:
