@@ -86,13 +86,17 @@ def test_too_few_episodes_exits_1(
 
 @pytest.mark.slow
 def test_quarantine_analyses_the_valid_rows(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    clinic_a_dataset: Any,
+    clinic_a_expected: dict[str, Any],
 ) -> None:
     folder = tmp_path / "broken"
     shutil.copytree(CLINIC_A, folder)
     (folder / "expected.json").unlink()
     lines = (folder / "outcomes.csv").read_text(encoding="utf-8").splitlines()
     fields = lines[1].split(",")
+    assert fields[:5] == ["E1100000", "S11000001", "2025-01-16", "baseline", "nprs"]
     fields[-1] = "11.0"  # NPRS out of range on the first data row
     lines[1] = ",".join(fields)
     (folder / "outcomes.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -102,9 +106,14 @@ def test_quarantine_analyses_the_valid_rows(
     assert main(["analyze", str(folder), "--quarantine", "--json"]) == 0
     out, err = capsys.readouterr()
     document = json.loads(out)
-    assert document["rejected_rows"] >= 1
+    assert document["rejected_rows"] == 1  # an outcome row: nothing depends on it
     assert "quarantine mode left out" in err
-    assert document["ancova"][0]["n"] <= 396
+    # E1100000 (dn_only) loses its baseline NPRS, so the primary ANCOVA loses exactly it
+    episodes = clinic_a_dataset.episodes.set_index("episode_id")
+    assert episodes.loc["E1100000", "arm"] == clinic_a_expected["reference"]
+    primary = document["ancova"][0]
+    assert (primary["measure"], primary["timepoint"]) == ("nprs", "discharge")
+    assert primary["n"] == clinic_a_expected["ancova"][0]["n"] - 1
 
 
 @pytest.mark.slow
