@@ -121,3 +121,13 @@ def test_dropping_an_unused_arm_changes_nothing(clinic_a_dataset: Any) -> None:
     )
     with pytest.raises(RequestError, match="manual_exercise"):
         comparison_episodes(smaller, reference="manual_exercise")
+
+
+@pytest.mark.slow  # a fresh interpreter: seconds on a busy machine
+def test_cohort_never_imports_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, dnoutcomes.cohort\nsys.exit(3 if 'matplotlib' in sys.modules else 0)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr or "dnoutcomes.cohort imported matplotlib"
