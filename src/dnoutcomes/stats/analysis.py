@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from dnoutcomes.cohort import PatientFlow, check_arms, comparison_episodes, patient_flow
@@ -181,134 +182,81 @@ class Analysis(ResultMixin):
         return document
 
 
+#: The columns of :attr:`Analysis.frame`, in order.
+_HEADLINE_COLUMNS = [
+    "section",
+    "measure",
+    "timepoint",
+    "term",
+    "n",
+    "estimate",
+    "conf_low",
+    "conf_high",
+    "p_value",
+]
+
+
+def _headline_part(section: str, frame: pd.DataFrame, **columns: Any) -> pd.DataFrame:
+    """The headline columns of one section's result frame; ``columns`` sets the others."""
+    return frame.assign(section=section, **columns).reindex(columns=_HEADLINE_COLUMNS)
+
+
 def _headline(analysis_parts: dict[str, Any]) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
     ancova: OutcomesResult = analysis_parts["ancova"]
-    for r in ancova.frame.to_dict("records"):
-        rows.append(
-            {
-                "section": "ancova",
-                "measure": r["measure"],
-                "timepoint": r["timepoint"],
-                "term": "mean difference",
-                "n": r["n"],
-                "estimate": r["estimate"],
-                "conf_low": r["conf_low"],
-                "conf_high": r["conf_high"],
-                "p_value": r["p_value"],
-            }
-        )
+    parts = [_headline_part("ancova", ancova.frame, term="mean difference")]
     lmm: TrajectoryResult | None = analysis_parts["lmm"]
     if lmm is not None:
-        for r in lmm.fixed.to_dict("records"):
-            if r["term"] in ("arm", "arm_x_weeks"):
-                rows.append(
-                    {
-                        "section": "lmm",
-                        "measure": lmm.measure,
-                        "timepoint": "weeks",
-                        "term": r["term"],
-                        "n": lmm.n_episodes,
-                        "estimate": r["estimate"],
-                        "conf_low": r["conf_low"],
-                        "conf_high": r["conf_high"],
-                        "p_value": r["p_value"],
-                    }
-                )
+        fixed = lmm.fixed.loc[lmm.fixed["term"].isin(["arm", "arm_x_weeks"])]
+        parts.append(
+            _headline_part("lmm", fixed, measure=lmm.measure, timepoint="weeks", n=lmm.n_episodes)
+        )
     resp: ResponderResult | None = analysis_parts["responders"]
     if resp is not None:
-        for r in resp.frame.to_dict("records"):
-            rows.append(
-                {
-                    "section": "responders",
-                    "measure": resp.measure,
-                    "timepoint": resp.timepoint,
-                    "term": r["term"],
-                    "n": resp.n,
-                    "estimate": r["estimate"],
-                    "conf_low": r["conf_low"],
-                    "conf_high": r["conf_high"],
-                    "p_value": r["p_value"],
-                }
+        parts.append(
+            _headline_part(
+                "responders", resp.frame, measure=resp.measure, timepoint=resp.timepoint, n=resp.n
             )
+        )
     ttr: TimeToResponseResult | None = analysis_parts["time_to_response"]
     if ttr is not None:
-        for r in ttr.frame.to_dict("records"):
-            rows.append(
-                {
-                    "section": "time_to_response",
-                    "measure": ttr.measure,
-                    "timepoint": "days",
-                    "term": f"median {r['arm']}",
-                    "n": r["n"],
-                    "estimate": r["median"],
-                    "conf_low": r["conf_low"],
-                    "conf_high": r["conf_high"],
-                    "p_value": ttr.logrank_p,
-                }
+        parts.append(
+            _headline_part(
+                "time_to_response",
+                ttr.frame,
+                measure=ttr.measure,
+                timepoint="days",
+                term="median " + ttr.frame["arm"].astype(str),
+                estimate=ttr.frame["median"],
+                p_value=ttr.logrank_p,
             )
+        )
     med: MedicationResult | None = analysis_parts["medication"]
     if med is not None:
-        for r in med.frame.to_dict("records"):
-            rows.append(
-                {
-                    "section": "medication",
-                    "measure": r["measure"],
-                    "timepoint": med.timepoint,
-                    "term": "odds ratio" if r["model"] == "logistic" else "mean difference",
-                    "n": r["n"],
-                    "estimate": r["estimate"],
-                    "conf_low": r["conf_low"],
-                    "conf_high": r["conf_high"],
-                    "p_value": r["p_value"],
-                }
-            )
+        term = np.where(med.frame["model"] == "logistic", "odds ratio", "mean difference")
+        parts.append(_headline_part("medication", med.frame, timepoint=med.timepoint, term=term))
     iptw: IptwResult | None = analysis_parts["iptw"]
     if iptw is not None:
-        for r in iptw.estimates.to_dict("records"):
-            rows.append(
-                {
-                    "section": "iptw",
-                    "measure": iptw.measure,
-                    "timepoint": iptw.timepoint,
-                    "term": r["term"],
-                    "n": iptw.n,
-                    "estimate": r["estimate"],
-                    "conf_low": r["conf_low"],
-                    "conf_high": r["conf_high"],
-                    "p_value": r["p_value"],
-                }
+        parts.append(
+            _headline_part(
+                "iptw", iptw.estimates, measure=iptw.measure, timepoint=iptw.timepoint, n=iptw.n
             )
+        )
     meta: SiteMetaResult | None = analysis_parts["site_meta"]
     if meta is not None:
         pooled = meta.to_dict()
-        rows.append(
-            {
-                "section": "site_meta",
-                "measure": "nprs",
-                "timepoint": "discharge",
-                "term": "pooled (DerSimonian-Laird)",
-                "n": meta.n,
-                "estimate": pooled["estimate"],
-                "conf_low": pooled["ci_low"],
-                "conf_high": pooled["ci_high"],
-                "p_value": float("nan"),
-            }
-        )
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "section",
-            "measure",
-            "timepoint",
-            "term",
-            "n",
-            "estimate",
-            "conf_low",
-            "conf_high",
-            "p_value",
-        ],
-    )
+        row = {
+            "section": "site_meta",
+            "measure": "nprs",
+            "timepoint": "discharge",
+            "term": "pooled (DerSimonian-Laird)",
+            "n": meta.n,
+            "estimate": pooled["estimate"],
+            "conf_low": pooled["ci_low"],
+            "conf_high": pooled["ci_high"],
+            "p_value": float("nan"),
+        }
+        parts.append(pd.DataFrame([row], columns=_HEADLINE_COLUMNS))
+    frame = pd.concat(parts, ignore_index=True)
     frame["p_value"] = frame["p_value"].astype(float)
     return frame
 
