@@ -101,7 +101,7 @@ def test_child_process_reports_its_own_peak_and_the_cap_holds(root: Path) -> Non
     assert measured.note == "" and measured.wall_s is not None
     assert measured.peak_mib is not None and 50 < measured.peak_mib < 4096
     capped = run.run_child("load_csv", EPISODES, root, timeout=0.2)
-    assert capped.wall_s is None and capped.note == "not run (> 0.2 s)"
+    assert capped.wall_s is None and capped.note == "stopped at the 0.2 s cap"
 
 
 def test_slope_of_log_time_on_log_size() -> None:
@@ -112,7 +112,9 @@ def test_slope_of_log_time_on_log_size() -> None:
 
 
 def _measured(step: str, n: int, wall: float | None, **detail: Any) -> Any:
-    return run.Measured(step, n, wall, wall, 300.0, detail, "" if wall else "not run (> 10 min)")
+    return run.Measured(
+        step, n, wall, wall, 300.0, detail, "" if wall else "stopped at the 10 min cap"
+    )
 
 
 def test_table_ratios_and_growth_sentence() -> None:
@@ -132,7 +134,7 @@ def test_table_ratios_and_growth_sentence() -> None:
     assert len(lines) == 2 + len(results)
     assert "| 10,000 | 100 | load + validate parquet | 1.00 | 1.00 | 300 | 2.00× |" in lines
     assert "statsmodels ÷ fast = 200×" in lines[5]
-    assert "not run (> 10 min)" in lines[8] and "4,000 s by the slope" in lines[9]
+    assert "stopped at the 10 min cap" in lines[8] and "4,000 s by the slope" in lines[9]
     growth = run.growth(results)
     assert "load + validate parquet: slope 1.00" in growth
     assert math.isclose(run.slope([(1e4, 0.02), (1e5, 0.2)]) or 0, 1.0)
