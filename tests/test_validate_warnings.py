@@ -53,6 +53,16 @@ def test_needling_despite_a_contraindication_warns_per_session(tmp_path: Path) -
     w = ds.warnings
     assert set(w["rule"]) == {"contraindicated_needling"}
     assert w["line"].tolist() == [2, 3, 8]  # S1, S2, S7; S8 had no needling
+    assert w["message"].str.contains("contraindication (pregnancy)", regex=False).all()
+
+
+def test_a_contraindication_list_is_named_in_full(tmp_path: Path) -> None:
+    tables = small_export()
+    tables["patients"].loc[0, "contraindications"] = "pregnancy;anticoagulants"
+    ds = _load_warned(tables, tmp_path)
+    messages = ds.warnings["message"]
+    assert len(messages) == 3
+    assert messages.str.contains("contraindication (pregnancy, anticoagulants)", regex=False).all()
 
 
 def test_implausible_change_thresholds(tmp_path: Path) -> None:

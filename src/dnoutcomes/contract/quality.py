@@ -82,8 +82,11 @@ def quality_warnings(
 
     p, s = frames["patients"], frames["sessions"]
     cs = TableChecks("sessions", files["sessions"], lines["sessions"])
+    # join each distinct tuple once (a handful of combinations), not once per patient
+    codes, combos = pd.factorize(p["contraindications"].to_numpy(dtype=object))
+    joined = np.array([", ".join(c) for c in combos] + [""], dtype=object)
     contra = pd.Series(
-        [", ".join(c) for c in p["contraindications"]],
+        joined[np.where(codes >= 0, codes, len(combos))],
         index=p["patient_id"].to_numpy(),
         dtype="str",
     )
