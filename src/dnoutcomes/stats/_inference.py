@@ -16,13 +16,15 @@ from dnoutcomes.stats.results import TIDY_COLUMNS
 __all__ = ["check_conf_level", "linear_combinations", "wald_table", "z_critical"]
 
 
-def check_conf_level(conf_level: float) -> None:
+def check_conf_level(conf_level: float, *, where: str = "") -> None:
     """Raise :class:`~dnoutcomes.errors.RequestError` unless 0 < ``conf_level`` < 1.
 
     Parameters
     ----------
     conf_level
         The requested confidence level.
+    where
+        The function or analysis asking, named at the start of the message.
 
     Raises
     ------
@@ -31,7 +33,8 @@ def check_conf_level(conf_level: float) -> None:
     """
     if not 0 < conf_level < 1:
         raise RequestError(
-            f"conf_level must lie strictly between 0 and 1; got {conf_level!r}. "
+            f"{where + ': ' if where else ''}conf_level must lie strictly between 0 and 1; "
+            f"got {conf_level!r}. "
             "Use e.g. 0.95 for 95 % intervals."
         )
 

@@ -14,7 +14,7 @@ from scipy import stats as sps
 
 from dnoutcomes.cohort import outcome_pairs
 from dnoutcomes.errors import InsufficientDataError, RequestError
-from dnoutcomes.stats._inference import wald_table
+from dnoutcomes.stats._inference import check_conf_level, wald_table
 from dnoutcomes.stats.results import ResultMixin, jsonable
 
 if TYPE_CHECKING:
@@ -147,10 +147,7 @@ def fit_use_logistic(
     that does not converge, or that meets (quasi-)separation, is reported in ``notes`` and
     ``converged``.
     """
-    if not 0 < conf_level < 1:
-        raise RequestError(
-            f"conf_level must lie strictly between 0 and 1; got {conf_level!r}. Use e.g. 0.95."
-        )
+    check_conf_level(conf_level)
     data = frame.loc[frame[[outcome, baseline, treated]].notna().all(axis=1)]
     values = pd.concat([data[outcome], data[baseline]])
     if not values.isin([0, 1]).all():

@@ -23,13 +23,14 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from dnoutcomes.cohort import outcome_pairs
-from dnoutcomes.errors import InsufficientDataError, RequestError
+from dnoutcomes.errors import InsufficientDataError
 from dnoutcomes.stats._balance import BALANCE_THRESHOLD as BALANCE_THRESHOLD
 from dnoutcomes.stats._balance import balance_table, indicator_columns
 from dnoutcomes.stats._balance import (
     standardized_mean_differences as standardized_mean_differences,
 )
 from dnoutcomes.stats._evalue import e_value
+from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats._propensity import propensity_weights
 from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, jsonable
 
@@ -246,8 +247,7 @@ def compare_iptw(
       (``n - 1`` denominators); ``RR = exp(0.91 d)``, the interval limits likewise; then
       :func:`e_value`.
     """
-    if not 0.0 < conf_level < 1.0:
-        raise RequestError(f"compare_iptw: conf_level must be between 0 and 1; got {conf_level!r}.")
+    check_conf_level(conf_level, where="compare_iptw")
     pairs = outcome_pairs(
         dataset, measure="nprs", timepoint="discharge", reference=reference, comparator=comparator
     )

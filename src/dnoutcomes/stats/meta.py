@@ -15,6 +15,7 @@ from scipy import stats
 
 from dnoutcomes.cohort import outcome_pairs
 from dnoutcomes.errors import InsufficientDataError, RequestError
+from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, jsonable
 
 if TYPE_CHECKING:
@@ -133,10 +134,7 @@ def pool_dersimonian_laird(
             "pool_dersimonian_laird: estimates must be finite and standard errors finite and "
             "positive; drop the studies without a usable estimate first."
         )
-    if not 0.0 < conf_level < 1.0:
-        raise RequestError(
-            f"pool_dersimonian_laird: conf_level must be between 0 and 1; got {conf_level!r}."
-        )
+    check_conf_level(conf_level, where="pool_dersimonian_laird")
     k = int(y.shape[0])
     if k < MIN_SITES:
         raise InsufficientDataError(
@@ -345,10 +343,7 @@ def compare_sites(
     a site whose ANCOVA cannot be fitted (too few episodes in an arm) is left out and named
     in ``notes``. The site estimates are pooled by :func:`pool_dersimonian_laird`.
     """
-    if not 0.0 < conf_level < 1.0:
-        raise RequestError(
-            f"compare_sites: conf_level must be between 0 and 1; got {conf_level!r}."
-        )
+    check_conf_level(conf_level, where="compare_sites")
     # Imported here: the ANCOVA module loads statsmodels, which `import dnoutcomes` avoids.
     from dnoutcomes.stats.ancova import fit_ancova
 

@@ -21,7 +21,7 @@ from scipy import stats
 from dnoutcomes._frames import isin
 from dnoutcomes.cohort import comparison_episodes, get_measure
 from dnoutcomes.errors import InsufficientDataError, RequestError
-from dnoutcomes.stats._inference import linear_combinations, wald_table
+from dnoutcomes.stats._inference import check_conf_level, linear_combinations, wald_table
 from dnoutcomes.stats._reml import Engine, RandomInterceptFit, fit_random_intercept
 
 # The engine's internals stay importable from here for the tests that check them.
@@ -213,10 +213,7 @@ def compare_trajectories(
         raise RequestError(
             f"compare_trajectories: engine must be 'fast' or 'statsmodels'; got {engine!r}."
         )
-    if not 0.0 < conf_level < 1.0:
-        raise RequestError(
-            f"compare_trajectories: conf_level must be between 0 and 1; got {conf_level!r}."
-        )
+    check_conf_level(conf_level, where="compare_trajectories")
     weeks_at = np.asarray(weeks, dtype=np.float64)
     if weeks_at.ndim != 1 or not np.isfinite(weeks_at).all():
         raise RequestError(

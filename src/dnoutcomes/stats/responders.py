@@ -17,6 +17,7 @@ from scipy import stats as sps
 
 from dnoutcomes.cohort import get_measure, outcome_pairs
 from dnoutcomes.errors import InsufficientDataError, RequestError
+from dnoutcomes.stats._inference import check_conf_level, z_critical
 from dnoutcomes.stats.results import ResultMixin, jsonable
 
 if TYPE_CHECKING:
@@ -35,15 +36,6 @@ __all__ = [
 #: measure's MCID in percent of baseline, or a later value among the measure's responder
 #: values (PGIC 1–2).
 ResponderDefinition = Literal["points", "percent", "values"]
-
-
-def _z(conf_level: float) -> float:
-    if not 0 < conf_level < 1:
-        raise RequestError(
-            f"conf_level must lie strictly between 0 and 1; got {conf_level!r}. "
-            "Use e.g. 0.95 for 95 % intervals."
-        )
-    return float(sps.norm.ppf(0.5 + conf_level / 2))
 
 
 def risk_measures(
@@ -96,7 +88,7 @@ def risk_measures(
     >>> round(float(frame.loc["odds_ratio", "conf_high"]), 3)
     0.811
     """
-    z = _z(conf_level)
+    z = z_critical(conf_level)
     counts = (responders_reference, n_reference, responders_comparator, n_comparator)
     if (
         min(counts) < 0
@@ -360,7 +352,7 @@ def compare_responders(
     ``"percent"``, so are episodes whose baseline is 0 (no relative change). The NNT
     interval inverts the RD limits and is given in words when it crosses zero.
     """
-    _z(conf_level)
+    check_conf_level(conf_level)
     spec = get_measure(dataset, measure)
     pairs = outcome_pairs(
         dataset, measure=measure, timepoint=timepoint, reference=reference, comparator=comparator

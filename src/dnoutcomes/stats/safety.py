@@ -18,6 +18,7 @@ from scipy import stats
 
 from dnoutcomes.cohort import comparison_episodes
 from dnoutcomes.errors import RequestError
+from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats.results import ResultMixin, jsonable
 
 if TYPE_CHECKING:
@@ -91,10 +92,7 @@ def poisson_rate_ci(
     """
     x = np.asarray(events, dtype=np.float64)
     t = np.asarray(exposure, dtype=np.float64)
-    if not 0.0 < conf_level < 1.0:
-        raise RequestError(
-            f"poisson_rate_ci: conf_level must be between 0 and 1; got {conf_level!r}."
-        )
+    check_conf_level(conf_level, where="poisson_rate_ci")
     finite = np.isfinite(x) & np.isfinite(t)
     if (x[finite] < 0).any() or (x[finite] != np.round(x[finite])).any() or (t[finite] < 0).any():
         raise RequestError(
@@ -265,10 +263,7 @@ def compare_safety(
     patient has at least one recorded contraindication and that have at least one DN
     session.
     """
-    if not 0.0 < conf_level < 1.0:
-        raise RequestError(
-            f"compare_safety: conf_level must be between 0 and 1; got {conf_level!r}."
-        )
+    check_conf_level(conf_level, where="compare_safety")
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
     arms = [reference, comparator]
     sessions = dataset.sessions.loc[
