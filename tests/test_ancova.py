@@ -217,3 +217,15 @@ def test_constant_outcome_or_baseline_is_too_little(vickers: pd.DataFrame) -> No
         fit_ancova(data.assign(pk5=3.0), outcome="pk5", baseline="pk1")
     with pytest.raises(InsufficientDataError, match="baseline take"):
         fit_ancova(data.assign(pk1=0.0), outcome="pk5", baseline="pk1")
+
+
+def test_one_covariate_given_as_a_string(clinic_a_dataset: Any) -> None:
+    one = compare_ancova(clinic_a_dataset, covariates="age")
+    listed = compare_ancova(clinic_a_dataset, covariates=["age"])
+    plain = compare_ancova(clinic_a_dataset)
+    assert one.covariates == ("age",)
+    assert one.estimate == listed.estimate and one.std_error == listed.std_error
+    assert one.estimate != plain.estimate  # age really entered the model
+    with pytest.raises(RequestError, match="bmi not found.*covariates=") as info:
+        compare_ancova(clinic_a_dataset, covariates="bmi")
+    assert "b, m, i" not in str(info.value)

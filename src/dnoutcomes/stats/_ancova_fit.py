@@ -121,6 +121,12 @@ class AncovaResult(ResultMixin):
         )
 
 
+def _as_names(covariates: Sequence[str]) -> tuple[str, ...]:
+    """The covariate names as a tuple; one name given as a plain string is one covariate
+    (iterating ``"age"`` would ask for the columns ``a``, ``g`` and ``e``)."""
+    return (covariates,) if isinstance(covariates, str) else tuple(covariates)
+
+
 def fit_ancova(
     frame: pd.DataFrame,
     *,
@@ -177,6 +183,7 @@ def fit_ancova(
     outcome within arms (n − 1 denominators), J = 1 − 3 / (4 (n₀ + n₁) − 9).
     """
     check_conf_level(conf_level)
+    covariates = _as_names(covariates)
     needed = [outcome, baseline, treated, *covariates]
     missing_cols = [c for c in needed if c not in frame.columns]
     if missing_cols:
@@ -324,7 +331,8 @@ def compare_ancova(
         ``"discharge"`` or a follow-up timepoint.
     covariates
         Extra adjustment columns of the episode or patient tables (``"age"``, ``"sex"``,
-        ``"site_id"``, or an extra column of the export).
+        ``"site_id"``, or an extra column of the export); a single name may be given as a
+        string.
     conf_level
         Confidence level.
 
@@ -356,11 +364,13 @@ def compare_ancova(
             f"{reference} and {comparator} has any {measure} value at {timepoint}; needs at "
             "least 2 per arm. Choose a measure and timepoint the export records."
         )
+    covariates = _as_names(covariates)
     unknown = [c for c in covariates if c not in pairs.columns]
     if unknown:
         raise RequestError(
             f"ANCOVA covariates: {', '.join(unknown)} not found; expected columns of the "
-            f"episodes or patients tables: {', '.join(map(str, pairs.columns))}."
+            f"episodes or patients tables: {', '.join(map(str, pairs.columns))}. Name "
+            "some of those, e.g. covariates=['age', 'symptom_weeks']."
         )
     result = fit_ancova(
         pairs,
