@@ -185,3 +185,13 @@ def test_pgic_and_percent_definitions(clinic_a_dataset: Any, clinic_a_expected: 
     hits = (pairs["baseline"] - pairs["value"]) / pairs["baseline"] >= 0.30
     assert pct.loc["dn_only", "responders"] == hits[pairs["arm"] == "dn_only"].sum()
     assert pct.loc["dn_only", "n"] == (pairs["arm"] == "dn_only").sum()
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), float("inf"), 0, -1])
+def test_a_threshold_that_counts_no_improvement_is_refused(
+    clinic_a_dataset: Any, threshold: float
+) -> None:
+    with pytest.raises(RequestError, match="threshold must be a finite number above 0"):
+        compare_responders(clinic_a_dataset, threshold=threshold)
+    with pytest.raises(RequestError, match="threshold must be a finite number above 0"):
+        compare_responders(clinic_a_dataset, definition="percent", threshold=threshold)

@@ -172,3 +172,11 @@ def test_logrank_ignores_labels_and_order(data: list[tuple[int, int, int]]) -> N
     km2 = kaplan_meier(time[::-1], event[::-1])
     np.testing.assert_allclose(km1["survival"], km2["survival"])
     assert km1["survival"].is_monotonic_decreasing
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), float("inf"), 0, -2])
+def test_a_threshold_that_counts_no_improvement_is_refused(
+    clinic_a_dataset: Any, threshold: float
+) -> None:
+    with pytest.raises(RequestError, match="threshold must be a finite number above 0"):
+        compare_time_to_response(clinic_a_dataset, threshold=threshold)

@@ -3,6 +3,7 @@ values and linear combinations of estimated coefficients."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -13,7 +14,13 @@ from scipy import stats as sps
 from dnoutcomes.errors import RequestError
 from dnoutcomes.stats.results import TIDY_COLUMNS
 
-__all__ = ["check_conf_level", "linear_combinations", "wald_table", "z_critical"]
+__all__ = [
+    "check_conf_level",
+    "check_threshold",
+    "linear_combinations",
+    "wald_table",
+    "z_critical",
+]
 
 
 def check_conf_level(conf_level: float, *, where: str = "") -> None:
@@ -36,6 +43,33 @@ def check_conf_level(conf_level: float, *, where: str = "") -> None:
             f"{where + ': ' if where else ''}conf_level must lie strictly between 0 and 1; "
             f"got {conf_level!r}. "
             "Use e.g. 0.95 for 95 % intervals."
+        )
+
+
+def check_threshold(threshold: float | None, *, where: str) -> None:
+    """Raise :class:`~dnoutcomes.errors.RequestError` unless a response threshold given by
+    the caller is a finite number above 0 (``None``, the registry's MCID, passes).
+
+    Parameters
+    ----------
+    threshold
+        The improvement that counts as a response (points or percent), or ``None``.
+    where
+        The analysis asking, named at the start of the message.
+
+    Raises
+    ------
+    RequestError
+        For NaN, an infinite value or a value of 0 or less (which would count no
+        improvement, or a worsening, as a response).
+    """
+    if threshold is None:
+        return
+    if not (isinstance(threshold, int | float) and math.isfinite(threshold) and threshold > 0):
+        raise RequestError(
+            f"{where}: threshold must be a finite number above 0 (the improvement that counts "
+            f"as a response); got {threshold!r}. Pass e.g. threshold=2, or leave it out to "
+            "use the measure's MCID."
         )
 
 

@@ -17,7 +17,7 @@ from scipy import stats as sps
 
 from dnoutcomes.cohort import get_measure, outcome_pairs
 from dnoutcomes.errors import InsufficientDataError, RequestError
-from dnoutcomes.stats._inference import check_conf_level, z_critical
+from dnoutcomes.stats._inference import check_conf_level, check_threshold, z_critical
 from dnoutcomes.stats.results import ResultMixin, jsonable
 
 if TYPE_CHECKING:
@@ -341,7 +341,8 @@ def compare_responders(
     ------
     RequestError
         Unknown arm, measure or timepoint; a measure without the MCID or responder values
-        the definition needs; an unknown definition.
+        the definition needs; an unknown definition; a threshold that is not a finite
+        number above 0.
     InsufficientDataError
         An arm with no analysable episode.
 
@@ -353,6 +354,7 @@ def compare_responders(
     interval inverts the RD limits and is given in words when it crosses zero.
     """
     check_conf_level(conf_level)
+    check_threshold(threshold, where=f"responders of {measure}")
     spec = get_measure(dataset, measure)
     pairs = outcome_pairs(
         dataset, measure=measure, timepoint=timepoint, reference=reference, comparator=comparator

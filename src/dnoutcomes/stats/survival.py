@@ -19,7 +19,7 @@ import pandas as pd
 from dnoutcomes._frames import isin
 from dnoutcomes.cohort import comparison_episodes, get_measure
 from dnoutcomes.errors import InsufficientDataError, RequestError
-from dnoutcomes.stats._inference import check_conf_level
+from dnoutcomes.stats._inference import check_conf_level, check_threshold
 from dnoutcomes.stats._km import LogrankResult, kaplan_meier, km_quantile, logrank_test
 from dnoutcomes.stats.results import ResultMixin, jsonable
 
@@ -72,7 +72,8 @@ def response_times(
     Raises
     ------
     RequestError
-        Unknown arm or measure, or a measure without an MCID in points and no threshold.
+        Unknown arm or measure, a measure without an MCID in points and no threshold, or
+        a threshold that is not a finite number above 0.
 
     Notes
     -----
@@ -81,6 +82,7 @@ def response_times(
     Improvement is direction-aware. Episodes without a baseline value or without any
     post-baseline value are left out.
     """
+    check_threshold(threshold, where=f"time to response of {measure}")
     spec = get_measure(dataset, measure)
     cut = threshold if threshold is not None else getattr(spec, "mcid_points", None)
     if cut is None:
@@ -241,7 +243,7 @@ def compare_time_to_response(
     Raises
     ------
     RequestError
-        Unknown arm or measure, no MCID, bad ``conf_level``.
+        Unknown arm or measure, no MCID, a threshold not above 0, bad ``conf_level``.
     InsufficientDataError
         An arm without any episode that has a baseline and a post-baseline value.
 
