@@ -170,11 +170,12 @@ def test_outcome_summaries(clinic_a_dataset: Any, clinic_a_expected: dict) -> No
     assert set(odi_only["measure"]) == {"odi"} and len(odi_only) == 4
 
 
-def test_docstring_examples_run() -> None:
+@pytest.mark.parametrize("name", ["dnoutcomes.stats.descriptives", "dnoutcomes.stats._smd"])
+def test_docstring_examples_run(name: str) -> None:
     import doctest
+    import importlib
 
-    import dnoutcomes.stats.descriptives as module
-
+    module = importlib.import_module(name)
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
 

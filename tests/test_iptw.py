@@ -259,11 +259,12 @@ def test_generated_confounding_is_corrected_toward_the_truth() -> None:
     assert res.balance["smd_after"].abs().max() < 0.1 < res.balance["smd_before"].abs().max()
 
 
-def test_docstring_examples_run() -> None:
+@pytest.mark.parametrize("name", ["dnoutcomes.stats.iptw", "dnoutcomes.stats._evalue"])
+def test_docstring_examples_run(name: str) -> None:
     import doctest
+    import importlib
 
-    import dnoutcomes.stats.iptw as module
-
+    module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
 

@@ -316,11 +316,12 @@ def test_recovers_the_generators_slope_difference() -> None:
     assert row["conf_low"] < truth < row["conf_high"]
 
 
-def test_docstring_examples_run() -> None:
+@pytest.mark.parametrize("name", ["dnoutcomes.stats.mixed", "dnoutcomes.stats._reml"])
+def test_docstring_examples_run(name: str) -> None:
     import doctest
+    import importlib
 
-    import dnoutcomes.stats.mixed as module
-
+    module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
 

@@ -468,3 +468,12 @@ def test_any_small_clinic_loads_without_problems(
         k: v for k, v in data.truth.arm_counts.items() if v
     }
     assert ds.patients["site_id"].isin(data.truth.sites).all()
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.sample as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -141,11 +141,12 @@ def test_bad_requests(clinic_a_dataset: Any) -> None:
     assert set(res.curves["arm"]) == {"dn_only", "dn_manual_exercise"}
 
 
-def test_docstring_examples_run() -> None:
+@pytest.mark.parametrize("name", ["dnoutcomes.stats.survival", "dnoutcomes.stats._km"])
+def test_docstring_examples_run(name: str) -> None:
     import doctest
+    import importlib
 
-    import dnoutcomes.stats.survival as module
-
+    module = importlib.import_module(name)
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
 
