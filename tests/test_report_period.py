@@ -119,3 +119,12 @@ def test_previous_period_is_adjacent_and_alike(
         months = period.trailing_months()
         assert len(set(months)) == 24 and months == tuple(sorted(months))
         assert months[-1] == f"{period.end:%Y-%m}"
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.report.period as module
+
+    result = doctest.testmod(module)
+    assert result.attempted >= 2 and result.failed == 0
