@@ -192,3 +192,12 @@ def test_recovers_the_generators_truth(confounding: float) -> None:
         # sicker patients get the combination: the naive estimate understates the benefit
         assert abs(iptw["estimate"] - nprs) < abs(naive["estimate"] - nprs)
         assert doc["iptw"]["max_abs_smd_after"] < doc["iptw"]["max_abs_smd_before"]
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.stats.analysis as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

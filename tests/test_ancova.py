@@ -229,3 +229,12 @@ def test_one_covariate_given_as_a_string(clinic_a_dataset: Any) -> None:
     with pytest.raises(RequestError, match="bmi not found.*covariates=") as info:
         compare_ancova(clinic_a_dataset, covariates="bmi")
     assert "b, m, i" not in str(info.value)
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.stats._ancova_fit as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

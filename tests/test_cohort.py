@@ -131,3 +131,12 @@ def test_cohort_never_imports_matplotlib() -> None:
     code = "import sys, dnoutcomes.cohort\nsys.exit(3 if 'matplotlib' in sys.modules else 0)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr or "dnoutcomes.cohort imported matplotlib"
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.cohort as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -126,3 +126,12 @@ def test_arm_that_separates_gives_an_infinite_odds_ratio_and_says_so() -> None:
     assert any("within one level of arm" in note for note in res.notes)
     assert res.odds_ratio > 1e6 or math.isinf(res.odds_ratio)
     assert res.to_dict()["ci_high"] is None or res.to_dict()["ci_high"] > 1e6
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.stats.medication as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -298,3 +298,12 @@ def test_summary_and_episodes_used(clinic_a_dataset: Any, raw_nprs: pd.DataFrame
     assert row["outside_limits"] == ", ".join(charts.i_chart.signals.outside_limits)
     assert "episodes=539" in repr(charts) and "<table" in charts._repr_html_()
     assert len(raw_nprs) == 539
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.qi.indicators as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

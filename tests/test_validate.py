@@ -514,3 +514,14 @@ def test_values_are_parsed_leniently_where_the_contract_allows(tmp_path: Path) -
     assert p.loc["P2", "age"] == 90.0 and not bool(p.loc["P1", "age_top_coded"])
     assert ds.sessions["modalities"].iloc[0] == ("heat", "ice")
     assert bool(ds.sessions["dn_performed"].iloc[0])
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+    import importlib
+
+    # the package's `validate` attribute is the function; fetch the module itself
+    module = importlib.import_module("dnoutcomes.validate")
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -179,6 +179,13 @@ def comparison_episodes(
     -----
     Episodes of other arms, and episodes with no arm (no declared arm and no sessions), are
     left out; :func:`patient_flow` counts them.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> comparison_episodes(dataset)["arm"].value_counts().to_dict()
+    {'dn_manual_exercise': 137, 'dn_only': 77}
     """
     check_arms(dataset, reference, comparator)
     episodes = dataset.episodes
@@ -268,6 +275,14 @@ def outcome_pairs(
     ------
     RequestError
         For an unknown measure, an unknown or non-comparable timepoint, or an unknown arm.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> pairs = outcome_pairs(dataset, measure="nprs")
+    >>> int(pairs[["baseline", "value", "improvement"]].notna().all(axis=1).sum())
+    182
     """
     spec = get_measure(dataset, measure)
     _check_timepoint(timepoint)

@@ -344,6 +344,17 @@ def validate(
     Notes
     -----
     The rules are listed in ``docs/validation.md``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import dnoutcomes
+    >>> from dnoutcomes.sample import generate
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     folder = generate(episodes=300, seed=1).write(tmp)
+    ...     report = dnoutcomes.validate(folder)
+    >>> report.valid, len(report.problems)
+    (True, 0)
     """
     _check_args(mode, registry)
     return validate_export(read_export(path), mode=mode, registry=registry)
@@ -390,6 +401,17 @@ def load(
     Notes
     -----
     Empty cells are "not recorded": NA in optional columns, an error in required ones.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import dnoutcomes
+    >>> from dnoutcomes.sample import generate
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     folder = generate(episodes=300, seed=1).write(tmp)
+    ...     dataset = dnoutcomes.load(folder)
+    >>> dataset.accounting.set_index("table").loc["episodes", ["read", "loaded"]].tolist()
+    [300, 300]
     """
     report = validate(path, mode=mode, registry=registry)
     if report.dataset is None:

@@ -203,6 +203,13 @@ def qi_charts(
     Σ DN sessions``, limits ``ū ± 3 √(ū / sessions_i)``, times ``per``. Every chart carries
     Anhøj's runs rules. Months without data are gaps: they are skipped by the moving
     ranges and the runs rules.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> qi_charts(dataset)
+    QICharts(measure='nprs', months=23, episodes=256, therapists=9)
     """
     first, last = _window(start, end)
     frame, mcid = _episode_outcomes(dataset, measure, site, first, last)

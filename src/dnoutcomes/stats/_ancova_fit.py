@@ -353,6 +353,14 @@ def compare_ancova(
     -----
     Complete cases: episodes of the two arms with a baseline and a ``timepoint`` value (and
     every covariate); the others are counted in ``notes``.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> result = compare_ancova(dataset)
+    >>> result.n, round(result.estimate, 2)
+    (182, -0.53)
     """
     check_conf_level(conf_level)
     pairs = outcome_pairs(

@@ -302,6 +302,16 @@ def analyze(
     (too few episodes, a measure not recorded) is left as ``None`` and the reason is
     added to ``notes``. Each section uses its own complete cases (see its ``notes`` and
     the patient flow).
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> analysis = analyze(dataset)
+    >>> analysis.n, analysis.to_dict()["ancova"][0]["n"]
+    (214, 182)
+    >>> analysis.frame["section"].unique().tolist()[:3]
+    ['ancova', 'lmm', 'responders']
     """
     check_arms(dataset, reference, comparator)
     notes: list[str] = []

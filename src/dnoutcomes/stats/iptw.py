@@ -246,6 +246,14 @@ def compare_iptw(
     * E-value: ``d = estimate / s`` with ``s`` the pooled within-arm SD of discharge NPRS
       (``n - 1`` denominators); ``RR = exp(0.91 d)``, the interval limits likewise; then
       :func:`e_value`.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> result = compare_iptw(dataset).to_dict()
+    >>> result["n"], round(result["estimate"], 2)
+    (178, -0.79)
     """
     check_conf_level(conf_level, where="compare_iptw")
     pairs = outcome_pairs(

@@ -143,6 +143,14 @@ def compare_medication(
     Notes
     -----
     Defaults the data do not record (or cannot support) are skipped and said in ``notes``.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> rows = compare_medication(dataset).to_dict()
+    >>> [(row["measure"], row["n"]) for row in rows]
+    [('opioid_use', 167), ('analgesic_use', 171)]
     """
     use_list = tuple(use_measures) if use_measures is not None else USE_MEASURES
     dose_list = tuple(dose_measures) if dose_measures is not None else DOSE_MEASURES

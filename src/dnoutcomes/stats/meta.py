@@ -342,6 +342,14 @@ def compare_sites(
     ``value ~ arm + baseline`` by OLS on the episodes with both values (complete cases);
     a site whose ANCOVA cannot be fitted (too few episodes in an arm) is left out and named
     in ``notes``. The site estimates are pooled by :func:`pool_dersimonian_laird`.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> result = compare_sites(dataset).to_dict()
+    >>> [site["site_id"] for site in result["sites"]], round(result["estimate"], 2)
+    (['central', 'north', 'south'], -0.48)
     """
     check_conf_level(conf_level, where="compare_sites")
     # Imported here: the ANCOVA module loads statsmodels, which `import dnoutcomes` avoids.

@@ -208,6 +208,14 @@ def compare_trajectories(
     week ``t`` is ``L beta`` with ``L = (1, a, t, a t)``, standard error
     ``sqrt(L Cov(beta) L')`` and a normal (Wald) interval; fixed-effect p-values are Wald z
     tests (lme4 reports none; statsmodels reports these).
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> result = compare_trajectories(dataset).to_dict()
+    >>> result["n_obs"], result["n_episodes"]
+    (1331, 214)
     """
     if engine not in ("fast", "statsmodels"):
         raise RequestError(

@@ -352,6 +352,15 @@ def compare_responders(
     without the values the definition needs are left out (counted in ``notes``); with
     ``"percent"``, so are episodes whose baseline is 0 (no relative change). The NNT
     interval inverts the RD limits and is given in words when it crosses zero.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> result = compare_responders(dataset)
+    >>> counts = result.to_dict()
+    >>> counts["responders_reference"], counts["responders_comparator"]
+    (45, 95)
     """
     check_conf_level(conf_level)
     check_threshold(threshold, where=f"responders of {measure}")

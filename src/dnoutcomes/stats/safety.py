@@ -262,6 +262,14 @@ def compare_safety(
     is missing and ``notes`` says "not recorded". Contraindicated needling: episodes whose
     patient has at least one recorded contraindication and that have at least one DN
     session.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> rows = compare_safety(dataset).to_dict()
+    >>> [(row["arm"], row["events"], row["dn_sessions"]) for row in rows]
+    [('dn_only', 96, 501), ('dn_manual_exercise', 144, 732)]
     """
     check_conf_level(conf_level, where="compare_safety")
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)

@@ -252,6 +252,14 @@ def compare_time_to_response(
     See :func:`response_times` for the data and :func:`kaplan_meier`,
     :func:`km_quantile` and :func:`logrank_test` for the estimates. Episodes without a
     baseline or a post-baseline value are left out (counted in ``notes``).
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> result = compare_time_to_response(dataset).to_dict()
+    >>> result["n"], result["events"], result["median_reference"], result["median_comparator"]
+    (214, 168, 20.0, 13.0)
     """
     check_conf_level(conf_level)
     data = response_times(
