@@ -395,6 +395,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print, do not edit the doc")
     parser.add_argument("--doc", type=Path, default=DOC)
     parser.add_argument("--cap", type=float, default=STATSMODELS_CAP_S, help="statsmodels cap s")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        help="a results JSON of an earlier run: re-measure some steps (--sizes/--steps) and "
+        "write the earlier table with those rows replaced",
+    )
     parser.add_argument("--child", nargs=2, metavar=("STEP", "EPISODES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -408,6 +414,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(info)
     rows: dict[int, dict[str, int]] = {}
     results: list[Measured] = []
+    if args.merge is not None:
+        earlier = [Measured(**d) for d in json.loads(args.merge.read_text())]
+        for n in {m.episodes for m in earlier}:
+            rows[n] = ensure_data(n, args.root)
+        args.earlier = earlier
     sm_points: list[tuple[float, float]] = []
     for n in sorted(sizes):
         say(f"{n:,} episodes: building the exports (reused if present)")
@@ -466,6 +477,14 @@ def _save(
 ) -> str:
     """Write the results JSON and (unless ``--no-write``) the doc's table; return the text."""
     state = "" if done else " (run still in progress: the steps finished so far)"
+    earlier: list[Measured] = getattr(args, "earlier", [])
+    if earlier:
+        fresh = {(m.step, m.episodes): m for m in results}
+        redone = ", ".join(f"{m.episodes:,} {LABELS[m.step][0]}" for m in results)
+        state += f"; re-measured at this time: {redone}; the rest from {args.merge.name}"
+        kept = [fresh.pop((m.step, m.episodes), m) for m in earlier]
+        results = kept + list(fresh.values())
+        sizes = sorted({m.episodes for m in results})
     text = "\n".join(
         [
             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}{state} on {info}; "

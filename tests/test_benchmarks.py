@@ -7,6 +7,7 @@ the cap on a slow step is enforced.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import math
@@ -154,3 +155,22 @@ def test_raw_read_baseline_is_pandas_own(root: Path) -> None:
     folder = run.data_dir(EPISODES, "csv", root)
     direct = sum(len(pd.read_csv(f, engine="pyarrow")) for f in run._table_files(folder))
     assert run.child("read_csv", EPISODES, root)["rows"] == direct
+
+
+def test_merge_replaces_only_the_rerun_rows(tmp_path: Path) -> None:
+    earlier = [_measured("read_parquet", 10_000, 0.5), _measured("load_parquet", 10_000, 1.0)]
+    saved = tmp_path / "results-10000.json"
+    saved.write_text(json.dumps([m.__dict__ for m in earlier]))
+    args = argparse.Namespace(
+        root=tmp_path,
+        no_write=False,
+        doc=tmp_path / "performance.md",
+        merge=saved,
+        earlier=[run.Measured(**d) for d in json.loads(saved.read_text())],
+    )
+    again = [_measured("load_parquet", 10_000, 0.8)]
+    text = run._save(args, [10_000], "a test machine", again, {10_000: {"x": 1}}, done=True)
+    assert "re-measured at this time: 10,000 load + validate parquet" in text
+    assert "| 10,000 | 1 | read parquet (baseline) | 0.500 |" in text
+    assert "| 10,000 | 1 | load + validate parquet | 0.800 | 0.800 | 300 | 1.60× |" in text
+    assert text in (tmp_path / "performance.md").read_text()
