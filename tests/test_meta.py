@@ -229,3 +229,17 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_pooled_estimate_frame_and_html() -> None:
+    yi, sei = _bcg_log_rr()
+    pooled = pool_dersimonian_laird(yi, sei)
+    frame = pooled.to_frame().set_index("term")
+    assert frame.loc["random_effects", "estimate"] == pooled.estimate
+    assert frame.loc["random_effects", "conf_high"] == pooled.conf_high
+    assert frame.loc["fixed_effect", "std_error"] == pooled.fixed_std_error
+    assert np.isnan(frame.loc["fixed_effect", "p_value"])
+    assert (frame["i2"] == pooled.i2).all() and (frame["k"] == 13).all()
+    assert "13 estimates" in pooled._repr_html_() and "<table" in pooled._repr_html_()
+    frame.loc["random_effects", "estimate"] = 0.0  # a copy: the result is untouched
+    assert pooled.to_frame().loc[0, "estimate"] == pooled.estimate

@@ -28,7 +28,7 @@ MIN_SITES = 2
 
 
 @dataclass(frozen=True)
-class PooledEstimate:
+class PooledEstimate(ResultMixin):
     """A DerSimonian–Laird random-effects pooled estimate.
 
     Attributes
@@ -47,6 +47,13 @@ class PooledEstimate:
         Number of estimates pooled.
     weights
         Random-effects weights in percent, in the order of the inputs.
+    notes
+        Empty: pooling numbers leaves nobody out (``compare_sites`` notes left-out sites).
+
+    ``to_frame()`` gives two rows, ``term`` ``random_effects`` and ``fixed_effect``, with
+    ``estimate``, ``std_error``, ``statistic``, ``p_value``, ``conf_low``, ``conf_high``
+    (the fixed-effect row has the estimate and SE only), then ``tau2``, ``i2``, ``q``,
+    ``q_df``, ``q_p_value`` and ``k`` on both rows.
     """
 
     estimate: float
@@ -64,6 +71,32 @@ class PooledEstimate:
     q_p_value: float
     k: int
     weights: tuple[float, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
+        nan = float("nan")
+        return pd.DataFrame(
+            {
+                "term": ["random_effects", "fixed_effect"],
+                "estimate": [self.estimate, self.fixed_estimate],
+                "std_error": [self.std_error, self.fixed_std_error],
+                "statistic": [self.statistic, nan],
+                "p_value": [self.p_value, nan],
+                "conf_low": [self.conf_low, nan],
+                "conf_high": [self.conf_high, nan],
+                "tau2": self.tau2,
+                "i2": self.i2,
+                "q": self.q,
+                "q_df": self.q_df,
+                "q_p_value": self.q_p_value,
+                "k": self.k,
+            }
+        )
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return f"DerSimonian-Laird random-effects pool of {self.k} estimates"
 
 
 def pool_dersimonian_laird(
