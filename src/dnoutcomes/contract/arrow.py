@@ -1,7 +1,8 @@
 """Key matching and lookups on text columns, hashed in Arrow (pyarrow.compute).
 
 pandas' ``isin``/``map`` on Arrow-backed strings go through Python objects; these helpers
-keep the work in Arrow's hash tables.
+keep the work in Arrow's hash tables. Membership tests use :func:`dnoutcomes._frames.isin`,
+shared with the analyses.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["arrow_strings", "duplicated", "isin", "lookup", "positions"]
+__all__ = ["arrow_strings", "duplicated", "lookup", "positions"]
 
 
 def arrow_strings(values: pd.Series | pd.Index | Sequence[str]) -> pa.Array:
@@ -32,12 +33,6 @@ def arrow_strings(values: pd.Series | pd.Index | Sequence[str]) -> pa.Array:
     if arr.type != pa.string():
         arr = arr.cast(pa.string())
     return arr
-
-
-def isin(keys: pd.Series, values: pd.Series | pd.Index | Sequence[str]) -> np.ndarray:
-    """Whether each key is one of ``values`` (False for a missing key), by Arrow hashing."""
-    hit = pc.is_in(arrow_strings(keys), value_set=arrow_strings(values), skip_nulls=True)
-    return np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def positions(keys: pd.Series, values: pd.Series | pd.Index | Sequence[str]) -> np.ndarray:

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from dnoutcomes.contract.arrow import arrow_strings, isin, lookup, positions
+from dnoutcomes._frames import isin
+from dnoutcomes.contract.arrow import arrow_strings, lookup, positions
 from dnoutcomes.contract.problems import TableChecks, empty_problems
 from dnoutcomes.contract.specs import ARMS_STANDARD
 
