@@ -273,8 +273,8 @@ def test_generated_sample_shift_is_flagged() -> None:
 @pytest.mark.slow
 def test_data_sample_shift_is_flagged() -> None:
     truth_path = SAMPLE / "truth.json"
-    if not truth_path.is_file():
-        pytest.skip("data/sample has not been generated yet")
+    # data/sample is committed (test_sample checks it too): a missing file is a failure
+    assert truth_path.is_file(), f"{truth_path} is missing; regenerate it (docs/sample-data.md)"
     import dnoutcomes
 
     truth = json.loads(truth_path.read_text(encoding="utf-8"))
