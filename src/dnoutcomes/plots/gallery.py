@@ -84,8 +84,7 @@ def trajectory_lines(
     """
     out = dataset.outcomes
     rows = out.loc[
-        (out["measure"] == measure)
-        & out["timepoint"].astype(str).isin(["baseline", "session", "discharge"]),
+        (out["measure"] == measure) & out["timepoint"].isin(["baseline", "session", "discharge"]),
         ["episode_id", "assessed_on", "value"],
     ]
     episodes = dataset.episodes.loc[dataset.episodes["arm"].isin(arms)]

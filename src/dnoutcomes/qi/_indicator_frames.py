@@ -108,7 +108,6 @@ def _episode_outcomes(
         & isin(out["episode_id"], episodes["episode_id"]),
         ["episode_id", "timepoint", "value", "assessed_on"],
     ]
-    rows = rows.assign(timepoint=rows["timepoint"].astype(str))
     base = rows.loc[rows["timepoint"] == "baseline"].groupby("episode_id")["value"].first()
     dis = rows.loc[rows["timepoint"] == "discharge"].groupby("episode_id")[["value", "assessed_on"]]
     discharge = dis.first()

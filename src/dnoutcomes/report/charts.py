@@ -191,7 +191,7 @@ def chart_window(context: Context) -> tuple[str, str]:
     months = context.period.trailing_months(TRAILING_MONTHS)
     outcomes = context.local.outcomes
     discharges = outcomes.loc[
-        outcomes["timepoint"].astype("string") == "discharge", "assessed_on"
+        outcomes["timepoint"] == "discharge", "assessed_on"  # on the categories, no copy
     ].dropna()
     if discharges.empty:
         return months[0], months[-1]

@@ -231,7 +231,7 @@ def describe_baseline(
     rows.extend(_contraindication_rows(episodes, is_ref))
     out = dataset.outcomes
     base = out.loc[
-        (out["timepoint"].astype(str) == "baseline")
+        (out["timepoint"] == "baseline")  # on the categories, no text copy
         & isin(out["episode_id"], episodes["episode_id"]),
         ["episode_id", "measure", "value"],
     ]

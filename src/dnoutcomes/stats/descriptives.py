@@ -117,9 +117,9 @@ def summarize_outcomes(
     """
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
     out = dataset.outcomes
-    tp = out["timepoint"].astype(str)
     rows = out.loc[
-        tp.isin(_ONE_PER_EPISODE) & isin(out["episode_id"], episodes["episode_id"]),
+        out["timepoint"].isin(_ONE_PER_EPISODE)  # on the categories, no text copy
+        & isin(out["episode_id"], episodes["episode_id"]),
         ["episode_id", "measure", "timepoint", "value"],
     ].merge(episodes[["episode_id", "arm"]], on="episode_id")
     rows["timepoint"] = rows["timepoint"].astype(str)
