@@ -201,3 +201,21 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.slow  # a fresh interpreter: seconds on a busy machine
+def test_import_dnoutcomes_leaves_statsmodels_until_an_analysis_is_used() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dnoutcomes, dnoutcomes.stats\n"
+        "assert 'statsmodels' not in sys.modules, 'import dnoutcomes loaded statsmodels'\n"
+        "from dnoutcomes.stats import compare_ancova\n"
+        "assert 'statsmodels' in sys.modules and callable(compare_ancova)\n"
+        "import dnoutcomes.stats as stats\n"
+        "missing = [n for n in stats.__all__ if not hasattr(stats, n)]\n"
+        "assert not missing, missing\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
