@@ -18,6 +18,7 @@ from dnoutcomes.errors import RequestError
 from dnoutcomes.stats.results import ResultMixin, jsonable
 
 if TYPE_CHECKING:
+    from dnoutcomes.contract.measures import Measure
     from dnoutcomes.dataset import Dataset
 
 __all__ = [
@@ -102,7 +103,7 @@ def check_arms(dataset: Dataset, reference: str, comparator: str) -> None:
             )
 
 
-def get_measure(dataset: Dataset, measure: str) -> Any:
+def get_measure(dataset: Dataset, measure: str) -> Measure:
     """Return the registry entry of ``measure`` or raise a clear request error.
 
     Parameters
@@ -220,7 +221,7 @@ def _values_at(dataset: Dataset, measure: str, timepoint: str) -> pd.Series:
     return values.astype(float)
 
 
-def improvement_of(measure_spec: Any, baseline: Any, later: Any) -> Any:
+def improvement_of(measure_spec: Measure, baseline: Any, later: Any) -> Any:
     """Direction-aware improvement, positive when the patient got better.
 
     Parameters

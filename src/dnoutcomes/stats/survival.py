@@ -24,6 +24,7 @@ from dnoutcomes.stats._km import LogrankResult, kaplan_meier, km_quantile, logra
 from dnoutcomes.stats.results import ResultMixin, jsonable
 
 if TYPE_CHECKING:
+    from dnoutcomes.contract.measures import Measure
     from dnoutcomes.dataset import Dataset
 
 __all__ = [
@@ -38,6 +39,18 @@ __all__ = [
 
 # doctest.testmod(survival) also runs the examples of the re-exported array functions.
 __test__ = {"kaplan_meier": kaplan_meier, "km_quantile": km_quantile}
+
+
+def _response_threshold(spec: Measure, threshold: float | None) -> float:
+    """The improvement that counts as a response: ``threshold``, else the MCID in points."""
+    check_threshold(threshold, where=f"time to response of {spec.name}")
+    cut = threshold if threshold is not None else spec.mcid_points
+    if cut is None:
+        raise RequestError(
+            f"time to response of {spec.name}: the measure has no MCID in points; pass "
+            "threshold= (the improvement that counts as a response)."
+        )
+    return float(cut)
 
 
 def response_times(
@@ -82,14 +95,8 @@ def response_times(
     Improvement is direction-aware. Episodes without a baseline value or without any
     post-baseline value are left out.
     """
-    check_threshold(threshold, where=f"time to response of {measure}")
     spec = get_measure(dataset, measure)
-    cut = threshold if threshold is not None else getattr(spec, "mcid_points", None)
-    if cut is None:
-        raise RequestError(
-            f"time to response of {measure}: the measure has no MCID in points; pass "
-            "threshold= (the improvement that counts as a response)."
-        )
+    cut = _response_threshold(spec, threshold)
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
     out = dataset.outcomes
     rows = out.loc[
@@ -265,8 +272,7 @@ def compare_time_to_response(
     data = response_times(
         dataset, reference=reference, comparator=comparator, measure=measure, threshold=threshold
     )
-    spec = get_measure(dataset, measure)
-    cut = float(threshold if threshold is not None else spec.mcid_points)
+    cut = _response_threshold(get_measure(dataset, measure), threshold)
     rows: list[dict[str, Any]] = []
     curves = []
     for role, arm in (("reference", reference), ("comparator", comparator)):
