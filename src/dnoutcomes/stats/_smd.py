@@ -8,15 +8,15 @@ not dropped).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 __all__ = ["smd_categorical", "smd_continuous"]
 
 
-def smd_continuous(reference: Any, comparator: Any) -> float:
+def smd_continuous(reference: ArrayLike, comparator: ArrayLike) -> float:
     """Standardised mean difference of a numeric variable, comparator minus reference.
 
     Parameters
@@ -44,7 +44,7 @@ def smd_continuous(reference: Any, comparator: Any) -> float:
     return _scaled(diff, pooled)
 
 
-def smd_categorical(reference: Any, comparator: Any) -> float:
+def smd_categorical(reference: ArrayLike, comparator: ArrayLike) -> float:
     """Standardised difference of a categorical variable over all its levels.
 
     Parameters
