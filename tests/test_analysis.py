@@ -219,3 +219,23 @@ def test_import_dnoutcomes_leaves_statsmodels_until_an_analysis_is_used() -> Non
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_analyses_leave_the_dataset_untouched() -> None:
+    import pandas as pd
+
+    from dnoutcomes.cohort import patient_flow
+    from dnoutcomes.qi import qi_charts
+    from dnoutcomes.sample import generate
+    from dnoutcomes.stats import describe_baseline, summarize_outcomes
+
+    dataset = generate(episodes=300, seed=1).to_dataset()
+    tables = ("patients", "episodes", "sessions", "outcomes", "adverse_events")
+    before = {name: getattr(dataset, name).copy(deep=True) for name in tables}
+    analyze(dataset)
+    describe_baseline(dataset)
+    summarize_outcomes(dataset)
+    qi_charts(dataset)
+    patient_flow(dataset)
+    for name in tables:
+        pd.testing.assert_frame_equal(getattr(dataset, name), before[name], obj=name)
