@@ -18,7 +18,18 @@ __all__ = ["arrow_strings", "duplicated", "lookup", "positions"]
 
 
 def arrow_strings(values: pd.Series | pd.Index | Sequence[str]) -> pa.Array:
-    """Text values as one Arrow string array (zero-copy for pandas ``str`` columns)."""
+    """Text values as one Arrow string array (zero-copy for pandas ``str`` columns).
+
+    Parameters
+    ----------
+    values
+        A column, an index or a list of text values; other dtypes are cast to ``str``.
+
+    Returns
+    -------
+    pyarrow.Array
+        One ``string`` array, nulls where a value is missing.
+    """
     if isinstance(values, pd.Series):
         series = values
     elif isinstance(values, pd.Index):
@@ -36,13 +47,39 @@ def arrow_strings(values: pd.Series | pd.Index | Sequence[str]) -> pa.Array:
 
 
 def positions(keys: pd.Series, values: pd.Series | pd.Index | Sequence[str]) -> np.ndarray:
-    """Position of each key in ``values`` (-1 when absent or missing), by Arrow hashing."""
+    """Position of each key in ``values``, by Arrow hashing.
+
+    Parameters
+    ----------
+    keys
+        The text column to look up.
+    values
+        The values searched (a column, an index or a list).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, one entry per key: the position of its first match in ``values``; -1 for a
+        key that is absent or missing.
+    """
     pos = pc.index_in(arrow_strings(keys), value_set=arrow_strings(values), skip_nulls=True)
     return np.asarray(pos.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def duplicated(keys: pd.Series) -> np.ndarray:
-    """Rows whose (non-missing) key occurs more than once."""
+    """Rows whose key occurs more than once.
+
+    Parameters
+    ----------
+    keys
+        A text key column.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, one entry per row: True for every row of a repeated key (all of them,
+        not only the later ones); missing keys are never repeated.
+    """
     arr = arrow_strings(keys)
     counts = pc.value_counts(arr.drop_null())
     repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
@@ -53,10 +90,25 @@ def duplicated(keys: pd.Series) -> np.ndarray:
 
 
 def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
-    """``table[key]`` for each key (NA for an unknown or missing key), aligned to ``keys``.
+    """``table[key]`` for each key, aligned to ``keys``.
 
-    ``table`` must have a unique text index. Unlike ``Series.map`` this keeps the dtype of
-    ``table`` even when it is empty, and hashes in Arrow.
+    Parameters
+    ----------
+    keys
+        The text keys to look up.
+    table
+        The values, indexed by a unique text index.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed like ``keys``, with ``table``'s dtype and name; NA for an unknown or missing
+        key.
+
+    Notes
+    -----
+    Unlike ``Series.map`` this keeps the dtype of ``table`` even when it is empty, and
+    hashes in Arrow.
     """
     pos = positions(keys, table.index)
     if len(table) == 0:
