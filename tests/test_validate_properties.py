@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from loader_data import small_export, write_export
@@ -143,6 +144,7 @@ def _check(path: Path) -> None:
         assert ds.patients["patient_id"].is_unique and ds.sessions["session_id"].is_unique
 
 
+@pytest.mark.slow  # 5-10 s on a busy machine (dozens of exports written and loaded)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=operations, fmt=st.sampled_from(["csv", "semicolon_bom"]))
 def test_random_cell_and_column_corruption(ops: list[tuple[object, ...]], fmt: str) -> None:
@@ -151,6 +153,7 @@ def test_random_cell_and_column_corruption(ops: list[tuple[object, ...]], fmt: s
         _check(path)
 
 
+@pytest.mark.slow  # 5-10 s on a busy machine (dozens of exports written and loaded)
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     table=st.sampled_from(sorted(TABLES)),
