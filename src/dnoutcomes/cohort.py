@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dnoutcomes.errors import RequestError
-from dnoutcomes.stats.results import ResultMixin, jsonable
+from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
     from dnoutcomes.contract.measures import Measure
@@ -435,6 +435,6 @@ def patient_flow(
         timepoint=timepoint,
         frame=frame,
         n=int(len(used)),
-        episodes_used=tuple(used.astype(str)),
+        episodes_used=id_tuple(used),
         notes=notes,
     )

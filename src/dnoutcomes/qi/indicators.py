@@ -36,6 +36,7 @@ from dnoutcomes.qi._indicator_frames import (
 )
 from dnoutcomes.qi.charts import ControlChart, i_chart, p_chart, u_chart
 from dnoutcomes.qi.funnel import FunnelChart, funnel_chart
+from dnoutcomes.stats.results import id_tuple
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -275,6 +276,6 @@ def qi_charts(
         measure=measure,
         mcid=mcid,
         site=site,
-        episodes_used=tuple(str(e) for e in frame["episode_id"]),
+        episodes_used=id_tuple(frame["episode_id"]),
         notes=tuple(notes),
     )

@@ -14,7 +14,7 @@ import pandas as pd
 from dnoutcomes._frames import isin
 from dnoutcomes.cohort import comparison_episodes, get_measure
 from dnoutcomes.stats._smd import _binary_smd, smd_categorical, smd_continuous
-from dnoutcomes.stats.results import ResultMixin, jsonable
+from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -265,7 +265,7 @@ def describe_baseline(
         comparator=comparator,
         frame=frame,
         n=len(episodes),
-        episodes_used=tuple(episodes["episode_id"].astype(str)),
+        episodes_used=id_tuple(episodes["episode_id"]),
         notes=(
             "Contraindication rows count episodes; an episode may have several, so they "
             "can sum to more than the 'any' row.",

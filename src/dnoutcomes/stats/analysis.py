@@ -27,7 +27,7 @@ from dnoutcomes.stats.medication import MedicationResult, compare_medication
 from dnoutcomes.stats.meta import SiteMetaResult, compare_sites
 from dnoutcomes.stats.mixed import TrajectoryResult, compare_trajectories
 from dnoutcomes.stats.responders import ResponderResult, compare_responders
-from dnoutcomes.stats.results import ResultMixin, format_p, jsonable
+from dnoutcomes.stats.results import ResultMixin, format_p, id_tuple, jsonable
 from dnoutcomes.stats.safety import SafetyResult, compare_safety
 from dnoutcomes.stats.survival import TimeToResponseResult, compare_time_to_response
 
@@ -371,7 +371,7 @@ def analyze(
         outcome_summary=summarize_outcomes(dataset, reference=reference, comparator=comparator),
         frame=_headline(parts),
         n=len(episodes),
-        episodes_used=tuple(episodes["episode_id"].astype(str)),
+        episodes_used=id_tuple(episodes["episode_id"]),
         notes=tuple(notes),
         **parts,
     )

@@ -21,7 +21,7 @@ from dnoutcomes.cohort import comparison_episodes, get_measure
 from dnoutcomes.stats._smd import smd_categorical, smd_continuous
 from dnoutcomes.stats._table_one import TABLE_ONE_COLUMNS as TABLE_ONE_COLUMNS
 from dnoutcomes.stats._table_one import BaselineTable, describe_baseline
-from dnoutcomes.stats.results import ResultMixin, jsonable
+from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -154,5 +154,5 @@ def summarize_outcomes(
         comparator=comparator,
         frame=frame,
         n=len(episodes),
-        episodes_used=tuple(episodes["episode_id"].astype(str)),
+        episodes_used=id_tuple(episodes["episode_id"]),
     )

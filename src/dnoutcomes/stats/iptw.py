@@ -32,7 +32,7 @@ from dnoutcomes.stats._balance import (
 from dnoutcomes.stats._evalue import e_value
 from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats._propensity import propensity_weights
-from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, jsonable
+from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -342,7 +342,7 @@ def compare_iptw(
         sd_outcome=sd_outcome,
         ps_converged=converged,
         conf_level=conf_level,
-        episodes_used=tuple(data["episode_id"].astype(str)),
+        episodes_used=id_tuple(data["episode_id"]),
         notes=tuple(notes),
     )
 

@@ -28,7 +28,7 @@ from dnoutcomes.stats._reml import Engine, RandomInterceptFit, fit_random_interc
 from dnoutcomes.stats._reml import _profile as _profile
 from dnoutcomes.stats._reml import _profile_slope as _profile_slope
 from dnoutcomes.stats._reml import _suffstats as _suffstats
-from dnoutcomes.stats.results import ResultMixin, jsonable
+from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -290,7 +290,7 @@ def compare_trajectories(
         converged=fit.converged,
         engine=fit.engine,
         conf_level=conf_level,
-        episodes_used=tuple(np.asarray(rows["episode_id"].astype(str).unique(), dtype=object)),
+        episodes_used=id_tuple(pd.Index(rows["episode_id"].unique())),
         notes=tuple(notes),
     )
 

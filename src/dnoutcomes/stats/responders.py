@@ -18,7 +18,7 @@ from scipy import stats as sps
 from dnoutcomes.cohort import get_measure, outcome_pairs
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level, check_threshold, z_critical
-from dnoutcomes.stats.results import ResultMixin, jsonable
+from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -462,6 +462,6 @@ def compare_responders(
         nnt_conf_high=nnt_high,
         nnt_text=text,
         n=int(len(data)),
-        episodes_used=tuple(data["episode_id"].astype(str)),
+        episodes_used=id_tuple(data["episode_id"]),
         notes=tuple(notes),
     )

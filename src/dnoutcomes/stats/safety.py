@@ -19,7 +19,7 @@ from scipy import stats
 from dnoutcomes.cohort import comparison_episodes
 from dnoutcomes.errors import RequestError
 from dnoutcomes.stats._inference import check_conf_level
-from dnoutcomes.stats.results import ResultMixin, jsonable
+from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -302,7 +302,7 @@ def compare_safety(
         )
     counts = contraindicated.groupby("arm").size().reindex(arms, fill_value=0)
     rates["contraindicated_episodes"] = counts.to_numpy(dtype=np.int64)
-    used = tuple(episodes["episode_id"].astype(str))
+    used = id_tuple(episodes["episode_id"])
 
     if dataset.adverse_events is None:
         notes.insert(0, "Adverse events not recorded in this dataset (no adverse_events table).")

@@ -21,7 +21,7 @@ from dnoutcomes.cohort import comparison_episodes, get_measure
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level, check_threshold
 from dnoutcomes.stats._km import LogrankResult, kaplan_meier, km_quantile, logrank_test
-from dnoutcomes.stats.results import ResultMixin, jsonable
+from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
     from dnoutcomes.contract.measures import Measure
@@ -323,6 +323,6 @@ def compare_time_to_response(
         logrank_p=test.p_value,
         n=int(len(data)),
         events=int(data["event"].sum()),
-        episodes_used=tuple(data["episode_id"].astype(str)),
+        episodes_used=id_tuple(data["episode_id"]),
         notes=tuple(notes),
     )
