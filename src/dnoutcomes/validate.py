@@ -222,7 +222,10 @@ class ValidationReport:
 
 def _check_args(mode: str, registry: MeasureRegistry | None) -> MeasureRegistry:
     if mode not in ("strict", "quarantine"):
-        raise RequestError(f"mode must be 'strict' or 'quarantine'; got {mode!r}.")
+        raise RequestError(
+            f"mode must be 'strict' or 'quarantine'; got {mode!r}. Leave it out for strict, or "
+            "use mode='quarantine' to load the valid rows."
+        )
     if registry is None:
         return default_registry()
     if not isinstance(registry, MeasureRegistry):

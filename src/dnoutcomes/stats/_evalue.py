@@ -52,7 +52,10 @@ def e_value(
         return rr + math.sqrt(rr * (rr - 1.0))
 
     if not ratio > 0:
-        raise RequestError(f"e_value: the ratio must be positive; got {ratio!r}.")
+        raise RequestError(
+            f"e_value: the ratio must be positive; got {ratio!r}. Pass a risk, odds or hazard "
+            "ratio (for a difference in means, exp(0.91 d))."
+        )
     estimate = one(ratio)
     if conf_low is None or conf_high is None:
         return estimate, math.nan

@@ -234,7 +234,9 @@ def logrank_test(time: ArrayLike, event: ArrayLike, group: ArrayLike) -> Logrank
     labels, gidx = np.unique(g, return_inverse=True)
     k = len(labels)
     if k < 2:
-        raise RequestError(f"log-rank test: needs at least 2 groups; got {k}.")
+        raise RequestError(
+            f"log-rank test: needs at least 2 groups; got {k}. Give times from two or more arms."
+        )
     times, tidx = np.unique(t, return_inverse=True)
     m = len(times)
     # per time × group: events and number leaving the risk set

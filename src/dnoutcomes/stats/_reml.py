@@ -165,7 +165,8 @@ def fit_random_intercept(
     if engine == "statsmodels":
         return _fit_statsmodels(y_arr, x_arr, codes, n_groups)
     raise RequestError(
-        f"fit_random_intercept: engine must be 'fast' or 'statsmodels'; got {engine!r}."
+        f"fit_random_intercept: engine must be 'fast' or 'statsmodels'; got {engine!r}. "
+        "Use 'fast' (profiled REML, the default) or 'statsmodels' (MixedLM)."
     )
 
 

@@ -171,7 +171,8 @@ def pool_dersimonian_laird(
     k = int(y.shape[0])
     if k < MIN_SITES:
         raise InsufficientDataError(
-            f"pool_dersimonian_laird: {k} estimate(s) given; pooling needs at least {MIN_SITES}."
+            f"pool_dersimonian_laird: {k} estimate(s) given; pooling needs at least {MIN_SITES}. "
+            "Pool estimates from two or more sites, or report the single estimate as it is."
         )
     w = 1.0 / se**2
     sum_w = float(w.sum())

@@ -219,13 +219,15 @@ def compare_trajectories(
     """
     if engine not in ("fast", "statsmodels"):
         raise RequestError(
-            f"compare_trajectories: engine must be 'fast' or 'statsmodels'; got {engine!r}."
+            f"compare_trajectories: engine must be 'fast' or 'statsmodels'; got {engine!r}. "
+            "Use 'fast' (profiled REML, the default) or 'statsmodels' (MixedLM)."
         )
     check_conf_level(conf_level, where="compare_trajectories")
     weeks_at = np.asarray(weeks, dtype=np.float64)
     if weeks_at.ndim != 1 or not np.isfinite(weeks_at).all():
         raise RequestError(
-            f"compare_trajectories: weeks must be a sequence of finite numbers; got {weeks!r}."
+            f"compare_trajectories: weeks must be a sequence of finite numbers; got {weeks!r}. "
+            "Pass weeks after the episode start, e.g. weeks=(0, 2, 4, 6, 8)."
         )
     get_measure(dataset, measure)
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)

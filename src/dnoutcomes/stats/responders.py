@@ -102,7 +102,7 @@ def risk_measures(
     if n_reference == 0 or n_comparator == 0:
         raise RequestError(
             f"responder analysis needs episodes in both arms; got n_reference={n_reference}, "
-            f"n_comparator={n_comparator}."
+            f"n_comparator={n_comparator}. Compare arms that both have episodes."
         )
     a, n1 = float(responders_comparator), float(n_comparator)
     c, n0 = float(responders_reference), float(n_reference)
