@@ -195,3 +195,10 @@ def test_a_threshold_that_counts_no_improvement_is_refused(
         compare_responders(clinic_a_dataset, threshold=threshold)
     with pytest.raises(RequestError, match="threshold must be a finite number above 0"):
         compare_responders(clinic_a_dataset, definition="percent", threshold=threshold)
+
+
+def test_a_numpy_threshold_is_a_number(clinic_a_dataset: Any) -> None:
+    plain = compare_responders(clinic_a_dataset, threshold=3).to_dict()
+    numpy = compare_responders(clinic_a_dataset, threshold=np.int64(3)).to_dict()
+    assert numpy["responders_comparator"] == plain["responders_comparator"]
+    assert numpy["mcid"] == plain["mcid"] == 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Real
 
 import numpy as np
 import pandas as pd
@@ -65,7 +66,7 @@ def check_threshold(threshold: float | None, *, where: str) -> None:
     """
     if threshold is None:
         return
-    if not (isinstance(threshold, int | float) and math.isfinite(threshold) and threshold > 0):
+    if not (isinstance(threshold, Real) and math.isfinite(threshold) and threshold > 0):
         raise RequestError(
             f"{where}: threshold must be a finite number above 0 (the improvement that counts "
             f"as a response); got {threshold!r}. Pass e.g. threshold=2, or leave it out to "
