@@ -44,8 +44,9 @@ def test_patient_covariates_come_from_the_patient(clinic_a_dataset: Any) -> None
     )
 
 
-def test_bad_arms_are_request_errors(clinic_a_dataset: Any) -> None:
-    with pytest.raises(RequestError, match=r"dn_only \(272 episodes\)"):
+def test_bad_arms_are_request_errors(clinic_a_dataset: Any, clinic_a_expected: dict) -> None:
+    n_reference = clinic_a_expected["n_episodes"]["reference"]
+    with pytest.raises(RequestError, match=rf"dn_only \({n_reference} episodes\)"):
         comparison_episodes(clinic_a_dataset, reference="usual_care")
     with pytest.raises(RequestError, match="must differ"):
         comparison_episodes(clinic_a_dataset, reference="dn_only", comparator="dn_only")

@@ -185,11 +185,12 @@ def test_swapping_arms_and_dropping_an_unused_arm(clinic_a_dataset: Any, result:
     pd.testing.assert_frame_equal(smaller.by_type, result.by_type)
 
 
-def test_text_and_html(result: Any) -> None:
+def test_text_and_html(result: Any, clinic_a_expected: dict[str, Any]) -> None:
     text = str(result)
     assert "per 100 DN sessions" in text and "contraindication" in text
     assert "<table" in result._repr_html_()
-    assert result.n == len(result.episodes_used) == 440
+    in_arms = sum(clinic_a_expected["n_episodes"].values())
+    assert result.n == len(result.episodes_used) == in_arms
 
 
 @pytest.mark.slow  # a fresh interpreter: seconds on a busy machine
