@@ -204,3 +204,33 @@ def test_every_figure_builds_from_the_sample_and_draws_its_results() -> None:
             assert point.get_xdata()[0] == estimate
     finally:
         plt.close("all")
+
+
+def test_results_plot_methods_hand_off_to_the_plots(clinic_a_dataset: Any) -> None:
+    """Each result with a picture has .plot() drawing the same thing as its function."""
+    import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
+
+    from dnoutcomes.cohort import patient_flow
+    from dnoutcomes.stats import ancova, iptw, meta, mixed, responders, safety, survival
+
+    ds = clinic_a_dataset
+    results = [
+        patient_flow(ds),
+        ancova.compare_ancova(ds, measure="nprs", timepoint="discharge"),
+        mixed.compare_trajectories(ds),
+        responders.compare_responders(ds),
+        survival.compare_time_to_response(ds),
+        iptw.compare_iptw(ds),
+        meta.compare_sites(ds),
+        safety.compare_safety(ds),
+    ]
+    try:
+        for result in results:
+            fig, ax = plt.subplots()
+            assert result.plot(ax=ax) is ax, type(result).__name__
+            assert ax.has_data() or ax.texts, type(result).__name__
+        fig = ancova.compare_outcomes(ds).plot()
+        assert isinstance(fig, Figure) and all(isinstance(a, Axes) for a in fig.axes)
+    finally:
+        plt.close("all")

@@ -18,6 +18,8 @@ from dnoutcomes.errors import RequestError
 from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from dnoutcomes.contract.measures import Measure
     from dnoutcomes.dataset import Dataset
 
@@ -329,6 +331,15 @@ class PatientFlow(ResultMixin):
             f"Patient flow: {self.comparator} vs {self.reference}, "
             f"{self.measure} at {self.timepoint}"
         )
+
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Draw the CONSORT-style flow diagram.
+
+        Hands off to :func:`dnoutcomes.plots.plot_flow`; keyword arguments go to it.
+        """
+        from dnoutcomes.plots.flow import plot_flow
+
+        return plot_flow(self, ax=ax, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """The flow as JSON-ready records."""

@@ -17,6 +17,8 @@ from dnoutcomes.stats._ols import design_matrix, fit_ols
 from dnoutcomes.stats.results import ResultMixin, jsonable
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from dnoutcomes.dataset import Dataset
 
 __all__ = ["MIN_PER_ARM", "AncovaResult", "compare_ancova", "fit_ancova"]
@@ -97,6 +99,15 @@ class AncovaResult(ResultMixin):
             f"({self.hedges_g_conf_low:.3g} to {self.hedges_g_conf_high:.3g})."
         )
         return super().__str__() + extra
+
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Draw each arm's adjusted mean with its 95 % CI.
+
+        Hands off to :func:`dnoutcomes.plots.plot_adjusted_means`; keyword arguments go to it.
+        """
+        from dnoutcomes.plots.forest import plot_adjusted_means
+
+        return plot_adjusted_means(self, ax=ax, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """The plan's ``ancova`` entry for this outcome (plus ``hedges_g`` and counts)."""

@@ -17,6 +17,8 @@ from dnoutcomes.stats._ancova_fit import AncovaResult, compare_ancova
 from dnoutcomes.stats.results import ResultMixin, jsonable
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from dnoutcomes.dataset import Dataset
 
 __all__ = [
@@ -83,6 +85,15 @@ class OutcomesResult(ResultMixin):
     @property
     def title(self) -> str:  # type: ignore[override]
         return f"ANCOVA by outcome: {self.comparator} minus {self.reference}"
+
+    def plot(self, **kwargs: Any) -> Figure:
+        """Draw the forest plot of every outcome's adjusted difference.
+
+        Hands off to :func:`dnoutcomes.plots.plot_effects`; keyword arguments go to it.
+        """
+        from dnoutcomes.plots.forest import plot_effects
+
+        return plot_effects(self, **kwargs)
 
     def to_dict(self) -> list[dict[str, Any]]:
         """The plan's ``ancova`` list (one entry per outcome, with ``p_holm``)."""

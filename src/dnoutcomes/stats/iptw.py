@@ -35,6 +35,8 @@ from dnoutcomes.stats._propensity import propensity_weights
 from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from dnoutcomes.dataset import Dataset
 
 __all__ = [
@@ -128,6 +130,15 @@ class IptwResult(ResultMixin):
             + "\n\nBalance (standardised mean differences, |SMD| < 0.1 is balanced):\n"
             + balance.to_string(index=False)
         )
+
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Draw the Love plot of |SMD| before and after weighting.
+
+        Hands off to :func:`dnoutcomes.plots.plot_balance`; keyword arguments go to it.
+        """
+        from dnoutcomes.plots.balance import plot_balance
+
+        return plot_balance(self, ax=ax, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """The plan's ``iptw`` section, plus the naive estimate and the E-values."""

@@ -19,6 +19,8 @@ from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, jsonable
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from dnoutcomes.dataset import Dataset
 
 __all__ = ["PooledEstimate", "SiteMetaResult", "compare_sites", "pool_dersimonian_laird"]
@@ -302,6 +304,15 @@ class SiteMetaResult(ResultMixin):
             f"tau2 = {p.tau2:.3g}, I2 = {p.i2:.1f} %, Q = {p.q:.3g} on {p.q_df} df "
             f"(p = {p.q_p_value:.3g})"
         )
+
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Draw the site forest plot with the pooled diamond.
+
+        Hands off to :func:`dnoutcomes.plots.plot_site_forest`; keyword arguments go to it.
+        """
+        from dnoutcomes.plots.forest import plot_site_forest
+
+        return plot_site_forest(self, ax=ax, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """The plan's ``site_meta`` section (plus the fixed-effect estimate and Q's p)."""

@@ -31,6 +31,8 @@ from dnoutcomes.stats._reml import _suffstats as _suffstats
 from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from dnoutcomes.dataset import Dataset
 
 __all__ = [
@@ -119,6 +121,15 @@ class TrajectoryResult(ResultMixin):
             + f"({100 * self.conf_level:g} % CI):\n"
             + means.to_string(index=False)
         )
+
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Draw the model's mean per arm over the weeks with 95 % bands.
+
+        Hands off to :func:`dnoutcomes.plots.plot_trajectories`; keyword arguments go to it.
+        """
+        from dnoutcomes.plots.trajectories import plot_trajectories
+
+        return plot_trajectories(self, ax=ax, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """The plan's ``lmm`` section (plus ``converged``, ``engine`` and the model-based

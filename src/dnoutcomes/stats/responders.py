@@ -21,6 +21,8 @@ from dnoutcomes.stats._inference import check_conf_level, check_threshold, z_cri
 from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from dnoutcomes.dataset import Dataset
 
 __all__ = [
@@ -270,6 +272,15 @@ class ResponderResult(ResultMixin):
             )
         )
         return super().__str__() + f"\nResponders {counts}. {self.nnt_text}."
+
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Draw the cumulative responder curves with the threshold marked.
+
+        Hands off to :func:`dnoutcomes.plots.plot_responder_curves`; keyword arguments go to it.
+        """
+        from dnoutcomes.plots.improvement import plot_responder_curves
+
+        return plot_responder_curves(self, ax=ax, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """The plan's ``responders`` section (plus NNT limits, words and the definition)."""

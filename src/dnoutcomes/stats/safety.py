@@ -22,6 +22,8 @@ from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from dnoutcomes.dataset import Dataset
 
 __all__ = ["NOTABLE_TYPES", "SafetyResult", "compare_safety", "poisson_rate_ci"]
@@ -191,6 +193,15 @@ class SafetyResult(ResultMixin):
             text += "\n\nNeedling despite a recorded contraindication:\n"
             text += self.contraindicated.to_string(index=False)
         return text
+
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Draw adverse events per 100 DN sessions by type (or ``by="severity"``).
+
+        Hands off to :func:`dnoutcomes.plots.plot_safety`; keyword arguments go to it.
+        """
+        from dnoutcomes.plots.safety import plot_safety
+
+        return plot_safety(self, ax=ax, **kwargs)
 
     def to_dict(self) -> list[dict[str, Any]]:
         """The plan's ``safety`` section: one entry per arm (plus ``recorded`` and the

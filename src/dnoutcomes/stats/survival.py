@@ -24,6 +24,8 @@ from dnoutcomes.stats._km import LogrankResult, kaplan_meier, km_quantile, logra
 from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from dnoutcomes.contract.measures import Measure
     from dnoutcomes.dataset import Dataset
 
@@ -191,6 +193,15 @@ class TimeToResponseResult(ResultMixin):
             f"\nLog-rank chi-square {self.logrank_chisq:.3g} on {self.logrank_df} df, "
             f"p = {self.logrank_p:.3g}."
         )
+
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Draw the Kaplan-Meier curves with medians and numbers at risk.
+
+        Hands off to :func:`dnoutcomes.plots.plot_time_to_response`; keyword arguments go to it.
+        """
+        from dnoutcomes.plots.survival import plot_time_to_response
+
+        return plot_time_to_response(self, ax=ax, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """The plan's ``time_to_response`` section."""
