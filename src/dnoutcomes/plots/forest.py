@@ -331,8 +331,8 @@ def plot_site_forest(
         ax.scatter(est, y, s=area, marker="s", color=_POINT, zorder=3)
         p_est, p_low, p_high = summary["estimate"], summary["conf_low"], summary["conf_high"]
         diamond = np.array([[p_low, 0.0], [p_est, 0.25], [p_high, 0.0], [p_est, -0.25]])
-        ax.fill(diamond[:, 0], diamond[:, 1], color=OKABE_ITO["vermillion"], zorder=3)
-        ax.axvline(p_est, color=OKABE_ITO["vermillion"], linewidth=0.8, linestyle=":")
+        ax.fill(diamond[:, 0], diamond[:, 1], color="#333333", zorder=3)
+        ax.axvline(p_est, color=MUTED, linewidth=0.8, linestyle=":")
         ax.set_yticks([*y, 0.0], [*labels, "Pooled (random effects)"])
         ax.set_ylim(-0.8, n + 0.7)
         ax.spines["left"].set_visible(False)
