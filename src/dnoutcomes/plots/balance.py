@@ -180,7 +180,7 @@ def plot_balance(
             y,
             marker="o",
             linestyle="none",
-            color=OKABE_ITO["blue"],
+            color=OKABE_ITO["black"],
             label="After weighting",
         )
         ax.set_yticks(y, labels)
