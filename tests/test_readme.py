@@ -6,10 +6,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -21,7 +19,7 @@ def _bash_blocks() -> list[str]:
 
 def test_readme_has_the_two_setup_commands() -> None:
     commands = [line.strip() for block in _bash_blocks() for line in block.splitlines()]
-    assert 'python -m pip install . && dnoutcomes report data/sample --out report.html' in commands
+    assert "python -m pip install . && dnoutcomes report data/sample --out report.html" in commands
     assert 'python -m pip install -e ".[test]" && python -m pytest -n 2' in commands
 
 
