@@ -45,3 +45,14 @@ def test_bad_format_is_refused_by_argparse(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["figures", str(tmp_path), "--out", str(tmp_path), "--format", "jpg"])
     assert exc.value.code == 2
+
+
+def test_docs_hold_the_sample_figures_the_readme_shows() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    committed = sorted(p.name for p in (repo / "docs" / "figures").glob("*.png"))
+    assert committed == [f"{n}.png" for n in FIGURE_NAMES]
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    guide = (repo / "docs" / "figures.md").read_text(encoding="utf-8")
+    for name in FIGURE_NAMES:
+        assert f"docs/figures/{name}.png" in readme
+        assert f"figures/{name}.png" in guide
