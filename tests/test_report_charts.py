@@ -3,6 +3,8 @@ limits that vary by month withheld with them, the chart window."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -73,3 +75,21 @@ def test_data_sample_shift_is_flagged_in_the_report() -> None:
     assert flagged(signals["i_chart"]) or flagged(signals["p_chart"])
     words = " ".join(p.text for p in report.section("control_charts").paragraphs)
     assert f"Site {shift['site_id']}: " in words
+
+
+def test_site_charts_on_the_trimmed_rows_equal_those_on_the_whole_export(
+    clinic_a_dataset: Any,
+) -> None:
+    # the per-site charts read a dataset trimmed once to NPRS baseline/discharge values and
+    # DN sessions (network scale); every site's frames must be those of the whole dataset
+    from dnoutcomes.qi.indicators import qi_charts
+    from dnoutcomes.report.charts import _qi_rows_only
+
+    lean = _qi_rows_only(clinic_a_dataset)
+    assert len(lean.outcomes) < len(clinic_a_dataset.outcomes) / 3
+    for site in sorted(clinic_a_dataset.episodes["site_id"].unique()):
+        whole, trimmed = qi_charts(clinic_a_dataset, site=site), qi_charts(lean, site=site)
+        pd.testing.assert_frame_equal(whole.monthly, trimmed.monthly)
+        pd.testing.assert_frame_equal(whole.therapists, trimmed.therapists)
+        assert whole.adverse_events is not None and trimmed.adverse_events is not None
+        pd.testing.assert_frame_equal(whole.adverse_events, trimmed.adverse_events)

@@ -299,6 +299,20 @@ def control_charts_section(context: Context) -> SectionOutcome:
     return SectionOutcome(Section("control_charts", title, tuple(blocks)), spc=spc, extra=extra)
 
 
+def _qi_rows_only(dataset: Any) -> Any:
+    """The dataset with only the rows the NPRS QI charts read: NPRS baseline and discharge
+    values, and DN sessions. Each site's charts then scan these tables, trimmed once,
+    instead of every outcome and session of the network (at a million episodes ~2M of the
+    ~19M outcome rows; 10 sites' charts took 22 s of a 2-minute report before)."""
+    out, sessions = dataset.outcomes, dataset.sessions
+    keep = (out["measure"] == "nprs") & out["timepoint"].isin(["baseline", "discharge"])
+    return dataclasses.replace(
+        dataset,
+        outcomes=out.loc[keep].reset_index(drop=True),
+        sessions=sessions.loc[sessions["dn_performed"].astype(bool)].reset_index(drop=True),
+    )
+
+
 def _site_signals(context: Context) -> tuple[list[Any], dict[str, Any]]:
     """For a report of every site: each site's own I and P charts, their signals in words
     and a table (a shift at one site is diluted, and can be missed, in the clinic's chart)."""
@@ -313,11 +327,12 @@ def _site_signals(context: Context) -> tuple[list[Any], dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     sentences: list[Paragraph] = []
     by_site: dict[str, Any] = {}
+    lean = _qi_rows_only(context.local)
     for site in sites:
         charts, failure = safe(
             f"The control charts of site {site}",
             lambda site=site: qi_charts(  # type: ignore[misc]
-                context.local, site=site, start=months[0], end=months[-1]
+                lean, site=site, start=months[0], end=months[-1]
             ),
         )
         if failure is not None:
