@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import optimize
+from scipy import optimize, stats
 
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats.mixed import (
@@ -345,3 +345,130 @@ def test_profile_slope_is_the_derivative_of_the_criterion(rng: np.random.Generat
         h = 1e-6 * theta
         numeric = (_profile(s, theta + h)[0] - _profile(s, theta - h)[0]) / (2 * h)
         assert _profile_slope(s, theta) == pytest.approx(numeric, rel=1e-5, abs=1e-6)
+
+
+# --- observed means per arm and whole week --------------------------------------------
+
+
+def _hand_observed(path: Any, conf_level: float) -> pd.DataFrame:
+    """Observed means from the raw clinic_a CSV files with pandas alone: the arm declared,
+    else derived from the sessions as the data contract says; NPRS at baseline, session
+    and discharge; week = round((assessed_on - start_date) days / 7)."""
+    episodes = pd.read_csv(path / "episodes.csv", parse_dates=["start_date"])
+    sessions = pd.read_csv(path / "sessions.csv")
+    outcomes = pd.read_csv(path / "outcomes.csv", parse_dates=["assessed_on"])
+    any_ = sessions.groupby("episode_id")[
+        ["dn_performed", "manual_therapy", "exercise_therapy"]
+    ].any()
+    derived = pd.Series("other", index=any_.index)
+    dn, mt, ex = any_["dn_performed"], any_["manual_therapy"], any_["exercise_therapy"]
+    derived[dn & ~mt & ~ex] = "dn_only"
+    derived[dn & mt & ex] = "dn_manual_exercise"
+    arm = episodes["arm"].fillna(episodes["episode_id"].map(derived))
+    episodes = episodes.assign(arm=arm)
+    rows = outcomes.loc[
+        (outcomes["measure"] == "nprs")
+        & outcomes["timepoint"].isin(["baseline", "session", "discharge"])
+    ].merge(
+        episodes.loc[episodes["arm"].isin(["dn_only", "dn_manual_exercise"])],
+        on="episode_id",
+    )
+    rows = rows.dropna(subset=["value", "assessed_on", "start_date"])
+    rows["weeks"] = ((rows["assessed_on"] - rows["start_date"]).dt.days / 7).round().astype(int)
+    out = rows.groupby(["arm", "weeks"])["value"].agg(["count", "mean", "std"]).reset_index()
+    low, high = stats.t.interval(
+        conf_level, out["count"] - 1, loc=out["mean"], scale=out["std"] / np.sqrt(out["count"])
+    )
+    out["low"], out["high"] = low, high
+    out.attrs["n_rows"] = len(rows)
+    return out
+
+
+@pytest.mark.parametrize("conf_level", [0.95, 0.8])
+def test_observed_means_equal_a_hand_groupby_of_the_raw_files(
+    clinic_a_dataset: Any,
+    clinic_a_path: Any,
+    clinic_a_expected: dict[str, Any],
+    conf_level: float,
+) -> None:
+    hand = _hand_observed(clinic_a_path, conf_level)
+    # the hand rows are the model's rows: R's lmer saw as many
+    assert hand.attrs["n_rows"] == clinic_a_expected["lmm"]["n_obs"]
+    result = compare_trajectories(clinic_a_dataset, conf_level=conf_level, min_n=1)
+    got = result.observed
+    assert list(got.columns) == [
+        "arm",
+        "weeks",
+        "n",
+        "estimate",
+        "sd",
+        "std_error",
+        "conf_low",
+        "conf_high",
+    ]
+    assert int(got["n"].sum()) == result.n_obs
+    assert got["arm"].iloc[0] == "dn_only"  # reference arm first, weeks ascending
+    merged = got.merge(hand, on=["arm", "weeks"], how="outer", validate="1:1", indicator=True)
+    assert (merged["_merge"] == "both").all()
+    np.testing.assert_array_equal(merged["n"], merged["count"])
+    for ours, theirs in [
+        ("estimate", "mean"),
+        ("sd", "std"),
+        ("conf_low", "low"),
+        ("conf_high", "high"),
+    ]:
+        np.testing.assert_allclose(merged[ours], merged[theirs], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(merged["std_error"], merged["std"] / np.sqrt(merged["count"]))
+
+
+def test_observed_weeks_with_few_values_are_left_out_and_noted(
+    clinic_a_dataset: Any, fast: Any
+) -> None:
+    everything = compare_trajectories(clinic_a_dataset, min_n=1).observed
+    assert (fast.observed["n"] >= 5).all()  # the default min_n
+    pd.testing.assert_frame_equal(
+        fast.observed, everything.loc[everything["n"] >= 5].reset_index(drop=True)
+    )
+    strict = compare_trajectories(clinic_a_dataset, min_n=100)
+    left_out = everything.loc[everything["n"] < 100]
+    assert len(strict.observed) == len(everything) - len(left_out) > 0
+    assert any(f"{len(left_out)} arm-week(s) with fewer than 100" in n for n in strict.notes)
+    records = strict.to_dict()["observed_means"]
+    assert [(r["arm"], r["weeks"], r["n"]) for r in records] == list(
+        zip(strict.observed["arm"], strict.observed["weeks"], strict.observed["n"], strict=True)
+    )
+    assert records[0]["ci_low"] == strict.observed["conf_low"].iloc[0]
+    assert records[0]["se"] == strict.observed["std_error"].iloc[0]
+    for bad in (0, 2.5, True):
+        with pytest.raises(RequestError, match="min_n must be a whole number"):
+            compare_trajectories(clinic_a_dataset, min_n=bad)  # type: ignore[arg-type]
+
+
+def test_observed_means_of_single_values_have_no_interval() -> None:
+    from dnoutcomes.stats.mixed import observed_means
+
+    rows = pd.DataFrame(
+        {
+            "arm": ["a", "a", "a", "b", "b", "b", "b"],
+            "weeks": [0.1, -0.2, 2.4, 0.0, 0.49, 0.6, np.nan],
+            "value": [4.0, 6.0, 3.0, 1.0, 2.0, 9.0, 5.0],
+        }
+    )
+    frame, notes = observed_means(rows, arms=("b", "a"), conf_level=0.9, min_n=1)
+    assert frame[["arm", "weeks", "n"]].to_numpy().tolist() == [
+        ["b", 0, 2],
+        ["b", 1, 1],
+        ["a", 0, 2],
+        ["a", 2, 1],
+    ]
+    np.testing.assert_allclose(frame["estimate"], [1.5, 9.0, 5.0, 3.0])
+    lo, hi = stats.t.interval(0.9, 1, loc=1.5, scale=np.std([1.0, 2.0], ddof=1) / np.sqrt(2))
+    assert frame.loc[0, "conf_low"] == pytest.approx(lo, rel=1e-12)
+    assert frame.loc[0, "conf_high"] == pytest.approx(hi, rel=1e-12)
+    assert frame.loc[[1, 3], ["sd", "std_error", "conf_low", "conf_high"]].isna().all().all()
+    assert notes == ("Observed means: one value only, so no interval, at b week 1; a week 2.",)
+    frame, notes = observed_means(rows, arms=("a", "b"), min_n=2)
+    assert frame[["arm", "weeks"]].to_numpy().tolist() == [["a", 0], ["b", 0]]
+    assert notes == (
+        "Observed means: 2 arm-week(s) with fewer than 2 values left out (a week 2; b week 1).",
+    )

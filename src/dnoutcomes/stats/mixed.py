@@ -22,6 +22,7 @@ from dnoutcomes._frames import isin
 from dnoutcomes.cohort import comparison_episodes, get_measure
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level, linear_combinations, wald_table
+from dnoutcomes.stats._observed import check_min_n, observed_means
 from dnoutcomes.stats._reml import Engine, RandomInterceptFit, fit_random_intercept
 
 # The engine's internals stay importable from here for the tests that check them.
@@ -41,6 +42,7 @@ __all__ = [
     "TrajectoryResult",
     "compare_trajectories",
     "fit_random_intercept",
+    "observed_means",
 ]
 
 # doctest.testmod(mixed) also runs the examples of the re-exported engine function.
@@ -68,6 +70,11 @@ class TrajectoryResult(ResultMixin):
     means
         Model-based mean per arm and week: ``arm`` (str), ``weeks`` (float), ``estimate``,
         ``std_error``, ``conf_low``, ``conf_high`` (floats; normal intervals).
+    observed
+        Observed mean per arm and whole week of the rows in the fit (see
+        :func:`observed_means`): ``arm`` (str), ``weeks`` (int), ``n`` (int, values),
+        ``estimate``, ``sd``, ``std_error``, ``conf_low``, ``conf_high`` (floats; t-intervals,
+        NaN when ``n < 2``); arm-weeks with fewer than ``min_n`` values are left out.
     sd_episode, sd_residual
         Standard deviations of the episode intercepts and of the residuals.
     n_obs, n_episodes
@@ -87,6 +94,7 @@ class TrajectoryResult(ResultMixin):
     measure: str
     fixed: pd.DataFrame
     means: pd.DataFrame
+    observed: pd.DataFrame
     sd_episode: float
     sd_residual: float
     n_obs: int
@@ -122,18 +130,22 @@ class TrajectoryResult(ResultMixin):
             + means.to_string(index=False)
         )
 
-    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    def plot(self, ax: Axes | None = None, *, observed: bool = True, **kwargs: Any) -> Axes:
         """Draw the model's mean per arm over the weeks with 95 % bands.
 
-        Hands off to :func:`dnoutcomes.plots.plot_trajectories`; keyword arguments go to it.
+        With ``observed=True`` (default) the observed means per week (``self.observed``) are
+        drawn as points with error bars. Hands off to
+        :func:`dnoutcomes.plots.plot_trajectories`; other keyword arguments go to it.
         """
         from dnoutcomes.plots.trajectories import plot_trajectories
 
-        return plot_trajectories(self, ax=ax, **kwargs)
+        return plot_trajectories(
+            self, ax=ax, observed=self.observed if observed else None, **kwargs
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        """The plan's ``lmm`` section (plus ``converged``, ``engine`` and the model-based
-        ``means`` per arm and week)."""
+        """The plan's ``lmm`` section (plus ``converged``, ``engine``, the model-based
+        ``means`` per arm and week and the ``observed_means`` per arm and whole week)."""
         fixed = {
             str(term): {"estimate": est, "se": se}
             for term, est, se in zip(
@@ -162,6 +174,21 @@ class TrajectoryResult(ResultMixin):
                         strict=True,
                     )
                 ],
+                "observed_means": [
+                    {
+                        "arm": a,
+                        "weeks": w,
+                        "n": n,
+                        "estimate": e,
+                        "sd": sd,
+                        "se": se,
+                        "ci_low": lo,
+                        "ci_high": hi,
+                    }
+                    for a, w, n, e, sd, se, lo, hi in zip(
+                        *(self.observed[c] for c in self.observed.columns), strict=True
+                    )
+                ],
             }
         )
         return out
@@ -176,6 +203,7 @@ def compare_trajectories(
     engine: Engine = "fast",
     weeks: Sequence[float] = (0.0, 2.0, 4.0, 6.0, 8.0),
     conf_level: float = 0.95,
+    min_n: int = 5,
 ) -> TrajectoryResult:
     """Fit ``measure ~ arm * weeks + (1 | episode_id)`` by REML on two arms' episodes.
 
@@ -194,18 +222,23 @@ def compare_trajectories(
         Weeks since the episode start at which the model-based means are reported.
     conf_level
         Level of the intervals, in (0, 1).
+    min_n
+        Observed means of arm-weeks with fewer values than this are left out of
+        ``observed`` (they are too noisy to draw); a whole number >= 1.
 
     Returns
     -------
     TrajectoryResult
         ``fixed`` (term, estimate, std_error, statistic, df, p_value, conf_low, conf_high),
-        ``means`` (arm, weeks, estimate, std_error, conf_low, conf_high), the two SDs,
+        ``means`` (arm, weeks, estimate, std_error, conf_low, conf_high), ``observed`` (arm,
+        weeks, n, estimate, sd, std_error, conf_low, conf_high), the two SDs,
         ``n_obs``, ``n_episodes``, ``converged``.
 
     Raises
     ------
     RequestError
-        Unknown arm, measure or engine; ``conf_level`` outside (0, 1); non-finite ``weeks``.
+        Unknown arm, measure or engine; ``conf_level`` outside (0, 1); non-finite ``weeks``;
+        ``min_n`` not a whole number >= 1.
     InsufficientDataError
         Fewer than 2 episodes with a value in either arm, or no more rows than episodes
         (nothing to separate the two variances).
@@ -219,6 +252,11 @@ def compare_trajectories(
     week ``t`` is ``L beta`` with ``L = (1, a, t, a t)``, standard error
     ``sqrt(L Cov(beta) L')`` and a normal (Wald) interval; fixed-effect p-values are Wald z
     tests (lme4 reports none; statsmodels reports these).
+
+    Observed means use the same rows: each value's week is rounded to the nearest whole
+    week (``floor(weeks + 0.5)``), and per arm and week ``n``, the mean, the sample SD, the
+    standard error ``SD / sqrt(n)`` and the t-interval ``mean -/+ t(n - 1) SE`` are given
+    (NaN interval when ``n < 2``, noted); see :func:`observed_means`.
 
     Examples
     --------
@@ -234,6 +272,7 @@ def compare_trajectories(
             "Use 'fast' (profiled REML, the default) or 'statsmodels' (MixedLM)."
         )
     check_conf_level(conf_level, where="compare_trajectories")
+    min_n = check_min_n(min_n, where="compare_trajectories")
     weeks_at = np.asarray(weeks, dtype=np.float64)
     if weeks_at.ndim != 1 or not np.isfinite(weeks_at).all():
         raise RequestError(
@@ -289,12 +328,17 @@ def compare_trajectories(
     z = float(stats.norm.ppf(0.5 + conf_level / 2.0))
     fixed = wald_table(FIXED_TERMS, fit.coef, fit.std_errors, z)
     means = _model_means(fit, reference, comparator, weeks_at, z)
+    observed, observed_notes = observed_means(
+        rows, arms=(reference, comparator), conf_level=conf_level, min_n=min_n
+    )
+    notes.extend(observed_notes)
     return TrajectoryResult(
         reference=reference,
         comparator=comparator,
         measure=measure,
         fixed=fixed,
         means=means,
+        observed=observed,
         sd_episode=fit.sd_group,
         sd_residual=fit.sd_residual,
         n_obs=fit.n_obs,
