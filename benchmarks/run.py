@@ -2,8 +2,9 @@
 
 Builds 10k, 100k and 1M-episode exports with the project's generator (``dnoutcomes.sample``,
 seed 8, 10 sites, 24 months from 2024-01) as CSV and Parquet under ``benchmarks/out/data``
-(git-ignored; reused when already there), then measures each step in a fresh child
-process and writes a Markdown table into ``docs/performance.md``.
+(git-ignored; reused when already there: delete that folder to rebuild the exports after
+the generator changes), then measures each step in a fresh child process and writes a
+Markdown table into ``docs/performance.md``.
 
 Run from the repository root::
 
