@@ -69,7 +69,13 @@ def test_trajectory_lines_follow_lme4s_fixed_effects(
     np.testing.assert_allclose(
         lines[CMP].get_ydata(), fixed["intercept"] + fixed["arm"] + slope * weeks, rtol=1e-3
     )
-    individual = [c for c in ax.collections if isinstance(c, LineCollection)]
+    individual = [
+        c
+        for c in ax.collections
+        if isinstance(c, LineCollection) and str(c.get_gid()).startswith("individual:")
+    ]
+    # the observed means' error bars are LineCollections too, one container per arm
+    assert len(ax.containers) == 2
     assert sum(len(c.get_segments()) for c in individual) == clinic_a_expected["lmm"]["n_episodes"]
 
 

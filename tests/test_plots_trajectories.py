@@ -1,8 +1,10 @@
-"""The trajectory plot draws the model's means and CIs exactly, on the measure's full range."""
+"""The trajectory plot draws the model's means and CIs and the observed means exactly, on
+the measure's full range."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ import pytest
 from matplotlib.collections import LineCollection, PolyCollection
 
 from dnoutcomes.plots.trajectories import plot_trajectories
+from dnoutcomes.stats.mixed import compare_trajectories
 
 WEEKS = np.array([0.0, 2.0, 4.0, 6.0, 8.0])
 
@@ -68,3 +71,44 @@ def test_observed_means_and_individual_lines(result: SimpleNamespace) -> None:
     containers = {c.get_label(): c for c in ax.containers}
     marks = containers["Dry needling alone, observed"].lines[0]
     np.testing.assert_allclose(marks.get_ydata(), result.means["estimate"][:5] + 0.2)
+
+
+def test_result_plot_draws_the_results_observed_means(clinic_a_dataset: Any) -> None:
+    trajectory = compare_trajectories(clinic_a_dataset)
+    observed = trajectory.observed
+    ax = trajectory.plot()
+    containers = {c.get_label(): c for c in ax.containers}
+    assert len(containers) == 2
+    for arm, label in [
+        ("dn_only", "Dry needling alone, observed"),
+        ("dn_manual_exercise", "Dry needling + manual & exercise therapy, observed"),
+    ]:
+        rows = observed.loc[observed["arm"] == arm]
+        marks, _, (bars,) = containers[label].lines
+        # drawn a little to the side of the week so the two arms' bars do not overlap
+        np.testing.assert_allclose(marks.get_xdata(), rows["weeks"], atol=0.1)
+        np.testing.assert_array_equal(marks.get_ydata(), rows["estimate"])
+        ends = np.array([seg[:, 1] for seg in bars.get_segments()])
+        np.testing.assert_allclose(ends[:, 0], rows["conf_low"], rtol=1e-12)
+        np.testing.assert_allclose(ends[:, 1], rows["conf_high"], rtol=1e-12)
+    assert not trajectory.plot(observed=False).containers
+
+
+def test_observed_intervals_widen_the_axis_and_missing_ones_draw_no_bar(
+    result: SimpleNamespace,
+) -> None:
+    observed = pd.DataFrame(
+        {
+            "arm": ["dn_only", "dn_only"],
+            "weeks": [0, 1],
+            "estimate": [9.5, 8.0],
+            "conf_low": [8.9, np.nan],
+            "conf_high": [10.6, np.nan],
+        }
+    )
+    ax = plot_trajectories(result, observed=observed)
+    assert ax.get_ylim() == (0.0, 10.6)
+    (container,) = ax.containers
+    np.testing.assert_array_equal(container.lines[0].get_ydata(), [9.5, 8.0])
+    (bars,) = container.lines[2]
+    assert np.isnan(bars.get_segments()[1]).all()

@@ -141,7 +141,8 @@ def iter_figures(
     def trajectories() -> Figure:
         result = mixed.compare_trajectories(dataset, reference=reference, comparator=comparator)
         lines = trajectory_lines(dataset, arms=(reference, comparator))
-        return _fig(plots.plot_trajectories(result, individual=lines))
+        # observed means per week as well, for the weeks with at least 5 values (min_n)
+        return _fig(plots.plot_trajectories(result, observed=result.observed, individual=lines))
 
     def improvement() -> Figure:
         pairs = outcome_pairs(

@@ -52,7 +52,10 @@ def plot_trajectories(
         ``conf_high``.
     observed
         Optional observed means to draw as points with error bars: ``arm``, ``weeks``,
-        ``estimate``, ``conf_low``, ``conf_high`` (``n`` optional).
+        ``estimate``, ``conf_low``, ``conf_high`` (``n`` optional), such as the result's
+        ``observed`` (which :meth:`TrajectoryResult.plot` passes by default). Which weeks
+        to show is decided where the frame is made (``compare_trajectories(min_n=...)``);
+        every row given is drawn, a point without a bar where the interval is missing.
     individual
         Optional raw values, one row per assessment: ``episode_id``, ``arm``, ``weeks``,
         ``value``; each episode is drawn as a thin faint line.
@@ -62,8 +65,8 @@ def plot_trajectories(
         The measure registry for the label, unit and range.
     full_range
         Set the y-axis to the measure's whole range from the registry (0–10 for NPRS), so
-        that differences look as large as they are; widened when the model's band leaves
-        the range.
+        that differences look as large as they are; widened when the model's band or an
+        observed mean's interval leaves the range.
     ax
         Axes to draw on; a new figure when None.
 
@@ -73,7 +76,8 @@ def plot_trajectories(
         Per arm: a ``Line2D`` labelled with the arm in words ("model") through
         (``weeks``, ``estimate``), a band (``PolyCollection``) from ``conf_low`` to
         ``conf_high``; observed means as an errorbar container labelled "<arm>, observed";
-        the legend (above the axes) is titled with the numbers of episodes and values; the
+        the legend (above the axes) is titled with what is drawn and the numbers of
+        episodes and values; the
         individual lines in one ``LineCollection`` per arm (gid ``individual:<arm>``).
 
     Raises
@@ -117,22 +121,29 @@ def plot_trajectories(
                 marker="o",
                 label=arm_label(arm),
             )
-        if observed is not None:
-            _observed_points(ax, observed, arms)
+        drawn = _observed_points(ax, observed, arms) if observed is not None else None
         ax.set_xlabel("Weeks since the start of care")
         ax.set_ylabel(f"Mean {measure_label(measure, registry)}")
         limits = _measure_range(measure, registry) if full_range else None
         if limits is not None:
             # the whole scale, widened only if the model's band leaves it (a linear model
-            # can extrapolate past a floor)
-            low = min(limits[0], float(means["conf_low"].min()))
-            high = max(limits[1], float(means["conf_high"].max()))
+            # can extrapolate past a floor) or an observed interval does
+            lows, highs = [means["conf_low"]], [means["conf_high"]]
+            if drawn is not None:
+                lows.append(drawn["conf_low"])
+                highs.append(drawn["conf_high"])
+            low = min(limits[0], float(np.nanmin(np.concatenate(lows, dtype=float))))
+            high = max(limits[1], float(np.nanmax(np.concatenate(highs, dtype=float))))
             ax.set_ylim(low, high)
         ax.set_xlim(left=min(0.0, float(means["weeks"].min())) - 0.3)
         n_obs, n_episodes = attribute(trajectory, "n_obs"), attribute(trajectory, "n_episodes")
-        title = "Mixed-model means with 95% CI"
+        parts = ["Mixed-model means with 95% CI"]
+        if drawn is not None:
+            parts = ["Mixed-model means (lines) and observed means (squares) with 95% CI"]
         if n_obs is not None and n_episodes is not None:
-            title += f" (n = {n_episodes} episodes, {n_obs} values)"
+            parts.append(f"(n = {n_episodes} episodes, {n_obs} values)")
+        # with observed means the title is long: the counts go on a second line
+        title = ("\n" if drawn is not None else " ").join(parts)
         ax.legend(
             loc="lower left",
             bbox_to_anchor=(0.0, 1.0),
@@ -143,7 +154,7 @@ def plot_trajectories(
     return ax
 
 
-def _observed_points(ax: Axes, observed: pd.DataFrame, arms: list[str]) -> None:
+def _observed_points(ax: Axes, observed: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     frame = tidy_frame(
         observed,
         attributes=(),
@@ -152,6 +163,8 @@ def _observed_points(ax: Axes, observed: pd.DataFrame, arms: list[str]) -> None:
     )
     for i, arm in enumerate(arms):
         rows = frame.loc[frame["arm"].astype(str) == arm]
+        if rows.empty:  # no legend entry for an arm without observed means
+            continue
         est = rows["estimate"].to_numpy(dtype=float)
         err = np.vstack(
             [est - rows["conf_low"].to_numpy(dtype=float), rows["conf_high"].to_numpy() - est]
@@ -167,6 +180,7 @@ def _observed_points(ax: Axes, observed: pd.DataFrame, arms: list[str]) -> None:
             linewidth=1,
             label=f"{arm_label(arm)}, observed",
         )
+    return frame
 
 
 def _individual_lines(ax: Axes, individual: pd.DataFrame, arms: list[str]) -> None:
