@@ -101,7 +101,6 @@ def notebook_01() -> list[Cell]:
 
             import dnoutcomes as dn
             from dnoutcomes.cohort import patient_flow
-            from dnoutcomes.plots import plot_flow
             from dnoutcomes.stats import describe_baseline
 
             pd.set_option("display.max_colwidth", 200)
@@ -374,7 +373,7 @@ def notebook_01() -> list[Cell]:
         ),
         code(
             """
-            plot_flow(flow)
+            flow.plot()  # every result with a picture has .plot()
             plt.show()
             """
         ),
@@ -469,14 +468,7 @@ def notebook_02() -> list[Cell]:
 
             import dnoutcomes as dn
             from dnoutcomes.cohort import outcome_pairs
-            from dnoutcomes.plots import (
-                plot_effects,
-                plot_improvement,
-                plot_responder_curves,
-                plot_safety,
-                plot_time_to_response,
-                plot_trajectories,
-            )
+            from dnoutcomes.plots import plot_improvement
             from dnoutcomes.stats import (
                 compare_ancova,
                 compare_medication,
@@ -649,7 +641,7 @@ def notebook_02() -> list[Cell]:
         ),
         code(
             r"""
-            plot_effects(secondary)
+            secondary.plot()  # each result draws its own figure
             plt.show()
             """
         ),
@@ -681,7 +673,7 @@ def notebook_02() -> list[Cell]:
         ),
         code(
             r"""
-            plot_trajectories(trajectory)
+            trajectory.plot()
             plt.show()
             """
         ),
@@ -704,7 +696,8 @@ def notebook_02() -> list[Cell]:
         ),
         md(
             r"""
-            The lines are model-based means with 95 % bands; a straight line is a simplification
+            The lines are the model's means with 95 % bands, the squares the observed mean NPRS
+            of each week with their 95 % intervals; a straight line is a simplification
             (pain usually falls fastest early, and cannot fall below 0), so read the slopes as
             average rates over a course of care, and do not read the lines past the weeks where
             most of the data are.
@@ -728,7 +721,7 @@ def notebook_02() -> list[Cell]:
         ),
         code(
             r"""
-            plot_responder_curves(responders)
+            responders.plot()
             plt.show()
             """
         ),
@@ -755,7 +748,7 @@ def notebook_02() -> list[Cell]:
         ),
         code(
             r"""
-            plot_time_to_response(time_to_response)
+            time_to_response.plot()
             plt.show()
             """
         ),
@@ -804,7 +797,7 @@ def notebook_02() -> list[Cell]:
         ),
         code(
             r"""
-            plot_safety(safety, by="severity")
+            safety.plot(by="severity")
             plt.show()
             safety.by_severity.round(3)
             """
@@ -972,7 +965,7 @@ def notebook_03() -> list[Cell]:
             from IPython.display import Markdown, display
 
             import dnoutcomes as dn
-            from dnoutcomes.plots import arm_colour, arm_label, plot_balance, plot_forest, plot_site_forest
+            from dnoutcomes.plots import arm_colour, arm_label, plot_forest
             from dnoutcomes.stats import compare_ancova, compare_iptw, compare_sites
 
             DATA = Path("../data/sample")
@@ -1058,7 +1051,7 @@ def notebook_03() -> list[Cell]:
         ),
         code(
             r"""
-            plot_balance(iptw)
+            iptw.plot()  # the Love plot
             plt.show()
             """
         ),
@@ -1160,7 +1153,7 @@ def notebook_03() -> list[Cell]:
         ),
         code(
             r"""
-            plot_site_forest(sites)
+            sites.plot()
             plt.show()
             """
         ),
