@@ -117,6 +117,59 @@ def test_table1_suppression() -> None:
     ]
 
 
+def test_one_hidden_level_cannot_be_had_by_subtraction() -> None:
+    nan = np.nan
+    base = _baseline()
+    rows = [
+        ("condition", "", "categorical", 40, nan, nan, nan, nan, 0, 8, nan, nan, nan, nan, 0, 0.2),
+        (
+            "condition",
+            "sciatica",
+            "n_pct",
+            20,
+            50.0,
+            nan,
+            nan,
+            nan,
+            0,
+            8,
+            100.0,
+            nan,
+            nan,
+            nan,
+            0,
+            0.1,
+        ),
+        (
+            "condition",
+            "postural",
+            "n_pct",
+            14,
+            35.0,
+            nan,
+            nan,
+            nan,
+            0,
+            0,
+            0.0,
+            nan,
+            nan,
+            nan,
+            0,
+            0.1,
+        ),
+        ("condition", "other", "n_pct", 6, 15.0, nan, nan, nan, 0, 0, 0.0, nan, nan, nan, 0, 0.1),
+    ]
+    extra = pd.DataFrame(rows, columns=base.columns)
+    shown = _table1_frame(pd.concat([base, extra], ignore_index=True), _context())
+    shown = shown.set_index("characteristic")
+    # 40 = 20 + 14 + 6: with "other" hidden, the smallest shown level (14) is hidden too.
+    assert shown.loc["Condition: other", "reference_value"] == "<11"
+    assert shown.loc["Condition: postural", "reference_value"] == HIDDEN
+    assert shown.loc["Condition: postural", "reference_spread"] == HIDDEN
+    assert shown.loc["Condition: sciatica", "reference_value"] == 20
+
+
 def test_characteristic_names() -> None:
     assert _characteristic("site_id", "north") == "Site: north"
     assert _characteristic("condition", "disc_herniation") == "Condition: disc herniation"

@@ -33,6 +33,37 @@ def _characteristic(variable: str, level: Any) -> str:
     return name
 
 
+#: Categorical rows whose levels partition the arm (they add up to its episodes with a
+#: value), so one hidden level could be had by subtraction; contraindications overlap.
+_PARTITIONS = ("sex", "condition", "chronicity", "site_id")
+
+
+def _protect_partitions(shown: pd.DataFrame, rows: pd.DataFrame) -> None:
+    """Within each arm and each partitioning variable, when exactly one level is hidden,
+    hide the smallest shown level above zero too (count and percentage), in place."""
+    for side in ("reference", "comparator"):
+        value, spread = f"{side}_value", f"{side}_spread"
+        for variable in _PARTITIONS:
+            levels = rows.index[(rows["variable"] == variable) & (rows["summary"] == "n_pct")]
+            if len(levels) < 2:
+                continue
+            cells = shown.loc[levels, value]
+            hidden = cells.map(lambda v: isinstance(v, str))
+            if int(hidden.sum()) != 1:
+                continue
+            numbers = pd.to_numeric(cells[~hidden], errors="coerce")
+            candidates = numbers[numbers > 0]
+            if candidates.empty:
+                continue
+            smallest = candidates.idxmin()
+            column = shown[value].astype(object)
+            column[smallest] = HIDDEN
+            shown[value] = column
+            percent = shown[spread].astype(object)
+            percent[smallest] = HIDDEN
+            shown[spread] = percent
+
+
 def _table1_frame(baseline: pd.DataFrame, context: Context) -> pd.DataFrame:
     """Table 1 rows ready to show: counts suppressed, summaries of small groups hidden."""
     rows = baseline[baseline["summary"] != "categorical"].reset_index(drop=True)
@@ -68,6 +99,7 @@ def _table1_frame(baseline: pd.DataFrame, context: Context) -> pd.DataFrame:
         shown = shown.rename(
             columns={"reference_count": "reference_value", "comparator_count": "comparator_value"}
         )
+        _protect_partitions(shown, count_rows)
         parts.append(shown.drop(columns=["reference_den", "comparator_den"]))
     numeric_rows = rows[~counted].copy()
     if len(numeric_rows):
