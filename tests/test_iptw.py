@@ -222,6 +222,14 @@ def test_too_few_episodes_in_an_arm(clinic_a_dataset: Any) -> None:
         compare_iptw(clinic_a_dataset, conf_level=1.5)
 
 
+def test_an_outcome_without_variation_is_a_clear_error(clinic_a_dataset: Any) -> None:
+    outcomes = clinic_a_dataset.outcomes.copy()
+    at_discharge = (outcomes["measure"] == "nprs") & (outcomes["timepoint"] == "discharge")
+    outcomes.loc[at_discharge, "value"] = 3.0
+    with pytest.raises(InsufficientDataError, match="has nprs = 3 at discharge"):
+        compare_iptw(_replace(clinic_a_dataset, outcomes=outcomes))
+
+
 def test_iptw_moves_a_confounded_estimate_toward_the_truth(rng: np.random.Generator) -> None:
     # Sicker patients (higher baseline pain and disability) get more treatment; the true
     # effect is -1. The propensity model sees the confounder; the outcome model does not.

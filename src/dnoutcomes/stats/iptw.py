@@ -314,6 +314,11 @@ def compare_iptw(
     if not converged:
         notes.append("Propensity model: the logistic regression did NOT converge.")
     y = data["nprs_discharge"].to_numpy(dtype=np.float64)
+    if np.ptp(y) == 0.0:
+        raise InsufficientDataError(
+            f"IPTW: every one of the {len(y)} analysed episodes has nprs = {y[0]:g} at "
+            "discharge; a weighted difference (and its E-value) needs outcomes that vary."
+        )
     design = np.column_stack(
         [np.ones_like(y), treated, data["nprs_baseline"].to_numpy(dtype=np.float64)]
     )
