@@ -391,7 +391,17 @@ def test_months_with_few_episodes_are_withheld(dataset: Any, report: Report) -> 
     july, august = by_month["2025-07"], by_month["2025-08"]
     assert block["n"][july] == "<13" and block["n"][august] == 19
     assert block["values"][july] is None and block["lcl"][july] is None
-    assert block["values"][august] is not None and block["lcl"][august] is not None
+    assert strict.spc["i_chart"]["values"][august] is not None
+    # August's share is shown only if neither its responders nor its non-responders are
+    # small (a share of 19 gives both away): the plan's complement rule.
+    from dnoutcomes.qi import qi_charts
+
+    frame = qi_charts(dataset).p_chart.frame
+    row = frame.loc[frame["period"].astype(str) == "2025-08"].iloc[0]
+    assert row["n"] == 19
+    responders = round(row["value"] * 19)
+    hidden = 0 < responders < 13 or 0 < 19 - responders < 13
+    assert (block["values"][august] is None) == hidden
     # The limits are still computed from every month: p-bar is unchanged.
     assert block["centre"] == report.spc["p_chart"]["centre"]
 

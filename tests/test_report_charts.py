@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from dnoutcomes.qi import i_chart, p_chart
-from dnoutcomes.report.charts import masked_months, spc_block
+from dnoutcomes.report.charts import masked_months, masked_shares, spc_block
 
 
 def test_masked_months_are_the_small_ones() -> None:
@@ -33,6 +33,45 @@ def test_p_chart_block_withholds_small_months_and_their_limits() -> None:
     # p-bar uses every month, the small one included: (30+4+25+28)/(40+6+35+40).
     assert block["centre"] == pytest.approx(87 / 121, rel=1e-12)
     assert block["signals"] == full["signals"]
+
+
+def test_a_share_is_withheld_when_its_responders_or_non_responders_are_few() -> None:
+    # 40 episodes with 33 responders: a share of 82.5 % gives the 7 non-responders away.
+    n = pd.Series([40, 40, 40, 6, 40, 0])
+    responders = pd.Series([20, 33, 5, 3, 40, 0])
+    assert masked_shares(n, responders, 11).tolist() == [False, True, True, True, False, False]
+    chart = p_chart(responders[:5], n[:5], periods=["a", "b", "c", "d", "e"])
+    block = spc_block(
+        chart, counts=n[:5], mask=masked_shares(n[:5], responders[:5], 11), min_cell=11
+    )
+    assert block["values"][0] == pytest.approx(0.5) and block["values"][4] == pytest.approx(1.0)
+    assert block["values"][1:4] == [None, None, None]
+
+
+@pytest.mark.slow
+def test_no_p_chart_point_of_the_report_reveals_a_small_count() -> None:
+    import warnings
+    from pathlib import Path
+
+    import dnoutcomes
+    from dnoutcomes.report.build import build_report
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dnoutcomes.DataQualityWarning)
+        data = dnoutcomes.load(sample)
+    report = build_report(data, period="2025-Q3", run_time="2025-10-01", figures=False)
+    block = report.to_dict()["spc"]["p_chart"]
+    shown = [
+        (value, n)
+        for value, n in zip(block["values"], block["n"], strict=True)
+        if value is not None
+    ]
+    assert shown, "some months are large enough to show"
+    for share, n in shown:
+        responders = round(share * n)
+        assert responders == 0 or responders >= 11, (share, n)
+        assert n - responders == 0 or n - responders >= 11, (share, n)
 
 
 def test_i_chart_block_keeps_constant_limits() -> None:

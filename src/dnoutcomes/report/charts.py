@@ -29,7 +29,13 @@ from dnoutcomes.report._context import (
 from dnoutcomes.report.model import Paragraph, Section, Table
 from dnoutcomes.report.sentences import spc_signal_sentences
 
-__all__ = ["control_charts_section", "funnel_section", "masked_months", "spc_block"]
+__all__ = [
+    "control_charts_section",
+    "funnel_section",
+    "masked_months",
+    "masked_shares",
+    "spc_block",
+]
 
 TRAILING_MONTHS = 24
 
@@ -62,13 +68,44 @@ def masked_months(n: pd.Series, min_cell: int) -> np.ndarray:
 
     Notes
     -----
-    A chart point is a monthly mean or share, not a count: it is withheld only when the
-    month's own number of episodes is small (a share of 3 of 7 patients, and the varying
-    limits of a P chart, would give the 7 away). The complement rule of tables is not applied
-    to points, which would blank most months of a small clinic's P chart.
+    A chart point is a monthly mean or share, not a count: it is withheld when the month's
+    own number of episodes is small (a share of 3 of 7 patients, and the varying limits of a
+    P chart, would give the 7 away). A share is withheld also when its responders or
+    non-responders are few: see :func:`masked_shares`.
     """
     total = pd.to_numeric(n, errors="coerce").to_numpy(dtype=float)
     return np.asarray((total > 0) & (total < min_cell))
+
+
+def masked_shares(episodes: pd.Series, responders: pd.Series, min_cell: int) -> np.ndarray:
+    """Months whose share of responders would give a small count away: fewer than
+    ``min_cell`` episodes, or 1 to ``min_cell - 1`` responders or non-responders.
+
+    Parameters
+    ----------
+    episodes, responders
+        Episodes and responders behind each month's point.
+    min_cell
+        The threshold.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, one entry per month.
+
+    Notes
+    -----
+    A share is "a percentage of" its responders and, with the month's episodes shown in the
+    table, of its non-responders too (the complement in a two-cell row): the plan's
+    small-numbers rule withholds it when either count is small, as the monthly table does.
+    """
+    n = pd.to_numeric(episodes, errors="coerce").to_numpy(dtype=float)
+    r = pd.to_numeric(responders, errors="coerce").to_numpy(dtype=float)
+
+    def small(x: np.ndarray) -> np.ndarray:
+        return np.asarray((x > 0) & (x < min_cell))
+
+    return masked_months(episodes, min_cell) | small(r) | small(n - r)
 
 
 def _mask_chart(chart: Any, mask: np.ndarray) -> Any:
@@ -215,6 +252,14 @@ def _qi(context: Context, what: str) -> tuple[Any, Paragraph | None]:
     return result, None
 
 
+#: What a withheld month had too few of, per chart.
+_WHAT_IS_SMALL = {
+    "i_chart": "episodes",
+    "p_chart": "episodes, responders or non-responders",
+    "u_chart": "episodes",
+}
+
+
 def control_charts_section(context: Context) -> SectionOutcome:
     """The I, P and U charts of the 24 months up to the period's end, signals in words.
 
@@ -257,6 +302,9 @@ def control_charts_section(context: Context) -> SectionOutcome:
             # Exposure is DN sessions (not people); the monthly rate is kept as drawn.
             counts = pd.Series(np.zeros(len(chart.frame)))
             mask = np.zeros(len(chart.frame), dtype=bool)
+        elif key == "p_chart":
+            counts = monthly["episodes"]
+            mask = masked_shares(monthly["episodes"], monthly["responders"], context.min_cell)
         else:
             counts = monthly["episodes"]
             mask = masked_months(monthly["episodes"], context.min_cell)
@@ -282,13 +330,14 @@ def control_charts_section(context: Context) -> SectionOutcome:
                 Paragraph(
                     (
                         f"1 month is not plotted: it describes fewer than {context.min_cell} "
-                        "episodes. It still counts in the limits and the runs rules."
+                        f"{_WHAT_IS_SMALL[key]}. It still counts in the limits and the runs "
+                        "rules."
                     )
                     if int(mask.sum()) == 1
                     else (
                         f"{int(mask.sum())} months are not plotted: each describes fewer than "
-                        f"{context.min_cell} episodes. They still count in the limits and the "
-                        "runs rules."
+                        f"{context.min_cell} {_WHAT_IS_SMALL[key]}. They still count in the "
+                        "limits and the runs rules."
                     )
                 )
             )
