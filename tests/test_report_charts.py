@@ -132,3 +132,28 @@ def test_site_charts_on_the_trimmed_rows_equal_those_on_the_whole_export(
         pd.testing.assert_frame_equal(whole.therapists, trimmed.therapists)
         assert whole.adverse_events is not None and trimmed.adverse_events is not None
         pd.testing.assert_frame_equal(whole.adverse_events, trimmed.adverse_events)
+
+
+@pytest.mark.slow
+def test_funnel_is_not_drawn_when_a_share_would_give_a_small_count_away() -> None:
+    import warnings
+    from pathlib import Path
+
+    import dnoutcomes
+    from dnoutcomes.report.build import build_report
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dnoutcomes.DataQualityWarning)
+        data = dnoutcomes.load(sample)
+
+    def funnel_words(min_cell: int) -> str:
+        report = build_report(
+            data, period="2025-Q3", run_time="2025-10-01", figures=False, min_cell=min_cell
+        )
+        return " ".join(p.text for p in report.section("funnel").paragraphs)
+
+    # Every therapist of data/sample has at least 11 episodes, responders and non-responders
+    # over the chart window; with a threshold of 20 some non-responder counts are small.
+    assert "not drawn" not in funnel_words(11)
+    assert "funnel plot is not drawn" in funnel_words(20)

@@ -486,7 +486,11 @@ def funnel_section(context: Context) -> SectionOutcome:
             "and is worth a conversation, not a verdict (case mix is not adjusted for)."
         )
     ]
-    hidden_rows = shown["n"].astype(str).str.startswith("<").to_numpy()
+    # A row with any cell withheld (a small count, or a share that would give one away,
+    # such as 55 of 60 responders) is hidden: its point would give the count back.
+    cells = shown[["n", "events", "share"]].astype(str)
+    hidden_rows = (cells.apply(lambda c: c.str.startswith("<") | (c == "[c]"))).any(axis=1)
+    hidden_rows = hidden_rows.to_numpy()
     if len(outside) == 0:
         blocks.append(Paragraph("No therapist lies outside the 99.8 % limits."))
     else:
@@ -514,8 +518,9 @@ def funnel_section(context: Context) -> SectionOutcome:
     elif hidden_rows.any():
         blocks.append(
             Paragraph(
-                f"The funnel plot is not drawn because some therapists have fewer than "
-                f"{context.min_cell} episodes; the table shows them suppressed."
+                "The funnel plot is not drawn because for some therapists the episodes, "
+                f"responders or non-responders are fewer than {context.min_cell}; the table "
+                "shows them suppressed."
             )
         )
     blocks.append(
