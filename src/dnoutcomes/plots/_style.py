@@ -315,10 +315,8 @@ def wrap_label(label: str, width: int = 24) -> str:
 
     Examples
     --------
-    >>> print(wrap_label("Dry needling + manual & exercise therapy (n = 154)"))
-    Dry needling + manual &
-    exercise therapy
-    (n = 154)
+    >>> wrap_label("Dry needling + manual & exercise therapy (n = 154)").splitlines()
+    ['Dry needling + manual &', 'exercise therapy', '(n = 154)']
     """
     words, _, n = label.partition(" (n =")
     lines = textwrap.wrap(words, width) or [words]
