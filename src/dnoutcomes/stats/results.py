@@ -57,6 +57,19 @@ class ResultMixin:
                     frame[column] = frame[column].map(lambda v: f"{v:.3g}" if pd.notna(v) else "")
         return frame
 
+    def __repr__(self) -> str:
+        """A one-line summary (class, title, size of the tidy frame, number of notes).
+
+        ``print(result)`` shows the whole table; a notebook shows it as HTML.
+        """
+        rows, cols = self._frame.shape
+        notes = len(self.notes)
+        return (
+            f"<{type(self).__name__}: {self.title} ({rows} rows x {cols} columns"
+            f"{f', {notes} note' + ('s' if notes != 1 else '') if notes else ''}); "
+            "print() it for the table>"
+        )
+
     def __str__(self) -> str:
         lines = [self.title, ""]
         lines.append(self._format_frame().to_string(index=False))
