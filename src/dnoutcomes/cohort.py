@@ -89,6 +89,18 @@ def check_arms(dataset: Dataset, reference: str, comparator: str) -> None:
     RequestError
         When an arm has no episode in the dataset (the message lists the arms present with
         their counts) or when both arms are the same.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> check_arms(dataset, "dn_only", "dn_manual_exercise")  # both present: nothing happens
+    >>> check_arms(dataset, "dn_only", "dry_needling")
+    Traceback (most recent call last):
+        ...
+    dnoutcomes.errors.RequestError: comparison of arms: unknown comparator arm 'dry_needling';
+    expected one of the arms in the dataset: dn_manual_exercise (137 episodes), dn_only
+    (77 episodes), manual_exercise (76 episodes), other (10 episodes). Pick one of those.
     """
     if reference == comparator:
         raise RequestError(
@@ -125,6 +137,14 @@ def get_measure(dataset: Dataset, measure: str) -> Measure:
     RequestError
         When the measure is not in the dataset's registry (the message lists the registered
         names).
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> odi = get_measure(dataset, "odi")
+    >>> odi.label, odi.direction, odi.mcid_points
+    ('Oswestry Disability Index', 'lower', 10.0)
     """
     registry = dataset.registry
     try:
@@ -238,6 +258,15 @@ def improvement_of(measure_spec: Measure, baseline: Any, later: Any) -> Any:
     float or pandas.Series
         ``baseline - later`` when lower is better, else ``later - baseline``; missing
         values propagate.
+
+    Examples
+    --------
+    >>> from dnoutcomes import default_registry
+    >>> registry = default_registry()
+    >>> improvement_of(registry["nprs"], 7, 3)  # pain: lower is better
+    4
+    >>> improvement_of(registry["lumbar_flexion_deg"], 40.0, 55.0)  # range: higher is better
+    15.0
     """
     if getattr(measure_spec, "direction", "lower") == "higher":
         return later - baseline
@@ -386,6 +415,24 @@ def patient_flow(
     Stages: episodes loaded (all arms) → in the compared arms (the others are counted by
     arm) → with a baseline value → with a value at the timepoint → analysed (both values
     present: the complete cases of the ANCOVA and responder analyses).
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> flow = patient_flow(dataset)
+    >>> flow.frame[["arm", "stage", "n", "excluded"]]
+                      arm             stage    n  excluded
+    0                 all            loaded  300         0
+    1                 all  in_compared_arms  214        86
+    2             dn_only  in_compared_arms   77         0
+    3             dn_only     with_baseline   77         0
+    4             dn_only      with_outcome   69         8
+    5             dn_only          analysed   69         0
+    6  dn_manual_exercise  in_compared_arms  137         0
+    7  dn_manual_exercise     with_baseline  137         0
+    8  dn_manual_exercise      with_outcome  113        24
+    9  dn_manual_exercise          analysed  113         0
     """
     pairs = outcome_pairs(
         dataset, measure=measure, timepoint=timepoint, reference=reference, comparator=comparator
