@@ -282,6 +282,17 @@ def generate(
     by design: visits after a dropout, each non-NPRS measure with probability
     ``measure_missing_share`` (medication pairs together), and the follow-up of about half
     of the completers.
+
+    Examples
+    --------
+    >>> data = generate(episodes=300, seed=1)
+    >>> data
+    SampleData(seed=1: 278 patients, 300 episodes, 1,850 sessions, 5,898 outcomes,
+    244 adverse_events; truth=SampleTruth(NPRS at discharge -1.01 (combination - DN alone),
+    slope difference -0.28/week, dropout 14.7%, shift at central from 2025-01, confounding 1))
+    >>> dataset = data.to_dataset()
+    >>> len(dataset.episodes)
+    300
     """
     n = _check_int("episodes", episodes, 1, 20_000_000)
     n_sites = _check_int("sites", sites, 1, 99)
