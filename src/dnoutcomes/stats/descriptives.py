@@ -114,6 +114,20 @@ def summarize_outcomes(
     Timepoints: baseline, discharge and the follow-ups (session values, several per
     episode, are left to the mixed model). SD with n − 1; quartiles by linear
     interpolation (R's type 7). Only timepoints with at least one value appear.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> summary = summarize_outcomes(dataset, measures=["nprs"])
+    >>> summary.frame[["timepoint", "arm", "n", "missing", "mean"]].round(2)
+          timepoint                 arm    n  missing  mean
+    0      baseline             dn_only   77        0  5.40
+    1      baseline  dn_manual_exercise  137        0  6.55
+    2     discharge             dn_only   69        8  3.17
+    3     discharge  dn_manual_exercise  113       24  3.42
+    4  followup_12w             dn_only   36       41  3.56
+    5  followup_12w  dn_manual_exercise   64       73  3.50
     """
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
     out = dataset.outcomes

@@ -198,6 +198,24 @@ def improvement_distribution(frame: pd.DataFrame, *, arms: tuple[str, str]) -> p
         One row per arm and level: ``arm``, ``improvement`` (every distinct level seen in
         either arm, ascending), ``share`` (the fraction of the arm's episodes whose
         improvement is at least that level), ``n`` (episodes of the arm).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame(
+    ...     {
+    ...         "arm": ["dn_only", "dn_only", "dn_manual_exercise", "dn_manual_exercise"],
+    ...         "improvement": [1.0, 3.0, 3.0, 4.0],
+    ...     }
+    ... )
+    >>> improvement_distribution(frame, arms=("dn_only", "dn_manual_exercise"))
+                      arm  improvement  share  n
+    0             dn_only          1.0    1.0  2
+    1             dn_only          3.0    0.5  2
+    2             dn_only          4.0    0.0  2
+    3  dn_manual_exercise          1.0    1.0  2
+    4  dn_manual_exercise          3.0    1.0  2
+    5  dn_manual_exercise          4.0    0.5  2
     """
     data = frame.dropna(subset=["improvement"])
     levels = np.unique(data["improvement"].to_numpy(dtype=float))

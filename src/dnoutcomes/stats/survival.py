@@ -96,6 +96,16 @@ def response_times(
     − episode start date, in days (a value dated before the start counts as day 0).
     Improvement is direction-aware. Episodes without a baseline value or without any
     post-baseline value are left out.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> times = response_times(dataset)
+    >>> list(times.columns)
+    ['episode_id', 'arm', 'treated', 'time', 'event', 'n_values']
+    >>> len(times), int(times["event"].sum())
+    (214, 168)
     """
     spec = get_measure(dataset, measure)
     cut = _response_threshold(spec, threshold)
