@@ -207,6 +207,14 @@ def mr_chart(
     moving ranges at included baseline points (missing ones skipped); ``lcl = 0``,
     ``ucl = 3.267 × centre``. The runs rules are computed but never signal, because
     neighbouring moving ranges share a point and are not independent.
+
+    Examples
+    --------
+    >>> chart = mr_chart([1, 3, 2, 6, 4])
+    >>> chart.frame["value"].tolist()
+    [nan, 2.0, 1.0, 4.0, 2.0]
+    >>> float(chart.frame["centre"].iloc[0]), round(float(chart.frame["ucl"].iloc[0]), 3)
+    (2.25, 7.351)
     """
     y = _as_float(values, "values")
     base, include = _masks(y.size, freeze, exclude)

@@ -235,6 +235,21 @@ def funnel_chart(
     Limits as :func:`funnel_limits`. ``position`` says where the share lies: beyond the
     outer limit (``"above outer"``, ``"below outer"``), beyond the inner one only, or
     ``"within"``. Missing counts are treated as 0.
+
+    Examples
+    --------
+    Responders of three therapists:
+
+    >>> chart = funnel_chart(
+    ...     [12, 30, 5], [20, 40, 25], units=["T1", "T2", "T3"], unit_label="therapist"
+    ... )
+    >>> round(chart.target, 3)
+    0.553
+    >>> chart.frame[["unit", "n", "share", "position"]]
+      unit   n  share     position
+    0   T1  20   0.60       within
+    1   T2  40   0.75  above inner
+    2   T3  25   0.20  below outer
     """
     if not 0.0 < inner_level < outer_level < 1.0:
         raise RequestError(

@@ -106,6 +106,14 @@ def longest_run_limit(n_useful: int) -> int:
     -----
     ``log2(n)`` is never exactly halfway between two integers for a whole ``n``, so the
     rounding rule (R rounds half to even) cannot matter.
+
+    Examples
+    --------
+    Two years of monthly points, none on the centre line: a run of more than 8 points on
+    one side signals a shift.
+
+    >>> longest_run_limit(24)
+    8
     """
     if n_useful < 1:
         raise RequestError(
@@ -138,6 +146,14 @@ def crossings_limit(n_useful: int) -> int:
     -----
     The binomial CDF at ``p = 0.5`` is a multiple of ``2**-(n-1)`` and never equals 0.05
     exactly, so the quantile has no ties to break.
+
+    Examples
+    --------
+    Two years of monthly points, none on the centre line: fewer than 8 crossings of the
+    centre line signal a shift.
+
+    >>> crossings_limit(24)
+    8
     """
     if n_useful < 1:
         raise RequestError(
