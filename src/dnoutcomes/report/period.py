@@ -131,6 +131,14 @@ def quarter_period(year: int, quarter: int) -> Period:
     -------
     Period
         Kind ``"quarter"``, labelled ``YYYY-Qn``.
+
+    Examples
+    --------
+    >>> period = quarter_period(2025, 3)
+    >>> period.label, period.start, period.end
+    ('2025-Q3', datetime.date(2025, 7, 1), datetime.date(2025, 9, 30))
+    >>> period.previous().label
+    '2025-Q2'
     """
     first_month = 3 * (quarter - 1) + 1
     start = dt.date(year, first_month, 1)
@@ -150,6 +158,14 @@ def month_period(year: int, month: int) -> Period:
     -------
     Period
         Kind ``"month"``, labelled ``YYYY-MM``.
+
+    Examples
+    --------
+    >>> period = month_period(2024, 2)
+    >>> period.label, period.end, period.days
+    ('2024-02', datetime.date(2024, 2, 29), 29)
+    >>> month_period(2025, 1).previous().label
+    '2024-12'
     """
     return Period(
         start=dt.date(year, month, 1),
@@ -171,6 +187,15 @@ def range_period(start: dt.date, end: dt.date) -> Period:
     -------
     Period
         Kind ``"range"``, labelled ``YYYY-MM-DD to YYYY-MM-DD``.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> period = range_period(dt.date(2025, 7, 1), dt.date(2025, 7, 14))
+    >>> period.label, period.days
+    ('2025-07-01 to 2025-07-14', 14)
+    >>> period.previous().label  # the same number of days just before
+    '2025-06-17 to 2025-06-30'
     """
     return Period(start=start, end=end, kind="range", label=f"{start:%Y-%m-%d} to {end:%Y-%m-%d}")
 
@@ -246,6 +271,12 @@ def period_from_dates(start: str | dt.date, end: str | dt.date) -> Period:
     ------
     RequestError
         When a date cannot be parsed or ``start`` is after ``end``.
+
+    Examples
+    --------
+    >>> period = period_from_dates("2025-07-01", "2025-09-30")
+    >>> period.kind, period.label, period.days
+    ('range', '2025-07-01 to 2025-09-30', 92)
     """
     first = _parse_date(start, "--from") if isinstance(start, str) else start
     last = _parse_date(end, "--to") if isinstance(end, str) else end
@@ -282,6 +313,16 @@ def default_period(discharge_dates: pd.Series) -> Period:
     "Complete" is judged against the data, not the clock: a quarter is complete when the
     export holds discharges up to its last day or later, so re-running an old export gives
     the same default period.
+
+    Examples
+    --------
+    The latest discharge falls in the middle of 2025-Q3, so the last complete quarter is
+    reported:
+
+    >>> import pandas as pd
+    >>> discharges = pd.Series(pd.to_datetime(["2025-04-03", "2025-06-20", "2025-08-14"]))
+    >>> default_period(discharges).label
+    '2025-Q2'
     """
     dates = pd.to_datetime(discharge_dates).dropna()
     if dates.empty:
