@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from loader_data import COUNTS, small_export, write_export
@@ -164,7 +163,7 @@ def test_gzip_and_checksums(tmp_path: Path) -> None:
     assert gzip.decompress(data).startswith(b"patient_id")
 
 
-def test_parquet_typed_columns_become_contract_text(tmp_path: Path) -> None:
+def test_parquet_typed_columns_stay_typed(tmp_path: Path) -> None:
     write_export(small_export(), tmp_path, "csv")
     (tmp_path / "sessions.csv").unlink()
     s = small_export()["sessions"]
@@ -183,10 +182,12 @@ def test_parquet_typed_columns_become_contract_text(tmp_path: Path) -> None:
     typed.to_parquet(tmp_path / "sessions.parquet")
     raw = read_export(tmp_path)
     f = raw.tables["sessions"].frame
-    assert f["session_date"].iloc[0] == "2025-01-06"
-    assert f["dn_performed"].iloc[0] == "true"
-    assert f["muscles"].iloc[0] == "piriformis;gluteus_medius"
-    assert np.isnan(pd.to_numeric(f["needles"]).iloc[2])
+    assert f["session_date"].dtype == "datetime64[ns]"
+    assert f["session_date"].iloc[0] == pd.Timestamp("2025-01-06")
+    assert f["dn_performed"].dtype == bool and bool(f["dn_performed"].iloc[0])
+    assert f["muscles"].iloc[0] == "piriformis;gluteus_medius"  # a list is joined text
+    assert f["needles"].dtype == "Int64" and f["needles"].isna().iloc[2]
+    assert f["session_id"].dtype == "str"
     ds = dnoutcomes.load(tmp_path)
     assert ds.sessions["dn_performed"].tolist() == [True, True, False, False] + [True] * 3 + [False]
     assert ds.sessions["muscles"].iloc[0] == ("piriformis", "gluteus_medius")

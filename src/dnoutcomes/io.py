@@ -1,8 +1,10 @@
 """Read a clinic export (a folder of CSV / CSV.gz / Parquet files, or one ``.xlsx``
-workbook) into raw frames of text, one per table, with the file line number of every row.
+workbook) into raw frames, one per table, with the file line number of every row.
 
-Nothing here interprets a value: every cell arrives as text (or missing), trimmed, with the
-column names lower-cased and trimmed. :mod:`dnoutcomes.validate` applies the contract.
+Nothing here applies a contract rule: a cell arrives as text (trimmed, missing when empty),
+or, from a typed Parquet column or a clean comma-separated CSV file, as the number, date,
+boolean or category it already is (the *typed fast path*); column names are lower-cased and
+trimmed. :mod:`dnoutcomes.validate` applies the contract.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import gzip
 import hashlib
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,7 @@ _BOM = b"\xef\xbb\xbf"
 
 @dataclass(frozen=True)
 class RawTable:
-    """One table as read from its file: text cells, line numbers, and read problems.
+    """One table as read from its file: cells, line numbers, and read problems.
 
     Attributes
     ----------
@@ -47,8 +50,13 @@ class RawTable:
     path
         The file read.
     frame
-        One column per input column (names lower-cased and trimmed, in input order), pandas
-        ``str`` dtype, missing for an empty cell; rows that are entirely empty are dropped.
+        One column per input column (names lower-cased and trimmed, in input order); rows
+        that are entirely empty are dropped. A text column has the pandas ``str`` dtype,
+        trimmed, missing for an empty cell. Columns read on the typed fast path keep their
+        type instead: ``float64`` (missing = NaN; never NaN or infinity as a value),
+        ``Int64``, ``bool`` (``boolean`` when some are missing), ``datetime64[ns]`` (a
+        date; a Parquet timestamp truncated to its date) or ``category`` (text categories,
+        trimmed, none empty).
     lines
         The file line number of each row of ``frame`` (header = line 1).
     columns_as_read
@@ -60,6 +68,10 @@ class RawTable:
         The checksum of the file.
     delimiter
         The CSV field separator (``","`` or ``";"``; ``""`` for Parquet and Excel).
+    text_table
+        For a CSV file read on the typed fast path, a function that reads the same file as
+        text (cached; the same rows and lines), so that a message can quote a number cell
+        exactly as written (``1e3``, ``15.0``); ``None`` otherwise.
     """
 
     name: str
@@ -73,6 +85,7 @@ class RawTable:
     )
     sha256: str = ""
     delimiter: str = ""
+    text_table: Callable[[], RawTable] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +151,128 @@ def _tidy_arrow(
     if not keep.all():
         tidy = tidy.filter(pa.array(keep))
     frame = tidy.combine_chunks().to_pandas()  # one chunk: later Arrow calls need no copy
+    frame.columns = names
+    return frame, lines[keep]
+
+
+# datetime64[ns] holds the days from 1677-09-22 to 2262-04-11: other dates take the text path
+_NS_DAYS = (-106_751, 106_750)
+_INTEGERS = (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32())
+
+
+def _blank_to_null(text: pa.Array) -> pa.Array:
+    """Trim every value; an empty (or spaces-only) value becomes missing."""
+    trimmed = pc.utf8_trim_whitespace(text)
+    shortest = pc.min(pc.binary_length(trimmed)).as_py()
+    if shortest == 0:  # a cell of spaces only: not recorded
+        trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    return trimmed
+
+
+def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    return column.combine_chunks()
+
+
+def _text_arrow(column: pa.ChunkedArray) -> pa.Array:
+    """A text column trimmed, empty cells missing, in one chunk."""
+    if column.type != pa.string():
+        column = column.cast(pa.string())
+    return _blank_to_null(_one_chunk(column))
+
+
+def _trimmed_dictionary(column: pa.ChunkedArray) -> pa.DictionaryArray:
+    """A dictionary column of text with its dictionary trimmed (not its rows): values that
+    become equal merge, a value that becomes empty makes its cells missing."""
+    if column.num_chunks > 1:
+        column = column.unify_dictionaries()
+    arr = _one_chunk(column) if column.num_chunks else pa.array([], column.type)
+    dictionary = arr.dictionary
+    if dictionary.type != pa.string():
+        dictionary = dictionary.cast(pa.string())
+    encoded = pc.dictionary_encode(_blank_to_null(dictionary))
+    remap = encoded.indices.cast(pa.int32())
+    indices = arr.indices.cast(pa.int32())
+    same = remap.null_count == 0 and len(encoded.dictionary) == len(dictionary)
+    if not same:  # codes of merged or emptied values change; else the codes stay
+        indices = pc.take(remap, indices)
+    return pa.DictionaryArray.from_arrays(indices, encoded.dictionary)
+
+
+def _typed_arrow(column: pa.ChunkedArray) -> pa.Array | None:
+    """A typed column in the form the frame keeps, or None when it must be read as text.
+
+    Text (trimmed), dictionary of text (dictionary trimmed), float64 without NaN or
+    infinity, integers (as int64), booleans, dates and timestamps (truncated to the date)
+    within the range of datetime64[ns] (as timestamp[ns]). Anything else (lists, floats of
+    other widths, decimals, times, a NaN or infinity stored as a value…) returns None.
+    """
+    typ = column.type
+    if pa.types.is_dictionary(typ):
+        value = typ.value_type
+        if pa.types.is_string(value) or pa.types.is_large_string(value):
+            return _trimmed_dictionary(column)
+        return _typed_arrow(column.cast(value))
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_null(typ):
+        return _text_arrow(column)
+    if typ == pa.float64():
+        arr = _one_chunk(column)
+        if pc.any(pc.invert(pc.is_finite(arr))).as_py():
+            return None  # "nan" or "inf" as text breaks a rule that a missing value does not
+        return arr
+    if typ in _INTEGERS:
+        return _one_chunk(column).cast(pa.int64())
+    if pa.types.is_boolean(typ):
+        return _one_chunk(column)
+    if pa.types.is_timestamp(typ):
+        try:
+            column = column.cast(pa.date32())  # as the text cast did
+        except (pa.ArrowException, TypeError):
+            return None
+        typ = column.type
+    if typ == pa.date32():
+        arr = _one_chunk(column)
+        days = pc.min_max(arr.cast(pa.int32()))
+        low, high = days["min"].as_py(), days["max"].as_py()
+        if low is not None and (low < _NS_DAYS[0] or high > _NS_DAYS[1]):
+            return None
+        return arr.cast(pa.timestamp("ns"))
+    return None
+
+
+def _to_series(arr: pa.Array) -> pd.Series:
+    """One prepared Arrow column as a pandas column (see :attr:`RawTable.frame`)."""
+    typ = arr.type
+    if typ == pa.int64():
+        return pd.Series(pd.array(arr, dtype="Int64"))
+    if pa.types.is_boolean(typ):
+        if arr.null_count:
+            return pd.Series(pd.array(arr, dtype="boolean"))
+        return pd.Series(np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool))
+    out = pa.table({"v": arr}).to_pandas()["v"]
+    out.name = None
+    return out
+
+
+def _frame_of(
+    arrays: list[pa.Array], names: list[str], lines: np.ndarray, num_rows: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Drop the rows that are entirely empty; one pandas column per array."""
+    if arrays:
+        filled = arrays[0].is_valid()
+        for arr in arrays[1:]:
+            filled = pc.or_(filled, arr.is_valid())
+        keep = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
+    else:
+        keep = np.ones(num_rows, dtype=bool)
+    if not keep.all():
+        mask = pa.array(keep)
+        arrays = [arr.filter(mask) for arr in arrays]
+    frame = pd.DataFrame(
+        {i: _to_series(arr) for i, arr in enumerate(arrays)},
+        index=pd.RangeIndex(int(keep.sum())),
+    )
     frame.columns = names
     return frame, lines[keep]
 
@@ -316,20 +451,24 @@ def _read_parquet(path: Path, table: str) -> RawTable:
     names = list(arrow.column_names)
     if not names:
         raise _unreadable(path, table, "the file has no columns", "export the table again")
-    cols = {}
+    arrays = []
     for i, name in enumerate(names):
-        try:
-            cols[f"c{i}"] = _arrow_to_text(arrow.column(i))
-        except (pa.ArrowException, TypeError):
-            raise _unreadable(
-                path,
-                table,
-                f"column {name} has the Parquet type {arrow.column(i).type}, which cannot be "
-                "read as text",
-                "store it as text, a number, a date or a boolean",
-            ) from None
+        column = arrow.column(i)
+        typed = _typed_arrow(column)
+        if typed is None:
+            try:
+                typed = _text_arrow(_arrow_to_text(column))
+            except (pa.ArrowException, TypeError):
+                raise _unreadable(
+                    path,
+                    table,
+                    f"column {name} has the Parquet type {column.type}, which cannot be "
+                    "read as text",
+                    "store it as text, a number, a date or a boolean",
+                ) from None
+        arrays.append(typed)
     lines = np.arange(2, arrow.num_rows + 2, dtype=np.int64)
-    frame, lines = _tidy_arrow(pa.table(cols), [str(n).strip().lower() for n in names], lines)
+    frame, lines = _frame_of(arrays, [str(n).strip().lower() for n in names], lines, arrow.num_rows)
     return RawTable(
         table, path.name, path, frame, lines, tuple(map(str, names)), sha256=_sha256(path)
     )

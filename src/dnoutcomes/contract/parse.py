@@ -1,8 +1,9 @@
-"""Parse and check one column of raw text against its :class:`ColumnSpec`, vectorised.
+"""Parse and check one raw column against its :class:`ColumnSpec`, vectorised.
 
-:func:`parse_column` turns a column of text into its typed form and records what is wrong
-in the table's :class:`~dnoutcomes.contract.problems.TableChecks`; :func:`screen_values`
-runs the de-identification screen on the cells that could hold an identifier.
+:func:`parse_column` turns a column of text (or a column the reader already typed: numbers,
+dates, booleans, categories) into its typed form and records what is wrong in the table's
+:class:`~dnoutcomes.contract.problems.TableChecks`; :func:`screen_values` runs the
+de-identification screen on the cells that could hold an identifier.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import pyarrow.compute as pc
 
 from dnoutcomes.contract.arrow import arrow_strings, positions
 from dnoutcomes.contract.deid import suspect_values
-from dnoutcomes.contract.problems import TableChecks
+from dnoutcomes.contract.problems import TableChecks, as_text
 from dnoutcomes.contract.specs import BOOL_FALSE, BOOL_TRUE, ColumnSpec
 
-__all__ = ["codes_of", "parse_column", "parse_numbers", "screen_values"]
+__all__ = ["codes_of", "numbers_of", "parse_column", "parse_numbers", "screen_values"]
 
 ID_PATTERN = r"[A-Za-z0-9_\-]{1,64}"
 LABEL_PATTERN = r"[a-z0-9_]+"
@@ -57,6 +58,38 @@ def parse_numbers(raw: pd.Series, decimal_comma: bool) -> pd.Series:
     return pd.Series(out, index=raw.index, dtype="float64")
 
 
+def _is_number(dtype: Any) -> bool:
+    return not isinstance(dtype, pd.CategoricalDtype) and dtype.kind in "iuf"
+
+
+def _is_date(dtype: Any) -> bool:
+    return isinstance(dtype, np.dtype) and dtype.kind == "M"
+
+
+def _is_bool(dtype: Any) -> bool:
+    return isinstance(dtype, pd.BooleanDtype) or dtype == np.dtype(bool)
+
+
+def numbers_of(raw: pd.Series, decimal_comma: bool) -> pd.Series:
+    """:func:`parse_numbers` for any raw column: a typed number column is taken as it is.
+
+    Parameters
+    ----------
+    raw
+        Text, or a column the reader typed.
+    decimal_comma
+        Accept ``5,4`` for 5.4 in text.
+
+    Returns
+    -------
+    pandas.Series
+        float64, NaN where a cell is missing or not a finite number.
+    """
+    if _is_number(raw.dtype):
+        return pd.Series(raw.to_numpy(dtype=float, na_value=np.nan), index=raw.index)
+    return parse_numbers(as_text(raw), decimal_comma)
+
+
 def codes_of(raw: pd.Series, levels: Sequence[str]) -> np.ndarray:
     """Position of each value in ``levels`` (-1 when absent), compared in lower case."""
     codes = positions(raw, levels)
@@ -91,6 +124,67 @@ def _parse_list(raw: pd.Series, levels: Sequence[str]) -> tuple[pd.Series, np.nd
     return values, bad_items != "", pd.Series(bad_items, index=raw.index, dtype=object)
 
 
+class _Recorder(TableChecks):
+    """Checks of the distinct values of a categorical column, replayed on its rows."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__("", "", np.zeros(n, dtype=np.int64))
+        self.calls: list[tuple[Any, ...]] = []
+
+    def add(  # type: ignore[override]
+        self,
+        mask: np.ndarray | pd.Series,
+        column: str,
+        rule: str,
+        expected: str,
+        got: pd.Series | None = None,
+        *,
+        fix: str = "",
+        reject: bool = True,
+        record: bool = True,
+    ) -> None:
+        m = np.asarray(mask, dtype=bool)
+        self.calls.append((m, column, rule, expected, got is not None, fix, reject, record))
+
+    def replay(self, checks: TableChecks, pick: np.ndarray, raw: pd.Series) -> None:
+        """Record each problem at the rows of the categories that have it."""
+        for mask, column, rule, expected, shown, fix, reject, record in self.calls:
+            checks.add(
+                mask[pick],
+                column,
+                rule,
+                expected,
+                raw if shown else None,
+                fix=fix,
+                reject=reject,
+                record=record,
+            )
+        for column, held in self.withheld.items():
+            checks.withheld[column] = held[pick] | checks.withheld.get(
+                column, np.zeros(checks.n, bool)
+            )
+
+
+def _spread(value: Any, pick: np.ndarray) -> Any:
+    """One output of a column parsed per distinct value, taken back to the rows."""
+    if isinstance(value, pd.Series):
+        return pd.Series(value.array.take(pick), dtype=value.dtype)
+    if isinstance(value, np.ndarray):
+        return value[pick]
+    return value.take(pick)
+
+
+def _fits(kind: str, dtype: Any) -> bool:
+    """Whether a typed column of ``dtype`` is parsed as it is for a column of ``kind``."""
+    if kind in ("integer", "number", "age"):
+        return _is_number(dtype)
+    if kind == "date":
+        return _is_date(dtype)
+    if kind == "bool":
+        return _is_bool(dtype)
+    return False
+
+
 def parse_column(
     checks: TableChecks,
     spec: ColumnSpec,
@@ -107,8 +201,9 @@ def parse_column(
     spec
         The column's specification.
     raw
-        The column's text (trimmed, missing = empty cell), or ``None`` when the input lacks
-        this optional column.
+        The column as read (trimmed text, missing = empty cell; or typed, see
+        :attr:`dnoutcomes.io.RawTable.frame`), or ``None`` when the input lacks this
+        optional column.
     decimal_comma
         Accept ``5,4`` for 5.4 (semicolon-separated files).
 
@@ -123,11 +218,36 @@ def parse_column(
     Missing cells of a required column break the rule ``missing_value``; those of an
     optional column become NA (``()`` for a list, ``<NA>`` for an optional bool).
     Categories, booleans, labels and list items are compared in lower case.
+
+    A typed column gives the same result as its text would: numbers for ``integer``,
+    ``number`` and ``age``, dates for ``date`` and booleans for ``bool`` are checked as
+    they are; a categorical column is parsed once per category and the results spread to
+    the rows by the category codes; any other typed column is parsed as its text
+    (:func:`~dnoutcomes.contract.problems.as_text`).
     """
+    if raw is None:
+        raw = pd.Series(pd.array([None] * checks.n, dtype="str"))
+    dtype = raw.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        categories = as_text(pd.Series(dtype.categories)).tolist()
+        text = pd.Series(pd.array([*categories, None], dtype="str"), name=raw.name)
+        codes = raw.cat.codes.to_numpy()
+        pick = np.where(codes >= 0, codes, len(categories))
+        recorder = _Recorder(len(text))
+        parsed = _parse(recorder, spec, text, decimal_comma)
+        recorder.replay(checks, pick, raw)
+        return {k: _spread(v, pick) for k, v in parsed.items()}
+    if not isinstance(dtype, pd.StringDtype) and not _fits(spec.kind, dtype):
+        raw = as_text(raw)
+    return _parse(checks, spec, raw, decimal_comma)
+
+
+def _parse(
+    checks: TableChecks, spec: ColumnSpec, raw: pd.Series, decimal_comma: bool
+) -> dict[str, Any]:
+    """:func:`parse_column` for text, or a typed column that fits the kind."""
     n = checks.n
     name = spec.name
-    if raw is None:
-        raw = pd.Series(pd.array([None] * n, dtype="str"))
     present = np.asarray(raw.notna().to_numpy(), dtype=bool)
     if spec.required:
         checks.add(
@@ -166,7 +286,7 @@ def parse_column(
             codes, categories=pd.Index(list(spec.levels)), ordered=spec.ordered
         )
     elif kind in ("integer", "number"):
-        num = parse_numbers(raw, decimal_comma)
+        num = numbers_of(raw, decimal_comma)
         isnum = num.notna().to_numpy()
         checks.add(
             present & ~isnum, name, "not_a_number", _range_text(spec, kind == "integer"), raw
@@ -189,10 +309,14 @@ def parse_column(
         if kind == "integer":
             out[name][~isnum] = pd.NA
     elif kind == "bool":
-        truthy = sorted(BOOL_TRUE)
-        codes = codes_of(raw, truthy + sorted(BOOL_FALSE))
-        is_true = (codes >= 0) & (codes < len(truthy))
-        known = codes >= 0
+        if _is_bool(raw.dtype):
+            known = present
+            is_true = raw.to_numpy(dtype=bool, na_value=False)
+        else:
+            truthy = sorted(BOOL_TRUE)
+            codes = codes_of(raw, truthy + sorted(BOOL_FALSE))
+            is_true = (codes >= 0) & (codes < len(truthy))
+            known = codes >= 0
         checks.add(
             present & ~known,
             name,
@@ -206,6 +330,9 @@ def parse_column(
             arr = pd.array(is_true, dtype="boolean")
             arr[~known] = pd.NA
             out[name] = arr
+    elif kind == "date" and _is_date(raw.dtype):
+        stamps = raw.to_numpy(dtype="datetime64[ns]")
+        out[name] = pd.Series(stamps, index=raw.index)
     elif kind == "date":
         # a column holds few distinct dates (hundreds in millions of rows): check and parse
         # each distinct text once, then spread the result back by the dictionary codes
@@ -244,10 +371,13 @@ def parse_column(
         )
         out[name] = values
     elif kind == "age":
-        low = raw.str.replace(" ", "", regex=False)
-        top = (low == "90+").to_numpy(dtype=bool)
-        num = parse_numbers(raw.where(~top), decimal_comma)
-        vals = num.to_numpy()
+        if _is_number(raw.dtype):
+            top = np.zeros(n, dtype=bool)
+            vals = numbers_of(raw, decimal_comma).to_numpy()
+        else:
+            low = raw.str.replace(" ", "", regex=False)
+            top = (low == "90+").to_numpy(dtype=bool)
+            vals = parse_numbers(raw.where(~top), decimal_comma).to_numpy()
         isnum = ~np.isnan(vals)
         checks.add(
             present & ~top & ~isnum,
@@ -298,7 +428,7 @@ def screen_values(
         Where problems go; suspect cells are also marked withheld there, so that no message
         shows them (messages are built after the screen).
     frame
-        The raw text table.
+        The raw table (text, or typed columns of the fast path).
     columns
         For a column whose cells came from several input columns (wide outcomes), the input
         column name of each row.
@@ -310,14 +440,33 @@ def screen_values(
     for name in frame.columns:
         key = str(name)
         values = frame[name]
+        rows: np.ndarray | None = None
         if only is not None and key in only:
-            rows = np.flatnonzero(only[key] & values.notna().to_numpy())
+            sel = only[key] & values.notna().to_numpy()
+            rows = np.flatnonzero(sel)
             if len(rows) == 0:
                 continue
-            hit = np.zeros(checks.n, dtype=bool)
-            hit[rows] = suspect_values(values.iloc[rows])
+        hit = np.zeros(checks.n, dtype=bool)
+        dtype = values.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            # once per distinct value, spread to the rows by the category codes
+            suspect = np.append(suspect_values(as_text(pd.Series(dtype.categories))), False)
+            codes = values.cat.codes.to_numpy()
+            hit = suspect[np.where(codes >= 0, codes, len(suspect) - 1)]
+            if rows is not None:
+                hit = hit & sel
+        elif isinstance(dtype, pd.StringDtype):
+            if rows is None:
+                hit = suspect_values(values)
+            else:
+                hit[rows] = suspect_values(values.iloc[rows])
         else:
-            hit = suspect_values(values)
+            # a typed number, date or boolean: its text is screened only where the text
+            # path would have screened it (an invalid cell, or a column screened whole)
+            if rows is None:
+                rows = np.flatnonzero(values.notna().to_numpy())
+            if len(rows):
+                hit[rows] = suspect_values(as_text(values.iloc[rows]))
         if hit.any():
             checks.withheld[key] = hit | checks.withheld.get(key, np.zeros(checks.n, bool))
             where: str | np.ndarray = (columns or {}).get(key, key)

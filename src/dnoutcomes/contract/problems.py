@@ -12,11 +12,60 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-__all__ = ["PROBLEM_COLUMNS", "WITHHELD", "TableChecks", "empty_problems"]
+__all__ = ["PROBLEM_COLUMNS", "WITHHELD", "TableChecks", "as_text", "empty_problems"]
 
 PROBLEM_COLUMNS = ["table", "file", "line", "column", "rule", "message"]
 WITHHELD = "a value that looks like an identifier (not shown)"
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """A column as the text the reader would have given for it (pandas ``str``).
+
+    Parameters
+    ----------
+    values
+        A column of a raw frame: text, or a typed column of the fast path.
+
+    Returns
+    -------
+    pandas.Series
+        Same index; text stays as it is; numbers as Arrow writes them (``15``, ``2.5``,
+        ``1e+20``), dates ``YYYY-MM-DD``, booleans ``true``/``false``, a category its text;
+        missing stays missing.
+
+    Notes
+    -----
+    This is the text a Parquet column was cast to before the typed path existed, so that a
+    typed cell reads the same in a message, an extra column or a reshaped wide table.
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return values
+    if isinstance(dtype, pd.CategoricalDtype):
+        categories = as_text(pd.Series(dtype.categories)).to_numpy(dtype=object)
+        codes = values.cat.codes.to_numpy()
+        table = np.empty(len(categories) + 1, dtype=object)
+        table[:-1] = categories
+        picked = table[np.where(codes >= 0, codes, len(categories))]
+        return pd.Series(picked, index=values.index, dtype="str", name=values.name)
+    if isinstance(dtype, pd.BooleanDtype) or dtype == np.dtype(bool):
+        arr: pa.Array = pa.array(values.array, type=pa.bool_(), from_pandas=True)
+        text = pc.if_else(arr, "true", "false")
+    elif dtype.kind == "M":
+        arr = pa.array(values.to_numpy(dtype="datetime64[ns]"), from_pandas=True)
+        text = arr.cast(pa.date32()).cast(pa.string())
+    elif dtype.kind in "iuf":
+        arr = pa.array(values.array, from_pandas=True)
+        text = arr.cast(pa.string())
+    else:
+        return values.astype("str")
+    out = pa.table({"v": text}).to_pandas()["v"]
+    out.index = values.index
+    out.name = values.name
+    return out
 
 
 class TableChecks:
@@ -30,11 +79,21 @@ class TableChecks:
         The file name used in messages.
     lines
         File line number of each row (header = line 1).
+    text_of
+        For a table read on the CSV fast path: the text of a column as written in the file
+        (``None`` for a column without one), so that a number cell is quoted as written.
     """
 
-    def __init__(self, table: str, file: str, lines: np.ndarray) -> None:
+    def __init__(
+        self,
+        table: str,
+        file: str,
+        lines: np.ndarray,
+        text_of: Callable[[str], pd.Series | None] | None = None,
+    ) -> None:
         self.table = table
         self.file = file
+        self.text_of = text_of
         self.lines = np.asarray(lines, dtype=np.int64)
         self.n = len(self.lines)
         self.bad = np.zeros(self.n, dtype=bool)
@@ -48,8 +107,18 @@ class TableChecks:
         self._pending: list[tuple[Any, ...]] = []
 
     def value_text(self, column: str, values: pd.Series, idx: np.ndarray) -> pd.Series:
-        """The values at ``idx`` as shown in messages (never a withheld cell)."""
-        text = values.iloc[idx].astype("str").fillna("an empty cell").to_numpy(dtype=object)
+        """The values at ``idx`` as shown in messages (never a withheld cell).
+
+        A typed cell is shown as the text path showed it (:func:`as_text`), or, for a number
+        read from a CSV file on the fast path, as written in the file.
+        """
+        picked = values.iloc[idx]
+        if not isinstance(picked.dtype, pd.StringDtype):
+            written = None
+            if self.text_of is not None and picked.dtype.kind == "f":
+                written = self.text_of(column)
+            picked = as_text(picked) if written is None else written.iloc[idx]
+        text = picked.astype("str").fillna("an empty cell").to_numpy(dtype=object)
         held = self.withheld.get(column)
         if held is not None:
             text = np.where(held[idx], WITHHELD, text)

@@ -4,6 +4,7 @@ parsed to its type with its problems recorded."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,8 +16,8 @@ import pyarrow.compute as pc
 from dnoutcomes.contract.arrow import arrow_strings
 from dnoutcomes.contract.deid import identifier_column
 from dnoutcomes.contract.measures import MeasureRegistry
-from dnoutcomes.contract.parse import codes_of, parse_column, parse_numbers, screen_values
-from dnoutcomes.contract.problems import TableChecks
+from dnoutcomes.contract.parse import codes_of, numbers_of, parse_column, screen_values
+from dnoutcomes.contract.problems import TableChecks, as_text
 from dnoutcomes.contract.specs import OUTCOME_ID_COLUMNS, TABLES
 from dnoutcomes.io import RawTable
 
@@ -25,7 +26,7 @@ __all__ = ["PreparedTable", "prepare_table"]
 
 @dataclass
 class PreparedTable:
-    """One table after its own rules: raw text, typed columns, problems so far.
+    """One table after its own rules: raw columns, typed columns, problems so far.
 
     Attributes
     ----------
@@ -34,7 +35,8 @@ class PreparedTable:
     checks
         Problems and invalid rows (cross-table rules add to it later).
     text
-        The raw text columns used (long form for outcomes).
+        The raw columns used (long form for outcomes, all text): text, or the typed columns
+        of the reader's fast path; extra columns as text.
     typed
         The typed contract columns, then the extra columns as text.
     extras
@@ -53,7 +55,7 @@ class PreparedTable:
     name: str
     raw: RawTable
     checks: TableChecks
-    text: pd.DataFrame  # the raw text columns used (long form for outcomes)
+    text: pd.DataFrame  # the raw columns used (long form for outcomes)
     typed: pd.DataFrame
     extras: list[str]
     malformed: int
@@ -65,7 +67,10 @@ class PreparedTable:
 def _wide_to_long(
     raw: RawTable, frame: pd.DataFrame
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, list[str]]:
-    """Melt a wide outcomes table: one long row per non-empty measure cell, in file order."""
+    """Melt a wide outcomes table: one long row per non-empty measure cell, in file order.
+
+    Typed columns are cast to their text first (the long form is all text)."""
+    frame = pd.DataFrame({c: as_text(frame[c]) for c in frame.columns}, index=frame.index)
     ids = [c for c in OUTCOME_ID_COLUMNS if c in frame.columns]
     measures = [c for c in frame.columns if c not in OUTCOME_ID_COLUMNS]
     n, m = len(frame), len(measures)
@@ -134,7 +139,17 @@ def prepare_table(raw: RawTable, registry: MeasureRegistry) -> PreparedTable:
                         False,
                     )
                 )
-    checks = TableChecks(name, raw.file, lines)
+    # extra columns stay text; a number of a CSV read on the fast path is quoted as written
+    contract_all = set(contract_cols)
+    typed_extras = [
+        c
+        for c in frame.columns
+        if c not in contract_all and not isinstance(frame[c].dtype, pd.StringDtype)
+    ]
+    if typed_extras:
+        frame = frame.assign(**{str(c): as_text(frame[c]) for c in typed_extras})
+    text_of = None if wide or raw.text_table is None else _written(raw)
+    checks = TableChecks(name, raw.file, lines, text_of)
     for col, rule, message, reject_all in header_notes:
         checks.add_header(col, rule, message + ".", reject_all=reject_all)
     present = set(frame.columns)
@@ -158,7 +173,10 @@ def prepare_table(raw: RawTable, registry: MeasureRegistry) -> PreparedTable:
         if raw_col is None and spec.required:
             # the missing column is reported once, on the header; parse NAs quietly
             parsed = parse_column(
-                TableChecks(name, raw.file, lines), spec, None, decimal_comma=decimal_comma
+                TableChecks(name, raw.file, lines, text_of),
+                spec,
+                None,
+                decimal_comma=decimal_comma,
             )
         else:
             parsed = parse_column(checks, spec, raw_col, decimal_comma=decimal_comma)
@@ -187,6 +205,21 @@ def prepare_table(raw: RawTable, registry: MeasureRegistry) -> PreparedTable:
     )
 
 
+def _written(raw: RawTable) -> Callable[[str], pd.Series | None]:
+    """The text of a column exactly as written, from the same file read as text."""
+
+    def text_of(column: str) -> pd.Series | None:
+        if raw.text_table is None:
+            return None
+        text = raw.text_table()
+        names = list(text.frame.columns)
+        if column not in names or not np.array_equal(text.lines, raw.lines):
+            return None
+        return text.frame.iloc[:, names.index(column)]
+
+    return text_of
+
+
 def _outcome_values(
     checks: TableChecks,
     frame: pd.DataFrame,
@@ -207,17 +240,35 @@ def _outcome_values(
         else pd.Series(pd.array([None] * n, dtype="str"), name="value")
     )
     value_raw = value_raw.rename("value")
+    if not isinstance(measure_raw.dtype, pd.StringDtype | pd.CategoricalDtype):
+        measure_raw = as_text(measure_raw)
     where_m: str | np.ndarray = source_columns if source_columns is not None else "measure"
     where_v: str | np.ndarray = source_columns if source_columns is not None else "value"
     has_m = measure_raw.notna().to_numpy()
     reg = registry.to_frame()
     names = list(reg["name"])
-    pos = codes_of(measure_raw, names)
-    known = pos >= 0
-    # the typed measure: the registry's name, else the text in lower case (a rejected row)
-    lowered = pc.utf8_lower(arrow_strings(measure_raw))
-    taken = pc.take(pa.array(names, pa.string()), pa.array(np.where(known, pos, 0)))
-    measure = pa.table({"m": pc.if_else(pa.array(known), taken, lowered)}).to_pandas()["m"]
+    if isinstance(measure_raw.dtype, pd.CategoricalDtype):
+        # the registry is matched once per category, then spread by the codes
+        categories = as_text(pd.Series(measure_raw.cat.categories))
+        cat_pos = np.append(codes_of(categories, names), -1)
+        codes = measure_raw.cat.codes.to_numpy()
+        pick = np.where(codes >= 0, codes, len(cat_pos) - 1)
+        pos = cat_pos[pick]
+        known = pos >= 0
+        cat_text = pc.utf8_lower(arrow_strings(categories)).to_pylist()
+        cat_measure = np.array(
+            [names[p] if p >= 0 else t for p, t in zip(cat_pos[:-1], cat_text, strict=True)]
+            + [None],
+            dtype=object,
+        )
+        measure = pd.Series(pd.array(cat_measure, dtype="str").take(pick), dtype="str", name="m")
+    else:
+        pos = codes_of(measure_raw, names)
+        known = pos >= 0
+        # the typed measure: the registry's name, else the text in lower case (a rejected row)
+        lowered = pc.utf8_lower(arrow_strings(measure_raw))
+        taken = pc.take(pa.array(names, pa.string()), pa.array(np.where(known, pos, 0)))
+        measure = pa.table({"m": pc.if_else(pa.array(known), taken, lowered)}).to_pandas()["m"]
     if "measure" in frame.columns:
         checks.add(
             ~has_m,
@@ -235,7 +286,7 @@ def _outcome_values(
         measure_raw,
         fix="Register further measures with MeasureRegistry.with_measure.",
     )
-    num = parse_numbers(value_raw, decimal_comma).to_numpy()
+    num = numbers_of(value_raw, decimal_comma).to_numpy()
     has_v = value_raw.notna().to_numpy()
     isnum = ~np.isnan(num)
     if "value" in frame.columns:
