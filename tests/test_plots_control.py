@@ -98,3 +98,13 @@ def test_funnel_draws_curve_and_units() -> None:
     assert funnel.plot() is not None
     with pytest.raises(RequestError, match="curve"):
         plot_funnel(funnel.frame)
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from dnoutcomes.plots import control as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0

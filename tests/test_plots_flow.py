@@ -70,3 +70,13 @@ def test_arm_columns_sit_left_to_right_in_the_frames_order(flow_frame: pd.DataFr
 def test_a_frame_without_the_columns_is_refused_with_the_columns_found() -> None:
     with pytest.raises(RequestError, match="lacks the column.*excluded.*got arm, stage, n"):
         plot_flow(pd.DataFrame({"arm": ["a"], "stage": ["loaded"], "n": [1]}))
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from dnoutcomes.plots import flow as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -240,3 +240,13 @@ def test_results_plot_methods_hand_off_to_the_plots(clinic_a_dataset: Any) -> No
         assert isinstance(fig, Figure) and all(isinstance(a, Axes) for a in fig.axes)
     finally:
         plt.close("all")
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from dnoutcomes.plots import gallery as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -79,3 +79,13 @@ def test_export_without_adverse_events_table_draws_not_recorded(
     ax = plot_safety(compare_safety(dataset))
     assert [t.get_text() for t in ax.texts] == [NOT_RECORDED]
     assert not ax.lines and not ax.collections
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from dnoutcomes.plots import safety as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0

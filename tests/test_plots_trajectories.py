@@ -112,3 +112,13 @@ def test_observed_intervals_widen_the_axis_and_missing_ones_draw_no_bar(
     np.testing.assert_array_equal(container.lines[0].get_ydata(), [9.5, 8.0])
     (bars,) = container.lines[2]
     assert np.isnan(bars.get_segments()[1]).all()
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from dnoutcomes.plots import trajectories as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -77,6 +77,17 @@ def balance_frame(source: Any) -> pd.DataFrame:
     ------
     RequestError
         When none of these is found.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> from dnoutcomes.stats import compare_iptw
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> balance_frame(compare_iptw(dataset)).head(3).round(2)
+           covariate  smd_before  smd_after
+    0            age       -0.10      -0.04
+    1  symptom_weeks        0.42       0.22
+    2  nprs_baseline        0.72       0.09
     """
     before = None if isinstance(source, pd.DataFrame) else getattr(source, "smd_before", None)
     after = None if isinstance(source, pd.DataFrame) else getattr(source, "smd_after", None)
@@ -141,6 +152,16 @@ def plot_balance(
     The absolute value is the only transformation of the result's numbers. A covariate
     whose SMD after weighting is missing (a level absent after weighting) has no "after"
     point.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> from dnoutcomes.stats import compare_iptw
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> ax = plot_balance(compare_iptw(dataset))
+    >>> labels = [label.get_text() for label in ax.get_yticklabels()]
+    >>> len(labels), labels[:2]  # the most imbalanced covariates first
+    (19, ['Baseline ODI', 'Baseline NPRS'])
     """
     if not np.isfinite(threshold) or threshold <= 0:
         raise RequestError(

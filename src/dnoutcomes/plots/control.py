@@ -79,6 +79,14 @@ def plot_control_chart(
     Notes
     -----
     The y-label is the chart's ``label``; for a U chart it says the rate's unit.
+
+    Examples
+    --------
+    >>> from dnoutcomes.qi import i_chart
+    >>> chart = i_chart([5, 6, 5, 7, 6, 5, 6, 14], label="mean NPRS improvement")
+    >>> ax = plot_control_chart(chart)
+    >>> [line.get_gid() for line in ax.lines]
+    ['ucl', 'lcl', 'centre', 'values', 'outside']
     """
     frame = tidy_frame(
         chart, attributes=("frame", "to_frame"), required=_CHART_COLUMNS, figure="control chart"
@@ -194,6 +202,14 @@ def plot_funnel(
     ------
     RequestError
         When the funnel has no ``curve`` or a column is missing.
+
+    Examples
+    --------
+    >>> from dnoutcomes.qi import funnel_chart
+    >>> funnel = funnel_chart([12, 30, 5], [20, 40, 25], units=["T1", "T2", "T3"])
+    >>> ax = plot_funnel(funnel)
+    >>> [line.get_gid() for line in ax.lines][-3:]  # T1 within, T2 beyond 95 %, T3 beyond 99.8 %
+    ['units', 'outside_inner', 'outside_outer']
     """
     frame = tidy_frame(funnel, attributes=("frame",), required=_FUNNEL_UNITS, figure="funnel")
     curve = attribute(funnel, "curve", None)

@@ -75,6 +75,16 @@ def plot_flow(
     -----
     Nothing is computed: every count is the frame's. Stages of an arm with nothing left out
     have no exclusion box.
+
+    Examples
+    --------
+    >>> from dnoutcomes.cohort import patient_flow
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> ax = plot_flow(patient_flow(dataset))
+    >>> boxes = {text.get_gid(): text.get_text() for text in ax.texts if text.get_gid()}
+    >>> boxes["dn_only:with_outcome"], boxes["dn_only:with_outcome:excluded"]
+    ('With NPRS at discharge\\nn = 69', '8 left out: no nprs at discharge')
     """
     frame = tidy_frame(
         flow,

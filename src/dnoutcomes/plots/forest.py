@@ -182,6 +182,15 @@ def plot_effects(
     Each outcome keeps its own x-range (its CI and 0, with a margin) because outcomes are in
     different units. The estimate is comparator minus reference; whether a negative
     difference is better depends on the measure's direction, which the row label says.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> from dnoutcomes.stats import compare_outcomes
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> fig = plot_effects(compare_outcomes(dataset))
+    >>> len(fig.axes), fig.get_suptitle()
+    (5, 'Dry needling + manual & exercise therapy minus Dry needling alone')
     """
     frame = tidy_frame(
         effects,
@@ -300,6 +309,15 @@ def plot_site_forest(
     -----
     The whiskers are the sites' own 95 % intervals; the diamond spans the pooled 95 %
     interval. τ² and I² are printed as the result holds them.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> from dnoutcomes.stats import compare_sites
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> ax = plot_site_forest(compare_sites(dataset))
+    >>> [label.get_text() for label in ax.get_yticklabels()]
+    ['central (n = 46)', 'north (n = 94)', 'south (n = 42)', 'Pooled (random effects)']
     """
     sites = tidy_frame(
         meta,
@@ -415,6 +433,15 @@ def plot_adjusted_means(
     -----
     The adjusted means are the model's means of each arm at the mean baseline of the
     analysed episodes, as the result holds them; nothing is recomputed.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> from dnoutcomes.stats import compare_ancova
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> ax = plot_adjusted_means(compare_ancova(dataset, measure="nprs"))
+    >>> ax.get_title(loc="left").splitlines()
+    ['Discharge, adjusted for baseline', 'Difference −0.53 (−1.09 to 0.02), p = 0.057']
     """
     frame = tidy_frame(
         ancova,

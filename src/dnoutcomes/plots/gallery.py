@@ -81,6 +81,14 @@ def trajectory_lines(
     pandas.DataFrame
         ``episode_id``, ``arm``, ``weeks`` (days from the episode start / 7) and ``value``
         for the ``baseline``, ``session`` and ``discharge`` rows, as the mixed model uses.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> lines = trajectory_lines(dataset, arms=("dn_only", "dn_manual_exercise"))
+    >>> lines.shape, lines["episode_id"].nunique()
+    ((1331, 4), 214)
     """
     out = dataset.outcomes
     rows = out.loc[
@@ -126,6 +134,16 @@ def iter_figures(
     ------
     RequestError
         For an unknown arm (checked before anything is drawn).
+
+    Examples
+    --------
+    Figures are drawn one at a time, as they are asked for:
+
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> first = next(iter_figures(dataset))
+    >>> first.name, first.reason, len(first.figure.axes)
+    ('01-patient-flow', '', 1)
     """
     from dnoutcomes import plots
     from dnoutcomes.cohort import check_arms, outcome_pairs, patient_flow
@@ -259,6 +277,16 @@ def write_figures(
     ------
     RequestError
         For an unknown arm or format, or when ``out`` exists and is not a folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     written = write_figures(dataset, tmp, format="svg")
+    >>> len(written), written[0].path.name, [o.name for o in written if o.path is None]
+    (10, '01-patient-flow.svg', [])
     """
     import matplotlib.pyplot as plt
 

@@ -55,6 +55,16 @@ def plot_safety(
     -----
     An arm with no DN sessions has no rate (null): it gets no points, and its legend entry
     says "no DN sessions". Arms are dodged vertically within a category.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> from dnoutcomes.stats import compare_safety
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> ax = plot_safety(compare_safety(dataset), by="severity")
+    >>> [line.get_label() for line in ax.lines]
+    ['Dry needling alone (501 DN sessions)',
+     'Dry needling + manual & exercise therapy (732 DN sessions)']
     """
     with plot_style():
         if attribute(safety, "recorded", True) is False:

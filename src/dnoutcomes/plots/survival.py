@@ -112,6 +112,16 @@ def plot_time_to_response(
     are the result's; the numbers at risk are read from its ``n_risk`` column
     (:func:`numbers_at_risk`). An arm whose median is not reached has no drop line and
     says "median not reached".
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> from dnoutcomes.stats import compare_time_to_response
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> ax = plot_time_to_response(compare_time_to_response(dataset))
+    >>> [line.get_label() for line in ax.lines if not line.get_label().startswith("_")]
+    ['Dry needling alone (n = 77; median 20 days)',
+     'Dry needling + manual & exercise therapy (n = 137; median 13 days)']
     """
     curves = tidy_frame(
         result,

@@ -140,6 +140,17 @@ def table_one(
     -----
     Numbers are the result's, only rounded for display. A missing SMD shows as an empty
     cell; missing values are counted in the cell ("; 3 missing"), never imputed.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> from dnoutcomes.stats import describe_baseline
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> table = table_one(describe_baseline(dataset))
+    >>> table.caption
+    'Table 1. Baseline characteristics by arm'
+    >>> "<td>Age (years), mean (SD)</td><td>49.0 (17.5)</td><td>46.5 (14.7)</td>" in table.html
+    True
     """
     frame = tidy_frame(
         baseline,

@@ -90,6 +90,15 @@ def plot_trajectories(
     Nothing is computed: the model means and intervals are the result's, the observed means
     are the frame given, and individual lines join an episode's values in week order.
     Values with a missing week are not drawn.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> from dnoutcomes.stats import compare_trajectories
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> ax = plot_trajectories(compare_trajectories(dataset))
+    >>> ax.get_legend().get_title().get_text()
+    'Mixed-model means with 95% CI (n = 214 episodes, 1331 values)'
     """
     means = tidy_frame(
         trajectory,
