@@ -3,7 +3,9 @@
 pandas 3 stores text as Arrow strings; its ``Series.isin`` on such a column turns every
 value of the *look-up set* into a Python object first (one ``pyarrow.scalar`` each), which
 costs about a second per 100,000 ids: at network scale (a million episodes) the analyses
-spent most of their time there. :func:`isin` hashes both sides in Arrow instead.
+spent most of their time there. :func:`isin` hashes both sides in Arrow instead, and
+:func:`encode_shared` turns key columns into integer codes once, so that later joins,
+duplicate tests and group-bys work on integers rather than hashing the text again.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-__all__ = ["isin"]
+__all__ = ["encode", "encode_shared", "isin"]
 
 
 def _arrow_text(values: pd.Series | pd.Index) -> pa.Array:
@@ -24,6 +26,94 @@ def _arrow_text(values: pd.Series | pd.Index) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     return arr if arr.type == pa.string() else arr.cast(pa.string())
+
+
+def _text_chunks(values: pd.Series) -> list[pa.Array]:
+    """A text column as ``large_string`` Arrow chunks, without copying the text."""
+    arr = pa.array(values.array)
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    return [c if c.type == pa.large_string() else c.cast(pa.large_string()) for c in chunks]
+
+
+def _indices(encoded: pa.ChunkedArray) -> NDArray[np.int64]:
+    """The indices of a dictionary-encoded array as one int64 array, -1 where missing."""
+    parts = [
+        (pc.fill_null(c.indices, -1) if c.null_count else c.indices).to_numpy(zero_copy_only=False)
+        for c in encoded.chunks
+    ]
+    return np.concatenate(parts, dtype=np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+
+def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int64]], pa.Array]:
+    """Integer codes of several key columns in one code space, and the values they stand for.
+
+    Parameters
+    ----------
+    columns
+        Text columns (pandas ``str`` / ``string``), categoricals, or any columns whose
+        values are compared as text; e.g. a table's id and the columns referring to it.
+
+    Returns
+    -------
+    codes : list of numpy.ndarray
+        One int64 array per column, one entry per row: the position of the row's value in
+        ``dictionary``; -1 where the value is missing. Equal values get equal codes, in
+        every column.
+    dictionary : pyarrow.Array
+        The distinct values (``large_string``, no missing values), in order of first
+        appearance across the columns (a categorical contributes its categories, in their
+        order, including those no row holds).
+
+    Notes
+    -----
+    The columns are hashed together, once, in Arrow
+    (:func:`pyarrow.compute.dictionary_encode` over their chunks, without copying the
+    text); a categorical hashes only its categories and spreads them by its codes. The
+    codes then serve for duplicate tests (:func:`numpy.bincount`), joins (the same code is
+    the same value) and group-bys, with no further hashing.
+    """
+    chunks: list[pa.Array] = []
+    lengths: list[int] = []
+    for col in columns:
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            cats = np.asarray(col.cat.categories.astype("str"), dtype=object)
+            chunks.append(pa.array(cats, pa.large_string()))
+            lengths.append(len(cats))
+        else:
+            text = col if isinstance(col.dtype, pd.StringDtype) else col.astype("str")
+            chunks.extend(_text_chunks(text))
+            lengths.append(len(text))
+    encoded = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string()))
+    parts = np.split(_indices(encoded), np.cumsum(lengths)[:-1])
+    codes = [
+        np.append(part, np.int64(-1))[col.cat.codes.to_numpy(dtype=np.int64)]
+        if isinstance(col.dtype, pd.CategoricalDtype)
+        else part
+        for part, col in zip(parts, columns, strict=True)
+    ]
+    # every chunk of one dictionary_encode call holds the whole (final) dictionary
+    last = encoded.chunks[-1].dictionary if encoded.num_chunks else pa.array([], pa.string())
+    return codes, last.cast(pa.large_string())
+
+
+def encode(values: pd.Series) -> tuple[NDArray[np.int64], pa.Array]:
+    """Integer codes of one key column; see :func:`encode_shared`.
+
+    Parameters
+    ----------
+    values
+        A text column, a categorical, or any column whose values are compared as text.
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        int64, one per row: the position of the row's value in ``dictionary``; -1 where
+        the value is missing.
+    dictionary : pyarrow.Array
+        The distinct values (``large_string``).
+    """
+    codes, dictionary = encode_shared([values])
+    return codes[0], dictionary
 
 
 def _is_text(values: pd.Series | pd.Index) -> bool:

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from numpy.typing import NDArray
 
+from dnoutcomes._frames import encode_shared
 from dnoutcomes.contract.measures import MeasureRegistry
 from dnoutcomes.contract.specs import CHRONICITY
 
-__all__ = ["Dataset", "chronicity", "derive_arms"]
+__all__ = ["Dataset", "chronicity", "derive_arms", "session_arms"]
 
 PROBLEM_COLUMNS: tuple[str, ...] = ("table", "file", "line", "column", "rule", "message")
 REJECT_COLUMNS: tuple[str, ...] = ("table", "file", "line", "id", "reason")
@@ -74,35 +77,73 @@ def derive_arms(episode_ids: pd.Series, sessions: pd.DataFrame) -> pd.DataFrame:
     DN at some session and neither manual nor exercise therapy at any → ``dn_only``; DN,
     manual therapy and exercise therapy each at some session → ``dn_manual_exercise``; no
     DN, manual and exercise therapy each at some session → ``manual_exercise``; anything
-    else → ``other``.
+    else → ``other``. A missing flag counts as not given; a session whose ``episode_id`` is
+    missing belongs to no episode; an id listed twice gets the same values twice.
     """
-    flags = sessions[["episode_id", "dn_performed", "manual_therapy", "exercise_therapy"]]
-    agg = flags.groupby("episode_id", sort=False, observed=True).agg(
-        n_sessions=("dn_performed", "size"),
-        dn_sessions=("dn_performed", "sum"),
-        any_manual=("manual_therapy", "any"),
-        any_exercise=("exercise_therapy", "any"),
-    )
-    any_dn = agg["dn_sessions"] > 0
-    arm = np.select(
-        [
-            any_dn & ~agg["any_manual"] & ~agg["any_exercise"],
-            any_dn & agg["any_manual"] & agg["any_exercise"],
-            ~any_dn & agg["any_manual"] & agg["any_exercise"],
-        ],
-        ["dn_only", "dn_manual_exercise", "manual_exercise"],
-        default="other",
-    )
-    agg["arm_derived"] = pd.Series(arm, index=agg.index, dtype="str")
-    out = pd.DataFrame({"episode_id": episode_ids.to_numpy()}, index=episode_ids.index)
-    out = out.join(agg[["arm_derived", "n_sessions", "dn_sessions"]], on="episode_id")
+    (e_codes, s_codes), values = encode_shared([episode_ids, sessions["episode_id"]])
+    per_id = session_arms(s_codes, len(values), sessions)
+    spread = np.append(np.arange(len(values)), -1)[e_codes]  # -1: a missing episode id
+    n = per_id["n_sessions"].to_numpy()
+    dn = per_id["dn_sessions"].to_numpy()
     return pd.DataFrame(
         {
-            "arm_derived": out["arm_derived"].astype("str"),
-            "n_sessions": out["n_sessions"].fillna(0).astype("int64"),
-            "dn_sessions": out["dn_sessions"].fillna(0).astype("int64"),
-        },
-        index=episode_ids.index,
+            "arm_derived": pd.Series(per_id["arm_derived"].array.take(spread, allow_fill=True)),
+            "n_sessions": np.append(n, 0)[spread],
+            "dn_sessions": np.append(dn, 0)[spread],
+        }
+    ).set_axis(episode_ids.index)
+
+
+def session_arms(
+    episode: NDArray[np.int64], n_episodes: int, sessions: pd.DataFrame
+) -> pd.DataFrame:
+    """:func:`derive_arms` when each session's episode is known by position.
+
+    Parameters
+    ----------
+    episode
+        For each row of ``sessions``, the position of its episode (0 to ``n_episodes -
+        1``), or -1 for none.
+    n_episodes
+        The number of episodes.
+    sessions
+        Typed sessions with ``dn_performed``, ``manual_therapy`` and ``exercise_therapy``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per episode position (a ``RangeIndex``): ``arm_derived`` (str; NA without
+        sessions), ``n_sessions`` and ``dn_sessions`` (int64).
+
+    Notes
+    -----
+    The rule of :func:`derive_arms`, counted with :func:`numpy.bincount` (no hashing).
+    """
+    bins = episode + 1  # bin 0 holds the sessions of no episode, dropped below
+
+    def count(flag: str | None) -> NDArray[np.int64]:
+        weights = None if flag is None else sessions[flag].to_numpy(dtype=bool, na_value=False)
+        counted = np.bincount(bins, weights=weights, minlength=n_episodes + 1)[1:]
+        return np.asarray(counted, dtype=np.int64)
+
+    n_sessions = count(None)
+    dn_sessions = count("dn_performed")
+    manual = count("manual_therapy") > 0
+    exercise = count("exercise_therapy") > 0
+    any_dn = dn_sessions > 0
+    code = np.select(
+        [any_dn & ~manual & ~exercise, any_dn & manual & exercise, ~any_dn & manual & exercise],
+        [0, 1, 2],
+        default=3,
+    )
+    labels = pa.array(["dn_only", "dn_manual_exercise", "manual_exercise", "other"])
+    arm = labels.take(pa.array(code, mask=n_sessions == 0))
+    return pd.DataFrame(
+        {
+            "arm_derived": pd.Series(pd.array(arm, dtype="str")),
+            "n_sessions": n_sessions,
+            "dn_sessions": dn_sessions,
+        }
     )
 
 

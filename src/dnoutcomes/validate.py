@@ -14,16 +14,16 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
-from dnoutcomes.contract.arrow import lookup
 from dnoutcomes.contract.measures import MeasureRegistry, default_registry
 from dnoutcomes.contract.problems import empty_problems
-from dnoutcomes.contract.quality import quality_warnings
-from dnoutcomes.contract.references import cascade, cross_checks
+from dnoutcomes.contract.quality import Links, quality_warnings
+from dnoutcomes.contract.references import Codes, KeyCodes, cascade, cross_checks
 from dnoutcomes.contract.specs import TABLE_KEYS
 from dnoutcomes.contract.tables import PreparedTable as _Table
 from dnoutcomes.contract.tables import prepare_table
-from dnoutcomes.dataset import Dataset, chronicity, derive_arms
+from dnoutcomes.dataset import Dataset, chronicity, session_arms
 from dnoutcomes.errors import DataQualityWarning, DatasetError, RequestError
 from dnoutcomes.io import RawDataset, read_export
 
@@ -37,16 +37,41 @@ def _after(frame: pd.DataFrame, column: str) -> int:
     return list(frame.columns).index(column) + 1
 
 
-def _build(t: dict[str, _Table], registry: MeasureRegistry) -> dict[str, pd.DataFrame]:
-    """Typed frames of the rows that load, with the derived columns."""
-    keep = {name: tab.typed.loc[~tab.checks.bad].reset_index(drop=True) for name, tab in t.items()}
+def _kept(frame: pd.DataFrame, rows: NDArray[np.int64]) -> pd.DataFrame:
+    """The rows of ``frame`` that load, renumbered; no copy when every row loads."""
+    if len(rows) == len(frame):
+        return frame.copy(deep=False)  # copy-on-write: the columns are shared until changed
+    return frame.take(rows).reset_index(drop=True)
+
+
+def _link(
+    t: dict[str, _Table], kept: dict[str, NDArray[np.int64]], child: str, column: str, parent: str
+) -> NDArray[np.int64]:
+    """For each loaded ``child`` row, its parent's position among the loaded ``parent``
+    rows (-1 when its parent did not load), from the rows the cross-table rules found."""
+    renumber = np.full(t[parent].checks.n + 1, -1, dtype=np.int64)  # the last: no parent
+    renumber[kept[parent]] = np.arange(len(kept[parent]))
+    return renumber[t[child].refs[column][kept[child]]]
+
+
+def _build(t: dict[str, _Table], keys: KeyCodes) -> tuple[dict[str, pd.DataFrame], Links]:
+    """Typed frames of the rows that load, with the derived columns, and the links between
+    them (row positions) for the warnings."""
+    kept = {name: np.flatnonzero(~tab.checks.bad) for name, tab in t.items()}
+    keep = {name: _kept(tab.typed, kept[name]) for name, tab in t.items()}
+    links = Links(
+        episode_patient=_link(t, kept, "episodes", "patient_id", "patients"),
+        session_episode=_link(t, kept, "sessions", "episode_id", "episodes"),
+        outcome_episode=_link(t, kept, "outcomes", "episode_id", "episodes"),
+        outcome_measure=_measure_codes(t["outcomes"], keys, kept["outcomes"]),
+    )
     p = keep["patients"]
     p.insert(_after(p, "symptom_weeks"), "chronicity", chronicity(p["symptom_weeks"]))
     s = keep["sessions"]
     e = keep["episodes"].rename(columns={"arm": "arm_declared"})
-    site = p.set_index("patient_id")["site_id"]
-    e.insert(3, "site_id", lookup(e["patient_id"], site).astype("str"))
-    arms = derive_arms(e["episode_id"], s)
+    site = p["site_id"].array.take(links.episode_patient, allow_fill=True)
+    e.insert(3, "site_id", pd.Series(site, index=e.index).astype("str"))
+    arms = session_arms(links.session_episode, len(e), s)
     pos = _after(e, "arm_declared")
     e.insert(pos, "arm_derived", arms["arm_derived"])
     e.insert(pos + 1, "arm", e["arm_declared"].fillna(arms["arm_derived"]).astype("str"))
@@ -54,9 +79,15 @@ def _build(t: dict[str, _Table], registry: MeasureRegistry) -> dict[str, pd.Data
     e.insert(after, "n_sessions", arms["n_sessions"])
     e.insert(after + 1, "dn_sessions", arms["dn_sessions"])
     keep["episodes"] = e
-    o = keep["outcomes"]
-    keep["outcomes"] = o
-    return keep
+    return keep, links
+
+
+def _measure_codes(o: _Table, keys: KeyCodes, rows: NDArray[np.int64]) -> Codes | None:
+    found = keys.get(("outcomes", "measure"))
+    if found is None:
+        return None
+    codes, values = found
+    return (codes if len(rows) == len(codes) else codes[rows]), values
 
 
 def _accounting(t: dict[str, _Table], *, loaded: bool) -> pd.DataFrame:
@@ -111,7 +142,7 @@ def _rejects(t: dict[str, _Table]) -> pd.DataFrame:
         reasons = tab.checks.reasons()
         rows = np.flatnonzero(tab.checks.bad)
         key = TABLE_KEYS[name]
-        ids = tab.typed[key].to_numpy(dtype=object)[rows] if key in tab.typed else None
+        ids = tab.typed[key].iloc[rows].to_numpy(dtype=object) if key in tab.typed else None
         held = tab.checks.withheld.get(key)
         if ids is not None and held is not None:
             ids = ids.copy()
@@ -245,7 +276,7 @@ def validate_export(
     """
     reg = _check_args(mode, registry)
     tables = {name: prepare_table(raw.tables[name], reg) for name in _ORDER if name in raw.tables}
-    cross_checks(tables)
+    keys = cross_checks(tables)
     row_problems = pd.concat(
         [tables[n].checks.frame() for n in tables]
         + [_malformed_problems(tables[n]) for n in tables],
@@ -262,11 +293,13 @@ def validate_export(
                 ignore_index=True,
             )
         )
-    frames = _build(tables, reg)
+    frames, links = _build(tables, keys)
+    del keys
     warn = quality_warnings(
         frames,
         {n: tables[n].checks.lines[~tables[n].checks.bad] for n in tables},
         {n: tables[n].raw.file for n in tables},
+        links=links,
     )
     loads = valid or mode == "quarantine"
     accounting = _accounting(tables, loaded=loads)

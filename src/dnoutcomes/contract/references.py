@@ -1,110 +1,181 @@
 """The rules across tables: unique ids, references, dates within the episode, one
 baseline / discharge / follow-up per episode and measure, and the quarantine cascade.
 
-Keys are matched by hashing in Arrow (:func:`~dnoutcomes.contract.parse.isin`,
-:func:`~dnoutcomes.contract.parse.lookup`); messages are built only for the rows that break
-a rule.
+Each key column is hashed once, together with the columns that refer to it
+(:func:`dnoutcomes._frames.encode_shared`: integer codes in one code space per key, so the
+same code is the same id in every table); duplicate ids are a :func:`numpy.bincount`, a
+reference is the parent's first row of the child's code, and every later step (parent
+values, the same-episode rule, duplicate baselines, the cascade, the Dataset's derived
+columns and the warnings) works on the integer row positions kept in
+``PreparedTable.refs``. Messages are built only for the rows that break a rule.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
+from numpy.typing import NDArray
 
-from dnoutcomes.contract.arrow import arrow_strings, duplicated, positions
+from dnoutcomes._frames import encode, encode_shared
 from dnoutcomes.contract.specs import TABLE_KEYS
 from dnoutcomes.contract.tables import PreparedTable as _Table
 
-__all__ = ["cascade", "cross_checks"]
+__all__ = ["Codes", "KeyCodes", "cascade", "cross_checks"]
+
+#: integer codes of a column (-1 where missing) and the distinct values they stand for
+Codes = tuple[NDArray[np.int64], pa.Array]
+#: the codes of each key column, by ``(table, column)``
+KeyCodes = dict[tuple[str, str], Codes]
+
+#: the columns hashed together: a table's id first, then the columns that refer to it
+_SHARED = (
+    (("patients", "patient_id"), ("episodes", "patient_id")),
+    (("episodes", "episode_id"), ("sessions", "episode_id"), ("outcomes", "episode_id")),
+    (("sessions", "session_id"), ("outcomes", "session_id"), ("adverse_events", "session_id")),
+    (("adverse_events", "event_id"),),
+)
 
 
-def _lines_by_key(keys: pd.Series, lines: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _encode_keys(t: dict[str, _Table]) -> KeyCodes:
+    keys: KeyCodes = {}
+    for group in _SHARED:
+        present = [(name, col) for name, col in group if name in t]
+        if not present:
+            continue
+        codes, values = encode_shared([t[name].typed[col] for name, col in present])
+        keys.update({where: (c, values) for where, c in zip(present, codes, strict=True)})
+    return keys
+
+
+def _codes(keys: KeyCodes, t: _Table, column: str) -> Codes:
+    """The codes of ``t.typed[column]``, computed once."""
+    found = keys.get((t.name, column))
+    if found is None:
+        found = encode(t.typed[column])
+        keys[(t.name, column)] = found
+    return found
+
+
+def _after(index: NDArray[np.int64], fill: int = -1) -> NDArray[np.int64]:
+    """``index`` with one more entry, ``fill``, at the end: then ``out[pos]`` with
+    ``pos == -1`` gives ``fill`` (NumPy's -1 is the last element), without a mask."""
+    return np.append(index, np.int64(fill))
+
+
+def _counts(codes: NDArray[np.int64], n_values: int) -> NDArray[np.int64]:
+    """How many rows hold each code; the last entry (code -1, missing) is 0."""
+    counts = np.bincount(codes + 1, minlength=n_values + 1)
+    return np.append(counts[1:], np.int64(0))
+
+
+def _first_rows(codes: NDArray[np.int64], n_values: int) -> NDArray[np.int64]:
+    """The first row holding each code (-1 for a code no row holds)."""
+    n = len(codes)
+    first = np.full(n_values, n, dtype=np.int64)
+    valid = np.flatnonzero(codes >= 0)
+    np.minimum.at(first, codes[valid], valid)
+    first[first == n] = -1
+    return first
+
+
+def _lines_by_key(keys: NDArray[np.int64], lines: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """For each row in ``rows``, the lines of every row sharing its key ("3, 7")."""
-    sub = pd.Series(lines[rows].astype(str), index=keys.iloc[rows].to_numpy(dtype=object))
+    sub = pd.Series(lines[rows].astype(str), index=keys[rows])
     joined = sub.groupby(level=0, sort=False).agg(", ".join)
     return joined.reindex(sub.index).to_numpy(dtype=object)
 
 
-def _duplicates(t: _Table, column: str) -> None:
-    ids = t.typed[column]
-    dup = duplicated(ids)
+def _at_rows(rows: NDArray[np.int64], texts: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The message texts of ``rows`` as a function of the rows reported (a subset)."""
+    return lambda idx: np.asarray(texts[np.searchsorted(rows, idx)])
+
+
+def _duplicates(t: _Table, column: str, keys: KeyCodes) -> None:
+    codes, values = _codes(keys, t, column)
+    dup = _counts(codes, len(values))[codes] > 1
     t.repeated = dup
     if not dup.any():
         return
     rows = np.flatnonzero(dup)
-    lines = _lines_by_key(ids, t.checks.lines, rows)
-    expected = np.empty(t.checks.n, dtype=object)
-    expected[rows] = f"{column} must be unique; the same value is on lines " + lines
+    lines = _lines_by_key(codes, t.checks.lines, rows)
     t.checks.add(
         dup,
         column,
         "duplicate_id",
-        expected,
-        ids,
+        _at_rows(rows, f"{column} must be unique; the same value is on lines " + lines),
+        t.typed[column],
         fix="Keep one row per id, or give each row its own id.",
     )
 
 
-def _references(child: _Table, column: str, parent: _Table, parent_column: str) -> None:
-    """Find each reference's parent row once (kept in ``child.refs``); name the orphans."""
-    ids = child.typed[column]
-    pos = positions(ids, parent.typed[parent_column])
+def _references(
+    child: _Table, column: str, parent: _Table, parent_column: str, keys: KeyCodes
+) -> None:
+    """Find each reference's parent row once (kept in ``child.refs``); name the orphans.
+
+    Child and parent share a code space (:data:`_SHARED`); a value the parent holds more
+    than once points at its first row (as a look-up by value would).
+    """
+    codes, _ = _codes(keys, child, column)
+    p_codes, p_values = _codes(keys, parent, parent_column)
+    pos = _after(_first_rows(p_codes, len(p_values)))[codes]  # missing or absent: -1
     child.refs[column] = pos
-    orphan = ids.notna().to_numpy() & (pos < 0)
+    orphan = (codes >= 0) & (pos < 0)
     child.checks.add(
         orphan,
         column,
         "orphan",
         f"{column} must name a row of {parent.name} ({parent.raw.file})",
-        ids,
+        child.typed[column],
         fix=f"Add the missing {parent.name} row, or correct the id.",
     )
 
 
-def _from_parent(child: _Table, column: str, parent: _Table, value: str) -> pd.Series:
-    """``parent.typed[value]`` of each child row's parent; NA without one, or when the
-    parent's key is repeated (which of the rows would be meant is unknown)."""
+def _parent_rows(child: _Table, column: str, parent: _Table) -> NDArray[np.int64]:
+    """Each child row's parent row; -1 without one, or when the parent's key is repeated
+    (which of the rows would be meant is unknown)."""
     pos = child.refs[column]
-    values = parent.typed[value]
-    repeated = parent.repeated if parent.repeated is not None else np.zeros(len(values), bool)
-    ok = pos >= 0
-    ok[ok] = ~repeated[pos[ok]]
-    if len(values) == 0:
-        return pd.Series(index=pd.RangeIndex(len(pos)), dtype=values.dtype)
-    take = np.where(ok, pos, 0)
-    if isinstance(values.dtype, pd.StringDtype):
-        # stay in Arrow: no Python string objects for a million rows
-        taken = arrow_strings(values).take(pa.array(take))
-        masked = pc.if_else(pa.array(ok), taken, pa.scalar(None, pa.string()))
-        return pa.table({"v": masked}).to_pandas()["v"]
-    picked = values.to_numpy()[take]
-    out = pd.Series(picked, dtype=values.dtype)
-    return out.where(ok)
+    if parent.repeated is None or not parent.repeated.any():
+        return pos
+    unusable = np.append(parent.repeated, True)[pos]  # pos -1 -> True
+    return np.where(unusable, np.int64(-1), pos)
 
 
 def _withheld_at(parent: _Table, column: str, pos: np.ndarray) -> np.ndarray:
     """Whether the parent cell each child row points to is a withheld (suspect) value."""
     held = parent.checks.withheld.get(column)
-    out = np.zeros(len(pos), dtype=bool)
-    if held is not None:
-        has = pos >= 0
-        out[has] = held[pos[has]]
-    return out
+    if held is None:
+        return np.zeros(len(pos), dtype=bool)
+    return np.append(held, False)[pos]
 
 
 def _iso(dates: pd.Series, idx: np.ndarray, missing: str) -> np.ndarray:
     return dates.iloc[idx].dt.strftime("%Y-%m-%d").fillna(missing).to_numpy(dtype=object)
 
 
-def cross_checks(t: dict[str, _Table]) -> None:
+def _datetimes(values: pd.Series) -> np.ndarray:
+    """A date column as NumPy datetime64 (NaT where missing), in its own unit."""
+    arr = values.to_numpy()
+    return arr if arr.dtype.kind == "M" else values.to_numpy(dtype="datetime64[ns]")
+
+
+def cross_checks(t: dict[str, _Table]) -> KeyCodes:
     """Apply the rules that involve more than one row or table.
 
     Parameters
     ----------
     t
-        The prepared tables by name; problems are added to their ``checks``.
+        The prepared tables by name; problems are added to their ``checks``, each
+        reference's parent row to ``refs`` and repeated keys to ``repeated``.
+
+    Returns
+    -------
+    dict
+        The integer codes of every key column hashed, by ``(table, column)``: a NumPy
+        int64 array (-1 where missing) and the distinct values (a ``pyarrow.Array``).
 
     Notes
     -----
@@ -117,121 +188,150 @@ def cross_checks(t: dict[str, _Table]) -> None:
     value takes part in no comparison (its own rule reports it). Dates are looked up only
     from episodes whose id is unique.
     """
+    keys = _encode_keys(t)
     for name in t:
         if name != "outcomes":
-            _duplicates(t[name], TABLE_KEYS[name])
+            _duplicates(t[name], TABLE_KEYS[name], keys)
     p, e, s, o = t["patients"], t["episodes"], t["sessions"], t["outcomes"]
-    _references(e, "patient_id", p, "patient_id")
-    _references(s, "episode_id", e, "episode_id")
-    _references(o, "episode_id", e, "episode_id")
-    _references(o, "session_id", s, "session_id")
+    _references(e, "patient_id", p, "patient_id", keys)
+    _references(s, "episode_id", e, "episode_id", keys)
+    _references(o, "episode_id", e, "episode_id", keys)
+    _references(o, "session_id", s, "session_id", keys)
     if "adverse_events" in t:
-        _references(t["adverse_events"], "session_id", s, "session_id")
+        _references(t["adverse_events"], "session_id", s, "session_id", keys)
 
     ed = e.typed
+    e_start, e_end = _datetimes(ed["start_date"]), _datetimes(ed["end_date"])
     e.checks.add(
-        (ed["end_date"] < ed["start_date"]).to_numpy(dtype=bool),
+        e_end < e_start,
         "end_date",
         "date_order",
         lambda i: "end_date must be on or after start_date (" + _iso(ed["start_date"], i, "") + ")",
         e.text["end_date"] if "end_date" in e.text else None,
     )
+    _session_rules(s, e, e_start, e_end)
+    _outcome_rules(o, e, s, e_start, keys)
+    _one_per_episode(o, keys)
+    return keys
+
+
+def _session_rules(s: _Table, e: _Table, e_start: np.ndarray, e_end: np.ndarray) -> None:
     sd = s.typed
-    start = _from_parent(s, "episode_id", e, "start_date")
-    end = _from_parent(s, "episode_id", e, "end_date")
-    outside = ((sd["session_date"] < start) | (sd["session_date"] > end)).to_numpy(dtype=bool)
+    pos = _parent_rows(s, "episode_id", e)
+    start = np.append(e_start, np.datetime64("NaT"))[pos]
+    end = np.append(e_end, np.datetime64("NaT"))[pos]
+    date = _datetimes(sd["session_date"])
     s.checks.add(
-        outside,
+        (date < start) | (date > end),
         "session_date",
         "session_outside_episode",
         lambda i: (
             "session_date must fall within its episode ("
-            + _iso(start, i, "?")
+            + _iso(pd.Series(start[i]), np.arange(len(i)), "?")
             + " to "
-            + _iso(end, i, "open")
+            + _iso(pd.Series(end[i]), np.arange(len(i)), "open")
             + ")"
         ),
         s.text.get("session_date"),
     )
-    needles = sd["needles"].fillna(0).to_numpy(dtype="int64")
+    needles = (sd["needles"] > 0).to_numpy(dtype=bool, na_value=False)
     s.checks.add(
-        (needles > 0) & ~sd["dn_performed"].to_numpy(dtype=bool),
+        needles & ~sd["dn_performed"].to_numpy(dtype=bool),
         "needles",
         "needles_without_dn",
         "needles must be 0 or empty when dn_performed is false",
         s.text.get("needles"),
     )
 
+
+def _outcome_rules(o: _Table, e: _Table, s: _Table, e_start: np.ndarray, keys: KeyCodes) -> None:
     od = o.typed
-    o_start = _from_parent(o, "episode_id", e, "start_date")
-    days = (od["assessed_on"] - o_start).dt.days.to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
-        off = (days < -30) | (days > 400)
+    start = np.append(e_start, np.datetime64("NaT"))[_parent_rows(o, "episode_id", e)]
+    since = _datetimes(od["assessed_on"]) - start
+    # whole days since the start (floored, as Timedelta.days) below -30 or above 400
+    off = (since < np.timedelta64(-30, "D")) | (since >= np.timedelta64(401, "D"))
     o.checks.add(
         off,
         "assessed_on",
         "outcome_outside_window",
         lambda i: (
             "assessed_on must be from 30 days before to 400 days after the episode "
-            "start (" + _iso(o_start, i, "?") + ")"
+            "start (" + _iso(pd.Series(start[i]), np.arange(len(i)), "?") + ")"
         ),
         o.text.get("assessed_on"),
     )
-    s_episode = _from_parent(o, "session_id", s, "episode_id")
-    shown = s_episode.where(~_withheld_at(s, "episode_id", o.refs["session_id"]), "another episode")
-    other = (s_episode.notna() & (s_episode != od["episode_id"])).to_numpy(dtype=bool)
+    # the episode id of each outcome's session (the codes of both tables' episode_id are
+    # shared): -1 when unknown (no session, a repeated one, or a missing episode_id)
+    session = _parent_rows(o, "session_id", s)
+    theirs = _after(_codes(keys, s, "episode_id")[0])[session]
+    other = (theirs >= 0) & (theirs != _codes(keys, o, "episode_id")[0])
+    s_episode = s.typed["episode_id"]
+
+    def belongs(i: np.ndarray) -> np.ndarray:
+        rows = session[i]
+        names = s_episode.iloc[rows].fillna("").to_numpy(dtype=object)
+        return np.where(_withheld_at(s, "episode_id", rows), "another episode", names)
+
     o.checks.add(
         other,
         "session_id",
         "session_other_episode",
         lambda i: (
-            "session_id must be a session of the same episode (it belongs to "
-            + shown.iloc[i].fillna("").to_numpy(dtype=object)
-            + ")"
+            "session_id must be a session of the same episode (it belongs to " + belongs(i) + ")"
         ),
         o.text.get("session_id"),
     )
-    _one_per_episode(o)
 
 
-def _one_per_episode(o: _Table) -> None:
+def _repeated_keys(key: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Whether each key occurs more than once (a sort, not a hash table)."""
+    ordered = np.sort(key)
+    again = ordered[1:][ordered[1:] == ordered[:-1]]
+    if len(again) == 0:
+        return np.zeros(len(key), dtype=bool)
+    return np.isin(key, np.unique(again))
+
+
+def _one_per_episode(o: _Table, keys: KeyCodes) -> None:
     od = o.typed
-    tp = od["timepoint"].cat.codes.to_numpy(dtype=np.int64)  # -1 when missing
-    measure = pc.dictionary_encode(arrow_strings(od["measure"]))
-    m_code = np.asarray(measure.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    timepoint = od["timepoint"]
+    categories = list(timepoint.cat.categories)
+    tp = timepoint.cat.codes.to_numpy(dtype=np.int64)  # -1 when missing
+    m_code, m_values = _codes(keys, o, "measure")
     e_code = o.refs["episode_id"]  # the episode's row; -1 for an orphan (reported already)
-    session = list(od["timepoint"].cat.categories).index("session")  # repeatable
-    single = (tp >= 0) & (tp != session) & (m_code >= 0) & (e_code >= 0)
-    if not single.any():
+    # a session timepoint may repeat; only the other rows can collide
+    rows = np.flatnonzero(
+        (tp >= 0) & (tp != categories.index("session")) & (m_code >= 0) & (e_code >= 0)
+    )
+    if len(rows) < 2:
         return
-    n_tp = len(od["timepoint"].cat.categories)
-    key = (e_code * (len(measure.dictionary) + 1) + m_code) * n_tp + tp
-    key_s = pd.Series(np.where(single, key, -1 - np.arange(len(key))))
-    dup = key_s.duplicated(keep=False).to_numpy() & single
-    if not dup.any():
+    key = (e_code[rows] * (len(m_values) + 1) + m_code[rows]) * len(categories) + tp[rows]
+    hit = _repeated_keys(key)
+    if not hit.any():
         return
-    rows = np.flatnonzero(dup)
-    lines = _lines_by_key(key_s.astype(str), o.checks.lines, rows)
-    expected = np.empty(o.checks.n, dtype=object)
-    expected[rows] = (
+    dup_rows = rows[hit]
+    lines = _lines_by_key(key, o.checks.lines[rows], np.flatnonzero(hit))
+    held = o.checks.withheld.get("episode_id")
+    episode = od["episode_id"].iloc[dup_rows].to_numpy(dtype=object)
+    if held is not None:
+        episode = np.where(held[dup_rows], "this episode", episode)
+    texts = (
         "only one "
-        + od["timepoint"].iloc[rows].astype(str).to_numpy(dtype=object)
+        + timepoint.iloc[dup_rows].astype(str).to_numpy(dtype=object)
         + " "
-        + od["measure"].iloc[rows].to_numpy(dtype=object)
+        + od["measure"].iloc[dup_rows].astype(str).to_numpy(dtype=object)
         + " is allowed per episode; "
-        + np.where(
-            o.checks.withheld.get("episode_id", np.zeros(o.checks.n, bool))[rows],
-            "this episode",
-            od["episode_id"].iloc[rows].to_numpy(dtype=object),
-        )
+        + episode
         + " has one on lines "
         + lines
     )
+    dup = np.zeros(o.checks.n, dtype=bool)
+    dup[dup_rows] = True
     o.checks.add(
         dup,
         "timepoint",
         "duplicate_timepoint",
-        expected,
+        _at_rows(dup_rows, texts),
         o.text.get("timepoint"),
         fix="Keep one row, or mark repeated measurements as timepoint session.",
     )
@@ -249,26 +349,22 @@ def cascade(t: dict[str, _Table], *, record: bool) -> None:
         mark the rows (strict mode, where they are not errors of their own).
     """
 
-    def depend(child: _Table, column: str, parent: _Table, parent_column: str) -> None:
-        ids = child.typed[column]
+    def depend(child: _Table, column: str, parent: _Table) -> None:
         pos = child.refs[column]
-        has = pos >= 0
-        dep = np.zeros(len(pos), dtype=bool)
-        dep[has] = parent.checks.bad[pos[has]]
-        dep &= ~child.checks.bad
+        dep = np.append(parent.checks.bad, False)[pos] & ~child.checks.bad
         child.checks.add(
             dep,
             column,
             "rejected_parent",
             f"the {parent.name} row this row depends on was rejected, so this row is too",
-            ids,
+            child.typed[column],
             fix=f"Fix the {parent.name} row (see {parent.raw.file}).",
             record=record,
         )
 
-    depend(t["episodes"], "patient_id", t["patients"], "patient_id")
-    depend(t["sessions"], "episode_id", t["episodes"], "episode_id")
-    depend(t["outcomes"], "episode_id", t["episodes"], "episode_id")
-    depend(t["outcomes"], "session_id", t["sessions"], "session_id")
+    depend(t["episodes"], "patient_id", t["patients"])
+    depend(t["sessions"], "episode_id", t["episodes"])
+    depend(t["outcomes"], "episode_id", t["episodes"])
+    depend(t["outcomes"], "session_id", t["sessions"])
     if "adverse_events" in t:
-        depend(t["adverse_events"], "session_id", t["sessions"], "session_id")
+        depend(t["adverse_events"], "session_id", t["sessions"])
