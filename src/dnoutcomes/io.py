@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from dnoutcomes.contract.specs import OPTIONAL_TABLES, REQUIRED_TABLES
+from dnoutcomes.contract.specs import OPTIONAL_TABLES, REQUIRED_TABLES, TABLES
 from dnoutcomes.errors import UnreadableInputError
 
 __all__ = ["RawDataset", "RawTable", "read_export"]
@@ -342,7 +342,40 @@ def _utf8_error_line(path: Path, digest: Any = None) -> int | None:
             newlines += block.count(b"\n")
 
 
-def _read_csv(path: Path, table: str) -> RawTable:
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+
+
+def _csv_types(table: str, names: list[str]) -> list[pa.DataType]:
+    """The Arrow type of each column of a CSV file on the typed fast path.
+
+    float64 for numbers, date32 for dates (Arrow's parser takes only ``YYYY-MM-DD``, spaces
+    around it allowed), dictionary text for categories, booleans and the outcome measure
+    (parsed once per distinct value later), text for everything else: ids, labels, lists,
+    age and the extra columns.
+    """
+    kinds = {spec.name: spec.kind for spec in TABLES.get(table, ())}
+    out = []
+    for name in names:
+        key = name.strip().lower()
+        kind = kinds.get(key)
+        if table == "outcomes" and key == "measure":
+            out.append(_DICTIONARY)
+        elif kind in ("integer", "number"):
+            out.append(pa.float64())
+        elif kind == "date":
+            out.append(pa.date32())
+        elif kind in ("category", "bool"):
+            out.append(_DICTIONARY)
+        else:
+            out.append(pa.string())
+    return out
+
+
+def _read_csv(path: Path, table: str, *, typed: bool = True) -> RawTable:
+    """Read one CSV file: on the typed fast path when it is clean, else as text.
+
+    ``typed=False`` forces the text path (the tests compare both).
+    """
     header_text = _first_line(path, table)
     try:
         gz = path.name.lower().endswith(".gz")
@@ -369,6 +402,29 @@ def _read_csv(path: Path, table: str) -> RawTable:
         ) from None
     ncol = len(names)
     internal = [f"c{i}" for i in range(ncol)]
+    lowered = [n.strip().lower() for n in names]
+    if typed and delimiter == ",":
+        fast = _read_csv_typed(path, table, internal, lowered)
+        if fast is not None:
+            frame, lines = fast
+            memo: list[RawTable] = []
+
+            def text_table() -> RawTable:
+                if not memo:
+                    memo.append(_read_csv(path, table, typed=False))
+                return memo[0]
+
+            return RawTable(
+                name=table,
+                file=path.name,
+                path=path,
+                frame=frame,
+                lines=lines,
+                columns_as_read=tuple(names),
+                sha256=checksum,
+                delimiter=delimiter,
+                text_table=text_table,
+            )
     bad: list[tuple[int | None, int]] = []
 
     def handler(row: Any) -> str:
@@ -409,7 +465,7 @@ def _read_csv(path: Path, table: str) -> RawTable:
     lines = np.arange(2, arrow.num_rows + n_bad + 2, dtype=np.int64)
     if n_bad:
         lines = lines[~np.isin(lines, bad_lines)]
-    frame, lines = _tidy_arrow(arrow, [n.strip().lower() for n in names], lines)
+    frame, lines = _tidy_arrow(arrow, lowered, lines)
     malformed = pd.DataFrame(
         {"line": bad_lines, "fields": np.array([b[1] for b in bad], dtype=np.int64)}
     )
@@ -424,6 +480,41 @@ def _read_csv(path: Path, table: str) -> RawTable:
         sha256=checksum,
         delimiter=delimiter,
     )
+
+
+def _read_csv_typed(
+    path: Path, table: str, internal: list[str], names: list[str]
+) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """The typed fast path: one pyarrow read with the contract's types, or None.
+
+    None (read the file as text) when a cell does not convert, a row is malformed, a number
+    is not finite (``inf``; ``nan`` is a missing cell on both paths) or a date lies beyond
+    datetime64[ns]: the text path is the one that explains problems.
+    """
+    types = _csv_types(table, names)
+    try:
+        arrow = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                column_names=internal, skip_rows=1, use_threads=True, encoding="utf8"
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=",", ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict(zip(internal, types, strict=True)),
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    arrays = []
+    for i in range(arrow.num_columns):
+        typed = _typed_arrow(arrow.column(i))
+        if typed is None:
+            return None
+        arrays.append(typed)
+    lines = np.arange(2, arrow.num_rows + 2, dtype=np.int64)
+    return _frame_of(arrays, names, lines, arrow.num_rows)
 
 
 def _arrow_to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -471,6 +562,18 @@ def _read_parquet(path: Path, table: str) -> RawTable:
     frame, lines = _frame_of(arrays, [str(n).strip().lower() for n in names], lines, arrow.num_rows)
     return RawTable(
         table, path.name, path, frame, lines, tuple(map(str, names)), sha256=_sha256(path)
+    )
+
+
+def _read_parquet_text(path: Path, table: str) -> RawTable:
+    """The text path of a Parquet file: every column cast to text (the tests compare it)."""
+    typed = _read_parquet(path, table)
+    arrow = pq.read_table(path)
+    cols = {f"c{i}": _arrow_to_text(arrow.column(i)) for i in range(arrow.num_columns)}
+    lines = np.arange(2, arrow.num_rows + 2, dtype=np.int64)
+    frame, lines = _tidy_arrow(pa.table(cols), list(typed.frame.columns), lines)
+    return RawTable(
+        table, path.name, path, frame, lines, typed.columns_as_read, sha256=typed.sha256
     )
 
 
@@ -554,7 +657,7 @@ def _find_files(folder: Path) -> dict[str, Path]:
     return found
 
 
-def read_export(path: str | Path) -> RawDataset:
+def read_export(path: str | Path, *, _text_only: bool = False) -> RawDataset:
     """Read an export into raw text tables.
 
     Parameters
@@ -562,11 +665,13 @@ def read_export(path: str | Path) -> RawDataset:
     path
         A folder holding ``<table>.csv``, ``<table>.csv.gz`` or ``<table>.parquet`` files,
         or one ``.xlsx`` workbook with a sheet per table.
+    _text_only
+        Private, for the tests: read every file on the text path (no typed fast path).
 
     Returns
     -------
     RawDataset
-        The tables found, each a :class:`RawTable` of trimmed text cells.
+        The tables found, each a :class:`RawTable` of trimmed text cells or typed columns.
 
     Raises
     ------
@@ -609,11 +714,14 @@ def read_export(path: str | Path) -> RawDataset:
         for table, file in files.items():
             name = file.name.lower()
             try:
-                tables[table] = (
-                    _read_parquet(file, table)
-                    if name.endswith(".parquet")
-                    else _read_csv(file, table)
-                )
+                if name.endswith(".parquet"):
+                    tables[table] = (
+                        _read_parquet_text(file, table)
+                        if _text_only
+                        else _read_parquet(file, table)
+                    )
+                else:
+                    tables[table] = _read_csv(file, table, typed=not _text_only)
             except OSError as exc:  # permissions, a file removed while reading…
                 raise _unreadable(
                     file, table, f"the file cannot be read ({exc.strerror or exc})", "check it"
