@@ -163,3 +163,43 @@ def test_prefilter_is_a_necessary_condition(text: str) -> None:
     assert re.search(deid._SUSPECT_PATTERN, text, re.ASCII)
     assert re.search(deid._PREFILTER, text, re.ASCII)
     assert suspect_values(pd.Series([text], dtype="str"))[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.from_regex(re.compile(deid._SUSPECT_PATTERN, re.ASCII)))
+def test_no_suspect_value_is_plain(text: str) -> None:
+    # the screen skips plain ids: every text a pattern finds must fail PLAIN
+    assert not re.fullmatch(deid.PLAIN, text, re.ASCII)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.from_regex(re.compile(f"^{deid.PLAIN}$", re.ASCII), fullmatch=True))
+def test_plain_values_are_never_suspect(text: str) -> None:
+    assert not re.search(deid._SUSPECT_PATTERN, text, re.ASCII)
+    assert not suspect_values(pd.Series([text, "0" + text, text + "@x.org"], dtype="str"))[0]
+
+
+def test_plain_ids_are_plain_and_valid_ids() -> None:
+    from dnoutcomes.contract.parse import ID_PATTERN, PLAIN_ID
+
+    ids = ["P000123", "south_pt2", "_x", "9", "0123456789", "E-1", "a" * 64, "a" * 65, "é"]
+    plain = [bool(re.fullmatch(PLAIN_ID, i)) for i in ids]
+    assert plain == [True, True, True, True, False, False, True, False, False]
+    for text, is_plain in zip(ids, plain, strict=True):
+        if is_plain:
+            assert re.fullmatch(deid.PLAIN, text) and re.fullmatch(ID_PATTERN, text)
+
+
+def test_plain_ids_skip_the_screen_but_others_do_not() -> None:
+    import numpy as np
+
+    from dnoutcomes.contract.parse import parse_column, screen_values
+    from dnoutcomes.contract.problems import TableChecks
+    from dnoutcomes.contract.specs import ColumnSpec
+
+    ids = pd.Series(["P1", "0612345678", "555-123-4567", "x@y.org", None], dtype="str")
+    checks = TableChecks("patients", "patients.csv", np.arange(2, 7))
+    parse_column(checks, ColumnSpec("patient_id", "id", required=False), ids)
+    assert checks.plain["patient_id"].tolist() == [True, False, False, False, False]
+    screen_values(checks, pd.DataFrame({"patient_id": ids}))
+    assert checks.withheld["patient_id"].tolist() == [False, True, True, True, False]

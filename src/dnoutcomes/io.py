@@ -272,6 +272,7 @@ def _frame_of(
     frame = pd.DataFrame(
         {i: _to_series(arr) for i, arr in enumerate(arrays)},
         index=pd.RangeIndex(int(keep.sum())),
+        copy=False,  # one block per column: no copy into 2-D blocks
     )
     frame.columns = names
     return frame, lines[keep]

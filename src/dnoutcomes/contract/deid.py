@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["EMAIL", "PHONE", "SSN", "identifier_column", "suspect_values"]
+__all__ = ["EMAIL", "PHONE", "PLAIN", "SSN", "identifier_column", "suspect_values"]
 
 # Whole normalised names (lower case, runs of non-alphanumerics → "_").
 _NAMES: frozenset[str] = frozenset(
@@ -163,6 +163,11 @@ PHONE = (
     r"|\b0[1-9][0-9]{8,9}\b"
 )
 _SUSPECT_PATTERN = f"(?:{EMAIL})|(?:{SSN})|(?:{PHONE})"
+#: A value made only of letters, digits and ``_``, not starting with ``0``, matches none of
+#: the patterns (each needs ``@``, ``+``, ``(``, a separator, or a ``0`` after a word
+#: boundary, which such a value has only at its start): ids like ``P000123`` or
+#: ``south_pt2`` need no screen (checked in tests/test_deid.py).
+PLAIN = r"[A-Za-z1-9_][A-Za-z0-9_]*"
 # A necessary condition of every pattern above (checked in tests/test_deid.py). Digits are
 # spelled [0-9]: RE2 (pyarrow) and Python's re then agree on what a digit is.
 _PREFILTER = r"[@+(]|[ .\-][0-9]{3}|\b0[1-9][0-9]{8}"

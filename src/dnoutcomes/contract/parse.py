@@ -26,6 +26,8 @@ __all__ = ["codes_of", "numbers_of", "parse_column", "parse_numbers", "screen_va
 ID_PATTERN = r"[A-Za-z0-9_\-]{1,64}"
 LABEL_PATTERN = r"[a-z0-9_]+"
 DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
+#: A valid id that is also :data:`dnoutcomes.contract.deid.PLAIN` (at most 64 characters)
+PLAIN_ID = r"[A-Za-z1-9_][A-Za-z0-9_]{0,63}"
 
 
 def _fmt(x: float) -> str:
@@ -256,7 +258,15 @@ def _parse(
     out: dict[str, Any] = {}
     kind = spec.kind
     if kind == "id":
-        ok = _np_bool(pc.match_substring_regex(arrow_strings(raw), f"^{ID_PATTERN}$"))
+        # one pass: a plain id (letters, digits, _; not starting with 0) is valid and needs
+        # no identifier screen; the full pattern runs on the other cells only
+        text = arrow_strings(raw)
+        ok = _np_bool(pc.match_substring_regex(text, f"^{PLAIN_ID}$"))
+        checks.plain[name] = ok.copy()
+        rest = np.flatnonzero(present & ~ok)
+        if len(rest):
+            sub = text.take(pa.array(rest))
+            ok[rest] = _np_bool(pc.match_substring_regex(sub, f"^{ID_PATTERN}$"))
         checks.add(
             present & ~ok,
             name,
@@ -456,9 +466,12 @@ def screen_values(
             if rows is not None:
                 hit = hit & sel
         elif isinstance(dtype, pd.StringDtype):
+            plain = checks.plain.get(key)
+            if rows is None and plain is not None:
+                rows = np.flatnonzero(~plain & values.notna().to_numpy())
             if rows is None:
                 hit = suspect_values(values)
-            else:
+            elif len(rows):
                 hit[rows] = suspect_values(values.iloc[rows])
         else:
             # a typed number, date or boolean: its text is screened only where the text

@@ -101,6 +101,9 @@ class TableChecks:
         #: per column, the cells with a problem that rejects them (the identifier screen
         #: looks at these, and at every cell of an id, label or extra column)
         self.cell_bad: dict[str, np.ndarray] = {}
+        #: per column, the cells that cannot look like an identifier (plain ids, see
+        #: :data:`dnoutcomes.contract.deid.PLAIN`): the identifier screen skips them
+        self.plain: dict[str, np.ndarray] = {}
         self._parts: list[pd.DataFrame] = []
         self._rows: list[np.ndarray] = []
         self._msgs: list[np.ndarray] = []

@@ -197,7 +197,7 @@ def prepare_table(raw: RawTable, registry: MeasureRegistry) -> PreparedTable:
         only={c: checks.cell_bad.get(c, none) for c in safe if c in present},
     )
     extras = [c for c in frame.columns if c not in contract_cols]
-    typed_frame = pd.DataFrame(typed, index=pd.RangeIndex(checks.n))
+    typed_frame = pd.DataFrame(typed, index=pd.RangeIndex(checks.n), copy=False)
     for col in extras:
         typed_frame[col] = frame[col].astype("str").to_numpy()
     return PreparedTable(
