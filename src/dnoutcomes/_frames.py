@@ -35,16 +35,16 @@ def _text_chunks(values: pd.Series) -> list[pa.Array]:
     return [c if c.type == pa.large_string() else c.cast(pa.large_string()) for c in chunks]
 
 
-def _indices(encoded: pa.ChunkedArray) -> NDArray[np.int64]:
-    """The indices of a dictionary-encoded array as one int64 array, -1 where missing."""
+def _indices(encoded: pa.ChunkedArray) -> NDArray[np.int32]:
+    """The indices of a dictionary-encoded array as one int32 array, -1 where missing."""
     parts = [
         (pc.fill_null(c.indices, -1) if c.null_count else c.indices).to_numpy(zero_copy_only=False)
         for c in encoded.chunks
     ]
-    return np.concatenate(parts, dtype=np.int64) if parts else np.zeros(0, dtype=np.int64)
+    return np.concatenate(parts, dtype=np.int32) if parts else np.zeros(0, dtype=np.int32)
 
 
-def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int64]], pa.Array]:
+def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]], pa.Array]:
     """Integer codes of several key columns in one code space, and the values they stand for.
 
     Parameters
@@ -56,7 +56,7 @@ def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int64]]
     Returns
     -------
     codes : list of numpy.ndarray
-        One int64 array per column, one entry per row: the position of the row's value in
+        One int32 array per column, one entry per row: the position of the row's value in
         ``dictionary``; -1 where the value is missing. Equal values get equal codes, in
         every column.
     dictionary : pyarrow.Array
@@ -86,7 +86,7 @@ def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int64]]
     encoded = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string()))
     parts = np.split(_indices(encoded), np.cumsum(lengths)[:-1])
     codes = [
-        np.append(part, np.int64(-1))[col.cat.codes.to_numpy(dtype=np.int64)]
+        np.append(part, np.int32(-1))[col.cat.codes.to_numpy()]
         if isinstance(col.dtype, pd.CategoricalDtype)
         else part
         for part, col in zip(parts, columns, strict=True)
@@ -96,7 +96,7 @@ def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int64]]
     return codes, last.cast(pa.large_string())
 
 
-def encode(values: pd.Series) -> tuple[NDArray[np.int64], pa.Array]:
+def encode(values: pd.Series) -> tuple[NDArray[np.int32], pa.Array]:
     """Integer codes of one key column; see :func:`encode_shared`.
 
     Parameters
@@ -107,7 +107,7 @@ def encode(values: pd.Series) -> tuple[NDArray[np.int64], pa.Array]:
     Returns
     -------
     codes : numpy.ndarray
-        int64, one per row: the position of the row's value in ``dictionary``; -1 where
+        int32, one per row: the position of the row's value in ``dictionary``; -1 where
         the value is missing.
     dictionary : pyarrow.Array
         The distinct values (``large_string``).

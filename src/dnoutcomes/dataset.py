@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -95,7 +96,7 @@ def derive_arms(episode_ids: pd.Series, sessions: pd.DataFrame) -> pd.DataFrame:
 
 
 def session_arms(
-    episode: NDArray[np.int64], n_episodes: int, sessions: pd.DataFrame
+    episode: NDArray[np.signedinteger[Any]], n_episodes: int, sessions: pd.DataFrame
 ) -> pd.DataFrame:
     """:func:`derive_arms` when each session's episode is known by position.
 

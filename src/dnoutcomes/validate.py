@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from dnoutcomes.contract.measures import MeasureRegistry, default_registry
 from dnoutcomes.contract.problems import empty_problems
 from dnoutcomes.contract.quality import Links, quality_warnings
-from dnoutcomes.contract.references import Codes, KeyCodes, cascade, cross_checks
+from dnoutcomes.contract.references import Codes, KeyCodes, Rows, cascade, cross_checks
 from dnoutcomes.contract.specs import TABLE_KEYS
 from dnoutcomes.contract.tables import PreparedTable as _Table
 from dnoutcomes.contract.tables import prepare_table
@@ -46,10 +46,11 @@ def _kept(frame: pd.DataFrame, rows: NDArray[np.int64]) -> pd.DataFrame:
 
 def _link(
     t: dict[str, _Table], kept: dict[str, NDArray[np.int64]], child: str, column: str, parent: str
-) -> NDArray[np.int64]:
+) -> Rows:
     """For each loaded ``child`` row, its parent's position among the loaded ``parent``
     rows (-1 when its parent did not load), from the rows the cross-table rules found."""
-    renumber = np.full(t[parent].checks.n + 1, -1, dtype=np.int64)  # the last: no parent
+    n = t[parent].checks.n
+    renumber: Rows = np.full(n + 1, -1, dtype=np.int32 if n < 2**31 - 1 else np.int64)
     renumber[kept[parent]] = np.arange(len(kept[parent]))
     return renumber[t[child].refs[column][kept[child]]]
 

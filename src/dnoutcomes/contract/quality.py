@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,10 +52,10 @@ class Links:
         stand for; ``None`` to look the names up.
     """
 
-    episode_patient: NDArray[np.int64]
-    session_episode: NDArray[np.int64]
-    outcome_episode: NDArray[np.int64]
-    outcome_measure: tuple[NDArray[np.int64], pa.Array] | None = None
+    episode_patient: NDArray[np.signedinteger[Any]]
+    session_episode: NDArray[np.signedinteger[Any]]
+    outcome_episode: NDArray[np.signedinteger[Any]]
+    outcome_measure: tuple[NDArray[np.signedinteger[Any]], pa.Array] | None = None
 
 
 def links_of(frames: Mapping[str, pd.DataFrame]) -> Links:
@@ -173,24 +174,25 @@ def _contraindicated(
     return cs.frame()
 
 
-def _measure_positions(o: pd.DataFrame, links: Links, names: list[str]) -> NDArray[np.int64]:
+def _measure_positions(o: pd.DataFrame, links: Links, names: list[str]) -> NDArray[np.int8]:
     """For each outcome, the position of its measure in ``names`` (-1: another)."""
     codes, values = links.outcome_measure or encode(o["measure"])
     found = pc.index_in(values, value_set=pa.array(names, pa.large_string()))
-    at = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    return np.append(at, -1)[codes]
+    at = np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int8)
+    return np.append(at, np.int8(-1))[codes]
 
 
-def _order(group: NDArray[np.int64], when: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Positions sorted by ``group``, then ``when``, then position (a stable sort of one
-    int64 key; several keys when the key would not fit, or a date is missing)."""
-    if len(when) == 0:
-        return np.zeros(0, dtype=np.int64)
+def _sort_key(group: NDArray[np.int64], when: NDArray[np.int64]) -> NDArray[np.int64] | None:
+    """``group`` and ``when`` as one int64 key ordering by group, then date (in place, in
+    ``group``); None when it would not fit, or a date is missing."""
     low, high = int(when.min()), int(when.max())
     span = high - low + 1
     if low == np.iinfo(np.int64).min or (int(group.max()) + 1) * span >= 2**62:
-        return np.lexsort((np.arange(len(when)), when, group))
-    return np.argsort(group * span + (when - low), kind="stable")
+        return None
+    group *= span
+    group += when
+    group -= low
+    return group
 
 
 def _implausible(o: pd.DataFrame, links: Links, lines: np.ndarray, file: str) -> pd.DataFrame:
@@ -200,40 +202,49 @@ def _implausible(o: pd.DataFrame, links: Links, lines: np.ndarray, file: str) ->
     rows = np.flatnonzero(pos >= 0)
     if len(rows) == 0:
         return co.frame()
-    m_rows = pos[rows]
-    # one group per episode and measure; an outcome without a known episode is its own
-    episode = links.outcome_episode[rows]
-    episode = np.where(episode >= 0, episode, -1 - np.arange(len(rows)))
-    group = (episode - episode.min()) * len(names) + m_rows
-    when = o["assessed_on"].iloc[rows].to_numpy(dtype="datetime64[D]").astype(np.int64)
-    order = _order(group, when)
-    r, g, m_c, w = rows[order], group[order], m_rows[order], when[order]
+    # one group per episode and measure (an outcome without a known episode: its own)
+    group = links.outcome_episode[rows].astype(np.int64)
+    if (group < 0).any():
+        group = np.where(group >= 0, group, -1 - np.arange(len(rows)))
+        group -= group.min()
+    group *= len(names)
+    group += pos[rows]
+    del pos
+    when = o["assessed_on"].to_numpy()[rows].astype("datetime64[D]").view(np.int64)
+    key = _sort_key(group.copy(), when)
+    if key is None:  # several keys: the same order
+        order = np.lexsort((rows, when, group))
+    else:
+        order = np.argsort(key, kind="stable")  # ties stay in file order
+    del key
+    r = rows[order]
+    g = group[order]
+    w = when[order]
+    del order, rows, group, when
     value = o["value"].to_numpy(dtype=float)[r]
-    same = np.zeros(len(r), dtype=bool)
-    same[1:] = g[1:] == g[:-1]
-    change = np.full(len(r), np.nan)
-    gap = np.full(len(r), np.nan)
-    change[1:] = value[1:] - value[:-1]
-    gap[1:] = (w[1:] - w[:-1]).astype(float)
-    pts = np.array([IMPLAUSIBLE_CHANGE[n][0] for n in names])[m_c]
-    win = np.array([IMPLAUSIBLE_CHANGE[n][1] for n in names], dtype=float)[m_c]
+    # each assessment against the one before it, in the same episode and measure
+    m = g[1:] % len(names)
+    same = g[1:] == g[:-1]
     with np.errstate(invalid="ignore"):
-        fast = same & (np.abs(change) > pts) & (gap <= win)
-    hits = np.flatnonzero(fast)
-    by_row = np.argsort(r[hits])
-    hits = hits[by_row]
+        change = np.abs(np.diff(value))
+    gap = np.diff(w)
+    points = np.array([IMPLAUSIBLE_CHANGE[n][0] for n in names], dtype=float)
+    days = np.array([IMPLAUSIBLE_CHANGE[n][1] for n in names], dtype=np.int64)
+    fast = same & (change > points[m]) & (gap <= days[m])
+    hits = np.flatnonzero(fast) + 1  # the later row of each pair
+    hits = hits[np.argsort(r[hits], kind="stable")]
+    reported = r[hits]
     texts = np.array(
         [
-            f"{names[m_c[k]]} changed from {value[k - 1]:g} to {value[k]:g} within "
-            f"{gap[k]:g} days (more than {pts[k]:g} points within {win[k]:g} days is "
-            "implausible); check the value"
+            f"{names[g[k] % len(names)]} changed from {value[k - 1]:g} to {value[k]:g} within "
+            f"{float(w[k] - w[k - 1]):g} days (more than {points[g[k] % len(names)]:g} points "
+            f"within {float(days[g[k] % len(names)]):g} days is implausible); check the value"
             for k in hits
         ],
         dtype=object,
     )
     mask = np.zeros(len(o), dtype=bool)
-    mask[r[hits]] = True
-    reported = r[hits]
+    mask[reported] = True
     co.add(
         mask,
         "value",

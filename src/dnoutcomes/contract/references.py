@@ -13,6 +13,7 @@ columns and the warnings) works on the integer row positions kept in
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,10 +24,12 @@ from dnoutcomes._frames import encode, encode_shared
 from dnoutcomes.contract.specs import TABLE_KEYS
 from dnoutcomes.contract.tables import PreparedTable as _Table
 
-__all__ = ["Codes", "KeyCodes", "cascade", "cross_checks"]
+__all__ = ["Codes", "KeyCodes", "Rows", "cascade", "cross_checks"]
 
+#: integer row positions or codes (int32 unless a table has 2**31 rows); -1 means none
+Rows = NDArray[np.signedinteger[Any]]
 #: integer codes of a column (-1 where missing) and the distinct values they stand for
-Codes = tuple[NDArray[np.int64], pa.Array]
+Codes = tuple[Rows, pa.Array]
 #: the codes of each key column, by ``(table, column)``
 KeyCodes = dict[tuple[str, str], Codes]
 
@@ -59,36 +62,36 @@ def _codes(keys: KeyCodes, t: _Table, column: str) -> Codes:
     return found
 
 
-def _after(index: NDArray[np.int64], fill: int = -1) -> NDArray[np.int64]:
-    """``index`` with one more entry, ``fill``, at the end: then ``out[pos]`` with
+def _after(values: np.ndarray, fill: Any = -1) -> np.ndarray:
+    """``values`` with one more entry, ``fill``, at the end: then ``out[pos]`` with
     ``pos == -1`` gives ``fill`` (NumPy's -1 is the last element), without a mask."""
-    return np.append(index, np.int64(fill))
+    return np.append(values, np.array([fill], dtype=values.dtype))
 
 
-def _counts(codes: NDArray[np.int64], n_values: int) -> NDArray[np.int64]:
+def _counts(codes: Rows, n_values: int) -> NDArray[np.int64]:
     """How many rows hold each code; the last entry (code -1, missing) is 0."""
     counts = np.bincount(codes + 1, minlength=n_values + 1)
     return np.append(counts[1:], np.int64(0))
 
 
-def _first_rows(codes: NDArray[np.int64], n_values: int) -> NDArray[np.int64]:
+def _first_rows(codes: Rows, n_values: int) -> Rows:
     """The first row holding each code (-1 for a code no row holds)."""
     n = len(codes)
-    first = np.full(n_values, n, dtype=np.int64)
+    first: Rows = np.full(n_values, n, dtype=np.int32 if n < 2**31 - 1 else np.int64)
     valid = np.flatnonzero(codes >= 0)
     np.minimum.at(first, codes[valid], valid)
     first[first == n] = -1
     return first
 
 
-def _lines_by_key(keys: NDArray[np.int64], lines: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _lines_by_key(keys: np.ndarray, lines: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """For each row in ``rows``, the lines of every row sharing its key ("3, 7")."""
     sub = pd.Series(lines[rows].astype(str), index=keys[rows])
     joined = sub.groupby(level=0, sort=False).agg(", ".join)
     return joined.reindex(sub.index).to_numpy(dtype=object)
 
 
-def _at_rows(rows: NDArray[np.int64], texts: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+def _at_rows(rows: np.ndarray, texts: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """The message texts of ``rows`` as a function of the rows reported (a subset)."""
     return lambda idx: np.asarray(texts[np.searchsorted(rows, idx)])
 
@@ -134,14 +137,14 @@ def _references(
     )
 
 
-def _parent_rows(child: _Table, column: str, parent: _Table) -> NDArray[np.int64]:
+def _parent_rows(child: _Table, column: str, parent: _Table) -> Rows:
     """Each child row's parent row; -1 without one, or when the parent's key is repeated
     (which of the rows would be meant is unknown)."""
-    pos = child.refs[column]
+    pos: Rows = child.refs[column]
     if parent.repeated is None or not parent.repeated.any():
         return pos
     unusable = np.append(parent.repeated, True)[pos]  # pos -1 -> True
-    return np.where(unusable, np.int64(-1), pos)
+    return np.where(unusable, -1, pos).astype(pos.dtype, copy=False)
 
 
 def _withheld_at(parent: _Table, column: str, pos: np.ndarray) -> np.ndarray:
@@ -152,8 +155,10 @@ def _withheld_at(parent: _Table, column: str, pos: np.ndarray) -> np.ndarray:
     return np.append(held, False)[pos]
 
 
-def _iso(dates: pd.Series, idx: np.ndarray, missing: str) -> np.ndarray:
-    return dates.iloc[idx].dt.strftime("%Y-%m-%d").fillna(missing).to_numpy(dtype=object)
+def _iso(dates: pd.Series, pos: np.ndarray, missing: str) -> np.ndarray:
+    """The dates at ``pos`` as ``YYYY-MM-DD`` text; ``missing`` for NaT or position -1."""
+    picked = pd.Series(dates.array.take(np.asarray(pos), allow_fill=True))
+    return picked.dt.strftime("%Y-%m-%d").fillna(missing).to_numpy(dtype=object)
 
 
 def _datetimes(values: pd.Series) -> np.ndarray:
@@ -218,18 +223,18 @@ def cross_checks(t: dict[str, _Table]) -> KeyCodes:
 def _session_rules(s: _Table, e: _Table, e_start: np.ndarray, e_end: np.ndarray) -> None:
     sd = s.typed
     pos = _parent_rows(s, "episode_id", e)
-    start = np.append(e_start, np.datetime64("NaT"))[pos]
-    end = np.append(e_end, np.datetime64("NaT"))[pos]
     date = _datetimes(sd["session_date"])
+    outside = date < _after(e_start, "NaT")[pos]
+    outside |= date > _after(e_end, "NaT")[pos]
     s.checks.add(
-        (date < start) | (date > end),
+        outside,
         "session_date",
         "session_outside_episode",
         lambda i: (
             "session_date must fall within its episode ("
-            + _iso(pd.Series(start[i]), np.arange(len(i)), "?")
+            + _iso(e.typed["start_date"], pos[i], "?")
             + " to "
-            + _iso(pd.Series(end[i]), np.arange(len(i)), "open")
+            + _iso(e.typed["end_date"], pos[i], "open")
             + ")"
         ),
         s.text.get("session_date"),
@@ -244,19 +249,35 @@ def _session_rules(s: _Table, e: _Table, e_start: np.ndarray, e_end: np.ndarray)
     )
 
 
+def _outside_window(assessed: np.ndarray, e_start: np.ndarray, pos: Rows) -> NDArray[np.bool_]:
+    """Whether each date is more than 30 days before or 400 days after its episode's start
+    (in whole days, floored as ``Timedelta.days``); False when either date is unknown.
+
+    Works on int64 ticks in place: one temporary of the table's length, not four."""
+    unit = np.promote_types(assessed.dtype, e_start.dtype)
+    nat = np.iinfo(np.int64).min
+    ticks = assessed.astype(unit, copy=False).view(np.int64)
+    since = _after(e_start.astype(unit).view(np.int64), nat)[pos]
+    known = since != nat
+    known &= ticks != nat
+    np.subtract(ticks, since, out=since)  # meaningless where unknown, masked below
+    day = int(np.timedelta64(1, "D").astype(unit.str.replace("M8", "m8")).astype(np.int64))
+    off = since < -30 * day
+    off |= since >= 401 * day
+    off &= known
+    return off
+
+
 def _outcome_rules(o: _Table, e: _Table, s: _Table, e_start: np.ndarray, keys: KeyCodes) -> None:
     od = o.typed
-    start = np.append(e_start, np.datetime64("NaT"))[_parent_rows(o, "episode_id", e)]
-    since = _datetimes(od["assessed_on"]) - start
-    # whole days since the start (floored, as Timedelta.days) below -30 or above 400
-    off = (since < np.timedelta64(-30, "D")) | (since >= np.timedelta64(401, "D"))
+    pos = _parent_rows(o, "episode_id", e)
     o.checks.add(
-        off,
+        _outside_window(_datetimes(od["assessed_on"]), e_start, pos),
         "assessed_on",
         "outcome_outside_window",
         lambda i: (
             "assessed_on must be from 30 days before to 400 days after the episode "
-            "start (" + _iso(pd.Series(start[i]), np.arange(len(i)), "?") + ")"
+            "start (" + _iso(e.typed["start_date"], pos[i], "?") + ")"
         ),
         o.text.get("assessed_on"),
     )
@@ -264,7 +285,9 @@ def _outcome_rules(o: _Table, e: _Table, s: _Table, e_start: np.ndarray, keys: K
     # shared): -1 when unknown (no session, a repeated one, or a missing episode_id)
     session = _parent_rows(o, "session_id", s)
     theirs = _after(_codes(keys, s, "episode_id")[0])[session]
-    other = (theirs >= 0) & (theirs != _codes(keys, o, "episode_id")[0])
+    other = theirs >= 0
+    other &= theirs != _codes(keys, o, "episode_id")[0]  # a missing episode_id differs too
+    del theirs
     s_episode = s.typed["episode_id"]
 
     def belongs(i: np.ndarray) -> np.ndarray:
@@ -287,6 +310,7 @@ def _repeated_keys(key: NDArray[np.int64]) -> NDArray[np.bool_]:
     """Whether each key occurs more than once (a sort, not a hash table)."""
     ordered = np.sort(key)
     again = ordered[1:][ordered[1:] == ordered[:-1]]
+    del ordered
     if len(again) == 0:
         return np.zeros(len(key), dtype=bool)
     return np.isin(key, np.unique(again))
@@ -295,22 +319,30 @@ def _repeated_keys(key: NDArray[np.int64]) -> NDArray[np.bool_]:
 def _one_per_episode(o: _Table, keys: KeyCodes) -> None:
     od = o.typed
     timepoint = od["timepoint"]
-    categories = list(timepoint.cat.categories)
-    tp = timepoint.cat.codes.to_numpy(dtype=np.int64)  # -1 when missing
+    n_tp = len(timepoint.cat.categories)
+    tp = timepoint.cat.codes.to_numpy()  # -1 when missing
     m_code, m_values = _codes(keys, o, "measure")
     e_code = o.refs["episode_id"]  # the episode's row; -1 for an orphan (reported already)
     # a session timepoint may repeat; only the other rows can collide
-    rows = np.flatnonzero(
-        (tp >= 0) & (tp != categories.index("session")) & (m_code >= 0) & (e_code >= 0)
-    )
+    single = tp >= 0
+    single &= tp != list(timepoint.cat.categories).index("session")
+    single &= m_code >= 0
+    single &= e_code >= 0
+    rows = np.flatnonzero(single)
+    del single
     if len(rows) < 2:
         return
-    key = (e_code[rows] * (len(m_values) + 1) + m_code[rows]) * len(categories) + tp[rows]
+    key = e_code[rows].astype(np.int64)
+    key *= len(m_values) + 1
+    key += m_code[rows]
+    key *= n_tp
+    key += tp[rows]
     hit = _repeated_keys(key)
     if not hit.any():
         return
     dup_rows = rows[hit]
     lines = _lines_by_key(key, o.checks.lines[rows], np.flatnonzero(hit))
+    del key, rows
     held = o.checks.withheld.get("episode_id")
     episode = od["episode_id"].iloc[dup_rows].to_numpy(dtype=object)
     if held is not None:
