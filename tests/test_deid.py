@@ -203,3 +203,16 @@ def test_plain_ids_skip_the_screen_but_others_do_not() -> None:
     assert checks.plain["patient_id"].tolist() == [True, False, False, False, False]
     screen_values(checks, pd.DataFrame({"patient_id": ids}))
     assert checks.withheld["patient_id"].tolist() == [False, True, True, True, False]
+
+
+def test_plain_ids_found_by_kernels_match_the_pattern() -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from dnoutcomes.contract.parse import PLAIN_ID, _plain_ids
+
+    ids = ["P1", "0P", "a_b", "a-b", "é1", "Ab9", "x" * 64, "x" * 65, "_", "09", None]
+    present = np.array([v is not None for v in ids])
+    got = _plain_ids(pa.array(ids, pa.string()), present)
+    expected = [v is not None and bool(re.fullmatch(PLAIN_ID, v)) for v in ids]
+    assert got.tolist() == expected

@@ -156,16 +156,16 @@ def _tidy_arrow(
 
 
 # datetime64[ns] holds the days from 1677-09-22 to 2262-04-11: other dates take the text path
-_NS_DAYS = (-106_751, 106_750)
+_NS_FIRST, _NS_LAST = dt.date(1677, 9, 22), dt.date(2262, 4, 11)
 _INTEGERS = (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32())
 
 
 def _blank_to_null(text: pa.Array) -> pa.Array:
     """Trim every value; an empty (or spaces-only) value becomes missing."""
     trimmed = pc.utf8_trim_whitespace(text)
-    shortest = pc.min(pc.binary_length(trimmed)).as_py()
-    if shortest == 0:  # a cell of spaces only: not recorded
-        trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    empty = pc.equal(trimmed, "")
+    if pc.any(empty).as_py():  # a cell of spaces only: not recorded
+        trimmed = pc.if_else(empty, pa.scalar(None, pa.string()), trimmed)
     return trimmed
 
 
@@ -200,7 +200,7 @@ def _trimmed_dictionary(column: pa.ChunkedArray) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(indices, encoded.dictionary)
 
 
-def _typed_arrow(column: pa.ChunkedArray) -> pa.Array | None:
+def _typed_arrow(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray | None:
     """A typed column in the form the frame keeps, or None when it must be read as text.
 
     Text (trimmed), dictionary of text (dictionary trimmed), float64 without NaN or
@@ -216,15 +216,15 @@ def _typed_arrow(column: pa.ChunkedArray) -> pa.Array | None:
         return _typed_arrow(column.cast(value))
     if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_null(typ):
         return _text_arrow(column)
+    # numbers, booleans and dates stay chunked: pandas copies them into one array anyway
     if typ == pa.float64():
-        arr = _one_chunk(column)
-        if pc.any(pc.invert(pc.is_finite(arr))).as_py():
+        if pc.any(pc.invert(pc.is_finite(column))).as_py():
             return None  # "nan" or "inf" as text breaks a rule that a missing value does not
-        return arr
+        return column
     if typ in _INTEGERS:
-        return _one_chunk(column).cast(pa.int64())
+        return column.cast(pa.int64())
     if pa.types.is_boolean(typ):
-        return _one_chunk(column)
+        return column
     if pa.types.is_timestamp(typ):
         try:
             column = column.cast(pa.date32())  # as the text cast did
@@ -232,31 +232,32 @@ def _typed_arrow(column: pa.ChunkedArray) -> pa.Array | None:
             return None
         typ = column.type
     if typ == pa.date32():
-        arr = _one_chunk(column)
-        days = pc.min_max(arr.cast(pa.int32()))
+        days = pc.min_max(column)
         low, high = days["min"].as_py(), days["max"].as_py()
-        if low is not None and (low < _NS_DAYS[0] or high > _NS_DAYS[1]):
+        if low is not None and (low < _NS_FIRST or high > _NS_LAST):
             return None
-        return arr.cast(pa.timestamp("ns"))
+        return column.cast(pa.timestamp("ns"))
     return None
 
 
-def _to_series(arr: pa.Array) -> pd.Series:
+def _to_series(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
     """One prepared Arrow column as a pandas column (see :attr:`RawTable.frame`)."""
     typ = arr.type
     if typ == pa.int64():
         return pd.Series(pd.array(arr, dtype="Int64"))
     if pa.types.is_boolean(typ):
+        values = np.asarray(arr.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
         if arr.null_count:
-            return pd.Series(pd.array(arr, dtype="boolean"))
-        return pd.Series(np.asarray(arr.to_numpy(zero_copy_only=False), dtype=bool))
+            missing = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            return pd.Series(pd.arrays.BooleanArray(values, missing))
+        return pd.Series(values)
     out = pa.table({"v": arr}).to_pandas()["v"]
     out.name = None
     return out
 
 
 def _frame_of(
-    arrays: list[pa.Array], names: list[str], lines: np.ndarray, num_rows: int
+    arrays: list[pa.Array | pa.ChunkedArray], names: list[str], lines: np.ndarray, num_rows: int
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Drop the rows that are entirely empty; one pandas column per array."""
     if arrays:

@@ -88,7 +88,8 @@ def numbers_of(raw: pd.Series, decimal_comma: bool) -> pd.Series:
         float64, NaN where a cell is missing or not a finite number.
     """
     if _is_number(raw.dtype):
-        return pd.Series(raw.to_numpy(dtype=float, na_value=np.nan), index=raw.index)
+        values = raw.to_numpy() if raw.dtype == np.float64 else raw.to_numpy(float, na_value=np.nan)
+        return pd.Series(values, index=raw.index, copy=False)  # no copy of a float column
     return parse_numbers(as_text(raw), decimal_comma)
 
 
@@ -99,6 +100,25 @@ def codes_of(raw: pd.Series, levels: Sequence[str]) -> np.ndarray:
     if retry.any():
         codes[retry] = positions(raw[retry].str.lower(), levels)
     return codes
+
+
+def _plain_ids(text: pa.Array, present: np.ndarray) -> np.ndarray:
+    """Which cells are plain ids (:data:`PLAIN_ID`).
+
+    ASCII letters and digits not starting with ``0`` (at most 64 bytes) are found with
+    Arrow's character-class kernels, twice as fast as the regular expression, which runs
+    only on the other cells (ids with ``_``, and everything that is not plain).
+    """
+    simple = pc.and_(pc.ascii_is_alnum(text), pc.invert(pc.starts_with(text, "0")))
+    ok = _np_bool(simple)
+    longest = pc.max(pc.binary_length(text)).as_py()
+    if longest is not None and longest > 64:
+        ok &= _np_bool(pc.less_equal(pc.binary_length(text), 64))
+    rest = np.flatnonzero(present & ~ok)
+    if len(rest):
+        sub = text.take(pa.array(rest))
+        ok[rest] = _np_bool(pc.match_substring_regex(sub, f"^{PLAIN_ID}$"))
+    return ok
 
 
 def _range_text(spec: ColumnSpec, integer: bool) -> str:
@@ -261,7 +281,7 @@ def _parse(
         # one pass: a plain id (letters, digits, _; not starting with 0) is valid and needs
         # no identifier screen; the full pattern runs on the other cells only
         text = arrow_strings(raw)
-        ok = _np_bool(pc.match_substring_regex(text, f"^{PLAIN_ID}$"))
+        ok = _plain_ids(text, present)
         checks.plain[name] = ok.copy()
         rest = np.flatnonzero(present & ~ok)
         if len(rest):
@@ -342,7 +362,7 @@ def _parse(
             out[name] = arr
     elif kind == "date" and _is_date(raw.dtype):
         stamps = raw.to_numpy(dtype="datetime64[ns]")
-        out[name] = pd.Series(stamps, index=raw.index)
+        out[name] = pd.Series(stamps, index=raw.index, copy=False)
     elif kind == "date":
         # a column holds few distinct dates (hundreds in millions of rows): check and parse
         # each distinct text once, then spread the result back by the dictionary codes
