@@ -7,7 +7,10 @@ import gzip
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from loader_data import COUNTS, small_export, write_export
 
 import dnoutcomes
@@ -217,3 +220,24 @@ def test_input_files_are_never_modified(tmp_path: Path, mode: str) -> None:
         pass
     after = {f.name: (f.read_bytes(), f.stat().st_mtime_ns) for f in path.iterdir()}
     assert after == before
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    cells=st.lists(
+        st.one_of(
+            st.none(),
+            st.text(alphabet=st.sampled_from(["a", "0", " ", "\t", "\xa0", "é", "\u3000", "x"])),
+        ),
+        max_size=8,
+    ),
+    start=st.integers(0, 3),
+)
+def test_trimming_skipped_only_when_it_changes_nothing(cells: list[str | None], start: int) -> None:
+    # the reader skips the trim when no value starts or ends with a possible space:
+    # the result must always equal trimming every value and blanking the empty ones
+    from dnoutcomes.io import _blank_to_null
+
+    arr = pa.array(cells, pa.string()).slice(min(start, len(cells)))
+    expected = [None if v is None or not v.strip() else v.strip() for v in arr.to_pylist()]
+    assert _blank_to_null(arr).to_pylist() == expected

@@ -160,8 +160,34 @@ _NS_FIRST, _NS_LAST = dt.date(1677, 9, 22), dt.date(2262, 4, 11)
 _INTEGERS = (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32())
 
 
+def _tidy_already(text: pa.Array) -> bool:
+    """Whether no present value of a text array is empty or starts or ends with a byte
+    that could be whitespace (ASCII whitespace or any non-ASCII byte): then trimming
+    changes nothing. Reads the first and last byte of each value, without a copy."""
+    if text.type != pa.string() or len(text) == 0:
+        return False
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[
+        text.offset : text.offset + len(text) + 1
+    ]
+    data = text.buffers()[2]
+    if data is None:
+        return False
+    body = np.frombuffer(data, dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    if text.null_count:
+        valid = np.asarray(text.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        starts, ends = starts[valid], ends[valid]
+    if (ends <= starts).any():  # an empty value: trim as usual
+        return False
+    first, last = body[starts], body[ends - 1]
+    spacey = (first <= 32) | (first >= 128) | (last <= 32) | (last >= 128)
+    return not bool(spacey.any())
+
+
 def _blank_to_null(text: pa.Array) -> pa.Array:
     """Trim every value; an empty (or spaces-only) value becomes missing."""
+    if _tidy_already(text):
+        return text
     trimmed = pc.utf8_trim_whitespace(text)
     empty = pc.equal(trimmed, "")
     if pc.any(empty).as_py():  # a cell of spaces only: not recorded
