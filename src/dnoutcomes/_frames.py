@@ -10,7 +10,7 @@ duplicate tests and group-bys work on integers rather than hashing the text agai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,34 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-__all__ = ["encode", "encode_shared", "isin"]
+__all__ = ["BLOCK_ROWS", "blocks", "encode", "encode_shared", "isin"]
+
+#: rows per block in :func:`blocks`: temporaries of a few megabytes, which the allocator
+#: reuses from one block to the next instead of mapping fresh pages for each array
+BLOCK_ROWS = 1 << 20
+
+
+def blocks(n: int) -> Iterator[slice]:
+    """Consecutive slices of at most :data:`BLOCK_ROWS` rows covering ``range(n)``.
+
+    Parameters
+    ----------
+    n
+        The number of rows.
+
+    Returns
+    -------
+    iterator of slice
+        ``slice(0, BLOCK_ROWS)``, ``slice(BLOCK_ROWS, 2 * BLOCK_ROWS)``, … up to ``n``.
+
+    Notes
+    -----
+    Element-wise work on tens of millions of rows creates one full-length temporary per
+    NumPy operation; each is fresh memory the kernel must map (page faults, often costing
+    more than the arithmetic). Doing the same work block by block keeps the temporaries
+    small and reused; the loop runs once per million rows, not once per row.
+    """
+    return (slice(a, min(a + BLOCK_ROWS, n)) for a in range(0, n, BLOCK_ROWS))
 
 
 def _arrow_text(values: pd.Series | pd.Index) -> pa.Array:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from dnoutcomes._frames import encode, isin
+from dnoutcomes._frames import blocks, encode, isin
 from dnoutcomes.contract.arrow import positions
 from dnoutcomes.contract.problems import TableChecks, empty_problems
 from dnoutcomes.contract.specs import ARMS_STANDARD
@@ -198,9 +198,11 @@ def _sort_key(group: NDArray[np.int64], when: NDArray[np.int64]) -> NDArray[np.i
 def _implausible(o: pd.DataFrame, links: Links, lines: np.ndarray, file: str) -> pd.DataFrame:
     co = TableChecks("outcomes", file, lines)
     names = list(IMPLAUSIBLE_CHANGE)
+    points = np.array([IMPLAUSIBLE_CHANGE[n][0] for n in names], dtype=float)
+    days = np.array([IMPLAUSIBLE_CHANGE[n][1] for n in names], dtype=np.int64)
     pos = _measure_positions(o, links, names)
     rows = np.flatnonzero(pos >= 0)
-    if len(rows) == 0:
+    if len(rows) < 2:  # no pair to compare
         return co.frame()
     # one group per episode and measure (an outcome without a known episode: its own)
     group = links.outcome_episode[rows].astype(np.int64)
@@ -217,32 +219,34 @@ def _implausible(o: pd.DataFrame, links: Links, lines: np.ndarray, file: str) ->
     else:
         order = np.argsort(key, kind="stable")  # ties stay in file order
     del key
-    r = rows[order]
-    g = group[order]
-    w = when[order]
-    del order, rows, group, when
-    value = o["value"].to_numpy(dtype=float)[r]
-    # each assessment against the one before it, in the same episode and measure
-    m = g[1:] % len(names)
-    same = g[1:] == g[:-1]
-    with np.errstate(invalid="ignore"):
-        change = np.abs(np.diff(value))
-    gap = np.diff(w)
-    points = np.array([IMPLAUSIBLE_CHANGE[n][0] for n in names], dtype=float)
-    days = np.array([IMPLAUSIBLE_CHANGE[n][1] for n in names], dtype=np.int64)
-    fast = same & (change > points[m]) & (gap <= days[m])
-    hits = np.flatnonzero(fast) + 1  # the later row of each pair
-    hits = hits[np.argsort(r[hits], kind="stable")]
-    reported = r[hits]
+    value = o["value"].to_numpy(dtype=float)
+    # each assessment against the one before it in the same episode and measure, block by
+    # block along the sorted order (pairs k-1, k); keep only the pairs that warn
+    found: list[tuple[np.ndarray, ...]] = []
+    for b in blocks(len(order) - 1):
+        k = order[b.start : b.stop + 1]
+        g, w, v = group[k], when[k], value[rows[k]]
+        m = g[1:] % len(names)
+        with np.errstate(invalid="ignore"):
+            fast = (g[1:] == g[:-1]) & (np.abs(np.diff(v)) > points[m]) & (np.diff(w) <= days[m])
+        hit = np.flatnonzero(fast)
+        found.append((rows[k[hit + 1]], m[hit], v[hit], v[hit + 1], w[hit + 1] - w[hit]))
+    reported, measure, before, after, gap = (
+        np.concatenate(part) for part in zip(*found, strict=True)
+    )
+    by_row = np.argsort(reported)
     texts = np.array(
         [
-            f"{names[g[k] % len(names)]} changed from {value[k - 1]:g} to {value[k]:g} within "
-            f"{float(w[k] - w[k - 1]):g} days (more than {points[g[k] % len(names)]:g} points "
-            f"within {float(days[g[k] % len(names)]):g} days is implausible); check the value"
-            for k in hits
+            f"{names[j]} changed from {b:g} to {a:g} within {float(d):g} days (more than "
+            f"{points[j]:g} points within {float(days[j]):g} days is implausible); check the "
+            "value"
+            for j, b, a, d in zip(
+                measure[by_row], before[by_row], after[by_row], gap[by_row], strict=True
+            )
         ],
         dtype=object,
     )
+    reported = reported[by_row]
     mask = np.zeros(len(o), dtype=bool)
     mask[reported] = True
     co.add(

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from dnoutcomes._frames import encode, encode_shared
+from dnoutcomes._frames import blocks, encode, encode_shared
 from dnoutcomes.contract.specs import TABLE_KEYS
 from dnoutcomes.contract.tables import PreparedTable as _Table
 
@@ -77,11 +77,11 @@ def _counts(codes: Rows, n_values: int) -> NDArray[np.int64]:
 def _first_rows(codes: Rows, n_values: int) -> Rows:
     """The first row holding each code (-1 for a code no row holds)."""
     n = len(codes)
-    first: Rows = np.full(n_values, n, dtype=np.int32 if n < 2**31 - 1 else np.int64)
+    first = np.full(n_values, n, dtype=np.int64)  # ufunc.at is fast on matching types
     valid = np.flatnonzero(codes >= 0)
-    np.minimum.at(first, codes[valid], valid)
+    np.minimum.at(first, codes[valid].astype(np.intp), valid)
     first[first == n] = -1
-    return first
+    return first.astype(np.int32) if n < 2**31 - 1 else first
 
 
 def _lines_by_key(keys: np.ndarray, lines: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -251,20 +251,18 @@ def _session_rules(s: _Table, e: _Table, e_start: np.ndarray, e_end: np.ndarray)
 
 def _outside_window(assessed: np.ndarray, e_start: np.ndarray, pos: Rows) -> NDArray[np.bool_]:
     """Whether each date is more than 30 days before or 400 days after its episode's start
-    (in whole days, floored as ``Timedelta.days``); False when either date is unknown.
-
-    Works on int64 ticks in place: one temporary of the table's length, not four."""
+    (in whole days, floored as ``Timedelta.days``); False when either date is unknown."""
     unit = np.promote_types(assessed.dtype, e_start.dtype)
     nat = np.iinfo(np.int64).min
-    ticks = assessed.astype(unit, copy=False).view(np.int64)
-    since = _after(e_start.astype(unit).view(np.int64), nat)[pos]
-    known = since != nat
-    known &= ticks != nat
-    np.subtract(ticks, since, out=since)  # meaningless where unknown, masked below
+    start = _after(e_start.astype(unit).view(np.int64), nat)
     day = int(np.timedelta64(1, "D").astype(unit.str.replace("M8", "m8")).astype(np.int64))
-    off = since < -30 * day
-    off |= since >= 401 * day
-    off &= known
+    off = np.empty(len(assessed), dtype=bool)
+    for b in blocks(len(assessed)):
+        ticks = assessed[b].astype(unit, copy=False).view(np.int64)
+        since = start[pos[b]]
+        known = (since != nat) & (ticks != nat)
+        np.subtract(ticks, since, out=since)  # meaningless where unknown, masked below
+        off[b] = ((since < -30 * day) | (since >= 401 * day)) & known
     return off
 
 
@@ -282,12 +280,15 @@ def _outcome_rules(o: _Table, e: _Table, s: _Table, e_start: np.ndarray, keys: K
         o.text.get("assessed_on"),
     )
     # the episode id of each outcome's session (the codes of both tables' episode_id are
-    # shared): -1 when unknown (no session, a repeated one, or a missing episode_id)
+    # shared): -1 when unknown (no session, a repeated one, or a missing episode_id); a
+    # missing episode_id of the outcome differs from any
     session = _parent_rows(o, "session_id", s)
-    theirs = _after(_codes(keys, s, "episode_id")[0])[session]
-    other = theirs >= 0
-    other &= theirs != _codes(keys, o, "episode_id")[0]  # a missing episode_id differs too
-    del theirs
+    theirs = _after(_codes(keys, s, "episode_id")[0])
+    mine = _codes(keys, o, "episode_id")[0]
+    other = np.empty(o.checks.n, dtype=bool)
+    for b in blocks(o.checks.n):
+        episode = theirs[session[b]]
+        other[b] = (episode >= 0) & (episode != mine[b])
     s_episode = s.typed["episode_id"]
 
     def belongs(i: np.ndarray) -> np.ndarray:
@@ -324,10 +325,10 @@ def _one_per_episode(o: _Table, keys: KeyCodes) -> None:
     m_code, m_values = _codes(keys, o, "measure")
     e_code = o.refs["episode_id"]  # the episode's row; -1 for an orphan (reported already)
     # a session timepoint may repeat; only the other rows can collide
-    single = tp >= 0
-    single &= tp != list(timepoint.cat.categories).index("session")
-    single &= m_code >= 0
-    single &= e_code >= 0
+    session = list(timepoint.cat.categories).index("session")
+    single = np.empty(len(tp), dtype=bool)
+    for b in blocks(len(tp)):
+        single[b] = (tp[b] >= 0) & (tp[b] != session) & (m_code[b] >= 0) & (e_code[b] >= 0)
     rows = np.flatnonzero(single)
     del single
     if len(rows) < 2:
