@@ -161,27 +161,20 @@ _INTEGERS = (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint1
 
 
 def _tidy_already(text: pa.Array) -> bool:
-    """Whether no present value of a text array is empty or starts or ends with a byte
-    that could be whitespace (ASCII whitespace or any non-ASCII byte): then trimming
-    changes nothing. Reads the first and last byte of each value, without a copy."""
-    if text.type != pa.string() or len(text) == 0:
+    """Whether trimming a text array changes nothing: no value is empty and its bytes hold
+    no ASCII whitespace or control character and no non-ASCII byte at all (then no value
+    can start or end with whitespace). Two reductions over the bytes, without a copy."""
+    if text.type != pa.string() or len(text) == 0 or text.null_count == len(text):
         return False
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[
-        text.offset : text.offset + len(text) + 1
-    ]
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)
+    first, last = offsets[text.offset], offsets[text.offset + len(text)]
     data = text.buffers()[2]
-    if data is None:
+    if data is None or last <= first:
         return False
-    body = np.frombuffer(data, dtype=np.uint8)
-    starts, ends = offsets[:-1], offsets[1:]
-    if text.null_count:
-        valid = np.asarray(text.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-        starts, ends = starts[valid], ends[valid]
-    if (ends <= starts).any():  # an empty value: trim as usual
+    body = np.frombuffer(data, dtype=np.uint8)[first:last]
+    if body.min() <= 32 or body.max() >= 128:
         return False
-    first, last = body[starts], body[ends - 1]
-    spacey = (first <= 32) | (first >= 128) | (last <= 32) | (last >= 128)
-    return not bool(spacey.any())
+    return not pc.any(pc.equal(text, "")).as_py()
 
 
 def _blank_to_null(text: pa.Array) -> pa.Array:
