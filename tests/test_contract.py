@@ -65,3 +65,99 @@ def test_list_columns_are_tuples_of_known_items() -> None:
     check = s.columns["muscles"].checks[0]
     result = check(frame["muscles"])
     assert result.check_output.tolist() == [True, False]
+
+
+# --- typed columns (the reader's fast path) parse as their text does -----------------------
+
+
+def _parsed(
+    spec_name: str, table: str, raw: pd.Series
+) -> tuple[dict[str, pd.Series], pd.DataFrame]:
+    import numpy as np
+
+    from dnoutcomes.contract.parse import parse_column, screen_values
+    from dnoutcomes.contract.problems import TableChecks
+
+    spec = next(s for s in TABLES[table] if s.name == spec_name)
+    checks = TableChecks(table, f"{table}.csv", np.arange(2, len(raw) + 2))
+    out = parse_column(checks, spec, raw.rename(spec_name))
+    screen_values(checks, pd.DataFrame({spec_name: raw}), only={spec_name: checks.bad.copy()})
+    return {k: pd.Series(v) for k, v in out.items()}, checks.frame()
+
+
+TYPED_CASES = [
+    # (table, column, text cells, the same cells typed)
+    (
+        "patients",
+        "symptom_weeks",
+        ["1", "2.5", None, "-3", "20000", "0.25"],
+        pd.Series([1.0, 2.5, None, -3.0, 20000.0, 0.25]),
+    ),
+    ("sessions", "needles", ["3", "2.5", None, "61"], pd.Series([3.0, 2.5, None, 61.0])),
+    ("sessions", "needles", ["3", None, "61"], pd.Series(pd.array([3, None, 61], dtype="Int64"))),
+    (
+        "episodes",
+        "end_date",
+        ["2025-01-31", None, "2024-12-01"],
+        pd.Series(pd.to_datetime(["2025-01-31", None, "2024-12-01"])),
+    ),
+    (
+        "sessions",
+        "twitch_response",
+        ["true", "false", None],
+        pd.Series(pd.array([True, False, None], dtype="boolean")),
+    ),
+    ("sessions", "dn_performed", ["true", "false"], pd.Series([True, False])),
+    (
+        "sessions",
+        "dn_performed",
+        ["Yes", "n", None, "maybe", "1.0"],
+        pd.Series(pd.Categorical(["Yes", "n", None, "maybe", "1.0"])),
+    ),
+    (
+        "adverse_events",
+        "severity",
+        ["mild", "MILD", "x@y.org", None, "serious"],
+        pd.Series(pd.Categorical(["mild", "MILD", "x@y.org", None, "serious"])),
+    ),
+    (
+        "patients",
+        "age",
+        ["45", "90+", "93", "abc", None, "45"],
+        pd.Series(pd.Categorical(["45", "90+", "93", "abc", None, "45"])),
+    ),
+    ("patients", "age", ["45", "93", "15.5"], pd.Series([45.0, 93.0, 15.5])),
+    (
+        "episodes",
+        "therapist_id",
+        ["T1", "T 2", None, "555-123-4567", "T1"],
+        pd.Series(pd.Categorical(["T1", "T 2", None, "555-123-4567", "T1"])),
+    ),
+    (
+        "episodes",
+        "arm",
+        ["DN_only", "dn only", None],
+        pd.Series(pd.Categorical(["DN_only", "dn only", None])),
+    ),
+    (
+        "sessions",
+        "modalities",
+        ["heat;tens", "heat;laser", None, "ICE"],
+        pd.Series(pd.Categorical(["heat;tens", "heat;laser", None, "ICE"])),
+    ),
+    # a typed column of an unexpected kind is parsed as its text
+    ("patients", "patient_id", ["1", "2.5", None], pd.Series([1.0, 2.5, None])),
+    ("sessions", "session_date", ["15", None], pd.Series([15.0, None])),
+]
+
+
+@pytest.mark.parametrize(("table", "column", "text", "typed"), TYPED_CASES)
+def test_typed_column_parses_as_its_text(
+    table: str, column: str, text: list[str | None], typed: pd.Series
+) -> None:
+    out_text, problems_text = _parsed(column, table, pd.Series(text, dtype="str"))
+    out_typed, problems_typed = _parsed(column, table, typed)
+    assert out_text.keys() == out_typed.keys()
+    for key in out_text:
+        pd.testing.assert_series_equal(out_typed[key], out_text[key], obj=key)
+    pd.testing.assert_frame_equal(problems_typed, problems_text)

@@ -190,7 +190,7 @@ class _Recorder(TableChecks):
 def _spread(value: Any, pick: np.ndarray) -> Any:
     """One output of a column parsed per distinct value, taken back to the rows."""
     if isinstance(value, pd.Series):
-        return pd.Series(value.array.take(pick), dtype=value.dtype)
+        return pd.Series(value.array.take(pick), dtype=value.dtype, name=value.name)
     if isinstance(value, np.ndarray):
         return value[pick]
     return value.take(pick)
