@@ -62,13 +62,10 @@ def _text_chunks(values: pd.Series) -> list[pa.Array]:
     return [c if c.type == pa.large_string() else c.cast(pa.large_string()) for c in chunks]
 
 
-def _indices(encoded: pa.ChunkedArray) -> NDArray[np.int32]:
-    """The indices of a dictionary-encoded array as one int32 array, -1 where missing."""
-    parts = [
-        (pc.fill_null(c.indices, -1) if c.null_count else c.indices).to_numpy(zero_copy_only=False)
-        for c in encoded.chunks
-    ]
-    return np.concatenate(parts, dtype=np.int32) if parts else np.zeros(0, dtype=np.int32)
+def _indices(encoded: pa.DictionaryArray) -> NDArray[np.int32]:
+    """The indices of a dictionary array as int32, -1 where missing."""
+    indices = pc.fill_null(encoded.indices, -1) if encoded.null_count else encoded.indices
+    return np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
 def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]], pa.Array]:
@@ -94,9 +91,9 @@ def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]]
     Notes
     -----
     The columns are hashed together, once, in Arrow
-    (:func:`pyarrow.compute.dictionary_encode` over their chunks, without copying the
-    text); a categorical hashes only its categories and spreads them by its codes. The
-    codes then serve for duplicate tests (:func:`numpy.bincount`), joins (the same code is
+    (:func:`pyarrow.compute.dictionary_encode` of their text put end to end); a
+    categorical hashes only its categories and spreads them by its codes. The codes then
+    serve for duplicate tests (:func:`numpy.bincount`), joins (the same code is
     the same value) and group-bys, with no further hashing.
     """
     chunks: list[pa.Array] = []
@@ -110,7 +107,13 @@ def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]]
             text = col if isinstance(col.dtype, pd.StringDtype) else col.astype("str")
             chunks.extend(_text_chunks(text))
             lengths.append(len(text))
-    encoded = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string()))
+    # one contiguous array: dictionary_encode over many chunks costs more than the copy
+    if len(chunks) == 1:
+        text = chunks[0]
+    else:
+        text = pa.concat_arrays(chunks) if chunks else pa.array([], pa.large_string())
+    encoded = pc.dictionary_encode(text)
+    del text
     parts = np.split(_indices(encoded), np.cumsum(lengths)[:-1])
     codes = [
         np.append(part, np.int32(-1))[col.cat.codes.to_numpy()]
@@ -118,9 +121,7 @@ def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]]
         else part
         for part, col in zip(parts, columns, strict=True)
     ]
-    # every chunk of one dictionary_encode call holds the whole (final) dictionary
-    last = encoded.chunks[-1].dictionary if encoded.num_chunks else pa.array([], pa.string())
-    return codes, last.cast(pa.large_string())
+    return codes, encoded.dictionary
 
 
 def encode(values: pd.Series) -> tuple[NDArray[np.int32], pa.Array]:
