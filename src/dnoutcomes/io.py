@@ -255,13 +255,39 @@ def _typed_arrow(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray | None:
         low, high = days["min"].as_py(), days["max"].as_py()
         if low is not None and (low < _NS_FIRST or high > _NS_LAST):
             return None
-        return column.cast(pa.timestamp("ns"))
+        return column  # made datetime64[ns] by _to_series
     return None
+
+
+_NS_PER_DAY = 86_400 * 10**9
+
+
+def _datetime_ns(dates: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """date32 → datetime64[ns] in one allocation (an Arrow cast, then pandas' copy, would
+    take two); a missing date becomes NaT."""
+    chunks = dates.chunks if isinstance(dates, pa.ChunkedArray) else [dates]
+    out = np.empty(len(dates), dtype=np.int64)
+    start = 0
+    for chunk in chunks:
+        size = len(chunk)
+        if size:
+            days = np.frombuffer(
+                chunk.buffers()[1], dtype=np.int32, count=size, offset=chunk.offset * 4
+            )
+            part = out[start : start + size]
+            np.multiply(days, _NS_PER_DAY, out=part, dtype=np.int64)
+            if chunk.null_count:
+                missing = chunk.is_null().to_numpy(zero_copy_only=False)
+                part[np.asarray(missing, dtype=bool)] = np.iinfo(np.int64).min  # NaT
+        start += size
+    return out.view("datetime64[ns]")
 
 
 def _to_series(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
     """One prepared Arrow column as a pandas column (see :attr:`RawTable.frame`)."""
     typ = arr.type
+    if typ == pa.date32():
+        return pd.Series(_datetime_ns(arr), copy=False)
     if typ == pa.int64():
         return pd.Series(pd.array(arr, dtype="Int64"))
     if pa.types.is_boolean(typ):
@@ -286,16 +312,19 @@ def _frame_of(
         keep = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
     else:
         keep = np.ones(num_rows, dtype=bool)
-    if not keep.all():
+    if keep.all():
+        kept = lines
+    else:
         mask = pa.array(keep)
         arrays = [arr.filter(mask) for arr in arrays]
+        kept = lines[keep]
     frame = pd.DataFrame(
         {i: _to_series(arr) for i, arr in enumerate(arrays)},
         index=pd.RangeIndex(int(keep.sum())),
         copy=False,  # one block per column: no copy into 2-D blocks
     )
     frame.columns = names
-    return frame, lines[keep]
+    return frame, kept
 
 
 def _tidy(frame: pd.DataFrame, lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
