@@ -49,10 +49,15 @@ def _link(
 ) -> Rows:
     """For each loaded ``child`` row, its parent's position among the loaded ``parent``
     rows (-1 when its parent did not load), from the rows the cross-table rules found."""
+    pos: Rows = t[child].refs[column]
+    if len(kept[child]) < len(pos):
+        pos = pos[kept[child]]
     n = t[parent].checks.n
+    if len(kept[parent]) == n:  # every parent row loaded: positions unchanged
+        return pos
     renumber: Rows = np.full(n + 1, -1, dtype=np.int32 if n < 2**31 - 1 else np.int64)
     renumber[kept[parent]] = np.arange(len(kept[parent]))
-    return renumber[t[child].refs[column][kept[child]]]
+    return renumber[pos]  # the last entry: no parent
 
 
 def _build(t: dict[str, _Table], keys: KeyCodes) -> tuple[dict[str, pd.DataFrame], Links]:

@@ -96,8 +96,22 @@ def _at_rows(rows: np.ndarray, texts: np.ndarray) -> Callable[[np.ndarray], np.n
     return lambda idx: np.asarray(texts[np.searchsorted(rows, idx)])
 
 
+def _identity(codes: Rows) -> bool:
+    """Whether row ``i`` holds code ``i``: every id present, unique, and the table's own
+    codes come first in its code space (the usual case, checked in one pass)."""
+    n = len(codes)
+    return n == 0 or (
+        int(codes[0]) == 0
+        and int(codes[-1]) == n - 1
+        and bool(np.array_equal(codes, np.arange(n, dtype=codes.dtype)))
+    )
+
+
 def _duplicates(t: _Table, column: str, keys: KeyCodes) -> None:
     codes, values = _codes(keys, t, column)
+    if _identity(codes):
+        t.repeated = np.zeros(len(codes), dtype=bool)
+        return
     dup = _counts(codes, len(values))[codes] > 1
     t.repeated = dup
     if not dup.any():
@@ -124,7 +138,14 @@ def _references(
     """
     codes, _ = _codes(keys, child, column)
     p_codes, p_values = _codes(keys, parent, parent_column)
-    pos = _after(_first_rows(p_codes, len(p_values)))[codes]  # missing or absent: -1
+    n = len(p_codes)
+    if not _identity(p_codes):
+        pos = _after(_first_rows(p_codes, len(p_values)))[codes]  # missing or absent: -1
+    elif len(codes) and int(codes.max()) >= n:  # parent row i holds code i
+        pos = np.where(codes < n, codes, -1).astype(codes.dtype)
+    else:  # and no orphan: the codes are the rows
+        child.refs[column] = codes
+        return
     child.refs[column] = pos
     orphan = (codes >= 0) & (pos < 0)
     child.checks.add(
