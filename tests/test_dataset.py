@@ -218,3 +218,78 @@ def test_sources_and_checksums(clinic_a_dataset: Dataset, clinic_a_path: Path) -
         assert Path(path) == clinic_a_path / f"{table}.csv"
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         assert clinic_a_dataset.sha256[table] == digest
+
+
+def _arms_by_groupby(episode_ids: pd.Series, sessions: pd.DataFrame) -> pd.DataFrame:
+    """The contract's rule, written independently with a pandas group-by and a join."""
+    flags = sessions.assign(
+        dn=sessions["dn_performed"].fillna(False).astype(bool),
+        man=sessions["manual_therapy"].fillna(False).astype(bool),
+        ex=sessions["exercise_therapy"].fillna(False).astype(bool),
+    )
+    agg = flags.groupby("episode_id").agg(
+        n=("dn", "size"), d=("dn", "sum"), m=("man", "any"), x=("ex", "any")
+    )
+    rule = np.where(
+        (agg["d"] > 0) & ~agg["m"] & ~agg["x"],
+        "dn_only",
+        np.where(
+            (agg["d"] > 0) & agg["m"] & agg["x"],
+            "dn_manual_exercise",
+            np.where((agg["d"] == 0) & agg["m"] & agg["x"], "manual_exercise", "other"),
+        ),
+    )
+    agg["arm"] = rule
+    out = agg.reindex(episode_ids.to_numpy())
+    return pd.DataFrame(
+        {
+            "arm_derived": out["arm"].to_numpy(dtype=object),
+            "n_sessions": out["n"].fillna(0).astype("int64").to_numpy(),
+            "dn_sessions": out["d"].fillna(0).astype("int64").to_numpy(),
+        }
+    )
+
+
+def test_derive_arms_matches_a_group_by_with_repeated_missing_and_unknown_ids() -> None:
+    rng = np.random.default_rng(7)
+    n = 400
+    ids = [f"E{i}" for i in range(60)]
+    sessions = pd.DataFrame(
+        {
+            "episode_id": pd.Series(rng.choice(ids + [None, "E_unknown"], n), dtype="str"),
+            "dn_performed": rng.random(n) < 0.6,
+            "manual_therapy": pd.array(
+                np.where(rng.random(n) < 0.1, None, rng.random(n) < 0.5), dtype="boolean"
+            ),
+            "exercise_therapy": rng.random(n) < 0.5,
+        }
+    )
+    # E5 listed twice, E99 without sessions, one missing id
+    episode_ids = pd.Series(ids + ["E5", "E99", None], dtype="str", index=range(100, 163))
+    got = derive_arms(episode_ids, sessions)
+    expected = _arms_by_groupby(episode_ids, sessions)
+    assert got.index.equals(episode_ids.index)
+    assert got["arm_derived"].dtype == "str"
+    want = pd.Series(expected["arm_derived"], dtype=object).fillna("NA").tolist()
+    assert got["arm_derived"].fillna("NA").tolist() == want
+    assert want.count("NA") == 2  # E99 and the missing id
+    np.testing.assert_array_equal(got["n_sessions"].to_numpy(), expected["n_sessions"])
+    np.testing.assert_array_equal(got["dn_sessions"].to_numpy(), expected["dn_sessions"])
+    assert got["n_sessions"].dtype == np.int64 and got["n_sessions"].iloc[-2:].tolist() == [0, 0]
+
+
+def test_session_arms_by_position() -> None:
+    from dnoutcomes.dataset import session_arms
+
+    sessions = pd.DataFrame(
+        {
+            "dn_performed": [True, True, False, True],
+            "manual_therapy": [False, True, True, False],
+            "exercise_therapy": [False, True, True, False],
+        }
+    )
+    out = session_arms(np.array([1, 1, 2, -1], dtype=np.int32), 4, sessions)
+    assert out["arm_derived"].isna().tolist() == [True, False, False, True]
+    assert out["arm_derived"].iloc[1:3].tolist() == ["dn_manual_exercise", "manual_exercise"]
+    assert out["n_sessions"].tolist() == [0, 2, 1, 0]
+    assert out["dn_sessions"].tolist() == [0, 2, 0, 0]

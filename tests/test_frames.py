@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dnoutcomes._frames import isin
+from dnoutcomes._frames import blocks, encode, encode_shared, isin
 
 TEXT = st.lists(st.one_of(st.none(), st.text(alphabet="abcé_1", max_size=3)), max_size=30)
 
@@ -51,3 +51,61 @@ def test_large_look_up_set_is_hashed_not_iterated() -> None:
     elapsed = time.perf_counter() - began
     np.testing.assert_array_equal(got, np.arange(len(keys)) % 2 == 0)
     assert elapsed < 0.5
+
+
+# --- encode / encode_shared / blocks ------------------------------------------------------
+
+KEYS = st.lists(st.one_of(st.none(), st.text(alphabet="ab_1é", max_size=3)), max_size=25)
+
+
+@settings(max_examples=150, deadline=None)
+@given(columns=st.lists(KEYS, min_size=1, max_size=4), as_category=st.lists(st.booleans()))
+def test_shared_codes_match_values(
+    columns: list[list[str | None]], as_category: list[bool]
+) -> None:
+    series = [
+        pd.Series(values, dtype="category" if k < len(as_category) and as_category[k] else "str")
+        for k, values in enumerate(columns)
+    ]
+    codes, dictionary = encode_shared(series)
+    words = dictionary.to_pylist()
+    assert len(set(words)) == len(words) and None not in words
+    for values, got in zip(columns, codes, strict=True):
+        assert got.dtype == np.int32 and len(got) == len(values)
+        # a code is the value's position in the dictionary; -1 exactly where missing
+        assert [None if c < 0 else words[c] for c in got] == values
+    # every non-missing value of every column is in the dictionary, and nothing else
+    # (a categorical may add categories no row holds, never here)
+    assert set(words) == {v for values in columns for v in values if v is not None}
+
+
+def test_encode_orders_by_first_appearance_and_takes_a_categorical_as_is() -> None:
+    codes, dictionary = encode(pd.Series(["b", None, "a", "b"], dtype="str"))
+    assert codes.tolist() == [0, -1, 1, 0] and dictionary.to_pylist() == ["b", "a"]
+    cat = pd.Series(pd.Categorical(["x", None, "x"], categories=["y", "x"]))
+    codes, dictionary = encode(cat)
+    assert codes.tolist() == [1, -1, 1] and dictionary.to_pylist() == ["y", "x"]
+    codes, dictionary = encode(pd.Series([3, 1, 3]))  # other dtypes compare as text
+    assert codes.tolist() == [0, 1, 0] and dictionary.to_pylist() == ["3", "1"]
+    (a, b), dictionary = encode_shared([pd.Series([], dtype="str"), pd.Series(["z"])])
+    assert a.tolist() == [] and b.tolist() == [0] and dictionary.to_pylist() == ["z"]
+
+
+def test_encode_spans_the_chunks_of_a_parquet_column() -> None:
+    import pyarrow as pa
+
+    chunked = pa.chunked_array([["E1", "E2"], ["E2", None, "E3"], []], type=pa.large_string())
+    column = pa.table({"k": chunked}).to_pandas()["k"]
+    codes, dictionary = encode(column)
+    assert codes.tolist() == [0, 1, 1, -1, 2]
+    assert dictionary.to_pylist() == ["E1", "E2", "E3"]
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 6, 7])
+def test_blocks_cover_every_row_once(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dnoutcomes._frames
+
+    monkeypatch.setattr(dnoutcomes._frames, "BLOCK_ROWS", 3)
+    covered = np.concatenate([np.arange(n)[b] for b in blocks(n)] + [np.zeros(0, int)])
+    np.testing.assert_array_equal(covered, np.arange(n))
+    assert all(b.stop - b.start <= 3 for b in blocks(n))

@@ -525,3 +525,151 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+# --- cross-table rules on integer positions (contract/references.py) ---------------------
+
+
+def _problems(tables: Tables, tmp_path: Path) -> pd.DataFrame:
+    with pytest.raises(DatasetError) as err:
+        dnoutcomes.load(write_export(tables, tmp_path, "csv"))
+    return err.value.problems
+
+
+def test_a_repeated_patient_id_is_referenced_not_orphaned(tmp_path: Path) -> None:
+    tables = small_export()
+    tables["patients"].loc[2, "patient_id"] = "P1"  # lines 2 and 4; P3 no longer exists
+    probs = _problems(tables, tmp_path)
+    got = probs[["table", "line", "column", "rule"]].values.tolist()
+    assert got == [
+        ["patients", 2, "patient_id", "duplicate_id"],
+        ["patients", 4, "patient_id", "duplicate_id"],
+        ["episodes", 4, "patient_id", "orphan"],  # E3 named P3
+    ]
+    assert probs["message"].iloc[0] == (
+        "patients.csv line 2, column patient_id: patient_id must be unique; the same value "
+        "is on lines 2, 4; got P1. Keep one row per id, or give each row its own id."
+    )
+    ds = dnoutcomes.load(write_export(tables, tmp_path / "q", "csv"), mode="quarantine")
+    acc = ds.accounting.set_index("table")["rejected"].to_dict()
+    # both P1 rows, then everything of E1, E3 and E4: only E2 (P2) remains
+    assert acc == {"patients": 2, "episodes": 3, "sessions": 6, "outcomes": 11, "adverse_events": 3}
+    assert ds.episodes["episode_id"].tolist() == ["E2"]
+    assert ds.episodes["site_id"].tolist() == ["north"]
+
+
+def test_an_episode_id_both_repeated_and_referenced(tmp_path: Path) -> None:
+    tables = small_export()
+    tables["episodes"].loc[3, "episode_id"] = "E1"  # line 5 (was E4, 2025-04-01 to 05-01)
+    probs = _problems(tables, tmp_path)
+    got = probs[["table", "line", "column", "rule"]].values.tolist()
+    # S1 and S2 lie outside the second E1 and the outcomes of E1 outside nothing: with two
+    # rows of E1 the dates are not compared; S7, S8 and the outcome of E4 are orphans
+    assert got == [
+        ["episodes", 2, "episode_id", "duplicate_id"],
+        ["episodes", 5, "episode_id", "duplicate_id"],
+        ["sessions", 8, "episode_id", "orphan"],
+        ["sessions", 9, "episode_id", "orphan"],
+        ["outcomes", 15, "episode_id", "orphan"],
+    ]
+    assert "the same value is on lines 2, 5; got E1." in probs["message"].iloc[1]
+    ds = dnoutcomes.load(write_export(tables, tmp_path / "q", "csv"), mode="quarantine")
+    acc = ds.accounting.set_index("table")["rejected"].to_dict()
+    assert acc == {"patients": 0, "episodes": 2, "sessions": 4, "outcomes": 7, "adverse_events": 2}
+    rejects = ds.rejects.set_index(["table", "line"])["reason"]
+    assert "duplicate_id" not in rejects.loc[("sessions", 2)]
+    assert "episodes row this row depends on was rejected" in rejects.loc[("sessions", 2)]
+    assert ds.episodes["episode_id"].tolist() == ["E2", "E3"]
+    assert ds.episodes["n_sessions"].tolist() == [2, 2]
+
+
+def test_an_outcome_session_of_a_repeated_session_id_is_not_compared(tmp_path: Path) -> None:
+    tables = small_export()
+    tables["sessions"].loc[2, "session_id"] = "S1"  # line 4: S1 now names E1 and E2
+    probs = _problems(tables, tmp_path)
+    assert set(probs["rule"]) == {"duplicate_id", "orphan"}  # outcomes naming S3: orphans
+    assert probs.loc[probs["rule"] == "orphan", "line"].tolist() == [8, 9]
+    assert "session_other_episode" not in set(probs["rule"])
+
+
+def test_the_outcome_window_counts_whole_days(tmp_path: Path) -> None:
+    tables = small_export()
+    extra = pd.DataFrame(
+        [
+            ["E1", "", day, "session", "nprs", "5"]
+            for day in ("2024-12-06", "2024-12-07", "2026-02-10", "2026-02-11")
+        ],
+        columns=tables["outcomes"].columns,
+    )
+    tables["outcomes"] = pd.concat([tables["outcomes"], extra], ignore_index=True)
+    probs = _problems(tables, tmp_path)
+    # E1 starts 2025-01-06: 31 days before and 401 days after are outside, 30 and 400 not
+    assert probs[["line", "rule"]].values.tolist() == [
+        [16, "outcome_outside_window"],
+        [19, "outcome_outside_window"],
+    ]
+    assert probs["message"].str.contains("episode start (2025-01-06)", regex=False).all()
+
+
+def test_a_session_of_another_episode_names_it(tmp_path: Path) -> None:
+    tables = small_export()
+    tables["outcomes"].loc[0, "session_id"] = "S3"  # S3 belongs to E2
+    tables["outcomes"].loc[6, "episode_id"] = ""  # E2's baseline with S3: no episode given
+    probs = _problems(tables, tmp_path)
+    other = probs[probs["rule"] == "session_other_episode"]
+    assert other["line"].tolist() == [2, 8]
+    assert other["message"].str.contains("(it belongs to E2)", regex=False).all()
+
+
+def test_every_row_of_a_repeated_baseline_is_named(tmp_path: Path) -> None:
+    tables = small_export()
+    o = tables["outcomes"]
+    extra = o.iloc[[0, 0, 1]].assign(value="6")  # two more E1 nprs baselines, one more odi
+    extra.loc[:, "measure"] = ["nprs", "nprs", "odi"]
+    orphan = o.iloc[[0, 0]].assign(episode_id="E9")  # repeated too, but of no episode
+    tables["outcomes"] = pd.concat([o, extra, orphan], ignore_index=True)
+    probs = _problems(tables, tmp_path)
+    dup = probs[probs["rule"] == "duplicate_timepoint"]
+    assert dup["line"].tolist() == [2, 3, 16, 17, 18]
+    assert (
+        dup["message"]
+        .iloc[0]
+        .startswith(
+            "outcomes.csv line 2, column timepoint: only one baseline nprs is allowed per "
+            "episode; E1 has one on lines 2, 16, 17"
+        )
+    )
+    assert "E1 has one on lines 3, 18" in dup["message"].iloc[1]
+    assert probs.loc[probs["rule"] == "orphan", "line"].tolist() == [19, 20]
+
+
+def test_blocks_give_the_same_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dnoutcomes._frames
+
+    tables = small_export()
+    tables["outcomes"].loc[0, "session_id"] = "S3"
+    tables["outcomes"].loc[5, "assessed_on"] = "2026-06-01"
+    tables["outcomes"].loc[1, "value"] = "30"
+    extra = pd.DataFrame(
+        [
+            ["E1", "S2", "2025-01-13", "session", "odi", "95"],
+            ["E1", "", "2025-02-20", "discharge", "nprs", "3"],
+        ],
+        columns=tables["outcomes"].columns,
+    )
+    tables["outcomes"] = pd.concat([tables["outcomes"], extra], ignore_index=True)
+    path = write_export(tables, tmp_path, "csv")
+    whole = dnoutcomes.validate(path, mode="quarantine")
+    monkeypatch.setattr(dnoutcomes._frames, "BLOCK_ROWS", 2)
+    blocked = dnoutcomes.validate(path, mode="quarantine")
+    assert set(whole.problems["rule"]) >= {
+        "session_other_episode",
+        "outcome_outside_window",
+        "duplicate_timepoint",
+    }
+    assert set(whole.warnings["rule"]) == {"implausible_change"}
+    pd.testing.assert_frame_equal(whole.problems, blocked.problems)
+    pd.testing.assert_frame_equal(whole.warnings, blocked.warnings)
+    assert whole.dataset is not None and blocked.dataset is not None
+    pd.testing.assert_frame_equal(whole.dataset.outcomes, blocked.dataset.outcomes)
+    pd.testing.assert_frame_equal(whole.dataset.rejects, blocked.dataset.rejects)
