@@ -348,3 +348,22 @@ def test_random_corruption_typed_equals_text(ops: list[tuple[Any, ...]], fmt: in
     with tempfile.TemporaryDirectory() as tmp:
         path = write_all(tables, Path(tmp))[fmt]
         assert_same(path, ("quarantine",))
+
+
+@pytest.mark.parametrize("bad", [b"\xff", b"\xed\xa0\x80", b"\xc3"])
+def test_csv_not_utf8_is_named_by_the_text_path(tmp_path: Path, bad: bytes) -> None:
+    write_export(small_export(), tmp_path, "csv")
+    path = tmp_path / "sessions.csv"
+    data = path.read_bytes().replace(b"piriformis,false", b"piri" + bad + b"formis,false", 1)
+    path.write_bytes(data)
+    with pytest.raises(UnreadableInputError, match="line 3 is not UTF-8"):
+        read_export(tmp_path)
+    assert_same(tmp_path, ("strict",))
+
+
+def test_csv_gz_takes_the_fast_path(tmp_path: Path) -> None:
+    tables = small_export()
+    tables["outcomes"].loc[1, "value"] = "41.0"
+    write_export(tables, tmp_path, "csv_gz")
+    assert read_export(tmp_path).tables["outcomes"].text_table is not None
+    assert_same(tmp_path)

@@ -421,14 +421,55 @@ def _csv_types(table: str, names: list[str]) -> list[pa.DataType]:
     return out
 
 
+def _fast_table(
+    path: Path,
+    table: str,
+    names: list[str],
+    frame: pd.DataFrame,
+    lines: np.ndarray,
+    checksum: str | None = None,
+) -> RawTable:
+    """The RawTable of a CSV file read on the typed fast path."""
+    memo: list[RawTable] = []
+
+    def text_table() -> RawTable:
+        if not memo:
+            memo.append(_read_csv(path, table, typed=False))
+        return memo[0]
+
+    return RawTable(
+        name=table,
+        file=path.name,
+        path=path,
+        frame=frame,
+        lines=lines,
+        columns_as_read=tuple(names),
+        sha256=_sha256(path) if checksum is None else checksum,
+        delimiter=",",
+        text_table=text_table,
+    )
+
+
 def _read_csv(path: Path, table: str, *, typed: bool = True) -> RawTable:
     """Read one CSV file: on the typed fast path when it is clean, else as text.
 
     ``typed=False`` forces the text path (the tests compare both).
     """
     header_text = _first_line(path, table)
+    gz = path.name.lower().endswith(".gz")
+    delimiter = ";" if header_text.count(";") > header_text.count(",") else ","
     try:
-        gz = path.name.lower().endswith(".gz")
+        names: list[str] | None = next(csv.reader([header_text], delimiter=delimiter))
+    except (csv.Error, StopIteration):
+        names = None
+    if typed and names is not None and delimiter == "," and not gz:
+        # Arrow's reader validates UTF-8 in every cell it converts: a file that is not
+        # UTF-8 fails the typed read and the text path below names its first bad line (a
+        # .gz file is checked first: the check also finds a damaged archive)
+        fast = _read_csv_typed(path, table, [f"c{i}" for i in range(len(names))], names)
+        if fast is not None:
+            return _fast_table(path, table, names, *fast)
+    try:
         digest = None if gz else hashlib.sha256()
         bad_line = _utf8_error_line(path, digest)
         checksum = _sha256(path) if digest is None else digest.hexdigest()
@@ -443,38 +484,15 @@ def _read_csv(path: Path, table: str, *, typed: bool = True) -> RawTable:
             f"line {bad_line} is not UTF-8 text",
             "save the file as UTF-8 (in Excel: Save As, 'CSV UTF-8')",
         )
-    delimiter = ";" if header_text.count(";") > header_text.count(",") else ","
-    try:
-        names = next(csv.reader([header_text], delimiter=delimiter))
-    except (csv.Error, StopIteration):
-        raise _unreadable(
-            path, table, "the header line is not readable CSV", "check its quoting"
-        ) from None
+    if names is None:
+        raise _unreadable(path, table, "the header line is not readable CSV", "check its quoting")
     ncol = len(names)
     internal = [f"c{i}" for i in range(ncol)]
     lowered = [n.strip().lower() for n in names]
-    if typed and delimiter == ",":
-        fast = _read_csv_typed(path, table, internal, lowered)
+    if typed and delimiter == "," and gz:
+        fast = _read_csv_typed(path, table, internal, names)
         if fast is not None:
-            frame, lines = fast
-            memo: list[RawTable] = []
-
-            def text_table() -> RawTable:
-                if not memo:
-                    memo.append(_read_csv(path, table, typed=False))
-                return memo[0]
-
-            return RawTable(
-                name=table,
-                file=path.name,
-                path=path,
-                frame=frame,
-                lines=lines,
-                columns_as_read=tuple(names),
-                sha256=checksum,
-                delimiter=delimiter,
-                text_table=text_table,
-            )
+            return _fast_table(path, table, names, *fast, checksum=checksum)
     bad: list[tuple[int | None, int]] = []
 
     def handler(row: Any) -> str:
@@ -541,6 +559,7 @@ def _read_csv_typed(
     is not finite (``inf``; ``nan`` is a missing cell on both paths) or a date lies beyond
     datetime64[ns]: the text path is the one that explains problems.
     """
+    names = [n.strip().lower() for n in names]
     types = _csv_types(table, names)
     try:
         arrow = pacsv.read_csv(
@@ -555,7 +574,7 @@ def _read_csv_typed(
                 quoted_strings_can_be_null=True,
             ),
         )
-    except (pa.ArrowInvalid, UnicodeDecodeError):
+    except (pa.ArrowException, UnicodeDecodeError, OSError):  # the text path explains
         return None
     arrays = []
     for i in range(arrow.num_columns):
