@@ -345,23 +345,29 @@ def _one_per_episode(o: _Table, keys: KeyCodes) -> None:
     tp = timepoint.cat.codes.to_numpy()  # -1 when missing
     m_code, m_values = _codes(keys, o, "measure")
     e_code = o.refs["episode_id"]  # the episode's row; -1 for an orphan (reported already)
-    # a session timepoint may repeat; only the other rows can collide
+    # a session timepoint may repeat; only the other rows can collide. One int64 key per
+    # such row (episode, measure, timepoint), built block by block
     session = list(timepoint.cat.categories).index("session")
     single = np.empty(len(tp), dtype=bool)
     for b in blocks(len(tp)):
         single[b] = (tp[b] >= 0) & (tp[b] != session) & (m_code[b] >= 0) & (e_code[b] >= 0)
-    rows = np.flatnonzero(single)
-    del single
-    if len(rows) < 2:
+    key = np.empty(int(np.count_nonzero(single)), dtype=np.int64)
+    if len(key) < 2:
         return
-    key = e_code[rows].astype(np.int64)
-    key *= len(m_values) + 1
-    key += m_code[rows]
-    key *= n_tp
-    key += tp[rows]
+    filled = 0
+    for b in blocks(len(tp)):
+        at = np.flatnonzero(single[b]) + b.start
+        part = e_code[at].astype(np.int64)
+        part *= len(m_values) + 1
+        part += m_code[at]
+        part *= n_tp
+        part += tp[at]
+        key[filled : filled + len(at)] = part
+        filled += len(at)
     hit = _repeated_keys(key)
     if not hit.any():
         return
+    rows = np.flatnonzero(single)
     dup_rows = rows[hit]
     lines = _lines_by_key(key, o.checks.lines[rows], np.flatnonzero(hit))
     del key, rows
