@@ -212,7 +212,7 @@ def _trimmed_dictionary(column: pa.ChunkedArray) -> pa.DictionaryArray:
         dictionary = dictionary.cast(pa.string())
     encoded = pc.dictionary_encode(_blank_to_null(dictionary))
     remap = encoded.indices.cast(pa.int32())
-    indices = arr.indices.cast(pa.int32())
+    indices = arr.indices if arr.indices.type == pa.int32() else arr.indices.cast(pa.int32())
     same = remap.null_count == 0 and len(encoded.dictionary) == len(dictionary)
     if not same:  # codes of merged or emptied values change; else the codes stay
         indices = pc.take(remap, indices)

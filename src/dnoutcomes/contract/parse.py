@@ -278,8 +278,8 @@ def _parse(
     out: dict[str, Any] = {}
     kind = spec.kind
     if kind == "id":
-        # one pass: a plain id (letters, digits, _; not starting with 0) is valid and needs
-        # no identifier screen; the full pattern runs on the other cells only
+        # a plain id (letters, digits, _; not starting with 0) is valid and needs no
+        # identifier screen; the full pattern runs on the other cells only
         text = arrow_strings(raw)
         ok = _plain_ids(text, present)
         checks.plain[name] = ok.copy()
