@@ -109,3 +109,20 @@ def test_blocks_cover_every_row_once(n: int, monkeypatch: pytest.MonkeyPatch) ->
     covered = np.concatenate([np.arange(n)[b] for b in blocks(n)] + [np.zeros(0, int)])
     np.testing.assert_array_equal(covered, np.arange(n))
     assert all(b.stop - b.start <= 3 for b in blocks(n))
+
+
+def test_runs_of_equal_ids_give_the_codes_of_hashing_every_row() -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rng = np.random.default_rng(3)
+    values = np.repeat(rng.choice(["E1", "E2", "E10", None], 300), rng.integers(1, 9, 300))
+    # sorted exports repeat each id on consecutive rows: only the first of a run is hashed
+    column = pd.Series(values.tolist(), dtype="str")
+    empty = pa.table({"k": pa.chunked_array([], type=pa.large_string())}).to_pandas()["k"]
+    (codes, none, again), dictionary = encode_shared([column, empty, column.iloc[::-1]])
+    plain = pc.dictionary_encode(pa.array(values.tolist(), pa.large_string()))
+    expected = np.asarray(plain.indices.fill_null(-1).to_numpy(zero_copy_only=False))
+    np.testing.assert_array_equal(codes, expected)
+    np.testing.assert_array_equal(again, expected[::-1])
+    assert len(none) == 0 and dictionary.to_pylist() == plain.dictionary.to_pylist()

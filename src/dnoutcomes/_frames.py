@@ -62,6 +62,19 @@ def _text_chunks(values: pd.Series) -> list[pa.Array]:
     return [c if c.type == pa.large_string() else c.cast(pa.large_string()) for c in chunks]
 
 
+def _runs(chunk: pa.Array) -> NDArray[np.int64] | None:
+    """Where each run of equal values starts in ``chunk`` (each missing value is a run of
+    its own); None when the runs are too short to be worth it."""
+    n = len(chunk)
+    if n < 4:
+        return None
+    changed = pc.fill_null(pc.not_equal(chunk.slice(1), chunk.slice(0, n - 1)), True)
+    starts = np.flatnonzero(np.asarray(changed.to_numpy(zero_copy_only=False), dtype=bool))
+    if 2 * len(starts) >= n:
+        return None
+    return np.concatenate([np.zeros(1, dtype=np.int64), starts + 1])
+
+
 def _indices(encoded: pa.DictionaryArray) -> NDArray[np.int32]:
     """The indices of a dictionary array as int32, -1 where missing."""
     indices = pc.fill_null(encoded.indices, -1) if encoded.null_count else encoded.indices
@@ -92,35 +105,52 @@ def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]]
     -----
     The columns are hashed together, once, in Arrow
     (:func:`pyarrow.compute.dictionary_encode` of their text put end to end); a
-    categorical hashes only its categories and spreads them by its codes. The codes then
+    categorical hashes only its categories and spreads them by its codes, and where equal
+    values sit next to each other (an export sorted by episode) only the first of each
+    run is hashed. The codes then
     serve for duplicate tests (:func:`numpy.bincount`), joins (the same code is
     the same value) and group-bys, with no further hashing.
     """
-    chunks: list[pa.Array] = []
-    lengths: list[int] = []
-    for col in columns:
+    # the pieces hashed: a categorical's categories, a text chunk, or (sorted exports,
+    # where equal ids sit together) the first value of each run of a chunk
+    pieces: list[pa.Array] = []
+    runs: list[NDArray[np.int64] | None] = []  # run lengths of a piece, or None
+    owner: list[int] = []  # the column of each piece
+    for k, col in enumerate(columns):
         if isinstance(col.dtype, pd.CategoricalDtype):
             cats = np.asarray(col.cat.categories.astype("str"), dtype=object)
-            chunks.append(pa.array(cats, pa.large_string()))
-            lengths.append(len(cats))
-        else:
-            text = col if isinstance(col.dtype, pd.StringDtype) else col.astype("str")
-            chunks.extend(_text_chunks(text))
-            lengths.append(len(text))
+            pieces.append(pa.array(cats, pa.large_string()))
+            runs.append(None)
+            owner.append(k)
+            continue
+        text = col if isinstance(col.dtype, pd.StringDtype) else col.astype("str")
+        for chunk in _text_chunks(text):
+            starts = _runs(chunk)
+            if starts is None:
+                pieces.append(chunk)
+                runs.append(None)
+            else:
+                pieces.append(chunk.take(pa.array(starts)))
+                runs.append(np.diff(np.append(starts, len(chunk))))
+            owner.append(k)
     # one contiguous array: dictionary_encode over many chunks costs more than the copy
-    if len(chunks) == 1:
-        text = chunks[0]
+    if len(pieces) == 1:
+        text_all = pieces[0]
     else:
-        text = pa.concat_arrays(chunks) if chunks else pa.array([], pa.large_string())
-    encoded = pc.dictionary_encode(text)
-    del text
-    parts = np.split(_indices(encoded), np.cumsum(lengths)[:-1])
-    codes = [
-        np.append(part, np.int32(-1))[col.cat.codes.to_numpy()]
-        if isinstance(col.dtype, pd.CategoricalDtype)
-        else part
-        for part, col in zip(parts, columns, strict=True)
-    ]
+        text_all = pa.concat_arrays(pieces) if pieces else pa.array([], pa.large_string())
+    encoded = pc.dictionary_encode(text_all)
+    del text_all
+    bounds = np.cumsum([len(x) for x in pieces])[:-1]
+    split = np.split(_indices(encoded), bounds) if pieces else []
+    per_column: list[list[NDArray[np.int32]]] = [[] for _ in columns]
+    for part, lengths, k in zip(split, runs, owner, strict=True):
+        per_column[k].append(part if lengths is None else np.repeat(part, lengths))
+    codes = []
+    for col, parts in zip(columns, per_column, strict=True):
+        joined = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            joined = np.append(joined, np.int32(-1))[col.cat.codes.to_numpy()]
+        codes.append(joined)
     return codes, encoded.dictionary
 
 
