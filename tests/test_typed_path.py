@@ -337,7 +337,6 @@ cells = st.tuples(
 )
 
 
-@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(cells, min_size=1, max_size=4), fmt=st.integers(0, 2))
 def test_random_corruption_typed_equals_text(ops: list[tuple[Any, ...]], fmt: int) -> None:
