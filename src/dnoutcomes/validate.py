@@ -44,6 +44,10 @@ def _kept(frame: pd.DataFrame, rows: NDArray[np.int64]) -> pd.DataFrame:
     return frame.take(rows).reset_index(drop=True)
 
 
+def _rows_of(values: np.ndarray, rows: NDArray[np.int64]) -> np.ndarray:
+    return values if len(rows) == len(values) else values[rows]
+
+
 def _link(
     t: dict[str, _Table], kept: dict[str, NDArray[np.int64]], child: str, column: str, parent: str
 ) -> Rows:
@@ -60,9 +64,11 @@ def _link(
     return renumber[pos]  # the last entry: no parent
 
 
-def _build(t: dict[str, _Table], keys: KeyCodes) -> tuple[dict[str, pd.DataFrame], Links]:
-    """Typed frames of the rows that load, with the derived columns, and the links between
-    them (row positions) for the warnings."""
+def _build(
+    t: dict[str, _Table], keys: KeyCodes
+) -> tuple[dict[str, pd.DataFrame], Links, dict[str, NDArray[np.int64]]]:
+    """Typed frames of the rows that load, with the derived columns, the links between
+    them (row positions) for the warnings, and which input rows they are."""
     kept = {name: np.flatnonzero(~tab.checks.bad) for name, tab in t.items()}
     keep = {name: _kept(tab.typed, kept[name]) for name, tab in t.items()}
     links = Links(
@@ -85,7 +91,7 @@ def _build(t: dict[str, _Table], keys: KeyCodes) -> tuple[dict[str, pd.DataFrame
     e.insert(after, "n_sessions", arms["n_sessions"])
     e.insert(after + 1, "dn_sessions", arms["dn_sessions"])
     keep["episodes"] = e
-    return keep, links
+    return keep, links, kept
 
 
 def _measure_codes(o: _Table, keys: KeyCodes, rows: NDArray[np.int64]) -> Codes | None:
@@ -299,11 +305,11 @@ def validate_export(
                 ignore_index=True,
             )
         )
-    frames, links = _build(tables, keys)
+    frames, links, kept = _build(tables, keys)
     del keys
     warn = quality_warnings(
         frames,
-        {n: tables[n].checks.lines[~tables[n].checks.bad] for n in tables},
+        {n: _rows_of(tables[n].checks.lines, kept[n]) for n in tables},
         {n: tables[n].raw.file for n in tables},
         links=links,
     )
