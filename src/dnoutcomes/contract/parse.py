@@ -254,7 +254,8 @@ def parse_column(
         categories = as_text(pd.Series(dtype.categories)).tolist()
         text = pd.Series(pd.array([*categories, None], dtype="str"), name=raw.name)
         codes = raw.cat.codes.to_numpy()
-        pick = np.where(codes >= 0, codes, len(categories))
+        # intp once: every gather below would convert small-int positions again
+        pick = np.where(codes >= 0, codes, len(categories)).astype(np.intp)
         recorder = _Recorder(len(text))
         parsed = _parse(recorder, spec, text, decimal_comma)
         recorder.replay(checks, pick, raw)
@@ -481,6 +482,8 @@ def screen_values(
         if isinstance(dtype, pd.CategoricalDtype):
             # once per distinct value, spread to the rows by the category codes
             suspect = np.append(suspect_values(as_text(pd.Series(dtype.categories))), False)
+            if not suspect.any():
+                continue
             codes = values.cat.codes.to_numpy()
             hit = suspect[np.where(codes >= 0, codes, len(suspect) - 1)]
             if rows is not None:

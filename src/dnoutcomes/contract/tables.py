@@ -252,7 +252,7 @@ def _outcome_values(
         categories = as_text(pd.Series(measure_raw.cat.categories))
         cat_pos = np.append(codes_of(categories, names), -1).astype(np.intp)
         codes = measure_raw.cat.codes.to_numpy()
-        pick = np.where(codes >= 0, codes, len(cat_pos) - 1)
+        pick = np.where(codes >= 0, codes, len(cat_pos) - 1).astype(np.intp)
         pos = cat_pos[pick]
         known = pos >= 0
         cat_text = pc.utf8_lower(arrow_strings(categories)).to_pylist()
