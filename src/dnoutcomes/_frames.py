@@ -62,17 +62,23 @@ def _text_chunks(values: pd.Series) -> list[pa.Array]:
     return [c if c.type == pa.large_string() else c.cast(pa.large_string()) for c in chunks]
 
 
+def _run_starts(chunk: pa.Array) -> NDArray[np.int64]:
+    n = len(chunk)
+    changed = pc.fill_null(pc.not_equal(chunk.slice(1), chunk.slice(0, n - 1)), True)
+    return np.flatnonzero(np.asarray(changed.to_numpy(zero_copy_only=False), dtype=bool)) + 1
+
+
 def _runs(chunk: pa.Array) -> NDArray[np.int64] | None:
     """Where each run of equal values starts in ``chunk`` (each missing value is a run of
-    its own); None when the runs are too short to be worth it."""
+    its own); None when the runs are too short to be worth it (judged on the first rows
+    before looking at all of them)."""
     n = len(chunk)
-    if n < 4:
+    if n < 4 or 2 * len(_run_starts(chunk.slice(0, 1024))) >= min(n, 1024):
         return None
-    changed = pc.fill_null(pc.not_equal(chunk.slice(1), chunk.slice(0, n - 1)), True)
-    starts = np.flatnonzero(np.asarray(changed.to_numpy(zero_copy_only=False), dtype=bool))
+    starts = _run_starts(chunk)
     if 2 * len(starts) >= n:
         return None
-    return np.concatenate([np.zeros(1, dtype=np.int64), starts + 1])
+    return np.concatenate([np.zeros(1, dtype=np.int64), starts])
 
 
 def _indices(encoded: pa.DictionaryArray) -> NDArray[np.int32]:
