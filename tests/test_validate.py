@@ -673,3 +673,41 @@ def test_blocks_give_the_same_answers(tmp_path: Path, monkeypatch: pytest.Monkey
     assert whole.dataset is not None and blocked.dataset is not None
     pd.testing.assert_frame_equal(whole.dataset.outcomes, blocked.dataset.outcomes)
     pd.testing.assert_frame_equal(whole.dataset.rejects, blocked.dataset.rejects)
+
+
+def test_categorical_keys_give_the_same_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a reader may hand over a dictionary-encoded column as a categorical: its codes are
+    # used as they are (categories in their own order), with the same answers
+    import importlib
+
+    validate_module = importlib.import_module("dnoutcomes.validate")
+    tables = small_export()
+    tables["patients"].loc[2, "patient_id"] = "P1"
+    tables["sessions"].loc[7, "episode_id"] = "E9"
+    tables["outcomes"].loc[0, "session_id"] = "S3"
+    tables["outcomes"] = pd.concat([tables["outcomes"], tables["outcomes"].iloc[[1]]])
+    path = write_export(tables, tmp_path, "csv")
+    plain = dnoutcomes.validate(path, mode="quarantine")
+    prepare = validate_module.prepare_table
+
+    def categorical_keys(raw, registry):  # type: ignore[no-untyped-def]
+        table = prepare(raw, registry)
+        for col in ("patient_id", "episode_id", "session_id", "event_id", "measure"):
+            if col in table.typed:
+                values = table.typed[col]
+                reversed_order = sorted(values.dropna().unique(), reverse=True)
+                table.typed[col] = pd.Categorical(values, categories=[*reversed_order, "unused"])
+        return table
+
+    monkeypatch.setattr(validate_module, "prepare_table", categorical_keys)
+    coded = dnoutcomes.validate(path, mode="quarantine")
+    assert set(plain.problems["rule"]) >= {"duplicate_id", "orphan", "session_other_episode"}
+    pd.testing.assert_frame_equal(plain.problems, coded.problems)
+    pd.testing.assert_frame_equal(plain.warnings, coded.warnings)
+    pd.testing.assert_frame_equal(plain.accounting, coded.accounting)
+    assert plain.dataset is not None and coded.dataset is not None
+    pd.testing.assert_frame_equal(plain.dataset.rejects, coded.dataset.rejects)
+    derived = ["site_id", "arm_derived", "arm", "n_sessions", "dn_sessions"]
+    pd.testing.assert_frame_equal(plain.dataset.episodes[derived], coded.dataset.episodes[derived])

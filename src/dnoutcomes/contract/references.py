@@ -314,7 +314,7 @@ def _outcome_rules(o: _Table, e: _Table, s: _Table, e_start: np.ndarray, keys: K
 
     def belongs(i: np.ndarray) -> np.ndarray:
         rows = session[i]
-        names = s_episode.iloc[rows].fillna("").to_numpy(dtype=object)
+        names = s_episode.iloc[rows].astype("str").fillna("").to_numpy(dtype=object)
         return np.where(_withheld_at(s, "episode_id", rows), "another episode", names)
 
     o.checks.add(
