@@ -312,14 +312,18 @@ def _frame_of(
         keep = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
     else:
         keep = np.ones(num_rows, dtype=bool)
-    if keep.all():
-        kept = lines
-    else:
-        mask = pa.array(keep)
-        arrays = [arr.filter(mask) for arr in arrays]
-        kept = lines[keep]
+    mask = None if keep.all() else pa.array(keep)
+    kept = lines if mask is None else lines[keep]
+    columns: dict[int, pd.Series] = {}
+    for i in range(len(arrays)):
+        # one column at a time, dropping its Arrow form as soon as pandas holds it (the
+        # caller's list is emptied), so that the peak holds one copy of the table
+        arr = arrays[i]
+        arrays[i] = pa.array([], pa.null())
+        columns[i] = _to_series(arr if mask is None else arr.filter(mask))
+        del arr
     frame = pd.DataFrame(
-        {i: _to_series(arr) for i, arr in enumerate(arrays)},
+        columns,
         index=pd.RangeIndex(int(keep.sum())),
         copy=False,  # one block per column: no copy into 2-D blocks
     )
@@ -582,8 +586,10 @@ def _read_csv_typed(
         if typed is None:
             return None
         arrays.append(typed)
-    lines = np.arange(2, arrow.num_rows + 2, dtype=np.int64)
-    return _frame_of(arrays, names, lines, arrow.num_rows)
+    num_rows = arrow.num_rows
+    del arrow
+    lines = np.arange(2, num_rows + 2, dtype=np.int64)
+    return _frame_of(arrays, names, lines, num_rows)
 
 
 def _arrow_to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -627,8 +633,10 @@ def _read_parquet(path: Path, table: str) -> RawTable:
                     "store it as text, a number, a date or a boolean",
                 ) from None
         arrays.append(typed)
-    lines = np.arange(2, arrow.num_rows + 2, dtype=np.int64)
-    frame, lines = _frame_of(arrays, [str(n).strip().lower() for n in names], lines, arrow.num_rows)
+    num_rows = arrow.num_rows
+    del arrow  # the columns now live in ``arrays`` only
+    lines = np.arange(2, num_rows + 2, dtype=np.int64)
+    frame, lines = _frame_of(arrays, [str(n).strip().lower() for n in names], lines, num_rows)
     return RawTable(
         table, path.name, path, frame, lines, tuple(map(str, names)), sha256=_sha256(path)
     )
