@@ -366,3 +366,15 @@ def test_csv_gz_takes_the_fast_path(tmp_path: Path) -> None:
     write_export(tables, tmp_path, "csv_gz")
     assert read_export(tmp_path).tables["outcomes"].text_table is not None
     assert_same(tmp_path)
+
+
+def test_parquet_empty_rows_are_dropped_with_their_lines(tmp_path: Path) -> None:
+    tables = small_export()
+    s = tables["sessions"]
+    blank = pd.DataFrame([[""] * s.shape[1]], columns=s.columns)
+    tables["sessions"] = pd.concat([s.iloc[:2], blank, s.iloc[2:], blank], ignore_index=True)
+    write_typed_parquet(tables, tmp_path)
+    raw = read_export(tmp_path).tables["sessions"]
+    assert raw.frame["session_date"].dtype == "datetime64[ns]"
+    assert raw.lines.tolist() == [2, 3, 5, 6, 7, 8, 9, 10, 11]
+    assert_same(tmp_path)

@@ -735,7 +735,7 @@ def _find_files(folder: Path) -> dict[str, Path]:
 
 
 def read_export(path: str | Path, *, _text_only: bool = False) -> RawDataset:
-    """Read an export into raw text tables.
+    """Read an export into raw tables (text, or typed columns on the fast path).
 
     Parameters
     ----------
@@ -758,14 +758,23 @@ def read_export(path: str | Path, *, _text_only: bool = False) -> RawDataset:
 
     Notes
     -----
-    CSV files are read with pyarrow as text (no type guessing): UTF-8 with or without a
-    byte-order mark, comma or semicolon separated (whichever is more frequent in the header
-    line), gzip-compressed when named ``.csv.gz``. Line numbers count the header as line 1;
-    a blank line keeps its number but is not a row; a row with the wrong number of fields is
-    recorded in ``malformed``. A cell holding a line break shifts the numbers of the rows
-    after it. Parquet columns of other types are cast to the text a CSV would hold (dates
-    ``YYYY-MM-DD``, booleans ``true``/``false``, lists joined with ``;``); their line number
-    is the row index + 2. In a workbook, the line number is the sheet's row number.
+    CSV files are read with pyarrow: UTF-8 with or without a byte-order mark, comma or
+    semicolon separated (whichever is more frequent in the header line), gzip-compressed
+    when named ``.csv.gz``. Line numbers count the header as line 1; a blank line keeps its
+    number but is not a row; a row with the wrong number of fields is recorded in
+    ``malformed``. A cell holding a line break shifts the numbers of the rows after it.
+
+    The typed fast path gives the same validation result as reading every cell as text.
+    A comma-separated file is first read once with the contract's types (float64 numbers,
+    ``YYYY-MM-DD`` dates, dictionary text for categories and booleans, text for the rest);
+    when that read fails (a value that does not convert, a malformed row, text that is not
+    UTF-8) or shows an infinite or NaN number or a date beyond datetime64[ns], the file is
+    read as text (no type guessing), which explains the problems. Semicolon files are read
+    as text. Parquet columns keep their types (text, dictionary → category, float64,
+    integers, booleans, dates; timestamps truncated to the date); lists are joined with
+    ``;`` and other types, and floats holding NaN or infinity as a value, are cast to the
+    text a CSV would hold. A Parquet line number is the row index + 2. In a workbook, the
+    line number is the sheet's row number and every cell is text.
     """
     root = Path(path)
     if not root.exists():
