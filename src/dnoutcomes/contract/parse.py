@@ -467,6 +467,14 @@ def screen_values(
         For some columns, the only cells to screen (a typed column's valid values cannot
         look like an identifier: dates, numbers in range, booleans, categories); the other
         columns are screened whole.
+
+    Notes
+    -----
+    A categorical column is screened once per category and the result spread to its rows;
+    a number, date or boolean column of the fast path is screened, as its text
+    (:func:`~dnoutcomes.contract.problems.as_text`), only where the text path would have
+    screened it: in the cells of ``only``, or whole when the column is not in ``only``. The
+    cells ``checks.plain`` marks (plain ids) are skipped: no pattern can match them.
     """
     for name in frame.columns:
         key = str(name)
