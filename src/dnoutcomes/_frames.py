@@ -110,8 +110,8 @@ def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]]
     Notes
     -----
     The columns are hashed together, once, in Arrow
-    (:func:`pyarrow.compute.dictionary_encode` of their text put end to end); a
-    categorical hashes only its categories and spreads them by its codes, and where equal
+    (:func:`pyarrow.compute.dictionary_encode` over their chunks, without copying the
+    text); a categorical hashes only its categories and spreads them by its codes, and where equal
     values sit next to each other (an export sorted by episode) only the first of each
     run is hashed. The codes then
     serve for duplicate tests (:func:`numpy.bincount`), joins (the same code is
@@ -139,15 +139,13 @@ def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]]
                 pieces.append(chunk.take(pa.array(starts)))
                 runs.append(np.diff(np.append(starts, len(chunk))))
             owner.append(k)
-    # one contiguous array: dictionary_encode over many chunks costs more than the copy
-    if len(pieces) == 1:
-        text_all = pieces[0]
-    else:
-        text_all = pa.concat_arrays(pieces) if pieces else pa.array([], pa.large_string())
-    encoded = pc.dictionary_encode(text_all)
-    del text_all
-    bounds = np.cumsum([len(x) for x in pieces])[:-1]
-    split = np.split(_indices(encoded), bounds) if pieces else []
+    # one hash table over every piece, no copy of the text; every chunk of the result
+    # holds the final dictionary (empty chunks may be left out, so split by length)
+    encoded = pc.dictionary_encode(pa.chunked_array(pieces, type=pa.large_string()))
+    indices = [_indices(chunk) for chunk in encoded.chunks]
+    flat = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int32)
+    del indices
+    split = np.split(flat, np.cumsum([len(x) for x in pieces])[:-1]) if pieces else []
     per_column: list[list[NDArray[np.int32]]] = [[] for _ in columns]
     for part, lengths, k in zip(split, runs, owner, strict=True):
         per_column[k].append(part if lengths is None else np.repeat(part, lengths))
@@ -157,7 +155,8 @@ def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]]
         if isinstance(col.dtype, pd.CategoricalDtype):
             joined = np.append(joined, np.int32(-1))[col.cat.codes.to_numpy()]
         codes.append(joined)
-    return codes, encoded.dictionary
+    last = encoded.chunks[-1].dictionary if encoded.num_chunks else pa.array([], pa.string())
+    return codes, last.cast(pa.large_string())
 
 
 def encode(values: pd.Series) -> tuple[NDArray[np.int32], pa.Array]:

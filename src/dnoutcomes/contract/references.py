@@ -328,16 +328,6 @@ def _outcome_rules(o: _Table, e: _Table, s: _Table, e_start: np.ndarray, keys: K
     )
 
 
-def _repeated_keys(key: NDArray[np.int64]) -> NDArray[np.bool_]:
-    """Whether each key occurs more than once (a sort, not a hash table)."""
-    ordered = np.sort(key)
-    again = ordered[1:][ordered[1:] == ordered[:-1]]
-    del ordered
-    if len(again) == 0:
-        return np.zeros(len(key), dtype=bool)
-    return np.isin(key, np.unique(again))
-
-
 def _one_per_episode(o: _Table, keys: KeyCodes) -> None:
     od = o.typed
     timepoint = od["timepoint"]
@@ -345,32 +335,44 @@ def _one_per_episode(o: _Table, keys: KeyCodes) -> None:
     tp = timepoint.cat.codes.to_numpy()  # -1 when missing
     m_code, m_values = _codes(keys, o, "measure")
     e_code = o.refs["episode_id"]  # the episode's row; -1 for an orphan (reported already)
-    # a session timepoint may repeat; only the other rows can collide. One int64 key per
-    # such row (episode, measure, timepoint), built block by block
     session = list(timepoint.cat.categories).index("session")
-    single = np.empty(len(tp), dtype=bool)
-    for b in blocks(len(tp)):
-        single[b] = (tp[b] >= 0) & (tp[b] != session) & (m_code[b] >= 0) & (e_code[b] >= 0)
-    key = np.empty(int(np.count_nonzero(single)), dtype=np.int64)
-    if len(key) < 2:
-        return
-    filled = 0
-    for b in blocks(len(tp)):
-        at = np.flatnonzero(single[b]) + b.start
+
+    def block_keys(b: slice) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
+        """The rows of block ``b`` that can collide (a session timepoint may repeat), and
+        their key: episode, measure and timepoint in one int64."""
+        can = (tp[b] >= 0) & (tp[b] != session) & (m_code[b] >= 0) & (e_code[b] >= 0)
+        at = np.flatnonzero(can) + b.start
         part = e_code[at].astype(np.int64)
         part *= len(m_values) + 1
         part += m_code[at]
         part *= n_tp
         part += tp[at]
-        key[filled : filled + len(at)] = part
-        filled += len(at)
-    hit = _repeated_keys(key)
-    if not hit.any():
+        return at, part
+
+    # the keys, sorted in place: a repeated key sits next to itself (the array is sized
+    # for every row; the pages past the keys written are never touched)
+    key = np.empty(len(tp), dtype=np.int64)
+    filled = 0
+    for b in blocks(len(tp)):
+        part = block_keys(b)[1]
+        key[filled : filled + len(part)] = part
+        filled += len(part)
+    ordered = key[:filled]
+    ordered.sort()
+    again = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del key, ordered
+    if len(again) == 0:
         return
-    rows = np.flatnonzero(single)
-    dup_rows = rows[hit]
-    lines = _lines_by_key(key, o.checks.lines[rows], np.flatnonzero(hit))
-    del key, rows
+    # only now, the rows holding a repeated key (a second pass over the blocks)
+    rows_found, keys_found = [], []
+    for b in blocks(len(tp)):
+        at, part = block_keys(b)
+        hit = np.isin(part, again)
+        rows_found.append(at[hit])
+        keys_found.append(part[hit])
+    dup_rows = np.concatenate(rows_found)
+    dup_keys = np.concatenate(keys_found)
+    lines = _lines_by_key(dup_keys, o.checks.lines[dup_rows], np.arange(len(dup_rows)))
     held = o.checks.withheld.get("episode_id")
     episode = od["episode_id"].iloc[dup_rows].to_numpy(dtype=object)
     if held is not None:
