@@ -201,7 +201,8 @@ def cross_checks(t: dict[str, _Table]) -> KeyCodes:
     -------
     dict
         The integer codes of every key column hashed, by ``(table, column)``: a NumPy
-        int64 array (-1 where missing) and the distinct values (a ``pyarrow.Array``).
+        int32 array (-1 where missing) and the distinct values (a ``pyarrow.Array``,
+        shared by the columns hashed together). ``refs`` hold int32 row positions too.
 
     Notes
     -----
