@@ -1,8 +1,9 @@
-"""Key matching and lookups on text columns, hashed in Arrow (pyarrow.compute).
+"""Key matching on text columns, hashed in Arrow (pyarrow.compute).
 
 pandas' ``isin``/``map`` on Arrow-backed strings go through Python objects; these helpers
-keep the work in Arrow's hash tables. Membership tests use :func:`dnoutcomes._frames.isin`,
-shared with the analyses.
+keep the work in Arrow's hash tables. Membership tests use :func:`dnoutcomes._frames.isin`
+and the cross-table rules :func:`dnoutcomes._frames.encode_shared` (each key column hashed
+once, into integer codes), both shared with the analyses.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["arrow_strings", "duplicated", "lookup", "positions"]
+__all__ = ["arrow_strings", "positions"]
 
 
 def arrow_strings(values: pd.Series | pd.Index | Sequence[str]) -> pa.Array:
@@ -64,55 +65,3 @@ def positions(keys: pd.Series, values: pd.Series | pd.Index | Sequence[str]) -> 
     """
     pos = pc.index_in(arrow_strings(keys), value_set=arrow_strings(values), skip_nulls=True)
     return np.asarray(pos.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def duplicated(keys: pd.Series) -> np.ndarray:
-    """Rows whose key occurs more than once.
-
-    Parameters
-    ----------
-    keys
-        A text key column.
-
-    Returns
-    -------
-    numpy.ndarray
-        Boolean, one entry per row: True for every row of a repeated key (all of them,
-        not only the later ones); missing keys are never repeated.
-    """
-    arr = arrow_strings(keys)
-    counts = pc.value_counts(arr.drop_null())
-    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
-    if len(repeated) == 0:
-        return np.zeros(len(keys), dtype=bool)
-    hit = pc.is_in(arr, value_set=repeated, skip_nulls=True)
-    return np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
-    """``table[key]`` for each key, aligned to ``keys``.
-
-    Parameters
-    ----------
-    keys
-        The text keys to look up.
-    table
-        The values, indexed by a unique text index.
-
-    Returns
-    -------
-    pandas.Series
-        Indexed like ``keys``, with ``table``'s dtype and name; NA for an unknown or missing
-        key.
-
-    Notes
-    -----
-    Unlike ``Series.map`` this keeps the dtype of ``table`` even when it is empty, and
-    hashes in Arrow.
-    """
-    pos = positions(keys, table.index)
-    if len(table) == 0:
-        return pd.Series(index=keys.index, dtype=table.dtype, name=table.name)
-    picked = table.iloc[np.where(pos >= 0, pos, 0)]
-    out = pd.Series(picked.to_numpy(), index=keys.index, dtype=table.dtype, name=table.name)
-    return out.where(pos >= 0)
