@@ -236,7 +236,7 @@ def test_input_files_are_never_modified(tmp_path: Path, mode: str) -> None:
 def test_trimming_skipped_only_when_it_changes_nothing(cells: list[str | None], start: int) -> None:
     # the reader skips the trim when no value starts or ends with a possible space:
     # the result must always equal trimming every value and blanking the empty ones
-    from dnoutcomes.io import _blank_to_null
+    from dnoutcomes.io._cells import _blank_to_null
 
     arr = pa.array(cells, pa.string()).slice(min(start, len(cells)))
     expected = [None if v is None or not v.strip() else v.strip() for v in arr.to_pylist()]

@@ -1,0 +1,132 @@
+"""Read a clinic export (a folder of CSV / CSV.gz / Parquet files, or one ``.xlsx``
+workbook) into raw frames, one per table, with the file line number of every row.
+
+Nothing here applies a contract rule: a cell arrives as text (trimmed, missing when empty),
+or, from a typed Parquet column or a clean comma-separated CSV file, as the number, date,
+boolean or category it already is (the *typed fast path*); column names are lower-cased and
+trimmed. :mod:`dnoutcomes.validate` applies the contract.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dnoutcomes.contract.specs import OPTIONAL_TABLES, REQUIRED_TABLES
+from dnoutcomes.io._csv import _read_csv
+from dnoutcomes.io._parquet import _read_parquet, _read_parquet_text
+from dnoutcomes.io._raw import RawDataset, RawTable, _unreadable
+from dnoutcomes.io._xlsx import _read_xlsx
+
+__all__ = ["RawDataset", "RawTable", "read_export"]
+
+
+def _find_files(folder: Path) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    entries = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
+    for table in REQUIRED_TABLES + OPTIONAL_TABLES:
+        hits = [
+            entries[f"{table}{ext}"]
+            for ext in (".csv", ".csv.gz", ".parquet")
+            if f"{table}{ext}" in entries
+        ]
+        if len(hits) > 1:
+            raise _unreadable(
+                folder,
+                table,
+                f"table {table} is given twice ({', '.join(p.name for p in hits)})",
+                "keep one file per table",
+            )
+        if hits:
+            found[table] = hits[0]
+    return found
+
+
+def read_export(path: str | Path, *, _text_only: bool = False) -> RawDataset:
+    """Read an export into raw tables (text, or typed columns on the fast path).
+
+    Parameters
+    ----------
+    path
+        A folder holding ``<table>.csv``, ``<table>.csv.gz`` or ``<table>.parquet`` files,
+        or one ``.xlsx`` workbook with a sheet per table.
+    _text_only
+        Private, for the tests: read every file on the text path (no typed fast path).
+
+    Returns
+    -------
+    RawDataset
+        The tables found, each a :class:`RawTable` of trimmed text cells or typed columns.
+
+    Raises
+    ------
+    UnreadableInputError
+        A missing folder or required table, a sheet or file that is empty, a file that is
+        not UTF-8, a table given twice, or a path that is neither a folder nor ``.xlsx``.
+
+    Notes
+    -----
+    CSV files are read with pyarrow: UTF-8 with or without a byte-order mark, comma or
+    semicolon separated (whichever is more frequent in the header line), gzip-compressed
+    when named ``.csv.gz``. Line numbers count the header as line 1; a blank line keeps its
+    number but is not a row; a row with the wrong number of fields is recorded in
+    ``malformed``. A cell holding a line break shifts the numbers of the rows after it.
+
+    The typed fast path gives the same validation result as reading every cell as text.
+    A comma-separated file is first read once with the contract's types (float64 numbers,
+    ``YYYY-MM-DD`` dates, dictionary text for categories and booleans, text for the rest);
+    when that read fails (a value that does not convert, a malformed row, text that is not
+    UTF-8) or shows an infinite or NaN number or a date beyond datetime64[ns], the file is
+    read as text (no type guessing), which explains the problems. Semicolon files are read
+    as text. Parquet columns keep their types (text, dictionary → category, float64,
+    integers, booleans, dates; timestamps truncated to the date); lists are joined with
+    ``;`` and other types, and floats holding NaN or infinity as a value, are cast to the
+    text a CSV would hold. A Parquet line number is the row index + 2. In a workbook, the
+    line number is the sheet's row number and every cell is text.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise _unreadable(root, None, "no such folder or file", "check the path")
+    if root.is_file():
+        if root.suffix.lower() != ".xlsx":
+            raise _unreadable(
+                root,
+                None,
+                "a dataset is a folder of table files or one .xlsx workbook",
+                "pass the folder that holds patients.csv, episodes.csv, …",
+            )
+        tables = _read_xlsx(root)
+        kind = "sheet"
+    else:
+        try:
+            files = _find_files(root)
+        except OSError as exc:
+            raise _unreadable(
+                root, None, f"the folder cannot be listed ({exc.strerror})", "check permissions"
+            ) from None
+        tables = {}
+        for table, file in files.items():
+            name = file.name.lower()
+            try:
+                if name.endswith(".parquet"):
+                    tables[table] = (
+                        _read_parquet_text(file, table)
+                        if _text_only
+                        else _read_parquet(file, table)
+                    )
+                else:
+                    tables[table] = _read_csv(file, table, typed=not _text_only)
+            except OSError as exc:  # permissions, a file removed while reading…
+                raise _unreadable(
+                    file, table, f"the file cannot be read ({exc.strerror or exc})", "check it"
+                ) from None
+        kind = "file"
+    missing = [t for t in REQUIRED_TABLES if t not in tables]
+    if missing:
+        raise _unreadable(
+            root,
+            missing[0],
+            f"no {kind} for the required table(s) {', '.join(missing)} (found: "
+            f"{', '.join(tables) or 'none'})",
+            f"add {missing[0]}.csv (or a sheet named {missing[0]})",
+        )
+    return RawDataset(path=root, tables=tables)

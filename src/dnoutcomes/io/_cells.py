@@ -1,0 +1,192 @@
+"""Arrow cells made ready for pandas: trimmed text, blank cells missing, typed columns in the
+form :attr:`~dnoutcomes.io.RawTable.frame` keeps, dates as datetime64[ns]."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_NS_FIRST, _NS_LAST = dt.date(1677, 9, 22), dt.date(2262, 4, 11)
+_INTEGERS = (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32())
+
+
+def _tidy_already(text: pa.Array) -> bool:
+    """Whether trimming a text array changes nothing: no value is empty and its bytes hold
+    no ASCII whitespace or control character and no non-ASCII byte at all (then no value
+    can start or end with whitespace). Two reductions over the bytes, without a copy."""
+    if text.type != pa.string() or len(text) == 0 or text.null_count == len(text):
+        return False
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)
+    first, last = offsets[text.offset], offsets[text.offset + len(text)]
+    data = text.buffers()[2]
+    if data is None or last <= first:
+        return False
+    body = np.frombuffer(data, dtype=np.uint8)[first:last]
+    if body.min() <= 32 or body.max() >= 128:
+        return False
+    return not pc.any(pc.equal(text, "")).as_py()
+
+
+def _blank_to_null(text: pa.Array) -> pa.Array:
+    """Trim every value; an empty (or spaces-only) value becomes missing."""
+    if _tidy_already(text):
+        return text
+    trimmed = pc.utf8_trim_whitespace(text)
+    empty = pc.equal(trimmed, "")
+    if pc.any(empty).as_py():  # a cell of spaces only: not recorded
+        trimmed = pc.if_else(empty, pa.scalar(None, pa.string()), trimmed)
+    return trimmed
+
+
+def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    return column.combine_chunks()
+
+
+def _text_arrow(column: pa.ChunkedArray) -> pa.Array:
+    """A text column trimmed, empty cells missing, in one chunk."""
+    if column.type != pa.string():
+        column = column.cast(pa.string())
+    return _blank_to_null(_one_chunk(column))
+
+
+def _trimmed_dictionary(column: pa.ChunkedArray) -> pa.DictionaryArray:
+    """A dictionary column of text with its dictionary trimmed (not its rows): values that
+    become equal merge, a value that becomes empty makes its cells missing."""
+    if column.num_chunks > 1:
+        column = column.unify_dictionaries()
+    arr = _one_chunk(column) if column.num_chunks else pa.array([], column.type)
+    dictionary = arr.dictionary
+    if dictionary.type != pa.string():
+        dictionary = dictionary.cast(pa.string())
+    encoded = pc.dictionary_encode(_blank_to_null(dictionary))
+    remap = encoded.indices.cast(pa.int32())
+    indices = arr.indices if arr.indices.type == pa.int32() else arr.indices.cast(pa.int32())
+    same = remap.null_count == 0 and len(encoded.dictionary) == len(dictionary)
+    if not same:  # codes of merged or emptied values change; else the codes stay
+        indices = pc.take(remap, indices)
+    return pa.DictionaryArray.from_arrays(indices, encoded.dictionary)
+
+
+def _typed_arrow(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray | None:
+    """A typed column in the form the frame keeps, or None when it must be read as text.
+
+    Text (trimmed), dictionary of text (dictionary trimmed), float64 without NaN or
+    infinity, integers (as int64), booleans, dates and timestamps (truncated to the date)
+    within the range of datetime64[ns] (as timestamp[ns]). Anything else (lists, floats of
+    other widths, decimals, times, a NaN or infinity stored as a value…) returns None.
+    """
+    typ = column.type
+    if pa.types.is_dictionary(typ):
+        value = typ.value_type
+        if pa.types.is_string(value) or pa.types.is_large_string(value):
+            return _trimmed_dictionary(column)
+        return _typed_arrow(column.cast(value))
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_null(typ):
+        return _text_arrow(column)
+    # numbers, booleans and dates stay chunked: pandas copies them into one array anyway
+    if typ == pa.float64():
+        if pc.any(pc.invert(pc.is_finite(column))).as_py():
+            return None  # "nan" or "inf" as text breaks a rule that a missing value does not
+        return column
+    if typ in _INTEGERS:
+        return column.cast(pa.int64())
+    if pa.types.is_boolean(typ):
+        return column
+    if pa.types.is_timestamp(typ):
+        try:
+            column = column.cast(pa.date32())  # as the text cast did
+        except (pa.ArrowException, TypeError):
+            return None
+        typ = column.type
+    if typ == pa.date32():
+        days = pc.min_max(column)
+        low, high = days["min"].as_py(), days["max"].as_py()
+        if low is not None and (low < _NS_FIRST or high > _NS_LAST):
+            return None
+        return column  # made datetime64[ns] by _to_series
+    return None
+
+
+_NS_PER_DAY = 86_400 * 10**9
+
+
+def _datetime_ns(dates: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """date32 → datetime64[ns] in one allocation (an Arrow cast, then pandas' copy, would
+    take two); a missing date becomes NaT."""
+    chunks = dates.chunks if isinstance(dates, pa.ChunkedArray) else [dates]
+    out = np.empty(len(dates), dtype=np.int64)
+    start = 0
+    for chunk in chunks:
+        size = len(chunk)
+        if size:
+            days = np.frombuffer(
+                chunk.buffers()[1], dtype=np.int32, count=size, offset=chunk.offset * 4
+            )
+            part = out[start : start + size]
+            np.multiply(days, _NS_PER_DAY, out=part, dtype=np.int64)
+            if chunk.null_count:
+                missing = chunk.is_null().to_numpy(zero_copy_only=False)
+                part[np.asarray(missing, dtype=bool)] = np.iinfo(np.int64).min  # NaT
+        start += size
+    return out.view("datetime64[ns]")
+
+
+def _to_series(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """One prepared Arrow column as a pandas column (see :attr:`RawTable.frame`)."""
+    typ = arr.type
+    if typ == pa.date32():
+        return pd.Series(_datetime_ns(arr), copy=False)
+    if typ == pa.int64():
+        return pd.Series(pd.array(arr, dtype="Int64"))
+    if pa.types.is_boolean(typ):
+        values = np.asarray(arr.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+        if arr.null_count:
+            missing = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            return pd.Series(pd.arrays.BooleanArray(values, missing))
+        return pd.Series(values)
+    out = pa.table({"v": arr}).to_pandas()["v"]
+    out.name = None
+    return out
+
+
+def _frame_of(
+    arrays: list[pa.Array | pa.ChunkedArray], names: list[str], lines: np.ndarray, num_rows: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Drop the rows that are entirely empty; one pandas column per array."""
+    if arrays:
+        filled = arrays[0].is_valid()
+        for arr in arrays[1:]:
+            filled = pc.or_(filled, arr.is_valid())
+        keep = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
+    else:
+        keep = np.ones(num_rows, dtype=bool)
+    mask = None if keep.all() else pa.array(keep)
+    kept = lines if mask is None else lines[keep]
+    columns: dict[int, pd.Series] = {}
+    for i in range(len(arrays)):
+        # one column at a time, dropping its Arrow form as soon as pandas holds it (the
+        # caller's list is emptied), so that the peak holds one copy of the table
+        arr = arrays[i]
+        arrays[i] = pa.array([], pa.null())
+        columns[i] = _to_series(arr if mask is None else arr.filter(mask))
+        del arr
+    frame = pd.DataFrame(
+        columns,
+        index=pd.RangeIndex(int(keep.sum())),
+        copy=False,  # one block per column: no copy into 2-D blocks
+    )
+    frame.columns = names
+    return frame, kept
+
+
+def _tidy_arrow(
+    table: pa.Table, names: list[str], lines: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Trim every cell, make empty cells missing, drop rows that are entirely empty."""
+    return _frame_of([_text_arrow(c) for c in table.columns], names, lines, table.num_rows)

@@ -1,0 +1,75 @@
+"""The Parquet reader: typed columns, with a text fallback column by column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dnoutcomes.io._cells import _frame_of, _text_arrow, _tidy_arrow, _typed_arrow
+from dnoutcomes.io._raw import RawTable, _sha256, _unreadable
+
+
+def _arrow_to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Cast one Parquet column to text the way a CSV export would show it."""
+    typ = column.type
+    if pa.types.is_dictionary(typ):
+        column = column.cast(typ.value_type)
+        typ = column.type
+    if pa.types.is_list(typ) or pa.types.is_large_list(typ):
+        return pc.binary_join(column.cast(pa.list_(pa.string())), ";")
+    if pa.types.is_timestamp(typ):
+        return column.cast(pa.date32()).cast(pa.string())
+    if pa.types.is_boolean(typ):
+        return pc.if_else(column, "true", "false")
+    return column.cast(pa.string())
+
+
+def _read_parquet(path: Path, table: str) -> RawTable:
+    try:
+        arrow = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(
+            path, table, f"the file is not readable Parquet ({exc})", "export it again"
+        ) from None
+    names = list(arrow.column_names)
+    if not names:
+        raise _unreadable(path, table, "the file has no columns", "export the table again")
+    arrays = []
+    for i, name in enumerate(names):
+        column = arrow.column(i)
+        typed = _typed_arrow(column)
+        if typed is None:
+            try:
+                typed = _text_arrow(_arrow_to_text(column))
+            except (pa.ArrowException, TypeError):
+                raise _unreadable(
+                    path,
+                    table,
+                    f"column {name} has the Parquet type {column.type}, which cannot be "
+                    "read as text",
+                    "store it as text, a number, a date or a boolean",
+                ) from None
+        arrays.append(typed)
+    num_rows = arrow.num_rows
+    del arrow  # the columns now live in ``arrays`` only
+    lines = np.arange(2, num_rows + 2, dtype=np.int64)
+    frame, lines = _frame_of(arrays, [str(n).strip().lower() for n in names], lines, num_rows)
+    return RawTable(
+        table, path.name, path, frame, lines, tuple(map(str, names)), sha256=_sha256(path)
+    )
+
+
+def _read_parquet_text(path: Path, table: str) -> RawTable:
+    """The text path of a Parquet file: every column cast to text (the tests compare it)."""
+    typed = _read_parquet(path, table)
+    arrow = pq.read_table(path)
+    cols = {f"c{i}": _arrow_to_text(arrow.column(i)) for i in range(arrow.num_columns)}
+    lines = np.arange(2, arrow.num_rows + 2, dtype=np.int64)
+    frame, lines = _tidy_arrow(pa.table(cols), list(typed.frame.columns), lines)
+    return RawTable(
+        table, path.name, path, frame, lines, typed.columns_as_read, sha256=typed.sha256
+    )
