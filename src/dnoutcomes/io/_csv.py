@@ -24,11 +24,19 @@ from dnoutcomes.io._raw import RawTable, _sha256, _unreadable
 _BOM = b"\xef\xbb\xbf"
 
 
-def _first_line(path: Path, table: str) -> str:
+def _first_line(path: Path, table: str) -> tuple[str, bytes | None]:
+    """The header line, and the whole file when it is that line alone without a line end.
+
+    pyarrow cannot skip the header of a file that ends without a line break after it
+    (``Could not skip initial 1 rows``): such a header-only file (a table with no rows, as
+    some tools write it) is read from its bytes with the line end added, see
+    :func:`_source`.
+    """
     opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rb") as fh:
             head: bytes = fh.read(1 << 16)
+            whole = len(head) < 1 << 16 or not fh.read(1)
     except (OSError, EOFError) as exc:
         raise _unreadable(
             path, table, f"the file cannot be read ({exc})", "check the file"
@@ -39,9 +47,10 @@ def _first_line(path: Path, table: str) -> str:
         raise _unreadable(
             path, table, "the file is empty", "export the table again with its header row"
         )
-    line = re.split(rb"\r\n|\n|\r", head, maxsplit=1)[0]  # as pyarrow ends a line
+    parts = re.split(rb"\r\n|\n|\r", head, maxsplit=1)  # as pyarrow ends a line
+    line = parts[0]
     try:
-        return line.decode("utf-8")
+        return line.decode("utf-8"), head if whole and len(parts) == 1 else None
     except UnicodeDecodeError:
         raise _unreadable(
             path,
@@ -49,6 +58,12 @@ def _first_line(path: Path, table: str) -> str:
             "line 1 is not UTF-8 text",
             "save the file as UTF-8 (in Excel: Save As, 'CSV UTF-8')",
         ) from None
+
+
+def _source(path: Path, header_only: bytes | None) -> Path | pa.BufferReader:
+    """What pyarrow reads: the file, or a header-only file's bytes with a line end added
+    (the same table, of no rows, as the file ``header\\n`` gives)."""
+    return path if header_only is None else pa.BufferReader(header_only + b"\n")
 
 
 def _utf8_error_line(path: Path, digest: Any = None) -> int | None:
@@ -139,7 +154,7 @@ def _read_csv(path: Path, table: str, *, typed: bool = True) -> RawTable:
 
     ``typed=False`` forces the text path (the tests compare both).
     """
-    header_text = _first_line(path, table)
+    header_text, header_only = _first_line(path, table)
     gz = path.name.lower().endswith(".gz")
     delimiter = ";" if header_text.count(";") > header_text.count(",") else ","
     try:
@@ -150,7 +165,9 @@ def _read_csv(path: Path, table: str, *, typed: bool = True) -> RawTable:
         # Arrow's reader validates UTF-8 in every cell it converts: a file that is not
         # UTF-8 fails the typed read and the text path below names its first bad line (a
         # .gz file is checked first: the check also finds a damaged archive)
-        fast = _read_csv_typed(path, table, [f"c{i}" for i in range(len(names))], names)
+        fast = _read_csv_typed(
+            _source(path, header_only), table, [f"c{i}" for i in range(len(names))], names
+        )
         if fast is not None:
             return _fast_table(path, table, names, *fast)
     try:
@@ -174,7 +191,7 @@ def _read_csv(path: Path, table: str, *, typed: bool = True) -> RawTable:
     internal = [f"c{i}" for i in range(ncol)]
     lowered = [n.strip().lower() for n in names]
     if typed and delimiter == "," and gz:
-        fast = _read_csv_typed(path, table, internal, names)
+        fast = _read_csv_typed(_source(path, header_only), table, internal, names)
         if fast is not None:
             return _fast_table(path, table, names, *fast, checksum=checksum)
     bad: list[tuple[int | None, int]] = []
@@ -185,7 +202,7 @@ def _read_csv(path: Path, table: str, *, typed: bool = True) -> RawTable:
 
     def read(threads: bool) -> pa.Table:
         return pacsv.read_csv(
-            path,
+            _source(path, header_only),
             read_options=pacsv.ReadOptions(
                 column_names=internal, skip_rows=1, use_threads=threads, encoding="utf8"
             ),
@@ -235,7 +252,7 @@ def _read_csv(path: Path, table: str, *, typed: bool = True) -> RawTable:
 
 
 def _read_csv_typed(
-    path: Path, table: str, internal: list[str], names: list[str]
+    path: Path | pa.BufferReader, table: str, internal: list[str], names: list[str]
 ) -> tuple[pd.DataFrame, np.ndarray] | None:
     """The typed fast path: one pyarrow read with the contract's types, or None.
 
