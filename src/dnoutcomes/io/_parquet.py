@@ -13,6 +13,20 @@ from dnoutcomes.io._cells import _frame_of, _text_arrow, _tidy_arrow, _typed_arr
 from dnoutcomes.io._raw import RawTable, _sha256, _unreadable
 
 
+def _list_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A list column as ``;``-separated text. A missing item is an empty item, which the
+    list rule skips: ``binary_join`` alone makes the whole cell missing when one item is,
+    which lost the items recorded beside it (``["piriformis", null]`` read as no muscle)."""
+    chunks = []
+    for chunk in column.cast(pa.list_(pa.string())).chunks:
+        items = pa.ListArray.from_arrays(chunk.offsets, pc.fill_null(chunk.values, ""))
+        text = pc.binary_join(items, ";")
+        if chunk.null_count:  # a missing list stays missing
+            text = pc.if_else(chunk.is_valid(), text, pa.scalar(None, pa.string()))
+        chunks.append(text)
+    return pa.chunked_array(chunks, pa.string())
+
+
 def _arrow_to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """Cast one Parquet column to text the way a CSV export would show it."""
     typ = column.type
@@ -20,7 +34,7 @@ def _arrow_to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
         column = column.cast(typ.value_type)
         typ = column.type
     if pa.types.is_list(typ) or pa.types.is_large_list(typ):
-        return pc.binary_join(column.cast(pa.list_(pa.string())), ";")
+        return _list_text(column)
     if pa.types.is_timestamp(typ):
         return column.cast(pa.date32()).cast(pa.string())
     if pa.types.is_boolean(typ):
@@ -28,9 +42,18 @@ def _arrow_to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column.cast(pa.string())
 
 
+def _read_arrow(path: Path) -> pa.Table:
+    """The file's columns as stored. ``ParquetFile.read``, not ``pq.read_table``: the
+    dataset reader behind ``read_table`` refuses a file with two columns of one name
+    ("Multiple matches for FieldRef"), which is then reported as the rule
+    ``duplicate_column``, as for a CSV file."""
+    with pq.ParquetFile(path) as parquet:
+        return parquet.read()
+
+
 def _read_parquet(path: Path, table: str) -> RawTable:
     try:
-        arrow = pq.read_table(path)
+        arrow = _read_arrow(path)
     except (pa.ArrowException, OSError) as exc:
         raise _unreadable(
             path, table, f"the file is not readable Parquet ({exc})", "export it again"
@@ -66,7 +89,7 @@ def _read_parquet(path: Path, table: str) -> RawTable:
 def _read_parquet_text(path: Path, table: str) -> RawTable:
     """The text path of a Parquet file: every column cast to text (the tests compare it)."""
     typed = _read_parquet(path, table)
-    arrow = pq.read_table(path)
+    arrow = _read_arrow(path)
     cols = {f"c{i}": _arrow_to_text(arrow.column(i)) for i in range(arrow.num_columns)}
     lines = np.arange(2, arrow.num_rows + 2, dtype=np.int64)
     frame, lines = _tidy_arrow(pa.table(cols), list(typed.frame.columns), lines)
