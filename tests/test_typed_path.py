@@ -757,3 +757,30 @@ def test_key_problems_match_pandas(key_problems: dict[str, Any]) -> None:
     baseline = o[(o["episode_id"] == "E000020") & (o["timepoint"] == "baseline")]
     twice = baseline[baseline.duplicated(["measure"], keep=False)]
     assert found[("outcomes", "timepoint", "duplicate_timepoint")] == sorted(twice.index + 2)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        pa.array([-800_000], pa.int32()).cast(pa.date32()),  # year -221
+        pa.array([-719_529], pa.int32()).cast(pa.date32()),  # year 0 (-0001-12-31)
+        pa.array([2_932_897], pa.int32()).cast(pa.date32()),  # 10000-01-01
+        pa.array([3_000_000], pa.int32()).cast(pa.date32()),
+        pa.array([2**62], pa.int64()).cast(pa.timestamp("ms")),
+        pa.array([-800_000 * 86_400_000], pa.int64()).cast(pa.date64()),
+    ],
+    ids=["date32 year -221", "date32 year 0", "date32 year 10000", "date32 year 10183",
+         "timestamp year 146 million", "date64 year -221"],
+)  # fmt: skip
+def test_parquet_dates_without_a_python_date_are_invalid(tmp_path: Path, first: pa.Array) -> None:
+    # the typed path checked a date32 column's range with Python dates, which exist for
+    # years 1 to 9999 only: such a column raised OverflowError instead of invalid_date
+    days = pa.array([dt.date.fromisoformat(d) for d in _DAYS[1:]], pa.date32()).cast(first.type)
+    column = pa.concat_arrays([first, days])
+    _edit_parquet(tmp_path, [("outcomes", "assessed_on", column)])
+    report = _run(tmp_path, False, "quarantine")
+    assert not isinstance(report, str)
+    assert report.problems[["line", "column", "rule"]].values.tolist() == [
+        [2, "assessed_on", "invalid_date"]
+    ]
+    assert_same(tmp_path)

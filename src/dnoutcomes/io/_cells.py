@@ -12,6 +12,10 @@ import pyarrow.compute as pc
 
 # datetime64[ns] holds the days from 1677-09-22 to 2262-04-11: other dates take the text path
 _NS_FIRST, _NS_LAST = dt.date(1677, 9, 22), dt.date(2262, 4, 11)
+# the same bounds in days since 1970-01-01, as date32 stores them: compared as integers, since
+# a date32 before year 1 or after 9999 has no Python date (``as_py`` raised OverflowError)
+_EPOCH = dt.date(1970, 1, 1)
+_NS_FIRST_DAY, _NS_LAST_DAY = (_NS_FIRST - _EPOCH).days, (_NS_LAST - _EPOCH).days
 _INTEGERS = (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32())
 
 
@@ -106,9 +110,9 @@ def _typed_arrow(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray | None:
             return None
         typ = column.type
     if typ == pa.date32():
-        days = pc.min_max(column)
+        days = pc.min_max(column.cast(pa.int32()))
         low, high = days["min"].as_py(), days["max"].as_py()
-        if low is not None and (low < _NS_FIRST or high > _NS_LAST):
+        if low is not None and (low < _NS_FIRST_DAY or high > _NS_LAST_DAY):
             return None
         return column  # made datetime64[ns] by _to_series
     return None
