@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-__all__ = ["BLOCK_ROWS", "blocks", "encode", "encode_shared", "isin"]
+__all__ = ["BLOCK_ROWS", "arrow_text", "blocks", "encode", "encode_shared", "isin"]
 
 #: rows per block in :func:`blocks`: temporaries of a few megabytes, which the allocator
 #: reuses from one block to the next instead of mapping fresh pages for each array
@@ -48,7 +48,19 @@ def blocks(n: int) -> Iterator[slice]:
     return (slice(a, min(a + BLOCK_ROWS, n)) for a in range(0, n, BLOCK_ROWS))
 
 
-def _arrow_text(values: pd.Series | pd.Index) -> pa.Array:
+def arrow_text(values: pd.Series | pd.Index) -> pa.Array:
+    """A text column or index as one Arrow ``string`` array (zero-copy for pandas ``str``).
+
+    Parameters
+    ----------
+    values
+        Text (pandas ``str`` / ``string``); missing values become nulls.
+
+    Returns
+    -------
+    pyarrow.Array
+        One ``string`` array (chunks combined, ``large_string`` cast down).
+    """
     arr = pa.array(values.array)  # zero-copy for Arrow-backed text
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -111,11 +123,11 @@ def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]]
     -----
     The columns are hashed together, once, in Arrow
     (:func:`pyarrow.compute.dictionary_encode` over their chunks, without copying the
-    text); a categorical hashes only its categories and spreads them by its codes, and where equal
-    values sit next to each other (an export sorted by episode) only the first of each
-    run is hashed. The codes then
-    serve for duplicate tests (:func:`numpy.bincount`), joins (the same code is
-    the same value) and group-bys, with no further hashing.
+    text); a categorical hashes only its categories and spreads them by its codes, and
+    where equal values sit next to each other (an export sorted by episode) only the first
+    of each run is hashed. The codes then serve for duplicate tests
+    (:func:`numpy.bincount`), joins (the same code is the same value) and group-bys, with
+    no further hashing.
     """
     # the pieces hashed: a categorical's categories, a text chunk, or (sorted exports,
     # where equal ids sit together) the first value of each run of a chunk
@@ -209,6 +221,6 @@ def isin(keys: pd.Series, values: pd.Series | pd.Index | Sequence[str]) -> NDArr
     if _is_text(keys) and (_is_text(other) or other.dtype == object and len(other) == 0):
         if len(other) == 0:
             return np.zeros(len(keys), dtype=bool)
-        hit = pc.is_in(_arrow_text(keys), value_set=_arrow_text(other), skip_nulls=True)
+        hit = pc.is_in(arrow_text(keys), value_set=arrow_text(other), skip_nulls=True)
         return np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
     return np.asarray(keys.isin(other).fillna(False).to_numpy(), dtype=bool)

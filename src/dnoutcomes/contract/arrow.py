@@ -15,6 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dnoutcomes._frames import arrow_text
+
 __all__ = ["arrow_strings", "positions"]
 
 
@@ -39,12 +41,7 @@ def arrow_strings(values: pd.Series | pd.Index | Sequence[str]) -> pa.Array:
         series = pd.Series(list(values), dtype="str")
     if not isinstance(series.dtype, pd.StringDtype):
         series = series.astype("str")
-    arr = pa.array(series.array)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.type != pa.string():
-        arr = arr.cast(pa.string())
-    return arr
+    return arrow_text(series)
 
 
 def positions(keys: pd.Series, values: pd.Series | pd.Index | Sequence[str]) -> np.ndarray:

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from dnoutcomes.io._cells import arrow_to_text
 
 __all__ = ["PROBLEM_COLUMNS", "WITHHELD", "TableChecks", "as_text", "empty_problems"]
 
@@ -53,15 +54,13 @@ def as_text(values: pd.Series) -> pd.Series:
         return pd.Series(picked, index=values.index, dtype="str", name=values.name)
     if isinstance(dtype, pd.BooleanDtype) or dtype == np.dtype(bool):
         arr: pa.Array = pa.array(values.array, type=pa.bool_(), from_pandas=True)
-        text = pc.if_else(arr, "true", "false")
     elif dtype.kind == "M":
         arr = pa.array(values.to_numpy(dtype="datetime64[ns]"), from_pandas=True)
-        text = arr.cast(pa.date32()).cast(pa.string())
     elif dtype.kind in "iuf":
         arr = pa.array(values.array, from_pandas=True)
-        text = arr.cast(pa.string())
     else:
         return values.astype("str")
+    text = arrow_to_text(pa.chunked_array([arr]))
     out = pa.table({"v": text}).to_pandas()["v"]
     out.index = values.index
     out.name = values.name

@@ -195,3 +195,35 @@ def _tidy_arrow(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Trim every cell, make empty cells missing, drop rows that are entirely empty."""
     return _frame_of([_text_arrow(c) for c in table.columns], names, lines, table.num_rows)
+
+
+def _list_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A list column as ``;``-separated text. A missing item is an empty item, which the
+    list rule skips: ``binary_join`` alone makes the whole cell missing when one item is,
+    which lost the items recorded beside it (``["piriformis", null]`` read as no muscle)."""
+    chunks = []
+    for chunk in column.cast(pa.list_(pa.string())).chunks:
+        items = pa.ListArray.from_arrays(chunk.offsets, pc.fill_null(chunk.values, ""))
+        text = pc.binary_join(items, ";")
+        if chunk.null_count:  # a missing list stays missing
+            text = pc.if_else(chunk.is_valid(), text, pa.scalar(None, pa.string()))
+        chunks.append(text)
+    return pa.chunked_array(chunks, pa.string())
+
+
+def arrow_to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Cast one typed column to text the way a CSV export would show it: dates
+    ``YYYY-MM-DD`` (a timestamp cut to its date), booleans ``true``/``false``, lists joined
+    with ``;``, numbers as Arrow writes them (``15``, ``2.5``). The text path of Parquet and
+    :func:`dnoutcomes.contract.problems.as_text` (typed cells in messages) both use it."""
+    typ = column.type
+    if pa.types.is_dictionary(typ):
+        column = column.cast(typ.value_type)
+        typ = column.type
+    if pa.types.is_list(typ) or pa.types.is_large_list(typ):
+        return _list_text(column)
+    if pa.types.is_timestamp(typ):
+        return column.cast(pa.date32()).cast(pa.string())
+    if pa.types.is_boolean(typ):
+        return pc.if_else(column, "true", "false")
+    return column.cast(pa.string())

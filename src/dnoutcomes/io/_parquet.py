@@ -6,40 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dnoutcomes.io._cells import _frame_of, _text_arrow, _tidy_arrow, _typed_arrow
+from dnoutcomes.io._cells import _frame_of, _text_arrow, _tidy_arrow, _typed_arrow, arrow_to_text
 from dnoutcomes.io._raw import RawTable, _sha256, _unreadable
-
-
-def _list_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """A list column as ``;``-separated text. A missing item is an empty item, which the
-    list rule skips: ``binary_join`` alone makes the whole cell missing when one item is,
-    which lost the items recorded beside it (``["piriformis", null]`` read as no muscle)."""
-    chunks = []
-    for chunk in column.cast(pa.list_(pa.string())).chunks:
-        items = pa.ListArray.from_arrays(chunk.offsets, pc.fill_null(chunk.values, ""))
-        text = pc.binary_join(items, ";")
-        if chunk.null_count:  # a missing list stays missing
-            text = pc.if_else(chunk.is_valid(), text, pa.scalar(None, pa.string()))
-        chunks.append(text)
-    return pa.chunked_array(chunks, pa.string())
-
-
-def _arrow_to_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Cast one Parquet column to text the way a CSV export would show it."""
-    typ = column.type
-    if pa.types.is_dictionary(typ):
-        column = column.cast(typ.value_type)
-        typ = column.type
-    if pa.types.is_list(typ) or pa.types.is_large_list(typ):
-        return _list_text(column)
-    if pa.types.is_timestamp(typ):
-        return column.cast(pa.date32()).cast(pa.string())
-    if pa.types.is_boolean(typ):
-        return pc.if_else(column, "true", "false")
-    return column.cast(pa.string())
 
 
 def _read_arrow(path: Path) -> pa.Table:
@@ -67,7 +37,7 @@ def _read_parquet(path: Path, table: str) -> RawTable:
         typed = _typed_arrow(column)
         if typed is None:
             try:
-                typed = _text_arrow(_arrow_to_text(column))
+                typed = _text_arrow(arrow_to_text(column))
             except (pa.ArrowException, TypeError):
                 raise _unreadable(
                     path,
@@ -90,7 +60,7 @@ def _read_parquet_text(path: Path, table: str) -> RawTable:
     """The text path of a Parquet file: every column cast to text (the tests compare it)."""
     typed = _read_parquet(path, table)
     arrow = _read_arrow(path)
-    cols = {f"c{i}": _arrow_to_text(arrow.column(i)) for i in range(arrow.num_columns)}
+    cols = {f"c{i}": arrow_to_text(arrow.column(i)) for i in range(arrow.num_columns)}
     lines = np.arange(2, arrow.num_rows + 2, dtype=np.int64)
     frame, lines = _tidy_arrow(pa.table(cols), list(typed.frame.columns), lines)
     return RawTable(
