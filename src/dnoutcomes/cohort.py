@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 __all__ = [
     "FOLLOWUP_TIMEPOINTS",
     "PatientFlow",
+    "CONTRACT_COVARIATES",
     "check_arms",
     "comparison_episodes",
+    "covariate_names",
     "get_measure",
     "improvement_of",
     "outcome_pairs",
@@ -61,6 +63,69 @@ EPISODE_COLUMNS: tuple[str, ...] = (
     "start_date",
     "end_date",
 )
+
+
+#: Contract columns of the patients and episodes tables that can be named as covariates.
+CONTRACT_COVARIATES: tuple[str, ...] = (
+    "age",
+    "sex",
+    "condition",
+    "symptom_weeks",
+    "chronicity",
+    "site_id",
+    "therapist_id",
+)
+
+#: Columns of the typed patients/episodes frames that are neither covariates nor extras.
+_NOT_COVARIATES: frozenset[str] = frozenset(
+    {
+        "patient_id",
+        "episode_id",
+        "age_top_coded",
+        "contraindications",
+        "start_date",
+        "end_date",
+        "arm",
+        "arm_declared",
+        "arm_derived",
+        "discharge_reason",
+        "n_sessions",
+        "dn_sessions",
+    }
+)
+
+
+def covariate_names(dataset: Dataset) -> tuple[str, ...]:
+    """Every name a protocol may give as a covariate for this dataset.
+
+    Parameters
+    ----------
+    dataset
+        A loaded dataset.
+
+    Returns
+    -------
+    tuple of str
+        The contract covariates (:data:`CONTRACT_COVARIATES`), the extra columns of the
+        patients and episodes tables (in table order), then ``baseline:<measure>`` for
+        every measure with at least one ``baseline`` value.
+
+    Examples
+    --------
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> covariate_names(dataset)[:7]
+    ('age', 'sex', 'condition', 'symptom_weeks', 'chronicity', 'site_id', 'therapist_id')
+    >>> "baseline:odi" in covariate_names(dataset)
+    True
+    """
+    names = list(CONTRACT_COVARIATES)
+    for frame in (dataset.patients, dataset.episodes):
+        names.extend(str(c) for c in frame.columns if c not in _NOT_COVARIATES and c not in names)
+    outcomes = dataset.outcomes
+    at_baseline = outcomes.loc[outcomes["timepoint"] == "baseline", "measure"]
+    names.extend(f"baseline:{m}" for m in sorted(pd.unique(at_baseline.astype(str))))
+    return tuple(names)
 
 
 def _arm_counts(dataset: Dataset) -> pd.Series:
