@@ -154,13 +154,19 @@ def test_too_few_and_missing(vickers: pd.DataFrame, clinic_a_dataset: Any) -> No
         compare_ancova(clinic_a_dataset, measure="rmdq")
     with pytest.raises(RequestError, match="conf_level"):
         compare_ancova(clinic_a_dataset, conf_level=95)
-    with pytest.raises(InsufficientDataError, match="collinear"):
-        fit_ancova(
-            vickers.assign(copy=vickers["pk1"] * 2),
-            outcome="pk5",
-            baseline="pk1",
-            covariates=["copy"],
-        )
+    # a covariate that cannot enter is left out, said so, and not listed as adjusted for
+    collinear = fit_ancova(
+        vickers.assign(copy=vickers["pk1"] * 2, same=1.0),
+        outcome="pk5",
+        baseline="pk1",
+        covariates=["copy", "same", "age"],
+    )
+    assert collinear.covariates == ("age",)
+    assert "and age" in collinear.title and "copy" not in collinear.title
+    assert any("'copy' was not adjusted for: it is collinear" in n for n in collinear.notes)
+    assert any("'same' was not adjusted for: it takes one value" in n for n in collinear.notes)
+    with_age = fit_ancova(vickers, outcome="pk5", baseline="pk1", covariates=["age"])
+    assert collinear.estimate == pytest.approx(with_age.estimate, rel=1e-12)
     # defaults the data do not record are skipped with a note; explicit ones raise
     with pytest.raises(InsufficientDataError):
         compare_outcomes(clinic_a_dataset, outcomes=[("nprs", "discharge"), ("rmdq", "discharge")])
@@ -226,7 +232,7 @@ def test_one_covariate_given_as_a_string(clinic_a_dataset: Any) -> None:
     assert one.covariates == ("age",)
     assert one.estimate == listed.estimate and one.std_error == listed.std_error
     assert one.estimate != plain.estimate  # age really entered the model
-    with pytest.raises(RequestError, match="bmi not found.*covariates=") as info:
+    with pytest.raises(RequestError, match="'bmi' is not a column.*Expected some of: age") as info:
         compare_ancova(clinic_a_dataset, covariates="bmi")
     assert "b, m, i" not in str(info.value)
 

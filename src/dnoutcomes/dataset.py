@@ -6,7 +6,7 @@ counts, the patient's site on each episode) are pure functions of typed frames.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,6 +201,19 @@ class Dataset:
     path: Path | None = None
     mode: str = "strict"
     outcomes_form: str = "long"
+    #: Comparison sets and per-episode values already built from these frames, so that the
+    #: analyses of one :class:`~dnoutcomes.stats.Analysis` build each only once. Not an
+    #: argument: :func:`dataclasses.replace` (a subset) starts with an empty cache.
+    _cache: dict[Any, Any] = field(
+        init=False, default_factory=dict, repr=False, compare=False, hash=False
+    )
+
+    def _cached(self, key: Any, build: Callable[[], Any]) -> Any:
+        """The value built once per key for this dataset (frames are never mutated)."""
+        cache = self._cache
+        if key not in cache:
+            cache[key] = build()
+        return cache[key]
 
     @property
     def n_patients(self) -> int:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from dnoutcomes.cohort import outcome_pairs
+from dnoutcomes.cohort import BASELINE_PREFIX, check_covariates, outcome_pairs, with_covariates
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats._ols import design_matrix, fit_ols
@@ -138,6 +138,47 @@ def _as_names(covariates: Sequence[str]) -> tuple[str, ...]:
     return (covariates,) if isinstance(covariates, str) else tuple(covariates)
 
 
+def _enterable(
+    data: pd.DataFrame,
+    treated: str,
+    baseline: str,
+    covariates: tuple[str, ...],
+    notes: list[str],
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The model columns of the covariates that can enter the model, and their names.
+
+    A covariate whose columns take one value in every analysed row, or that is collinear
+    with the arm, the baseline and the covariates before it, cannot be estimated: it is
+    left out and ``notes`` says so (it is then not listed as adjusted for).
+    """
+    covs, origin = design_matrix(data, columns=covariates)
+    base = np.column_stack(
+        [np.ones(len(data)), data[treated].to_numpy(dtype=float), data[baseline].to_numpy(float)]
+    )
+    kept_cols: list[str] = []
+    kept: list[str] = []
+    n = len(data)
+    for name in covariates:
+        cols = [c for c, o in origin.items() if o == name]
+        values = covs[cols].to_numpy(dtype=float) if cols else np.empty((n, 0))
+        if not cols or np.all(values == values[:1], axis=0).all():
+            notes.append(
+                f"Covariate {name!r} was not adjusted for: it takes one value in all {n} "
+                "analysed episodes."
+            )
+            continue
+        trial = np.column_stack([base, covs[kept_cols].to_numpy(dtype=float), values])
+        if np.linalg.matrix_rank(trial) < trial.shape[1]:
+            notes.append(
+                f"Covariate {name!r} was not adjusted for: it is collinear with the arm, "
+                f"the baseline or the covariates before it in the {n} analysed episodes."
+            )
+            continue
+        kept_cols.extend(cols)
+        kept.append(name)
+    return covs[kept_cols], tuple(kept)
+
+
 def fit_ancova(
     frame: pd.DataFrame,
     *,
@@ -215,7 +256,8 @@ def fit_ancova(
             f"baseline and a {timepoint} value; needs at least {MIN_PER_ARM} per arm. "
             "Compare arms with more data or choose another timepoint."
         )
-    covs, _ = design_matrix(data, columns=covariates)
+    notes: list[str] = []
+    covs, covariates = _enterable(data, treated, baseline, covariates, notes)
     exog = pd.concat(
         [
             pd.Series(1.0, index=data.index, name="intercept"),
@@ -232,12 +274,12 @@ def fit_ancova(
             f"{p + 1}. Use fewer covariates."
         )
     x = exog.to_numpy(dtype=float)
-    constant = [c for c in exog.columns[1:] if exog[c].nunique() == 1]
+    constant = [c for c in ("baseline",) if exog[c].nunique() == 1]
     if constant:
         raise InsufficientDataError(
-            f"{label}: {', '.join(constant)} take(s) one value for all {n} analysed "
-            "episodes, so the model cannot separate them from the intercept; needs "
-            "variation. Drop a constant covariate, or analyse more episodes."
+            f"{label}: the baseline takes one value for all {n} analysed "
+            "episodes, so the model cannot separate it from the intercept; needs "
+            "variation. Analyse more episodes."
         )
     y = data[outcome].astype(float).to_numpy()
     if y.min() == y.max():
@@ -248,8 +290,7 @@ def fit_ancova(
     if np.linalg.matrix_rank(x) < p:
         raise InsufficientDataError(
             f"{label}: the model columns {', '.join(exog.columns)} are collinear in the "
-            f"{n} analysed episodes (a covariate is constant or duplicates another). "
-            "Drop that covariate."
+            f"{n} analysed episodes (the baseline duplicates the arm). Analyse more episodes."
         )
     ols = fit_ols(x, y, terms=list(exog.columns), conf_level=conf_level)
     coefficients, df_resid, tcrit = ols.coefficients, ols.df_resid, ols.tcrit
@@ -274,7 +315,6 @@ def fit_ancova(
     j = 1 - 3 / (4 * (n0 + n1) - 9)
     arm_row = coefficients.iloc[1]
     scale = j / pooled_sd if pooled_sd > 0 else float("nan")
-    notes: list[str] = []
     n_incomplete = int(len(frame) - n - n_dropped_cov)
     if n_incomplete:
         notes.append(
@@ -383,20 +423,16 @@ def compare_ancova(
             f"{reference} and {comparator} has any {measure} value at {timepoint}; needs at "
             "least 2 per arm. Choose a measure and timepoint the export records."
         )
-    covariates = _as_names(covariates)
-    unknown = [c for c in covariates if c not in pairs.columns]
-    if unknown:
-        raise RequestError(
-            f"ANCOVA covariates: {', '.join(unknown)} not found; expected columns of the "
-            f"episodes or patients tables: {', '.join(map(str, pairs.columns))}. Name "
-            "some of those, e.g. covariates=['age', 'symptom_weeks']."
-        )
+    names = check_covariates(dataset, covariates, where="ANCOVA")
+    # the outcome's own baseline is always in the model
+    names = tuple(c for c in names if c != f"{BASELINE_PREFIX}{measure}")
+    pairs = with_covariates(pairs, dataset, names)
     result = fit_ancova(
         pairs,
         outcome="value",
         baseline="baseline",
         treated="treated",
-        covariates=covariates,
+        covariates=names,
         conf_level=conf_level,
         measure=measure,
         timepoint=timepoint,

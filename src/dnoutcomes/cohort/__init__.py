@@ -14,6 +14,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from dnoutcomes.cohort._covariates import (
+    BASELINE_PREFIX,
+    CONTRACT_COVARIATES,
+    as_names,
+    check_covariates,
+    covariate_names,
+    with_covariates,
+)
 from dnoutcomes.errors import RequestError
 from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
@@ -24,10 +32,15 @@ if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
 
 __all__ = [
+    "BASELINE_PREFIX",
+    "CONTRACT_COVARIATES",
     "FOLLOWUP_TIMEPOINTS",
     "PatientFlow",
-    "CONTRACT_COVARIATES",
+    "as_names",
     "check_arms",
+    "check_covariates",
+    "values_at",
+    "with_covariates",
     "comparison_episodes",
     "covariate_names",
     "get_measure",
@@ -63,69 +76,6 @@ EPISODE_COLUMNS: tuple[str, ...] = (
     "start_date",
     "end_date",
 )
-
-
-#: Contract columns of the patients and episodes tables that can be named as covariates.
-CONTRACT_COVARIATES: tuple[str, ...] = (
-    "age",
-    "sex",
-    "condition",
-    "symptom_weeks",
-    "chronicity",
-    "site_id",
-    "therapist_id",
-)
-
-#: Columns of the typed patients/episodes frames that are neither covariates nor extras.
-_NOT_COVARIATES: frozenset[str] = frozenset(
-    {
-        "patient_id",
-        "episode_id",
-        "age_top_coded",
-        "contraindications",
-        "start_date",
-        "end_date",
-        "arm",
-        "arm_declared",
-        "arm_derived",
-        "discharge_reason",
-        "n_sessions",
-        "dn_sessions",
-    }
-)
-
-
-def covariate_names(dataset: Dataset) -> tuple[str, ...]:
-    """Every name a protocol may give as a covariate for this dataset.
-
-    Parameters
-    ----------
-    dataset
-        A loaded dataset.
-
-    Returns
-    -------
-    tuple of str
-        The contract covariates (:data:`CONTRACT_COVARIATES`), the extra columns of the
-        patients and episodes tables (in table order), then ``baseline:<measure>`` for
-        every measure with at least one ``baseline`` value.
-
-    Examples
-    --------
-    >>> from dnoutcomes.sample import generate
-    >>> dataset = generate(episodes=300, seed=1).to_dataset()
-    >>> covariate_names(dataset)[:7]
-    ('age', 'sex', 'condition', 'symptom_weeks', 'chronicity', 'site_id', 'therapist_id')
-    >>> "baseline:odi" in covariate_names(dataset)
-    True
-    """
-    names = list(CONTRACT_COVARIATES)
-    for frame in (dataset.patients, dataset.episodes):
-        names.extend(str(c) for c in frame.columns if c not in _NOT_COVARIATES and c not in names)
-    outcomes = dataset.outcomes
-    at_baseline = outcomes.loc[outcomes["timepoint"] == "baseline", "measure"]
-    names.extend(f"baseline:{m}" for m in sorted(pd.unique(at_baseline.astype(str))))
-    return tuple(names)
 
 
 def _arm_counts(dataset: Dataset) -> pd.Series:
@@ -276,6 +226,14 @@ def comparison_episodes(
     {'dn_manual_exercise': 137, 'dn_only': 77}
     """
     check_arms(dataset, reference, comparator)
+    built: pd.DataFrame = dataset._cached(
+        ("comparison_episodes", reference, comparator),
+        lambda: _comparison_episodes(dataset, reference, comparator),
+    )
+    return built.copy()
+
+
+def _comparison_episodes(dataset: Dataset, reference: str, comparator: str) -> pd.DataFrame:
     episodes = dataset.episodes
     keep = episodes["arm"].isin([reference, comparator]).fillna(False).to_numpy(dtype=bool)
     chosen = episodes.loc[keep]
@@ -297,8 +255,20 @@ def comparison_episodes(
     return result
 
 
+def values_at(dataset: Dataset, measure: str, timepoint: str) -> pd.Series:
+    """The value of ``measure`` at ``timepoint`` per episode (index: episode_id).
+
+    Built once per dataset, measure and timepoint (every analysis of one
+    :class:`~dnoutcomes.stats.Analysis` shares it); ``session`` values, of which an episode
+    may have many, give the first.
+    """
+    values: pd.Series = dataset._cached(
+        ("values_at", measure, timepoint), lambda: _values_at(dataset, measure, timepoint)
+    )
+    return values
+
+
 def _values_at(dataset: Dataset, measure: str, timepoint: str) -> pd.Series:
-    """The value of ``measure`` at ``timepoint`` per episode (index: episode_id)."""
     outcomes = dataset.outcomes
     rows = outcomes.loc[
         (outcomes["measure"] == measure) & (outcomes["timepoint"] == timepoint),
@@ -385,8 +355,8 @@ def outcome_pairs(
     _check_timepoint(timepoint)
     frame = comparison_episodes(dataset, reference=reference, comparator=comparator)
     ids = frame["episode_id"]
-    frame["baseline"] = ids.map(_values_at(dataset, measure, "baseline")).astype(float)
-    frame["value"] = ids.map(_values_at(dataset, measure, timepoint)).astype(float)
+    frame["baseline"] = ids.map(values_at(dataset, measure, "baseline")).astype(float)
+    frame["value"] = ids.map(values_at(dataset, measure, timepoint)).astype(float)
     frame["improvement"] = improvement_of(spec, frame["baseline"], frame["value"])
     return frame
 
