@@ -14,16 +14,18 @@ model and the weights), ``_balance`` (covariate columns, SMDs, the balance table
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from dnoutcomes.cohort import outcome_pairs
-from dnoutcomes.errors import InsufficientDataError
+from dnoutcomes.cohort import BASELINE_PREFIX, check_covariates, outcome_pairs, with_covariates
+from dnoutcomes.errors import InsufficientDataError, RequestError
+from dnoutcomes.protocol import DEFAULT_WEIGHTING_COVARIATES, Estimand
 from dnoutcomes.stats._balance import BALANCE_THRESHOLD as BALANCE_THRESHOLD
 from dnoutcomes.stats._balance import balance_table, indicator_columns
 from dnoutcomes.stats._balance import (
@@ -44,6 +46,7 @@ __all__ = [
     "balance_table",
     "compare_iptw",
     "e_value",
+    "estimand_weights",
     "propensity_weights",
     "standardized_mean_differences",
 ]
@@ -51,10 +54,8 @@ __all__ = [
 # doctest.testmod(iptw) also runs the examples of the re-exported functions.
 __test__ = {"e_value": e_value}
 
-#: Continuous covariates of the propensity model, in the plan's order.
-PS_CONTINUOUS: tuple[str, ...] = ("age", "symptom_weeks", "nprs_baseline", "odi_baseline")
-#: Categorical covariates of the propensity model (one 0/1 column per level present).
-PS_CATEGORICAL: tuple[str, ...] = ("sex", "condition", "site_id")
+#: The estimands of the weighting.
+ESTIMANDS: tuple[str, ...] = ("ate", "att", "ato")
 #: Minimum episodes per arm for the propensity model.
 MIN_PER_ARM = 10
 
@@ -66,7 +67,11 @@ class IptwResult(ResultMixin):
     Attributes
     ----------
     reference, comparator, measure, timepoint
-        What was compared (the NPRS-at-discharge ANCOVA set with a baseline ODI).
+        What was compared.
+    estimand
+        ``"ate"``, ``"att"`` or ``"ato"`` (see :func:`estimand_weights`).
+    covariates
+        The covariates that entered the propensity model.
     estimates
         Two rows, ``term`` ``"naive"`` (unweighted ANCOVA, classical SE, t interval) and
         ``"iptw"`` (weighted ANCOVA, HC0 robust SE, normal interval); columns ``term``,
@@ -91,6 +96,8 @@ class IptwResult(ResultMixin):
     comparator: str
     measure: str
     timepoint: str
+    estimand: Estimand
+    covariates: tuple[str, ...]
     estimates: pd.DataFrame
     balance: pd.DataFrame
     weights: pd.DataFrame
@@ -112,7 +119,8 @@ class IptwResult(ResultMixin):
     @property
     def title(self) -> str:  # type: ignore[override]
         return (
-            f"IPTW-adjusted {self.measure} at {self.timepoint}: {self.comparator} minus "
+            f"IPTW-adjusted ({self.estimand.upper()}) {self.measure} at {self.timepoint}: "
+            f"{self.comparator} minus "
             f"{self.reference}, n = {self.n}; effective sample sizes "
             f"{self.ess_reference:.1f} / {self.ess_comparator:.1f}; "
             f"max |SMD| {self.balance['smd_before'].abs().max():.3f} before, "
@@ -148,6 +156,10 @@ class IptwResult(ResultMixin):
         out: dict[str, Any] = jsonable(
             {
                 "n": self.n,
+                "measure": self.measure,
+                "timepoint": self.timepoint,
+                "estimand": self.estimand,
+                "covariates": list(self.covariates),
                 "estimate": adjusted["estimate"],
                 "se": adjusted["std_error"],
                 "ci_low": adjusted["conf_low"],
@@ -184,6 +196,12 @@ def _ancova_rows(
     bread = np.linalg.inv(design.T @ xw)
     beta = bread @ (xw.T @ y)
     resid = y - design @ beta
+    if not np.any(np.abs(resid) > 1e-12 * max(1.0, float(np.abs(y).max()))):
+        raise InsufficientDataError(
+            f"IPTW: the model fits all {n} analysed outcomes exactly (every residual is 0), "
+            "so no standard error can be estimated; a comparison needs outcomes that vary "
+            "beyond the arm and the baseline."
+        )
     if weights is None:
         sigma2 = float(resid @ resid) / (n - p)
         se = math.sqrt(sigma2 * bread[1, 1])
@@ -214,9 +232,13 @@ def compare_iptw(
     *,
     reference: str = "dn_only",
     comparator: str = "dn_manual_exercise",
+    measure: str = "nprs",
+    timepoint: str = "discharge",
+    covariates: Sequence[str] = DEFAULT_WEIGHTING_COVARIATES,
+    estimand: Estimand = "ate",
     conf_level: float = 0.95,
 ) -> IptwResult:
-    """Adjust the NPRS-at-discharge comparison for confounding by IPTW.
+    """Adjust a baseline-vs-timepoint comparison for confounding by propensity weights.
 
     Parameters
     ----------
@@ -224,37 +246,54 @@ def compare_iptw(
         A loaded :class:`~dnoutcomes.dataset.Dataset`.
     reference, comparator
         The arms compared; the estimate is "comparator minus reference".
+    measure, timepoint
+        The outcome (default NPRS at discharge, the analysis plan's section 6).
+    covariates
+        The propensity model's covariates (see :func:`dnoutcomes.cohort.check_covariates`:
+        contract columns, extra columns, ``baseline:<measure>``); default the plan's age,
+        sex, condition, symptom weeks, baseline NPRS, baseline ODI and site.
+    estimand
+        ``"ate"`` (stabilised inverse-probability weights), ``"att"`` (the comparator
+        arm's patients: weight 1 for them, ``e / (1 - e)`` for reference ones) or
+        ``"ato"`` (overlap weights: ``1 - e`` for comparator, ``e`` for reference
+        episodes).
     conf_level
         Level of the intervals, in (0, 1).
 
     Returns
     -------
     IptwResult
-        ``estimates`` (naive and IPTW rows), ``balance``, ``weights``, effective sample
-        sizes, E-values.
+        ``estimates`` (naive and weighted rows), ``balance``, ``weights``, effective sample
+        sizes, E-values; ``covariates`` lists those that entered the propensity model.
 
     Raises
     ------
     RequestError
-        An unknown arm, or ``conf_level`` outside (0, 1).
+        An unknown arm, measure, timepoint, covariate or estimand, or ``conf_level``
+        outside (0, 1).
     InsufficientDataError
-        Fewer than 10 analysed episodes in an arm.
+        Fewer than 10 analysed episodes in an arm, an outcome that does not vary, or a
+        weighted model that fits every outcome exactly.
 
     Notes
     -----
-    Analysis set: comparison episodes with a baseline and a discharge NPRS and a baseline
-    ODI, and no missing propensity covariate (others are counted in ``notes``).
+    Analysis set: comparison episodes with a baseline and a ``timepoint`` value of the
+    measure and no missing propensity covariate (others are counted in ``notes``).
 
-    * Propensity: logistic regression of the comparator indicator on age (``90+`` as 90),
-      sex, condition, symptom weeks, baseline NPRS, baseline ODI and site (levels present in
-      the analysis set; the first in sorted order is the reference).
-    * Weights ``w = p / ps`` (comparator) and ``(1 - p) / (1 - ps)`` (reference),
-      ``p`` the comparator share; ``ESS = (sum w)^2 / sum w^2`` per arm.
-    * Weighted OLS ``nprs_discharge ~ arm + nprs_baseline``; arm coefficient with the HC0
-      sandwich SE ``(X'WX)^-1 X'W diag(e^2) W X (X'WX)^-1`` and a normal interval (as R's
+    * Propensity: logistic regression of the comparator indicator on the covariates
+      (numeric ones as they are, ``90+`` ages as 90; categorical ones by level, levels
+      present in the analysis set, the first in sorted order the reference). A covariate
+      taking one value in the analysis set, or collinear with those before it, is left out
+      and named in ``notes``.
+    * Weights with ``e`` the propensity and ``p`` the comparator share: ATE ``p / e``
+      (comparator) and ``(1 - p) / (1 - e)`` (reference); ATT ``1`` and ``e / (1 - e)``;
+      ATO ``1 - e`` and ``e``. ``ESS = (sum w)^2 / sum w^2`` per arm.
+    * Weighted OLS ``outcome ~ arm + baseline``; arm coefficient with the HC0 sandwich SE
+      ``(X'WX)^-1 X'W diag(e^2) W X (X'WX)^-1`` and a normal interval (as R's
       ``sandwich::vcovHC(type = "HC0")``). The naive row is the same model unweighted.
-    * SMDs: see :func:`standardized_mean_differences`.
-    * E-value: ``d = estimate / s`` with ``s`` the pooled within-arm SD of discharge NPRS
+    * SMDs: see :func:`standardized_mean_differences`; a baseline covariate is keyed
+      ``<measure>_baseline`` (``nprs_baseline``).
+    * E-value: ``d = estimate / s`` with ``s`` the pooled within-arm SD of the outcome
       (``n - 1`` denominators); ``RR = exp(0.91 d)``, the interval limits likewise; then
       :func:`e_value`.
 
@@ -265,20 +304,21 @@ def compare_iptw(
     >>> result = compare_iptw(dataset).to_dict()
     >>> result["n"], round(result["estimate"], 2)
     (178, -0.79)
+    >>> round(compare_iptw(dataset, estimand="ato").to_dict()["estimate"], 2)
+    -0.91
     """
     check_conf_level(conf_level, where="compare_iptw")
+    if estimand not in ESTIMANDS:
+        raise RequestError(
+            f"compare_iptw: estimand must be one of {', '.join(ESTIMANDS)}; got {estimand!r}. "
+            "Use 'ate' (everyone), 'att' (the comparator arm's patients) or 'ato' (overlap)."
+        )
+    names = check_covariates(dataset, covariates, where="Weighting")
     pairs = outcome_pairs(
-        dataset, measure="nprs", timepoint="discharge", reference=reference, comparator=comparator
+        dataset, measure=measure, timepoint=timepoint, reference=reference, comparator=comparator
     )
-    odi = outcome_pairs(
-        dataset, measure="odi", timepoint="discharge", reference=reference, comparator=comparator
-    )
-    frame = pairs.assign(
-        nprs_baseline=pairs["baseline"],
-        nprs_discharge=pairs["value"],
-        odi_baseline=odi["baseline"].to_numpy(),
-    )
-    needed = ["nprs_baseline", "nprs_discharge", *PS_CONTINUOUS, *PS_CATEGORICAL]
+    frame, continuous, categorical = _covariate_frame(pairs, dataset, names)
+    needed = ["baseline", "value", *continuous, *categorical]
     complete = frame[list(dict.fromkeys(needed))].notna().all(axis=1)
     notes: list[str] = []
     for arm in (reference, comparator):
@@ -286,49 +326,48 @@ def compare_iptw(
         left = int((in_arm & ~complete).sum())
         if left:
             notes.append(
-                f"{left} {arm} episodes without a baseline and discharge NPRS, a baseline "
-                "ODI or a propensity covariate were left out."
+                f"{left} {arm} episodes without a baseline and {timepoint} {measure} or a "
+                "propensity covariate were left out."
             )
         if int((in_arm & complete).sum()) < MIN_PER_ARM:
             raise InsufficientDataError(
                 f"IPTW: arm {arm!r} has {int((in_arm & complete).sum())} episodes with a "
-                "baseline and discharge NPRS and a baseline ODI; the propensity model needs "
-                f"at least {MIN_PER_ARM} per arm."
+                f"baseline and {timepoint} {measure} and every propensity covariate; the "
+                f"propensity model needs at least {MIN_PER_ARM} per arm."
             )
     data = frame.loc[complete].reset_index(drop=True)
     treated = data["treated"].to_numpy(dtype=np.float64)
-    covariates = indicator_columns(data, continuous=PS_CONTINUOUS, categorical=PS_CATEGORICAL)
-    ps, weights, converged, messages = propensity_weights(covariates, treated)
-    levels = [c for c in covariates.columns if "=" in c]
-    per_arm = covariates[levels].groupby(treated).sum()
+    covs = indicator_columns(data, continuous=continuous, categorical=categorical)
+    covs, entered = _enterable(covs, continuous, categorical, notes)
+    ps, _, converged, messages = propensity_weights(covs, treated)
+    weights = estimand_weights(ps, treated, estimand)
+    levels = [c for c in covs.columns if "=" in c]
+    per_arm = covs[levels].groupby(treated).sum()
     one_arm = [c for c in levels if (per_arm[c] == 0).any()]
     if one_arm:
         notes.append(
             "Propensity model: "
             + ", ".join(f"{c} ({int(per_arm[c].sum())} episodes)" for c in one_arm)
             + " occur in one arm only, so the model separates them from the other arm "
-            "(propensities near 0 or 1, as R's glm gives them; their weights stay bounded "
-            "by the stabilisation)."
+            "(propensities near 0 or 1, as R's glm gives them)."
         )
     notes.extend(f"Propensity model: {m}." for m in messages)
     if not converged:
         notes.append("Propensity model: the logistic regression did NOT converge.")
-    y = data["nprs_discharge"].to_numpy(dtype=np.float64)
+    y = data["value"].to_numpy(dtype=np.float64)
     if np.ptp(y) == 0.0:
         raise InsufficientDataError(
-            f"IPTW: every one of the {len(y)} analysed episodes has nprs = {y[0]:g} at "
-            "discharge; a weighted difference (and its E-value) needs outcomes that vary."
+            f"IPTW: every one of the {len(y)} analysed episodes has {measure} = {y[0]:g} at "
+            f"{timepoint}; a weighted difference (and its E-value) needs outcomes that vary."
         )
-    design = np.column_stack(
-        [np.ones_like(y), treated, data["nprs_baseline"].to_numpy(dtype=np.float64)]
-    )
+    design = np.column_stack([np.ones_like(y), treated, data["baseline"].to_numpy(np.float64)])
     naive = _ancova_rows(y, design, None, conf_level)
     adjusted = _ancova_rows(y, design, weights, conf_level)
     rows = [{"term": "naive", **naive}, {"term": "iptw", **adjusted}]
     estimates = pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
     c, r = treated == 1.0, treated == 0.0
     sd_outcome = math.sqrt((y[c].var(ddof=1) + y[r].var(ddof=1)) / 2.0)
-    scale = 0.91 / sd_outcome
+    scale = 0.91 / sd_outcome if sd_outcome > 0 else math.nan
     ev, ev_ci = e_value(
         math.exp(scale * adjusted["estimate"]),
         math.exp(scale * adjusted["conf_low"]),
@@ -337,10 +376,12 @@ def compare_iptw(
     return IptwResult(
         reference=reference,
         comparator=comparator,
-        measure="nprs",
-        timepoint="discharge",
+        measure=measure,
+        timepoint=timepoint,
+        estimand=estimand,
+        covariates=entered,
         estimates=estimates,
-        balance=balance_table(covariates, treated, weights),
+        balance=balance_table(covs, treated, weights),
         weights=pd.DataFrame(
             {
                 "episode_id": data["episode_id"].astype(str).to_numpy(),
@@ -361,6 +402,127 @@ def compare_iptw(
         episodes_used=id_tuple(data["episode_id"]),
         notes=tuple(notes),
     )
+
+
+def estimand_weights(
+    ps: ArrayLike, treated: ArrayLike, estimand: Estimand = "ate"
+) -> NDArray[np.float64]:
+    """Propensity-score weights for an estimand (analysis plan, section 10).
+
+    Parameters
+    ----------
+    ps
+        Propensity of being a comparator episode, in (0, 1).
+    treated
+        1 for comparator episodes, 0 for reference ones.
+    estimand
+        ``"ate"``: ``p / e`` (comparator) and ``(1 - p) / (1 - e)`` (reference), ``p`` the
+        comparator share (stabilised); ``"att"``: ``1`` and ``e / (1 - e)``; ``"ato"``
+        (overlap weights): ``1 - e`` and ``e``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One weight per episode.
+
+    Examples
+    --------
+    >>> estimand_weights([0.25, 0.5], [1, 0], "ato").tolist()
+    [0.75, 0.5]
+    >>> estimand_weights([0.25, 0.5], [1, 0], "att").tolist()
+    [1.0, 1.0]
+    """
+    e = np.asarray(ps, dtype=np.float64)
+    t = np.asarray(treated, dtype=np.float64)
+    if estimand == "att":
+        return np.where(t == 1.0, 1.0, e / (1.0 - e))
+    if estimand == "ato":
+        return np.where(t == 1.0, 1.0 - e, e)
+    share = float(t.mean())
+    return np.where(t == 1.0, share / e, (1.0 - share) / (1.0 - e))
+
+
+def _covariate_frame(
+    pairs: pd.DataFrame, dataset: Dataset, names: Sequence[str]
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The comparison frame with one column per covariate (``baseline:<m>`` as
+    ``<m>_baseline``, the balance table's key), split into continuous and categorical."""
+    frame = with_covariates(pairs, dataset, names)
+    renames: dict[str, str] = {}
+    continuous: list[str] = []
+    categorical: list[str] = []
+    for name in names:
+        column = name
+        if name.startswith(BASELINE_PREFIX):
+            column = f"{name[len(BASELINE_PREFIX) :]}_baseline"
+            if column in frame.columns:  # an extra column of that name: keep the long one
+                column = name
+            else:
+                renames[name] = column
+        series = frame[name]
+        if isinstance(series.dtype, pd.CategoricalDtype) or not (
+            pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+        ):
+            numbers = pd.to_numeric(series, errors="coerce")
+            text = isinstance(series.dtype, pd.CategoricalDtype)
+            if text or numbers.notna().sum() != series.notna().sum() or series.isna().all():
+                categorical.append(column)
+                continue
+            frame = frame.assign(**{name: numbers})
+        continuous.append(column)
+    return frame.rename(columns=renames), continuous, categorical
+
+
+def _enterable(
+    covs: pd.DataFrame, continuous: list[str], categorical: list[str], notes: list[str]
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The propensity columns of the covariates that can enter, and their names: one taking
+    a single value in the analysis set, or collinear with those before it, is left out."""
+    n = len(covs)
+    kept_cols: list[str] = []
+    entered: list[str] = []
+    for name in [*continuous, *categorical]:
+        cols = (
+            [name] if name in continuous else [c for c in covs.columns if c.split("=")[0] == name]
+        )
+        values = covs[cols].to_numpy(dtype=np.float64)
+        if (
+            values.shape[1] == 0
+            or (values.shape[1] == 1 and np.ptp(values) == 0.0)
+            or (name in categorical and values.shape[1] == 1)
+        ):
+            notes.append(
+                f"Covariate {name!r} was not adjusted for: it takes one value in all {n} "
+                "analysed episodes."
+            )
+            continue
+        model = [c for c in cols[1:]] if name in categorical else cols
+        trial = np.column_stack(
+            [np.ones(n), covs[_model_columns(kept_cols)].to_numpy(np.float64), covs[model]]
+        )
+        if np.linalg.matrix_rank(trial) < trial.shape[1]:
+            notes.append(
+                f"Covariate {name!r} was not adjusted for: it is collinear with the covariates "
+                f"before it in the {n} analysed episodes."
+            )
+            continue
+        kept_cols.extend(cols)
+        entered.append(name)
+    return covs[kept_cols], tuple(entered)
+
+
+def _model_columns(columns: list[str]) -> list[str]:
+    """The columns a logistic model uses: each categorical's first level dropped."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for column in columns:
+        if "=" in column:
+            group = column.split("=")[0]
+            if group not in seen:
+                seen.add(group)
+                continue
+        out.append(column)
+    return out
 
 
 def _ess(w: NDArray[np.float64]) -> float:
