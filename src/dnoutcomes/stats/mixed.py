@@ -20,6 +20,7 @@ from scipy import stats
 
 from dnoutcomes._frames import isin
 from dnoutcomes.cohort import comparison_episodes, get_measure
+from dnoutcomes.contract.specs import TIMEPOINTS
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level, linear_combinations, wald_table
 from dnoutcomes.stats._observed import check_min_n, observed_means
@@ -105,6 +106,7 @@ class TrajectoryResult(ResultMixin):
     conf_level: float
     episodes_used: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    timepoints: tuple[str, ...] = TRAJECTORY_TIMEPOINTS
 
     @property
     def _frame(self) -> pd.DataFrame:  # type: ignore[override]
@@ -155,6 +157,7 @@ class TrajectoryResult(ResultMixin):
         out: dict[str, Any] = jsonable(
             {
                 "measure": self.measure,
+                "timepoints": list(self.timepoints),
                 "n_obs": self.n_obs,
                 "n_episodes": self.n_episodes,
                 "fixed": fixed,
@@ -200,8 +203,9 @@ def compare_trajectories(
     reference: str = "dn_only",
     comparator: str = "dn_manual_exercise",
     measure: str = "nprs",
+    timepoints: Sequence[str] = TRAJECTORY_TIMEPOINTS,
     engine: Engine = "fast",
-    weeks: Sequence[float] = (0.0, 2.0, 4.0, 6.0, 8.0),
+    weeks: Sequence[float] | None = None,
     conf_level: float = 0.95,
     min_n: int = 5,
 ) -> TrajectoryResult:
@@ -215,11 +219,17 @@ def compare_trajectories(
         The arms compared; ``arm`` is 1 for the comparator.
     measure
         A registered measure (default NPRS).
+    timepoints
+        The timepoints whose rows enter (default ``baseline``, ``session`` and
+        ``discharge``; follow-ups may be added, e.g. for a trial whose outcomes are
+        follow-up visits).
     engine
         ``"fast"`` (default; profiled REML, see :func:`fit_random_intercept`) or
         ``"statsmodels"`` (MixedLM).
     weeks
-        Weeks since the episode start at which the model-based means are reported.
+        Weeks since the episode start at which the model-based means are reported;
+        ``None``: 0, 2, 4, 6 and 8 for the default timepoints, otherwise five evenly spaced
+        weeks from 0 to the latest observed week (no mean beyond the data).
     conf_level
         Level of the intervals, in (0, 1).
     min_n
@@ -273,7 +283,14 @@ def compare_trajectories(
         )
     check_conf_level(conf_level, where="compare_trajectories")
     min_n = check_min_n(min_n, where="compare_trajectories")
-    weeks_at = np.asarray(weeks, dtype=np.float64)
+    timepoints = tuple(timepoints)
+    unknown = [t for t in timepoints if t not in TIMEPOINTS]
+    if unknown or not timepoints:
+        raise RequestError(
+            f"compare_trajectories: timepoints {unknown or list(timepoints)!r} are not "
+            f"contract timepoints; expected some of {', '.join(TIMEPOINTS)}."
+        )
+    weeks_at = np.asarray((0.0,) if weeks is None else weeks, dtype=np.float64)
     if weeks_at.ndim != 1 or not np.isfinite(weeks_at).all():
         raise RequestError(
             f"compare_trajectories: weeks must be a sequence of finite numbers; got {weeks!r}. "
@@ -284,12 +301,19 @@ def compare_trajectories(
     outcomes = dataset.outcomes
     rows = outcomes.loc[
         (outcomes["measure"] == measure)
-        & outcomes["timepoint"].isin(TRAJECTORY_TIMEPOINTS),  # on the categories
+        & outcomes["timepoint"].isin(timepoints),  # on the categories
         ["episode_id", "assessed_on", "value"],
     ].merge(episodes[["episode_id", "arm", "treated", "start_date"]], on="episode_id")
     weeks_col = (rows["assessed_on"] - rows["start_date"]).dt.total_seconds() / 86400.0 / 7.0
     rows = rows.assign(weeks=weeks_col.astype(float))
     rows = rows.loc[rows["value"].notna() & rows["weeks"].notna()]
+    if weeks is None:
+        if timepoints == TRAJECTORY_TIMEPOINTS:
+            weeks_at = np.array([0.0, 2.0, 4.0, 6.0, 8.0])
+        else:
+            last = float(rows["weeks"].max()) if len(rows) else 0.0
+            weeks_at = np.round(np.linspace(0.0, max(last, 0.0), 5), 1)
+    where = ", ".join(timepoints)
     notes: list[str] = []
     for arm in (reference, comparator):
         in_arm = episodes.loc[episodes["arm"] == arm, "episode_id"]
@@ -298,13 +322,12 @@ def compare_trajectories(
         n_arm = int(has_rows.sum())
         if missing:
             notes.append(
-                f"{missing} {arm} episodes have no {measure} at baseline, session or "
-                "discharge and were left out."
+                f"{missing} {arm} episodes have no {measure} at {where} and were left out."
             )
         if n_arm < 2:
             raise InsufficientDataError(
                 f"mixed model of {measure}: arm {arm!r} has {n_arm} episodes with a "
-                f"{measure} value at baseline, session or discharge; the model needs at "
+                f"{measure} value at {where}; the model needs at "
                 "least 2 per arm. Compare arms with more episodes."
             )
     n_episodes = int(rows["episode_id"].nunique())
@@ -349,6 +372,7 @@ def compare_trajectories(
         conf_level=conf_level,
         episodes_used=id_tuple(pd.Index(rows["episode_id"].unique())),
         notes=tuple(notes),
+        timepoints=timepoints,
     )
 
 

@@ -10,6 +10,7 @@ the per-episode times from a dataset and :func:`compare_time_to_response` runs t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ import pandas as pd
 
 from dnoutcomes._frames import isin
 from dnoutcomes.cohort import comparison_episodes, get_measure
+from dnoutcomes.contract.specs import TIMEPOINTS
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level, check_threshold
 from dnoutcomes.stats._km import LogrankResult, kaplan_meier, km_quantile, logrank_test
@@ -43,6 +45,21 @@ __all__ = [
 __test__ = {"kaplan_meier": kaplan_meier, "km_quantile": km_quantile}
 
 
+#: Post-baseline timepoints of the plan's time-to-response analysis.
+RESPONSE_TIMEPOINTS: tuple[str, ...] = ("session", "discharge")
+
+
+def _check_response_timepoints(timepoints: Sequence[str]) -> tuple[str, ...]:
+    chosen = tuple(timepoints)
+    bad = [t for t in chosen if t not in TIMEPOINTS or t == "baseline"]
+    if bad or not chosen:
+        raise RequestError(
+            f"time to response: timepoints {bad or list(chosen)!r} cannot be responses; "
+            f"expected post-baseline timepoints among {', '.join(TIMEPOINTS[1:])}."
+        )
+    return chosen
+
+
 def _response_threshold(spec: Measure, threshold: float | None) -> float:
     """The improvement that counts as a response: ``threshold``, else the MCID in points."""
     check_threshold(threshold, where=f"time to response of {spec.name}")
@@ -62,6 +79,7 @@ def response_times(
     comparator: str = "dn_manual_exercise",
     measure: str = "nprs",
     threshold: float | None = None,
+    timepoints: Sequence[str] = RESPONSE_TIMEPOINTS,
 ) -> pd.DataFrame:
     """Days from the start of each episode to the first response, or to censoring.
 
@@ -75,6 +93,9 @@ def response_times(
         A registered measure with an MCID in points.
     threshold
         Improvement that counts as a response; default the measure's MCID in points.
+    timepoints
+        The post-baseline timepoints whose values can be a response (default ``session``
+        and ``discharge``; follow-ups may be added).
 
     Returns
     -------
@@ -92,7 +113,7 @@ def response_times(
 
     Notes
     -----
-    Post-baseline values are those at ``session`` and ``discharge``; time = assessment date
+    Post-baseline values are those at ``timepoints``; time = assessment date
     − episode start date, in days (a value dated before the start counts as day 0).
     Improvement is direction-aware. Episodes without a baseline value or without any
     post-baseline value are left out.
@@ -117,7 +138,8 @@ def response_times(
     ]
     tp = rows["timepoint"].astype(str)
     baseline = rows.loc[tp == "baseline"].groupby("episode_id")["value"].first()
-    later = rows.loc[tp.isin(["session", "discharge"])]
+    timepoints = _check_response_timepoints(timepoints)
+    later = rows.loc[tp.isin(list(timepoints))]
     later = later.merge(
         episodes[["episode_id", "arm", "treated", "start_date"]], on="episode_id", how="inner"
     )
@@ -247,6 +269,7 @@ def compare_time_to_response(
     comparator: str = "dn_manual_exercise",
     measure: str = "nprs",
     threshold: float | None = None,
+    timepoints: Sequence[str] = RESPONSE_TIMEPOINTS,
     conf_level: float = 0.95,
 ) -> TimeToResponseResult:
     """Kaplan–Meier time to response per arm and the log-rank test (plan, section 4).
@@ -261,6 +284,9 @@ def compare_time_to_response(
         The measure (default NPRS).
     threshold
         Improvement that counts as a response (default the MCID in points: 2 for NPRS).
+    timepoints
+        Post-baseline timepoints whose values can be a response (default ``session`` and
+        ``discharge``).
     conf_level
         Confidence level of the median's interval.
 
@@ -291,7 +317,12 @@ def compare_time_to_response(
     """
     check_conf_level(conf_level)
     data = response_times(
-        dataset, reference=reference, comparator=comparator, measure=measure, threshold=threshold
+        dataset,
+        reference=reference,
+        comparator=comparator,
+        measure=measure,
+        threshold=threshold,
+        timepoints=timepoints,
     )
     cut = _response_threshold(get_measure(dataset, measure), threshold)
     rows: list[dict[str, Any]] = []
