@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
-from dnoutcomes.cohort import get_measure
+from dnoutcomes.cohort import as_names, get_measure
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._ancova_fit import AncovaResult, compare_ancova
 from dnoutcomes.stats.results import ResultMixin, jsonable
@@ -116,6 +116,8 @@ def compare_outcomes(
     outcomes: Sequence[tuple[str, str]] | None = None,
     covariates: Sequence[str] = (),
     conf_level: float = 0.95,
+    optional: Sequence[bool] | None = None,
+    outcome_covariates: Sequence[Sequence[str]] | None = None,
 ) -> OutcomesResult:
     """ANCOVA for several measure/timepoint pairs with Holm's correction.
 
@@ -134,6 +136,12 @@ def compare_outcomes(
         Extra adjustment columns for every model.
     conf_level
         Confidence level.
+    optional
+        One flag per outcome (with ``outcomes``): an optional outcome the data cannot
+        support is skipped with a note instead of raising (the primary never is).
+    outcome_covariates
+        One covariate list per outcome (with ``outcomes``), replacing ``covariates``: a
+        protocol's per-outcome covariates.
 
     Returns
     -------
@@ -155,9 +163,20 @@ def compare_outcomes(
     wanted = tuple(outcomes) if outcomes is not None else DEFAULT_OUTCOMES
     if not wanted:
         raise RequestError("compare_outcomes: no outcomes requested; give at least one pair.")
+    skippable = list(optional) if optional is not None else [not explicit] * len(wanted)
+    per_outcome = (
+        [tuple(c) for c in outcome_covariates]
+        if outcome_covariates is not None
+        else [tuple(as_names(covariates))] * len(wanted)
+    )
+    if len(skippable) != len(wanted) or len(per_outcome) != len(wanted):
+        raise RequestError(
+            "compare_outcomes: optional= and outcome_covariates= need one entry per outcome; "
+            f"got {len(skippable)} and {len(per_outcome)} for {len(wanted)} outcomes."
+        )
     results: list[AncovaResult] = []
     notes: list[str] = []
-    for measure, timepoint in wanted:
+    for (measure, timepoint), skip, covs in zip(wanted, skippable, per_outcome, strict=True):
         get_measure(dataset, measure)
         try:
             results.append(
@@ -167,12 +186,12 @@ def compare_outcomes(
                     comparator=comparator,
                     measure=measure,
                     timepoint=timepoint,
-                    covariates=covariates,
+                    covariates=covs,
                     conf_level=conf_level,
                 )
             )
         except InsufficientDataError as exc:
-            if explicit or not results and (measure, timepoint) == wanted[0]:
+            if not skip or not results and (measure, timepoint) == wanted[0]:
                 raise  # an outcome asked for by name, or the primary outcome
             notes.append(f"{measure} at {timepoint} not analysed: {exc}")
     if not results:

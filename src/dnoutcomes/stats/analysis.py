@@ -6,14 +6,20 @@ arms and returns an :class:`Analysis` whose :meth:`Analysis.to_dict` is the JSON
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from dnoutcomes.cohort import PatientFlow, check_arms, comparison_episodes, patient_flow
+from dnoutcomes.cohort import (
+    PatientFlow,
+    check_arms,
+    comparison_episodes,
+    covariate_names,
+    patient_flow,
+)
 from dnoutcomes.errors import InsufficientDataError
 from dnoutcomes.stats.ancova import OutcomesResult, compare_outcomes
 from dnoutcomes.stats.descriptives import (
@@ -26,13 +32,18 @@ from dnoutcomes.stats.iptw import IptwResult, compare_iptw
 from dnoutcomes.stats.medication import MedicationResult, compare_medication
 from dnoutcomes.stats.meta import SiteMetaResult, compare_sites
 from dnoutcomes.stats.mixed import TrajectoryResult, compare_trajectories
-from dnoutcomes.stats.responders import ResponderResult, compare_responders
+from dnoutcomes.stats.responders import (
+    ResponderDefinition,
+    ResponderResult,
+    compare_responders,
+)
 from dnoutcomes.stats.results import ResultMixin, format_p, id_tuple, jsonable
 from dnoutcomes.stats.safety import SafetyResult, compare_safety
 from dnoutcomes.stats.survival import TimeToResponseResult, compare_time_to_response
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
+    from dnoutcomes.protocol import Protocol
 
 __all__ = ["Analysis", "analyze"]
 
@@ -60,6 +71,8 @@ class Analysis(ResultMixin):
     reference, comparator
         The arms; effects read comparator minus reference (ratios comparator over
         reference).
+    protocol
+        The protocol the analysis ran (its arms are ``reference`` and ``comparator``).
     n_reference, n_comparator
         Episodes of each arm.
     flow
@@ -70,7 +83,7 @@ class Analysis(ResultMixin):
         Outcomes by arm × timepoint.
     ancova, lmm, responders, time_to_response, medication, iptw, site_meta, safety
         The sections' results; a section the data cannot support is ``None`` and
-        ``notes`` says why.
+        ``notes`` says why (``failures`` maps its key to the reason).
     frame
         The headline of every section, one row per effect: ``section``, ``measure``,
         ``timepoint``, ``term``, ``n``, ``estimate``, ``conf_low``, ``conf_high``,
@@ -79,12 +92,13 @@ class Analysis(ResultMixin):
 
     reference: str
     comparator: str
+    protocol: Protocol
     n_reference: int
     n_comparator: int
     flow: PatientFlow
     baseline: BaselineTable
     outcome_summary: OutcomeSummary
-    ancova: OutcomesResult
+    ancova: OutcomesResult | None
     lmm: TrajectoryResult | None
     responders: ResponderResult | None
     time_to_response: TimeToResponseResult | None
@@ -96,6 +110,7 @@ class Analysis(ResultMixin):
     n: int
     episodes_used: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    failures: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def _frame(self) -> pd.DataFrame:  # type: ignore[override]
@@ -134,6 +149,8 @@ class Analysis(ResultMixin):
         return "\n".join(parts)
 
     def _primary_sentence(self) -> str:
+        if self.ancova is None:
+            return "Primary outcome: not analysed (" + self.failures.get("ancova", "") + ")."
         r = self.ancova.results[0]
         pct = f"{100 * r.conf_level:g}"
         direction = "lower" if r.estimate < 0 else "higher"
@@ -166,6 +183,8 @@ class Analysis(ResultMixin):
             (ANCOVA of amounts), ``patient_flow`` and ``notes``.
         """
         doc: dict[str, Any] = {
+            "protocol": self.protocol.to_dict(),
+            "protocol_sha256": self.protocol.sha256(),
             "reference": self.reference,
             "comparator": self.comparator,
             "n_episodes": {"reference": self.n_reference, "comparator": self.n_comparator},
@@ -202,8 +221,10 @@ def _headline_part(section: str, frame: pd.DataFrame, **columns: Any) -> pd.Data
 
 
 def _headline(analysis_parts: dict[str, Any]) -> pd.DataFrame:
-    ancova: OutcomesResult = analysis_parts["ancova"]
-    parts = [_headline_part("ancova", ancova.frame, term="mean difference")]
+    ancova: OutcomesResult | None = analysis_parts["ancova"]
+    parts = [_headline_part("ancova", pd.DataFrame(columns=_HEADLINE_COLUMNS))]
+    if ancova is not None:
+        parts = [_headline_part("ancova", ancova.frame, term="mean difference")]
     lmm: TrajectoryResult | None = analysis_parts["lmm"]
     if lmm is not None:
         fixed = lmm.fixed.loc[lmm.fixed["term"].isin(["arm", "arm_x_weeks"])]
@@ -246,8 +267,8 @@ def _headline(analysis_parts: dict[str, Any]) -> pd.DataFrame:
         pooled = meta.to_dict()
         row = {
             "section": "site_meta",
-            "measure": "nprs",
-            "timepoint": "discharge",
+            "measure": meta.measure,
+            "timepoint": meta.timepoint,
             "term": "pooled (DerSimonian-Laird)",
             "n": meta.n,
             "estimate": pooled["estimate"],
@@ -263,20 +284,29 @@ def _headline(analysis_parts: dict[str, Any]) -> pd.DataFrame:
 
 def analyze(
     dataset: Dataset,
+    protocol: Protocol | None = None,
     *,
-    reference: str = "dn_only",
-    comparator: str = "dn_manual_exercise",
+    reference: str | None = None,
+    comparator: str | None = None,
     conf_level: float = 0.95,
     lmm_engine: Literal["fast", "statsmodels"] = "fast",
+    require_primary: bool = True,
 ) -> Analysis:
-    """Run every section of the analysis plan for one pair of arms.
+    """Run every analysis a protocol asks for: the one hinge between data and outputs.
+
+    ``dnoutcomes analyze``, ``figures`` and ``report`` render the :class:`Analysis` this
+    returns; nothing below them computes a statistic again.
 
     Parameters
     ----------
     dataset
-        A loaded dataset.
+        A loaded dataset (load it with the protocol, ``dnoutcomes.load(path,
+        protocol=...)``, so that the protocol's measures are registered).
+    protocol
+        What to ask (:class:`~dnoutcomes.protocol.Protocol`); ``None`` is the built-in
+        analysis plan (:func:`~dnoutcomes.protocol.default_protocol`).
     reference, comparator
-        The arms (any pair present in the data).
+        Override the protocol's arms (any pair present in the data).
     conf_level
         Confidence level of every interval.
     lmm_engine
@@ -284,6 +314,10 @@ def analyze(
         per-episode sufficient statistics, matching lme4 within 1e-6 relative on the
         reference data and over 100 times faster than MixedLM at network scale) or
         ``"statsmodels"`` (MixedLM, kept as a cross-check).
+    require_primary
+        Raise when the primary outcome cannot be analysed (default). ``False`` (the
+        report's choice for a small period) leaves ``ancova`` as ``None`` with the reason
+        in ``notes``.
 
     Returns
     -------
@@ -292,16 +326,20 @@ def analyze(
     Raises
     ------
     RequestError
-        An unknown arm, equal arms, or a bad ``conf_level``.
+        An unknown arm, equal arms, a covariate or measure the data cannot supply, or a bad
+        ``conf_level``.
     InsufficientDataError
-        When not even the primary analysis (ANCOVA of the default outcomes) can run.
+        When the primary outcome cannot be analysed and ``require_primary`` is true.
 
     Notes
     -----
-    The ANCOVA of section 1 is required; any other section that the data cannot support
-    (too few episodes, a measure not recorded) is left as ``None`` and the reason is
-    added to ``notes``. Each section uses its own complete cases (see its ``notes`` and
-    the patient flow).
+    The primary and secondary ANCOVAs (secondaries Holm-corrected; an ``optional`` one the
+    data do not record is skipped with a note), the mixed model over the protocol's
+    trajectory timepoints, responders by its definition, time to response over its
+    timepoints, medication at its timepoint, the weighted estimate of the primary outcome
+    with its covariates and estimand, the site-pooled primary outcome and safety. A
+    section the data cannot support is ``None`` and ``notes`` says why. Each section uses
+    its own complete cases (see its ``notes`` and the patient flow).
 
     Examples
     --------
@@ -313,65 +351,183 @@ def analyze(
     >>> analysis.frame["section"].unique().tolist()[:3]
     ['ancova', 'lmm', 'responders']
     """
-    check_arms(dataset, reference, comparator)
-    notes: list[str] = []
+    from dnoutcomes.protocol import default_protocol
 
-    def optional(label: str, run: Callable[[], T]) -> T | None:
+    if protocol is None:
+        protocol = default_protocol()
+    protocol = protocol.with_arms(reference, comparator)
+    ref, comp, level = protocol.reference, protocol.comparator, conf_level
+    check_arms(dataset, ref, comp)
+    notes: list[str] = []
+    failures: dict[str, str] = {}
+
+    def optional(key: str, label: str, run: Callable[[], T]) -> T | None:
         try:
             return run()
         except InsufficientDataError as exc:
             notes.append(f"{label} not analysed: {exc}")
+            failures[key] = str(exc)
             return None
 
-    ref, comp, level = reference, comparator, conf_level
-    ancova = compare_outcomes(dataset, reference=ref, comparator=comp, conf_level=level)
-    parts: dict[str, Any] = {"ancova": ancova}
+    outcomes = protocol.outcomes()
+    primary = outcomes[0]
+    covariates = primary.covariates or ()
+
+    def run_ancova() -> OutcomesResult:
+        return compare_outcomes(
+            dataset,
+            reference=ref,
+            comparator=comp,
+            outcomes=[(o.measure, o.timepoint) for o in outcomes],
+            optional=[o.optional for o in outcomes],
+            outcome_covariates=[o.covariates or () for o in outcomes],
+            conf_level=level,
+        )
+
+    parts: dict[str, Any] = {}
+    if require_primary:
+        parts["ancova"] = run_ancova()
+    else:
+        parts["ancova"] = optional("ancova", "ANCOVA", run_ancova)
+    r_measure, r_timepoint = protocol.responder_outcome()
+    definition = protocol.responders.definition
     parts["lmm"] = optional(
+        "lmm",
         "Mixed model",
         lambda: compare_trajectories(
-            dataset, reference=ref, comparator=comp, conf_level=level, engine=lmm_engine
+            dataset,
+            reference=ref,
+            comparator=comp,
+            measure=protocol.trajectory_measure(),
+            timepoints=protocol.trajectory.timepoints,
+            conf_level=level,
+            engine=lmm_engine,
         ),
     )
     parts["responders"] = optional(
+        "responders",
         "Responders",
-        lambda: compare_responders(dataset, reference=ref, comparator=comp, conf_level=level),
+        lambda: compare_responders(
+            dataset,
+            reference=ref,
+            comparator=comp,
+            measure=r_measure,
+            timepoint=r_timepoint,
+            definition=_RESPONDER_DEFINITIONS[definition],
+            threshold=protocol.responders.percent if definition == "percent" else None,
+            conf_level=level,
+        ),
     )
     parts["time_to_response"] = optional(
+        "time_to_response",
         "Time to response",
-        lambda: compare_time_to_response(dataset, reference=ref, comparator=comp, conf_level=level),
+        lambda: compare_time_to_response(
+            dataset,
+            reference=ref,
+            comparator=comp,
+            measure=protocol.time_to_response_measure(),
+            timepoints=protocol.time_to_response.timepoints,
+            conf_level=level,
+        ),
     )
     parts["medication"] = optional(
+        "medication",
         "Medication",
-        lambda: compare_medication(dataset, reference=ref, comparator=comp, conf_level=level),
+        lambda: compare_medication(
+            dataset,
+            reference=ref,
+            comparator=comp,
+            timepoint=protocol.medication_timepoint(),
+            conf_level=level,
+        ),
     )
     parts["iptw"] = optional(
-        "IPTW", lambda: compare_iptw(dataset, reference=ref, comparator=comp, conf_level=level)
+        "iptw",
+        "IPTW",
+        lambda: compare_iptw(
+            dataset,
+            reference=ref,
+            comparator=comp,
+            measure=primary.measure,
+            timepoint=primary.timepoint,
+            covariates=_available(dataset, protocol, notes),
+            estimand=protocol.weighting.estimand,
+            conf_level=level,
+        ),
     )
     parts["site_meta"] = optional(
+        "site_meta",
         "Sites pooled",
-        lambda: compare_sites(dataset, reference=ref, comparator=comp, conf_level=level),
+        lambda: compare_sites(
+            dataset,
+            reference=ref,
+            comparator=comp,
+            measure=primary.measure,
+            timepoint=primary.timepoint,
+            conf_level=level,
+        ),
     )
     parts["safety"] = optional(
+        "safety",
         "Safety",
         lambda: compare_safety(dataset, reference=ref, comparator=comp, conf_level=level),
     )
-    episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
+    if covariates and parts["site_meta"] is not None:
+        notes.append(
+            "Sites pooled: each site's ANCOVA adjusts for the baseline only, not for the "
+            "primary outcome's covariates."
+        )
+    episodes = comparison_episodes(dataset, reference=ref, comparator=comp)
     counts = episodes["arm"].value_counts()
     for key, label in SECTIONS:
         result = parts[key]
         if result is not None:
             notes.extend(f"{label}: {note}" for note in result.notes)
     return Analysis(
-        reference=reference,
-        comparator=comparator,
-        n_reference=int(counts.get(reference, 0)),
-        n_comparator=int(counts.get(comparator, 0)),
-        flow=patient_flow(dataset, reference=reference, comparator=comparator),
-        baseline=describe_baseline(dataset, reference=reference, comparator=comparator),
-        outcome_summary=summarize_outcomes(dataset, reference=reference, comparator=comparator),
+        reference=ref,
+        comparator=comp,
+        protocol=protocol,
+        n_reference=int(counts.get(ref, 0)),
+        n_comparator=int(counts.get(comp, 0)),
+        flow=patient_flow(
+            dataset,
+            reference=ref,
+            comparator=comp,
+            measure=primary.measure,
+            timepoint=primary.timepoint,
+        ),
+        baseline=describe_baseline(dataset, reference=ref, comparator=comp),
+        outcome_summary=summarize_outcomes(dataset, reference=ref, comparator=comp),
         frame=_headline(parts),
         n=len(episodes),
         episodes_used=id_tuple(episodes["episode_id"]),
         notes=tuple(notes),
+        failures=dict(failures),
         **parts,
     )
+
+
+#: The protocol's responder definitions and the names compare_responders uses.
+_RESPONDER_DEFINITIONS: dict[str, ResponderDefinition] = {
+    "mcid": "points",
+    "percent": "percent",
+    "values": "values",
+}
+
+
+def _available(dataset: Dataset, protocol: Protocol, notes: list[str]) -> tuple[str, ...]:
+    """The weighting covariates; a built-in default the data cannot supply (no baseline
+    ODI, say) is left out with a note, a covariate the protocol file names is kept (and
+    refused by the analysis when it does not exist)."""
+    names = protocol.weighting.covariates
+    if "weighting.covariates" in protocol.lines:
+        return names
+    present = set(covariate_names(dataset))
+    missing = [c for c in names if c not in present]
+    if missing:
+        notes.append(
+            "IPTW: the default propensity covariate(s) "
+            + ", ".join(missing)
+            + " are not in the data and were left out."
+        )
+    return tuple(c for c in names if c in present)
