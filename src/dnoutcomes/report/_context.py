@@ -14,12 +14,15 @@ from dnoutcomes.report.model import HIDDEN, Figure, Paragraph, Section
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
+    from dnoutcomes.protocol import Protocol
     from dnoutcomes.report.period import Period
+    from dnoutcomes.stats.analysis import Analysis
 
 __all__ = [
     "COUNT_KEYS",
     "Context",
     "SectionOutcome",
+    "analysed",
     "count_text",
     "draw",
     "safe",
@@ -56,6 +59,12 @@ class Context:
         Draw the figures (False leaves them out: a faster run for the numbers only).
     cache
         Results shared between sections (the QI charts feed two sections).
+    analysis, previous_analysis
+        The :class:`~dnoutcomes.stats.Analysis` of the period's and the previous period's
+        episodes (``None`` when the comparison cannot run at all; ``analysis_failure``
+        says why): the sections render these and compute no statistic themselves.
+    protocol
+        The study protocol the analyses ran.
     """
 
     dataset: Dataset
@@ -70,6 +79,38 @@ class Context:
     min_cell: int
     figures: bool = True
     cache: dict[str, Any] = field(default_factory=dict)
+    analysis: Analysis | None = None
+    previous_analysis: Analysis | None = None
+    analysis_failure: str = ""
+    protocol: Protocol | None = None
+
+
+def analysed(context: Context, key: str, what: str) -> tuple[Any, Paragraph | None]:
+    """One result of the period's analysis, or the sentence saying why there is none.
+
+    Parameters
+    ----------
+    context
+        The report's context.
+    key
+        The attribute of :class:`~dnoutcomes.stats.Analysis` (``"ancova"``, ``"iptw"``,
+        ``"flow"``…).
+    what
+        The analysis in words, for the sentence.
+
+    Returns
+    -------
+    (result, None) or (None, Paragraph)
+    """
+    analysis = context.analysis
+    if analysis is None:
+        reason = context.analysis_failure
+    else:
+        result = getattr(analysis, key)
+        if result is not None:
+            return result, None
+        reason = analysis.failures.get(key, "")
+    return None, Paragraph(f"{what} could not be computed for this period: {reason}")
 
 
 @dataclass(frozen=True)

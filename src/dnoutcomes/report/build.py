@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from dnoutcomes._frames import isin
-from dnoutcomes.errors import RequestError
+from dnoutcomes.errors import DnOutcomesError, RequestError
 from dnoutcomes.report import sections as sec
 from dnoutcomes.report.methods import methods_section
 from dnoutcomes.report.model import Report, Section
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from dnoutcomes.dataset import Dataset
+    from dnoutcomes.protocol import Protocol
+    from dnoutcomes.stats.analysis import Analysis
 
 __all__ = ["DEFAULT_TITLE", "build_report", "select_site", "subset_dataset"]
 
@@ -119,14 +121,26 @@ def _span(dataset: Dataset) -> str:
     return f"the data hold discharges from {ends.min():%Y-%m-%d} to {ends.max():%Y-%m-%d}"
 
 
+def _analyse(dataset: Dataset, protocol: Protocol) -> tuple[Analysis | None, str]:
+    """The period's analysis (``require_primary=False``: a small period keeps what it can),
+    or ``None`` and why when the two arms cannot be compared at all."""
+    from dnoutcomes.stats.analysis import analyze
+
+    try:
+        return analyze(dataset, protocol, require_primary=False), ""
+    except DnOutcomesError as exc:
+        return None, str(exc)
+
+
 def build_report(
     dataset: Dataset,
     *,
     period: Period | str | None = None,
     site: str | None = None,
-    reference: str = "dn_only",
-    comparator: str = "dn_manual_exercise",
-    min_cell: int = 11,
+    protocol: Protocol | None = None,
+    reference: str | None = None,
+    comparator: str | None = None,
+    min_cell: int | None = None,
     run_time: str | dt.datetime | None = None,
     title: str = DEFAULT_TITLE,
     figures: bool = True,
@@ -145,10 +159,14 @@ def build_report(
         report says so.
     site
         Report on one site only; ``None`` for all sites.
+    protocol
+        The study protocol (:class:`~dnoutcomes.protocol.Protocol`): what the comparisons
+        ask; ``None`` is the built-in analysis plan.
     reference, comparator
-        The arms compared ("comparator minus reference").
+        Override the protocol's arms ("comparator minus reference").
     min_cell
-        Suppression threshold: counts from 1 to ``min_cell - 1`` show as ``<min_cell``.
+        Suppression threshold: counts from 1 to ``min_cell - 1`` show as ``<min_cell``;
+        ``None`` takes the protocol's (11 by default).
     run_time
         When the report is made (ISO 8601 text or a datetime); it is printed in the report
         and recorded in the provenance. Pass a fixed value for a reproducible file;
@@ -192,7 +210,13 @@ def build_report(
     ... # doctest: +SKIP
     >>> report.table("headline").frame  # doctest: +SKIP
     """
+    from dnoutcomes.protocol import default_protocol
+
     say = progress or _quiet
+    protocol = (protocol or default_protocol()).with_arms(reference, comparator)
+    reference, comparator = protocol.reference, protocol.comparator
+    if min_cell is None:
+        min_cell = protocol.report.min_cell
     if min_cell < 1:
         raise RequestError(
             f"--min-cell: the suppression threshold must be at least 1; got {min_cell}. "
@@ -232,6 +256,10 @@ def build_report(
         )
     current = subset_dataset(local, current_ids)
     before = subset_dataset(local, _discharged_in(local, previous))
+    say("analysing the period")
+    analysis, failure = _analyse(current, protocol)
+    say("analysing the previous period")
+    previous_analysis, _ = _analyse(before, protocol)
     context = sec.Context(
         dataset=dataset,
         local=local,
@@ -244,6 +272,10 @@ def build_report(
         comparator=comparator,
         min_cell=min_cell,
         figures=figures,
+        analysis=analysis,
+        previous_analysis=previous_analysis,
+        analysis_failure=failure,
+        protocol=protocol,
     )
 
     sections: list[Section] = []
@@ -272,6 +304,7 @@ def build_report(
             "comparator": comparator,
             "min_cell": min_cell,
             "mode": getattr(dataset, "mode", "strict"),
+            "protocol_sha256": protocol.sha256(),
         },
         run_time=run_time,
     )

@@ -15,8 +15,8 @@ import pandas as pd
 from dnoutcomes.report._context import (
     Context,
     SectionOutcome,
+    analysed,
     figure_block,
-    safe,
     scrub_counts,
     suppress,
     suppress_text,
@@ -66,14 +66,7 @@ def _outcome_label(context: Context, measure: str, timepoint: str) -> str:
 
 
 def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
-    from dnoutcomes.stats.ancova import compare_outcomes
-
-    result, failure = safe(
-        "The adjusted comparison (ANCOVA)",
-        lambda: compare_outcomes(
-            context.current, reference=context.reference, comparator=context.comparator
-        ),
-    )
+    result, failure = analysed(context, "ancova", "The adjusted comparison (ANCOVA)")
     if failure is not None:
         return [failure], {}, None
     frame = result.frame.copy()
@@ -199,14 +192,7 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
 
 
 def _iptw_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
-    from dnoutcomes.stats.iptw import compare_iptw
-
-    result, failure = safe(
-        "The weighted (IPTW) estimate",
-        lambda: compare_iptw(
-            context.current, reference=context.reference, comparator=context.comparator
-        ),
-    )
+    result, failure = analysed(context, "iptw", "The weighted (IPTW) estimate")
     if failure is not None:
         return [failure], {}
     estimates = result.estimates.set_index("term")
@@ -214,7 +200,7 @@ def _iptw_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
     # The naive estimate on the weighted analysis's own episodes (it needs a baseline ODI),
     # so that the two numbers side by side differ only by the weighting.
     naive_value = float(estimates.loc["naive", "estimate"])
-    _, unit, _ = _measure_info(context, "nprs")
+    _, unit, iptw_label = _measure_info(context, result.measure)
     frame = estimates.reset_index()[
         ["term", "estimate", "std_error", "conf_low", "conf_high", "p_value"]
     ]
@@ -235,7 +221,10 @@ def _iptw_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
         ),
         Table(
             key="iptw",
-            title="NPRS at discharge: naive and weighted (IPTW) differences side by side",
+            title=(
+                f"{_outcome_label(context, result.measure, result.timepoint)}: naive and "
+                f"weighted ({result.estimand.upper()}) differences side by side"
+            ),
             frame=frame,
             labels={
                 "term": "Estimate",
@@ -266,14 +255,7 @@ def _iptw_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
 
 
 def _responder_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
-    from dnoutcomes.stats.responders import compare_responders
-
-    result, failure = safe(
-        "The responder analysis",
-        lambda: compare_responders(
-            context.current, reference=context.reference, comparator=context.comparator
-        ),
-    )
+    result, failure = analysed(context, "responders", "The responder analysis")
     if failure is not None:
         return [failure], {}
     counts = result.counts[["arm", "n", "responders"]].copy()
@@ -313,11 +295,14 @@ def _responder_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
         or (safe_counts["pct"].astype(str) == HIDDEN).any()
     )
     blocks: list[Any] = [
-        Paragraph("Secondary comparison: NPRS responders at discharge."),
+        Paragraph(
+            "Secondary comparison: responders, "
+            f"{_outcome_label(context, result.measure, result.timepoint)}."
+        ),
         Paragraph(sentence),
         Table(
             key="responders",
-            title="NPRS responders at discharge, by arm",
+            title=f"Responders, {_outcome_label(context, result.measure, result.timepoint)}, by arm",
             frame=safe_counts,
             labels={
                 "arm": "Arm",

@@ -16,6 +16,34 @@ from dnoutcomes.report.provenance import Provenance
 __all__ = ["methods_section"]
 
 
+def _comparison_methods(context: Context) -> str:
+    """The comparisons' methods in words, from the protocol."""
+    protocol = context.protocol
+    if protocol is None:
+        from dnoutcomes.protocol import default_protocol
+
+        protocol = default_protocol()
+    primary = protocol.primary
+    covariates = ", ".join(primary.covariates or ())
+    weighting = ", ".join(
+        c.replace("baseline:", "baseline ") for c in protocol.weighting.covariates
+    )
+    weights = {
+        "ate": "stabilised inverse probability of treatment weights",
+        "att": "weights for the comparator arm's patients (ATT)",
+        "ato": "overlap weights (ATO)",
+    }[protocol.weighting.estimand]
+    return (
+        f"Comparisons are {context.comparator} minus {context.reference}. The primary "
+        f"analysis is an ANCOVA of {primary.measure} at {primary.timepoint} adjusted for "
+        f"baseline {primary.measure}"
+        + (f" and {covariates}" if covariates else "")
+        + "; secondary outcomes are Holm-corrected. The weighted estimate uses "
+        f"{weights} from a propensity score of {weighting}, with a robust (HC0) standard "
+        "error. Each analysis uses the episodes with the values it needs and says how many."
+    )
+
+
 def methods_section(
     context: Context, provenance: Provenance, omitted: Sequence[tuple[str, str]]
 ) -> Section:
@@ -43,14 +71,7 @@ def methods_section(
             f"{context.previous_period.start:%Y-%m-%d} to {context.previous_period.end:%Y-%m-%d}"
             + (f", at site {context.site}." if context.site else ", at every site.")
         ),
-        Paragraph(
-            f"Comparisons are {context.comparator} minus {context.reference}. The primary "
-            "analysis is an ANCOVA of NPRS at discharge adjusted for baseline NPRS; secondary "
-            "outcomes are Holm-corrected. The weighted estimate uses stabilised inverse "
-            "probability of treatment weights from a propensity score of age, sex, condition, "
-            "symptom weeks, baseline NPRS and ODI and site, with a robust (HC0) standard "
-            "error. Each analysis uses the episodes with the values it needs and says how many."
-        ),
+        Paragraph(_comparison_methods(context)),
         Paragraph(
             "Control charts use every arm over the 24 months up to the end of the period: an "
             "I chart (limits at the centre ± 2.66 × the mean moving range), a P chart and a U "
@@ -70,6 +91,13 @@ def methods_section(
                 "Left out of this report: "
                 + "; ".join(f"{key} ({reason})" for key, reason in omitted)
                 + "."
+            )
+        )
+    if context.protocol is not None:
+        blocks.append(
+            Paragraph(
+                "Study protocol (SHA-256 "
+                f"{context.protocol.sha256()}): " + " ".join(context.protocol.describe())
             )
         )
     inputs = provenance.inputs_frame()

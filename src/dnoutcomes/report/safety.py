@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dnoutcomes.report._context import Context, SectionOutcome, safe, suppress
+from dnoutcomes.report._context import Context, SectionOutcome, analysed, suppress
 from dnoutcomes.report.model import Paragraph, Section, Table
 
 __all__ = ["LISTING_ROWS", "safety_section"]
@@ -32,8 +32,6 @@ def safety_section(context: Context) -> SectionOutcome:
         ``safety_severity`` (``arm``, ``severity``, ``events``) and, when any,
         ``safety_notable``; or one "not recorded" sentence.
     """
-    from dnoutcomes.stats.safety import compare_safety
-
     title = "Safety"
     if context.current.adverse_events is None:
         return SectionOutcome(
@@ -49,12 +47,7 @@ def safety_section(context: Context) -> SectionOutcome:
             ),
             extra={"safety": "not recorded"},
         )
-    result, failure = safe(
-        "The safety analysis",
-        lambda: compare_safety(
-            context.current, reference=context.reference, comparator=context.comparator
-        ),
-    )
+    result, failure = analysed(context, "safety", "The safety analysis")
     if failure is not None:
         return SectionOutcome(Section("safety", title, (failure,)))
     rates = result.rates[

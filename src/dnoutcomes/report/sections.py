@@ -12,9 +12,9 @@ import pandas as pd
 from dnoutcomes.report._context import (
     Context,
     SectionOutcome,
+    analysed,
     count_text,
     figure_block,
-    safe,
     small_any,
     suppress,
     suppress_text,
@@ -250,14 +250,7 @@ def flow_section(context: Context) -> SectionOutcome:
         The table ``patient_flow`` (``arm``, ``stage``, ``n``, ``excluded``, ``reason``;
         counts suppressed, also inside ``reason``) and the diagram when no count is small.
     """
-    from dnoutcomes.cohort import patient_flow
-
-    flow, failure = safe(
-        "The patient flow",
-        lambda: patient_flow(
-            context.current, reference=context.reference, comparator=context.comparator
-        ),
-    )
+    flow, failure = analysed(context, "flow", "The patient flow")
     if failure is not None:
         return SectionOutcome(Section("flow", "Patient flow", (failure,)))
     frame = flow.frame.copy()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from dnoutcomes.report._context import Context, SectionOutcome, safe, suppress
+from dnoutcomes.report._context import Context, SectionOutcome, analysed, suppress
 from dnoutcomes.report.model import HIDDEN, Section, Table
 
 __all__ = ["table1_section"]
@@ -159,6 +159,22 @@ def _table1_frame(baseline: pd.DataFrame, context: Context) -> pd.DataFrame:
     return body[columns].reset_index(drop=True)
 
 
+def _report_rows(frame: pd.DataFrame, context: Context) -> pd.DataFrame:
+    """Table 1's rows for the report: the patient rows and the baseline of the primary
+    measure and of the measures the weighting adjusts for (NPRS and ODI by default)."""
+    protocol = context.analysis.protocol if context.analysis is not None else None
+    if protocol is None:
+        wanted = ["nprs", "odi"]
+    else:
+        wanted = [protocol.primary.measure] + [
+            c.split(":", 1)[1] for c in protocol.weighting.covariates if c.startswith("baseline:")
+        ]
+    keep = {f"{m} (baseline)" for m in wanted}
+    measure_row = frame["variable"].astype(str).str.endswith(" (baseline)")
+    rows: pd.DataFrame = frame.loc[~measure_row | frame["variable"].isin(keep)]
+    return rows.reset_index(drop=True)
+
+
 def table1_section(context: Context) -> SectionOutcome:
     """Table 1: the period's episodes in the two compared arms, suppressed.
 
@@ -175,21 +191,11 @@ def table1_section(context: Context) -> SectionOutcome:
         ``comparator_value``, ``comparator_spread`` and ``smd``, from
         :func:`dnoutcomes.stats.descriptives.describe_baseline` (baseline NPRS and ODI).
     """
-    from dnoutcomes.stats.descriptives import describe_baseline
-
     title = "Table 1: the patients compared"
-    result, failure = safe(
-        "Table 1",
-        lambda: describe_baseline(
-            context.current,
-            reference=context.reference,
-            comparator=context.comparator,
-            measures=["nprs", "odi"],
-        ),
-    )
+    result, failure = analysed(context, "baseline", "Table 1")
     if failure is not None:
         return SectionOutcome(Section("table1", title, (failure,)))
-    shown = _table1_frame(result.frame, context)
+    shown = _table1_frame(_report_rows(result.frame, context), context)
     counts_row = shown["summary"].isin(["n", "n (%)"])
     table = Table(
         key="table1",
