@@ -302,7 +302,9 @@ def _responder_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
         Paragraph(sentence),
         Table(
             key="responders",
-            title=f"Responders, {_outcome_label(context, result.measure, result.timepoint)}, by arm",
+            title=(
+                f"Responders, {_outcome_label(context, result.measure, result.timepoint)}, by arm"
+            ),
             frame=safe_counts,
             labels={
                 "arm": "Arm",
