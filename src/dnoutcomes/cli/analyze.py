@@ -1,5 +1,6 @@
-"""``dnoutcomes analyze PATH [--reference A] [--comparator B] [--json] [--quarantine]``:
-run every section of the analysis plan on a clinic export.
+"""``dnoutcomes analyze PATH [--protocol FILE] [--reference A] [--comparator B] [--json]
+[--quarantine]``: run every analysis of a study protocol (default: the built-in analysis
+plan) on a clinic export.
 
 Text mode prints a readable summary (headline estimates, patient flow, Table 1, each
 section with its notes). ``--json`` prints one JSON document whose keys are those of the
@@ -17,6 +18,12 @@ import sys
 import warnings
 from typing import Any
 
+from dnoutcomes.cli._protocol_args import (
+    add_arm_arguments,
+    add_protocol_argument,
+    load_for,
+    read_protocol,
+)
 from dnoutcomes.errors import DnOutcomesWarning
 
 __all__ = ["add_parser", "run"]
@@ -34,15 +41,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("path", metavar="PATH", help="the export folder or .xlsx workbook")
-    parser.add_argument(
-        "--reference", default="dn_only", metavar="ARM", help="reference arm (default dn_only)"
-    )
-    parser.add_argument(
-        "--comparator",
-        default="dn_manual_exercise",
-        metavar="ARM",
-        help="comparator arm (default dn_manual_exercise); effects read comparator minus reference",
-    )
+    add_protocol_argument(parser)
+    add_arm_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
         "--quarantine",
@@ -56,17 +56,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Load the export, analyse it and print the text summary or the JSON document."""
-    from dnoutcomes import load
     from dnoutcomes.cli._progress import Progress
     from dnoutcomes.stats.analysis import analyze
 
+    protocol = read_protocol(args)
     progress = Progress("analyze")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DnOutcomesWarning)
         with progress.step(f"loading and checking {args.path}"):
-            dataset = load(args.path, mode="quarantine" if args.quarantine else "strict")
+            dataset = load_for(args, protocol)
     with progress.step(f"analysing {len(dataset.episodes):,} episodes"):
-        result = analyze(dataset, reference=args.reference, comparator=args.comparator)
+        result = analyze(dataset, protocol)
     n_warnings = max(len(dataset.warnings), len(caught))
     if args.json:
         document = result.to_dict()

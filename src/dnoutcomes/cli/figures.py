@@ -1,7 +1,8 @@
-"""``dnoutcomes figures PATH --out DIR [--reference A] [--comparator B] [--format png|svg]``.
+"""``dnoutcomes figures PATH --out DIR [--protocol FILE] [--reference A] [--comparator B]
+[--format png|svg]``.
 
-Loads an export, runs the analyses of one comparison and writes every figure to ``DIR``
-with stable file names (:data:`dnoutcomes.plots.FIGURE_NAMES`). A figure whose analysis
+Loads an export, runs the protocol's analysis once and writes every figure of it to
+``DIR`` with stable file names (:data:`dnoutcomes.present.FIGURE_NAMES`). A figure whose analysis
 has too few data is skipped with the reason; the exit code is 0 when at least one figure
 was written, 1 when none could be.
 """
@@ -13,6 +14,8 @@ import os
 import sys
 import warnings
 from typing import Any
+
+from dnoutcomes.cli._protocol_args import add_arm_arguments, add_protocol_argument
 
 __all__ = ["add_parser", "run"]
 
@@ -32,12 +35,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("path", metavar="PATH", help="the export folder or .xlsx workbook")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
-    parser.add_argument("--reference", default="dn_only", help="reference arm (default dn_only)")
-    parser.add_argument(
-        "--comparator",
-        default="dn_manual_exercise",
-        help="comparator arm (default dn_manual_exercise)",
-    )
+    add_protocol_argument(parser)
+    add_arm_arguments(parser)
     parser.add_argument(
         "--format",
         choices=("png", "svg"),
@@ -56,22 +55,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Load, draw and write; print one line per figure. Returns the exit code."""
     os.environ.setdefault("MPLBACKEND", "Agg")
-    import dnoutcomes
+    from dnoutcomes.cli._protocol_args import load_for, read_protocol
     from dnoutcomes.errors import DnOutcomesWarning
-    from dnoutcomes.plots.gallery import write_figures
+    from dnoutcomes.present.gallery import write_figures
+    from dnoutcomes.stats.analysis import analyze
 
+    protocol = read_protocol(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DnOutcomesWarning)
-        dataset = dnoutcomes.load(args.path, mode="quarantine" if args.quarantine else "strict")
+        dataset = load_for(args, protocol)
     for warning in caught:
         print(f"dnoutcomes: warning: {warning.message}", file=sys.stderr)
-    outcomes = write_figures(
-        dataset,
-        args.out,
-        reference=args.reference,
-        comparator=args.comparator,
-        format=args.format,
-    )
+    analysis = analyze(dataset, protocol, require_primary=False)
+    outcomes = write_figures(analysis, args.out, dataset=dataset, format=args.format)
     written = 0
     for outcome in outcomes:
         if outcome.path is not None:

@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from dnoutcomes.cli._protocol_args import add_arm_arguments, add_protocol_argument
 from dnoutcomes.errors import DnOutcomesWarning, RequestError
 
 __all__ = ["add_parser", "run"]
@@ -56,21 +57,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--to", dest="date_to", metavar="DATE", help="last discharge date (YYYY-MM-DD)"
     )
     parser.add_argument("--site", metavar="S", help="report on one site only")
-    parser.add_argument(
-        "--reference", default="dn_only", metavar="A", help="reference arm (default dn_only)"
-    )
-    parser.add_argument(
-        "--comparator",
-        default="dn_manual_exercise",
-        metavar="B",
-        help="comparator arm (default dn_manual_exercise)",
-    )
+    add_protocol_argument(parser)
+    add_arm_arguments(parser)
     parser.add_argument(
         "--min-cell",
         type=int,
-        default=11,
+        default=None,
         metavar="N",
-        help="suppress counts from 1 to N-1 (default 11)",
+        help="suppress counts from 1 to N-1 (default: the protocol's, 11)",
     )
     parser.add_argument("--xlsx", metavar="FILE", help="also write the tables as a workbook")
     parser.add_argument("--data", metavar="FILE", help="also write the numbers as JSON")
@@ -154,11 +148,12 @@ def run(args: argparse.Namespace) -> int:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DnOutcomesWarning)
+        from dnoutcomes.cli._protocol_args import load_for, read_protocol
         from dnoutcomes.report.build import build_report
-        from dnoutcomes.validate import load
 
+        protocol = read_protocol(args)
         say(f"loading {args.path}")
-        dataset = load(args.path, mode="quarantine" if args.quarantine else "strict")
+        dataset = load_for(args, protocol)
         for warning in caught:
             if issubclass(warning.category, DnOutcomesWarning):
                 print(f"dnoutcomes report: warning: {warning.message}", file=sys.stderr)
@@ -167,8 +162,7 @@ def run(args: argparse.Namespace) -> int:
             dataset,
             period=period,
             site=args.site,
-            reference=args.reference,
-            comparator=args.comparator,
+            protocol=protocol,
             min_cell=args.min_cell,
             run_time=run_time,
             progress=say,

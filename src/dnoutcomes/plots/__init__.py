@@ -4,7 +4,7 @@ Each function takes a result object (or its tidy frame) and an optional ``ax`` a
 the Axes (or the Figure for a multi-panel figure). No drawing function computes a statistic:
 the numbers drawn are the numbers of the result. Every figure is drawn inside
 :func:`plot_style`, so one look holds everywhere without touching global rcParams.
-:func:`write_figures` runs the analyses of one comparison and writes every figure.
+The gallery of every figure of an analysis is :mod:`dnoutcomes.present.gallery`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from dnoutcomes.plots.forest import (
     plot_forest,
     plot_site_forest,
 )
-from dnoutcomes.plots.gallery import FIGURE_NAMES, write_figures
 from dnoutcomes.plots.improvement import plot_improvement, plot_responder_curves
 from dnoutcomes.plots.safety import plot_safety
 from dnoutcomes.plots.survival import plot_time_to_response
@@ -38,7 +37,6 @@ from dnoutcomes.plots.trajectories import plot_trajectories
 __all__ = [
     "ARM_COLOURS",
     "ARM_LABELS",
-    "FIGURE_NAMES",
     "OKABE_ITO",
     "STYLE_FILE",
     "StyledTable",
@@ -60,5 +58,4 @@ __all__ = [
     "results_table",
     "save_figure",
     "table_one",
-    "write_figures",
 ]

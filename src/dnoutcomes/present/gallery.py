@@ -1,14 +1,16 @@
-"""Every figure of one comparison, from a dataset: what ``dnoutcomes figures`` writes.
+"""Every figure of one :class:`~dnoutcomes.stats.Analysis`: what ``dnoutcomes figures``
+writes.
 
-This is the one module of :mod:`dnoutcomes.plots` that runs analyses: it calls the
-``compare_*`` functions of :mod:`dnoutcomes.stats` (imported when called) and hands each
-result to its drawing function. The drawing functions themselves still compute nothing.
+The gallery renders an analysis: each figure takes a result the analysis already holds and
+hands it to its drawing function in :mod:`dnoutcomes.plots`; nothing here computes a
+statistic. (The two descriptive figures, improvement points and individual trajectories,
+also draw the episodes' values from the dataset.)
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +24,16 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from dnoutcomes.dataset import Dataset
+    from dnoutcomes.stats.analysis import Analysis
 
-__all__ = ["FIGURE_NAMES", "FigureOutcome", "iter_figures", "trajectory_lines", "write_figures"]
+__all__ = [
+    "FIGURE_NAMES",
+    "FigureOutcome",
+    "figure_names",
+    "iter_figures",
+    "trajectory_lines",
+    "write_figures",
+]
 
 #: Stable file stems of the figures, in the order they are drawn.
 FIGURE_NAMES: tuple[str, ...] = (
@@ -63,7 +73,11 @@ class FigureOutcome:
 
 
 def trajectory_lines(
-    dataset: Dataset, *, arms: tuple[str, str], measure: str = "nprs"
+    dataset: Dataset,
+    *,
+    arms: tuple[str, str],
+    measure: str = "nprs",
+    timepoints: Sequence[str] = ("baseline", "session", "discharge"),
 ) -> pd.DataFrame:
     """Return every value of a measure during care with its week, for individual lines.
 
@@ -75,12 +89,14 @@ def trajectory_lines(
         The arms to keep.
     measure
         The measure.
+    timepoints
+        The timepoints whose rows are drawn (the mixed model's).
 
     Returns
     -------
     pandas.DataFrame
         ``episode_id``, ``arm``, ``weeks`` (days from the episode start / 7) and ``value``
-        for the ``baseline``, ``session`` and ``discharge`` rows, as the mixed model uses.
+        for the rows at ``timepoints``, as the mixed model uses them.
 
     Examples
     --------
@@ -92,7 +108,7 @@ def trajectory_lines(
     """
     out = dataset.outcomes
     rows = out.loc[
-        (out["measure"] == measure) & out["timepoint"].isin(["baseline", "session", "discharge"]),
+        (out["measure"] == measure) & out["timepoint"].isin(list(timepoints)),
         ["episode_id", "assessed_on", "value"],
     ]
     episodes = dataset.episodes.loc[dataset.episodes["arm"].isin(arms)]
@@ -108,122 +124,122 @@ def trajectory_lines(
     )
 
 
-def iter_figures(
-    dataset: Dataset,
-    *,
-    reference: str = "dn_only",
-    comparator: str = "dn_manual_exercise",
-) -> Iterator[FigureOutcome]:
-    """Run each analysis and draw its figure, one at a time.
+def figure_names(analysis: Analysis) -> tuple[str, ...]:
+    """The file stems of an analysis's figures (:data:`FIGURE_NAMES` for the built-in
+    protocol; the measure's name replaces ``nprs`` for another primary measure)."""
+    names = {
+        "nprs-trajectories": analysis.protocol.trajectory_measure(),
+        "nprs-improvement": analysis.protocol.primary.measure,
+        "nprs-responder-curves": analysis.protocol.responder_outcome()[0],
+    }
+    out = []
+    for name in FIGURE_NAMES:
+        number, stem = name.split("-", 1)
+        if stem in names:
+            stem = stem.replace("nprs", names[stem].replace("_", "-"), 1)
+        out.append(f"{number}-{stem}")
+    return tuple(out)
+
+
+def iter_figures(analysis: Analysis, dataset: Dataset) -> Iterator[FigureOutcome]:
+    """Draw each figure of an analysis, one at a time.
 
     Parameters
     ----------
+    analysis
+        The analysis (:func:`dnoutcomes.stats.analyze`).
     dataset
-        A loaded dataset.
-    reference, comparator
-        The arms compared.
+        The dataset it was run on (for the episodes' own values in the descriptive
+        figures).
 
     Yields
     ------
     FigureOutcome
-        In the order of :data:`FIGURE_NAMES`. A figure whose analysis finds too few data
-        (:class:`~dnoutcomes.errors.InsufficientDataError`) is skipped with the reason;
-        a wrong request (unknown arm) raises.
-
-    Raises
-    ------
-    RequestError
-        For an unknown arm (checked before anything is drawn).
+        In the order of :data:`FIGURE_NAMES`. A figure whose section the analysis could
+        not run, or that has nothing to draw, is skipped with the reason.
 
     Examples
     --------
     Figures are drawn one at a time, as they are asked for:
 
     >>> from dnoutcomes.sample import generate
+    >>> from dnoutcomes.stats import analyze
     >>> dataset = generate(episodes=300, seed=1).to_dataset()
-    >>> first = next(iter_figures(dataset))
+    >>> first = next(iter_figures(analyze(dataset), dataset))
     >>> first.name, first.reason, len(first.figure.axes)
     ('01-patient-flow', '', 1)
     """
     from dnoutcomes import plots
-    from dnoutcomes.cohort import check_arms, outcome_pairs, patient_flow
-    from dnoutcomes.stats import ancova, iptw, meta, mixed, responders, safety, survival
+    from dnoutcomes.cohort import outcome_pairs
 
-    check_arms(dataset, reference, comparator)
+    reference, comparator = analysis.reference, analysis.comparator
+    protocol = analysis.protocol
+    primary = protocol.primary
+
+    def need(key: str) -> Any:
+        result = getattr(analysis, key)
+        if result is None:
+            raise _Skip(analysis.failures.get(key, f"{key} was not analysed"))
+        return result
 
     def flow() -> Figure:
-        return _fig(
-            plots.plot_flow(patient_flow(dataset, reference=reference, comparator=comparator))
-        )
+        return _fig(plots.plot_flow(analysis.flow))
 
     def trajectories() -> Figure:
-        result = mixed.compare_trajectories(dataset, reference=reference, comparator=comparator)
-        lines = trajectory_lines(dataset, arms=(reference, comparator))
+        result = need("lmm")
+        lines = trajectory_lines(
+            dataset,
+            arms=(reference, comparator),
+            measure=result.measure,
+            timepoints=result.timepoints,
+        )
         # observed means per week as well, for the weeks with at least 5 values (min_n)
         return _fig(plots.plot_trajectories(result, observed=result.observed, individual=lines))
 
     def improvement() -> Figure:
         pairs = outcome_pairs(
             dataset,
-            measure="nprs",
-            timepoint="discharge",
+            measure=primary.measure,
+            timepoint=primary.timepoint,
             reference=reference,
             comparator=comparator,
         )
+        if not pairs["improvement"].notna().any():
+            raise _Skip(f"no episode has a baseline and a {primary.timepoint} {primary.measure}")
         ax = plots.plot_improvement(
-            pairs, measure="nprs", timepoint="discharge", arms=(reference, comparator)
+            pairs,
+            measure=primary.measure,
+            timepoint=primary.timepoint,
+            arms=(reference, comparator),
         )
         return _fig(ax)
 
     def responder_curves() -> Figure:
-        return _fig(
-            plots.plot_responder_curves(
-                responders.compare_responders(dataset, reference=reference, comparator=comparator)
-            )
-        )
+        return _fig(plots.plot_responder_curves(need("responders")))
 
     def effects() -> Figure:
-        return plots.plot_effects(
-            ancova.compare_outcomes(dataset, reference=reference, comparator=comparator)
-        )
+        figure: Figure = plots.plot_effects(need("ancova"))
+        return figure
 
     def sites() -> Figure:
-        return _fig(
-            plots.plot_site_forest(
-                meta.compare_sites(dataset, reference=reference, comparator=comparator)
-            )
-        )
+        return _fig(plots.plot_site_forest(need("site_meta")))
 
     def time_to_response() -> Figure:
-        return _fig(
-            plots.plot_time_to_response(
-                survival.compare_time_to_response(
-                    dataset, reference=reference, comparator=comparator
-                )
-            )
-        )
+        return _fig(plots.plot_time_to_response(need("time_to_response")))
 
     def balance() -> Figure:
-        return _fig(
-            plots.plot_balance(
-                iptw.compare_iptw(dataset, reference=reference, comparator=comparator)
-            )
-        )
+        return _fig(plots.plot_balance(need("iptw")))
 
-    safety_result: list[Any] = []
+    def safety_by(by: str) -> Callable[[], Figure]:
+        def draw() -> Figure:
+            result = need("safety")
+            if not result.recorded:
+                raise _Skip("adverse events are not recorded in this export")
+            if int(result.rates["events"].sum()) == 0:
+                raise _Skip("no adverse event was recorded in the compared arms")
+            return _fig(plots.plot_safety(result, by=by))
 
-    def _safety() -> Any:
-        if not safety_result:
-            safety_result.append(
-                safety.compare_safety(dataset, reference=reference, comparator=comparator)
-            )
-        return safety_result[0]
-
-    def safety_type() -> Figure:
-        return _fig(plots.plot_safety(_safety(), by="type"))
-
-    def safety_severity() -> Figure:
-        return _fig(plots.plot_safety(_safety(), by="severity"))
+        return draw
 
     builders: tuple[Callable[[], Figure], ...] = (
         flow,
@@ -234,36 +250,39 @@ def iter_figures(
         sites,
         time_to_response,
         balance,
-        safety_type,
-        safety_severity,
+        safety_by("type"),
+        safety_by("severity"),
     )
-    for name, build in zip(FIGURE_NAMES, builders, strict=True):
+    for name, build in zip(figure_names(analysis), builders, strict=True):
         try:
             figure = build()
-        except InsufficientDataError as exc:
+        except (_Skip, InsufficientDataError) as exc:
             yield FigureOutcome(name=name, figure=None, reason=str(exc))
             continue
         yield FigureOutcome(name=name, figure=figure)
 
 
+class _Skip(Exception):
+    """A figure with nothing to draw (its analysis did not run, or no data)."""
+
+
 def write_figures(
-    dataset: Dataset,
+    analysis: Analysis,
     out: str | os.PathLike[str],
     *,
-    reference: str = "dn_only",
-    comparator: str = "dn_manual_exercise",
+    dataset: Dataset,
     format: ImageFormat = "png",
 ) -> list[FigureOutcome]:
-    """Draw every figure of a comparison and write each to ``out/<name>.<format>``.
+    """Draw every figure of an analysis and write each to ``out/<name>.<format>``.
 
     Parameters
     ----------
-    dataset
-        A loaded dataset.
+    analysis
+        The analysis (:func:`dnoutcomes.stats.analyze`).
     out
         The folder to write into (created when missing).
-    reference, comparator
-        The arms compared.
+    dataset
+        The dataset the analysis ran on.
     format
         ``"png"`` or ``"svg"``.
 
@@ -282,9 +301,10 @@ def write_figures(
     --------
     >>> import tempfile
     >>> from dnoutcomes.sample import generate
+    >>> from dnoutcomes.stats import analyze
     >>> dataset = generate(episodes=300, seed=1).to_dataset()
     >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     written = write_figures(dataset, tmp, format="svg")
+    ...     written = write_figures(analyze(dataset), tmp, dataset=dataset, format="svg")
     >>> len(written), written[0].path.name, [o.name for o in written if o.path is None]
     (10, '01-patient-flow.svg', [])
     """
@@ -302,7 +322,7 @@ def write_figures(
         )
     folder.mkdir(parents=True, exist_ok=True)
     outcomes = []
-    for outcome in iter_figures(dataset, reference=reference, comparator=comparator):
+    for outcome in iter_figures(analysis, dataset):
         path = None
         if outcome.figure is not None:
             path = save_figure(outcome.figure, folder / f"{outcome.name}.{format}", format=format)

@@ -1,0 +1,61 @@
+"""The ``--protocol FILE`` option shared by the commands that analyse an export, and the
+``--reference``/``--comparator`` overrides of its arms."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dnoutcomes.dataset import Dataset
+    from dnoutcomes.protocol import Protocol
+
+__all__ = ["add_arm_arguments", "add_protocol_argument", "load_for", "read_protocol"]
+
+
+def add_protocol_argument(parser: argparse.ArgumentParser) -> None:
+    """Declare ``--protocol FILE``."""
+    parser.add_argument(
+        "--protocol",
+        metavar="FILE",
+        default=None,
+        help="a study protocol (TOML; see docs/protocols.md): arms, measures, outcomes, "
+        "covariates and estimand; default: the built-in analysis plan "
+        "('dnoutcomes protocol init' prints it)",
+    )
+
+
+def add_arm_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare ``--reference ARM`` and ``--comparator ARM`` (overriding the protocol's)."""
+    parser.add_argument(
+        "--reference",
+        default=None,
+        metavar="ARM",
+        help="reference arm (default: the protocol's, dn_only)",
+    )
+    parser.add_argument(
+        "--comparator",
+        default=None,
+        metavar="ARM",
+        help="comparator arm (default: the protocol's, dn_manual_exercise); effects read "
+        "comparator minus reference",
+    )
+
+
+def read_protocol(args: argparse.Namespace) -> Protocol:
+    """The protocol of ``--protocol`` (the built-in one without it), arms overridden by
+    ``--reference``/``--comparator`` when given."""
+    from dnoutcomes.protocol import Protocol, default_protocol
+
+    path = getattr(args, "protocol", None)
+    protocol = Protocol.from_toml(path) if path else default_protocol()
+    return protocol.with_arms(getattr(args, "reference", None), getattr(args, "comparator", None))
+
+
+def load_for(args: argparse.Namespace, protocol: Protocol, **kwargs: Any) -> Dataset:
+    """Load ``args.path`` with the protocol's measures registered (strict, or quarantine
+    with ``--quarantine``)."""
+    from dnoutcomes import load
+
+    mode = "quarantine" if getattr(args, "quarantine", False) else "strict"
+    return load(args.path, mode=mode, registry=protocol.registry(), **kwargs)
