@@ -466,9 +466,8 @@ def _covariates(
         if why:
             r.add(
                 key,
-                f"{why}. Name contract columns (age, sex, condition, symptom_weeks, "
-                "chronicity, site_id, therapist_id), extra patient or episode columns, or "
-                "baseline:<measure>; `dnoutcomes protocol check FILE EXPORT` lists them.",
+                f"{why}. Name a patient or episode column (age, sex, condition, …) or "
+                "baseline:<measure>; `dnoutcomes protocol check FILE EXPORT` lists the names.",
             )
         out.append(name)
     return tuple(out)
