@@ -22,6 +22,7 @@ __all__ = [
     "DnOutcomesError",
     "DnOutcomesWarning",
     "InsufficientDataError",
+    "ProtocolError",
     "RequestError",
     "UnreadableInputError",
 ]
@@ -75,3 +76,50 @@ class DnOutcomesWarning(UserWarning):
 class DataQualityWarning(DnOutcomesWarning):
     """Legal but suspicious data: a declared arm that disagrees with the sessions, needling
     despite a recorded contraindication, an implausible change between two visits."""
+
+
+class ProtocolError(RequestError):
+    """A study protocol that cannot be used: a file that is not TOML, an unknown key, a
+    value of the wrong type or outside its choices, or (checked against a dataset) an arm,
+    measure, timepoint or covariate that the data do not have.
+
+    Every problem of the file is reported at once, one per line of the message.
+
+    Parameters
+    ----------
+    problems
+        One ``(key, line, message)`` per problem: the dotted key (``"primary.timepoint"``,
+        ``"secondary.1.covariates"``; ``""`` for the whole file), its line in the file
+        (``None`` when unknown or built in Python) and what is wrong and how to fix it.
+    source
+        The protocol file (``None`` when built in Python).
+    """
+
+    def __init__(
+        self, problems: list[tuple[str, int | None, str]], source: str | None = None
+    ) -> None:
+        self.problems: list[tuple[str, int | None, str]] = list(problems)
+        self.source = source
+        lines = [format_protocol_problem(source, *p) for p in self.problems]
+        if len(lines) == 1:
+            text = lines[0]
+        else:
+            where = f"the protocol {source}" if source else "the protocol"
+            text = f"{len(lines)} problems in {where}:\n" + "\n".join("  " + x for x in lines)
+        super().__init__(text)
+
+
+def format_protocol_problem(source: str | None, key: str, line: int | None, message: str) -> str:
+    """One protocol problem as a line of text.
+
+    Examples
+    --------
+    >>> format_protocol_problem("study.toml", "primary.timepoint", 14, "expected …")
+    'study.toml line 14, key primary.timepoint: expected …'
+    """
+    where = source or "protocol"
+    if line is not None:
+        where += f" line {line}"
+    if key:
+        where += f"{',' if line is not None or source else ''} key {key}"
+    return f"{where}: {message}"

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from dnoutcomes.contract.measures import Measure, MeasureRegistry, default_registry
+
+if TYPE_CHECKING:
+    from dnoutcomes.dataset import Dataset
 
 __all__ = [
     "DEFAULT_SECONDARY",
@@ -30,6 +34,7 @@ __all__ = [
     "TimeToResponseSpec",
     "TrajectorySpec",
     "WeightingSpec",
+    "builtin_toml",
     "default_protocol",
 ]
 
@@ -182,6 +187,234 @@ class Protocol:
     source: str | None = field(default=None, compare=False)
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
 
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Protocol:
+        """Read and check a protocol file.
+
+        Parameters
+        ----------
+        path
+            A TOML file in the format of ``docs/protocols.md``.
+
+        Returns
+        -------
+        Protocol
+            With ``source`` (the path as given) and ``lines`` (the line of each key).
+
+        Raises
+        ------
+        ProtocolError
+            Listing every problem of the file at once, each with its key and line: not
+            TOML, an unknown key, a value of the wrong type or outside its choices, an
+            unknown measure, equal arms, a covariate derived from the outcome….
+        UnreadableInputError
+            The file does not exist or is not UTF-8 text.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = pathlib.Path(tmp, "study.toml")
+        ...     _ = path.write_text('[primary]\\nmeasure = "odi"\\ntimepoint = "followup_12w"\\n')
+        ...     p = Protocol.from_toml(path)
+        >>> p.primary.measure, p.primary.timepoint, p.lines["primary.timepoint"]
+        ('odi', 'followup_12w', 3)
+        """
+        from dnoutcomes._protocol_toml import parse_text
+        from dnoutcomes.errors import UnreadableInputError
+
+        source = str(path)
+        try:
+            text = Path(path).read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            raise UnreadableInputError(
+                f"The protocol file {source} does not exist; check the path, or write the "
+                "built-in one with `dnoutcomes protocol init --out FILE`."
+            ) from None
+        except IsADirectoryError:
+            raise UnreadableInputError(
+                f"The protocol {source} is a folder; expected a .toml file."
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise UnreadableInputError(
+                f"The protocol file {source} is not UTF-8 text (byte {exc.start}); save it "
+                "as UTF-8."
+            ) from None
+        return parse_text(text.removeprefix("\\ufeff"), source=source)
+
+    @classmethod
+    def from_dict(
+        cls,
+        mapping: Mapping[str, Any],
+        *,
+        source: str | None = None,
+        lines: Mapping[str, int] | None = None,
+    ) -> Protocol:
+        """Build and check a protocol from the file's structure (nested dicts and lists,
+        as ``tomllib`` returns or :meth:`to_dict` gives; ``None`` counts as absent).
+
+        Parameters
+        ----------
+        mapping
+            The keys of ``docs/protocols.md``; ``primary`` is required.
+        source, lines
+            Where the mapping came from, for messages (see :meth:`from_toml`).
+
+        Returns
+        -------
+        Protocol
+
+        Raises
+        ------
+        ProtocolError
+            Listing every problem at once.
+
+        Examples
+        --------
+        >>> p = Protocol.from_dict({"primary": {"measure": "nprs"}})
+        >>> p == Protocol()
+        True
+        >>> Protocol.from_dict(default_protocol().to_dict()) == default_protocol()
+        True
+        """
+        from dnoutcomes._protocol_toml import parse
+
+        return parse(mapping, source=source, lines=lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The protocol as plain dicts and lists (JSON-ready), every default filled in.
+
+        Returns
+        -------
+        dict
+            The TOML file's structure: ``title``, ``arms``, ``measures``, ``primary``,
+            ``secondary``, ``responders``, ``trajectory``, ``time_to_response``,
+            ``weighting``, ``medication``, ``report``, ``deidentification``. ``None``
+            (JSON null) where a setting means "the primary outcome's" (a secondary's
+            ``covariates``, the responders', trajectory's and time to response's
+            ``measure``…) or a measure has no MCID. ``source`` and ``lines`` are left out.
+
+        Examples
+        --------
+        >>> d = default_protocol().to_dict()
+        >>> d["primary"], d["weighting"]["estimand"]
+        ({'measure': 'nprs', 'timepoint': 'discharge', 'covariates': []}, 'ate')
+        """
+        from dnoutcomes._protocol_write import to_dict
+
+        return to_dict(self)
+
+    def to_toml(self, *, commented: bool = False) -> str:
+        """The protocol as TOML text; ``Protocol.from_toml`` of it gives an equal protocol.
+
+        Parameters
+        ----------
+        commented
+            Add a comment above each key (its meaning and choices), as in
+            :func:`builtin_toml`.
+
+        Returns
+        -------
+        str
+            Keys whose value is ``None`` (the primary's) are left out.
+
+        Examples
+        --------
+        >>> print(Protocol().to_toml().split("\\n\\n")[2])
+        [primary]
+        measure = "nprs"
+        timepoint = "discharge"
+        covariates = []
+        """
+        from dnoutcomes._protocol_write import to_toml
+
+        return to_toml(self, commented=commented)
+
+    def sha256(self) -> str:
+        """The protocol's checksum: SHA-256 of the canonical JSON of :meth:`to_dict`.
+
+        The JSON has sorted keys, no spaces, UTF-8 text, numbers of ranges, MCIDs and
+        percentages as floats and every default filled in. Two files that differ only in
+        comments, spacing, the order of keys and tables, or in spelling out a default
+        (``estimand = "ate"``, ``low = 0`` against ``low = 0.0``) have the same checksum;
+        the order of items within a list (covariates, secondary outcomes, timepoints)
+        counts. ``source`` and ``lines`` do not enter.
+
+        Examples
+        --------
+        >>> default_protocol().sha256() == Protocol.from_toml_text(builtin_toml()).sha256()
+        True
+        """
+        from dnoutcomes._protocol_write import checksum
+
+        return checksum(self)
+
+    @classmethod
+    def from_toml_text(cls, text: str, *, source: str | None = None) -> Protocol:
+        """Parse a protocol from TOML text (see :meth:`from_toml`).
+
+        Examples
+        --------
+        >>> Protocol.from_toml_text('[primary]\\nmeasure = "odi"').primary.measure
+        'odi'
+        """
+        from dnoutcomes._protocol_toml import parse_text
+
+        return parse_text(text, source=source)
+
+    def describe(self) -> list[str]:
+        """The protocol in a few plain sentences, for the report's methods section.
+
+        Examples
+        --------
+        >>> for line in default_protocol().describe()[1:3]:
+        ...     print(line[:60])
+        Arms: dn_manual_exercise compared with dn_only (effects read
+        Primary outcome (ANCOVA): Numeric Pain Rating Scale at disch
+        """
+        from dnoutcomes._protocol_write import describe
+
+        return describe(self)
+
+    def check_data(
+        self, dataset: Dataset, *, raise_errors: bool = False
+    ) -> list[tuple[str, int | None, str]]:
+        """Check that a loaded export can answer this protocol.
+
+        Parameters
+        ----------
+        dataset
+            The export, loaded with this protocol's registry (``load(path, protocol=p)``).
+        raise_errors
+            Raise :class:`~dnoutcomes.errors.ProtocolError` instead of returning problems.
+
+        Returns
+        -------
+        list of (key, line, message)
+            Empty when the data fit: both arms exist (else the arms present, with their
+            episode counts); the primary outcome, every non-optional secondary outcome and
+            the responder outcome have values in both arms; at least one later timepoint
+            of the trajectory and of time to response has values; every covariate can be
+            named in this dataset (else the names that can be, never an outcome-derived
+            one).
+
+        Examples
+        --------
+        >>> from dnoutcomes.sample import generate
+        >>> dataset = generate(episodes=300, seed=1).to_dataset()
+        >>> default_protocol().check_data(dataset)
+        []
+        >>> [p[0] for p in default_protocol(comparator="dry_needling").check_data(dataset)]
+        ['arms.comparator']
+        """
+        from dnoutcomes._protocol_check import check_data
+        from dnoutcomes.errors import ProtocolError
+
+        problems = check_data(self, dataset)
+        if problems and raise_errors:
+            raise ProtocolError(problems, self.source)
+        return problems
+
     def registry(self, base: MeasureRegistry | None = None) -> MeasureRegistry:
         """The measure registry: ``base`` (default: the built-in one) plus the protocol's
         measures (a declared measure replaces a built-in one of the same name)."""
@@ -253,3 +486,16 @@ def default_protocol(
         comparator=comparator,
         secondary=DEFAULT_SECONDARY,
     )
+
+
+def builtin_toml() -> str:
+    """The built-in protocol as a commented TOML file (what ``dnoutcomes protocol init``
+    prints): every key with a comment on its meaning and choices; it parses back to
+    exactly :func:`default_protocol`.
+
+    Examples
+    --------
+    >>> Protocol.from_toml_text(builtin_toml()) == default_protocol()
+    True
+    """
+    return default_protocol().to_toml(commented=True)

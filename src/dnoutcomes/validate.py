@@ -26,6 +26,7 @@ from dnoutcomes.contract.tables import prepare_table
 from dnoutcomes.dataset import Dataset, chronicity, session_arms
 from dnoutcomes.errors import DataQualityWarning, DatasetError, RequestError
 from dnoutcomes.io import RawDataset, read_export
+from dnoutcomes.protocol import Protocol
 
 __all__ = ["Mode", "ValidationReport", "load", "validate"]
 
@@ -263,30 +264,43 @@ class ValidationReport:
         }
 
 
-def _check_args(mode: str, registry: MeasureRegistry | None) -> MeasureRegistry:
+def _check_args(
+    mode: str, registry: MeasureRegistry | None, protocol: Protocol | None = None
+) -> MeasureRegistry:
+    if protocol is not None and not isinstance(protocol, Protocol):
+        raise RequestError(
+            "protocol must be a Protocol (e.g. Protocol.from_toml('study.toml')); got "
+            f"{type(protocol).__name__}."
+        )
     if mode not in ("strict", "quarantine"):
         raise RequestError(
             f"mode must be 'strict' or 'quarantine'; got {mode!r}. Leave it out for strict, or "
             "use mode='quarantine' to load the valid rows."
         )
-    if registry is None:
-        return default_registry()
-    if not isinstance(registry, MeasureRegistry):
+    if registry is not None and not isinstance(registry, MeasureRegistry):
         raise RequestError(
             "registry must be a MeasureRegistry (e.g. default_registry().with_measure(...)); "
             f"got {type(registry).__name__}."
         )
-    return registry
+    if protocol is not None:  # its declared measures extend (or redefine) the registry's
+        return protocol.registry(registry)
+    return registry if registry is not None else default_registry()
 
 
 def validate_export(
-    raw: RawDataset, *, mode: Mode = "strict", registry: MeasureRegistry | None = None
+    raw: RawDataset,
+    *,
+    mode: Mode = "strict",
+    registry: MeasureRegistry | None = None,
+    protocol: Protocol | None = None,
 ) -> ValidationReport:
     """Validate an export already read by :func:`dnoutcomes.io.read_export`.
 
     See :func:`validate` for parameters and results.
     """
-    reg = _check_args(mode, registry)
+    # TODO(lead): pass protocol.allow_columns to the de-identification screen once
+    # load/validate take ``allow_columns`` (another branch adds it).
+    reg = _check_args(mode, registry, protocol)
     tables = {name: prepare_table(raw.tables[name], reg) for name in _ORDER if name in raw.tables}
     keys = cross_checks(tables)
     row_problems = pd.concat(
@@ -362,7 +376,11 @@ def _sort(problems: pd.DataFrame) -> pd.DataFrame:
 
 
 def validate(
-    path: str | Path, *, mode: Mode = "strict", registry: MeasureRegistry | None = None
+    path: str | Path,
+    *,
+    mode: Mode = "strict",
+    registry: MeasureRegistry | None = None,
+    protocol: Protocol | None = None,
 ) -> ValidationReport:
     """Check an export against the data contract without raising for bad data.
 
@@ -375,6 +393,9 @@ def validate(
         load; invalid rows and the rows that depend on them are rejected.
     registry
         The measures allowed in outcomes (default: :func:`default_registry`).
+    protocol
+        A study protocol whose declared measures extend ``registry`` (ranges included);
+        see :meth:`dnoutcomes.protocol.Protocol.registry`.
 
     Returns
     -------
@@ -387,7 +408,7 @@ def validate(
         The export cannot be read at all (missing folder, table or sheet; empty file; not
         UTF-8).
     RequestError
-        An unknown ``mode`` or a ``registry`` of the wrong type.
+        An unknown ``mode``, or a ``registry`` or ``protocol`` of the wrong type.
 
     Notes
     -----
@@ -404,12 +425,16 @@ def validate(
     >>> report.valid, len(report.problems)
     (True, 0)
     """
-    _check_args(mode, registry)
-    return validate_export(read_export(path), mode=mode, registry=registry)
+    _check_args(mode, registry, protocol)
+    return validate_export(read_export(path), mode=mode, registry=registry, protocol=protocol)
 
 
 def load(
-    path: str | Path, *, mode: Mode = "strict", registry: MeasureRegistry | None = None
+    path: str | Path,
+    *,
+    mode: Mode = "strict",
+    registry: MeasureRegistry | None = None,
+    protocol: Protocol | None = None,
 ) -> Dataset:
     """Load a clinic export into a :class:`Dataset`, enforcing the data contract.
 
@@ -424,6 +449,8 @@ def load(
         ``Dataset.rejects`` with the reason.
     registry
         The measures allowed in outcomes (default: the contract's twelve).
+    protocol
+        A study protocol whose declared measures extend ``registry`` (ranges included).
 
     Returns
     -------
@@ -439,7 +466,7 @@ def load(
     UnreadableInputError
         The export cannot be read (missing folder, table or sheet; empty file; not UTF-8).
     RequestError
-        An unknown ``mode`` or a ``registry`` of the wrong type.
+        An unknown ``mode``, or a ``registry`` or ``protocol`` of the wrong type.
 
     Warns
     -----
@@ -461,7 +488,7 @@ def load(
     >>> dataset.accounting.set_index("table").loc["episodes", ["read", "loaded"]].tolist()
     [300, 300]
     """
-    report = validate(path, mode=mode, registry=registry)
+    report = validate(path, mode=mode, registry=registry, protocol=protocol)
     if report.dataset is None:
         n = len(report.problems)
         first = "\n".join("  " + m for m in report.problems["message"].head(5))

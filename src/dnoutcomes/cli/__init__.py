@@ -34,6 +34,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "sample",
     "figures",
     "report",
+    "protocol",
 )
 
 EXIT_OK = 0

@@ -1,4 +1,5 @@
-"""``dnoutcomes validate PATH [--quarantine] [--json]``: check an export against the contract.
+"""``dnoutcomes validate PATH [--quarantine] [--json] [--protocol FILE]``: check an export
+against the contract (the protocol's declared measures extend the registry).
 
 Text mode prints rows read / loaded / rejected per table, the problems grouped by rule with
 counts and the first examples, then the data-quality warnings. ``--json`` prints one
@@ -17,6 +18,7 @@ import pandas as pd
 
 from dnoutcomes.cli._progress import Progress
 from dnoutcomes.errors import UnreadableInputError
+from dnoutcomes.protocol import Protocol
 from dnoutcomes.validate import Mode, ValidationReport, validate
 
 __all__ = ["add_parser", "run"]
@@ -49,6 +51,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "problem loads nothing)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--protocol",
+        metavar="FILE",
+        help="a study protocol (TOML); the measures it declares are accepted, with their "
+        "ranges (see `dnoutcomes protocol init`)",
+    )
     parser.add_argument(
         "--examples",
         type=int,
@@ -154,9 +162,10 @@ def format_text(report: ValidationReport, *, examples: int = 3) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run ``dnoutcomes validate``; return 0 valid, 1 invalid, 2 unreadable."""
     mode: Mode = "quarantine" if args.quarantine else "strict"
+    protocol = Protocol.from_toml(args.protocol) if args.protocol else None
     try:
         with Progress("validate").step(f"checking {args.path}"):
-            report = validate(args.path, mode=mode)
+            report = validate(args.path, mode=mode, protocol=protocol)
     except UnreadableInputError as exc:
         if args.json:
             print(json.dumps(_unreadable_document(args.path, exc), indent=2, ensure_ascii=False))

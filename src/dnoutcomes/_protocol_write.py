@@ -1,0 +1,323 @@
+"""Writing a study protocol: the plain structure (``to_dict``), TOML text (plain, or the
+commented built-in file that ``dnoutcomes protocol init`` prints) and a description in
+words for the report's methods section."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dnoutcomes.protocol import OutcomeSpec, Protocol
+
+__all__ = ["checksum", "describe", "to_dict", "to_toml"]
+
+
+def _outcome(spec: OutcomeSpec, *, secondary: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "measure": spec.measure,
+        "timepoint": spec.timepoint,
+        "covariates": None if spec.covariates is None else list(spec.covariates),
+    }
+    if secondary:
+        out["optional"] = bool(spec.optional)
+    elif out["covariates"] is None:
+        out["covariates"] = []
+    return out
+
+
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def to_dict(p: Protocol) -> dict[str, Any]:
+    """The protocol as the TOML file's structure, every default filled in (``None`` where a
+    setting means "the primary outcome's"); JSON-ready."""
+    return {
+        "title": p.title,
+        "arms": {"reference": p.reference, "comparator": p.comparator},
+        "measures": [
+            {
+                "name": m.name,
+                "label": m.label,
+                "unit": m.unit,
+                "low": float(m.low),
+                "high": float(m.high),
+                "integer": bool(m.integer),
+                "direction": m.direction,
+                "mcid_points": _float(m.mcid_points),
+                "mcid_percent": _float(m.mcid_percent),
+                "responder_values": [float(v) for v in m.responder_values],
+            }
+            for m in p.measures
+        ],
+        "primary": _outcome(p.primary, secondary=False),
+        "secondary": [_outcome(s, secondary=True) for s in p.secondary],
+        "responders": {
+            "measure": p.responders.measure,
+            "timepoint": p.responders.timepoint,
+            "definition": p.responders.definition,
+            "percent": float(p.responders.percent),
+        },
+        "trajectory": {
+            "measure": p.trajectory.measure,
+            "timepoints": list(p.trajectory.timepoints),
+        },
+        "time_to_response": {
+            "measure": p.time_to_response.measure,
+            "timepoints": list(p.time_to_response.timepoints),
+        },
+        "weighting": {
+            "estimand": p.weighting.estimand,
+            "covariates": list(p.weighting.covariates),
+        },
+        "medication": {"timepoint": p.medication.timepoint},
+        "report": {"min_cell": int(p.report.min_cell)},
+        "deidentification": {"allow_columns": list(p.allow_columns)},
+    }
+
+
+def checksum(p: Protocol) -> str:
+    """SHA-256 of the canonical JSON of :func:`to_dict` (sorted keys, no spaces, UTF-8)."""
+    text = json.dumps(to_dict(p), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------
+# TOML text
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
+            "\r": "\\r"}  # fmt: skip
+
+
+def _string(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        if not math.isfinite(value):  # never produced by a checked protocol
+            raise ValueError(f"cannot write the number {value!r} in a protocol")
+        return repr(value)
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} in a protocol")
+
+
+#: Comments of the built-in file, by dotted key (a table's own comment under its name).
+COMMENTS: dict[str, str] = {
+    "title": "A one-line description shown in every output (optional).",
+    "arms": "The two arms compared; effects read comparator minus reference.",
+    "arms.reference": "An arm label present in the data (episodes' `arm`).",
+    "arms.comparator": "Another arm label; must differ from the reference.",
+    "measures": (
+        "Measures beyond the built-in registry (nprs, odi, rmdq, lumbar_flexion_deg,\n"
+        "lumbar_extension_deg, schober_cm, ppt_kg_cm2, pgic, analgesic_use, opioid_use,\n"
+        "analgesic_doses_week, opioid_mme_day), or a built-in one redefined: one [[measures]]\n"
+        "table per measure; name, low, high and direction are required. For example:"
+    ),
+    "primary": "The primary outcome, compared by ANCOVA (required in a file).",
+    "primary.measure": "A built-in measure or one declared under [[measures]].",
+    "primary.timepoint": (
+        "discharge, followup_4w, followup_12w, followup_26w or followup_52w (baseline is the "
+        "anchor)."
+    ),
+    "primary.covariates": (
+        "Adjustment beyond the outcome's own baseline (always in the model): contract "
+        "columns\n(age, sex, condition, symptom_weeks, chronicity, site_id, therapist_id), "
+        "extra patient or\nepisode columns, or baseline:<measure>. Never the outcome itself."
+    ),
+    "secondary": (
+        "Secondary outcomes, Holm-corrected together (zero or more). covariates: absent = "
+        "the primary's;\noptional = true: analysed only where the data record it."
+    ),
+    "responders": "Who counts as improved.",
+    "responders.measure": "Default: the primary outcome's measure.",
+    "responders.timepoint": "Default: the primary outcome's timepoint.",
+    "responders.definition": (
+        '"mcid" (improvement >= the measure\'s MCID in points), "percent" (>= percent % of\n'
+        'baseline) or "values" (a later value among the measure\'s responder_values).'
+    ),
+    "responders.percent": 'The threshold for definition = "percent".',
+    "trajectory": "The mixed model over visits.",
+    "trajectory.measure": "Default: the primary outcome's measure.",
+    "trajectory.timepoints": (
+        "The timepoints whose rows enter: any of baseline, session, discharge, followup_4w,\n"
+        "followup_12w, followup_26w, followup_52w."
+    ),
+    "time_to_response": "Time from the episode start to the first response.",
+    "time_to_response.measure": "Default: the primary outcome's measure.",
+    "time_to_response.timepoints": "The later timepoints at which a response can be seen.",
+    "weighting": "Confounding adjustment of the primary outcome by propensity-score weights.",
+    "weighting.estimand": (
+        '"ate" (stabilised inverse-probability weights), "att" (the comparator arm\'s\n'
+        'patients) or "ato" (overlap weights).'
+    ),
+    "weighting.covariates": "The propensity model's covariates (named as for primary).",
+    "medication": "Medication use (analgesics, opioids).",
+    "medication.timepoint": "Default: the primary outcome's timepoint.",
+    "report": "The report's small-number suppression.",
+    "report.min_cell": "Counts from 1 to min_cell - 1 are suppressed in shared outputs.",
+    "deidentification": "The de-identification screen.",
+    "deidentification.allow_columns": (
+        "Extra column names let through (their values are still screened)."
+    ),
+}
+
+#: Commented-out examples shown in the built-in file where the protocol has no value.
+_EXAMPLE_MEASURE = """\
+# [[measures]]
+# name = "tsk"                        # the outcomes' measure name (or wide column)
+# label = "Tampa Scale of Kinesiophobia"
+# unit = "points"                     # default "points"
+# low = 17                            # the valid range, checked on load
+# high = 68
+# integer = true                      # default false
+# direction = "lower"                 # "lower" or "higher" is better
+# mcid_points = 6                     # optional
+# mcid_percent = 30                   # optional
+# responder_values = []               # optional: values that count as a response
+"""
+
+
+def _comment(lines: list[str], key: str, commented: bool) -> None:
+    if commented and key in COMMENTS:
+        lines.extend("# " + part for part in COMMENTS[key].split("\n"))
+
+
+def _table(lines: list[str], header: str, key: str, items: dict[str, Any], commented: bool) -> None:
+    if not commented and all(v is None for v in items.values()):
+        return
+    if lines:
+        lines.append("")
+    _comment(lines, key, commented)
+    lines.append(header)
+    for name, value in items.items():
+        _comment(lines, f"{key}.{name}", commented)
+        if value is None:
+            if commented:
+                lines.append(f"# {name} = …")
+            continue
+        lines.append(f"{name} = {_value(value)}")
+
+
+def to_toml(p: Protocol, *, commented: bool = False) -> str:
+    """The protocol as TOML text that parses back to an equal protocol.
+
+    ``commented``: a comment above each key saying what it means and its choices, and
+    commented-out lines for settings left to their defaults (the ``protocol init`` text).
+    """
+    data = to_dict(p)
+    lines: list[str] = []
+    _comment(lines, "title", commented)
+    lines.append(f"title = {_value(data['title'])}")
+    _table(lines, "[arms]", "arms", data["arms"], commented)
+    if data["measures"]:
+        for i, measure in enumerate(data["measures"]):
+            _table(lines, "[[measures]]", "measures" if i == 0 else "", measure, False)
+    elif commented:
+        lines.append("")
+        _comment(lines, "measures", commented)
+        lines.extend(_EXAMPLE_MEASURE.rstrip("\n").split("\n"))
+    _table(lines, "[primary]", "primary", data["primary"], commented)
+    for i, spec in enumerate(data["secondary"]):
+        _table(lines, "[[secondary]]", "secondary" if i == 0 else "", spec, commented)
+    for name in ("responders", "trajectory", "time_to_response", "weighting", "medication"):
+        _table(lines, f"[{name}]", name, data[name], commented)
+    _table(lines, "[report]", "report", data["report"], commented)
+    _table(lines, "[deidentification]", "deidentification", data["deidentification"], commented)
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------
+# In words
+
+
+def _listed(names: tuple[str, ...] | list[str]) -> str:
+    names = list(names)
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def describe(p: Protocol) -> list[str]:
+    """A few plain sentences describing the protocol (see :meth:`Protocol.describe`)."""
+    registry = p.registry()
+
+    def label(measure: str) -> str:
+        found = registry.get(measure)
+        return found.label if found is not None else measure
+
+    def outcome(spec: OutcomeSpec) -> str:
+        cov = spec.covariates or ()
+        adj = f"its baseline value and {_listed(cov)}" if cov else "its baseline value"
+        return f"{label(spec.measure)} at {spec.timepoint}, adjusted for {adj}"
+
+    out = []
+    if p.title:
+        out.append(f"Protocol: {p.title}.")
+    out.append(
+        f"Arms: {p.comparator} compared with {p.reference} (effects read {p.comparator} "
+        f"minus {p.reference})."
+    )
+    if p.measures:
+        out.append(
+            "Declared measures: "
+            + "; ".join(
+                f"{m.name} ({m.label}, {m.low:g}–{m.high:g} {m.unit}, {m.direction} is better)"
+                for m in p.measures
+            )
+            + "."
+        )
+    out.append(f"Primary outcome (ANCOVA): {outcome(p.outcomes()[0])}.")
+    if p.secondary:
+        parts = [
+            outcome(s).replace(", adjusted", " (where recorded), adjusted", 1)
+            if s.optional
+            else outcome(s)
+            for s in p.outcomes()[1:]
+        ]
+        out.append("Secondary outcomes (Holm-corrected): " + "; ".join(parts) + ".")
+    measure, timepoint = p.responder_outcome()
+    rule = {
+        "mcid": "an improvement of at least the MCID",
+        "percent": f"an improvement of at least {p.responders.percent:g}% of baseline",
+        "values": "a value among the measure's responder values",
+    }[p.responders.definition]
+    out.append(f"Responders: {rule} in {label(measure)} at {timepoint}.")
+    out.append(
+        f"Trajectory: a mixed model of {label(p.trajectory_measure())} over "
+        f"{_listed(p.trajectory.timepoints)}."
+    )
+    out.append(
+        f"Time to response: {label(p.time_to_response_measure())} at "
+        f"{_listed(p.time_to_response.timepoints)}, from the episode start."
+    )
+    estimand = {
+        "ate": "stabilised inverse-probability weights (ATE)",
+        "att": "weights for the treated (ATT)",
+        "ato": "overlap weights (ATO)",
+    }[p.weighting.estimand]
+    out.append(
+        f"Confounding: {estimand} from a propensity model on {_listed(p.weighting.covariates)}."
+    )
+    out.append(f"Counts from 1 to {p.report.min_cell - 1} are suppressed in shared outputs.")
+    return out
