@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dnoutcomes.cli import main
-from dnoutcomes.plots.gallery import FIGURE_NAMES
+from dnoutcomes.present.gallery import FIGURE_NAMES
 
 
 @pytest.mark.slow

@@ -99,7 +99,7 @@ def test_plot_style_leaves_global_rcparams_alone() -> None:
 def test_importing_the_plots_changes_no_rcparams() -> None:
     code = (
         "import matplotlib as mpl; before = dict(mpl.rcParams); "
-        "import dnoutcomes.plots, dnoutcomes.plots.gallery; "
+        "import dnoutcomes.plots, dnoutcomes.present.gallery; "
         "print(dict(mpl.rcParams) == before)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

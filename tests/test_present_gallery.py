@@ -15,7 +15,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from dnoutcomes.plots.gallery import FIGURE_NAMES, iter_figures, write_figures
+from dnoutcomes.present.gallery import FIGURE_NAMES, iter_figures, write_figures
+from dnoutcomes.stats import analyze
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +27,7 @@ REF, CMP = "Dry needling alone", "Dry needling + manual & exercise therapy"
 def figures(clinic_a_dataset: Any) -> dict[str, Figure]:
     import matplotlib.pyplot as plt
 
-    drawn = {o.name: o.figure for o in iter_figures(clinic_a_dataset)}
+    drawn = {o.name: o.figure for o in iter_figures(analyze(clinic_a_dataset), clinic_a_dataset)}
     yield drawn  # type: ignore[misc]
     for fig in drawn.values():
         plt.close(fig)
@@ -180,7 +181,9 @@ def test_safety_legend_counts_dn_sessions(
 
 
 def test_write_figures_svg_has_stable_names(clinic_a_dataset: Any, tmp_path: Path) -> None:
-    outcomes = write_figures(clinic_a_dataset, tmp_path / "figs", format="svg")
+    outcomes = write_figures(
+        analyze(clinic_a_dataset), tmp_path / "figs", dataset=clinic_a_dataset, format="svg"
+    )
     assert [o.path.name for o in outcomes if o.path] == [f"{n}.svg" for n in FIGURE_NAMES]
     text = (tmp_path / "figs" / "01-patient-flow.svg").read_text(encoding="utf-8")
     assert text.startswith("<?xml") and "Dry needling alone" in text
@@ -199,7 +202,7 @@ def test_every_figure_builds_from_the_sample_and_draws_its_results() -> None:
         warnings.simplefilter("always")
         dataset = dnoutcomes.load(sample)
     try:
-        drawn = {o.name: o for o in iter_figures(dataset)}
+        drawn = {o.name: o for o in iter_figures(analyze(dataset), dataset)}
         assert [name for name, o in drawn.items() if o.figure is not None] == list(FIGURE_NAMES)
         effects = compare_outcomes(dataset).frame
         fig = drawn["05-effects-forest"].figure
@@ -245,8 +248,63 @@ def test_results_plot_methods_hand_off_to_the_plots(clinic_a_dataset: Any) -> No
 def test_docstring_examples_run() -> None:
     import doctest
 
-    from dnoutcomes.plots import gallery as module
+    from dnoutcomes.present import gallery as module
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+@pytest.mark.filterwarnings("ignore::dnoutcomes.DataQualityWarning")
+def test_the_gallery_computes_no_statistic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Figures render the Analysis: no compare_* function runs while they are drawn, and
+    a section the analysis could not run is skipped with its reason."""
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+
+    from dnoutcomes import stats
+    from dnoutcomes.sample import generate
+
+    dataset = generate(episodes=300, seed=3).to_dataset()
+    analysis = analyze(dataset)
+    names = [n for n in dir(stats) if n.startswith("compare_")]
+    for name in names:
+        module = stats._WHERE[name]
+        monkeypatch.setattr(f"{module}.{name}", _forbidden(name))
+    without = dataclasses.replace(analysis, site_meta=None, failures={"site_meta": "one site only"})
+    try:
+        drawn = {o.name: o for o in iter_figures(without, dataset)}
+    finally:
+        plt.close("all")
+    assert drawn["06-site-forest"].figure is None
+    assert drawn["06-site-forest"].reason == "one site only"
+    assert sum(o.figure is not None for o in drawn.values()) == len(FIGURE_NAMES) - 1
+
+
+def _forbidden(name: str) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"the gallery called {name}")
+
+    return call
+
+
+@pytest.mark.filterwarnings("ignore::dnoutcomes.DataQualityWarning")
+def test_header_only_adverse_events_skips_the_safety_figures(tmp_path: Path) -> None:
+    """An adverse_events table without rows: the two safety figures are skipped with the
+    reason, every other figure is written (it used to stop the command after 7)."""
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+
+    from dnoutcomes.sample import generate
+
+    dataset = generate(episodes=300, seed=3).to_dataset()
+    empty = dataclasses.replace(dataset, adverse_events=dataset.adverse_events.iloc[:0])
+    try:
+        drawn = {o.name: o for o in iter_figures(analyze(empty), empty)}
+    finally:
+        plt.close("all")
+    skipped = {n: o.reason for n, o in drawn.items() if o.figure is None}
+    assert set(skipped) == {"09-adverse-events-by-type", "10-adverse-events-by-severity"}
+    assert all("no adverse event" in reason for reason in skipped.values())

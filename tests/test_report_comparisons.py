@@ -10,6 +10,7 @@ import pytest
 from test_report_build import load_quietly, write_export
 
 from dnoutcomes.report._context import Context
+from dnoutcomes.stats import analyze
 from dnoutcomes.report.build import subset_dataset
 from dnoutcomes.report.comparisons import comparisons_section
 from dnoutcomes.report.period import parse_period
@@ -37,6 +38,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Any:
         "dn_manual_exercise",
         11,
         figures=False,
+        analysis=analyze(current, require_primary=False),
     )
     return comparisons_section(context)
 

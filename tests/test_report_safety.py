@@ -12,6 +12,7 @@ import pytest
 from test_report_build import load_quietly, write_export
 
 from dnoutcomes.report._context import Context
+from dnoutcomes.stats import analyze
 from dnoutcomes.report.build import subset_dataset
 from dnoutcomes.report.period import parse_period
 from dnoutcomes.report.safety import safety_section
@@ -32,6 +33,7 @@ def _context(data: Any) -> Context:
         "dn_only",
         "dn_manual_exercise",
         11,
+        analysis=analyze(current, require_primary=False),
     )
 
 

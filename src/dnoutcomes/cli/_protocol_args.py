@@ -58,4 +58,4 @@ def load_for(args: argparse.Namespace, protocol: Protocol, **kwargs: Any) -> Dat
     from dnoutcomes import load
 
     mode = "quarantine" if getattr(args, "quarantine", False) else "strict"
-    return load(args.path, mode=mode, registry=protocol.registry(), **kwargs)
+    return load(args.path, mode=mode, protocol=protocol, **kwargs)
