@@ -379,6 +379,8 @@ def _timepoints(value: Any) -> tuple[str, ...]:
     return names
 
 
+_MEASURE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
 _MEASURE_KEYS = (
     "name",
     "label",
@@ -415,12 +417,20 @@ def _measure(r: _Reader, entry: Any, key: str) -> Measure | None:
         return tuple(_number(v) for v in value)
 
     responder = r.get(entry, key, "responder_values", values, ())
+    if name is not None and not _MEASURE_NAME.match(name):
+        r.add(
+            f"{key}.name",
+            f"expected 1-64 characters of lower-case a-z, 0-9 and _ starting with a letter "
+            f"(the outcomes' measure name); got {name!r}.",
+        )
+    if low is not None and high is not None and low > high:
+        r.add(f"{key}.high", f"expected high >= low; got low = {low:g}, high = {high:g}.")
     if len(r.problems) > before:
         return None
     try:
         return Measure(
             name,
-            label or name,
+            label,
             unit,
             low,
             high,
@@ -486,10 +496,12 @@ def _outcome(
     if measure is not None and measure not in measures:
         r.add(f"{key}.measure", _unknown_measure(measure, measures))
         measure = None
+    before = len(r.problems)
     timepoint = r.get(entry, key, "timepoint", _later, "discharge")
+    bad_timepoint = len(r.problems) > before
     covariates = _covariates(r, entry, key, measures, None if secondary else (), measure)
     optional = r.get(entry, key, "optional", _bool, False) if secondary else False
-    if measure is None:
+    if measure is None or bad_timepoint:
         return None
     return OutcomeSpec(measure, timepoint, covariates, optional)
 
@@ -582,7 +594,9 @@ def parse(
         seen[pair] = f"secondary.{i}"
         secondary.append(spec)
 
-    responders = _responders(r, data, names, declared, primary)
+    table = data.get("primary")
+    named = table.get("measure") if isinstance(table, Mapping) else None
+    responders = _responders(r, data, names, declared, named if named in names else None)
     trajectory = _series(r, data, "trajectory", names, TrajectorySpec)
     ttr = _series(r, data, "time_to_response", names, TimeToResponseSpec)
     if "baseline" in ttr.timepoints:
@@ -638,7 +652,7 @@ def _responders(
     data: Mapping[str, Any],
     names: frozenset[str],
     declared: list[Measure],
-    primary: OutcomeSpec | None,
+    primary: str | None,
 ) -> ResponderSpec:
     t = r.table(data, "responders", ("measure", "timepoint", "definition", "percent"))
     measure = r.get(t, "responders", "measure", _name, None)
@@ -652,7 +666,7 @@ def _responders(
         r.add(
             "responders.percent", f"expected a percentage above 0 and at most 100; got {percent:g}."
         )
-    resolved = measure or (primary.measure if primary else None)
+    resolved = measure or primary
     registry = {
         **{m: default_registry()[m] for m in default_registry()},
         **{m.name: m for m in declared},

@@ -29,7 +29,8 @@ def _outcome(spec: OutcomeSpec, *, secondary: bool) -> dict[str, Any]:
 
 
 def _float(value: float | None) -> float | None:
-    return None if value is None else float(value)
+    """A float with -0.0 as 0.0 (one canonical zero for the checksum)."""
+    return None if value is None else float(value) + 0.0
 
 
 def to_dict(p: Protocol) -> dict[str, Any]:
@@ -43,13 +44,13 @@ def to_dict(p: Protocol) -> dict[str, Any]:
                 "name": m.name,
                 "label": m.label,
                 "unit": m.unit,
-                "low": float(m.low),
-                "high": float(m.high),
+                "low": _float(m.low),
+                "high": _float(m.high),
                 "integer": bool(m.integer),
                 "direction": m.direction,
                 "mcid_points": _float(m.mcid_points),
                 "mcid_percent": _float(m.mcid_percent),
-                "responder_values": [float(v) for v in m.responder_values],
+                "responder_values": [_float(v) for v in m.responder_values],
             }
             for m in p.measures
         ],
@@ -59,7 +60,7 @@ def to_dict(p: Protocol) -> dict[str, Any]:
             "measure": p.responders.measure,
             "timepoint": p.responders.timepoint,
             "definition": p.responders.definition,
-            "percent": float(p.responders.percent),
+            "percent": _float(p.responders.percent),
         },
         "trajectory": {
             "measure": p.trajectory.measure,
