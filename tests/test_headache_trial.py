@@ -109,6 +109,7 @@ def test_validate_with_the_protocol_passes(
     assert code == 0, out + err
 
 
+@pytest.mark.slow  # a subprocess: the command as a user runs it (imports take seconds)
 def test_primary_ancova_matches_r_lm(export: Path, reference: dict[str, Any]) -> None:
     proc = _run(
         "-m", "dnoutcomes.cli", "analyze", str(export), "--protocol", str(PROTOCOL), "--json"
