@@ -543,7 +543,7 @@ def test_headache_trial_protocol_parses() -> None:
     assert p.primary == OutcomeSpec(
         "headache_score", "followup_52w", ("age", "sex", "migraine", "chronicity_years")
     )
-    assert p.registry()["headache_score"].high == 200
+    assert p.registry()["headache_score"].high == 100
     data = pd.read_csv(
         Path(__file__).resolve().parents[2] / "shared/reference/external/"
         "acupuncture_headache_vickers2004.csv"
