@@ -20,7 +20,7 @@ from dnoutcomes.cohort import (
     covariate_names,
     patient_flow,
 )
-from dnoutcomes.errors import InsufficientDataError
+from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats.ancova import OutcomesResult, compare_outcomes
 from dnoutcomes.stats.descriptives import (
     BaselineTable,
@@ -361,10 +361,17 @@ def analyze(
     notes: list[str] = []
     failures: dict[str, str] = {}
 
+    def declared(section: str) -> bool:
+        return any(k == section or k.startswith(f"{section}.") for k in protocol.lines)
+
     def optional(key: str, label: str, run: Callable[[], T]) -> T | None:
         try:
             return run()
-        except InsufficientDataError as exc:
+        except (InsufficientDataError, RequestError) as exc:
+            # A request error (a measure without the MCID a section needs) stops the run
+            # only for a section the protocol file declares; a defaulted one is noted.
+            if isinstance(exc, RequestError) and declared(_PROTOCOL_SECTION.get(key, key)):
+                raise
             notes.append(f"{label} not analysed: {exc}")
             failures[key] = str(exc)
             return None
@@ -506,6 +513,9 @@ def analyze(
         **parts,
     )
 
+
+#: The protocol file's section behind each analysis key.
+_PROTOCOL_SECTION: dict[str, str] = {"lmm": "trajectory", "iptw": "weighting"}
 
 #: The protocol's responder definitions and the names compare_responders uses.
 _RESPONDER_DEFINITIONS: dict[str, ResponderDefinition] = {
