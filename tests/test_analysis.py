@@ -250,3 +250,50 @@ def test_the_analyses_leave_the_dataset_untouched() -> None:
     patient_flow(dataset)
     for name in tables:
         pd.testing.assert_frame_equal(getattr(dataset, name), before[name], obj=name)
+
+
+def test_the_analysis_is_the_one_hinge() -> None:
+    """Only stats calls the compare_* functions (stats.analyze, and the stats modules that
+    compose others); the renderers (present, report, plots, cli) call none, and plots
+    never imports stats."""
+    import re
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src" / "dnoutcomes"
+    call = re.compile(r"(?<![`\w.])compare_[a-z_]+\(")
+    for folder in ("present", "report", "plots", "cli", "qi"):
+        for path in (src / folder).rglob("*.py"):
+            code = "\n".join(
+                line
+                for line in path.read_text(encoding="utf-8").splitlines()
+                if not line.lstrip().startswith((">>>", "...", "#"))
+            )
+            assert not call.search(code), f"{path.relative_to(src)} calls a compare_ function"
+    import ast
+
+    for path in (src / "plots").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+        } | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+        stats = {m for m in imported if m.startswith("dnoutcomes.stats")}
+        assert stats <= {"dnoutcomes.stats.results"}, (path, stats)
+
+
+@pytest.mark.filterwarnings("ignore::dnoutcomes.DataQualityWarning")
+def test_the_comparison_set_is_built_once(monkeypatch: Any) -> None:
+    """One analyze builds the comparison episodes once (it was rebuilt 13 times)."""
+    from dnoutcomes import cohort
+    from dnoutcomes.sample import generate
+
+    dataset = generate(episodes=200, seed=5).to_dataset()
+    calls = []
+    real = cohort._comparison_episodes
+
+    def counting(*args: Any) -> Any:
+        calls.append(args[1:])
+        return real(*args)
+
+    monkeypatch.setattr(cohort, "_comparison_episodes", counting)
+    analyze(dataset)
+    assert calls == [("dn_only", "dn_manual_exercise")]

@@ -7,6 +7,8 @@ quality-improvement reports.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from dnoutcomes.contract.measures import Measure, MeasureRegistry, default_registry
 from dnoutcomes.dataset import Dataset
 from dnoutcomes.errors import (
@@ -15,9 +17,11 @@ from dnoutcomes.errors import (
     DnOutcomesError,
     DnOutcomesWarning,
     InsufficientDataError,
+    ProtocolError,
     RequestError,
     UnreadableInputError,
 )
+from dnoutcomes.protocol import Protocol, default_protocol
 from dnoutcomes.qi import qi_charts, suppress_counts
 from dnoutcomes.report import Report, build_report
 from dnoutcomes.stats.iptw import compare_iptw
@@ -28,7 +32,22 @@ from dnoutcomes.validate import ValidationReport, load, validate
 
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:
+    from dnoutcomes.stats.analysis import Analysis, analyze
+
+
+def __getattr__(name: str) -> Any:
+    # analyze and Analysis import statsmodels: only when first used (PEP 562)
+    if name in ("Analysis", "analyze"):
+        from dnoutcomes.stats import analysis
+
+        value = getattr(analysis, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
+    "Analysis",
     "DataQualityWarning",
     "Dataset",
     "DatasetError",
@@ -37,16 +56,20 @@ __all__ = [
     "InsufficientDataError",
     "Measure",
     "MeasureRegistry",
+    "Protocol",
+    "ProtocolError",
     "Report",
     "RequestError",
     "UnreadableInputError",
     "ValidationReport",
     "__version__",
+    "analyze",
     "build_report",
     "compare_iptw",
     "compare_safety",
     "compare_sites",
     "compare_trajectories",
+    "default_protocol",
     "default_registry",
     "fit_random_intercept",
     "load",

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -57,5 +57,7 @@ def load_for(args: argparse.Namespace, protocol: Protocol, **kwargs: Any) -> Dat
     with ``--quarantine``)."""
     from dnoutcomes import load
 
-    mode = "quarantine" if getattr(args, "quarantine", False) else "strict"
+    mode: Literal["strict", "quarantine"] = (
+        "quarantine" if getattr(args, "quarantine", False) else "strict"
+    )
     return load(args.path, mode=mode, protocol=protocol, **kwargs)
