@@ -12,10 +12,10 @@ import pytest
 from test_report_build import load_quietly, write_export
 
 from dnoutcomes.report._context import Context
-from dnoutcomes.stats import analyze
 from dnoutcomes.report.build import subset_dataset
 from dnoutcomes.report.period import parse_period
 from dnoutcomes.report.safety import safety_section
+from dnoutcomes.stats import analyze
 
 
 def _context(data: Any) -> Context:
