@@ -112,7 +112,7 @@ def notebook_01() -> list[Cell]:
             ## 1. Validate: does the export follow the contract?
 
             `dn.validate()` reads every table and checks every row against the data contract
-            (`shared/design/data-contract.md`): required columns, allowed values and ranges,
+            ([docs/data-contract.md](../docs/data-contract.md)): required columns, allowed values and ranges,
             dates in order, every id pointing at a row that exists, no direct identifiers. It
             never raises for bad data — it *reports*. The accounting table shows, per table,
             how many rows were read, loaded and rejected; `loaded + rejected = read` always.
@@ -446,7 +446,7 @@ def notebook_02() -> list[Cell]:
             the share of patients who improve meaningfully, for how fast they improve and for
             their use of pain medication?
 
-            The plan of analysis (`shared/design/analysis-plan.md`) fixes every step before we
+            The plan of analysis ([docs/analysis-plan.md](../docs/analysis-plan.md)) fixes every step before we
             look at the results: the **primary** outcome is the NPRS (0–10 pain) at discharge,
             compared by ANCOVA; everything else is **secondary**. Fixing this in advance is what
             stops us from picking, after the fact, the analysis that looks best.
@@ -925,6 +925,49 @@ def notebook_02() -> list[Cell]:
             assert (sec["p_holm"] >= sec["p_value"] - 1e-12).all()  # Holm never lowers a p-value
             assert abs(1 / responders.frame.set_index("term").loc["risk_difference", "estimate"]
                        - responders.nnt) < 1e-9
+            """
+        ),
+        md(
+            r"""
+            ## 10. Asking another question: a study protocol
+
+            Everything above is the built-in plan. A different question (another outcome or
+            timepoint, other arms, your own covariates, a measure the package does not know,
+            overlap instead of inverse-probability weights) is written down once in a
+            **protocol** file and run without changing any code: from the command line with
+            `dnoutcomes analyze data/sample --protocol examples/protocols/odi_12w.toml`, or
+            here. Every output echoes the protocol and its checksum, so a reader knows exactly
+            what was asked. The format: [docs/protocols.md](../docs/protocols.md).
+
+            This one asks about disability at the 12-week follow-up, adjusted for age,
+            symptom duration and baseline pain, with overlap weights:
+            """
+        ),
+        code(
+            r"""
+            protocol = dn.Protocol.from_toml("../examples/protocols/odi_12w.toml")
+            print("\n".join(protocol.describe()))
+            asked = dn.analyze(ds, protocol)
+            asked.ancova.to_frame()[["measure", "timepoint", "n", "estimate", "conf_low", "conf_high", "p_value", "p_holm"]]
+            """
+        ),
+        code(
+            r"""
+            weighted = asked.iptw.to_dict()
+            print(f"Overlap-weighted ({weighted['estimand'].upper()}) difference in ODI at 12 weeks: "
+                  f"{weighted['estimate']:.2f} ({interval(weighted['ci_low'], weighted['ci_high'], 2)}); "
+                  f"max |SMD| after weighting {weighted['max_abs_smd_after']:.3f}.")
+            print("Protocol SHA-256:", asked.to_dict()["protocol_sha256"])
+            """
+        ),
+        hidden(
+            r"""
+            # The protocol's primary outcome is the same ANCOVA as asking for it by hand.
+            by_hand = compare_ancova(ds, measure="odi", timepoint="followup_12w",
+                                     covariates=["age", "symptom_weeks", "baseline:nprs"])
+            assert abs(asked.ancova.results[0].estimate - by_hand.estimate) < 1e-12
+            assert asked.ancova.results[0].covariates == ("age", "symptom_weeks", "baseline:nprs")
+            assert asked.iptw.estimand == "ato"
             """
         ),
     ]

@@ -159,7 +159,8 @@ class Analysis(ResultMixin):
         return (
             f"Primary outcome: {r.measure} at {r.timepoint} was {abs(r.estimate):.2f} points "
             f"{direction} with {self.comparator} than with {self.reference}, adjusted for "
-            f"baseline ({pct} % CI {r.conf_low:.2f} to {r.conf_high:.2f}; n = {r.n}; "
+            f"baseline{''.join(' and ' + ', '.join(r.covariates) for _ in [0] if r.covariates)} "
+            f"({pct} % CI {r.conf_low:.2f} to {r.conf_high:.2f}; n = {r.n}; "
             f"{p_text})."
         )
 
