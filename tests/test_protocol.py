@@ -633,3 +633,36 @@ def test_random_protocols_round_trip(p: Protocol) -> None:
     assert back.sha256() == p.sha256()
     assert Protocol.from_dict(json.loads(json.dumps(p.to_dict()))) == p
     assert Protocol.from_toml_text(p.to_toml(commented=True)) == p
+
+
+# ------------------------------------------------------------------------------- the docs
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "protocols.md"
+
+
+def test_docs_worked_protocols_are_the_real_ones() -> None:
+    import re
+
+    text = DOCS.read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 3
+    assert blocks[0] == builtin_toml()
+    tsk = Protocol.from_toml_text(blocks[1])
+    assert tsk.primary.covariates == ("age", "sex", "smoker", "work_status", "bmi", "baseline:odi")
+    assert tsk.outcomes()[1].covariates == ("age", "sex", "smoker", "work_status", "bmi")
+    assert tsk.allow_columns == ("smoker", "work_status", "bmi")
+    assert blocks[2] == (EXAMPLES / "headache_trial" / "protocol.toml").read_text("utf-8")
+
+
+def test_docs_error_example_is_what_the_parser_says() -> None:
+    import re
+
+    text = DOCS.read_text(encoding="utf-8")
+    shown = re.search(r"```text\n(dnoutcomes: 2 problems.*?)```", text, flags=re.S)
+    assert shown is not None
+    study = "# comment\n" * 11 + (
+        '[primary]\nmeasure = "nprs"\ntimepoint = "session"\ncovariates = ["improvement"]\n'
+    )
+    with pytest.raises(ProtocolError) as info:
+        Protocol.from_toml_text(study, source="study.toml")
+    assert shown.group(1) == f"dnoutcomes: {info.value}\n"
