@@ -666,3 +666,14 @@ def test_docs_error_example_is_what_the_parser_says() -> None:
     with pytest.raises(ProtocolError) as info:
         Protocol.from_toml_text(study, source="study.toml")
     assert shown.group(1) == f"dnoutcomes: {info.value}\n"
+
+
+def test_key_lines_count_toml_lines_only() -> None:
+    text = 'title = "a\u2028b\x1cc"\n[primary]\r\nmeasure = "nprs"\n'
+    assert key_lines(text) == {"title": 1, "primary": 2, "primary.measure": 3}
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b'\xef\xbb\xbf[primary]\nmeasure = "odi"\n')
+    assert Protocol.from_toml(path).primary.measure == "odi"

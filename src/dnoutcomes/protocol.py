@@ -240,7 +240,7 @@ class Protocol:
                 f"The protocol file {source} is not UTF-8 text (byte {exc.start}); save it "
                 "as UTF-8."
             ) from None
-        return parse_text(text.removeprefix("\\ufeff"), source=source)
+        return parse_text(text.removeprefix("\ufeff"), source=source)
 
     @classmethod
     def from_dict(
