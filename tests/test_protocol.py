@@ -677,3 +677,23 @@ def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "bom.toml"
     path.write_bytes(b'\xef\xbb\xbf[primary]\nmeasure = "odi"\n')
     assert Protocol.from_toml(path).primary.measure == "odi"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "dnoutcomes.protocol",
+        "dnoutcomes._protocol_toml",
+        "dnoutcomes._protocol_write",
+        "dnoutcomes._protocol_check",
+        "dnoutcomes.errors",
+    ],
+)
+def test_doctests(name: str) -> None:
+    import doctest
+    import importlib
+
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
+    assert result.attempted > 0 or name == "dnoutcomes._protocol_check"
