@@ -633,3 +633,67 @@ def test_random_protocols_round_trip(p: Protocol) -> None:
     assert back.sha256() == p.sha256()
     assert Protocol.from_dict(json.loads(json.dumps(p.to_dict()))) == p
     assert Protocol.from_toml_text(p.to_toml(commented=True)) == p
+
+
+# ------------------------------------------------------------------------------- the docs
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "protocols.md"
+
+
+def test_docs_worked_protocols_are_the_real_ones() -> None:
+    import re
+
+    text = DOCS.read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 3
+    assert blocks[0] == builtin_toml()
+    tsk = Protocol.from_toml_text(blocks[1])
+    assert tsk.primary.covariates == ("age", "sex", "smoker", "work_status", "bmi", "baseline:odi")
+    assert tsk.outcomes()[1].covariates == ("age", "sex", "smoker", "work_status", "bmi")
+    assert tsk.allow_columns == ("smoker", "work_status", "bmi")
+    assert blocks[2] == (EXAMPLES / "headache_trial" / "protocol.toml").read_text("utf-8")
+
+
+def test_docs_error_example_is_what_the_parser_says() -> None:
+    import re
+
+    text = DOCS.read_text(encoding="utf-8")
+    shown = re.search(r"```text\n(dnoutcomes: 2 problems.*?)```", text, flags=re.S)
+    assert shown is not None
+    study = "# comment\n" * 11 + (
+        '[primary]\nmeasure = "nprs"\ntimepoint = "session"\ncovariates = ["improvement"]\n'
+    )
+    with pytest.raises(ProtocolError) as info:
+        Protocol.from_toml_text(study, source="study.toml")
+    assert shown.group(1) == f"dnoutcomes: {info.value}\n"
+
+
+def test_key_lines_count_toml_lines_only() -> None:
+    text = 'title = "a\u2028b\x1cc"\n[primary]\r\nmeasure = "nprs"\n'
+    assert key_lines(text) == {"title": 1, "primary": 2, "primary.measure": 3}
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b'\xef\xbb\xbf[primary]\nmeasure = "odi"\n')
+    assert Protocol.from_toml(path).primary.measure == "odi"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "dnoutcomes.protocol",
+        "dnoutcomes._protocol_toml",
+        "dnoutcomes._protocol_write",
+        "dnoutcomes._protocol_check",
+        "dnoutcomes.errors",
+    ],
+)
+def test_doctests(name: str) -> None:
+    import doctest
+    import importlib
+
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
+    assert result.attempted > 0 or name == "dnoutcomes._protocol_check"

@@ -118,7 +118,10 @@ def key_lines(text: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     prefix: list[str] = []
     state: dict[str, Any] = {"depth": 0, "quote": None}
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # TOML ends lines at \n only (str.splitlines would also split at U+2028 and others)
+    for number, raw in enumerate(text.split("\n"), start=1):
+        if state["quote"] in ('"', "'"):  # a one-line string never continues
+            state["quote"] = None
         if state["depth"] > 0 or state["quote"]:
             _depth_change(raw, state)  # a continuation of a multi-line value
             continue

@@ -81,7 +81,17 @@ def to_dict(p: Protocol) -> dict[str, Any]:
 
 
 def checksum(p: Protocol) -> str:
-    """SHA-256 of the canonical JSON of :func:`to_dict` (sorted keys, no spaces, UTF-8)."""
+    """SHA-256 of the canonical JSON of :func:`to_dict` (sorted keys, no spaces, UTF-8).
+
+    Examples
+    --------
+    >>> from dnoutcomes.protocol import default_protocol
+    >>> p = default_protocol()
+    >>> checksum(p) == hashlib.sha256(
+    ...     json.dumps(to_dict(p), sort_keys=True, separators=(",", ":")).encode()
+    ... ).hexdigest()
+    True
+    """
     text = json.dumps(to_dict(p), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

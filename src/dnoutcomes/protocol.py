@@ -240,7 +240,7 @@ class Protocol:
                 f"The protocol file {source} is not UTF-8 text (byte {exc.start}); save it "
                 "as UTF-8."
             ) from None
-        return parse_text(text.removeprefix("\\ufeff"), source=source)
+        return parse_text(text.removeprefix("\ufeff"), source=source)
 
     @classmethod
     def from_dict(
@@ -331,14 +331,10 @@ class Protocol:
         return to_toml(self, commented=commented)
 
     def sha256(self) -> str:
-        """The protocol's checksum: SHA-256 of the canonical JSON of :meth:`to_dict`.
-
-        The JSON has sorted keys, no spaces, UTF-8 text, numbers of ranges, MCIDs and
-        percentages as floats and every default filled in. Two files that differ only in
-        comments, spacing, the order of keys and tables, or in spelling out a default
-        (``estimand = "ate"``, ``low = 0`` against ``low = 0.0``) have the same checksum;
-        the order of items within a list (covariates, secondary outcomes, timepoints)
-        counts. ``source`` and ``lines`` do not enter.
+        """The protocol's checksum: SHA-256 of the canonical JSON of :meth:`to_dict`
+        (sorted keys, no spaces, defaults filled in, numbers of ranges, MCIDs and percentages
+        as floats). Comments, spacing, key and table order, and spelled-out defaults do not
+        change it; the order of list items does. ``source`` and ``lines`` do not enter.
 
         Examples
         --------
@@ -425,11 +421,26 @@ class Protocol:
 
     def outcomes(self) -> tuple[OutcomeSpec, ...]:
         """The primary then the secondary outcomes, each with its covariates resolved
-        (a secondary's ``None`` becomes the primary's)."""
+        (a secondary's ``None`` becomes the primary's, less ``baseline:<its own measure>``,
+        which is always in its model).
+
+        Examples
+        --------
+        >>> p = Protocol(
+        ...     primary=OutcomeSpec("nprs", "discharge", ("age", "baseline:odi")),
+        ...     secondary=(OutcomeSpec("odi", "discharge", None),),
+        ... )
+        >>> [o.covariates for o in p.outcomes()]
+        [('age', 'baseline:odi'), ('age',)]
+        """
         primary_cov = self.primary.covariates or ()
         resolved = [OutcomeSpec(self.primary.measure, self.primary.timepoint, primary_cov)]
         for spec in self.secondary:
-            cov = primary_cov if spec.covariates is None else spec.covariates
+            if spec.covariates is None:
+                own = f"baseline:{spec.measure}"
+                cov = tuple(c for c in primary_cov if c != own)
+            else:
+                cov = spec.covariates
             resolved.append(OutcomeSpec(spec.measure, spec.timepoint, cov, spec.optional))
         return tuple(resolved)
 
