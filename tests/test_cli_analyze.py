@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import json
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,56 @@ def test_stats_never_import_matplotlib() -> None:
         "sys.exit(1 if 'matplotlib' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "line"),
+    [
+        ('[primary]\nmeasure = "nprs"\ntimepoint = "followup_52w"\n', "primary.timepoint", 3),
+        ('[arms]\ncomparator = "usual_care"\n[primary]\nmeasure = "nprs"\n', "arms.comparator", 2),
+        ('[primary]\nmeasure = "nprs"\ncovariates = ["improvement"]\n', "primary.covariates", 3),
+        ('[primary]\nmeasure = "nprs"\ncolour = "red"\n', "primary.colour", 3),
+        ('[primary]\nmeasure = "tsk"\n', "primary.measure", 2),
+        ('[primary\nmeasure = "nprs"\n', "", 1),
+    ],
+    ids=[
+        "timepoint-without-data",
+        "unknown-arm",
+        "derived-covariate",
+        "unknown-key",
+        "unknown-measure",
+        "invalid-toml",
+    ],
+)
+@pytest.mark.parametrize("command", ["analyze", "figures", "report"])
+def test_a_bad_protocol_is_one_clear_error_before_any_analysis(
+    body: str,
+    key: str,
+    line: int,
+    command: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dnoutcomes.cli import main
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    protocol = tmp_path / "study.toml"
+    protocol.write_text(body, encoding="utf-8")
+    out = tmp_path / "out"
+    if command == "report":
+        out.mkdir()
+    extra = {
+        "analyze": ["--json"],
+        "figures": ["--out", str(out)],
+        "report": ["--out", str(out / "r.html")],
+    }[command]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main([command, str(sample), "--protocol", str(protocol), *extra])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "Traceback" not in captured.err
+    assert f"line {line}" in captured.err
+    assert key in captured.err
+    assert captured.out == ""
+    assert not out.exists() or list(out.iterdir()) == []

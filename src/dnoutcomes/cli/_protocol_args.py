@@ -10,7 +10,13 @@ if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
     from dnoutcomes.protocol import Protocol
 
-__all__ = ["add_arm_arguments", "add_protocol_argument", "load_for", "read_protocol"]
+__all__ = [
+    "add_arm_arguments",
+    "add_protocol_argument",
+    "check_fit",
+    "load_for",
+    "read_protocol",
+]
 
 
 def add_protocol_argument(parser: argparse.ArgumentParser) -> None:
@@ -61,3 +67,11 @@ def load_for(args: argparse.Namespace, protocol: Protocol, **kwargs: Any) -> Dat
         "quarantine" if getattr(args, "quarantine", False) else "strict"
     )
     return load(args.path, mode=mode, protocol=protocol, **kwargs)
+
+
+def check_fit(args: argparse.Namespace, protocol: Protocol, dataset: Dataset) -> None:
+    """With ``--protocol``: refuse (a :class:`~dnoutcomes.errors.ProtocolError`, exit 2)
+    a protocol the export cannot answer, before any analysis, naming each key and its line
+    (an arm, outcome timepoint or covariate the data do not have)."""
+    if getattr(args, "protocol", None):
+        protocol.check_data(dataset, raise_errors=True)

@@ -21,6 +21,7 @@ from typing import Any
 from dnoutcomes.cli._protocol_args import (
     add_arm_arguments,
     add_protocol_argument,
+    check_fit,
     load_for,
     read_protocol,
 )
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("always", DnOutcomesWarning)
         with progress.step(f"loading and checking {args.path}"):
             dataset = load_for(args, protocol)
+    check_fit(args, protocol, dataset)
     with progress.step(f"analysing {len(dataset.episodes):,} episodes"):
         result = analyze(dataset, protocol)
     n_warnings = max(len(dataset.warnings), len(caught))

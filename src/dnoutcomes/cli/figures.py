@@ -55,7 +55,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Load, draw and write; print one line per figure. Returns the exit code."""
     os.environ.setdefault("MPLBACKEND", "Agg")
-    from dnoutcomes.cli._protocol_args import load_for, read_protocol
+    from dnoutcomes.cli._protocol_args import check_fit, load_for, read_protocol
     from dnoutcomes.errors import DnOutcomesWarning
     from dnoutcomes.present.gallery import write_figures
     from dnoutcomes.stats.analysis import analyze
@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DnOutcomesWarning)
         dataset = load_for(args, protocol)
+    check_fit(args, protocol, dataset)
     for warning in caught:
         print(f"dnoutcomes: warning: {warning.message}", file=sys.stderr)
     analysis = analyze(dataset, protocol, require_primary=False)

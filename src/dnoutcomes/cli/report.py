@@ -148,12 +148,13 @@ def run(args: argparse.Namespace) -> int:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DnOutcomesWarning)
-        from dnoutcomes.cli._protocol_args import load_for, read_protocol
+        from dnoutcomes.cli._protocol_args import check_fit, load_for, read_protocol
         from dnoutcomes.report.build import build_report
 
         protocol = read_protocol(args)
         say(f"loading {args.path}")
         dataset = load_for(args, protocol)
+        check_fit(args, protocol, dataset)
         for warning in caught:
             if issubclass(warning.category, DnOutcomesWarning):
                 print(f"dnoutcomes report: warning: {warning.message}", file=sys.stderr)
