@@ -121,6 +121,7 @@ def test_primary_ancova_matches_r_lm(export: Path, reference: dict[str, Any]) ->
     primary = doc["ancova"][0]
     assert (primary["measure"], primary["timepoint"]) == ("headache_score", "followup_52w")
     assert primary["n"] == reference["n"] == 301
+    assert primary["covariates"] == ["age", "sex", "migraine", "chronicity_years"]
     for key in (
         "estimate",
         "se",
