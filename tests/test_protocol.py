@@ -404,6 +404,7 @@ _M = "[[measures]]\nname = 'x'\nlow = 0\nhigh = 1\n"
             "list",
         ),
         ("primary = 3\n", "primary", "expected a [primary] table"),
+        ("[primary]\nmeasure = ['nprs']\n", "primary.measure", "expected text"),
         ("arms = 'x'\n" + _P, "arms", "expected a table"),
         ("title = 'x'\n", "primary", "required"),
         ("[[primary]]\nmeasure = 'nprs'\n", "primary", "expected a [primary] table"),

@@ -599,7 +599,8 @@ def parse(
 
     table = data.get("primary")
     named = table.get("measure") if isinstance(table, Mapping) else None
-    responders = _responders(r, data, names, declared, named if named in names else None)
+    known = named if isinstance(named, str) and named in names else None
+    responders = _responders(r, data, names, declared, known)
     trajectory = _series(r, data, "trajectory", names, TrajectorySpec)
     ttr = _series(r, data, "time_to_response", names, TimeToResponseSpec)
     if "baseline" in ttr.timepoints:
