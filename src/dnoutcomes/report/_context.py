@@ -10,7 +10,7 @@ import pandas as pd
 
 from dnoutcomes.errors import DnOutcomesError
 from dnoutcomes.qi.suppress import SuppressedTable, format_count, suppress_counts
-from dnoutcomes.report.model import HIDDEN, Figure, Paragraph, Section
+from dnoutcomes.report.model import HIDDEN, Figure, Paragraph, Section, Table
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -116,12 +116,15 @@ def analysed(context: Context, key: str, what: str) -> tuple[Any, Paragraph | No
 @dataclass(frozen=True)
 class SectionOutcome:
     """What a section builder returns: the section (``None`` when left out), the reason it
-    was left out, extra numbers for the JSON document, and control-chart blocks."""
+    was left out, extra numbers for the JSON document, control-chart blocks, and listings
+    that name episodes (``restricted``: never rendered into the circulated outputs, only
+    into ``--restricted FILE``)."""
 
     section: Section | None
     omitted: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
     spc: Mapping[str, Any] = field(default_factory=dict)
+    restricted: tuple[Table, ...] = ()
 
 
 def suppress(

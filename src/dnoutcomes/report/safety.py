@@ -6,13 +6,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from dnoutcomes.report._context import Context, SectionOutcome, analysed, suppress
+from dnoutcomes.report._context import (
+    Context,
+    SectionOutcome,
+    analysed,
+    count_text,
+    suppress,
+)
 from dnoutcomes.report.model import Paragraph, Section, Table
 
-__all__ = ["LISTING_ROWS", "safety_section"]
+__all__ = ["RESTRICTED_NOTE", "safety_section"]
 
-#: Rows of a listing shown in the HTML page; the workbook and the JSON hold them all.
-LISTING_ROWS = 40
+#: Where the episode listings are: never in the circulated report (they name episodes).
+RESTRICTED_NOTE = (
+    "The list of episodes is not part of this report (it names episodes): it is written "
+    "only to the restricted file of `dnoutcomes report --restricted FILE`, not for circulation."
+)
 
 
 def safety_section(context: Context) -> SectionOutcome:
@@ -99,6 +108,7 @@ def safety_section(context: Context) -> SectionOutcome:
             formats={"events": "int"},
         ),
     ]
+    restricted: list[Table] = []
     notable = result.notable_events
     if len(notable):
         columns = [
@@ -106,13 +116,18 @@ def safety_section(context: Context) -> SectionOutcome:
             for c in ("event_id", "episode_id", "arm", "type", "severity", "reporter")
             if c in notable
         ]
-        blocks.append(
+        restricted.append(
             Table(
                 key="safety_notable",
                 title="Serious events, pneumothorax, infection and nerve injury",
-                frame=notable[columns].reset_index(drop=True),
+                frame=notable[columns].reset_index(drop=True).astype(str),
                 labels={c: c.replace("_", " ").capitalize() for c in columns},
-                html_rows=LISTING_ROWS,
+            )
+        )
+        blocks.append(
+            Paragraph(
+                f"Serious events, pneumothorax, infection or nerve injury: "
+                f"{count_text(len(notable), context)} events. {RESTRICTED_NOTE}"
             )
         )
     else:
@@ -121,24 +136,21 @@ def safety_section(context: Context) -> SectionOutcome:
         )
     contraindicated = result.contraindicated
     if len(contraindicated):
-        count = len(contraindicated)
-        said = str(count) if count >= context.min_cell else f"<{context.min_cell}"
         blocks.append(
             Paragraph(
-                f"Dry needling was given despite a recorded contraindication in {said} "
-                "episodes, listed for review."
+                "Dry needling was given despite a recorded contraindication in "
+                f"{count_text(len(contraindicated), context)} episodes. {RESTRICTED_NOTE}"
             )
         )
         listing = contraindicated[["episode_id", "arm"]].sort_values("episode_id")
-        blocks.append(
+        restricted.append(
             Table(
                 key="safety_contraindicated",
                 title="Episodes needled despite a recorded contraindication",
                 frame=listing.reset_index(drop=True).astype(str),
                 labels={"episode_id": "Episode", "arm": "Arm"},
-                html_rows=LISTING_ROWS,
             )
         )
     else:
         blocks.append(Paragraph("No episode had dry needling despite a recorded contraindication."))
-    return SectionOutcome(Section("safety", title, tuple(blocks)))
+    return SectionOutcome(Section("safety", title, tuple(blocks)), restricted=tuple(restricted))
