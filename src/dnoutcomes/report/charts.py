@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dnoutcomes.errors import DnOutcomesError
 from dnoutcomes.report._chart_unit import chart_frame, choose_unit, rebuild
 from dnoutcomes.report._context import (
     Context,
@@ -202,6 +203,15 @@ def control_charts_section(context: Context) -> SectionOutcome:
             spc[key] = None
             blocks.append(Paragraph(f"{caption}: not drawn. {' '.join(qi.notes[1:])}".strip()))
             continue
+        if unit != "month" and drawable.get(key, False):
+            try:
+                chart = rebuild(key, chart, at_unit)
+            except DnOutcomesError as exc:
+                drawable[key] = False
+                spc[key] = {"unit": unit, "withheld": f"{caption}: not drawn: {exc}"}
+        if not drawable.get(key, False) and key in spc:
+            blocks.append(Paragraph(spc[key]["withheld"]))
+            continue
         if not drawable.get(key, False):
             reason = (
                 f"{caption}: not drawn. Even by quarter, some points describe fewer than "
@@ -211,8 +221,6 @@ def control_charts_section(context: Context) -> SectionOutcome:
             spc[key] = {"unit": unit, "withheld": reason}
             blocks.append(Paragraph(reason))
             continue
-        if unit != "month":
-            chart = rebuild(key, chart, at_unit)
         block = spc_block(
             chart,
             counts=pd.Series(np.zeros(len(chart.frame))),

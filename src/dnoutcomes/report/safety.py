@@ -4,8 +4,12 @@ despite a contraindication; "not recorded" when the export has no adverse-events
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
+import pandas as pd
+
+from dnoutcomes.qi.disclosure import Relation, protect
 from dnoutcomes.report._context import (
     Context,
     SectionOutcome,
@@ -13,7 +17,7 @@ from dnoutcomes.report._context import (
     count_text,
     suppress,
 )
-from dnoutcomes.report.model import Paragraph, Section, Table
+from dnoutcomes.report.model import HIDDEN, Paragraph, Section, Table
 
 __all__ = ["RESTRICTED_NOTE", "safety_section"]
 
@@ -72,6 +76,7 @@ def safety_section(context: Context) -> SectionOutcome:
     ).table
     severity = result.by_severity[["arm", "severity", "events"]].copy()
     severity["events"] = severity["events"].astype("int64")
+    shown, shown_severity = _protect_events(rates, shown, severity, context.min_cell)
     blocks: list[Any] = [
         Paragraph(
             "Adverse events after dry-needling sessions of the episodes discharged in the "
@@ -103,7 +108,7 @@ def safety_section(context: Context) -> SectionOutcome:
         Table(
             key="safety_severity",
             title="Adverse events by severity",
-            frame=suppress(severity, context, counts=["events"]).table,
+            frame=shown_severity,
             labels={"arm": "Arm", "severity": "Severity", "events": "Events"},
             formats={"events": "int"},
         ),
@@ -154,3 +159,38 @@ def safety_section(context: Context) -> SectionOutcome:
     else:
         blocks.append(Paragraph("No episode had dry needling despite a recorded contraindication."))
     return SectionOutcome(Section("safety", title, tuple(blocks)), restricted=tuple(restricted))
+
+
+def _protect_events(
+    rates: pd.DataFrame, shown: pd.DataFrame, severity: pd.DataFrame, min_cell: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Events by arm and by arm and severity, protected together: an arm's events are the
+    sum of its severities (44 events, mild 43 and "<11" significant gave 1 on main), and a
+    rate beside its DN sessions gives its events back, so it follows its events."""
+    values: dict[Hashable, float] = {}
+    relations: list[Relation] = []
+    for i, arm, events in zip(rates.index, rates["arm"], rates["events"], strict=True):
+        parts = [("severity", j) for j in severity.index[severity["arm"] == arm]]
+        values[("arm", i)] = float(events)
+        relations.append(Relation.total(("arm", i), parts))
+    for j, events in zip(severity.index, severity["events"], strict=True):
+        values[("severity", j)] = float(events)
+    primary, hidden = protect(values, relations, min_cell=min_cell)
+
+    def mark(cell: Hashable, value: Any) -> Any:
+        if cell in primary:
+            return f"<{min_cell}"
+        return HIDDEN if cell in hidden else value
+
+    shown = shown.copy()
+    shown["events"] = [
+        mark(("arm", i), v) for i, v in zip(rates.index, rates["events"], strict=True)
+    ]
+    gone = [("arm", i) in hidden for i in rates.index]
+    for column in ("rate_per_100", "conf_low", "conf_high"):
+        shown[column] = [HIDDEN if g else v for g, v in zip(gone, shown[column], strict=True)]
+    shown_severity = severity.copy()
+    shown_severity["events"] = [
+        mark(("severity", j), v) for j, v in zip(severity.index, severity["events"], strict=True)
+    ]
+    return shown, shown_severity
