@@ -90,3 +90,26 @@ def test_small_points_p_chart_checks_non_responders() -> None:
     frame = _frame([30], [25], ["2025-01"])
     assert small_points(frame, 11)["p_chart"].tolist() == [True]
     assert to_quarters(frame)["episodes"].tolist() == [30]
+
+
+@pytest.mark.slow
+def test_funnel_target_withheld_when_a_therapist_is_hidden() -> None:
+    """On main the funnel's target × all episodes − the shown therapists' responders gave a
+    hidden therapist's responders back."""
+    from test_report_build import load_quietly
+
+    from dnoutcomes.report.build import build_report
+
+    report = build_report(
+        load_quietly(SAMPLE), period="2025-Q3", run_time="2026-01-01T00:00:00Z", figures=False
+    )
+    frame = report.table("funnel").frame
+    hidden = frame[["n", "events", "share"]].astype(str)
+    any_hidden = hidden.apply(lambda c: c.str.startswith("<") | (c == "[c]")).to_numpy().any()
+    text = " ".join(p.text for p in report.section("funnel").paragraphs)
+    target = report.to_dict()["results"]["funnel"]["target"]
+    if any_hidden:
+        assert target is None and "Overall share" not in text
+        assert "Outside the 99.8 % limits:" not in text
+    else:
+        assert target is not None

@@ -382,31 +382,30 @@ def funnel_section(context: Context) -> SectionOutcome:
         follow={"position": "n"},
     ).table
     outside = frame[frame["position"].str.contains("outer")]
-    blocks: list[Any] = [
-        Paragraph(
-            f"Each therapist's share of NPRS responders ({months[0]} to {months[-1]}, every "
-            f"arm) against her number of episodes. Overall share {100 * funnel.target:.1f} %; "
-            "a therapist outside the 99.8 % limits differs by more than chance would explain, "
-            "and is worth a conversation, not a verdict (case mix is not adjusted for)."
-        )
-    ]
     # A row with any cell withheld (a small count, or a share that would give one away,
-    # such as 55 of 60 responders) is hidden: its point would give the count back.
+    # such as 55 of 60 responders) is hidden: its point would give the count back. Then the
+    # overall share is withheld too (target × all episodes − the shown responders gave the
+    # hidden therapist's responders back), the plot is not drawn and no therapist is named.
     cells = shown[["n", "events", "share"]].astype(str)
     hidden_rows = (cells.apply(lambda c: c.str.startswith("<") | (c == "[c]"))).any(axis=1)
     hidden_rows = hidden_rows.to_numpy()
-    if len(outside) == 0:
-        blocks.append(Paragraph("No therapist lies outside the 99.8 % limits."))
-    else:
-        names = ", ".join(
-            f"{u} ({p})"
-            for u, p, h in zip(
-                outside["unit"], outside["position"], hidden_rows[outside.index], strict=True
-            )
-            if not h
+    overall = "" if hidden_rows.any() else f" Overall share {100 * funnel.target:.1f} %;"
+    blocks: list[Any] = [
+        Paragraph(
+            f"Each therapist's share of NPRS responders ({months[0]} to {months[-1]}, every "
+            f"arm) against her number of episodes.{overall}"
+            + (" a" if overall else " A")
+            + " therapist outside the 99.8 % limits differs by more than chance would explain, "
+            "and is worth a conversation, not a verdict (case mix is not adjusted for)."
         )
-        if names:
-            blocks.append(Paragraph(f"Outside the 99.8 % limits: {names}."))
+    ]
+    if not hidden_rows.any() and len(outside) == 0:
+        blocks.append(Paragraph("No therapist lies outside the 99.8 % limits."))
+    elif not hidden_rows.any():
+        names = ", ".join(
+            f"{u} ({p})" for u, p in zip(outside["unit"], outside["position"], strict=True)
+        )
+        blocks.append(Paragraph(f"Outside the 99.8 % limits: {names}."))
     if _can_draw() and not hidden_rows.any():
         from dnoutcomes.plots.control import plot_funnel
 
@@ -422,9 +421,11 @@ def funnel_section(context: Context) -> SectionOutcome:
     elif hidden_rows.any():
         blocks.append(
             Paragraph(
-                "The funnel plot is not drawn because for some therapists the episodes, "
-                f"responders or non-responders are fewer than {context.min_cell}; the table "
-                "shows them suppressed."
+                "The funnel plot, the overall share and the therapists outside the limits "
+                "are not shown because for some therapists the episodes, responders or "
+                f"non-responders are fewer than {context.min_cell}: a plot of only the others "
+                "would mislead, and the overall share would give the hidden ones back. The "
+                "table shows them suppressed."
             )
         )
     blocks.append(
@@ -444,5 +445,10 @@ def funnel_section(context: Context) -> SectionOutcome:
     )
     return SectionOutcome(
         Section("funnel", title, tuple(blocks)),
-        extra={"funnel": {"target": funnel.target, "months": [months[0], months[-1]]}},
+        extra={
+            "funnel": {
+                "target": None if hidden_rows.any() else funnel.target,
+                "months": [months[0], months[-1]],
+            }
+        },
     )
