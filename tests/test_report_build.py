@@ -303,8 +303,10 @@ def test_counts_inside_sentences_of_the_flow_are_suppressed(report: Report, expo
     other = int((q3["arm"] == "manual_exercise").sum())
     assert 0 < other < 11  # the construction puts a small other arm in the period
     reasons = " ".join(report.table("patient_flow").frame["reason"].astype(str))
-    assert "manual_exercise (<11 episodes)" in reasons
-    assert f"({other} episodes)" not in reasons
+    # The per-arm counts inside a reason are cells too (issue 13: 31 left out, one other arm
+    # shown with 27 episodes gave the hidden one as 4): the reason names the arms only.
+    assert "other arms: manual_exercise" in reasons
+    assert f"({other} episodes)" not in reasons and "episodes)" not in reasons
 
 
 def test_site_filter_and_unknown_site(dataset: Any) -> None:
@@ -360,8 +362,12 @@ def test_default_period_says_when_no_quarter_is_complete(dataset: Any) -> None:
 def test_spc_block_shape_and_trailing_window(report: Report) -> None:
     spc = report.spc
     assert set(spc) == {"i_chart", "p_chart", "u_chart"}
+    units = {block["unit"] for block in spc.values()}
+    assert len(units) == 1  # one unit for the section (issue 13)
     for block in spc.values():
-        assert set(block) == {"months", "values", "n", "centre", "lcl", "ucl", "signals"}
+        if "withheld" in block:
+            continue
+        assert set(block) == {"months", "values", "n", "centre", "lcl", "ucl", "signals", "unit"}
         assert set(block["signals"]) == {
             "outside_limits",
             "longest_run",
@@ -369,49 +375,45 @@ def test_spc_block_shape_and_trailing_window(report: Report) -> None:
             "crossings",
             "crossings_limit",
         }
+        assert None not in block["values"]  # every point or none
     # The 24-month window up to 2025-09 would start in 2023-10; the data start in 2024-10,
     # so the charts start there (no empty months first).
     months = spc["i_chart"]["months"]
-    assert months[0] == "2024-10" and months[-1] == "2025-09" and len(months) == 12
-    # Each month has 12 episodes (19 in 2025-08): none is small, every point is shown.
-    n = dict(zip(months, spc["i_chart"]["n"], strict=True))
-    assert n["2025-08"] == 12 + SOUTH_EPISODES and n["2024-10"] == 12
-    assert None not in spc["i_chart"]["values"]
+    if spc["i_chart"]["unit"] == "month":
+        assert months[0] == "2024-10" and months[-1] == "2025-09" and len(months) == 12
+    else:
+        assert months == ["2024-Q4", "2025-Q1", "2025-Q2", "2025-Q3"]
+        # Each month has 12 episodes (19 in 2025-08).
+        n = dict(zip(months, spc["i_chart"]["n"], strict=True))
+        assert n["2025-Q3"] == 36 + SOUTH_EPISODES and n["2024-Q4"] == 36
 
 
-def test_months_with_few_episodes_are_withheld(dataset: Any, report: Report) -> None:
-    # With a threshold of 13 the months of 12 episodes are small: their n is "<13", their
-    # points (and the P chart's month-by-month lower limits; the upper ones are clipped
-    # to 1, the same every month) are withheld; 2025-08 (19) stays.
+def test_no_chart_shows_a_selection_of_its_points(dataset: Any) -> None:
+    # With a threshold of 13 the months of 12 episodes are small: on main at f79030f their
+    # points were withheld one by one (a selection by value); now a chart moves to quarters,
+    # where every point is shown, or is not drawn at all.
     strict = build_report(
         dataset, period=parse_period("2025-Q3"), min_cell=13, run_time=RUN_TIME, figures=False
     )
-    block = strict.spc["p_chart"]
-    by_month = {m: i for i, m in enumerate(block["months"])}
-    july, august = by_month["2025-07"], by_month["2025-08"]
-    assert block["n"][july] == "<13" and block["n"][august] == 19
-    assert block["values"][july] is None and block["lcl"][july] is None
-    assert strict.spc["i_chart"]["values"][august] is not None
-    # August's share is shown only if neither its responders nor its non-responders are
-    # small (a share of 19 gives both away): the plan's complement rule.
-    from dnoutcomes.qi import qi_charts
-
-    frame = qi_charts(dataset).p_chart.frame
-    row = frame.loc[frame["period"].astype(str) == "2025-08"].iloc[0]
-    assert row["n"] == 19
-    responders = round(row["value"] * 19)
-    hidden = 0 < responders < 13 or 0 < 19 - responders < 13
-    assert (block["values"][august] is None) == hidden
-    # The limits are still computed from every month: p-bar is unchanged.
-    assert block["centre"] == report.spc["p_chart"]["centre"]
+    for key, block in strict.spc.items():
+        if "withheld" in block:
+            assert "not drawn" in block["withheld"], key
+            continue
+        assert block["unit"] == "quarter"
+        assert None not in block["values"]
+        n = [float(v) for v in block["n"]]
+        assert all(v == 0 or v >= 13 for v in n) or key == "u_chart"
 
 
 def test_i_chart_centre_and_limits_by_hand(report: Report, export: Any) -> None:
     plan = export[1]
-    monthly = plan.groupby(plan["month"].astype(str))["nprs_improvement"].mean()
+    block = report.spc["i_chart"]
+    unit = plan["month"].astype(str)
+    if block["unit"] == "quarter":
+        unit = pd.PeriodIndex(unit, freq="M").asfreq("Q").astype(str)
+    monthly = plan.groupby(unit)["nprs_improvement"].mean()
     centre = monthly.mean()
     mr = monthly.diff().abs().dropna().mean()
-    block = report.spc["i_chart"]
     assert block["centre"] == pytest.approx(centre, rel=1e-12)
     assert block["ucl"] == pytest.approx(centre + 2.66 * mr, rel=1e-12)
     assert block["lcl"] == pytest.approx(centre - 2.66 * mr, rel=1e-12)
@@ -431,7 +433,10 @@ def test_run_rules_and_u_chart_by_hand(report: Report, export: Any) -> None:
     from scipy.stats import binom
 
     plan = export[1]
-    monthly = plan.groupby(plan["month"].astype(str))["nprs_improvement"].mean()
+    unit = plan["month"].astype(str)
+    if report.spc["i_chart"]["unit"] == "quarter":  # the charts' unit (issue 13)
+        unit = pd.PeriodIndex(unit, freq="M").asfreq("Q").astype(str)
+    monthly = plan.groupby(unit)["nprs_improvement"].mean()
     side = np.sign(monthly.to_numpy() - monthly.mean())
     useful = side[side != 0]
     runs = np.split(useful, np.flatnonzero(np.diff(useful)) + 1)

@@ -156,4 +156,7 @@ def test_funnel_is_not_drawn_when_a_share_would_give_a_small_count_away() -> Non
     # Every therapist of data/sample has at least 11 episodes, responders and non-responders
     # over the chart window; with a threshold of 20 some non-responder counts are small.
     assert "not drawn" not in funnel_words(11)
-    assert "funnel plot is not drawn" in funnel_words(20)
+    assert (
+        "The funnel plot, the overall share and the therapists outside the limits are not shown"
+        in funnel_words(20)
+    )

@@ -12,7 +12,6 @@ import argparse
 import sys
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 from dnoutcomes.cli._protocol_args import add_arm_arguments, add_protocol_argument
@@ -69,6 +68,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--xlsx", metavar="FILE", help="also write the tables as a workbook")
     parser.add_argument("--data", metavar="FILE", help="also write the numbers as JSON")
     parser.add_argument(
+        "--restricted",
+        metavar="FILE",
+        help="also write the listings that name episodes (JSON, NOT for circulation)",
+    )
+    parser.add_argument(
         "--run-time",
         metavar="ISO",
         help="the run time printed in the report (default now); fix it for a reproducible file",
@@ -91,17 +95,6 @@ class _Progress:
     def __call__(self, step: str) -> None:
         elapsed = time.perf_counter() - self.start
         print(f"dnoutcomes report: {step} ({elapsed:.1f} s)", file=sys.stderr, flush=True)
-
-
-def _check_folder(option: str, value: str | None) -> None:
-    if value is None:
-        return
-    folder = Path(value).resolve().parent
-    if not folder.is_dir():
-        raise RequestError(
-            f"{option} {value}: the folder {folder} does not exist; expected an existing "
-            "folder. Create it first or choose another path."
-        )
 
 
 def _period(args: argparse.Namespace) -> Any:
@@ -143,8 +136,18 @@ def run(args: argparse.Namespace) -> int:
     say = _Progress()
     period = _period(args)
     run_time = parse_run_time(args.run_time)
-    for option, value in (("--out", args.out), ("--xlsx", args.xlsx), ("--data", args.data)):
-        _check_folder(option, value)
+    from dnoutcomes.report.outputs import check_outputs
+
+    check_outputs(
+        args.path,
+        {
+            "--out": args.out,
+            "--xlsx": args.xlsx,
+            "--data": args.data,
+            "--restricted": args.restricted,
+        },
+        protocol=getattr(args, "protocol", None),
+    )
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DnOutcomesWarning)
@@ -182,6 +185,11 @@ def run(args: argparse.Namespace) -> int:
 
         say(f"writing {args.data}")
         write_json(report, args.data)
+    if args.restricted:
+        from dnoutcomes.report.restricted import write_restricted
+
+        say(f"writing {args.restricted} (restricted: not for circulation)")
+        write_restricted(report, args.restricted)
     say("done")
     print(report.period_note)
     where = f"site {report.site}" if report.site else "all sites"
@@ -190,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
         f"{where}) written to {args.out}"
         + (f", tables to {args.xlsx}" if args.xlsx else "")
         + (f", numbers to {args.data}" if args.data else "")
+        + (f", restricted listings to {args.restricted}" if args.restricted else "")
         + "."
     )
     return 0

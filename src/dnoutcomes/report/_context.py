@@ -10,7 +10,7 @@ import pandas as pd
 
 from dnoutcomes.errors import DnOutcomesError
 from dnoutcomes.qi.suppress import SuppressedTable, format_count, suppress_counts
-from dnoutcomes.report.model import HIDDEN, Figure, Paragraph, Section
+from dnoutcomes.report.model import HIDDEN, Figure, Paragraph, Section, Table
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -110,18 +110,22 @@ def analysed(context: Context, key: str, what: str) -> tuple[Any, Paragraph | No
         if result is not None:
             return result, None
         reason = analysis.failures.get(key, "")
+    reason = suppress_text(reason, context)
     return None, Paragraph(f"{what} could not be computed for this period: {reason}")
 
 
 @dataclass(frozen=True)
 class SectionOutcome:
     """What a section builder returns: the section (``None`` when left out), the reason it
-    was left out, extra numbers for the JSON document, and control-chart blocks."""
+    was left out, extra numbers for the JSON document, control-chart blocks, and listings
+    that name episodes (``restricted``: never rendered into the circulated outputs, only
+    into ``--restricted FILE``)."""
 
     section: Section | None
     omitted: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
     spc: Mapping[str, Any] = field(default_factory=dict)
+    restricted: tuple[Table, ...] = ()
 
 
 def suppress(
@@ -200,16 +204,29 @@ def scrub_counts(value: Any, context: Context) -> Any:
 
 
 def suppress_text(text: str, context: Context) -> str:
-    """Write the counts inside a sentence from an analysis ("other arms: usual_care (4
-    episodes)", "7 dn_only episodes without …") through the threshold: ``(<11 episodes)``,
-    ``<11 dn_only episodes``."""
+    """Write the counts inside a sentence from an analysis through the threshold.
+
+    Every whole number from 1 to ``min_cell - 1`` in the text is taken to be a count and
+    written ``<11`` ("dn_only has 3 and", "arm 'dn_only' has 5 episodes", "other arms:
+    usual_care (4 episodes)"), except a requirement ("at least 2 per arm"), a decimal
+    (``0.5``), a percentage and a number inside a word (``followup_12w``): hiding a
+    number that was not a count costs a word, showing a count costs a patient's privacy.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> ctx = dataclasses.make_dataclass("C", [("min_cell", int)])(11)
+    >>> suppress_text("dn_only has 3 and other has 40 at followup_12w; needs at least 2", ctx)
+    'dn_only has <11 and other has 40 at followup_12w; needs at least 2'
+    >>> suppress_text("arm 'a' has 5. Shares 0.5 and 7 %; usual_care (4 episodes)", ctx)
+    "arm 'a' has <11. Shares 0.5 and 7 %; usual_care (<11 episodes)"
+    """
     import re
 
     def replace(match: re.Match[str]) -> str:
-        return f"{count_text(int(match.group(1)), context)}{match.group(2)}"
+        return count_text(int(match.group(0)), context)
 
-    # A number, up to two words (an arm, a site), then what it counts.
-    pattern = r"\b(\d+)((?: [\w=-]+){0,2} (?:episodes?|patients?|events?|sessions?))\b"
+    pattern = r"(?<![\w.,])(?<!at least )(?<!at most )(\d+)(?!\w|[.,]\d|\s?%)"
     return re.sub(pattern, replace, text)
 
 

@@ -19,7 +19,7 @@ from dnoutcomes._frames import isin
 from dnoutcomes.errors import DnOutcomesError, RequestError
 from dnoutcomes.report import sections as sec
 from dnoutcomes.report.methods import methods_section
-from dnoutcomes.report.model import Report, Section
+from dnoutcomes.report.model import Report, Section, Table
 from dnoutcomes.report.period import Period, default_period, parse_period
 from dnoutcomes.report.provenance import make_provenance
 
@@ -282,6 +282,7 @@ def build_report(
     omitted: list[tuple[str, str]] = []
     extra: dict[str, Any] = {}
     spc: dict[str, Any] = {}
+    restricted: list[Table] = []
     for key, label, builder in sec.all_builders():
         say(f"building {label}")
         outcome = builder(context)
@@ -291,6 +292,7 @@ def build_report(
             omitted.append((key, outcome.omitted))
         extra.update(outcome.extra)
         spc.update(outcome.spc)
+        restricted.extend(outcome.restricted)
 
     say("recording provenance")
     provenance = make_provenance(
@@ -323,4 +325,5 @@ def build_report(
         provenance=provenance,
         extra=extra,
         omitted=tuple(omitted),
+        restricted=tuple(restricted),
     )

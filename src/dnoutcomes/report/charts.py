@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dnoutcomes.errors import DnOutcomesError
+from dnoutcomes.report._chart_unit import chart_frame, choose_unit, rebuild
 from dnoutcomes.report._context import (
     Context,
     SectionOutcome,
@@ -26,7 +28,7 @@ from dnoutcomes.report._context import (
     safe,
     suppress,
 )
-from dnoutcomes.report._spc import mask_chart, masked_months, masked_shares, spc_block
+from dnoutcomes.report._spc import masked_months, masked_shares, spc_block
 from dnoutcomes.report.model import Paragraph, Section, Table
 from dnoutcomes.report.sentences import spc_signal_sentences
 
@@ -51,37 +53,36 @@ def _can_draw() -> bool:
     return importlib.util.find_spec("dnoutcomes.plots.control") is not None
 
 
-def _monthly_table(context: Context, qi: Any) -> Table:
-    monthly = qi.monthly.copy()
-    monthly["month"] = monthly["month"].astype(str)
-    monthly["share_pct"] = 100 * monthly["share_responders"]
-    frame = monthly[["month", "episodes", "mean_improvement", "responders", "share_pct"]]
-    if qi.adverse_events is not None:
-        ae = qi.adverse_events.assign(month=qi.adverse_events["month"].astype(str))
-        frame = frame.merge(
-            ae[["month", "dn_sessions", "adverse_events", "rate_per_100"]], on="month", how="outer"
-        ).sort_values("month")
-        for column in ("episodes", "responders", "dn_sessions", "adverse_events"):
-            frame[column] = frame[column].fillna(0).astype("int64")
-    frame = frame.reset_index(drop=True)
+def _unit_table(context: Context, frame: pd.DataFrame, unit: str) -> Table:
+    """The table behind the charts, at the charts' unit (month or quarter), suppressed."""
+    frame = frame.copy()
+    episodes = frame["episodes"].where(frame["episodes"] > 0)
+    frame["mean_improvement"] = frame["improvement_sum"] / episodes
+    frame["share_pct"] = 100 * frame["responders"] / episodes
+    columns = ["month", "episodes", "mean_improvement", "responders", "share_pct"]
     counts = ["episodes", "responders"]
     follow: dict[Hashable, Hashable] = {"mean_improvement": "episodes"}
     if "adverse_events" in frame:
+        frame["rate_per_100"] = (
+            100 * frame["adverse_events"] / frame["dn_sessions"].where(frame["dn_sessions"] > 0)
+        )
+        columns += ["dn_sessions", "adverse_events", "rate_per_100"]
         counts.append("adverse_events")
         follow["rate_per_100"] = "adverse_events"
     shown = suppress(
-        frame,
+        frame[columns].reset_index(drop=True),
         context,
         counts=counts,
         percents={"share_pct": ("responders", "episodes")},
         follow=follow,
     ).table
+    word = "Month" if unit == "month" else "Quarter"
     return Table(
         key="spc_monthly",
-        title="The months behind the control charts",
+        title=f"The {unit}s behind the control charts",
         frame=shown,
         labels={
-            "month": "Month",
+            "month": word,
             "episodes": "Episodes",
             "mean_improvement": "Mean NPRS improvement",
             "responders": "Responders",
@@ -99,8 +100,8 @@ def _monthly_table(context: Context, qi: Any) -> Table:
             "adverse_events": "int",
             "rate_per_100": "f1",
         },
-        note="Episodes of every arm, by month of the discharge assessment; adverse events by "
-        "month of the dry-needling session.",
+        note=f"Episodes of every arm, by {unit} of the discharge assessment; adverse events by "
+        f"{unit} of the dry-needling session.",
     )
 
 
@@ -183,58 +184,68 @@ def control_charts_section(context: Context) -> SectionOutcome:
         )
     ]
     spc: dict[str, Any] = {}
-    monthly = qi.monthly
-    drawable = _can_draw()
+    drawable_now = _can_draw()
+    present = tuple(key for key, _, _ in _CHARTS if getattr(qi, key) is not None)
+    unit, at_unit, drawable = choose_unit(chart_frame(qi), context.min_cell, present)
+    if unit != "month":
+        blocks.append(
+            Paragraph(
+                f"The charts are drawn by quarter: some months describe fewer than "
+                f"{context.min_cell} episodes, responders, non-responders or adverse events, "
+                "and a chart that left those months out would show a biased selection of "
+                "its points."
+            )
+        )
     for key, caption, what in _CHARTS:
         chart = getattr(qi, key)
+        caption = caption if unit == "month" else caption.replace("per month", "per quarter")
         if chart is None:
             spc[key] = None
             blocks.append(Paragraph(f"{caption}: not drawn. {' '.join(qi.notes[1:])}".strip()))
             continue
-        if key == "u_chart":
-            # Exposure is DN sessions (not people); the monthly rate is kept as drawn.
-            counts = pd.Series(np.zeros(len(chart.frame)))
-            mask = np.zeros(len(chart.frame), dtype=bool)
-        elif key == "p_chart":
-            counts = monthly["episodes"]
-            mask = masked_shares(monthly["episodes"], monthly["responders"], context.min_cell)
-        else:
-            counts = monthly["episodes"]
-            mask = masked_months(monthly["episodes"], context.min_cell)
-        block = spc_block(chart, counts=counts, mask=mask, min_cell=context.min_cell)
+        if unit != "month" and drawable.get(key, False):
+            try:
+                chart = rebuild(key, chart, at_unit)
+            except DnOutcomesError as exc:
+                drawable[key] = False
+                spc[key] = {"unit": unit, "withheld": f"{caption}: not drawn: {exc}"}
+        if not drawable.get(key, False) and key in spc:
+            blocks.append(Paragraph(spc[key]["withheld"]))
+            continue
+        if not drawable.get(key, False):
+            reason = (
+                f"{caption}: not drawn. Even by quarter, some points describe fewer than "
+                f"{context.min_cell} {_WHAT_IS_SMALL[key]}; a chart of only the other points "
+                "would mislead, so none is shown and no signal is named."
+            )
+            spc[key] = {"unit": unit, "withheld": reason}
+            blocks.append(Paragraph(reason))
+            continue
+        block = spc_block(
+            chart,
+            counts=pd.Series(np.zeros(len(chart.frame))),
+            mask=np.zeros(len(chart.frame), dtype=bool),
+            min_cell=context.min_cell,
+        )
+        block["unit"] = unit
         spc[key] = block
-        if drawable:
+        if drawable_now:
             from dnoutcomes.plots.control import plot_control_chart
 
-            shown_chart = mask_chart(chart, mask)
             blocks.extend(
                 figure_block(
                     context,
                     key,
                     caption,
                     f"{caption}, with centre line, control limits and signals marked.",
-                    lambda c=shown_chart: plot_control_chart(c),  # type: ignore[misc]
+                    lambda c=chart: plot_control_chart(c),  # type: ignore[misc]
                 )
             )
         for sentence in spc_signal_sentences(chart.to_dict(), what=what):
-            blocks.append(Paragraph(sentence))
-        if mask.any():
             blocks.append(
-                Paragraph(
-                    (
-                        f"1 month is not plotted: it describes fewer than {context.min_cell} "
-                        f"{_WHAT_IS_SMALL[key]}. It still counts in the limits and the runs "
-                        "rules."
-                    )
-                    if int(mask.sum()) == 1
-                    else (
-                        f"{int(mask.sum())} months are not plotted: each describes fewer than "
-                        f"{context.min_cell} {_WHAT_IS_SMALL[key]}. They still count in the "
-                        "limits and the runs rules."
-                    )
-                )
+                Paragraph(sentence if unit == "month" else sentence.replace("month", "quarter"))
             )
-    blocks.append(_monthly_table(context, qi))
+    blocks.append(_unit_table(context, at_unit, unit))
     site_blocks, by_site = _site_signals(context)
     blocks.extend(site_blocks)
     extra = {"spc_by_site": by_site} if by_site else {}
@@ -371,31 +382,30 @@ def funnel_section(context: Context) -> SectionOutcome:
         follow={"position": "n"},
     ).table
     outside = frame[frame["position"].str.contains("outer")]
-    blocks: list[Any] = [
-        Paragraph(
-            f"Each therapist's share of NPRS responders ({months[0]} to {months[-1]}, every "
-            f"arm) against her number of episodes. Overall share {100 * funnel.target:.1f} %; "
-            "a therapist outside the 99.8 % limits differs by more than chance would explain, "
-            "and is worth a conversation, not a verdict (case mix is not adjusted for)."
-        )
-    ]
     # A row with any cell withheld (a small count, or a share that would give one away,
-    # such as 55 of 60 responders) is hidden: its point would give the count back.
+    # such as 55 of 60 responders) is hidden: its point would give the count back. Then the
+    # overall share is withheld too (target × all episodes − the shown responders gave the
+    # hidden therapist's responders back), the plot is not drawn and no therapist is named.
     cells = shown[["n", "events", "share"]].astype(str)
     hidden_rows = (cells.apply(lambda c: c.str.startswith("<") | (c == "[c]"))).any(axis=1)
     hidden_rows = hidden_rows.to_numpy()
-    if len(outside) == 0:
-        blocks.append(Paragraph("No therapist lies outside the 99.8 % limits."))
-    else:
-        names = ", ".join(
-            f"{u} ({p})"
-            for u, p, h in zip(
-                outside["unit"], outside["position"], hidden_rows[outside.index], strict=True
-            )
-            if not h
+    overall = "" if hidden_rows.any() else f" Overall share {100 * funnel.target:.1f} %;"
+    blocks: list[Any] = [
+        Paragraph(
+            f"Each therapist's share of NPRS responders ({months[0]} to {months[-1]}, every "
+            f"arm) against her number of episodes.{overall}"
+            + (" a" if overall else " A")
+            + " therapist outside the 99.8 % limits differs by more than chance would explain, "
+            "and is worth a conversation, not a verdict (case mix is not adjusted for)."
         )
-        if names:
-            blocks.append(Paragraph(f"Outside the 99.8 % limits: {names}."))
+    ]
+    if not hidden_rows.any() and len(outside) == 0:
+        blocks.append(Paragraph("No therapist lies outside the 99.8 % limits."))
+    elif not hidden_rows.any():
+        names = ", ".join(
+            f"{u} ({p})" for u, p in zip(outside["unit"], outside["position"], strict=True)
+        )
+        blocks.append(Paragraph(f"Outside the 99.8 % limits: {names}."))
     if _can_draw() and not hidden_rows.any():
         from dnoutcomes.plots.control import plot_funnel
 
@@ -411,9 +421,11 @@ def funnel_section(context: Context) -> SectionOutcome:
     elif hidden_rows.any():
         blocks.append(
             Paragraph(
-                "The funnel plot is not drawn because for some therapists the episodes, "
-                f"responders or non-responders are fewer than {context.min_cell}; the table "
-                "shows them suppressed."
+                "The funnel plot, the overall share and the therapists outside the limits "
+                "are not shown because for some therapists the episodes, responders or "
+                f"non-responders are fewer than {context.min_cell}: a plot of only the others "
+                "would mislead, and the overall share would give the hidden ones back. The "
+                "table shows them suppressed."
             )
         )
     blocks.append(
@@ -433,5 +445,10 @@ def funnel_section(context: Context) -> SectionOutcome:
     )
     return SectionOutcome(
         Section("funnel", title, tuple(blocks)),
-        extra={"funnel": {"target": funnel.target, "months": [months[0], months[-1]]}},
+        extra={
+            "funnel": {
+                "target": None if hidden_rows.any() else funnel.target,
+                "months": [months[0], months[-1]],
+            }
+        },
     )

@@ -7,6 +7,7 @@ only selects them, suppresses small counts and words them.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from dnoutcomes.report.sentences import (
     responder_sentence,
     weighted_sentence,
 )
+from dnoutcomes.report.verdict import no_verdict_reason, no_verdict_sentence
 from dnoutcomes.stats.results import jsonable
 
 __all__ = ["comparisons_section"]
@@ -78,9 +80,22 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
         direction, unit, label = _measure_info(context, row.measure)
         words = "Primary comparison" if row.role == "primary" else "Secondary comparison"
         blocks.append(Paragraph(f"{words}: {label} {_TIMEPOINT_WORDS.get(row.timepoint, '')}."))
+        reason = no_verdict_reason(
+            min_cell=context.min_cell,
+            arms={
+                context.reference: float(row.n_reference),
+                context.comparator: float(row.n_comparator),
+            },
+            statistics={
+                "estimate": float(row.estimate),
+                "confidence interval": float(row.conf_low) + float(row.conf_high),
+            },
+        )
         blocks.append(
             Paragraph(
-                comparison_sentence(
+                no_verdict_sentence("This comparison", reason)
+                if reason
+                else comparison_sentence(
                     measure=row.measure,
                     estimate=float(row.estimate),
                     conf_low=float(row.conf_low),
@@ -209,9 +224,25 @@ def _iptw_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
         .map({"naive": "Naive (ANCOVA)", "iptw": "Adjusted (IPTW, robust SE)"})
         .fillna(frame["term"])
     )
+    reason = no_verdict_reason(
+        min_cell=context.min_cell,
+        arms={},
+        ess={
+            context.reference: float(result.ess_reference),
+            context.comparator: float(result.ess_comparator),
+        },
+        converged=bool(result.ps_converged),
+        max_smd_after=float(result.balance["smd_after"].abs().max()),
+        statistics={
+            "estimate": float(adjusted["estimate"]),
+            "confidence interval": float(adjusted["conf_low"]) + float(adjusted["conf_high"]),
+        },
+    )
     blocks: list[Any] = [
         Paragraph(
-            weighted_sentence(
+            no_verdict_sentence("The weighted (IPTW) estimate", reason)
+            if reason
+            else weighted_sentence(
                 naive_estimate=naive_value,
                 estimate=float(adjusted["estimate"]),
                 conf_low=float(adjusted["conf_low"]),
@@ -275,20 +306,33 @@ def _responder_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
         return float(value) / 100 if isinstance(value, int | float | np.number) else None
 
     _, unit, label = _measure_info(context, result.measure)
-    sentence = responder_sentence(
-        measure=result.measure,
-        mcid=float(result.threshold),
-        unit=unit,
-        n_reference=n_shown.get(context.reference, 0),
-        n_comparator=n_shown.get(context.comparator, 0),
-        share_reference=share(context.reference),
-        share_comparator=share(context.comparator),
-        risk_difference=float(rd["estimate"]),
-        rd_low=float(rd["conf_low"]),
-        rd_high=float(rd["conf_high"]),
-        reference=context.reference,
-        comparator=context.comparator,
-        label=label,
+    arm_n = result.counts.set_index("arm")["n"]
+    reason = no_verdict_reason(
+        min_cell=context.min_cell,
+        arms={arm: float(arm_n.get(arm, 0)) for arm in (context.reference, context.comparator)},
+        statistics={
+            "risk difference": float(rd["estimate"]),
+            "confidence interval": float(rd["conf_low"]) + float(rd["conf_high"]),
+        },
+    )
+    sentence = (
+        no_verdict_sentence("The responder comparison", reason)
+        if reason
+        else responder_sentence(
+            measure=result.measure,
+            mcid=float(result.threshold),
+            unit=unit,
+            n_reference=n_shown.get(context.reference, 0),
+            n_comparator=n_shown.get(context.comparator, 0),
+            share_reference=share(context.reference),
+            share_comparator=share(context.comparator),
+            risk_difference=float(rd["estimate"]),
+            rd_low=float(rd["conf_low"]),
+            rd_high=float(rd["conf_high"]),
+            reference=context.reference,
+            comparator=context.comparator,
+            label=label,
+        )
     )
     small = (
         safe_counts["n"].astype(str).str.startswith("<").any()
@@ -330,7 +374,11 @@ def _responder_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
                     "conf_high": "95 % CI high",
                 },
                 formats={"estimate": "f3", "conf_low": "f3", "conf_high": "f3"},
-                note=f"Number needed to treat: {result.nnt_text}.",
+                note=(
+                    f"Number needed to treat: {result.nnt_text}."
+                    if math.isfinite(float(result.nnt)) and "inf" not in result.nnt_text
+                    else "Number needed to treat: not given (undefined for these data)."
+                ),
             )
         )
     # The responder counts and shares are in the suppressed tables; the raw block is not

@@ -183,6 +183,10 @@ class Report:
         Package version, input digests, parameters and run time.
     omitted
         Sections left out, with the reason (kept out of the HTML, listed in the JSON).
+    restricted
+        Listings that name episodes (needling despite a contraindication, serious
+        events): never part of the HTML, workbook or JSON; written only by
+        :func:`~dnoutcomes.report.restricted.write_restricted` (``--restricted FILE``).
     """
 
     title: str
@@ -198,6 +202,7 @@ class Report:
     provenance: Provenance
     extra: Mapping[str, Any] = field(default_factory=dict)
     omitted: tuple[tuple[str, str], ...] = ()
+    restricted: tuple[Table, ...] = ()
 
     def to_html(self) -> str:
         """The report as one self-contained HTML document (see

@@ -8,6 +8,7 @@ import io
 import math
 import os
 import re
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 from dnoutcomes.report._atomic import write_atomic
 from dnoutcomes.report.model import HIDDEN, CellFormat, Report, Table
 
-__all__ = ["render_xlsx", "sheet_name", "write_xlsx"]
+__all__ = ["FORMULA_STARTS", "put", "render_xlsx", "sheet_name", "write_xlsx"]
 
 _NUMBER_FORMATS: dict[str, str] = {
     "int": "#,##0",
@@ -70,20 +71,84 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
+#: A text cell starting with one of these would be read as a formula by a spreadsheet.
+FORMULA_STARTS: tuple[str, ...] = ("=", "+", "-", "@")
+
+
+def put(ws: Any, row: int, column: int, value: Any) -> Any:
+    """Write one cell; text is always text: a string starting with ``= + - @`` is stored as
+    a string cell with Excel's quote prefix (shown as typed, never evaluated).
+
+    Parameters
+    ----------
+    ws
+        The worksheet.
+    row, column
+        1-based position.
+    value
+        The value (converted as the report's cells are).
+
+    Returns
+    -------
+    openpyxl.cell.Cell
+    """
+    value = _cell(value)
+    cell = ws.cell(row=row, column=column)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        cell.value = value
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    else:
+        cell.value = value
+    return cell
+
+
+def _deterministic(data: bytes, run_time: dt.datetime) -> bytes:
+    """Rewrite the workbook's zip with every entry dated ``run_time`` and the document's
+    modification time set to it (openpyxl stamps both with the clock)."""
+    stamp = run_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = (
+        max(run_time.year, 1980),
+        run_time.month,
+        run_time.day,
+        run_time.hour,
+        run_time.minute,
+        run_time.second,
+    )
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as source,
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target,
+    ):
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rb"\g<1>" + stamp.encode("ascii") + rb"\g<2>",
+                    content,
+                )
+            entry = zipfile.ZipInfo(info.filename, date_time=when)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            target.writestr(entry, content)
+    return out.getvalue()
+
+
 def _write_table(ws: Any, table: Table, min_cell: int) -> None:
     from openpyxl.styles import Alignment, Font
 
-    ws.cell(row=1, column=1, value=table.title).font = Font(bold=True, size=12)
+    put(ws, 1, 1, table.title).font = Font(bold=True, size=12)
     columns = [str(c) for c in table.frame.columns]
     for j, column in enumerate(columns, start=1):
-        cell = ws.cell(row=3, column=j, value=table.header(column))
+        cell = put(ws, 3, j, table.header(column))
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         width = max(len(table.header(column)), 8)
         ws.column_dimensions[cell.column_letter].width = min(max(width + 2, 10), 48)
     for i, row in enumerate(table.frame.itertuples(index=False, name=None)):
         for j, (column, value) in enumerate(zip(columns, row, strict=True), start=1):
-            cell = ws.cell(row=i + 4, column=j, value=_cell(value))
+            cell = put(ws, i + 4, j, value)
             fmt: CellFormat | None = table.cell_format(i, column)
             if fmt in _NUMBER_FORMATS and isinstance(cell.value, int | float):
                 cell.number_format = _NUMBER_FORMATS[fmt]
@@ -96,7 +161,7 @@ def _write_table(ws: Any, table: Table, min_cell: int) -> None:
         "from which one could be worked back."
     )
     for k, note in enumerate(notes):
-        ws.cell(row=last + k, column=1, value=note).font = Font(italic=True)
+        put(ws, last + k, 1, note).font = Font(italic=True)
     ws.freeze_panes = "A4"
 
 
@@ -118,7 +183,10 @@ def render_xlsx(report: Report) -> bytes:
 
     Notes
     -----
-    The workbook's creation and modification times are the report's run time.
+    The workbook's creation and modification times, and the date of every entry of its
+    zip, are the report's run time: the same inputs and ``--run-time`` give the same bytes.
+    Every text cell is text: one starting with ``= + - @`` (a file name such as
+    ``=HYPERLINK(…).xlsx``) is stored with a quote prefix, never as a formula.
     """
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -142,10 +210,10 @@ def render_xlsx(report: Report) -> bytes:
         ("dnoutcomes version", report.provenance.package_version),
     ]
     lines.extend((f"SHA-256 {f.file}", f.sha256) for f in report.provenance.inputs)
-    about.cell(row=1, column=1, value=report.title).font = Font(bold=True, size=13)
+    put(about, 1, 1, report.title).font = Font(bold=True, size=13)
     for i, (name, value) in enumerate(lines, start=3):
-        about.cell(row=i, column=1, value=name).font = Font(bold=True)
-        about.cell(row=i, column=2, value=value)
+        put(about, i, 1, name).font = Font(bold=True)
+        put(about, i, 2, value)
     about.column_dimensions["A"].width = 28
     about.column_dimensions["B"].width = 70
     used = {"about"}
@@ -154,7 +222,7 @@ def render_xlsx(report: Report) -> bytes:
         _write_table(ws, table, report.min_cell)
     stream = io.BytesIO()
     book.save(stream)
-    return stream.getvalue()
+    return _deterministic(stream.getvalue(), run_time)
 
 
 def write_xlsx(report: Report, path: str | os.PathLike[str]) -> None:

@@ -4,15 +4,28 @@ despite a contraindication; "not recorded" when the export has no adverse-events
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
-from dnoutcomes.report._context import Context, SectionOutcome, analysed, suppress
-from dnoutcomes.report.model import Paragraph, Section, Table
+import pandas as pd
 
-__all__ = ["LISTING_ROWS", "safety_section"]
+from dnoutcomes.qi.disclosure import Relation, protect
+from dnoutcomes.report._context import (
+    Context,
+    SectionOutcome,
+    analysed,
+    count_text,
+    suppress,
+)
+from dnoutcomes.report.model import HIDDEN, Paragraph, Section, Table
 
-#: Rows of a listing shown in the HTML page; the workbook and the JSON hold them all.
-LISTING_ROWS = 40
+__all__ = ["RESTRICTED_NOTE", "safety_section"]
+
+#: Where the episode listings are: never in the circulated report (they name episodes).
+RESTRICTED_NOTE = (
+    "The list of episodes is not part of this report (it names episodes): it is written "
+    "only to the restricted file of `dnoutcomes report --restricted FILE`, not for circulation."
+)
 
 
 def safety_section(context: Context) -> SectionOutcome:
@@ -63,6 +76,7 @@ def safety_section(context: Context) -> SectionOutcome:
     ).table
     severity = result.by_severity[["arm", "severity", "events"]].copy()
     severity["events"] = severity["events"].astype("int64")
+    shown, shown_severity = _protect_events(rates, shown, severity, context.min_cell)
     blocks: list[Any] = [
         Paragraph(
             "Adverse events after dry-needling sessions of the episodes discharged in the "
@@ -94,11 +108,12 @@ def safety_section(context: Context) -> SectionOutcome:
         Table(
             key="safety_severity",
             title="Adverse events by severity",
-            frame=suppress(severity, context, counts=["events"]).table,
+            frame=shown_severity,
             labels={"arm": "Arm", "severity": "Severity", "events": "Events"},
             formats={"events": "int"},
         ),
     ]
+    restricted: list[Table] = []
     notable = result.notable_events
     if len(notable):
         columns = [
@@ -106,13 +121,18 @@ def safety_section(context: Context) -> SectionOutcome:
             for c in ("event_id", "episode_id", "arm", "type", "severity", "reporter")
             if c in notable
         ]
-        blocks.append(
+        restricted.append(
             Table(
                 key="safety_notable",
                 title="Serious events, pneumothorax, infection and nerve injury",
-                frame=notable[columns].reset_index(drop=True),
+                frame=notable[columns].reset_index(drop=True).astype(str),
                 labels={c: c.replace("_", " ").capitalize() for c in columns},
-                html_rows=LISTING_ROWS,
+            )
+        )
+        blocks.append(
+            Paragraph(
+                f"Serious events, pneumothorax, infection or nerve injury: "
+                f"{count_text(len(notable), context)} events. {RESTRICTED_NOTE}"
             )
         )
     else:
@@ -121,24 +141,56 @@ def safety_section(context: Context) -> SectionOutcome:
         )
     contraindicated = result.contraindicated
     if len(contraindicated):
-        count = len(contraindicated)
-        said = str(count) if count >= context.min_cell else f"<{context.min_cell}"
         blocks.append(
             Paragraph(
-                f"Dry needling was given despite a recorded contraindication in {said} "
-                "episodes, listed for review."
+                "Dry needling was given despite a recorded contraindication in "
+                f"{count_text(len(contraindicated), context)} episodes. {RESTRICTED_NOTE}"
             )
         )
         listing = contraindicated[["episode_id", "arm"]].sort_values("episode_id")
-        blocks.append(
+        restricted.append(
             Table(
                 key="safety_contraindicated",
                 title="Episodes needled despite a recorded contraindication",
                 frame=listing.reset_index(drop=True).astype(str),
                 labels={"episode_id": "Episode", "arm": "Arm"},
-                html_rows=LISTING_ROWS,
             )
         )
     else:
         blocks.append(Paragraph("No episode had dry needling despite a recorded contraindication."))
-    return SectionOutcome(Section("safety", title, tuple(blocks)))
+    return SectionOutcome(Section("safety", title, tuple(blocks)), restricted=tuple(restricted))
+
+
+def _protect_events(
+    rates: pd.DataFrame, shown: pd.DataFrame, severity: pd.DataFrame, min_cell: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Events by arm and by arm and severity, protected together: an arm's events are the
+    sum of its severities (44 events, mild 43 and "<11" significant gave 1 on main), and a
+    rate beside its DN sessions gives its events back, so it follows its events."""
+    values: dict[Hashable, float] = {}
+    relations: list[Relation] = []
+    for i, arm, events in zip(rates.index, rates["arm"], rates["events"], strict=True):
+        parts = [("severity", j) for j in severity.index[severity["arm"] == arm]]
+        values[("arm", i)] = float(events)
+        relations.append(Relation.total(("arm", i), parts))
+    for j, events in zip(severity.index, severity["events"], strict=True):
+        values[("severity", j)] = float(events)
+    primary, hidden = protect(values, relations, min_cell=min_cell)
+
+    def mark(cell: Hashable, value: Any) -> Any:
+        if cell in primary:
+            return f"<{min_cell}"
+        return HIDDEN if cell in hidden else value
+
+    shown = shown.copy()
+    shown["events"] = [
+        mark(("arm", i), v) for i, v in zip(rates.index, rates["events"], strict=True)
+    ]
+    gone = [("arm", i) in hidden for i in rates.index]
+    for column in ("rate_per_100", "conf_low", "conf_high"):
+        shown[column] = [HIDDEN if g else v for g, v in zip(gone, shown[column], strict=True)]
+    shown_severity = severity.copy()
+    shown_severity["events"] = [
+        mark(("severity", j), v) for j, v in zip(severity.index, severity["events"], strict=True)
+    ]
+    return shown, shown_severity

@@ -19,6 +19,7 @@ from dnoutcomes.report._context import (
     suppress,
     suppress_text,
 )
+from dnoutcomes.report._flow_cells import protect_flow
 from dnoutcomes.report.headline import Headline, headline_figures
 from dnoutcomes.report.model import CellFormat, Paragraph, Section, Table
 
@@ -256,7 +257,9 @@ def flow_section(context: Context) -> SectionOutcome:
     frame = flow.frame.copy()
     for column in ("n", "excluded"):
         frame[column] = frame[column].astype("int64")
-    shown = suppress(frame, context, counts=["n", "excluded"]).table
+    # Each stage is the one before minus those left out: hide enough cells that no small
+    # count follows by subtraction (27 → 21 with "<11" left out gave 6).
+    shown = protect_flow(frame, context.min_cell)
     shown["reason"] = shown["reason"].astype(str).map(lambda t: suppress_text(t, context))
     blocks: list[Any] = [
         Paragraph(
