@@ -471,9 +471,11 @@ def screen_values(
     Notes
     -----
     A categorical column is screened once per category and the result spread to its rows;
-    a number, date or boolean column of the fast path is screened, as its text
-    (:func:`~dnoutcomes.contract.problems.as_text`), only where the text path would have
-    screened it: in the cells of ``only``, or whole when the column is not in ``only``. The
+    a number, date or boolean column of the fast path is screened only where the text path
+    would have screened it (in the cells of ``only``, or whole when the column is not in
+    ``only``), as written in the file when the table has its text
+    (``checks.text_of``: a CSV read on the fast path), else as its text
+    (:func:`~dnoutcomes.contract.problems.as_text`). The
     cells ``checks.plain`` marks (plain ids) are skipped: no pattern can match them.
     """
     for name in frame.columns:
@@ -510,7 +512,13 @@ def screen_values(
             if rows is None:
                 rows = np.flatnonzero(values.notna().to_numpy())
             if len(rows):
-                hit[rows] = suspect_values(as_text(values.iloc[rows]))
+                # as written: the float of "07946095800" has lost its trunk 0, the float of
+                # "+447946095800" its "+"; the file read as text still has them
+                written = None
+                if checks.text_of is not None and dtype.kind == "f":
+                    written = checks.text_of(key)
+                shown = as_text(values.iloc[rows]) if written is None else written.iloc[rows]
+                hit[rows] = suspect_values(shown)
         if hit.any():
             checks.withheld[key] = hit | checks.withheld.get(key, np.zeros(checks.n, bool))
             where: str | np.ndarray = (columns or {}).get(key, key)

@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 
 from dnoutcomes.contract.specs import TABLES
 from dnoutcomes.io._cells import _frame_of, _tidy_arrow, _typed_arrow
-from dnoutcomes.io._raw import RawTable, _sha256, _unreadable
+from dnoutcomes.io._raw import RawTable, _arrow_path, _sha256, _unreadable
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -60,10 +60,10 @@ def _first_line(path: Path, table: str) -> tuple[str, bytes | None]:
         ) from None
 
 
-def _source(path: Path, header_only: bytes | None) -> Path | pa.BufferReader:
+def _source(path: Path, header_only: bytes | None) -> Path | pa.NativeFile:
     """What pyarrow reads: the file, or a header-only file's bytes with a line end added
     (the same table, of no rows, as the file ``header\\n`` gives)."""
-    return path if header_only is None else pa.BufferReader(header_only + b"\n")
+    return _arrow_path(path) if header_only is None else pa.BufferReader(header_only + b"\n")
 
 
 def _utf8_error_line(path: Path, digest: Any = None) -> int | None:
@@ -252,7 +252,7 @@ def _read_csv(path: Path, table: str, *, typed: bool = True) -> RawTable:
 
 
 def _read_csv_typed(
-    path: Path | pa.BufferReader, table: str, internal: list[str], names: list[str]
+    path: Path | pa.NativeFile, table: str, internal: list[str], names: list[str]
 ) -> tuple[pd.DataFrame, np.ndarray] | None:
     """The typed fast path: one pyarrow read with the contract's types, or None.
 
