@@ -45,8 +45,12 @@ __all__ = [
     "identifier_column",
     "is_age_column",
     "old_ages",
+    "old_ages_columns",
+    "quasi_columns",
     "quasi_values",
     "shown_header",
+    "stack_text",
+    "suspect_columns",
     "suspect_values",
 ]
 
@@ -189,7 +193,46 @@ def suspect_values(values: pd.Series) -> np.ndarray:
     >>> suspect_values(pd.Series(["jo [at] example.com", "０７９４６０９５８００", "P0001", "123"])).tolist()
     [True, True, False, False]
     """
-    arr = fold_arrow(_text(values))
+    return _suspect(_text(values))
+
+
+def stack_text(frame: pd.DataFrame) -> pa.Array:
+    """The text columns of a frame, one after the other, as one Arrow array (one
+    conversion of the frame, zero-copy for Arrow-backed text)."""
+    if frame.shape[1] == 0:
+        return pa.array([], pa.string())
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    parts = []
+    for column in table.columns:
+        if column.type != pa.string():
+            column = column.cast(pa.string())
+        parts.extend(column.chunks)
+    if not parts:
+        return pa.array([], pa.string())
+    return pa.concat_arrays(parts)
+
+
+def suspect_columns(frame: pd.DataFrame) -> np.ndarray:
+    """:func:`suspect_values` of every (text) column of a frame, in one pass.
+
+    Parameters
+    ----------
+    frame
+        Text columns.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, shape (columns, rows).
+    """
+    k, n = frame.shape[1], len(frame)
+    if k == 0 or n == 0:
+        return np.zeros((k, n), dtype=bool)
+    return _suspect(stack_text(frame)).reshape(k, n)
+
+
+def _suspect(text: pa.Array) -> np.ndarray:
+    arr = fold_arrow(text)
     out = np.zeros(len(arr), dtype=bool)
     # every pattern needs "@", "+", a bracket, a separator followed by three digits, a
     # trunk-0 run or a birth word: a cheap first pass that lets ids (P1100000_3), ISO
@@ -207,6 +250,35 @@ def suspect_values(values: pd.Series) -> np.ndarray:
         out[rows] = hit_d[codes]
     else:
         out[rows] = _bools(pc.match_substring_regex(sub, _SUSPECT_PATTERN))
+    return out
+
+
+def old_ages_columns(
+    frame: pd.DataFrame, ages: list[bool], stacked: pa.Array | None = None
+) -> np.ndarray:
+    """:func:`old_ages` of every (text) column of a frame, the text rule in one pass.
+
+    Parameters
+    ----------
+    frame
+        Text columns.
+    ages
+        For each column, whether its name has an age token.
+    stacked
+        The frame's cells as :func:`stack_text` gives them, when already at hand.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, shape (columns, rows).
+    """
+    k, n = frame.shape[1], len(frame)
+    if k == 0 or n == 0:
+        return np.zeros((k, n), dtype=bool)
+    cells = pd.Series(pd.array(stack_text(frame) if stacked is None else stacked, dtype="str"))
+    out = old_ages(cells, age_column=False).reshape(k, n)
+    for j in np.flatnonzero(ages):
+        out[j] |= old_ages(frame.iloc[:, j], age_column=True)
     return out
 
 
@@ -264,7 +336,20 @@ def quasi_values(values: pd.Series) -> np.ndarray:
     numpy.ndarray
         Boolean, one element per cell.
     """
-    arr = fold_arrow(_text(values))
+    return _quasi(_text(values))
+
+
+def quasi_columns(frame: pd.DataFrame, stacked: pa.Array | None = None) -> np.ndarray:
+    """:func:`quasi_values` of every (text) column of a frame in one pass; shape
+    (columns, rows). ``stacked``: the cells as :func:`stack_text` gives them."""
+    k, n = frame.shape[1], len(frame)
+    if k == 0 or n == 0:
+        return np.zeros((k, n), dtype=bool)
+    return _quasi(stack_text(frame) if stacked is None else stacked).reshape(k, n)
+
+
+def _quasi(text: pa.Array) -> np.ndarray:
+    arr = fold_arrow(text)
     if len(arr) == 0:
         return np.zeros(0, dtype=bool)
     return _bools(pc.match_substring_regex(arr, POSTCODE))

@@ -32,7 +32,16 @@ import unicodedata
 
 from dnoutcomes.contract.deid_text import fold_str
 
-__all__ = ["NAMES", "NUMBERED", "PERSONS", "PHRASES", "STEMS", "WORDS", "identifier_column", "tokens"]
+__all__ = [
+    "NAMES",
+    "NUMBERED",
+    "PERSONS",
+    "PHRASES",
+    "STEMS",
+    "WORDS",
+    "identifier_column",
+    "tokens",
+]
 
 #: Whole names (tokens joined without separators).
 NAMES: frozenset[str] = frozenset(
@@ -129,9 +138,10 @@ def tokens(name: str) -> list[str]:
     (['pt', 'name'], ['birth', 'date'], ['phone', '1'], ['email'])
     """
     text = fold_str(name)
-    text = "".join(
-        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
-    )
+    if not text.isascii():  # accents removed: prénom → prenom
+        text = "".join(
+            ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+        )
     text = _CAMEL.sub("_", text).casefold().replace("ß", "ss")
     text = _ALNUM.sub("_", _SPLIT.sub("_", text))
     return [t for t in text.split("_") if t]

@@ -87,6 +87,8 @@ def fold_str(text: str) -> str:
     >>> fold_str("ｅｍａｉｌ"), fold_str("em\\u200bail"), fold_str("еmаil"), fold_str("020–7946")
     ('email', 'email', 'email', '020-7946')
     """
+    if text.isascii():  # nothing to fold
+        return text
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     text = _PY_SLASHES.sub("/", _PY_DASHES.sub("-", text))

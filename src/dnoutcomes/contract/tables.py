@@ -17,9 +17,10 @@ from dnoutcomes.contract.arrow import arrow_strings
 from dnoutcomes.contract.deid import (
     header_kind,
     is_age_column,
-    old_ages,
-    quasi_values,
+    old_ages_columns,
+    quasi_columns,
     shown_header,
+    stack_text,
 )
 from dnoutcomes.contract.measures import MeasureRegistry
 from dnoutcomes.contract.parse import codes_of, numbers_of, parse_column, screen_values
@@ -185,8 +186,8 @@ def prepare_table(
     contract_all = set(contract_cols)
     typed_extras = [
         c
-        for c in frame.columns
-        if c not in contract_all and not isinstance(frame[c].dtype, pd.StringDtype)
+        for c, dtype in frame.dtypes.items()
+        if c not in contract_all and not isinstance(dtype, pd.StringDtype)
     ]
     if typed_extras:
         frame = frame.assign(**{str(c): as_text(frame[c]) for c in typed_extras})
@@ -257,9 +258,7 @@ def prepare_table(
     quasi = _screen_extras(checks, frame, extras)
     typed_frame = pd.DataFrame(typed, index=pd.RangeIndex(checks.n), copy=False)
     if extras:  # one concat: adding thousands of columns one by one was quadratic
-        more = pd.DataFrame(
-            {c: frame[c].astype("str").to_numpy() for c in extras}, index=typed_frame.index
-        )
+        more = frame[extras].set_axis(typed_frame.index, axis=0)
         typed_frame = pd.concat([typed_frame, more], axis=1)
     return PreparedTable(
         name,
@@ -296,16 +295,19 @@ def _screen_extras(checks: TableChecks, frame: pd.DataFrame, extras: list[str]) 
     them (warnings, returned). Extra columns are text; cells already withheld as
     identifiers are left to that rule."""
     quasi = TableChecks(checks.table, checks.file, checks.lines)
-    for col in extras:
-        values = frame[col]
-        if not values.notna().any():
-            continue
-        old = old_ages(values, age_column=is_age_column(col))
+    if not extras:
+        return quasi
+    sub = frame[extras]
+    stacked = stack_text(sub)
+    olds = old_ages_columns(sub, [is_age_column(c) for c in extras], stacked)
+    nears = quasi_columns(sub, stacked)
+    for col, old, near in zip(extras, olds, nears, strict=True):
         held = checks.withheld.get(col)
         if held is not None:
-            old &= ~held
+            old = old & ~held
+            near = near & ~held
         if old.any():
-            checks.withheld[col] = old | (held if held is not None else False)
+            checks.withheld[col] = old if held is None else old | held
             checks.add(
                 old,
                 col,
@@ -315,18 +317,19 @@ def _screen_extras(checks: TableChecks, frame: pd.DataFrame, extras: list[str]) 
                 None,
                 fix="Replace ages of 90 and over by 90+, or remove the column.",
             )
-        near = quasi_values(values)
-        near &= ~checks.withheld.get(col, np.zeros(checks.n, dtype=bool))
-        quasi.add(
-            near,
-            col,
-            "quasi_identifier",
-            "the cell looks like a full postcode or ZIP+4 code, which with other facts can "
-            "identify a person (value not shown)",
-            None,
-            fix="Keep only the postcode district (the first half) or the first three ZIP digits.",
-            reject=False,
-        )
+        near = near & ~old
+        if near.any():
+            quasi.add(
+                near,
+                col,
+                "quasi_identifier",
+                "the cell looks like a full postcode or ZIP+4 code, which with other facts "
+                "can identify a person (value not shown)",
+                None,
+                fix="Keep only the postcode district (the first half) or the first three "
+                "ZIP digits.",
+                reject=False,
+            )
     return quasi
 
 

@@ -22,6 +22,7 @@ from dnoutcomes.io._cells import _frame_of, _tidy_arrow, _typed_arrow
 from dnoutcomes.io._raw import RawTable, _arrow_path, _sha256, _unreadable
 
 _BOM = b"\xef\xbb\xbf"
+_MAX_HEADER = 1 << 26  # 64 MiB: more than any header line
 
 
 def _first_line(path: Path, table: str) -> tuple[str, bytes | None]:
@@ -36,7 +37,14 @@ def _first_line(path: Path, table: str) -> tuple[str, bytes | None]:
     try:
         with opener(path, "rb") as fh:
             head: bytes = fh.read(1 << 16)
-            whole = len(head) < 1 << 16 or not fh.read(1)
+            # a header of thousands of columns can be longer than the first block: read on
+            # until its line ends (or the file does)
+            while len(head) < _MAX_HEADER and not re.search(rb"[\r\n]", head):
+                more = fh.read(1 << 20)
+                if not more:
+                    break
+                head += more
+            whole = not fh.read(1)
     except (OSError, EOFError) as exc:
         raise _unreadable(
             path, table, f"the file cannot be read ({exc})", "check the file"
