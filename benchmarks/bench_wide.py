@@ -10,7 +10,8 @@ root::
 
 It prints, per width, the raw read (``pandas.read_csv(engine="pyarrow", dtype=str)`` of the
 five files), ``validate`` (read, screen every cell and header, parse, build), their ratio,
-the CPU time of both, and the CPU time per extra column, which stays flat when the cost is linear in the columns
+the CPU time of both, and the CPU time per extra column, which stays flat when the cost
+is linear in the columns
 (before issue 14 the extra columns were added to the typed frame one at a time, quadratic:
 10,000 columns took 117 s). Times are wall seconds, best of ``--repeat`` runs, on whatever
 machine runs it; the numbers recorded in ``docs/performance.md`` say which.

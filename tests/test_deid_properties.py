@@ -123,9 +123,7 @@ def test_disguised_identifiers_as_headers_are_refused_and_never_shown(
     raw = export.tables[table]
     frame = raw.frame.copy()
     frame[secret.strip().lower()] = pd.Series(np.full(len(frame), "1"), dtype="str")
-    changed = dataclasses.replace(
-        raw, frame=frame, columns_as_read=(*raw.columns_as_read, secret)
-    )
+    changed = dataclasses.replace(raw, frame=frame, columns_as_read=(*raw.columns_as_read, secret))
     report = validate_export(RawDataset(export.path, {**export.tables, table: changed}))
     refused = report.problems[report.problems["rule"] == "identifier_column"]
     assert refused["table"].tolist() == [table]

@@ -18,7 +18,7 @@ import dnoutcomes
 from dnoutcomes.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
-import hostile_corpus  # noqa: E402
+import hostile_corpus
 
 pytestmark = pytest.mark.filterwarnings("ignore::dnoutcomes.errors.DataQualityWarning")
 

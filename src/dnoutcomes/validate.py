@@ -8,9 +8,9 @@ collected before anything is decided, and every input row ends up loaded or reje
 from __future__ import annotations
 
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Collection
 from typing import Any, Literal
 
 import numpy as np

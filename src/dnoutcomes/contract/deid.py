@@ -190,7 +190,8 @@ def suspect_values(values: pd.Series) -> np.ndarray:
     Examples
     --------
     >>> import pandas as pd
-    >>> suspect_values(pd.Series(["jo [at] example.com", "０７９４６０９５８００", "P0001", "123"])).tolist()
+    >>> cells = pd.Series(["jo [at] example.com", "０７９４６０９５８００", "P0001", "123"])
+    >>> suspect_values(cells).tolist()
     [True, True, False, False]
     """
     return _suspect(_text(values))
@@ -278,7 +279,8 @@ def old_ages_columns(
     cells = pd.Series(pd.array(stack_text(frame) if stacked is None else stacked, dtype="str"))
     out = old_ages(cells, age_column=False).reshape(k, n)
     for j in np.flatnonzero(ages):
-        out[j] |= old_ages(frame.iloc[:, j], age_column=True)
+        column: pd.Series = frame.iloc[:, int(j)]
+        out[j] |= old_ages(column, age_column=True)
     return out
 
 

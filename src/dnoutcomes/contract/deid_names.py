@@ -70,7 +70,7 @@ WORDS: frozenset[str] = frozenset(
         "handynummer", "adresse", "anschrift", "strasse", "plz", "wohnort",
         "versichertennummer", "versicherungsnummer", "geburtsdatum", "geburtstag",
         # French
-        "prenom", "courriel", "adresse", "naissance",
+        "prenom", "courriel", "naissance",
         # Spanish / Portuguese / Italian
         "apellido", "apellidos", "telefono", "telefone", "movil", "correo", "direccion",
         "domicilio", "nacimiento", "dni", "cognome", "indirizzo", "cellulare", "nascita",

@@ -160,7 +160,12 @@ def prepare_table(
         seen.add(col)
         if kind == "value" or (kind == "name" and col.strip().casefold() not in allow):
             header_notes.append(
-                (shown, "identifier_column", _VALUE_HEADER if kind == "value" else _NAME_HEADER, True)
+                (
+                    shown,
+                    "identifier_column",
+                    _VALUE_HEADER if kind == "value" else _NAME_HEADER,
+                    True,
+                )
             )
             continue
         keep.append(i)
