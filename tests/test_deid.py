@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from dnoutcomes.contract import deid
 from dnoutcomes.contract.deid import identifier_column, suspect_values
+from dnoutcomes.contract.deid_text import fold_str
 
 REFUSED_NAMES = [
     "email",
@@ -159,10 +160,13 @@ def test_clinic_a_has_no_suspect_values(clinic_a_path: object) -> None:
 @settings(max_examples=200, deadline=None)
 @given(text=st.from_regex(re.compile(deid._SUSPECT_PATTERN, re.ASCII)))
 def test_prefilter_is_a_necessary_condition(text: str) -> None:
-    # suspect_values only runs the full expression on what the pre-filter lets through
-    assert re.search(deid._SUSPECT_PATTERN, text, re.ASCII)
-    assert re.search(deid._PREFILTER, text, re.ASCII)
-    assert suspect_values(pd.Series([text], dtype="str"))[0]
+    # suspect_values only runs the full expression on what the pre-filter lets through;
+    # both see the text after normalisation (NFKC can turn "¹" after a match into a digit)
+    folded = fold_str(text)
+    found = re.search(deid._SUSPECT_PATTERN, folded, re.ASCII)
+    if found:
+        assert re.search(deid._PREFILTER, folded, re.ASCII)
+    assert suspect_values(pd.Series([text], dtype="str"))[0] == bool(found)
 
 
 @settings(max_examples=200, deadline=None)

@@ -692,8 +692,8 @@ def test_categorical_keys_give_the_same_answers(
     plain = dnoutcomes.validate(path, mode="quarantine")
     prepare = validate_module.prepare_table
 
-    def categorical_keys(raw, registry):  # type: ignore[no-untyped-def]
-        table = prepare(raw, registry)
+    def categorical_keys(raw, registry, **options):  # type: ignore[no-untyped-def]
+        table = prepare(raw, registry, **options)
         for col in ("patient_id", "episode_id", "session_id", "event_id", "measure"):
             if col in table.typed:
                 values = table.typed[col]

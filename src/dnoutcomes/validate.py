@@ -8,6 +8,7 @@ collected before anything is decided, and every input row ends up loaded or reje
 from __future__ import annotations
 
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -293,15 +294,19 @@ def validate_export(
     mode: Mode = "strict",
     registry: MeasureRegistry | None = None,
     protocol: Protocol | None = None,
+    allow_columns: Collection[str] = (),
 ) -> ValidationReport:
     """Validate an export already read by :func:`dnoutcomes.io.read_export`.
 
     See :func:`validate` for parameters and results.
     """
-    # TODO(lead): pass protocol.allow_columns to the de-identification screen once
-    # load/validate take ``allow_columns`` (another branch adds it).
     reg = _check_args(mode, registry, protocol)
-    tables = {name: prepare_table(raw.tables[name], reg) for name in _ORDER if name in raw.tables}
+    allow = _allowed(allow_columns, protocol)
+    tables = {
+        name: prepare_table(raw.tables[name], reg, allow_columns=allow)
+        for name in _ORDER
+        if name in raw.tables
+    }
     keys = cross_checks(tables)
     row_problems = pd.concat(
         [tables[n].checks.frame() for n in tables]
@@ -327,6 +332,7 @@ def validate_export(
         {n: tables[n].raw.file for n in tables},
         links=links,
     )
+    warn = _with_quasi(warn, tables)
     loads = valid or mode == "quarantine"
     accounting = _accounting(tables, loaded=loads)
     dataset = None
@@ -349,6 +355,50 @@ def validate_export(
             outcomes_form="wide" if tables["outcomes"].source_columns is not None else "long",
         )
     return ValidationReport(raw.path, mode, valid, accounting, problems, warn, dataset)
+
+
+def _with_quasi(warn: pd.DataFrame, tables: dict[str, _Table]) -> pd.DataFrame:
+    """The quality warnings and the quasi-identifier warnings of the rows that load."""
+    parts = []
+    for name in _ORDER:
+        tab = tables.get(name)
+        if tab is None or tab.quasi is None:
+            continue
+        found = tab.quasi.frame()
+        if found.empty:
+            continue
+        kept_lines = tab.checks.lines[~tab.checks.bad]
+        parts.append(found[found["line"].isin(kept_lines).to_numpy(dtype=bool)])
+    if not parts:
+        return warn
+    return _sort(pd.concat([warn, *parts], ignore_index=True))
+
+
+def _allowed(allow_columns: Collection[str], protocol: Protocol | None) -> tuple[str, ...]:
+    """The screen's allowed column names: the caller's and the protocol's ``allow_columns``."""
+    names = _check_allow(allow_columns)
+    if protocol is not None:
+        names += tuple(n for n in protocol.allow_columns if n not in names)
+    return names
+
+
+def _check_allow(allow_columns: Collection[str]) -> tuple[str, ...]:
+    if isinstance(allow_columns, str):
+        allow_columns = [allow_columns]
+    try:
+        names = tuple(allow_columns)
+    except TypeError:
+        raise RequestError(
+            "allow_columns must be a list of column names (e.g. ['clinic_name']); got "
+            f"{type(allow_columns).__name__}."
+        ) from None
+    bad = [n for n in names if not isinstance(n, str)]
+    if bad:
+        raise RequestError(
+            f"allow_columns must hold column names (text); got {type(bad[0]).__name__}. "
+            "List the names as text, e.g. ['clinic_name']."
+        )
+    return names
 
 
 def _sort(problems: pd.DataFrame) -> pd.DataFrame:
@@ -381,6 +431,8 @@ def validate(
     mode: Mode = "strict",
     registry: MeasureRegistry | None = None,
     protocol: Protocol | None = None,
+    allow_columns: Collection[str] = (),
+    follow_symlinks: bool = False,
 ) -> ValidationReport:
     """Check an export against the data contract without raising for bad data.
 
@@ -396,6 +448,12 @@ def validate(
     protocol
         A study protocol whose declared measures extend ``registry`` (ranges included);
         see :meth:`dnoutcomes.protocol.Protocol.registry`.
+    allow_columns
+        Column names (case-insensitive) that the identifier screen of column names lets
+        through, for a column a clinic knows to be safe (added to the protocol's
+        ``allow_columns``); the values in them are still screened. See ``docs/validation.md``.
+    follow_symlinks
+        Read table files that are symbolic links (refused by default).
 
     Returns
     -------
@@ -408,7 +466,8 @@ def validate(
         The export cannot be read at all (missing folder, table or sheet; empty file; not
         UTF-8).
     RequestError
-        An unknown ``mode``, or a ``registry`` or ``protocol`` of the wrong type.
+        An unknown ``mode``, a ``registry`` or ``protocol`` of the wrong type, or
+        ``allow_columns`` that is not a list of names.
 
     Notes
     -----
@@ -426,7 +485,14 @@ def validate(
     (True, 0)
     """
     _check_args(mode, registry, protocol)
-    return validate_export(read_export(path), mode=mode, registry=registry, protocol=protocol)
+    allow = _allowed(allow_columns, protocol)
+    return validate_export(
+        read_export(path, follow_symlinks=follow_symlinks),
+        mode=mode,
+        registry=registry,
+        protocol=protocol,
+        allow_columns=allow,
+    )
 
 
 def load(
@@ -435,6 +501,8 @@ def load(
     mode: Mode = "strict",
     registry: MeasureRegistry | None = None,
     protocol: Protocol | None = None,
+    allow_columns: Collection[str] = (),
+    follow_symlinks: bool = False,
 ) -> Dataset:
     """Load a clinic export into a :class:`Dataset`, enforcing the data contract.
 
@@ -451,6 +519,12 @@ def load(
         The measures allowed in outcomes (default: the contract's twelve).
     protocol
         A study protocol whose declared measures extend ``registry`` (ranges included).
+    allow_columns
+        Column names (case-insensitive) that the identifier screen of column names lets
+        through (values in them are still screened); see ``docs/validation.md``.
+    follow_symlinks
+        Read table files that are symbolic links (refused by default: a link can point
+        at any file of the machine).
 
     Returns
     -------
@@ -488,7 +562,14 @@ def load(
     >>> dataset.accounting.set_index("table").loc["episodes", ["read", "loaded"]].tolist()
     [300, 300]
     """
-    report = validate(path, mode=mode, registry=registry, protocol=protocol)
+    report = validate(
+        path,
+        mode=mode,
+        registry=registry,
+        protocol=protocol,
+        allow_columns=allow_columns,
+        follow_symlinks=follow_symlinks,
+    )
     if report.dataset is None:
         n = len(report.problems)
         first = "\n".join("  " + m for m in report.problems["message"].head(5))

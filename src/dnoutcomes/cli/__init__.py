@@ -9,17 +9,23 @@ the work and returns the exit code. Exit codes are the same for every subcommand
 * 2 — a usage error or input that cannot be read (missing folder, table, bad encoding).
 
 No subcommand lets a Python traceback reach the user for bad input: the errors of
-:mod:`dnoutcomes.errors` are turned into a message and an exit code here.
+:mod:`dnoutcomes.errors` are turned into a message and an exit code here, as are a closed
+pipe (``validate --json | head``: exit 1, quietly), a full disk (``> /dev/full``: exit 2)
+and an interruption (exit 130, naming the files already written). Messages are cleaned of
+terminal control characters (:func:`dnoutcomes.cli._output.clean`).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from dnoutcomes import __version__
+from dnoutcomes.cli._output import clean, forget_written, written
 from dnoutcomes.errors import (
     DatasetError,
     InsufficientDataError,
@@ -59,24 +65,66 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say(text: str) -> None:
+    """Print a message on stderr (cleaned of control characters); never raise."""
+    try:
+        print(clean(text), file=sys.stderr)
+    except (OSError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's last flush of what is
+    still buffered cannot fail again (a closed pipe, a full disk)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _interrupted() -> str:
+    files = written()
+    if not files:
+        return "dnoutcomes: interrupted; nothing was written."
+    names = ", ".join(str(f) for f in files)
+    return (
+        f"dnoutcomes: interrupted; already written: {names}. Anything else was not "
+        "written (files are written whole or not at all)."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    forget_written()
     try:
         code: int = args.run(args)
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
     except UnreadableInputError as exc:
-        print(f"dnoutcomes: cannot read the input: {exc}", file=sys.stderr)
+        _say(f"dnoutcomes: cannot read the input: {exc}")
         return EXIT_USAGE
     except RequestError as exc:
-        print(f"dnoutcomes: {exc}", file=sys.stderr)
+        _say(f"dnoutcomes: {exc}")
         return EXIT_USAGE
     except (DatasetError, InsufficientDataError) as exc:
-        print(f"dnoutcomes: {exc}", file=sys.stderr)
+        _say(f"dnoutcomes: {exc}")
         return EXIT_INVALID
     except KeyboardInterrupt:
-        print("dnoutcomes: interrupted; nothing was written.", file=sys.stderr)
+        _say(_interrupted())
         return 130
+    except BrokenPipeError:
+        # the reader went away (``dnoutcomes validate --json | head``): stop quietly
+        _silence_stdout()
+        return EXIT_INVALID
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EIO, errno.EPIPE, errno.EDQUOT, errno.EFBIG):
+            raise
+        _silence_stdout()
+        _say(f"dnoutcomes: cannot write the output ({exc.strerror}); nothing more was written.")
+        return EXIT_USAGE
     return code
 
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from dnoutcomes.cli._output import clean
+
 __all__ = ["Progress"]
 
 
@@ -39,8 +41,11 @@ class Progress:
     def _write(self, text: str) -> None:
         with self._lock:
             out = self.stream if self.stream is not None else sys.stderr
-            out.write(f"dnoutcomes {self.command}: {text}\n")
-            out.flush()
+            try:
+                out.write(clean(f"dnoutcomes {self.command}: {text}") + "\n")
+                out.flush()
+            except (OSError, ValueError):  # a closed or full stderr: progress is optional
+                pass
 
     @contextmanager
     def step(self, what: str) -> Iterator[None]:

@@ -1,5 +1,6 @@
-"""``dnoutcomes validate PATH [--quarantine] [--json] [--protocol FILE]``: check an export
-against the contract (the protocol's declared measures extend the registry).
+"""``dnoutcomes validate PATH [--quarantine] [--json] [--protocol FILE] [--allow-column NAME]
+[--follow-symlinks]``: check an export against the contract (the protocol's declared
+measures extend the registry).
 
 Text mode prints rows read / loaded / rejected per table, the problems grouped by rule with
 counts and the first examples, then the data-quality warnings. ``--json`` prints one
@@ -16,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from dnoutcomes.cli._output import clean, clean_json
 from dnoutcomes.cli._progress import Progress
 from dnoutcomes.errors import UnreadableInputError
 from dnoutcomes.protocol import Protocol
@@ -63,6 +65,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=3,
         metavar="N",
         help="examples shown per rule in text mode (default 3)",
+    )
+    parser.add_argument(
+        "--allow-column",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a column the identifier screen of column names should let through, because "
+        "the clinic knows it holds nothing personal (case-insensitive; repeatable; its "
+        "values are still screened)",
+    )
+    parser.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="read table files that are symbolic links (refused by default)",
     )
     parser.set_defaults(run=run)
     return parser
@@ -165,15 +181,22 @@ def run(args: argparse.Namespace) -> int:
     protocol = Protocol.from_toml(args.protocol) if args.protocol else None
     try:
         with Progress("validate").step(f"checking {args.path}"):
-            report = validate(args.path, mode=mode, protocol=protocol)
+            report = validate(
+                args.path,
+                mode=mode,
+                protocol=protocol,
+                allow_columns=args.allow_column,
+                follow_symlinks=args.follow_symlinks,
+            )
     except UnreadableInputError as exc:
         if args.json:
-            print(json.dumps(_unreadable_document(args.path, exc), indent=2, ensure_ascii=False))
+            doc = json.dumps(_unreadable_document(args.path, exc), indent=2, ensure_ascii=False)
+            print(clean_json(doc))
         else:
-            print(f"dnoutcomes: cannot read the input: {exc}", file=sys.stderr)
+            print(clean(f"dnoutcomes: cannot read the input: {exc}"), file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        print(clean_json(json.dumps(report.to_dict(), indent=2, ensure_ascii=False)))
     else:
-        sys.stdout.write(format_text(report, examples=args.examples))
+        sys.stdout.write(clean(format_text(report, examples=args.examples)))
     return 0 if report.valid else 1

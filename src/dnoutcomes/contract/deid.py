@@ -1,184 +1,119 @@
 """The de-identification screen: column names and cell values that look like identifiers.
 
-The package only accepts de-identified data. Two screens run on every table, extra columns
-included:
+The package only accepts de-identified data. Every table, extra columns included, passes
+two screens, applied to the text *as written* (before any typed parsing) after the
+normalisation of :mod:`dnoutcomes.contract.deid_text` (NFKC, format characters removed,
+confusables folded):
 
-* :func:`identifier_column` — a column *name* that means a direct identifier (HIPAA Safe
-  Harbor list: names, address, city, ZIP/postcode, telephone, fax, email, SSN, medical
-  record, health plan, account, licence, vehicle, device serial, URL, IP address, photo,
-  birth date) is refused;
-* :func:`suspect_values` — a *cell* that looks like an email address, a telephone number or
-  a US social security number is refused.
+* :func:`identifier_column` — a column *name* that means a direct identifier (the
+  vocabulary of :mod:`dnoutcomes.contract.deid_names`), and :func:`header_kind`, which also
+  refuses a name that itself looks like an email address, telephone number or SSN;
+* :func:`suspect_values` — a *cell* that looks like an email address (also written
+  ``jo [at] example [dot] com`` or with spaces around ``@``), a telephone number
+  (separators ``space . - /``, brackets, ``+`` or ``00`` country codes, a trunk ``0``), a US
+  social security number (``-``, space or ``.``) or a date of birth in words (``DOB
+  1931-04-02``);
+* :func:`old_ages` — an exact age of 90 or more (a number in a column whose name has the
+  token ``age``, or ``95 years`` / ``aged 95`` in text), which must arrive as ``90+``;
+* :func:`quasi_values` — full UK postcodes and US ZIP+4 codes (warnings only).
 
-Neither ever returns or prints the suspect value itself.
+None of them ever returns or prints the suspect value itself.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["EMAIL", "PHONE", "PLAIN", "SSN", "identifier_column", "suspect_values"]
+from dnoutcomes.contract.deid_names import identifier_column, tokens
+from dnoutcomes.contract.deid_text import fold_arrow, fold_str
 
-# Whole normalised names (lower case, runs of non-alphanumerics → "_").
-_NAMES: frozenset[str] = frozenset(
-    {
-        "name",
-        "names",
-        "fullname",
-        "firstname",
-        "lastname",
-        "givenname",
-        "familyname",
-        "middlename",
-        "forename",
-        "forenames",
-        "maidenname",
-        "initials",
-        "zip",
-        "zipcode",
-        "postcode",
-        "postalcode",
-        "tel",
-        "cell",
-        "cellphone",
-        "mobile",
-        "homephone",
-        "ssn",
-        "sin",
-        "nino",
-        "mrn",
-        "nhsnumber",
-        "dob",
-        "birthdate",
-        "birthday",
-        "dateofbirth",
-        "url",
-        "ip",
-        "ipaddress",
-        "vin",
-        "licenseplate",
-        "numberplate",
-        "photo",
-        "photograph",
-        "picture",
-        "city",
-        "town",
-        "street",
-        "address",
-        "email",
-        "mail",
-        "fax",
-        "phone",
-        "telephone",
-        "website",
-        "homepage",
-    }
-)
-# Words that are identifiers wherever they appear in a name (``home_address``,
-# ``patient_email``, ``phone_number``).
-_WORDS: frozenset[str] = frozenset(
-    {
-        "email",
-        "phone",
-        "telephone",
-        "fax",
-        "ssn",
-        "mrn",
-        "dob",
-        "surname",
-        "firstname",
-        "lastname",
-        "forename",
-        "postcode",
-        "zipcode",
-        "zip",
-        "address",
-        "street",
-        "birthdate",
-        "birthday",
-        "url",
-        "photo",
-        "licence",
-        "license",
-        "vin",
-        "mobile",
-        "city",
-        "ipaddress",
-    }
-)
-# Phrases (in the "_"-joined normalised name).
-_PHRASES: tuple[str, ...] = (
-    "e_mail",
-    "first_name",
-    "last_name",
-    "given_name",
-    "family_name",
-    "full_name",
-    "middle_name",
-    "patient_name",
-    "person_name",
-    "maiden_name",
-    "social_security",
-    "social_insurance",
-    "medical_record",
-    "health_plan",
-    "health_insurance",
-    "insurance_number",
-    "beneficiary",
-    "account_number",
-    "account_no",
-    "bank_account",
-    "serial_number",
-    "device_serial",
-    "serial_no",
-    "ip_address",
-    "date_of_birth",
-    "birth_date",
-    "post_code",
-    "postal_code",
-    "zip_code",
-    "phone_number",
-    "telephone_number",
-    "vehicle",
-    "plate_number",
-    "web_address",
-    "nhs_number",
-)
+__all__ = [
+    "AGE_TEXT",
+    "DOB",
+    "EMAIL",
+    "PHONE",
+    "PLAIN",
+    "POSTCODE",
+    "SSN",
+    "header_kind",
+    "identifier_column",
+    "is_age_column",
+    "old_ages",
+    "old_ages_columns",
+    "quasi_columns",
+    "quasi_values",
+    "shown_header",
+    "stack_text",
+    "suspect_columns",
+    "suspect_values",
+]
 
-EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"
-SSN = r"\b[0-9]{3}[- ][0-9]{2}[- ][0-9]{4}\b"
+_AT = r"(?:@|[\[({<] *(?:at|AT|At) *[\])}>])"
+_DOT = r"(?:\.|[\[({<] *(?:dot|DOT|Dot) *[\])}>])"
+EMAIL = (
+    rf"[A-Za-z0-9._%+\-]+ *{_AT} *[A-Za-z0-9\-]+(?: *{_DOT} *[A-Za-z0-9\-]+)* *{_DOT} *"
+    r"[A-Za-z]{2,}"
+)
+SSN = r"\b[0-9]{3}[- .][0-9]{2}[- .][0-9]{4}\b"
+_SEP = r"[ .\-/]"
 PHONE = (
-    # North American 555-123-4567, (555) 123-4567, 555.123.4567
-    r"(\([0-9]{3}\)[ ]?|\b[0-9]{3}[ .\-])[0-9]{3}[ .\-][0-9]{4}\b"
-    # international +44 20 7946 0958, +1-555-123-4567
-    r"|\+[0-9]{1,3}[ .\-]?\(?[0-9]{1,4}\)?([ .\-]?[0-9]{2,4}){2,4}\b"
-    # national with trunk 0 and a separator: 020 7946 0958, 0612-345678
-    r"|\b0[0-9]{2,4}[ .\-][0-9]{3,4}[ .\-]?[0-9]{3,4}\b"
+    # North American 555-123-4567, (555) 123-4567, 555.123.4567, 555/123/4567
+    rf"(?:\([0-9]{{3}}\) ?|\b[0-9]{{3}}{_SEP})[0-9]{{3}}{_SEP}[0-9]{{4}}\b"
+    # international +44 20 7946 0958, +44 (0)20 7946 0958, +1-555-123-4567, 0044 20 7946 0958
+    rf"|(?:\+|\b00)[1-9][0-9]{{0,2}}{_SEP}?(?:\(0\){_SEP}?)?\(?[0-9]{{1,4}}\)?"
+    rf"(?:{_SEP}?[0-9]{{2,4}}){{2,4}}\b"
+    # national with trunk 0 and a separator or brackets: 020 7946 0958, (0612) 345678
+    rf"|(?:\(0[0-9]{{1,4}}\) ?|\b0[0-9]{{2,4}}{_SEP})[0-9]{{3,4}}{_SEP}?[0-9]{{3,4}}\b"
     # national with trunk 0 without separators: 07946095800
     r"|\b0[1-9][0-9]{8,9}\b"
 )
-_SUSPECT_PATTERN = f"(?:{EMAIL})|(?:{SSN})|(?:{PHONE})"
+#: A date of birth in words: ``DOB 1931-04-02``, ``born 2/4/1931``.
+DOB = (
+    r"\b(?:[Dd][Oo][Bb]|[Dd]\.[Oo]\.[Bb]|[Bb]orn|BORN|[Bb]irth ?[Dd]ate|BIRTH ?DATE)\b\.?"
+    r"[ :]*[0-9]{1,4}[\-/.][0-9]{1,2}[\-/.][0-9]{1,4}"
+)
+_SUSPECT_PATTERN = f"(?:{EMAIL})|(?:{SSN})|(?:{PHONE})|(?:{DOB})"
 #: A value made only of letters, digits and ``_``, not starting with ``0``, matches none of
-#: the patterns (each needs ``@``, ``+``, ``(``, a separator, or a ``0`` after a word
-#: boundary, which such a value has only at its start): ids like ``P000123`` or
-#: ``south_pt2`` need no screen (checked in tests/test_deid.py).
+#: the patterns (each needs ``@``, ``+``, a bracket, a separator, a ``0`` after a word
+#: boundary, or a space, which such a value has only at its start): ids like ``P000123``
+#: or ``south_pt2`` need no screen (checked in tests/test_deid.py).
 PLAIN = r"[A-Za-z1-9_][A-Za-z0-9_]*"
 # A necessary condition of every pattern above (checked in tests/test_deid.py). Digits are
 # spelled [0-9]: RE2 (pyarrow) and Python's re then agree on what a digit is.
-_PREFILTER = r"[@+(]|[ .\-][0-9]{3}|\b0[1-9][0-9]{8}"
+_PREFILTER = (
+    r"[@+(\[{<]|[ .\-/][0-9]{3}|\b0[1-9][0-9]{8}|\b00[1-9]"
+    r"|\b(?:[Dd][Oo][Bb]|[Dd]\.[Oo]|[Bb]orn|BORN|[Bb]irth|BIRTH)"
+)
+#: An exact age of 90 or more written in text: ``95 years``, ``92 yo``, ``aged 101``.
+AGE_TEXT = (
+    r"\b(?:9[0-9]|1[0-4][0-9]) *(?:[Yy]ears?|YEARS?|[Yy]rs?|YRS?|[Yy]\.? ?[Oo]\.?|[Jj]ahre)\b"
+    r"|\b(?:[Aa]ged?|AGED?) *(?:9[0-9]|1[0-4][0-9])\b"
+)
+#: Full UK postcodes (``SW1A 1AA``) and US ZIP+4 codes (``12345-6789``): warnings.
+POSTCODE = r"\b[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][ABD-HJLNP-UW-Z]{2}\b|\b[0-9]{5}-[0-9]{4}\b"
+#: Column-name tokens of an age (an exact age of 90+ in such a column is refused).
+AGE_TOKENS = frozenset({"age", "ages", "alter", "edad", "eta", "leeftijd", "idade"})
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+def _bools(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(values.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def identifier_column(name: str) -> bool:
-    """Whether a column name means a direct identifier.
+def _text(values: pd.Series) -> pa.Array:
+    arr = pa.array(values.astype("str").array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr
+
+
+def header_kind(name: str) -> Literal["value", "name"] | None:
+    """Whether a column name is refused, and why.
 
     Parameters
     ----------
@@ -187,34 +122,54 @@ def identifier_column(name: str) -> bool:
 
     Returns
     -------
-    bool
-        True for names such as ``email``, ``E-Mail``, ``first_name``, ``Surname``, ``dob``,
-        ``mrn``, ``ssn``, ``phone_number``, ``postcode``, ``zip``, ``home_address``.
+    {"value", "name", None}
+        ``"value"``: the name itself looks like an identifier value (an email address, a
+        telephone number, an exact age of 90+…), so it must never be shown; ``"name"``: it
+        means a direct identifier (:func:`identifier_column`); None: it passes.
 
-    Notes
-    -----
-    The name is lower-cased and every run of characters other than ``a-z 0-9`` becomes
-    ``_``; it is refused when, without underscores, it is one of a list of identifier names,
-    when one of its ``_``-separated words is an identifier word, or when it contains an
-    identifier phrase (``social_security``, ``date_of_birth``…).
+    Examples
+    --------
+    >>> header_kind("jo@example.com"), header_kind("email"), header_kind("nprs")
+    ('value', 'name', None)
     """
-    norm = _normalise(name)
-    if not norm:
-        return False
-    if norm.replace("_", "") in _NAMES:
-        return True
-    if any(word in _WORDS for word in norm.split("_")):
-        return True
-    return any(phrase in norm for phrase in _PHRASES)
+    folded = fold_str(name)
+    if re.search(_SUSPECT_PATTERN, folded, re.ASCII) or re.search(AGE_TEXT, folded, re.ASCII):
+        return "value"
+    if identifier_column(name):
+        return "name"
+    return None
+
+
+def shown_header(name: str, position: int) -> str:
+    """A column name as a message may show it.
+
+    Examples
+    --------
+    >>> shown_header("nprs", 3), shown_header("+44 20 7946 0958", 3)
+    ('nprs', '#3 (name not shown)')
+    """
+    return f"#{position} (name not shown)" if header_kind(name) == "value" else name
+
+
+def is_age_column(name: str) -> bool:
+    """Whether a column name has an age token (``exact_age``, ``age_years``, ``Alter``).
+
+    Examples
+    --------
+    >>> is_age_column("exact_age"), is_age_column("Age (years)"), is_age_column("stage")
+    (True, True, False)
+    """
+    return bool(AGE_TOKENS & set(tokens(name)))
 
 
 def suspect_values(values: pd.Series) -> np.ndarray:
-    """Which cells look like an email address, a telephone number or a US SSN.
+    """Which cells look like an email address, a telephone number, a US SSN or a date of
+    birth in words.
 
     Parameters
     ----------
     values
-        A column of text (missing cells are never suspect).
+        A column of text, as written (missing cells are never suspect).
 
     Returns
     -------
@@ -223,32 +178,180 @@ def suspect_values(values: pd.Series) -> np.ndarray:
 
     Notes
     -----
-    Patterns (see :data:`EMAIL`, :data:`SSN`, :data:`PHONE`): ``name@host.tld``;
-    ``ddd-dd-dddd`` (or with spaces); North American ``ddd-ddd-dddd`` / ``(ddd) ddd-dddd``,
-    international numbers starting with ``+``, and national numbers with a trunk ``0``.
-    ISO dates, decimals and plain digit runs without a leading ``0`` are not telephone
-    numbers here. One RE2 regular expression (pyarrow compute) runs over the whole column.
+    The text is normalised first (:func:`~dnoutcomes.contract.deid_text.fold_arrow`).
+    Patterns (see :data:`EMAIL`, :data:`SSN`, :data:`PHONE`, :data:`DOB`):
+    ``name@host.tld`` (also ``[at]``, ``(dot)``, spaces around ``@``); ``ddd-dd-dddd``
+    (or with spaces or dots); North American ``ddd-ddd-dddd`` / ``(ddd) ddd-dddd``,
+    international numbers starting with ``+`` or ``00``, and national numbers with a trunk
+    ``0`` (separators space, ``.``, ``-``, ``/``); ``DOB 1931-04-02``. ISO dates,
+    decimals and plain digit runs without a leading ``0`` are not telephone numbers here.
+    One RE2 regular expression (pyarrow compute) runs over the whole column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cells = pd.Series(["jo [at] example.com", "０７９４６０９５８００", "P0001", "123"])
+    >>> suspect_values(cells).tolist()
+    [True, True, False, False]
     """
-    arr = pa.array(values.astype("str").array)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    return _suspect(_text(values))
+
+
+def stack_text(frame: pd.DataFrame) -> pa.Array:
+    """The text columns of a frame, one after the other, as one Arrow array (one
+    conversion of the frame, zero-copy for Arrow-backed text)."""
+    if frame.shape[1] == 0:
+        return pa.array([], pa.string())
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    parts = []
+    for column in table.columns:
+        if column.type != pa.string():
+            column = column.cast(pa.string())
+        parts.extend(column.chunks)
+    if not parts:
+        return pa.array([], pa.string())
+    return pa.concat_arrays(parts)
+
+
+def suspect_columns(frame: pd.DataFrame) -> np.ndarray:
+    """:func:`suspect_values` of every (text) column of a frame, in one pass.
+
+    Parameters
+    ----------
+    frame
+        Text columns.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, shape (columns, rows).
+    """
+    k, n = frame.shape[1], len(frame)
+    if k == 0 or n == 0:
+        return np.zeros((k, n), dtype=bool)
+    return _suspect(stack_text(frame)).reshape(k, n)
+
+
+def _suspect(text: pa.Array) -> np.ndarray:
+    arr = fold_arrow(text)
     out = np.zeros(len(arr), dtype=bool)
-    # every pattern needs "@", "+", "(", a separator followed by three digits, or a trunk-0
-    # run: a cheap first pass that lets ids (P1100000_3), ISO dates and decimals through
-    # without the full expression
+    # every pattern needs "@", "+", a bracket, a separator followed by three digits, a
+    # trunk-0 run or a birth word: a cheap first pass that lets ids (P1100000_3), ISO
+    # dates and decimals through without the full expression
     maybe = pc.match_substring_regex(arr, _PREFILTER)
-    rows = np.flatnonzero(maybe.fill_null(False).to_numpy(zero_copy_only=False))
+    rows = np.flatnonzero(_bools(maybe))
     if len(rows) == 0:
         return out
     sub = arr.take(pa.array(rows))
     if len(rows) > 1000:
         # dates and other repetitive columns: the expression runs once per distinct value
         encoded = pc.dictionary_encode(sub)
-        found = pc.match_substring_regex(encoded.dictionary, _SUSPECT_PATTERN)
-        hit_d = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+        hit_d = _bools(pc.match_substring_regex(encoded.dictionary, _SUSPECT_PATTERN))
         codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
         out[rows] = hit_d[codes]
     else:
-        found = pc.match_substring_regex(sub, _SUSPECT_PATTERN)
-        out[rows] = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+        out[rows] = _bools(pc.match_substring_regex(sub, _SUSPECT_PATTERN))
     return out
+
+
+def old_ages_columns(
+    frame: pd.DataFrame, ages: list[bool], stacked: pa.Array | None = None
+) -> np.ndarray:
+    """:func:`old_ages` of every (text) column of a frame, the text rule in one pass.
+
+    Parameters
+    ----------
+    frame
+        Text columns.
+    ages
+        For each column, whether its name has an age token.
+    stacked
+        The frame's cells as :func:`stack_text` gives them, when already at hand.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, shape (columns, rows).
+    """
+    k, n = frame.shape[1], len(frame)
+    if k == 0 or n == 0:
+        return np.zeros((k, n), dtype=bool)
+    cells = pd.Series(pd.array(stack_text(frame) if stacked is None else stacked, dtype="str"))
+    out = old_ages(cells, age_column=False).reshape(k, n)
+    for j in np.flatnonzero(ages):
+        column: pd.Series = frame.iloc[:, int(j)]
+        out[j] |= old_ages(column, age_column=True)
+    return out
+
+
+def old_ages(values: pd.Series, *, age_column: bool) -> np.ndarray:
+    """Which cells state an exact age of 90 or more.
+
+    Parameters
+    ----------
+    values
+        A column of text (as written).
+    age_column
+        Whether the column's name has an age token (:func:`is_age_column`): then a cell
+        that is a number of 90 or more (``95``, ``95.0``, ``95 years``) is an exact age.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, one element per cell; ``95 years``, ``92 yo`` and ``aged 101`` in any cell.
+    """
+    arr = fold_arrow(_text(values))
+    out = np.zeros(len(arr), dtype=bool)
+    if len(arr) == 0:
+        return out
+    digits = _bools(pc.match_substring_regex(arr, r"(?:9|1[0-4])[0-9]"))
+    rows = np.flatnonzero(digits)
+    if len(rows) == 0:
+        return out
+    sub = arr.take(pa.array(rows))
+    hit = _bools(pc.match_substring_regex(sub, AGE_TEXT))
+    if age_column:
+        number = pc.extract_regex(sub, r"^(?P<n>[0-9]+(?:[.,][0-9]*)?) *[A-Za-z]*$")
+        text = pc.replace_substring(pc.struct_field(number, [0]), ",", ".")
+        ok = _bools(pc.is_valid(text))
+        if ok.any():
+            num = np.full(len(rows), np.nan)
+            num[ok] = pc.cast(text.filter(pa.array(ok)), pa.float64()).to_numpy(
+                zero_copy_only=False
+            )
+            with np.errstate(invalid="ignore"):
+                hit |= num >= 90
+    out[rows] = hit
+    return out
+
+
+def quasi_values(values: pd.Series) -> np.ndarray:
+    """Which cells hold a full UK postcode or a US ZIP+4 code (quasi-identifiers).
+
+    Parameters
+    ----------
+    values
+        A column of text.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, one element per cell.
+    """
+    return _quasi(_text(values))
+
+
+def quasi_columns(frame: pd.DataFrame, stacked: pa.Array | None = None) -> np.ndarray:
+    """:func:`quasi_values` of every (text) column of a frame in one pass; shape
+    (columns, rows). ``stacked``: the cells as :func:`stack_text` gives them."""
+    k, n = frame.shape[1], len(frame)
+    if k == 0 or n == 0:
+        return np.zeros((k, n), dtype=bool)
+    return _quasi(stack_text(frame) if stacked is None else stacked).reshape(k, n)
+
+
+def _quasi(text: pa.Array) -> np.ndarray:
+    arr = fold_arrow(text)
+    if len(arr) == 0:
+        return np.zeros(0, dtype=bool)
+    return _bools(pc.match_substring_regex(arr, POSTCODE))

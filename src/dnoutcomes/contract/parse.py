@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dnoutcomes.contract.arrow import arrow_strings, positions
-from dnoutcomes.contract.deid import suspect_values
+from dnoutcomes.contract.deid import suspect_columns, suspect_values
 from dnoutcomes.contract.problems import TableChecks, as_text
 from dnoutcomes.contract.specs import BOOL_FALSE, BOOL_TRUE, ColumnSpec
 
@@ -26,6 +26,10 @@ __all__ = ["codes_of", "numbers_of", "parse_column", "parse_numbers", "screen_va
 ID_PATTERN = r"[A-Za-z0-9_\-]{1,64}"
 LABEL_PATTERN = r"[a-z0-9_]+"
 DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
+# the days datetime64[ns] holds, in seconds since 1970-01-01
+_NS_FIRST, _NS_LAST = "1677-09-22", "2262-04-11"
+_NS_FIRST_S = int(np.datetime64(_NS_FIRST, "s").astype(np.int64))
+_NS_LAST_S = int(np.datetime64(_NS_LAST, "s").astype(np.int64))
 #: A valid id that is also :data:`dnoutcomes.contract.deid.PLAIN` (at most 64 characters)
 PLAIN_ID = r"[A-Za-z1-9_][A-Za-z0-9_]{0,63}"
 
@@ -371,24 +375,38 @@ def _parse(
         text = encoded.dictionary
         shaped = _np_bool(pc.match_substring_regex(text, f"^{DATE_PATTERN}$"))
         distinct = np.full(len(text) + 1, np.datetime64("NaT"), dtype="datetime64[ns]")
+        far_d = np.zeros(len(text) + 1, dtype=bool)
         if shaped.any():
             rows = np.flatnonzero(shaped)
             sub = text.take(pa.array(rows))
-            parsed = pc.strptime(sub, format="%Y-%m-%d", unit="ns", error_is_null=True)
+            # seconds hold the years 1 to 9999; a real date outside what datetime64[ns]
+            # holds (1677-09-22 to 2262-04-11) breaks the range rule, not the date rule
+            parsed = pc.strptime(sub, format="%Y-%m-%d", unit="s", error_is_null=True)
             # Arrow rolls 2025-02-30 over to March: a real date prints back as it was read
             real = _np_bool(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), sub))
-            found = np.asarray(parsed.to_numpy(zero_copy_only=False), "datetime64[ns]")
-            distinct[rows] = np.where(real, found, np.datetime64("NaT"))
+            secs = np.asarray(parsed.cast(pa.int64()).fill_null(0).to_numpy(), dtype=np.int64)
+            inside = (secs >= _NS_FIRST_S) & (secs <= _NS_LAST_S)
+            found = (np.where(inside, secs, 0) * 10**9).view("datetime64[ns]")
+            distinct[rows] = np.where(real & inside, found, np.datetime64("NaT"))
+            far_d[rows] = real & ~inside
         codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False))
         stamps = distinct[codes]  # code -1 (a missing cell) picks the NaT at the end
+        far = far_d[codes]
         ok = ~np.isnat(stamps)
         checks.add(
-            present & ~ok,
+            present & ~ok & ~far,
             name,
             "invalid_date",
             f"{name} must be a date written YYYY-MM-DD",
             raw,
             fix="Export dates in ISO format, e.g. 2025-01-31.",
+        )
+        checks.add(
+            far,
+            name,
+            "out_of_range",
+            f"{name} must be a date from {_NS_FIRST} to {_NS_LAST}",
+            raw,
         )
         out[name] = pd.Series(stamps, index=raw.index)
     elif kind == "list":
@@ -471,13 +489,31 @@ def screen_values(
     Notes
     -----
     A categorical column is screened once per category and the result spread to its rows;
-    a number, date or boolean column of the fast path is screened, as its text
-    (:func:`~dnoutcomes.contract.problems.as_text`), only where the text path would have
-    screened it: in the cells of ``only``, or whole when the column is not in ``only``. The
+    a number, date or boolean column of the fast path is screened only where the text path
+    would have screened it (in the cells of ``only``, or whole when the column is not in
+    ``only``), as written in the file when the table has its text
+    (``checks.text_of``: a CSV read on the fast path), else as its text
+    (:func:`~dnoutcomes.contract.problems.as_text`). The
     cells ``checks.plain`` marks (plain ids) are skipped: no pattern can match them.
     """
+    dtypes = frame.dtypes
+    # text columns screened whole (extra columns, labels…): one pass over all their cells
+    whole = [
+        str(c)
+        for c, dtype in dtypes.items()
+        if isinstance(dtype, pd.StringDtype)
+        and not (only is not None and str(c) in only)
+        and str(c) not in checks.plain
+    ]
+    if whole:
+        found = suspect_columns(frame[whole])
+        for key, hit in zip(whole, found, strict=True):
+            _record(checks, key, hit, columns)
+    done = set(whole)
     for name in frame.columns:
         key = str(name)
+        if key in done:
+            continue
         values = frame[name]
         rows: np.ndarray | None = None
         if only is not None and key in only:
@@ -510,17 +546,31 @@ def screen_values(
             if rows is None:
                 rows = np.flatnonzero(values.notna().to_numpy())
             if len(rows):
-                hit[rows] = suspect_values(as_text(values.iloc[rows]))
-        if hit.any():
-            checks.withheld[key] = hit | checks.withheld.get(key, np.zeros(checks.n, bool))
-            where: str | np.ndarray = (columns or {}).get(key, key)
-            checks.add(
-                hit,
-                where,
-                "identifier_value",
-                "the cell looks like an email address, telephone number or social "
-                "security number (value not shown); the package accepts only "
-                "de-identified data",
-                None,
-                fix="Remove identifiers from the export.",
-            )
+                # as written: the float of "07946095800" has lost its trunk 0, the float of
+                # "+447946095800" its "+"; the file read as text still has them
+                written = None
+                if checks.text_of is not None and dtype.kind == "f":
+                    written = checks.text_of(key)
+                shown = as_text(values.iloc[rows]) if written is None else written.iloc[rows]
+                hit[rows] = suspect_values(shown)
+        _record(checks, key, hit, columns)
+
+
+def _record(
+    checks: TableChecks, key: str, hit: np.ndarray, columns: dict[str, np.ndarray] | None
+) -> None:
+    """Withhold and report the suspect cells of one column."""
+    if not hit.any():
+        return
+    checks.withheld[key] = hit | checks.withheld.get(key, np.zeros(checks.n, bool))
+    where: str | np.ndarray = (columns or {}).get(key, key)
+    checks.add(
+        hit,
+        where,
+        "identifier_value",
+        "the cell looks like an email address, telephone number or social "
+        "security number (value not shown); the package accepts only "
+        "de-identified data",
+        None,
+        fix="Remove identifiers from the export.",
+    )

@@ -4,7 +4,7 @@ parsed to its type with its problems recorded."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,14 +14,50 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dnoutcomes.contract.arrow import arrow_strings
-from dnoutcomes.contract.deid import identifier_column
+from dnoutcomes.contract.deid import (
+    header_kind,
+    is_age_column,
+    old_ages_columns,
+    quasi_columns,
+    shown_header,
+    stack_text,
+)
 from dnoutcomes.contract.measures import MeasureRegistry
 from dnoutcomes.contract.parse import codes_of, numbers_of, parse_column, screen_values
 from dnoutcomes.contract.problems import TableChecks, as_text
 from dnoutcomes.contract.specs import OUTCOME_ID_COLUMNS, TABLES
 from dnoutcomes.io import RawTable
 
-__all__ = ["PreparedTable", "prepare_table"]
+__all__ = ["PreparedTable", "allowed_names", "prepare_table"]
+
+_VALUE_HEADER = (
+    "this column name looks like an identifier itself (an email address, a telephone "
+    "number…; not shown); the package accepts only de-identified data. Rename or remove "
+    "the column"
+)
+_NAME_HEADER = (
+    "this column name means a direct identifier (names, contact details, record or "
+    "account numbers, birth dates…); the package accepts only de-identified data. Remove "
+    "the column from the export, or, if it holds nothing personal, allow it by name "
+    "(allow_columns / --allow-column)"
+)
+
+
+def allowed_names(names: Collection[str]) -> frozenset[str]:
+    """The allow-list as compared: names trimmed and case-folded.
+
+    Parameters
+    ----------
+    names
+        Column names a clinic knows to be safe.
+
+    Returns
+    -------
+    frozenset of str
+    """
+    if isinstance(names, str):
+        names = [names]
+    return frozenset(str(n).strip().casefold() for n in names)
 
 
 @dataclass
@@ -50,6 +86,8 @@ class PreparedTable:
         filled by the cross-table rules.
     repeated
         Rows whose key is repeated (filled by the cross-table rules).
+    quasi
+        Warnings about quasi-identifiers (full postcodes) in extra columns.
     """
 
     name: str
@@ -62,6 +100,7 @@ class PreparedTable:
     source_columns: np.ndarray | None = None  # wide outcomes: input column of each row
     refs: dict[str, np.ndarray] = field(default_factory=dict)
     repeated: np.ndarray | None = None
+    quasi: TableChecks | None = None  # quasi-identifier warnings (not problems)
 
 
 def _wide_to_long(
@@ -85,8 +124,16 @@ def _wide_to_long(
     return long, raw.lines[row], col.astype(object), measures
 
 
-def prepare_table(raw: RawTable, registry: MeasureRegistry) -> PreparedTable:
-    """Screen the header, reshape wide outcomes, parse every contract column."""
+def prepare_table(
+    raw: RawTable, registry: MeasureRegistry, *, allow_columns: Collection[str] = ()
+) -> PreparedTable:
+    """Screen the header, reshape wide outcomes, parse every contract column.
+
+    ``allow_columns``: column names (compared trimmed, case-folded) that the column-name
+    vocabulary lets through; their values are still screened, and a name that looks like
+    an identifier value (an email address…) is refused all the same.
+    """
+    allow = allowed_names(allow_columns)
     name = raw.name
     frame = raw.frame
     specs = TABLES[name]
@@ -97,25 +144,26 @@ def prepare_table(raw: RawTable, registry: MeasureRegistry) -> PreparedTable:
     keep: list[int] = []
     for i, header in enumerate(frame.columns):
         col = str(header)
+        as_read = raw.columns_as_read[i] if i < len(raw.columns_as_read) else col
+        kind = header_kind(as_read)
+        shown = f"#{i + 1} (name not shown)" if kind == "value" else col
         if col in seen:
             header_notes.append(
                 (
-                    col,
+                    shown,
                     "duplicate_column",
-                    f"the column {col} appears twice; keep one column of that name",
+                    f"the column {shown} appears twice; keep one column of that name",
                     True,
                 )
             )
             continue
         seen.add(col)
-        if identifier_column(col):
+        if kind == "value" or (kind == "name" and col.strip().casefold() not in allow):
             header_notes.append(
                 (
-                    col,
+                    shown,
                     "identifier_column",
-                    "this column name means a direct identifier (names, contact details, record "
-                    "or account numbers, birth dates…); the package accepts only de-identified "
-                    "data. Remove the column from the export",
+                    _VALUE_HEADER if kind == "value" else _NAME_HEADER,
                     True,
                 )
             )
@@ -143,8 +191,8 @@ def prepare_table(raw: RawTable, registry: MeasureRegistry) -> PreparedTable:
     contract_all = set(contract_cols)
     typed_extras = [
         c
-        for c in frame.columns
-        if c not in contract_all and not isinstance(frame[c].dtype, pd.StringDtype)
+        for c, dtype in frame.dtypes.items()
+        if c not in contract_all and not isinstance(dtype, pd.StringDtype)
     ]
     if typed_extras:
         frame = frame.assign(**{str(c): as_text(frame[c]) for c in typed_extras})
@@ -155,7 +203,10 @@ def prepare_table(raw: RawTable, registry: MeasureRegistry) -> PreparedTable:
     present = set(frame.columns)
     for spec in specs:
         if spec.required and spec.name not in present:
-            existing = ", ".join(map(str, raw.columns_as_read)) or "none"
+            existing = (
+                ", ".join(shown_header(str(c), k + 1) for k, c in enumerate(raw.columns_as_read))
+                or "none"
+            )
             checks.add_header(
                 spec.name,
                 "missing_column",
@@ -190,19 +241,101 @@ def prepare_table(raw: RawTable, registry: MeasureRegistry) -> PreparedTable:
     if name == "outcomes":
         safe += ["measure", "value"]
     none = np.zeros(checks.n, dtype=bool)
+    only = {c: checks.cell_bad.get(c, none) for c in safe if c in present}
+    for c, values in typed.items():
+        # a number of telephone size is screened as written even when a registry measure
+        # allows it (every contract range ends far below)
+        if c in only and c not in ("age", "value"):
+            big = _large(values)
+            if big is not None:
+                only[c] = only[c] | big
+    if name == "outcomes" and "value" in only:
+        big = _large(typed["value"])
+        if big is not None:
+            only["value"] = only["value"] | big
     screen_values(
         checks,
         frame,
         {"value": source_columns} if wide and source_columns is not None else None,
-        only={c: checks.cell_bad.get(c, none) for c in safe if c in present},
+        only=only,
     )
     extras = [c for c in frame.columns if c not in contract_cols]
+    quasi = _screen_extras(checks, frame, extras)
     typed_frame = pd.DataFrame(typed, index=pd.RangeIndex(checks.n), copy=False)
-    for col in extras:
-        typed_frame[col] = frame[col].astype("str").to_numpy()
+    if extras:  # one concat: adding thousands of columns one by one was quadratic
+        more = frame[extras].set_axis(typed_frame.index, axis=0)
+        typed_frame = pd.concat([typed_frame, more], axis=1)
     return PreparedTable(
-        name, raw, checks, frame, typed_frame, extras, len(raw.malformed), source_columns
+        name,
+        raw,
+        checks,
+        frame,
+        typed_frame,
+        extras,
+        len(raw.malformed),
+        source_columns,
+        quasi=quasi,
     )
+
+
+def _large(values: Any) -> np.ndarray | None:
+    """Cells of a parsed number column of 100 000 or more (None: none)."""
+    if isinstance(values, pd.Series):
+        values = values.array
+    if isinstance(values, pd.api.extensions.ExtensionArray):
+        if values.dtype.kind not in "iuf":
+            return None
+        num = values.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        num = np.asarray(values)
+        if num.dtype.kind not in "iuf":
+            return None
+    with np.errstate(invalid="ignore"):
+        big = np.abs(num) >= 1e5
+    return big if big.any() else None
+
+
+def _screen_extras(checks: TableChecks, frame: pd.DataFrame, extras: list[str]) -> TableChecks:
+    """Exact ages of 90 or more in extra columns (problems), and quasi-identifiers in
+    them (warnings, returned). Extra columns are text; cells already withheld as
+    identifiers are left to that rule."""
+    quasi = TableChecks(checks.table, checks.file, checks.lines)
+    if not extras:
+        return quasi
+    sub = frame[extras]
+    stacked = stack_text(sub)
+    olds = old_ages_columns(sub, [is_age_column(c) for c in extras], stacked)
+    nears = quasi_columns(sub, stacked)
+    for col, old, near in zip(extras, olds, nears, strict=True):
+        held = checks.withheld.get(col)
+        if held is not None:
+            old = old & ~held
+            near = near & ~held
+        if old.any():
+            checks.withheld[col] = old if held is None else old | held
+            checks.add(
+                old,
+                col,
+                "age_not_top_coded",
+                "an exact age of 90 or more can identify a person and must arrive as the "
+                "text 90+ (value not shown)",
+                None,
+                fix="Replace ages of 90 and over by 90+, or remove the column.",
+            )
+        near = near & ~old
+        if near.any():
+            quasi.add(
+                near,
+                col,
+                "quasi_identifier",
+                "the cell looks like a full postcode or ZIP+4 code, which with other facts "
+                "can identify a person (value not shown)",
+                None,
+                fix="Keep only the postcode district (the first half) or the first three "
+                "ZIP digits.",
+                reject=False,
+            )
+    return quasi
 
 
 def _written(raw: RawTable) -> Callable[[str], pd.Series | None]:

@@ -20,7 +20,7 @@ from dnoutcomes.io._xlsx import _read_xlsx
 __all__ = ["RawDataset", "RawTable", "read_export"]
 
 
-def _find_files(folder: Path) -> dict[str, Path]:
+def _find_files(folder: Path, *, follow_symlinks: bool = False) -> dict[str, Path]:
     found: dict[str, Path] = {}
     entries = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
     for table in REQUIRED_TABLES + OPTIONAL_TABLES:
@@ -37,11 +37,23 @@ def _find_files(folder: Path) -> dict[str, Path]:
                 "keep one file per table",
             )
         if hits:
+            if hits[0].is_symlink() and not follow_symlinks:
+                # the link's target is not named: it can be any file of the machine
+                raise _unreadable(
+                    hits[0],
+                    table,
+                    "the table file is a symbolic link, which is not followed (it could "
+                    "point at any file of this computer)",
+                    "copy the file into the export folder, or pass --follow-symlinks "
+                    "(follow_symlinks=True) if the link is meant",
+                )
             found[table] = hits[0]
     return found
 
 
-def read_export(path: str | Path, *, _text_only: bool = False) -> RawDataset:
+def read_export(
+    path: str | Path, *, follow_symlinks: bool = False, _text_only: bool = False
+) -> RawDataset:
     """Read an export into raw tables (text, or typed columns on the fast path).
 
     Parameters
@@ -49,6 +61,8 @@ def read_export(path: str | Path, *, _text_only: bool = False) -> RawDataset:
     path
         A folder holding ``<table>.csv``, ``<table>.csv.gz`` or ``<table>.parquet`` files,
         or one ``.xlsx`` workbook with a sheet per table.
+    follow_symlinks
+        Read a table file that is a symbolic link (by default such a file is refused).
     _text_only
         Private, for the tests: read every file on the text path (no typed fast path).
 
@@ -61,7 +75,8 @@ def read_export(path: str | Path, *, _text_only: bool = False) -> RawDataset:
     ------
     UnreadableInputError
         A missing folder or required table, a sheet or file that is empty, a file that is
-        not UTF-8, a table given twice, or a path that is neither a folder nor ``.xlsx``.
+        not UTF-8, a table given twice, a table file that is a symbolic link (unless
+        ``follow_symlinks``), or a path that is neither a folder nor ``.xlsx``.
 
     Notes
     -----
@@ -98,7 +113,7 @@ def read_export(path: str | Path, *, _text_only: bool = False) -> RawDataset:
         kind = "sheet"
     else:
         try:
-            files = _find_files(root)
+            files = _find_files(root, follow_symlinks=follow_symlinks)
         except OSError as exc:
             raise _unreadable(
                 root, None, f"the folder cannot be listed ({exc.strerror})", "check permissions"

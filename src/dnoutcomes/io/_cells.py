@@ -119,6 +119,7 @@ def _typed_arrow(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray | None:
 
 
 _NS_PER_DAY = 86_400 * 10**9
+_GROUP_BYTES = 16 << 20
 
 
 def _datetime_ns(dates: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -174,13 +175,38 @@ def _frame_of(
     mask = None if keep.all() else pa.array(keep)
     kept = lines if mask is None else lines[keep]
     columns: dict[int, pd.Series] = {}
+    group: dict[int, pa.Array | pa.ChunkedArray] = {}
+    size = 0
+
+    def convert_group() -> None:
+        # small text columns are handed to pandas together: each conversion has a fixed
+        # cost of milliseconds, which one column at a time made 10,000 columns take minutes
+        if group:
+            out = pa.table({str(k): v for k, v in group.items()}).to_pandas()
+            for k in group:
+                series = out[str(k)]
+                series.name = None
+                columns[k] = series
+            group.clear()
+
     for i in range(len(arrays)):
         # one column at a time, dropping its Arrow form as soon as pandas holds it (the
-        # caller's list is emptied), so that the peak holds one copy of the table
+        # caller's list is emptied), so that the peak holds one copy of the table (plus
+        # at most a group of small text columns)
         arr = arrays[i]
         arrays[i] = pa.array([], pa.null())
-        columns[i] = _to_series(arr if mask is None else arr.filter(mask))
+        arr = arr if mask is None else arr.filter(mask)
+        if arr.type == pa.string() and arr.nbytes < _GROUP_BYTES:
+            group[i] = arr
+            size += arr.nbytes
+            if size >= _GROUP_BYTES or len(group) >= 512:
+                convert_group()
+                size = 0
+        else:
+            columns[i] = _to_series(arr)
         del arr
+    convert_group()
+    columns = {k: columns[k] for k in range(len(columns))}
     frame = pd.DataFrame(
         columns,
         index=pd.RangeIndex(int(keep.sum())),

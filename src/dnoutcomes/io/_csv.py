@@ -19,9 +19,10 @@ import pyarrow.csv as pacsv
 
 from dnoutcomes.contract.specs import TABLES
 from dnoutcomes.io._cells import _frame_of, _tidy_arrow, _typed_arrow
-from dnoutcomes.io._raw import RawTable, _sha256, _unreadable
+from dnoutcomes.io._raw import RawTable, _arrow_path, _sha256, _unreadable
 
 _BOM = b"\xef\xbb\xbf"
+_MAX_HEADER = 1 << 26  # 64 MiB: more than any header line
 
 
 def _first_line(path: Path, table: str) -> tuple[str, bytes | None]:
@@ -36,7 +37,14 @@ def _first_line(path: Path, table: str) -> tuple[str, bytes | None]:
     try:
         with opener(path, "rb") as fh:
             head: bytes = fh.read(1 << 16)
-            whole = len(head) < 1 << 16 or not fh.read(1)
+            # a header of thousands of columns can be longer than the first block: read on
+            # until its line ends (or the file does)
+            while len(head) < _MAX_HEADER and not re.search(rb"[\r\n]", head):
+                more = fh.read(1 << 20)
+                if not more:
+                    break
+                head += more
+            whole = not fh.read(1)
     except (OSError, EOFError) as exc:
         raise _unreadable(
             path, table, f"the file cannot be read ({exc})", "check the file"
@@ -60,10 +68,10 @@ def _first_line(path: Path, table: str) -> tuple[str, bytes | None]:
         ) from None
 
 
-def _source(path: Path, header_only: bytes | None) -> Path | pa.BufferReader:
+def _source(path: Path, header_only: bytes | None) -> Path | pa.NativeFile:
     """What pyarrow reads: the file, or a header-only file's bytes with a line end added
     (the same table, of no rows, as the file ``header\\n`` gives)."""
-    return path if header_only is None else pa.BufferReader(header_only + b"\n")
+    return _arrow_path(path) if header_only is None else pa.BufferReader(header_only + b"\n")
 
 
 def _utf8_error_line(path: Path, digest: Any = None) -> int | None:
@@ -252,7 +260,7 @@ def _read_csv(path: Path, table: str, *, typed: bool = True) -> RawTable:
 
 
 def _read_csv_typed(
-    path: Path | pa.BufferReader, table: str, internal: list[str], names: list[str]
+    path: Path | pa.NativeFile, table: str, internal: list[str], names: list[str]
 ) -> tuple[pd.DataFrame, np.ndarray] | None:
     """The typed fast path: one pyarrow read with the contract's types, or None.
 

@@ -8,8 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dnoutcomes.contract.deid import shown_header
 from dnoutcomes.io._cells import _frame_of, _text_arrow, _tidy_arrow, _typed_arrow, arrow_to_text
-from dnoutcomes.io._raw import RawTable, _sha256, _unreadable
+from dnoutcomes.io._raw import RawTable, _arrow_path, _sha256, _unreadable
 
 
 def _read_arrow(path: Path) -> pa.Table:
@@ -17,16 +18,18 @@ def _read_arrow(path: Path) -> pa.Table:
     dataset reader behind ``read_table`` refuses a file with two columns of one name
     ("Multiple matches for FieldRef"), which is then reported as the rule
     ``duplicate_column``, as for a CSV file."""
-    with pq.ParquetFile(path) as parquet:
+    with pq.ParquetFile(_arrow_path(path)) as parquet:
         return parquet.read()
 
 
 def _read_parquet(path: Path, table: str) -> RawTable:
     try:
         arrow = _read_arrow(path)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        # pyarrow's message names the file only (checked by the hostile-input tests)
+        what = type(exc).__name__ if isinstance(exc, UnicodeDecodeError) else exc
         raise _unreadable(
-            path, table, f"the file is not readable Parquet ({exc})", "export it again"
+            path, table, f"the file is not readable Parquet ({what})", "export it again"
         ) from None
     names = list(arrow.column_names)
     if not names:
@@ -34,7 +37,16 @@ def _read_parquet(path: Path, table: str) -> RawTable:
     arrays = []
     for i, name in enumerate(names):
         column = arrow.column(i)
-        typed = _typed_arrow(column)
+        shown = shown_header(str(name), i + 1)
+        try:
+            typed = _typed_arrow(column)
+        except pa.ArrowInvalid:  # text that is not UTF-8 (Arrow checks it when trimming)
+            raise _unreadable(
+                path,
+                table,
+                f"column {shown} holds text that is not valid UTF-8",
+                "store text columns as UTF-8 strings",
+            ) from None
         if typed is None:
             try:
                 typed = _text_arrow(arrow_to_text(column))
@@ -42,7 +54,7 @@ def _read_parquet(path: Path, table: str) -> RawTable:
                 raise _unreadable(
                     path,
                     table,
-                    f"column {name} has the Parquet type {column.type}, which cannot be "
+                    f"column {shown} has the Parquet type {column.type}, which cannot be "
                     "read as text",
                     "store it as text, a number, a date or a boolean",
                 ) from None

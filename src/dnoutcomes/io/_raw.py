@@ -4,12 +4,14 @@ input that cannot be read, and the file checksum."""
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from dnoutcomes.errors import UnreadableInputError
 
@@ -98,6 +100,20 @@ def _unreadable(path: Path, table: str | None, what: str, fix: str) -> Unreadabl
         columns=_PROBLEM_COLUMNS,
     ).astype({"line": "Int64"})
     return UnreadableInputError(f"{path}: {what}; {fix}", problems=problems)
+
+
+def _arrow_path(path: Path) -> Path | pa.NativeFile:
+    """What pyarrow opens for ``path``: the path itself, or, when the path is not UTF-8
+    (a folder named in another encoding; pyarrow refuses to encode such a path), the file
+    opened by its bytes (gunzipped for ``.gz``, which pyarrow otherwise detects by name)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        handle: pa.NativeFile = pa.OSFile(os.fsencode(path))
+        if path.name.lower().endswith(".gz"):
+            handle = pa.CompressedInputStream(handle, "gzip")
+        return handle
+    return path
 
 
 def _sha256(path: Path) -> str:

@@ -223,7 +223,8 @@ def parse_period(text: str) -> Period:
     Raises
     ------
     RequestError
-        When the text is neither form, or the month is not 1–12.
+        When the text is neither form, the month is not 1–12, or the year is outside
+        1700–2200.
 
     Examples
     --------
@@ -234,9 +235,11 @@ def parse_period(text: str) -> Period:
     """
     quarter = _QUARTER.match(text)
     if quarter:
+        _check_year(int(quarter.group(1)), "--period", text)
         return quarter_period(int(quarter.group(1)), int(quarter.group(2)))
     month = _MONTH.match(text)
     if month and 1 <= int(month.group(2)) <= 12:
+        _check_year(int(month.group(1)), "--period", text)
         return month_period(int(month.group(1)), int(month.group(2)))
     raise RequestError(
         f"--period: expected a quarter such as 2025-Q3 or a month such as 2025-07; "
@@ -244,14 +247,29 @@ def parse_period(text: str) -> Period:
     )
 
 
+#: Years a report period may lie in: the period, the one before it and the trailing
+#: 24 months must all be dates pandas can hold (1677-09-22 to 2262-04-11).
+FIRST_YEAR, LAST_YEAR = 1700, 2200
+
+
+def _check_year(year: int, option: str, text: str) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise RequestError(
+            f"{option}: expected a period between the years {FIRST_YEAR} and {LAST_YEAR}; "
+            f"got {text.strip()!r}. Choose the period of the data, e.g. 2025-Q3."
+        )
+
+
 def _parse_date(text: str, option: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text.strip())
+        day = dt.date.fromisoformat(text.strip())
     except ValueError:
         raise RequestError(
             f"{option}: expected an ISO date YYYY-MM-DD; got {text!r}. "
             "Write the date as, for example, 2025-07-01."
         ) from None
+    _check_year(day.year, option, text)
+    return day
 
 
 def period_from_dates(start: str | dt.date, end: str | dt.date) -> Period:
@@ -270,7 +288,8 @@ def period_from_dates(start: str | dt.date, end: str | dt.date) -> Period:
     Raises
     ------
     RequestError
-        When a date cannot be parsed or ``start`` is after ``end``.
+        When a date cannot be parsed, lies outside the years 1700–2200, or ``start`` is
+        after ``end``.
 
     Examples
     --------
