@@ -72,8 +72,10 @@ def mi_frame(
     Examples
     --------
     >>> from dnoutcomes.sample import generate
-    >>> import warnings; warnings.simplefilter("ignore")
-    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> import warnings
+    >>> with warnings.catch_warnings():  # the sample's data-quality warnings
+    ...     warnings.simplefilter("ignore")
+    ...     dataset = generate(episodes=300, seed=1).to_dataset()
     >>> frame = mi_frame(dataset, covariates=["age"], auxiliaries=["odi"])
     >>> list(frame.columns)
     ['episode_id', 'arm', 'treated', 'baseline', 'value', 'age', 'odi_baseline', 'odi_discharge']

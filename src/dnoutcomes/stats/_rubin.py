@@ -49,8 +49,11 @@ def barnard_rubin_df(
 
     Examples
     --------
-    >>> float(barnard_rubin_df(5, np.array([0.5]), np.array([1.6]), 100.0)[0]).__round__(4)
-    23.2549
+    λ = 1.2 · 0.5 / 1.6 = 0.375, ν_old = 4 / 0.375² = 28.44, ν_obs = 101/103 · 100 · 0.625
+    = 61.29:
+
+    >>> round(float(barnard_rubin_df(5, np.array([0.5]), np.array([1.6]), 100.0)[0]), 4)
+    19.4276
     """
     lam = np.maximum((1.0 + 1.0 / m) * b / t, _LAMBDA_FLOOR)
     dfold = (m - 1) / lam**2
@@ -116,9 +119,11 @@ def pool_rubin(
 
     Examples
     --------
+    q̄ = 1.1, b = 0.025, T = 0.04 + 1.2 · 0.025 = 0.07:
+
     >>> frame = pool_rubin([1.0, 1.2, 0.9, 1.1, 1.3], [0.04] * 5, dfcom=50, terms=["arm"])
     >>> round(float(frame.loc[0, "estimate"]), 3), round(float(frame.loc[0, "std_error"]), 4)
-    (1.1, 0.2608)
+    (1.1, 0.2646)
     """
     check_conf_level(conf_level, where="pool_rubin")
     q = np.asarray(estimates, dtype=np.float64)

@@ -266,8 +266,10 @@ def compare_ancova_mi(
     Examples
     --------
     >>> from dnoutcomes.sample import generate
-    >>> import warnings; warnings.simplefilter("ignore")
-    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> import warnings
+    >>> with warnings.catch_warnings():  # the sample's data-quality warnings
+    ...     warnings.simplefilter("ignore")
+    ...     dataset = generate(episodes=300, seed=1).to_dataset()
     >>> result = compare_ancova_mi(dataset, auxiliaries=["odi"], m=5, rng=7)
     >>> result.estimates["method"].tolist()
     ['complete_case', 'multiple_imputation']
