@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from dnoutcomes.cohort import outcome_pairs
 from dnoutcomes.errors import InsufficientDataError, RequestError
-from dnoutcomes.stats._mice import Imputations, impute_chained
+from dnoutcomes.stats._mice import Imputations, crossprod, impute_chained, matvec
 from dnoutcomes.stats._ols import design_matrix
 
 if TYPE_CHECKING:
@@ -158,8 +158,8 @@ def ols_arm(
             "full-rank design with at least one residual degree of freedom. Use fewer "
             "covariates."
         )
-    xtx_inv = np.linalg.inv(x.T @ x)
-    beta = xtx_inv @ (x.T @ y)
-    resid = y - x @ beta
-    sigma2 = float(resid @ resid) / (n - p)
+    xtx_inv = np.linalg.inv(crossprod(x))
+    beta = xtx_inv @ crossprod(x, y[:, None])[:, 0]
+    resid = y - matvec(x, beta)
+    sigma2 = float(np.einsum("i,i->", resid, resid)) / (n - p)
     return beta, sigma2 * np.diag(xtx_inv), float(n - p)

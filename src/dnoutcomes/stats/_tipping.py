@@ -17,7 +17,7 @@ from scipy import optimize
 from dnoutcomes.errors import RequestError
 from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats._mi_frame import ancova_design, impute_episodes, mi_frame
-from dnoutcomes.stats._mice import DEFAULT_M, DEFAULT_MAXIT
+from dnoutcomes.stats._mice import DEFAULT_M, DEFAULT_MAXIT, crossprod, matvec
 from dnoutcomes.stats._rubin import pool_rubin
 from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, jsonable
 
@@ -199,12 +199,12 @@ def tipping_point(
         x, _ = ancova_design(completed, covariates)
         n, p = x.shape
         dfcom = float(n - p)
-        xtx_inv = np.linalg.inv(x.T @ x)
+        xtx_inv = np.linalg.inv(crossprod(x))
         y = completed["value"].to_numpy(dtype=np.float64)
-        beta = xtx_inv @ (x.T @ y)
-        g = xtx_inv @ (x.T @ shift)
-        r0, q = y - x @ beta, shift - x @ g
-        parts.append((beta[1], g[1], r0 @ r0, 2.0 * (r0 @ q), q @ q, xtx_inv[1, 1]))
+        beta, g = (xtx_inv @ crossprod(x, np.column_stack([y, shift]))).T
+        r0, q = y - matvec(x, beta), shift - matvec(x, g)
+        sums = [float(np.einsum("i,i->", a, b)) for a, b in ((r0, r0), (r0, q), (q, q))]
+        parts.append((beta[1], g[1], sums[0], 2.0 * sums[1], sums[2], xtx_inv[1, 1]))
     b0, g1, rss0, rss1, rss2, h11 = (np.array(col) for col in zip(*parts, strict=True))
 
     def pooled_at(grid: NDArray[np.float64]) -> pd.DataFrame:

@@ -29,7 +29,14 @@ from dnoutcomes.stats._mi_frame import (
     mi_frame,
     ols_arm,
 )
-from dnoutcomes.stats._mice import DEFAULT_M, DEFAULT_MAXIT, Imputations, impute_chained
+from dnoutcomes.stats._mice import (
+    DEFAULT_M,
+    DEFAULT_MAXIT,
+    Imputations,
+    crossprod,
+    impute_chained,
+    matvec,
+)
 from dnoutcomes.stats._propensity import propensity_weights
 from dnoutcomes.stats._rubin import barnard_rubin_df, pool_rubin
 from dnoutcomes.stats._tipping import TippingPointResult, tipping_point
@@ -546,8 +553,8 @@ def _weighted_arm(
 ) -> tuple[float, float]:
     """Weighted OLS arm coefficient (column 1) and its HC0 sandwich variance."""
     xw = x * w[:, None]
-    bread = np.linalg.inv(x.T @ xw)
-    beta = bread @ (xw.T @ y)
-    scores = xw * (y - x @ beta)[:, None]
-    cov = bread @ (scores.T @ scores) @ bread
+    bread = np.linalg.inv(crossprod(x, xw))
+    beta = bread @ crossprod(xw, y[:, None])[:, 0]
+    scores = xw * (y - matvec(x, beta))[:, None]
+    cov = bread @ crossprod(scores) @ bread
     return float(beta[1]), float(cov[1, 1])
