@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 
 from dnoutcomes.sample import generate
-from dnoutcomes.stats._mi_frame import ancova_design, model_columns, ols_arm
+from dnoutcomes.stats._mi_frame import ancova_sets, model_columns, ols_arm
 from dnoutcomes.stats.mi import impute_chained, mi_frame, pool_rubin
 
 COVARIATES = ("age", "sex", "condition", "symptom_weeks", "site_id")
@@ -50,10 +50,9 @@ def main() -> None:
         impute_wall, impute_cpu = time.perf_counter() - wall, time.process_time() - cpu
         wall, cpu = time.perf_counter(), time.process_time()
         coefs, variances, dfcom = [], [], float("nan")
-        for i in range(imp.m):
-            done = imp.complete(i)
-            x, terms = ancova_design(done, COVARIATES)
-            beta, var, dfcom = ols_arm(x, done["value"].to_numpy(dtype=np.float64), label="bench")
+        terms: list[str] = []
+        for x, y, terms in ancova_sets(imp, COVARIATES):  # noqa: B007 (terms used below)
+            beta, var, dfcom = ols_arm(x, y, label="bench")
             coefs.append(beta)
             variances.append(var)
         pooled = pool_rubin(np.array(coefs), np.array(variances), dfcom=dfcom, terms=terms)

@@ -4,7 +4,7 @@ tipping-point analysis)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,7 +19,15 @@ from dnoutcomes.stats._ols import design_matrix
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
 
-__all__ = ["ancova_design", "impute_episodes", "mi_frame", "model_columns"]
+__all__ = [
+    "ancova_design",
+    "ancova_sets",
+    "filled",
+    "impute_episodes",
+    "mi_frame",
+    "model_columns",
+    "ols_arm",
+]
 
 #: Columns of :func:`mi_frame` that identify an episode and never enter a model.
 ID_COLUMNS = ("episode_id", "arm")
@@ -133,6 +141,15 @@ def impute_episodes(
     return impute_chained(frame, columns=model_columns(frame), m=m, maxit=maxit, rng=rng)
 
 
+def filled(imp: Imputations, name: str, index: int) -> NDArray[np.float64]:
+    """Numeric column ``name`` of the ``index``-th completed frame, without building it."""
+    values = imp.data[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    if name in imp.missing:
+        values = values.copy()
+        values[imp.missing[name]] = imp.imputed[name][index].astype(np.float64)
+    return values
+
+
 def ancova_design(
     completed: pd.DataFrame, covariates: Sequence[str]
 ) -> tuple[NDArray[np.float64], list[str]]:
@@ -147,18 +164,54 @@ def ancova_design(
     return x, ["intercept", "arm", "baseline", *map(str, covs.columns)]
 
 
+def ancova_sets(
+    imp: Imputations, covariates: Sequence[str]
+) -> Iterator[tuple[NDArray[np.float64], NDArray[np.float64], list[str]]]:
+    """``(X, y, terms)`` of the ANCOVA in each imputed set, as :func:`ancova_design` on
+    ``imp.complete(i)`` gives them, but encoding the complete covariates only once (at
+    100,000 episodes, completing and encoding each set costs more than the fits)."""
+    data = imp.data
+    covariates = list(covariates)
+    varying = [c for c in covariates if c in imp.missing]
+    fixed, fixed_origin = design_matrix(data, columns=[c for c in covariates if c not in varying])
+    for i in range(imp.m):
+        covs = fixed
+        origin = fixed_origin
+        if varying:
+            sub = data[varying].copy()
+            for name in varying:
+                column = sub[name]
+                if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+                    sub[name] = column.astype(np.float64)
+                sub.loc[imp.missing[name], name] = imp.imputed[name][i]
+            extra, extra_origin = design_matrix(sub, columns=varying)
+            covs = pd.concat([fixed, extra], axis=1)
+            origin = {**fixed_origin, **extra_origin}
+        names = [col for c in covariates for col in covs.columns if origin[col] == c]
+        x = np.column_stack(
+            [
+                np.ones(len(data)),
+                filled(imp, "treated", i),
+                filled(imp, "baseline", i),
+                covs[names].to_numpy(dtype=np.float64),
+            ]
+        )
+        yield x, filled(imp, "value", i), ["intercept", "arm", "baseline", *names]
+
+
 def ols_arm(
     x: NDArray[np.float64], y: NDArray[np.float64], *, label: str
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
     """OLS coefficients, their classical variances σ̂²(XᵀX)⁻¹ (diagonal) and n − p."""
     n, p = x.shape
-    if n - p < 1 or np.linalg.matrix_rank(x) < p:
+    xtx = crossprod(x)
+    if n - p < 1 or np.linalg.matrix_rank(xtx, hermitian=True) < p:
         raise InsufficientDataError(
             f"{label}: {n} episodes for {p} model columns, or collinear columns; needs a "
             "full-rank design with at least one residual degree of freedom. Use fewer "
             "covariates."
         )
-    xtx_inv = np.linalg.inv(crossprod(x))
+    xtx_inv = np.linalg.inv(xtx)
     beta = xtx_inv @ crossprod(x, y[:, None])[:, 0]
     resid = y - matvec(x, beta)
     sigma2 = float(np.einsum("i,i->", resid, resid)) / (n - p)

@@ -16,7 +16,7 @@ from scipy import optimize
 
 from dnoutcomes.errors import RequestError
 from dnoutcomes.stats._inference import check_conf_level
-from dnoutcomes.stats._mi_frame import ancova_design, impute_episodes, mi_frame
+from dnoutcomes.stats._mi_frame import ancova_sets, impute_episodes, mi_frame
 from dnoutcomes.stats._mice import DEFAULT_M, DEFAULT_MAXIT, crossprod, matvec
 from dnoutcomes.stats._rubin import pool_rubin
 from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, jsonable
@@ -194,13 +194,10 @@ def tipping_point(
     shift = (missing & (frame["treated"].to_numpy() == arm_value)).astype(np.float64)
     parts = []
     dfcom = math.nan
-    for i in range(imp.m):
-        completed = imp.complete(i)
-        x, _ = ancova_design(completed, covariates)
+    for x, y, _ in ancova_sets(imp, covariates):
         n, p = x.shape
         dfcom = float(n - p)
         xtx_inv = np.linalg.inv(crossprod(x))
-        y = completed["value"].to_numpy(dtype=np.float64)
         beta, g = (xtx_inv @ crossprod(x, np.column_stack([y, shift]))).T
         r0, q = y - matvec(x, beta), shift - matvec(x, g)
         sums = [float(np.einsum("i,i->", a, b)) for a, b in ((r0, r0), (r0, q), (q, q))]

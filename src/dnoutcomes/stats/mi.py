@@ -24,7 +24,8 @@ from dnoutcomes.stats._ancova_fit import compare_ancova
 from dnoutcomes.stats._balance import indicator_columns
 from dnoutcomes.stats._inference import check_conf_level, check_threshold
 from dnoutcomes.stats._mi_frame import (
-    ancova_design,
+    ancova_sets,
+    filled,
     impute_episodes,
     mi_frame,
     ols_arm,
@@ -300,10 +301,9 @@ def compare_ancova_mi(
     variances: list[np.ndarray[Any, np.dtype[np.float64]]] = []
     terms: list[str] = []
     dfcom = math.nan
-    for i in range(imp.m):
-        completed = imp.complete(i)
-        x, terms = ancova_design(completed, covariates)
-        beta, var, dfcom = ols_arm(x, completed["value"].to_numpy(dtype=np.float64), label=label)
+    for x, y, names in ancova_sets(imp, covariates):
+        beta, var, dfcom = ols_arm(x, y, label=label)
+        terms = names
         coefs.append(beta)
         variances.append(var)
     pooled = pool_rubin(
@@ -411,17 +411,16 @@ def compare_responders_mi(
     imp = impute_episodes(frame, m=m, maxit=maxit, rng=rng, label=label)
     rd, var = np.empty(imp.m), np.empty(imp.m)
     for i in range(imp.m):
-        completed = imp.complete(i)
-        gain = improvement_of(spec, completed["baseline"], completed["value"])
+        base = filled(imp, "baseline", i)
+        gain = improvement_of(spec, base, filled(imp, "value", i))
         if definition == "points":
-            usable = np.ones(len(completed), dtype=bool)
-            responder = (gain >= float(cut)).to_numpy()
+            usable = np.ones(base.size, dtype=bool)
+            responder = gain >= float(cut)
         else:
-            base = completed["baseline"].to_numpy(dtype=np.float64)
             usable = base != 0
             with np.errstate(divide="ignore", invalid="ignore"):
-                responder = (100.0 * gain.to_numpy() / np.abs(base)) >= float(cut)
-        t = completed["treated"].to_numpy() == 1
+                responder = (100.0 * gain / np.abs(base)) >= float(cut)
+        t = filled(imp, "treated", i) == 1
         p1 = responder[usable & t].mean()
         p0 = responder[usable & ~t].mean()
         n1, n0 = int((usable & t).sum()), int((usable & ~t).sum())
