@@ -58,6 +58,10 @@ __test__ = {"e_value": e_value}
 ESTIMANDS: tuple[str, ...] = ("ate", "att", "ato")
 #: Minimum episodes per arm for the propensity model.
 MIN_PER_ARM = 10
+#: The default propensity model's columns in the per-episode frame
+#: (:data:`~dnoutcomes.protocol.DEFAULT_WEIGHTING_COVARIATES`, baselines as ``<m>_baseline``).
+PS_CONTINUOUS: tuple[str, ...] = ("age", "symptom_weeks", "nprs_baseline", "odi_baseline")
+PS_CATEGORICAL: tuple[str, ...] = ("sex", "condition", "site_id")
 
 
 @dataclass(frozen=True, repr=False, eq=False)
