@@ -27,7 +27,7 @@ def cluster_vcov(
     resid: ArrayLike,
     cluster: ArrayLike,
     weights: ArrayLike | None = None,
-    type: ClusterType = "HC1",  # noqa: A002 - the name sandwich::vcovCL uses
+    type: ClusterType = "HC1",
 ) -> NDArray[np.float64]:
     """Cluster-robust covariance of (weighted) least-squares coefficients.
 

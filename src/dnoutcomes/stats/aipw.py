@@ -131,7 +131,9 @@ def aipw(
     psi = np.column_stack([pot0, pot1, pot1 - pot0])
     est = psi.mean(axis=0)
     se = np.sqrt(psi.var(axis=0, ddof=1) / n)
-    frame = wald_table(("mean_reference", "mean_comparator", "ate"), est, se, z_critical(conf_level))
+    frame = wald_table(
+        ("mean_reference", "mean_comparator", "ate"), est, se, z_critical(conf_level)
+    )
     return frame, psi[:, 2] - est[2]
 
 
@@ -339,7 +341,12 @@ def compare_aipw(
                 f"{n_trimmed} episodes with a propensity outside [{trim:g}, {1 - trim:g}] were "
                 "dropped (trimming; the estimand is the effect in the remaining population)."
             )
-        data, covariates, treated, ps = data.loc[keep], covariates.loc[keep], treated[keep], ps[keep]
+        data, covariates, treated, ps = (
+            data.loc[keep],
+            covariates.loc[keep],
+            treated[keep],
+            ps[keep],
+        )
         for flag, arm in ((0.0, reference), (1.0, comparator)):
             if (treated == flag).sum() < MIN_PER_ARM:
                 raise InsufficientDataError(
@@ -356,7 +363,10 @@ def compare_aipw(
                 "(a covariate level absent from the arm); minimum-norm least squares was used."
             )
     frame, phi = aipw(
-        data["nprs_discharge"].to_numpy(dtype=np.float64), treated, ps, design,
+        data["nprs_discharge"].to_numpy(dtype=np.float64),
+        treated,
+        ps,
+        design,
         conf_level=conf_level,
     )
     w = np.where(treated == 1.0, 1.0 / ps, 1.0 / (1.0 - ps))

@@ -46,7 +46,10 @@ class CoxFit:
 
 
 def _risk_sets(
-    time: NDArray[np.float64], event: NDArray[np.float64], x: NDArray[np.float64], beta: NDArray[np.float64]
+    time: NDArray[np.float64],
+    event: NDArray[np.float64],
+    x: NDArray[np.float64],
+    beta: NDArray[np.float64],
 ) -> dict[str, NDArray[np.float64]]:
     """Efron terms at each death: one row per death (tied deaths share a time and count
     k = 0..d-1 within it); risk-set sums of r, r x, r x x' minus the fraction k/d of the
@@ -79,7 +82,10 @@ def _risk_sets(
 
 
 def _loglik_score_info(
-    time: NDArray[np.float64], event: NDArray[np.float64], x: NDArray[np.float64], beta: NDArray[np.float64]
+    time: NDArray[np.float64],
+    event: NDArray[np.float64],
+    x: NDArray[np.float64],
+    beta: NDArray[np.float64],
 ) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
     rs = _risk_sets(time, event, x, beta)
     a0, a1, a2 = rs["a0"], rs["a1"], rs["a2"]
@@ -91,11 +97,15 @@ def _loglik_score_info(
     return loglik, score, info
 
 
-def _check_surv(time: ArrayLike, event: ArrayLike, where: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _check_surv(
+    time: ArrayLike, event: ArrayLike, where: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     t = np.asarray(time, dtype=np.float64)
     e = np.asarray(event, dtype=np.float64)
     if t.ndim != 1 or t.shape != e.shape:
-        raise RequestError(f"{where}: time and event must be 1-d of one length; got {t.shape}, {e.shape}.")
+        raise RequestError(
+            f"{where}: time and event must be 1-d of one length; got {t.shape}, {e.shape}."
+        )
     if not (np.isfinite(t).all() and np.isin(e, (0.0, 1.0)).all()) or (t < 0).any():
         raise RequestError(
             f"{where}: time must be finite and >= 0 and event 0 or 1 with no missing values; "
@@ -428,7 +438,13 @@ def compare_cox(
     diff, se_diff = r_cmp - r_ref, math.sqrt(se_ref**2 + se_cmp**2)
     rows = [
         ("log_hazard_ratio", beta, se, beta - z * se, beta + z * se),
-        ("hazard_ratio", math.exp(beta), math.exp(beta) * se, math.exp(beta - z * se), math.exp(beta + z * se)),
+        (
+            "hazard_ratio",
+            math.exp(beta),
+            math.exp(beta) * se,
+            math.exp(beta - z * se),
+            math.exp(beta + z * se),
+        ),
         ("rmst_reference", r_ref, se_ref, r_ref - z * se_ref, r_ref + z * se_ref),
         ("rmst_comparator", r_cmp, se_cmp, r_cmp - z * se_cmp, r_cmp + z * se_cmp),
         ("rmst_difference", diff, se_diff, diff - z * se_diff, diff + z * se_diff),
@@ -438,7 +454,9 @@ def compare_cox(
     frame["statistic"] = stat
     frame["df"] = np.nan
     frame["p_value"] = 2.0 * sps.norm.sf(np.abs(stat))
-    frame.loc[frame["term"].isin(["rmst_reference", "rmst_comparator"]), ["statistic", "p_value"]] = np.nan
+    frame.loc[
+        frame["term"].isin(["rmst_reference", "rmst_comparator"]), ["statistic", "p_value"]
+    ] = np.nan
     n_all = len(data)
     return CoxResult(
         reference=reference,

@@ -9,19 +9,19 @@ Satterthwaite degrees of freedom (section 10 of the analysis plan).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike, NDArray
-from scipy import optimize
+from numpy.typing import NDArray
 from scipy import stats as sps
 
 from dnoutcomes.cohort import comparison_episodes, get_measure
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level
+from dnoutcomes.stats._mmrm_reml import MmrmFit, fit_mmrm
 from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
@@ -30,201 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["MmrmFit", "MmrmResult", "compare_mmrm", "fit_mmrm"]
 
 _DEFAULT_VISITS: tuple[str, ...] = ("discharge", "followup_4w", "followup_12w")
-_STEP = 1e-4  # central-difference step on the log-Cholesky parameters
-
-
-@dataclass(frozen=True)
-class MmrmFit:
-    """An MMRM fit: coefficients, their covariance, the visit covariance matrix and the
-    function giving Satterthwaite df for a contrast."""
-
-    coef: NDArray[np.float64]
-    cov: NDArray[np.float64]
-    sigma: NDArray[np.float64]
-    theta: NDArray[np.float64]
-    neg2_reml: float
-    converged: bool
-    n_subjects: int
-    n_obs: int
-    _vcov_at: Callable[[NDArray[np.float64]], NDArray[np.float64]]
-    _theta_cov: NDArray[np.float64]
-
-    def satterthwaite_df(self, contrast: ArrayLike) -> float:
-        """Satterthwaite df of ``L beta`` for one contrast row L:
-        ``2 (L V L')^2 / (g' A g)``, g the gradient of ``L V(theta) L'`` in theta and A the
-        covariance of theta (twice the inverse Hessian of -2 log REML likelihood)."""
-        ell = np.asarray(contrast, dtype=np.float64)
-        k = len(self.theta)
-        grad = np.empty(k)
-        for j in range(k):  # over the few covariance parameters
-            step = np.zeros(k)
-            step[j] = _STEP
-            up = ell @ self._vcov_at(self.theta + step) @ ell
-            down = ell @ self._vcov_at(self.theta - step) @ ell
-            grad[j] = (up - down) / (2 * _STEP)
-        var = float(ell @ self.cov @ ell)
-        return float(2.0 * var**2 / (grad @ self._theta_cov @ grad))
-
-
-def _sigma_of(theta: NDArray[np.float64], n_visits: int) -> NDArray[np.float64]:
-    low = np.zeros((n_visits, n_visits))
-    low[np.tril_indices(n_visits)] = theta
-    low[np.diag_indices(n_visits)] = np.exp(np.diag(low))
-    sigma: NDArray[np.float64] = low @ low.T
-    return sigma
-
-
-def fit_mmrm(y: ArrayLike, design: ArrayLike) -> MmrmFit:
-    """Fit ``y_ij = x_ij' beta + e_ij``, ``e_i ~ N(0, Sigma)`` (unstructured) by REML.
-
-    Parameters
-    ----------
-    y
-        n x J outcome matrix: one row per subject, one column per visit, NaN where missing.
-    design
-        n x J x p array: the design row of each subject at each visit (rows where ``y`` is
-        missing are ignored).
-
-    Returns
-    -------
-    MmrmFit
-
-    Raises
-    ------
-    RequestError
-        Shapes that disagree or non-finite design values at observed visits.
-    InsufficientDataError
-        A visit without values, or no more observations than coefficients.
-
-    Notes
-    -----
-    ``Sigma = L L'`` with L lower triangular, its diagonal stored as logs (theta). Subjects
-    are grouped by their pattern of observed visits; for each pattern ``Sigma_O^-1`` is
-    computed once and ``X'V^-1 X``, ``X'V^-1 y`` and ``y'V^-1 y`` are summed with einsum.
-    ``-2 l_R = sum log|Sigma_O| + r'V^-1 r + log|X'V^-1 X| + (N - p) log(2 pi)`` with beta
-    the GLS estimate, minimised by BFGS from the per-visit variances, then polished by
-    Newton steps on a central-difference Hessian. ``cov(beta) = (X'V^-1 X)^-1``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(3)
-    >>> e = rng.multivariate_normal([0, 0], [[1, 0.5], [0.5, 2]], size=200)
-    >>> x = np.tile(np.eye(2), (200, 1, 1))  # a mean per visit
-    >>> fit = fit_mmrm(e + [1.0, 2.0], x)
-    >>> np.round(fit.coef, 1).tolist()
-    [1.0, 2.0]
-    """
-    yy = np.asarray(y, dtype=np.float64)
-    xx = np.asarray(design, dtype=np.float64)
-    if yy.ndim != 2 or xx.ndim != 3 or xx.shape[:2] != yy.shape:
-        raise RequestError(
-            f"fit_mmrm: y must be n x J and design n x J x p; got {yy.shape} and {xx.shape}."
-        )
-    seen = ~np.isnan(yy)
-    n_visits, p = yy.shape[1], xx.shape[2]
-    if not seen.any(axis=0).all():
-        raise InsufficientDataError("fit_mmrm: a visit has no observed value; drop it.")
-    if not np.isfinite(xx[seen]).all():
-        raise RequestError("fit_mmrm: the design has missing values at observed visits.")
-    keep = seen.any(axis=1)
-    yy, xx, seen = yy[keep], xx[keep], seen[keep]
-    n_obs = int(seen.sum())
-    if n_obs <= p:
-        raise InsufficientDataError(f"fit_mmrm: {n_obs} observations for {p} coefficients.")
-    patterns, which = np.unique(seen, axis=0, return_inverse=True)
-    groups = [
-        (pat, yy[which.ravel() == g][:, pat], xx[which.ravel() == g][:, pat, :])
-        for g, pat in enumerate(patterns)
-    ]
-
-    def pieces(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], NDArray[np.float64], float]:
-        sigma = _sigma_of(theta, n_visits)
-        xtvx = np.zeros((p, p))
-        xtvy = np.zeros(p)
-        ytvy = 0.0
-        logdet = 0.0
-        for pat, ys, xs in groups:  # over missingness patterns, not subjects
-            inv = np.linalg.inv(sigma[np.ix_(pat, pat)])
-            logdet += ys.shape[0] * np.linalg.slogdet(sigma[np.ix_(pat, pat)])[1]
-            xtvx += np.einsum("ijp,jk,ikq->pq", xs, inv, xs)
-            xtvy += np.einsum("ijp,jk,ik->p", xs, inv, ys)
-            ytvy += float(np.einsum("ij,jk,ik->", ys, inv, ys))
-        return logdet, xtvx, xtvy, ytvy
-
-    def objective(theta: NDArray[np.float64]) -> float:
-        logdet, xtvx, xtvy, ytvy = pieces(theta)
-        sign, logdet_x = np.linalg.slogdet(xtvx)
-        if sign <= 0:
-            return math.inf
-        beta = np.linalg.solve(xtvx, xtvy)
-        quad = ytvy - xtvy @ beta
-        return float(logdet + quad + logdet_x + (n_obs - p) * math.log(2 * math.pi))
-
-    def vcov_at(theta: NDArray[np.float64]) -> NDArray[np.float64]:
-        inv: NDArray[np.float64] = np.linalg.inv(pieces(theta)[1])
-        return inv
-
-    sd0 = np.nanstd(yy, axis=0, ddof=1)
-    start = np.zeros(n_visits * (n_visits + 1) // 2)
-    diag_pos = [i * (i + 1) // 2 + i for i in range(n_visits)]
-    start[diag_pos] = np.log(np.where(sd0 > 0, sd0, 1.0))
-    opt = optimize.minimize(objective, start, method="BFGS", options={"gtol": 1e-7})
-    theta = opt.x
-    converged = bool(opt.success)
-    for _ in range(4):  # Newton polish on the numerical Hessian
-        grad, hess = _grad_hess(objective, theta)
-        try:
-            step = np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:
-            break
-        if objective(theta - step) <= objective(theta) + 1e-10:
-            theta = theta - step
-        if np.abs(step).max() < 1e-9:
-            converged = True
-            break
-    grad, hess = _grad_hess(objective, theta)
-    converged = converged or bool(np.abs(grad).max() < 1e-5)
-    _, xtvx, xtvy, _ = pieces(theta)
-    cov = np.linalg.inv(xtvx)
-    try:
-        theta_cov = 2.0 * np.linalg.inv(hess)
-    except np.linalg.LinAlgError:
-        theta_cov = np.full_like(hess, np.nan)
-    return MmrmFit(
-        coef=cov @ xtvy,
-        cov=cov,
-        sigma=_sigma_of(theta, n_visits),
-        theta=theta,
-        neg2_reml=objective(theta),
-        converged=converged,
-        n_subjects=int(yy.shape[0]),
-        n_obs=n_obs,
-        _vcov_at=vcov_at,
-        _theta_cov=theta_cov,
-    )
-
-
-def _grad_hess(
-    f: Callable[[NDArray[np.float64]], float], x: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Central-difference gradient and Hessian of f at x."""
-    k, h = len(x), _STEP
-    f0 = f(x)
-    grad = np.empty(k)
-    hess = np.empty((k, k))
-    eye = np.eye(k) * h
-    for i in range(k):  # over the few covariance parameters
-        fp, fm = f(x + eye[i]), f(x - eye[i])
-        grad[i] = (fp - fm) / (2 * h)
-        hess[i, i] = (fp - 2 * f0 + fm) / h**2
-        for j in range(i):
-            val = (
-                f(x + eye[i] + eye[j]) - f(x + eye[i] - eye[j]) - f(x - eye[i] + eye[j])
-                + f(x - eye[i] - eye[j])
-            ) / (4 * h * h)
-            hess[i, j] = hess[j, i] = val
-    return grad, hess
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -406,6 +211,63 @@ def compare_mmrm(
     if not used:
         raise InsufficientDataError(f"compare_mmrm: no post-baseline {measure} values.")
     frame["visit"] = pd.Categorical(frame["visit"].astype(str), categories=used)
+    return mmrm_from_frame(
+        frame,
+        reference=reference,
+        comparator=comparator,
+        measure=measure,
+        conf_level=conf_level,
+        notes=notes,
+    )
+
+
+def mmrm_from_frame(
+    frame: pd.DataFrame,
+    *,
+    reference: str = "dn_only",
+    comparator: str = "dn_manual_exercise",
+    measure: str = "nprs",
+    conf_level: float = 0.95,
+    notes: Sequence[str] = (),
+) -> MmrmResult:
+    """The MMRM of :func:`compare_mmrm` on a long frame (for analysts' own data).
+
+    Parameters
+    ----------
+    frame
+        One row per observed visit value: ``episode_id``, ``arm`` (``reference`` or
+        ``comparator``), ``treated`` (0/1), ``baseline`` (float), ``visit`` (a categorical
+        whose categories, in order, are the visits), ``value`` (float). Rows with a
+        missing value or baseline are dropped.
+    reference, comparator, measure
+        Labels for the result.
+    conf_level
+        Level of the t-intervals.
+    notes
+        Notes to carry into the result.
+
+    Returns
+    -------
+    MmrmResult
+
+    Raises
+    ------
+    RequestError
+        Missing columns, ``visit`` not categorical.
+    InsufficientDataError
+        Fewer than 2 episodes per arm, or a visit without values.
+    """
+    check_conf_level(conf_level, where="mmrm_from_frame")
+    needed = ["episode_id", "arm", "treated", "baseline", "visit", "value"]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing or not isinstance(frame.get("visit", pd.Series()).dtype, pd.CategoricalDtype):
+        raise RequestError(
+            f"mmrm_from_frame: needs columns {', '.join(needed)} with a categorical visit; "
+            f"missing {', '.join(missing) or 'none'}; the frame has {', '.join(frame.columns)}."
+        )
+    frame = frame.dropna(subset=["value", "baseline", "visit"])
+    used = [str(v) for v in frame["visit"].cat.categories]
+    notes = list(notes)
     for arm in (reference, comparator):
         n_arm = frame.loc[frame["arm"] == arm, "episode_id"].nunique()
         if n_arm < 2:
@@ -447,7 +309,9 @@ def compare_mmrm(
             m = np.zeros(p)
             m[v], m[n_vis + v], m[2 * n_vis + v] = 1.0, flag, base_mean
             row = _t_row("mean", m, fit, alpha_half)
-            mean_rows.append({"arm": arm, "visit": visit, **{k: row[k] for k in row if k != "term"}})
+            mean_rows.append(
+                {"arm": arm, "visit": visit, **{k: row[k] for k in row if k != "term"}}
+            )
     contrasts = pd.DataFrame(rows, columns=[*TIDY_COLUMNS, "visit"])
     means = pd.DataFrame(mean_rows)[
         ["arm", "visit", "estimate", "std_error", "df", "conf_low", "conf_high"]
