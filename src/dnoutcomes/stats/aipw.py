@@ -87,14 +87,14 @@ def aipw(
     Examples
     --------
     >>> import numpy as np
-    >>> rng = np.random.default_rng(1)
+    >>> rng = np.random.default_rng(3)
     >>> x = rng.normal(size=400)
     >>> e = 1 / (1 + np.exp(-x))
     >>> t = (rng.uniform(size=400) < e).astype(float)
     >>> y = 2 * t + x + rng.normal(size=400)
     >>> frame, _ = aipw(y, t, e, np.column_stack([np.ones(400), x]))
-    >>> round(float(frame.loc[2, "estimate"]), 1)
-    2.0
+    >>> frame.loc[2, ["estimate", "std_error"]].astype(float).round(2).tolist()
+    [1.95, 0.12]
     """
     check_conf_level(conf_level, where="aipw")
     yv = np.asarray(y, dtype=np.float64)
