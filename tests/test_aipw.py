@@ -39,13 +39,13 @@ def _check(result: Any, want: dict[str, Any]) -> None:
 def test_matches_hand_formula_in_r(clinic_a_dataset: Any, expected: dict[str, Any]) -> None:
     """R (routine_care.R)::
 
-        e <- fitted(glm(treated ~ age + symptom_weeks + nprs_baseline + odi_baseline + sex +
-                        condition + site_id, family = binomial, data = ps_set))
-        X <- model.matrix(nprs_discharge ~ age + symptom_weeks + nprs_baseline +
-                          odi_baseline + sex + condition + site_id, d)
-        # m1, m0: lm of y on X in each arm (aliased columns NA -> 0), predicted for all
-        p1 <- m1 + t * (y - m1) / e; p0 <- m0 + (1 - t) * (y - m0) / (1 - e)
-        phi <- p1 - p0; c(mean(phi), sqrt(var(phi) / nrow(d)))
+    e <- fitted(glm(treated ~ age + symptom_weeks + nprs_baseline + odi_baseline + sex +
+                    condition + site_id, family = binomial, data = ps_set))
+    X <- model.matrix(nprs_discharge ~ age + symptom_weeks + nprs_baseline +
+                      odi_baseline + sex + condition + site_id, d)
+    # m1, m0: lm of y on X in each arm (aliased columns NA -> 0), predicted for all
+    p1 <- m1 + t * (y - m1) / e; p0 <- m0 + (1 - t) * (y - m0) / (1 - e)
+    phi <- p1 - p0; c(mean(phi), sqrt(var(phi) / nrow(d)))
     """
     result = compare_aipw(clinic_a_dataset)
     _check(result, expected["aipw"])
@@ -126,6 +126,13 @@ def test_docstring_examples_run() -> None:
 def test_frame_is_tidy(clinic_a_dataset: Any) -> None:
     frame = compare_aipw(clinic_a_dataset).to_frame()
     assert list(frame.columns) == [
-        "term", "estimate", "std_error", "statistic", "df", "p_value", "conf_low", "conf_high"
+        "term",
+        "estimate",
+        "std_error",
+        "statistic",
+        "df",
+        "p_value",
+        "conf_low",
+        "conf_high",
     ]
     assert isinstance(frame, pd.DataFrame)

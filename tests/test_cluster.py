@@ -47,11 +47,11 @@ def test_ancova_by_therapist_and_site_matches_vcovcl(
 ) -> None:
     """R (routine_care.R)::
 
-        cc <- an[complete.cases(an[, c("nprs_baseline", "nprs_discharge")]), ]
-        fit <- lm(nprs_discharge ~ treated + nprs_baseline, data = cc)
-        vcovCL(fit, cluster = ~ therapist_id, type = "HC1")
-        vcovCL(fit, cluster = ~ site_id, type = "HC1")
-        vcovCL(fit, cluster = ~ therapist_id, type = "HC0")
+    cc <- an[complete.cases(an[, c("nprs_baseline", "nprs_discharge")]), ]
+    fit <- lm(nprs_discharge ~ treated + nprs_baseline, data = cc)
+    vcovCL(fit, cluster = ~ therapist_id, type = "HC1")
+    vcovCL(fit, cluster = ~ site_id, type = "HC1")
+    vcovCL(fit, cluster = ~ therapist_id, type = "HC0")
     """
     data = frame.dropna(subset=["nprs_baseline", "nprs_discharge"])
     assert len(data) == expected["ancova_n"]
@@ -70,11 +70,11 @@ def test_ancova_by_therapist_and_site_matches_vcovcl(
 def test_iptw_weighted_fit_matches_vcovcl(frame: pd.DataFrame, expected: dict[str, Any]) -> None:
     """R (routine_care.R)::
 
-        e <- fitted(glm(treated ~ age + symptom_weeks + nprs_baseline + odi_baseline + sex +
-                        condition + site_id, family = binomial, data = ps_set))
-        w <- ifelse(ps_set$treated == 1, share / e, (1 - share) / (1 - e))
-        wfit <- lm(nprs_discharge ~ treated + nprs_baseline, data = ps_set, weights = w)
-        vcovCL(wfit, cluster = ~ therapist_id, type = "HC1")
+    e <- fitted(glm(treated ~ age + symptom_weeks + nprs_baseline + odi_baseline + sex +
+                    condition + site_id, family = binomial, data = ps_set))
+    w <- ifelse(ps_set$treated == 1, share / e, (1 - share) / (1 - e))
+    wfit <- lm(nprs_discharge ~ treated + nprs_baseline, data = ps_set, weights = w)
+    vcovCL(wfit, cluster = ~ therapist_id, type = "HC1")
     """
     needed = ["nprs_baseline", "nprs_discharge", "odi_baseline", "age", "sex", "condition"]
     data = frame.dropna(subset=[*needed, "symptom_weeks", "site_id"]).reset_index(drop=True)

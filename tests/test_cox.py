@@ -43,10 +43,10 @@ def test_inputs_are_the_package_response_times(clinic_a_dataset: Any, times: pd.
 def test_cox_zph_and_rmst_match_survival(clinic_a_dataset: Any, expected: dict[str, Any]) -> None:
     """R (routine_care.R)::
 
-        cx <- coxph(Surv(time, event) ~ treated, data = tm, ties = "efron")
-        zp <- cox.zph(cx)                       # transform = "km"; GLOBAL chisq and p
-        sf <- survfit(Surv(time, event) ~ treated, data = tm)
-        summary(sf, rmean = 30)$table[, c("rmean", "se(rmean)")]
+    cx <- coxph(Surv(time, event) ~ treated, data = tm, ties = "efron")
+    zp <- cox.zph(cx)                       # transform = "km"; GLOBAL chisq and p
+    sf <- survfit(Surv(time, event) ~ treated, data = tm)
+    summary(sf, rmean = 30)$table[, c("rmean", "se(rmean)")]
     """
     result = compare_cox(clinic_a_dataset, tau=30)
     rows = result.estimates.set_index("term")

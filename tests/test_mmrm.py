@@ -97,7 +97,11 @@ def test_simulated_dropout_matches_gls(expected: dict[str, Any]) -> None:
     base[sub] = frame["baseline"]
     eye = np.eye(3)
     design = np.concatenate(
-        [np.broadcast_to(eye, (len(ids), 3, 3)), eye * arm[:, None, None], eye * base[:, None, None]],
+        [
+            np.broadcast_to(eye, (len(ids), 3, 3)),
+            eye * arm[:, None, None],
+            eye * base[:, None, None],
+        ],
         axis=2,
     )
     fit = fit_mmrm(y, design)

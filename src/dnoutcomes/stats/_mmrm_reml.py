@@ -151,8 +151,7 @@ def fit_mmrm(y: ArrayLike, design: ArrayLike) -> MmrmFit:
         return float(logdet + quad + logdet_x + (n_obs - p) * math.log(2 * math.pi))
 
     def vcov_at(theta: NDArray[np.float64]) -> NDArray[np.float64]:
-        inv: NDArray[np.float64] = np.linalg.inv(pieces(theta)[1])
-        return inv
+        return np.asarray(np.linalg.inv(pieces(theta)[1]), dtype=np.float64)
 
     start = _start(yy, xx, seen)
     opt = optimize.minimize(objective, start, method="BFGS", options={"gtol": 1e-7})
@@ -172,7 +171,7 @@ def fit_mmrm(y: ArrayLike, design: ArrayLike) -> MmrmFit:
     grad, hess = _grad_hess(objective, theta)
     converged = converged or bool(np.abs(grad).max() < 1e-5)
     _, xtvx, xtvy, _ = pieces(theta)
-    cov = np.linalg.inv(xtvx)
+    cov = np.asarray(np.linalg.inv(xtvx), dtype=np.float64)
     try:
         theta_cov = 2.0 * np.linalg.inv(hess)
     except np.linalg.LinAlgError:
@@ -187,7 +186,7 @@ def fit_mmrm(y: ArrayLike, design: ArrayLike) -> MmrmFit:
         n_subjects=int(yy.shape[0]),
         n_obs=n_obs,
         _vcov_at=vcov_at,
-        _theta_cov=theta_cov,
+        _theta_cov=np.asarray(theta_cov, dtype=np.float64),
     )
 
 

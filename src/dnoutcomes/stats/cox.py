@@ -172,7 +172,7 @@ def cox_efron(time: ArrayLike, event: ArrayLike, covariates: ArrayLike) -> CoxFi
             break
     return CoxFit(
         coef=beta,
-        cov=np.linalg.inv(info),
+        cov=np.asarray(np.linalg.inv(info), dtype=np.float64),
         loglik=loglik,
         loglik_null=loglik0,
         iterations=it,
@@ -319,7 +319,8 @@ class CoxResult(ResultMixin):
 
     @property
     def title(self) -> str:  # type: ignore[override]
-        hr = self.estimates.set_index("term").loc["hazard_ratio", "estimate"]
+        rows = self.estimates.set_index("term")["estimate"]
+        hr = float(rows["hazard_ratio"])
         return (
             f"Cox model of time to {self.measure} response ({self.ties} ties): hazard ratio "
             f"{self.comparator} / {self.reference} = {hr:.3f}, n = {self.n}, {self.events} "

@@ -121,9 +121,12 @@ def mmrm_frame(
     rows = out.loc[out["measure"] == measure, ["episode_id", "timepoint", "value"]]
     rows = rows.assign(timepoint=rows["timepoint"].astype(str)).dropna(subset=["value"])
     base = rows.loc[rows["timepoint"] == "baseline"].groupby("episode_id")["value"].first()
-    later = rows.loc[rows["timepoint"].isin(list(visits))]
-    later = later.groupby(["episode_id", "timepoint"], as_index=False)["value"].first()
-    frame = later.merge(episodes[["episode_id", "arm", "treated"]], on="episode_id")
+    later = (
+        rows.loc[rows["timepoint"].isin(list(visits))]
+        .groupby(["episode_id", "timepoint"], as_index=False)["value"]
+        .first()
+    )
+    frame = pd.DataFrame(later).merge(episodes[["episode_id", "arm", "treated"]], on="episode_id")
     frame = frame.assign(baseline=frame["episode_id"].map(base).astype(float))
     frame = frame.loc[frame["baseline"].notna()]
     frame = frame.rename(columns={"timepoint": "visit"})

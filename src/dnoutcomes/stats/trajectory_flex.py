@@ -79,9 +79,9 @@ def fit_random_slopes(
     Returns
     -------
     RandomSlopesFit
-        ``coef``, ``cov`` (fixed effects), ``cov_re`` (2 x 2 covariance of the random
-        intercept and slope), ``sd_residual``, sizes, ``converged`` and the optimiser's
-        warnings as ``messages``.
+        ``coef``, ``cov`` (fixed effects, ``(X'V^-1 X)^-1`` as lme4's ``vcov``),
+        ``cov_re`` (2 x 2 covariance of the random intercept and slope), ``sd_residual``,
+        sizes, ``converged`` and the optimiser's warnings as ``messages``.
 
     Notes
     -----
@@ -102,17 +102,43 @@ def fit_random_slopes(
         model = MixedLM(yv, x, groups=g, exog_re=exog_re)
         result = model.fit(reml=True, method=["lbfgs", "bfgs", "cg"])
     messages.extend(sorted({str(w.message).splitlines()[0] for w in caught}))
-    p = x.shape[1]
+    cov_re = np.asarray(result.cov_re, dtype=np.float64)
     return RandomSlopesFit(
         coef=np.asarray(result.fe_params, dtype=np.float64),
-        cov=np.asarray(result.cov_params(), dtype=np.float64)[:p, :p],
-        cov_re=np.asarray(result.cov_re, dtype=np.float64),
+        cov=_gls_cov(x, exog_re, g, cov_re, float(result.scale)),
+        cov_re=cov_re,
         sd_residual=float(math.sqrt(result.scale)),
         n_obs=len(yv),
         n_groups=len(np.unique(g)),
         converged=bool(result.converged),
         messages=tuple(messages),
     )
+
+
+def _gls_cov(
+    x: NDArray[np.float64],
+    z: NDArray[np.float64],
+    groups: NDArray[Any],
+    cov_re: NDArray[np.float64],
+    scale: float,
+) -> NDArray[np.float64]:
+    """``(X' V^-1 X)^-1`` at the estimated variance parameters, as lme4's ``vcov`` (the
+    fixed-effect block of statsmodels' joint inverse Hessian differs from it slightly).
+
+    Per group, ``V = Z G Z' + s2 I``; by Woodbury ``X'V^-1 X = (X'X - sum X'Z M^-1 Z'X) / s2``
+    with ``M = s2 G^-1 + Z'Z``, summed over groups without a loop over rows.
+    """
+    codes, uniques = pd.factorize(pd.Series(groups))
+    k, p, q = len(uniques), x.shape[1], z.shape[1]
+    ztz = np.zeros((k, q, q))
+    np.add.at(ztz, codes, z[:, :, None] * z[:, None, :])
+    xtz = np.zeros((k, p, q))
+    np.add.at(xtz, codes, x[:, :, None] * z[:, None, :])
+    m = scale * np.linalg.inv(cov_re)[None] + ztz
+    correction = np.einsum("gpi,gij,gqj->pq", xtz, np.linalg.inv(m), xtz)
+    info = (x.T @ x - correction) / scale
+    out: NDArray[np.float64] = np.linalg.inv(info)
+    return out
 
 
 @dataclass(frozen=True, repr=False, eq=False)
