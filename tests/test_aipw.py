@@ -72,6 +72,16 @@ def test_balance_table_is_the_love_plot_data(clinic_a_dataset: Any) -> None:
     assert balance["smd_after"].abs().max() < balance["smd_before"].abs().max()
 
 
+def test_love_plot_draws_every_covariate(clinic_a_dataset: Any) -> None:
+    result = compare_aipw(clinic_a_dataset)
+    ax = result.plot()
+    assert len(ax.get_yticklabels()) == len(result.balance)
+    before = [line for line in ax.get_lines() if line.get_label() == "Before weighting"][0]
+    np.testing.assert_allclose(
+        sorted(before.get_xdata()), sorted(result.balance["smd_before"].abs())
+    )
+
+
 def test_doubly_robust_with_a_wrong_propensity(rng: np.random.Generator) -> None:
     """A right outcome model rescues a wrong (constant) propensity, and vice versa."""
     n = 4000

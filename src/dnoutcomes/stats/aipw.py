@@ -24,6 +24,8 @@ from dnoutcomes.stats._propensity import _drop_reference_levels, propensity_weig
 from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from dnoutcomes.dataset import Dataset
 
 __all__ = ["AipwResult", "aipw", "compare_aipw", "propensity_frame"]
@@ -243,6 +245,15 @@ class AipwResult(ResultMixin):
             f"AIPW effect on {self.measure} at {self.timepoint}: {self.comparator} minus "
             f"{self.reference} = {ate['estimate']:.3f} (SE {ate['std_error']:.3f}), n = {self.n}"
         )
+
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Draw the Love plot of |SMD| before and after inverse-probability weighting.
+
+        Hands off to :func:`dnoutcomes.plots.plot_balance` (keyword arguments go to it).
+        """
+        from dnoutcomes.plots.balance import plot_balance
+
+        return plot_balance(self.balance, ax=ax, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """The ATE with SE, interval and p, the potential-outcome means and balance."""
