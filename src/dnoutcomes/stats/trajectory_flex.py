@@ -6,7 +6,8 @@ Model-based means and contrasts are given only within the observed follow-up: we
 the 95th percentile of the episodes' last observed week are left out unless
 ``extrapolate=True``, and then marked in an ``extrapolated`` column.
 
-:func:`fit_random_slopes` works on arrays (statsmodels' ``MixedLM`` is the engine);
+:func:`fit_random_slopes` works on arrays (a profiled REML vectorised over episodes, or
+statsmodels' ``MixedLM``);
 :func:`compare_trajectory_flex` builds them from a dataset.
 """
 
@@ -25,6 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from dnoutcomes.cohort import comparison_episodes, get_measure
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level, wald_table, z_critical
+from dnoutcomes.stats._reml_slopes import fit_slopes_reml
 from dnoutcomes.stats._splines import NaturalSpline, natural_spline
 from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
@@ -41,6 +43,8 @@ __all__ = [
 
 #: ``"linear"``: weeks; ``"spline"``: R's ``ns(weeks, df)``.
 TimeShape = Literal["linear", "spline"]
+#: ``"fast"``: vectorised profiled REML; ``"statsmodels"``: MixedLM.
+Engine = Literal["fast", "statsmodels"]
 _TIMEPOINTS = ("baseline", "session", "discharge")
 #: Follow-up beyond this quantile of the episodes' last observed week is extrapolation.
 FOLLOWUP_QUANTILE = 0.95
@@ -61,7 +65,12 @@ class RandomSlopesFit:
 
 
 def fit_random_slopes(
-    y: ArrayLike, design: ArrayLike, slope: ArrayLike, groups: ArrayLike
+    y: ArrayLike,
+    design: ArrayLike,
+    slope: ArrayLike,
+    groups: ArrayLike,
+    *,
+    engine: Engine = "fast",
 ) -> RandomSlopesFit:
     """Fit ``y = X beta + b0_g + b1_g slope + e`` by REML (``(1 + slope | group)``).
 
@@ -75,6 +84,10 @@ def fit_random_slopes(
         The variable with a random slope (weeks).
     groups
         Group id per row (episode).
+    engine
+        ``"fast"`` (default; profiled REML vectorised over groups, see
+        :func:`~dnoutcomes.stats._reml_slopes.fit_slopes_reml`) or ``"statsmodels"``
+        (``MixedLM``; it loops over groups in Python, so it is slow on many episodes).
 
     Returns
     -------
@@ -85,16 +98,35 @@ def fit_random_slopes(
 
     Notes
     -----
-    statsmodels' ``MixedLM(..., exog_re=[1, slope]).fit(reml=True)`` (L-BFGS, then other
-    optimisers if it fails), the same model as ``lme4::lmer(y ~ X + (1 + slope | group),
-    REML = TRUE)``; its warnings are kept as messages rather than raised.
+    The model of ``lme4::lmer(y ~ X + (1 + slope | group), REML = TRUE)``. The fast engine
+    profiles out beta and the residual variance and optimises the relative Cholesky factor
+    of the random-effects covariance (as lme4 does); statsmodels' engine is
+    ``MixedLM(..., exog_re=[1, slope]).fit(reml=True)`` (L-BFGS, then other optimisers if it
+    fails), its warnings kept as messages rather than raised, and its fixed-effect covariance
+    replaced by ``(X'V^-1 X)^-1`` at its estimates.
     """
-    from statsmodels.regression.mixed_linear_model import MixedLM
-
+    if engine not in ("fast", "statsmodels"):
+        raise RequestError(
+            f"fit_random_slopes: engine must be 'fast' or 'statsmodels'; got {engine!r}."
+        )
     yv = np.asarray(y, dtype=np.float64)
     x = np.asarray(design, dtype=np.float64)
     s = np.asarray(slope, dtype=np.float64)
     g = np.asarray(groups)
+    if engine == "fast":
+        fast = fit_slopes_reml(yv, x, s, g)
+        return RandomSlopesFit(
+            coef=fast.coef,
+            cov=fast.cov,
+            cov_re=fast.cov_re,
+            sd_residual=math.sqrt(fast.scale),
+            n_obs=len(yv),
+            n_groups=len(np.unique(g)),
+            converged=fast.converged,
+            messages=(),
+        )
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
     exog_re = np.column_stack([np.ones_like(s), s])
     messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -175,6 +207,7 @@ class TrajectoryFlexResult(ResultMixin):
     n_obs: int
     n_episodes: int
     converged: bool
+    engine: str
     conf_level: float
     episodes_used: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
@@ -256,6 +289,7 @@ def compare_trajectory_flex(
     spline_df: int = 3,
     weeks: Sequence[float] = (0.0, 2.0, 4.0, 6.0, 8.0),
     extrapolate: bool = False,
+    engine: Engine = "fast",
     conf_level: float = 0.95,
 ) -> TrajectoryFlexResult:
     """Random intercept and slope per episode, time linear or a natural spline, arm x time;
@@ -278,6 +312,8 @@ def compare_trajectory_flex(
     extrapolate
         Also report weeks past the 95th percentile of follow-up (marked ``extrapolated``);
         by default they are left out (and named in the notes).
+    engine
+        ``"fast"`` (default) or ``"statsmodels"``; see :func:`fit_random_slopes`.
     conf_level
         Level of the normal intervals.
 
@@ -352,6 +388,7 @@ def compare_trajectory_flex(
         _design(treated, basis(wk)),
         wk,
         rows["episode_id"].astype(str).to_numpy(),
+        engine=engine,
     )
     notes = [f"Mixed model: {m}." for m in fit.messages]
     if not fit.converged:
@@ -400,6 +437,7 @@ def compare_trajectory_flex(
         n_obs=fit.n_obs,
         n_episodes=fit.n_groups,
         converged=fit.converged,
+        engine=engine,
         conf_level=conf_level,
         episodes_used=id_tuple(pd.Index(rows["episode_id"].unique())),
         notes=tuple(notes),
