@@ -131,6 +131,19 @@ def test_complete_data_is_ordinary_least_squares_per_visit(rng: np.random.Genera
     np.testing.assert_allclose(fit.sigma, resid.T @ resid / (n - 3), rtol=1e-6)
 
 
+def test_one_visit_is_the_ancova_with_residual_df(clinic_a_dataset: Any) -> None:
+    """With one visit the MMRM is the ANCOVA of section 1, and Satterthwaite's df is the
+    residual df n - 3 (the REML variance is s2 on n - p df)."""
+    from dnoutcomes.stats.ancova import compare_ancova
+
+    mmrm = compare_mmrm(clinic_a_dataset, visits=["discharge"]).contrasts.iloc[0]
+    ancova = compare_ancova(clinic_a_dataset, measure="nprs", timepoint="discharge")
+    row = ancova.to_dict()
+    assert mmrm["estimate"] == pytest.approx(row["estimate"], rel=1e-8)
+    assert mmrm["std_error"] == pytest.approx(row["se"], rel=1e-6)
+    assert mmrm["df"] == pytest.approx(row["n"] - 3, rel=1e-5)
+
+
 def test_swapping_arms_flips_the_contrasts() -> None:
     frame = _sim_frame()
     swapped = frame.assign(
