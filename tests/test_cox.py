@@ -49,6 +49,7 @@ def test_cox_zph_and_rmst_match_survival(clinic_a_dataset: Any, expected: dict[s
     summary(sf, rmean = 30)$table[, c("rmean", "se(rmean)")]
     """
     result = compare_cox(clinic_a_dataset, tau=30)
+    assert result.threshold == 2.0  # NPRS MCID
     rows = result.estimates.set_index("term")
     assert rows.loc["log_hazard_ratio", "estimate"] == pytest.approx(expected["coef"], rel=TOL)
     assert rows.loc["log_hazard_ratio", "std_error"] == pytest.approx(expected["se"], rel=TOL)

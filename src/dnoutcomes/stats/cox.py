@@ -19,6 +19,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats as sps
 
+from dnoutcomes.cohort import get_measure
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level, z_critical
 from dnoutcomes.stats._km import kaplan_meier
@@ -406,6 +407,7 @@ def compare_cox(
     214
     """
     check_conf_level(conf_level, where="compare_cox")
+    spec = get_measure(dataset, measure)
     data = response_times(
         dataset, reference=reference, comparator=comparator, measure=measure, threshold=threshold
     )
@@ -463,7 +465,7 @@ def compare_cox(
         reference=reference,
         comparator=comparator,
         measure=measure,
-        threshold=float(threshold) if threshold is not None else math.nan,
+        threshold=float(threshold if threshold is not None else spec.mcid_points or math.nan),
         tau=horizon,
         estimates=frame[list(TIDY_COLUMNS)],
         zph_chisq=chisq,
