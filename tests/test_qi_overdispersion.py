@@ -81,7 +81,10 @@ def test_proportion_limits_and_flags_match_the_hand_formulas(method: str) -> Non
         else:
             width = s[i]
         row = f.frame.iloc[i]
-        for z, lo_col, hi_col in ((Z975, "lower_inner", "upper_inner"), (Z999, "lower_outer", "upper_outer")):
+        for z, lo_col, hi_col in (
+            (Z975, "lower_inner", "upper_inner"),
+            (Z999, "lower_outer", "upper_outer"),
+        ):
             lo = math.sin(min(max(y0 - z * width, 0.0), math.pi / 2)) ** 2
             hi = math.sin(min(max(y0 + z * width, 0.0), math.pi / 2)) ** 2
             assert row[lo_col] == pytest.approx(lo, rel=1e-9, abs=1e-15)
@@ -143,7 +146,9 @@ def test_ratio_funnel_matches_the_hand_formulas() -> None:
     c = v.sum() / e.sum()
     g = f.curve["precision"].to_numpy()
     np.testing.assert_allclose(
-        f.curve["upper_outer"], 1 + Z999 * np.sqrt(c / g) * (math.sqrt(phi) if phi > 1 else 1), rtol=1e-9
+        f.curve["upper_outer"],
+        1 + Z999 * np.sqrt(c / g) * (math.sqrt(phi) if phi > 1 else 1),
+        rtol=1e-9,
     )
 
 

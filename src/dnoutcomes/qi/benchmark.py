@@ -209,9 +209,9 @@ def _unit_table(
     if outcome == "responder":
         events = grouped["observed"].sum()
         expected = grouped["expected"].sum()
-        variance = (frame["expected"] * (1 - frame["expected"])).groupby(
-            frame[by], observed=True
-        ).sum()
+        variance = (
+            (frame["expected"] * (1 - frame["expected"])).groupby(frame[by], observed=True).sum()
+        )
         z = float(stats.norm.ppf(0.5 + conf_level / 2))
         table["observed_events"] = events.astype(float)
         table["expected_events"] = expected
@@ -312,8 +312,7 @@ def benchmark(
         )
     if by not in frame.columns:
         raise RequestError(
-            f"benchmark: by must name a column such as 'therapist_id' or 'site_id'; got "
-            f"{by!r}."
+            f"benchmark: by must name a column such as 'therapist_id' or 'site_id'; got {by!r}."
         )
     keep, period_text = _in_window(frame, period)
     frame = frame.loc[keep]

@@ -176,34 +176,41 @@ def casemix_frame(
 
 @dataclass(frozen=True)
 class _Design:
-    """How covariates become columns of the design matrix (fixed at fit time)."""
+    """How covariates become columns of the design matrix (fixed at fit time).
 
-    numeric: tuple[str, ...]
-    levels: Mapping[str, tuple[str, ...]]  # categorical column -> levels, reference first
+    ``columns`` in covariate order: ``(column, None)`` for a number, ``(column, levels)``
+    for a category (reference level first, one indicator per other level)."""
+
+    columns: tuple[tuple[str, tuple[str, ...] | None], ...]
     terms: tuple[str, ...]
+
+    @property
+    def levels(self) -> dict[str, tuple[str, ...]]:
+        """Category columns and their levels (reference first)."""
+        return {col: lev for col, lev in self.columns if lev is not None}
 
     def matrix(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """The design matrix (intercept first) and a mask of rows that have every value."""
         n = len(frame)
         parts = [np.ones((n, 1))]
         ok = np.ones(n, dtype=bool)
-        for col in self.numeric:
-            x = pd.to_numeric(frame[col], errors="coerce").astype(float).to_numpy()
-            ok &= np.isfinite(x)
-            parts.append(x.reshape(-1, 1))
-        for col, levels in self.levels.items():
+        for col, levels in self.columns:
+            if levels is None:
+                x = pd.to_numeric(frame[col], errors="coerce").astype(float).to_numpy()
+                ok &= np.isfinite(x)
+                parts.append(x.reshape(-1, 1))
+                continue
             text = frame[col].astype("string")
-            ok &= text.notna().to_numpy() & text.isin(levels).fillna(False).to_numpy(bool)
+            ok &= text.isin(levels).fillna(False).to_numpy(dtype=bool)
             for level in levels[1:]:
-                parts.append((text == level).fillna(False).to_numpy(float).reshape(-1, 1))
+                parts.append((text == level).fillna(False).to_numpy(dtype=float).reshape(-1, 1))
         x = np.hstack(parts)
         x[~ok] = np.nan
         return x, ok
 
 
 def _design(frame: pd.DataFrame, covariates: Sequence[str]) -> _Design:
-    numeric: list[str] = []
-    levels: dict[str, tuple[str, ...]] = {}
+    columns: list[tuple[str, tuple[str, ...] | None]] = []
     terms = ["(intercept)"]
     for name in covariates:
         col = _column_of(name)
@@ -219,17 +226,17 @@ def _design(frame: pd.DataFrame, covariates: Sequence[str]) -> _Design:
             and (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
         )
         if is_numeric:
-            numeric.append(col)
+            columns.append((col, None))
             terms.append(col)
             continue
-        present = series.dropna().astype(str)
+        present = set(series.dropna().astype(str))
         if isinstance(series.dtype, pd.CategoricalDtype):
-            order = [str(c) for c in series.cat.categories if str(c) in set(present)]
+            order = [str(c) for c in series.cat.categories if str(c) in present]
         else:
-            order = sorted(set(present))
-        levels[col] = tuple(order)
+            order = sorted(present)
+        columns.append((col, tuple(order)))
         terms.extend(f"{col}[{level}]" for level in order[1:])
-    return _Design(numeric=tuple(numeric), levels=MappingProxyType(levels), terms=tuple(terms))
+    return _Design(columns=tuple(columns), terms=tuple(terms))
 
 
 def _to_timestamp(value: DateLike | None, what: str) -> pd.Timestamp | None:
@@ -509,6 +516,18 @@ def fit_casemix(
         df = float("nan")
         crit = float(stats.norm.ppf(0.5 + level / 2))
         fitted = res.fittedvalues
+        extreme = [
+            term
+            for term, b, se in zip(design.terms, res.params, res.bse, strict=True)
+            if abs(b) > 10 or se > 100
+        ]
+        if extreme:
+            notes.append(
+                "The logistic model shows (quasi-)separation: every episode of "
+                f"{', '.join(extreme)} has the same responder status, so its coefficient is "
+                "not identified (huge estimate and SE); expected values are still usable, "
+                "but consider merging rare categories."
+            )
         fit = {
             "n": float(y.size),
             "r_squared": float("nan"),

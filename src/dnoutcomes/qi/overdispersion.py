@@ -445,8 +445,7 @@ def proportion_funnel(
     labels = _labels(units, e.size)
     if e.shape != size.shape:
         raise RequestError(
-            f"funnel: events and n must have one value per unit each; got {e.size} and "
-            f"{size.size}."
+            f"funnel: events and n must have one value per unit each; got {e.size} and {size.size}."
         )
     bad = (e < 0) | (e > size) | (e != np.round(e)) | (size != np.round(size))
     if bad.any():

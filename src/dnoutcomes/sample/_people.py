@@ -266,7 +266,9 @@ def draw_episodes(
 
 def therapist_names(p: SampleParams, n_sites: int) -> list[str]:
     """Therapist ids ``<site>_pt<k>`` in index order."""
-    return [f"{site}_pt{k + 1}" for site in site_names(n_sites) for k in range(p.therapists_per_site)]
+    return [
+        f"{site}_pt{k + 1}" for site in site_names(n_sites) for k in range(p.therapists_per_site)
+    ]
 
 
 def route_therapists(
