@@ -169,4 +169,4 @@ def plot_benchmark(result: Any, *, axes: Any = None) -> Figure:
             fig = pair[0].get_figure(root=True)
         plot_overdispersed_funnel(adjusted, ax=pair[0])
         plot_overdispersed_funnel(raw, ax=pair[1])
-    return fig  # type: ignore[no-any-return]
+    return fig

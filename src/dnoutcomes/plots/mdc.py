@@ -159,11 +159,11 @@ def plot_mdc_chart(chart: Any, *, ax: Axes | None = None, max_ticks: int = 12) -
                 i - 0.4, 1.0, phase[i], transform=ax.get_xaxis_transform(), fontsize=7, va="top"
             )
         if "annotation" in frame.columns:
-            for i, text in enumerate(frame["annotation"].astype(str)):
+            for k, text in enumerate(frame["annotation"].astype(str)):
                 if text:
                     ax.annotate(
                         text,
-                        (x[i], y[i]),
+                        (x[k], y[k]),
                         xytext=(0, 18),
                         textcoords="offset points",
                         fontsize=7,

@@ -192,7 +192,7 @@ class _Design:
     def matrix(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """The design matrix (intercept first) and a mask of rows that have every value."""
         n = len(frame)
-        parts = [np.ones((n, 1))]
+        parts: list[np.ndarray] = [np.ones((n, 1))]
         ok = np.ones(n, dtype=bool)
         for col, levels in self.columns:
             if levels is None:

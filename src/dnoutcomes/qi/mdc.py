@@ -64,7 +64,7 @@ from numpy.typing import ArrayLike
 
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.qi.chart_result import Labels, _period_label
-from dnoutcomes.qi.charts import i_chart, p_chart
+from dnoutcomes.qi.charts import i_chart, p_chart, u_chart
 from dnoutcomes.qi.mdc_rules import (
     ICON_TEXT,
     AssuranceIcon,
@@ -91,7 +91,7 @@ __all__ = [
     "mdc_summary",
 ]
 
-MDCKind = Literal["i", "p", "run"]
+MDCKind = Literal["i", "p", "u", "run"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -190,6 +190,7 @@ def mdc_chart(
     *,
     n: ArrayLike | None = None,
     kind: MDCKind | None = None,
+    per: float = 100.0,
     periods: Labels = None,
     improvement: Direction = "increase",
     target: float | None = None,
@@ -211,8 +212,11 @@ def mdc_chart(
     n
         Subgroup sizes: with it the chart is a P chart of ``values / n``.
     kind
-        ``"i"``, ``"p"`` or ``"run"`` (force a run chart); default ``"p"`` when ``n`` is
+        ``"i"``, ``"p"``, ``"u"`` (a rate: ``values`` events per ``n`` units of exposure,
+        times ``per``) or ``"run"`` (force a run chart); default ``"p"`` when ``n`` is
         given, else ``"i"``; a phase shorter than ``run_chart_below`` becomes a run chart.
+    per
+        For a U chart, the rate's unit (events per ``per`` sessions; default 100).
     periods
         Labels of the points (months); default ``1, 2, …``.
     improvement
@@ -249,7 +253,8 @@ def mdc_chart(
 
     Notes
     -----
-    I and P phases use :func:`dnoutcomes.qi.i_chart` and :func:`dnoutcomes.qi.p_chart`
+    I, P and U phases use :func:`dnoutcomes.qi.i_chart`, :func:`dnoutcomes.qi.p_chart`
+    and :func:`dnoutcomes.qi.u_chart`
     on the phase's points alone. The 2-sigma lines are ``centre ± ⅔ (limit − centre)``.
 
     Examples
@@ -260,12 +265,14 @@ def mdc_chart(
     >>> mdc_chart([5, 6, 5, 7, 6], target=9).assurance_icon is None  # run chart
     True
     """
-    if kind not in (None, "i", "p", "run"):
-        raise RequestError(f"MDC: kind must be 'i', 'p' or 'run'; got {kind!r}.")
+    if kind not in (None, "i", "p", "u", "run"):
+        raise RequestError(f"MDC: kind must be 'i', 'p', 'u' or 'run'; got {kind!r}.")
     y = _as_float(values, "values")
     size = None if n is None else _as_float(n, "n")
-    if kind == "p" and size is None:
-        raise RequestError("MDC: a P chart needs n (subgroup sizes) beside the events.")
+    if kind in ("p", "u") and size is None:
+        raise RequestError(
+            f"MDC: a {kind.upper()} chart needs n (sizes or exposure) beside the events."
+        )
     base_kind: MDCKind = kind or ("p" if size is not None else "i")
     raw_labels = list(range(1, y.size + 1)) if periods is None else list(periods)
     if len(raw_labels) != y.size:
@@ -273,7 +280,11 @@ def mdc_chart(
             f"MDC: periods must have one label per point; got {len(raw_labels)} for {y.size}."
         )
     labels = [_period_label(p) for p in raw_labels]
-    shown = y / size if size is not None else y
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if size is None:
+            shown = y
+        else:
+            shown = np.where(size > 0, y / size, np.nan) * (per if base_kind == "u" else 1.0)
     if not np.isfinite(shown).any():
         raise InsufficientDataError(f"MDC chart of {label}: the series has no value.")
     starts = _phase_starts(labels, phases)
@@ -309,6 +320,8 @@ def mdc_chart(
         else:
             if phase_kind == "p" and size is not None:
                 ch = p_chart(y[seg], size[seg])
+            elif phase_kind == "u" and size is not None:
+                ch = u_chart(y[seg], size[seg], per=per)
             else:
                 ch = i_chart(y[seg])
             centre = ch.frame["centre"].to_numpy()
@@ -368,16 +381,25 @@ def mdc_chart(
 
 
 def _highlight(labels: list[str], highlight: tuple[Any, Any] | None) -> np.ndarray:
+    """Points inside the report period: by month when the labels are months (the period
+    may run past the data), else between the two labels given."""
     if highlight is None:
         return np.zeros(len(labels), dtype=bool)
     first, last = (_period_label(h) for h in highlight)
-    for end in (first, last):
-        if end not in labels:
-            raise RequestError(f"MDC: highlight period {end!r} is not a period of the chart.")
-    i, j = labels.index(first), labels.index(last)
-    out = np.zeros(len(labels), dtype=bool)
-    out[min(i, j) : max(i, j) + 1] = True
-    return out
+    try:
+        months = pd.PeriodIndex([pd.Period(lab, freq="M") for lab in labels])
+        lo, hi = sorted((pd.Period(first, freq="M"), pd.Period(last, freq="M")))
+    except (ValueError, TypeError):
+        for end in (first, last):
+            if end not in labels:
+                raise RequestError(
+                    f"MDC: highlight period {end!r} is not a period of the chart."
+                ) from None
+        i, j = sorted((labels.index(first), labels.index(last)))
+        out = np.zeros(len(labels), dtype=bool)
+        out[i : j + 1] = True
+        return out
+    return np.asarray((months >= lo) & (months <= hi), dtype=bool)
 
 
 def mdc_summary(charts: Mapping[str, MDCChart]) -> pd.DataFrame:
