@@ -132,3 +132,18 @@ def test_cusum_odds_ratio_and_errors() -> None:
         bernoulli_cusum([0, 1], p0=0.1, p1=0.2, h=0.0)
     with pytest.raises(RequestError, match="p0"):
         bernoulli_cusum([0, 1], p0=0.0, p1=0.2, h=1.0)
+
+
+@pytest.mark.slow
+def test_new_qi_modules_never_import_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dnoutcomes.qi.casemix, dnoutcomes.qi.benchmark, "
+        "dnoutcomes.qi.overdispersion, dnoutcomes.qi.mdc, dnoutcomes.qi.mdc_rules, "
+        "dnoutcomes.qi.mdc_indicators, dnoutcomes.qi.rare; "
+        "sys.exit(1 if 'matplotlib' in sys.modules else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
