@@ -85,3 +85,21 @@ def test_rare_event_charts() -> None:
     ax = plot_cusum(c)
     np.testing.assert_allclose(_line(ax, "statistic").get_ydata(), c.frame["statistic"])
     assert len(_line(ax, "signal").get_xdata()) == 1
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.plots.benchmark as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_docstring_examples_run_mdc() -> None:
+    import doctest
+
+    import dnoutcomes.plots.mdc as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

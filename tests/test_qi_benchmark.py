@@ -167,3 +167,13 @@ def test_errors(dataset: Any) -> None:
         benchmark(dataset, model, by="room")  # type: ignore[arg-type]
     with pytest.raises(RequestError, match="min_cell"):
         benchmark(dataset, model, min_cell=0)
+
+
+@pytest.mark.slow
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.qi.benchmark as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

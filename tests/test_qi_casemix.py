@@ -165,3 +165,13 @@ def test_errors(sample: Any) -> None:
         fit_casemix(sample, window=("2024-01-01", "2024-01-20"))
     with pytest.raises(RequestError, match="timepoint"):
         fit_casemix(sample, timepoint="baseline")
+
+
+@pytest.mark.slow
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.qi.casemix as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -211,3 +211,21 @@ def test_errors() -> None:
         mdc_chart(STABLE, kind="p")
     with pytest.raises(InsufficientDataError):
         mdc_chart([np.nan, np.nan])
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.qi.mdc as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_docstring_examples_run_rules() -> None:
+    import doctest
+
+    import dnoutcomes.qi.mdc_rules as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

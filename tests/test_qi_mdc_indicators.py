@@ -67,3 +67,13 @@ def test_u_kind_matches_the_rate() -> None:
         chart.frame["value"], 100 * np.array(events) / np.array(sessions), rtol=1e-12
     )
     assert chart.frame["chart"].eq("u").all()
+
+
+@pytest.mark.slow
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.qi.mdc_indicators as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -170,3 +170,12 @@ def test_errors() -> None:
         proportion_funnel([1, 2], [4, 4], overdispersion="both")  # type: ignore[arg-type]
     with pytest.raises(RequestError, match="sd"):
         mean_funnel([0.1, 0.2], [3, 4], sd=0)
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.qi.overdispersion as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -147,3 +147,12 @@ def test_new_qi_modules_never_import_matplotlib() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import dnoutcomes.qi.rare as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

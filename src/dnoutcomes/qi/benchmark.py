@@ -293,14 +293,14 @@ def benchmark(
     --------
     >>> from dnoutcomes.sample import generate
     >>> from dnoutcomes.qi.casemix import fit_casemix
-    >>> dataset = generate(episodes=600, seed=3).to_dataset()
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
     >>> model = fit_casemix(dataset, covariates=("age", "chronicity", "baseline"))
     >>> result = benchmark(dataset, model)
     >>> result.frame[["unit", "n", "suppressed"]].head(3)
               unit   n  suppressed
-    0  central_pt1  52       False
-    1  central_pt2  57       False
-    2  central_pt3  44       False
+    0  central_pt1  24       False
+    1  central_pt2  25       False
+    2  central_pt3  23       False
     """
     if min_cell < 1:
         raise RequestError(f"benchmark: min_cell must be at least 1; got {min_cell!r}.")
