@@ -157,11 +157,13 @@ def mdc_points(
         trend_side[idx + 1] = steps[idx]
         trend_side[idx] = np.where(trend_side[idx] == 0, steps[idx], trend_side[idx])
     two3 = np.zeros(y.size, dtype=bool)
-    for start in range(max(y.size - 2, 0)):
-        window = slice(start, start + 3)
-        sides = above_side[window]
-        if abs(sides.sum()) == 3 and close[window].sum() >= 2:
-            two3[window] |= close[window]
+    if y.size >= 3:
+        windows = np.lib.stride_tricks.sliding_window_view
+        same_side = np.abs(windows(above_side, 3).sum(axis=1)) == 3
+        hit = same_side & (windows(close.astype(int), 3).sum(axis=1) >= 2)
+        for offset in range(3):  # each window covers its start and the next two points
+            two3[offset : offset + hit.size] |= hit
+        two3 &= close
     side = np.where(
         outside | two3 | shift_flag,
         above_side,

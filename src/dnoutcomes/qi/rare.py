@@ -310,8 +310,9 @@ def g_between(events: ArrayLike) -> tuple[np.ndarray, int]:
         return np.zeros(0, dtype=int), int(counts.size)
     gaps = np.diff(np.concatenate(([-1], event_sessions))) - 1
     repeat = counts[event_sessions]
-    g = np.concatenate([[gap] + [0] * (r - 1) for gap, r in zip(gaps, repeat, strict=True)])
-    return g.astype(int), int(counts.size - 1 - event_sessions[-1])
+    g = np.zeros(int(repeat.sum()), dtype=int)
+    g[np.concatenate(([0], np.cumsum(repeat)[:-1]))] = gaps
+    return g, int(counts.size - 1 - event_sessions[-1])
 
 
 @dataclass(frozen=True, repr=False)
