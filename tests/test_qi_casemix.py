@@ -12,6 +12,9 @@ Reference numbers: ``tests/reference/casemix.json``, written once by
     # estimates and SEs of the terms whose meaning does not depend on the coding of
     # condition, R², sigma, the rank AUC, and predict() for every episode of d
 
+Achieved: OLS estimates, SEs and predictions to ~1e-12, R² and σ to 1e-15; logistic
+estimates to 5e-13, SEs to 1e-8, predictions to 2e-7, C to 1e-15.
+
 R codes ``condition`` with alphabetical levels and the package with the contract's order,
 so the condition coefficients differ by parametrisation while the fitted values, the other
 terms and the fit statistics do not.
@@ -65,21 +68,24 @@ _R_TERMS = {
 def test_matches_r(sample: Any, expected: dict[str, Any], outcome: str) -> None:
     model = fit_casemix(sample, covariates=COVARIATES, outcome=outcome, window=WINDOW)  # type: ignore[arg-type]
     ref = expected["ols" if outcome == "improvement" else "logistic"]
+    # glm's IRLS stops at its own tolerance, and the separated sex levels pull the fitted
+    # values of their few episodes by ~1e-7; OLS agrees to rounding.
+    se_tol, pred_tol = (1e-9, 1e-9) if outcome == "improvement" else (1e-7, 1e-6)
     assert int(model.fit["n"]) == expected["n_fit"]
     coef = model.coefficients.set_index("term")
     for r_name, term in _R_TERMS.items():
         if outcome == "responder" and r_name in ("sexother", "sexunknown"):
             continue  # few episodes, all responders: separated, estimate not identified
-        assert coef.loc[term, "estimate"] == pytest.approx(ref["estimate"][r_name], rel=1e-7)
-        assert coef.loc[term, "std_error"] == pytest.approx(ref["std_error"][r_name], rel=1e-6)
+        assert coef.loc[term, "estimate"] == pytest.approx(ref["estimate"][r_name], rel=1e-9)
+        assert coef.loc[term, "std_error"] == pytest.approx(ref["std_error"][r_name], rel=se_tol)
     frame = casemix_frame(sample, covariates=COVARIATES)
     got = model.expected(frame).set_axis(frame["episode_id"])
     want = pd.Series(ref["expected"])
-    np.testing.assert_allclose(got.loc[want.index].to_numpy(), want.to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(got.loc[want.index].to_numpy(), want.to_numpy(), rtol=pred_tol)
     if outcome == "improvement":
         assert model.fit["r_squared"] == pytest.approx(ref["r_squared"], rel=1e-9)
         assert model.fit["sigma"] == pytest.approx(ref["sigma"], rel=1e-9)
-        assert coef.loc["age", "conf_low"] == pytest.approx(ref["conf_low_age"], rel=1e-7)
+        assert coef.loc["age", "conf_low"] == pytest.approx(ref["conf_low_age"], rel=1e-9)
     else:
         assert model.fit["c_statistic"] == pytest.approx(ref["c_statistic"], rel=1e-9)
         assert any("separat" in note for note in model.notes)
