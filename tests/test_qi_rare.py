@@ -142,6 +142,7 @@ def test_new_qi_modules_never_import_matplotlib() -> None:
     code = (
         "import sys, dnoutcomes.qi.casemix, dnoutcomes.qi.benchmark, "
         "dnoutcomes.qi.overdispersion, dnoutcomes.qi.mdc, dnoutcomes.qi.mdc_rules, "
+        "dnoutcomes.qi._od_core, dnoutcomes.qi._casemix_design, "
         "dnoutcomes.qi.mdc_indicators, dnoutcomes.qi.rare; "
         "sys.exit(1 if 'matplotlib' in sys.modules else 0)"
     )
