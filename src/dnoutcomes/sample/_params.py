@@ -17,6 +17,7 @@ __all__ = [
     "CONDITIONS",
     "CONTRAINDICATIONS",
     "MUSCLES",
+    "OPTIONAL_FIELDS",
     "SEXES",
     "SampleParams",
     "site_names",
@@ -275,3 +276,24 @@ class SampleParams:
     )
     #: share of events reported by the patient (the rest by the clinician)
     ae_patient_reported: float = 0.25
+
+    # --- benchmarking scenario (off by default; see docs/sample-data.md) -------------------
+    #: therapist id (``<site>_pt<k>``) -> fixed NPRS change per week added to every episode
+    #: she treats (negative = her patients improve faster), on top of the random therapist
+    #: slope. Empty: no fixed effects (the default sample).
+    therapist_effects: MappingProxyType[str, float] = field(default_factory=lambda: _ro({}))
+    #: therapist id -> strength ``s`` with which the more severe episodes of her site are
+    #: routed to her: P(her) = logistic(logit(1/therapists_per_site) + s * severity), with
+    #: severity = 2 * (chronic - 1/2) + z_ODI; the rest of her site's episodes go to the
+    #: site's other therapists at random. Empty: therapists uniform within the site.
+    therapist_casemix: MappingProxyType[str, float] = field(default_factory=lambda: _ro({}))
+
+    @property
+    def benchmarking(self) -> bool:
+        """True when therapist effects or therapist-specific case mix are switched on."""
+        return bool(self.therapist_effects) or bool(self.therapist_casemix)
+
+
+#: Fields that are left out of ``truth.json`` while they hold their (empty) default, so the
+#: default sample's files do not change when the benchmarking scenario is added.
+OPTIONAL_FIELDS: Final = ("therapist_effects", "therapist_casemix")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dnoutcomes.sample._params import ARMS, SampleParams
+from dnoutcomes.sample._params import ARMS, SampleParams, site_names
 
 __all__ = ["Calendar", "Episodes", "Patients", "Visits", "draw_episodes", "draw_patients"]
 
@@ -224,6 +224,12 @@ def draw_episodes(
     ther_eff = rng.normal(0.0, p.nprs_weekly_therapist_sd, n_sites * p.therapists_per_site)
     episode_eff = rng.normal(0.0, p.nprs_weekly_episode_sd, n)
     shifted = (site == cal.shift_site) & (start_day >= cal.shift_day)
+    if p.benchmarking:
+        # A child generator: the main stream (and so the default sample) is untouched.
+        aux = rng.spawn(1)[0]
+        names = therapist_names(p, n_sites)
+        therapist = route_therapists(aux, p, names, site, therapist, chronic, odi_z)
+        ther_eff = ther_eff + np.array([p.therapist_effects.get(t, 0.0) for t in names])
     modifier = (
         p.nprs_weekly_chronic * chronic
         + p.nprs_weekly_odi_sd * odi_z
@@ -256,3 +262,46 @@ def draw_episodes(
         shifted=shifted,
     )
     return eps, visits
+
+
+def therapist_names(p: SampleParams, n_sites: int) -> list[str]:
+    """Therapist ids ``<site>_pt<k>`` in index order."""
+    return [
+        f"{site}_pt{k + 1}" for site in site_names(n_sites) for k in range(p.therapists_per_site)
+    ]
+
+
+def route_therapists(
+    aux: np.random.Generator,
+    p: SampleParams,
+    names: list[str],
+    site: IntArray,
+    therapist: IntArray,
+    chronic: BoolArray,
+    odi_z: FloatArray,
+) -> IntArray:
+    """Therapist-specific case mix: route the more severe episodes of a site to the
+    therapists named in ``p.therapist_casemix`` (see :class:`SampleParams`)."""
+    unknown = sorted((set(p.therapist_effects) | set(p.therapist_casemix)) - set(names))
+    if unknown:
+        from dnoutcomes.errors import RequestError
+
+        raise RequestError(
+            f"therapist_effects / therapist_casemix: unknown therapist id(s) {unknown}; "
+            f"expected ids such as {', '.join(names[:3])}. Use <site>_pt<k>."
+        )
+    out = therapist.copy()
+    per = p.therapists_per_site
+    severity = 2.0 * (chronic - 0.5) + odi_z
+    base = float(np.log(1.0 / (per - 1))) if per > 1 else 0.0
+    for name in sorted(p.therapist_casemix):
+        k = names.index(name)
+        at_site = site == k // per
+        prob = _logistic(base + p.therapist_casemix[name] * severity)
+        routed = at_site & (aux.random(len(site)) < prob)
+        others = np.array([j for j in range(per) if (k // per) * per + j != k], dtype=np.int64)
+        moved = at_site & ~routed & (out == k)
+        if others.size:
+            out[moved] = (k // per) * per + others[aux.integers(0, others.size, int(moved.sum()))]
+        out[routed] = k
+    return out

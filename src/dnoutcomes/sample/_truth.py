@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from dnoutcomes.sample._course import DISCHARGE_MEASURES, FOLLOWUP_MEASURES, Course
-from dnoutcomes.sample._params import ARMS, SampleParams
-from dnoutcomes.sample._people import Calendar, Episodes
+from dnoutcomes.sample._params import ARMS, OPTIONAL_FIELDS, SampleParams
+from dnoutcomes.sample._people import Calendar, Episodes, therapist_names
 
 __all__ = ["SampleTruth", "make_truth"]
 
@@ -60,7 +60,16 @@ class SampleTruth:
     confounding_direction
         In words: who gets the combination and which way a naive estimate is biased.
     parameters
-        Every number of :class:`SampleParams` used.
+        Every number of :class:`SampleParams` used (the benchmarking fields only when
+        switched on).
+    therapists
+        Only when therapist effects or therapist-specific case mix are switched on
+        (``None`` otherwise, and then absent from ``truth.json``): therapist id →
+        ``site_id``, ``episodes``, ``effect_nprs_weekly`` (the fixed effect given, 0 if
+        none), ``effect_nprs_improvement`` (that effect over the planned course, in NPRS
+        points of improvement at the planned discharge, averaged over her episodes;
+        positive = her patients improve more), ``casemix_strength``, ``chronic_share``,
+        ``mean_odi_baseline``.
     """
 
     seed: int
@@ -81,6 +90,7 @@ class SampleTruth:
     contraindicated_dn_episodes: tuple[str, ...]
     confounding_direction: str
     parameters: Mapping[str, Any]
+    therapists: Mapping[str, Mapping[str, Any]] | None = None
 
     def __repr__(self) -> str:
         nprs = self.effects["nprs@discharge"]["compared"]
@@ -94,7 +104,11 @@ class SampleTruth:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (mappings become dicts, tuples lists)."""
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {
+            f.name: _plain(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if not (f.name == "therapists" and self.therapists is None)
+        }
 
     def to_json(self) -> str:
         """The truth as JSON text (sorted keys, 2-space indent, trailing newline)."""
@@ -195,7 +209,12 @@ def make_truth(
             "serious": dict(p.ae_serious),
         },
     }
-    params = {f.name: _plain(getattr(p, f.name)) for f in dataclasses.fields(p)}
+    params = {
+        f.name: _plain(getattr(p, f.name))
+        for f in dataclasses.fields(p)
+        if p.benchmarking or f.name not in OPTIONAL_FIELDS
+    }
+    therapists = _therapists(p, sites, eps) if p.benchmarking else None
     return SampleTruth(
         seed=seed,
         episodes=n,
@@ -220,4 +239,29 @@ def make_truth(
         contraindicated_dn_episodes=tuple(extra["contraindicated_dn_episodes"]),
         confounding_direction=CONFOUNDING_DIRECTION,
         parameters=MappingProxyType(params),
+        therapists=therapists,
     )
+
+
+def _therapists(
+    p: SampleParams, sites: tuple[str, ...], eps: Episodes
+) -> Mapping[str, Mapping[str, Any]]:
+    """The benchmarking truth per therapist."""
+    names = therapist_names(p, len(sites))
+    weeks = eps.last_day / 7.0
+    out: dict[str, Mapping[str, Any]] = {}
+    for k, name in enumerate(names):
+        mine = eps.therapist == k
+        effect = float(p.therapist_effects.get(name, 0.0))
+        out[name] = MappingProxyType(
+            {
+                "site_id": sites[k // p.therapists_per_site],
+                "episodes": int(mine.sum()),
+                "effect_nprs_weekly": effect,
+                "effect_nprs_improvement": _mean(-effect * weeks, mine),
+                "casemix_strength": float(p.therapist_casemix.get(name, 0.0)),
+                "chronic_share": _mean(eps.chronic.astype(float), mine),
+                "mean_odi_baseline": _mean(eps.odi0, mine),
+            }
+        )
+    return MappingProxyType(out)
