@@ -150,24 +150,40 @@ def _measure_label(name: str, registry: Any) -> str:
 def _stats_rows(
     values: pd.Series, groups: pd.Series, keys: list[str], *, summary: str
 ) -> dict[str, float]:
-    """n, estimate, sd, q1, q3 of a numeric series per group key (vectorised)."""
-    x = pd.to_numeric(values, errors="coerce").astype(float)
-    grouped = x.groupby(groups, observed=False, sort=False)
-    table = pd.DataFrame(
-        {
-            "n": grouped.count(),
-            "missing": grouped.size() - grouped.count(),
-            "estimate": grouped.mean() if summary == "mean_sd" else grouped.median(),
-            "sd": grouped.std(ddof=1),
-            "q1": grouped.quantile(0.25),
-            "q3": grouped.quantile(0.75),
-        }
-    ).reindex(keys)
-    if summary == "mean_sd":
-        table[["q1", "q3"]] = math.nan
-    else:
-        table["sd"] = math.nan
-    return {f"{stat}_{key}": float(table.at[key, stat]) for key in keys for stat in table.columns}
+    """n, missing, estimate, sd, q1, q3 of a numeric series per group key."""
+    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    labels = groups.to_numpy()
+    out: dict[str, float] = {}
+    for key in keys:  # a loop over the few groups; each step is vectorised
+        group = x[labels == key]
+        present = group[~np.isnan(group)]
+        n = len(present)
+        out[f"n_{key}"], out[f"missing_{key}"] = float(n), float(len(group) - n)
+        nan = math.nan
+        if summary == "mean_sd":
+            out[f"estimate_{key}"] = float(present.mean()) if n else nan
+            out[f"sd_{key}"] = float(present.std(ddof=1)) if n > 1 else nan
+            out[f"q1_{key}"] = out[f"q3_{key}"] = nan
+        else:
+            q1, med, q3 = np.quantile(present, [0.25, 0.5, 0.75]) if n else (nan, nan, nan)
+            out[f"estimate_{key}"], out[f"q1_{key}"], out[f"q3_{key}"] = (
+                float(med),
+                float(q1),
+                float(q3),
+            )
+            out[f"sd_{key}"] = nan
+    return out
+
+
+def _counts(arm: pd.Series, text: pd.Series, arms: list[str]) -> pd.DataFrame:
+    """Arms x levels table of counts (rows ``arms``; the levels present, sorted)."""
+    a = pd.Categorical(arm, categories=arms).codes
+    levels, codes = np.unique(text.to_numpy(dtype=object).astype(str), return_inverse=True)
+    keep = a >= 0
+    flat = np.bincount(
+        a[keep] * len(levels) + codes[keep], minlength=len(arms) * len(levels)
+    ).reshape(len(arms), len(levels))
+    return pd.DataFrame(flat, index=arms, columns=levels)
 
 
 def _numeric(
@@ -219,7 +235,13 @@ def _missing_row(
 ) -> list[dict[str, Any]]:
     if not bool(missing.any()):
         return []
-    row: dict[str, Any] = {"variable": name, "label": "Missing", "indent": 1, "kind": "missing"}
+    row: dict[str, Any] = {
+        "variable": name,
+        "level": "(missing)",
+        "label": "Missing",
+        "indent": 1,
+        "kind": "missing",
+    }
     per_arm = missing.groupby(arm, sort=False).sum().reindex(arms, fill_value=0)
     row.update({f"n_{a}": float(per_arm[a]) for a in arms})
     if overall:
@@ -241,7 +263,7 @@ def _categorical(
     text = values.astype(object).where(values.notna()).map(str, na_action="ignore")
     levels = list(only) if only is not None else _levels(values)
     present = text.notna()
-    full = pd.crosstab(arm[present], text[present]).reindex(index=arms, fill_value=0)
+    full = _counts(arm[present], text[present], arms)
     crosstab = full.reindex(columns=levels, fill_value=0)
     totals = full.sum(axis=1)  # percentages of the episodes with a value, whatever is shown
     head: dict[str, Any] = {"variable": name, "label": label, "indent": 0, "kind": "categorical"}
