@@ -41,6 +41,7 @@ def test_writes_the_three_tables_as_docx(
     assert results.rows[1].cells[-1].text == "Holm p"
 
 
+@pytest.mark.slow
 def test_run_through_its_own_parser(sample_path: Path, tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
     tables.add_parser(parser.add_subparsers())
