@@ -33,6 +33,7 @@ def table() -> Table:
             "p": [0.0004, 0.25, float("nan"), float("nan")],
         }
     )
+
     def arm(x: str) -> dict[str, str]:
         return {
             "mean_sd": f"{{est_{x}:.1f}} ({{sd_{x}:.1f}})",
@@ -62,7 +63,12 @@ EXPECTED = [
 
 def test_cells_are_formatted_from_the_numbers(table: Table) -> None:
     assert table.cell_rows() == EXPECTED
-    assert table.cells().columns.tolist() == ["Characteristic", "A (n = 10)", "B_2 (n = 8)", "p-value"]
+    assert table.cells().columns.tolist() == [
+        "Characteristic",
+        "A (n = 10)",
+        "B_2 (n = 8)",
+        "p-value",
+    ]
     assert table.body["est_a"].iloc[0] == 48.25  # numbers stay numbers
     assert table.header_rows() == [
         [("", 1), ("Arm", 2), ("", 1)],
@@ -104,7 +110,7 @@ def test_markdown(table: Table) -> None:
 def test_html_escapes_and_spans(table: Table) -> None:
     text = table.to_html()
     assert '<th colspan="2">Arm</th>' in text
-    assert "<td style=\"text-align:left;padding-left:1.5em\">north_1 &amp; co</td>" in text
+    assert '<td style="text-align:left;padding-left:1.5em">north_1 &amp; co</td>' in text
     assert "<caption>Table 1. Baseline, 50% &amp; more_</caption>" in text
     assert text.count("<tbody>") == 2
     assert "&lt;0.001" in text
@@ -123,7 +129,9 @@ def test_latex_is_booktabs_and_escaped(table: Table) -> None:
     assert r"Age, years & 48.2 (11.5) & \textminus{}3.1 (2.0) & \textless{}0.001 \\" in text
     assert r"\$ and \# are escaped" in text
     # every row has as many cells as columns
-    rows = [line for line in text.splitlines() if line.endswith(r"\\") and "multicolumn" not in line]
+    rows = [
+        line for line in text.splitlines() if line.endswith(r"\\") and "multicolumn" not in line
+    ]
     assert {line.count(" & ") for line in rows} == {3}
 
 
@@ -168,3 +176,13 @@ def test_docx_cells_equal_the_frame(table: Table, tmp_path: Path) -> None:
     body = [texts[2], *texts[4:]]
     assert body == table.cells().to_numpy().tolist()
     assert [p.text for p in document.paragraphs][-1] == table.footnotes[0]
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from dnoutcomes.present import _latex, result_tables, table, table_one
+
+    for module in (table, _latex, result_tables, table_one):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -4,7 +4,6 @@ equal R's (tests/reference/table_one_tests.R), labels in words, any number of ar
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +61,8 @@ def test_two_arms_match_describe_baseline(dataset: object) -> None:
 def test_overall_and_three_arms_by_hand(dataset: object) -> None:
     table = table_one(dataset)  # type: ignore[arg-type]
     episodes = dataset.episodes.merge(  # type: ignore[attr-defined]
-        dataset.patients.drop(columns="site_id"), on="patient_id"  # type: ignore[attr-defined]
+        dataset.patients.drop(columns="site_id"),
+        on="patient_id",  # type: ignore[attr-defined]
     )
     episodes = episodes.loc[episodes["arm"] != "other"]
     assert [c.label.split(" (n")[0] for c in table.columns] == [

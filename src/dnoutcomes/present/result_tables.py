@@ -98,9 +98,11 @@ def results_table(result: Any, *, registry: Any | None = None) -> Table:
     body["label"] = names + units.map(lambda u: f" ({u})" if u else "") + ", " + times
     body["indent"] = 0
     if "role" in body.columns:
-        body["group"] = body["role"].map(
-            {"primary": "Primary outcome", "secondary": "Secondary outcomes"}
-        ).fillna("")
+        body["group"] = (
+            body["role"]
+            .map({"primary": "Primary outcome", "secondary": "Secondary outcomes"})
+            .fillna("")
+        )
         body = body.sort_values("group", kind="stable", key=lambda g: g != "Primary outcome")
     else:
         body["group"] = ""
@@ -120,7 +122,9 @@ def results_table(result: Any, *, registry: Any | None = None) -> Table:
                 spanner="Adjusted mean",
             ),
         ]
-    columns.append(Column("Difference (95% CI)", "{estimate:.2f} ({conf_low:.2f} to {conf_high:.2f})"))
+    columns.append(
+        Column("Difference (95% CI)", "{estimate:.2f} ({conf_low:.2f} to {conf_high:.2f})")
+    )
     if "p_value" in body.columns:
         columns.append(Column("p", "{p_value:p}"))
     if "p_holm" in body.columns:
@@ -149,8 +153,11 @@ def _first(frame: pd.DataFrame, column: str) -> str | None:
     return None
 
 
-_SAFETY_SETS = (("by_severity", "severity", "By severity"), ("by_type", "type", "By type"),
-                ("by_reporter", "reporter", "By reporter"))
+_SAFETY_SETS = (
+    ("by_severity", "severity", "By severity"),
+    ("by_type", "type", "By type"),
+    ("by_reporter", "reporter", "By reporter"),
+)
 _RATE_COLUMNS = ("arm", "events", "dn_sessions", "rate_per_100", "conf_low", "conf_high")
 
 
@@ -200,7 +207,9 @@ def safety_table(safety: Any) -> Table:
         sort=False,
     )
     rename = {"rate_per_100": "rate", "conf_low": "low", "conf_high": "high"}
-    wide.columns = [f"{rename.get(stat, stat)}_{_key(str(a))}" for stat, a in wide.columns]
+    wide.columns = [
+        f"{rename.get(str(pair[0]), str(pair[0]))}_{_key(str(pair[1]))}" for pair in wide.columns
+    ]
     body = order.merge(wide.reset_index(), on=["group", "level"], how="left")
     body["label"] = body["level"]
     body["indent"] = (body["group"] != "").astype(int)

@@ -146,7 +146,7 @@ class Table:
     >>> table = Table(body, (Column("All (n = 10)", "{mean:.1f} ({sd:.1f})"),), "Table 1.")
     >>> table.cells().to_dict(orient="records")
     [{'Characteristic': 'Age, years', 'All (n = 10)': '48.2 (11.5)'}]
-    >>> print(table.to_markdown().splitlines()[2])
+    >>> print(table.to_markdown().splitlines()[4])
     | Age, years | 48.2 (11.5) |
     """
 
@@ -180,15 +180,17 @@ class Table:
         """
         rows = self.cell_rows()
         names = [self.stub_label, *(c.label for c in self.columns)]
-        return pd.DataFrame(rows, columns=names) if len(set(names)) == len(names) else (
-            pd.DataFrame(rows)
+        return (
+            pd.DataFrame(rows, columns=names)
+            if len(set(names)) == len(names)
+            else (pd.DataFrame(rows))
         )
 
     def cell_rows(self) -> list[list[str]]:
         """The displayed text as a list of rows (stub first), in body order."""
         records = self.body.to_dict(orient="records")
         return [
-            [str(record["label"]), *(column.cell(record) for column in self.columns)]
+            [str(record["label"]), *(column.cell(_str_keys(record)) for column in self.columns)]
             for record in records
         ]
 
@@ -283,11 +285,11 @@ class Table:
                     f"{html.escape(group)}</th></tr>"
                 )
             for i in members:
-                cells = []
+                tds: list[str] = []
                 for j, (text, align) in enumerate(zip(rows[i], aligns, strict=True)):
                     pad = f";padding-left:{1.5 * indents[i]:g}em" if j == 0 and indents[i] else ""
-                    cells.append(f'<td style="text-align:{align}{pad}">{html.escape(text)}</td>')
-                parts.append("<tr>" + "".join(cells) + "</tr>")
+                    tds.append(f'<td style="text-align:{align}{pad}">{html.escape(text)}</td>')
+                parts.append("<tr>" + "".join(tds) + "</tr>")
             parts.append("</tbody>")
         if self.footnotes:
             notes = "".join(
@@ -337,6 +339,10 @@ class Table:
         from dnoutcomes.present._docx import write_docx
 
         return write_docx(self, path)
+
+
+def _str_keys(record: Mapping[Any, Any]) -> dict[str, Any]:
+    return {str(key): value for key, value in record.items()}
 
 
 def _md(text: str) -> str:

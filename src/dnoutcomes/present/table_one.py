@@ -187,14 +187,20 @@ def _counts(arm: pd.Series, text: pd.Series, arms: list[str]) -> pd.DataFrame:
 
 
 def _numeric(
-    name: str, label: str, values: pd.Series, arm: pd.Series, arms: list[str], summary: str,
+    name: str,
+    label: str,
+    values: pd.Series,
+    arm: pd.Series,
+    arms: list[str],
+    summary: str,
     overall: bool,
 ) -> tuple[list[dict[str, Any]], list[pd.Series]]:
     row: dict[str, Any] = {"variable": name, "label": label, "indent": 0, "kind": summary}
     row.update(_stats_rows(values, arm, arms, summary=summary))
     if overall:
-        row.update(_stats_rows(values, pd.Series("overall", index=arm.index), ["overall"],
-                               summary=summary))
+        row.update(
+            _stats_rows(values, pd.Series("overall", index=arm.index), ["overall"], summary=summary)
+        )
     samples = [pd.to_numeric(values[arm == a], errors="coerce").dropna() for a in arms]
     if len(arms) >= 2:
         test = ("welch" if len(arms) == 2 else "anova") if summary == "mean_sd" else "kruskal"
@@ -257,8 +263,15 @@ def _levels(values: pd.Series) -> list[str]:
 
 
 def _categorical(
-    name: str, label: str, values: pd.Series, arm: pd.Series, arms: list[str], overall: bool,
-    *, only: Sequence[str] | None = None, words: bool = False,
+    name: str,
+    label: str,
+    values: pd.Series,
+    arm: pd.Series,
+    arms: list[str],
+    overall: bool,
+    *,
+    only: Sequence[str] | None = None,
+    words: bool = False,
 ) -> list[dict[str, Any]]:
     text = values.astype(object).where(values.notna()).map(str, na_action="ignore")
     levels = list(only) if only is not None else _levels(values)
@@ -282,7 +295,7 @@ def _categorical(
             "kind": "n_pct",
         }
         for a in arms:
-            n, total = float(crosstab.at[a, level]), float(totals[a])
+            n, total = float(crosstab[level].to_numpy()[arms.index(a)]), float(totals[a])
             row[f"n_{a}"], row[f"estimate_{a}"] = n, 100 * n / total if total else math.nan
         if overall:
             n, total = float(crosstab[level].sum()), float(totals.sum())
@@ -411,9 +424,11 @@ def table_one(
             label = own.get(name) or VARIABLE_LABELS.get(name) or _word(name)
             spec_unit = None
         elif name in registry:
-            values = pd.Series(wide[name].to_numpy(), index=episodes.index) if (
-                name in wide.columns
-            ) else pd.Series(math.nan, index=episodes.index)
+            values = (
+                pd.Series(wide[name].to_numpy(), index=episodes.index)
+                if (name in wide.columns)
+                else pd.Series(math.nan, index=episodes.index)
+            )
             label = own.get(name) or _measure_label(name, registry)
             spec_unit = registry[name]
         else:
