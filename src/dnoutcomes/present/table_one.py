@@ -402,7 +402,7 @@ def table_one(
     ['Overall (n = 290)', 'Dry needling alone (n = 77)',
      'Dry needling + manual & exercise therapy (n = 137)', 'Manual & exercise therapy (n = 76)']
     >>> table.cells()["Characteristic"].tolist()
-    ['Age, years', 'ODI at baseline']
+    ['Age, years', 'ODI at baseline', 'Missing']
     """
     from dnoutcomes.plots._style import arm_label_n
 
