@@ -6,6 +6,7 @@ so a figure that drew the wrong column, arm or row would fail here.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,13 @@ def test_trajectory_lines_follow_lme4s_fixed_effects(
     ]
     # the observed means' error bars are LineCollections too, one container per arm
     assert len(ax.containers) == 2
-    assert sum(len(c.get_segments()) for c in individual) == clinic_a_expected["lmm"]["n_episodes"]
+    # more than 200 episodes in an arm: a random 200 of them, and the legend says of how many
+    title = ax.get_legend().get_title().get_text()
+    counts = re.search(r"a random (\d+) of ([\d,]+) and ([\d,]+) episodes per arm", title)
+    assert counts is not None, title
+    totals = [int(counts.group(i).replace(",", "")) for i in (2, 3)]
+    assert sum(totals) == clinic_a_expected["lmm"]["n_episodes"]
+    assert [len(c.get_segments()) for c in individual] == [min(200, t) for t in totals]
 
 
 def test_improvement_points_and_responder_shares(
