@@ -53,25 +53,73 @@ def test_plot_forest_log_scale_puts_the_null_at_one() -> None:
     assert null.get_xdata()[0] == 1.0
 
 
-def test_plot_effects_gives_each_outcome_its_own_axis_and_unit(effects: pd.DataFrame) -> None:
+def _texts(ax: object, gid: str) -> list[str]:
+    texts = ax.texts  # type: ignore[attr-defined]
+    return [t.get_text().replace("\n", " ") for t in texts if t.get_gid() == gid]
+
+
+def test_plot_effects_shares_one_axis_per_unit(effects: pd.DataFrame) -> None:
     fig = plot_effects(effects, reference="dn_only", comparator="dn_manual_exercise")
-    axes = fig.axes
-    assert len(axes) == 3
-    for ax, row in zip(axes, effects.itertuples(), strict=True):
-        (point,) = [line for line in ax.lines if line.get_marker() == "s"]
-        assert point.get_xdata()[0] == row.estimate
-        np.testing.assert_array_equal(_whiskers(ax)[0], [row.conf_low, row.conf_high])
-        lo, hi = ax.get_xlim()
-        assert lo < min(row.conf_low, 0.0) and hi > max(row.conf_high, 0.0)
-    labels = [ax.get_ylabel() for ax in axes]
-    assert labels[0] == "Numeric Pain Rating Scale, discharge\n(points, n = 400)"
-    assert "(degrees, n = 380)" in labels[2]
-    notes = [ax.texts[0].get_text() for ax in axes]
-    assert notes[0] == "\u22120.80 (\u22121.20 to \u22120.40)\np < 0.001"
-    assert notes[1].endswith("p < 0.001; Holm p < 0.001")
-    assert notes[2].endswith("p = 0.030; Holm p = 0.030")
+    points_ax, degrees_ax = fig.axes  # NPRS and ODI are both in points: one panel
+    assert points_ax.get_title(loc="left") == "Difference in points"
+    assert degrees_ax.get_title(loc="left") == "Difference in degrees"
+    (points,) = [line for line in points_ax.lines if line.get_marker() == "s"]
+    np.testing.assert_array_equal(points.get_xdata(), [-0.8, -5.2])
+    np.testing.assert_array_equal(points.get_ydata(), [1.0, 0.0])
+    np.testing.assert_array_equal(_whiskers(points_ax), [[-1.2, -0.4], [-8.0, -2.4]])
+    lo, hi = points_ax.get_xlim()  # one x-range holds both rows and 0
+    assert lo < -8.0 and hi > 0.0
+    assert [t.get_text() for t in points_ax.get_yticklabels()] == [
+        "NPRS, discharge (n = 400)",
+        "ODI, discharge (n = 390)",
+    ]
+    assert _texts(points_ax, "estimate") == [
+        "\u22120.80 (\u22121.20 to \u22120.40); p < 0.001",
+        "\u22125.20 (\u22128.00 to \u22122.40); p < 0.001; Holm p < 0.001",
+    ]
+    assert _texts(degrees_ax, "estimate") == ["4.10 (0.50 to 7.70); p = 0.030; Holm p = 0.030"]
     title = fig.get_suptitle()
     assert title == "Dry needling + manual & exercise therapy minus Dry needling alone"
+
+
+def test_favours_labels_follow_the_measure_direction(effects: pd.DataFrame) -> None:
+    fig = plot_effects(effects, reference="dn_only", comparator="dn_manual_exercise")
+    points_ax, degrees_ax = fig.axes
+    # lower is better for NPRS/ODI: a negative difference favours the comparator
+    assert _texts(points_ax, "favours") == [
+        "\u2190 favours Dry needling + manual & exercise therapy",
+        "favours Dry needling alone \u2192",
+    ]
+    # higher is better for flexion: a positive difference favours the comparator
+    assert _texts(degrees_ax, "favours") == [
+        "\u2190 favours Dry needling alone",
+        "favours Dry needling + manual & exercise therapy \u2192",
+    ]
+    unnamed = plot_effects(effects.iloc[:1])
+    assert _texts(unnamed.axes[0], "favours") == [
+        "\u2190 favours comparator",
+        "favours reference \u2192",
+    ]
+
+
+def test_one_unit_opposite_directions_get_separate_panels() -> None:
+    from dnoutcomes.contract.measures import Measure, default_registry
+
+    registry = default_registry().with_measure(
+        Measure("grip", "Grip strength", "points", 0, 50, False, "higher")
+    )
+    frame = pd.DataFrame(
+        {
+            "measure": ["nprs", "grip", "odi"],
+            "timepoint": ["discharge"] * 3,
+            "estimate": [-1.0, 2.0, -3.0],
+            "conf_low": [-2.0, 1.0, -5.0],
+            "conf_high": [0.0, 3.0, -1.0],
+        }
+    )
+    fig = plot_effects(frame, registry=registry)
+    assert [len(ax.get_yticklabels()) for ax in fig.axes] == [2, 1]
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["Difference in points"] * 2
 
 
 def test_plot_site_forest_draws_sites_and_the_pooled_diamond() -> None:
@@ -100,6 +148,16 @@ def test_plot_site_forest_draws_sites_and_the_pooled_diamond() -> None:
     ]
     assert ax.get_title(loc="left").startswith("\u03c4\u00b2 = 0, I\u00b2 = 0%")
     assert ax.get_xlabel() == "Adjusted difference in Numeric Pain Rating Scale (points)"
+    assert _texts(ax, "estimate") == [
+        "\u22120.90 (\u22121.50 to \u22120.30)",
+        "\u22120.50 (\u22121.20 to 0.20)",
+        "\u22120.75 (\u22121.20 to \u22120.30)",
+    ]
+    assert _texts(ax, "favours") == ["\u2190 favours comparator", "favours reference \u2192"]
+    named = plot_site_forest(
+        sites, pooled=pooled, reference="dn_only", comparator="dn_manual_exercise"
+    )
+    assert _texts(named, "favours")[0] == "\u2190 favours Dry needling + manual & exercise therapy"
 
 
 def test_site_frame_without_pooled_numbers_is_refused() -> None:
@@ -156,6 +214,16 @@ def test_docstring_examples_run() -> None:
     import doctest
 
     from dnoutcomes.plots import forest as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+def test_effects_docstring_examples_run() -> None:
+    import doctest
+
+    from dnoutcomes.plots import effects as module
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

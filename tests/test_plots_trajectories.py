@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection, PolyCollection
 
+from dnoutcomes.errors import RequestError
 from dnoutcomes.plots.trajectories import plot_trajectories
 from dnoutcomes.stats.mixed import compare_trajectories
 
@@ -71,6 +72,63 @@ def test_observed_means_and_individual_lines(result: SimpleNamespace) -> None:
     containers = {c.get_label(): c for c in ax.containers}
     marks = containers["Dry needling alone, observed"].lines[0]
     np.testing.assert_allclose(marks.get_ydata(), result.means["estimate"][:5] + 0.2)
+
+
+def _many(n_per_arm: int) -> pd.DataFrame:
+    ids = np.r_[[f"a{i}" for i in range(n_per_arm)], [f"b{i}" for i in range(n_per_arm + 50)]]
+    arms = np.where(np.char.startswith(ids.astype(str), "a"), "dn_only", "dn_manual_exercise")
+    return pd.DataFrame(
+        {
+            "episode_id": np.repeat(ids, 3),
+            "arm": np.repeat(arms, 3),
+            "weeks": np.tile([0.0, 2.0, 4.0], len(ids)),
+            "value": np.tile([7.0, 5.0, 3.0], len(ids)),
+        }
+    )
+
+
+def _drawn(ax: Any, arm: str) -> list[np.ndarray]:
+    (lines,) = [c for c in ax.collections if c.get_gid() == f"individual:{arm}"]
+    return list(lines.get_segments())
+
+
+def test_many_episodes_draw_a_random_sample_of_lines(result: SimpleNamespace) -> None:
+    individual = _many(1000)
+    ax = plot_trajectories(result, individual=individual)
+    for arm in ("dn_only", "dn_manual_exercise"):
+        segments = _drawn(ax, arm)
+        assert len(segments) == 200  # one line per sampled episode, each whole
+        assert all(seg.shape == (3, 2) for seg in segments)
+    title = ax.get_legend().get_title().get_text()
+    assert title.endswith("Thin lines: a random 200 of 1,000 and 1,050 episodes per arm")
+    # the same lines on every run; another generator draws others
+    again = plot_trajectories(result, individual=individual)
+    first = ax.collections[0].get_segments()
+    assert [s.tolist() for s in again.collections[0].get_segments()] == [s.tolist() for s in first]
+
+
+def test_sample_is_drawn_by_episode_with_the_rng_given(result: SimpleNamespace) -> None:
+    individual = _many(300)
+    individual["value"] = individual["episode_id"].str[1:].astype(float)  # value = episode no.
+    a = plot_trajectories(result, individual=individual, max_lines=20, rng=1)
+    b = plot_trajectories(result, individual=individual, max_lines=20, rng=np.random.default_rng(1))
+    c = plot_trajectories(result, individual=individual, max_lines=20, rng=2)
+
+    def episodes(ax: Any) -> set[float]:
+        return {float(seg[0, 1]) for seg in _drawn(ax, "dn_only")}
+
+    assert len(episodes(a)) == 20 and episodes(a) == episodes(b) != episodes(c)
+
+
+def test_few_episodes_or_no_limit_draw_every_line(result: SimpleNamespace) -> None:
+    individual = _many(150)
+    ax = plot_trajectories(result, individual=individual)
+    assert len(_drawn(ax, "dn_only")) == 150 and len(_drawn(ax, "dn_manual_exercise")) == 200
+    assert "Thin lines" not in ax.get_legend().get_title().get_text()
+    every = plot_trajectories(result, individual=_many(400), max_lines=None)
+    assert len(_drawn(every, "dn_manual_exercise")) == 450
+    with pytest.raises(RequestError, match="max_lines must be at least 1"):
+        plot_trajectories(result, individual=individual, max_lines=0)
 
 
 def test_result_plot_draws_the_results_observed_means(clinic_a_dataset: Any) -> None:

@@ -6,6 +6,7 @@ so a figure that drew the wrong column, arm or row would fail here.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,13 @@ def test_trajectory_lines_follow_lme4s_fixed_effects(
     ]
     # the observed means' error bars are LineCollections too, one container per arm
     assert len(ax.containers) == 2
-    assert sum(len(c.get_segments()) for c in individual) == clinic_a_expected["lmm"]["n_episodes"]
+    # more than 200 episodes in an arm: a random 200 of them, and the legend says of how many
+    title = ax.get_legend().get_title().get_text()
+    counts = re.search(r"a random (\d+) of ([\d,]+) and ([\d,]+) episodes per arm", title)
+    assert counts is not None, title
+    totals = [int(counts.group(i).replace(",", "")) for i in (2, 3)]
+    assert sum(totals) == clinic_a_expected["lmm"]["n_episodes"]
+    assert [len(c.get_segments()) for c in individual] == [min(200, t) for t in totals]
 
 
 def test_improvement_points_and_responder_shares(
@@ -109,15 +116,21 @@ def test_effects_forest_draws_rs_ancova(
 ) -> None:
     fig = figures["05-effects-forest"]
     expected = clinic_a_expected["ancova"]
-    assert len(fig.axes) == len(expected)
-    for ax, row in zip(fig.axes, expected, strict=True):
+    # one panel per unit: the rows of all panels, top to bottom, are R's rows in order
+    points, whiskers, labels = [], [], []
+    for ax in fig.axes:
         (point,) = [ln for ln in ax.lines if ln.get_marker() == "s"]
-        assert point.get_xdata()[0] == pytest.approx(row["estimate"], rel=1e-6)
+        points.extend(np.asarray(point.get_xdata(), dtype=float))
         (whisker,) = [c for c in ax.collections if isinstance(c, LineCollection)]
-        low, high = whisker.get_segments()[0][:, 0]
+        whiskers.extend(seg[:, 0] for seg in whisker.get_segments())
+        labels.extend(t.get_text() for t in ax.get_yticklabels())
+    units = [row["measure"] for row in expected]
+    assert len(points) == len(expected), units
+    for x, (low, high), label, row in zip(points, whiskers, labels, expected, strict=True):
+        assert x == pytest.approx(row["estimate"], rel=1e-6)
         assert low == pytest.approx(row["ci_low"], rel=1e-6)
         assert high == pytest.approx(row["ci_high"], rel=1e-6)
-        assert f"n = {row['n']}" in ax.get_ylabel()
+        assert f"n = {row['n']}" in label
 
 
 def test_site_forest_draws_metafors_pooled_estimate(
@@ -207,10 +220,14 @@ def test_every_figure_builds_from_the_sample_and_draws_its_results() -> None:
         effects = compare_outcomes(dataset).frame
         fig = drawn["05-effects-forest"].figure
         assert fig is not None
-        assert len(fig.axes) == len(effects)
-        for ax, estimate in zip(fig.axes, effects["estimate"], strict=True):
-            (point,) = [ln for ln in ax.lines if ln.get_marker() == "s"]
-            assert point.get_xdata()[0] == estimate
+        drawn_estimates = [
+            float(x)
+            for ax in fig.axes
+            for ln in ax.lines
+            if ln.get_marker() == "s"
+            for x in ln.get_xdata()
+        ]
+        assert sorted(drawn_estimates) == sorted(effects["estimate"].tolist())
     finally:
         plt.close("all")
 

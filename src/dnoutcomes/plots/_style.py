@@ -12,16 +12,15 @@ remaining colours chosen from a checksum of its name, which is the same on every
 
 from __future__ import annotations
 
-import os
-import tempfile
 import textwrap
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from dnoutcomes.errors import RequestError
+from dnoutcomes.plots._export import ImageFormat, figure_size, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -44,6 +43,7 @@ __all__ = [
     "measure_unit",
     "new_axes",
     "new_figure",
+    "figure_size",
     "plot_style",
     "save_figure",
     "style_rc",
@@ -51,7 +51,6 @@ __all__ = [
     "wrap_label",
 ]
 
-ImageFormat = Literal["png", "svg"]
 
 #: The settings file every figure is drawn with.
 STYLE_FILE: Path = Path(__file__).with_name("dnoutcomes.mplstyle")
@@ -441,41 +440,3 @@ def measure_label(
     unit = measure_unit(measure, registry)
     text = f"{prefix}{name}" if prefix else name
     return f"{text} ({unit})" if unit else text
-
-
-def save_figure(fig: Figure, path: str | os.PathLike[str], *, format: ImageFormat = "png") -> Path:
-    """Write a figure to ``path`` atomically (temporary file, then rename).
-
-    Parameters
-    ----------
-    fig
-        The figure.
-    path
-        Where to write it; the folder must exist.
-    format
-        ``"png"`` (200 dpi) or ``"svg"`` (text kept as text).
-
-    Returns
-    -------
-    Path
-        The path written.
-
-    Notes
-    -----
-    SVG files carry no creation date, so the same figure gives the same bytes.
-    """
-    target = Path(path)
-    metadata: dict[str, Any] = {"Date": None} if format == "svg" else {"Software": None}
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            with plot_style():
-                fig.savefig(fh, format=format, metadata=metadata)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target

@@ -1,4 +1,5 @@
-"""Forest plots: effects across outcomes (each in its own units) and site estimates pooled."""
+"""Forest plots: estimates with CIs, site estimates pooled, adjusted means by arm
+(:func:`plot_effects`, the effects across outcomes, lives in :mod:`dnoutcomes.plots.effects`)."""
 
 from __future__ import annotations
 
@@ -10,41 +11,28 @@ import pandas as pd
 
 from dnoutcomes.errors import RequestError
 from dnoutcomes.plots._data import attribute, tidy_frame
+from dnoutcomes.plots._forest_common import POINT as _POINT
+from dnoutcomes.plots._forest_common import draw_favours, favours, format_p
+from dnoutcomes.plots._forest_common import fmt as _fmt
 from dnoutcomes.plots._style import (
     MUTED,
-    OKABE_ITO,
     _lookup_measure,
     arm_colour,
-    arm_label,
     arm_label_n,
     measure_label,
     measure_name,
     measure_unit,
     new_axes,
-    new_figure,
     plot_style,
     timepoint_label,
     wrap_label,
 )
+from dnoutcomes.plots.effects import plot_effects
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
 __all__ = ["format_p", "plot_adjusted_means", "plot_effects", "plot_forest", "plot_site_forest"]
-
-_POINT = OKABE_ITO["black"]
-
-
-def format_p(p: float) -> str:
-    """Format a p-value for a figure: ``p = 0.012``, ``p < 0.001``, ``""`` when missing."""
-    if p is None or not np.isfinite(p):
-        return ""
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.2f}".replace("-", "\u2212")
 
 
 def plot_forest(
@@ -142,136 +130,14 @@ def plot_forest(
     return ax
 
 
-def plot_effects(
-    effects: Any,
-    *,
-    reference: str | None = None,
-    comparator: str | None = None,
-    registry: Any | None = None,
-) -> Figure:
-    """Draw the adjusted differences of several outcomes, each on its own scale and unit.
-
-    Parameters
-    ----------
-    effects
-        A frame (or a result whose ``to_frame()`` gives one) with one row per outcome and the
-        columns ``measure``, ``timepoint``, ``estimate``, ``conf_low``, ``conf_high``; used
-        when present: ``p_value``, ``p_holm`` (Holm-adjusted p), ``n``, ``reference``,
-        ``comparator``, ``role`` (the primary outcome is said to be primary instead of
-        showing a Holm p).
-    reference, comparator
-        The arms compared, for the title (default: the frame's columns, else the result's
-        attributes).
-    registry
-        The measure registry giving names and units.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        One row of axes per outcome, in the frame's order. Each axes holds one point at the
-        estimate, one whisker from ``conf_low`` to ``conf_high`` and a dashed line at 0; its
-        x-axis is in the outcome's unit; the p-values are written at the right.
-
-    Raises
-    ------
-    RequestError
-        When a column is missing or the frame is empty.
-
-    Notes
-    -----
-    Each outcome keeps its own x-range (its CI and 0, with a margin) because outcomes are in
-    different units. The estimate is comparator minus reference; whether a negative
-    difference is better depends on the measure's direction, which the row label says.
-
-    Examples
-    --------
-    >>> from dnoutcomes.sample import generate
-    >>> from dnoutcomes.stats import compare_outcomes
-    >>> dataset = generate(episodes=300, seed=1).to_dataset()
-    >>> fig = plot_effects(compare_outcomes(dataset))
-    >>> len(fig.axes), fig.get_suptitle()
-    (5, 'Dry needling + manual & exercise therapy minus Dry needling alone')
-    """
-    frame = tidy_frame(
-        effects,
-        attributes=("to_frame", "effects"),
-        required=("measure", "timepoint", "estimate", "conf_low", "conf_high"),
-        figure="effects forest plot",
-    )
-    reference = reference or _first(frame, "reference") or attribute(effects, "reference")
-    comparator = comparator or _first(frame, "comparator") or attribute(effects, "comparator")
-    n = len(frame)
-    with plot_style():
-        fig, axes = new_figure(nrows=n, ncols=1, size=(8.0, 1.0 + 0.9 * n), squeeze=False)
-        for i, (ax, row) in enumerate(zip(axes[:, 0], frame.itertuples(index=False), strict=True)):
-            _effect_row(ax, row, registry=registry, last=i == n - 1)
-        if reference and comparator:
-            fig.suptitle(
-                f"{arm_label(str(comparator))} minus {arm_label(str(reference))}",
-                x=0.02,
-                ha="left",
-                fontsize=12,
-            )
-    return fig
-
-
-def _effect_row(ax: Axes, row: Any, *, registry: Any | None, last: bool) -> None:
-    measure = str(row.measure)
-    unit = measure_unit(measure, registry)
-    est, low, high = float(row.estimate), float(row.conf_low), float(row.conf_high)
-    ax.axvline(0.0, color=MUTED, linewidth=1, linestyle="--", zorder=0)
-    ax.hlines([0.0], [low], [high], color=_POINT, linewidth=1.8)
-    ax.plot([est], [0.0], marker="s", linestyle="none", color=_POINT, markersize=7)
-    span = max(abs(low), abs(high), abs(est), 1e-9)
-    left, right = min(low, 0.0), max(high, 0.0)
-    pad = 0.12 * max(right - left, span)
-    ax.set_xlim(left - pad, right + pad)
-    ax.set_ylim(-0.6, 0.6)
-    ax.set_yticks([])
-    for side in ("left", "top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(axis="x", labelsize=9)
-    n_text = f", n = {int(row.n)}" if hasattr(row, "n") and pd.notna(row.n) else ""
-    name = f"{measure_name(measure, registry)}, {timepoint_label(str(row.timepoint)).lower()}"
-    detail = f"{unit}{n_text}".removeprefix(", ")
-    ax.set_ylabel(
-        f"{name}\n({detail})" if detail else name,
-        rotation=0,
-        ha="right",
-        va="center",
-        fontsize=10,
-    )
-    p_parts = []
-    if hasattr(row, "p_value"):
-        p_parts.append(format_p(float(row.p_value)))
-    if getattr(row, "role", "") == "primary":
-        p_parts.append("primary outcome")
-    elif hasattr(row, "p_holm") and pd.notna(row.p_holm):
-        p_parts.append(format_p(float(row.p_holm)).replace("p", "Holm p", 1))
-    ax.annotate(
-        f"{_fmt(est)} ({_fmt(low)} to {_fmt(high)})\n" + "; ".join(p for p in p_parts if p),
-        xy=(1.02, 0.5),
-        xycoords="axes fraction",
-        va="center",
-        fontsize=9,
-    )
-    if last:
-        ax.set_xlabel("Difference (comparator \u2212 reference) with 95% CI, in each unit")
-
-
-def _first(frame: pd.DataFrame, column: str) -> str | None:
-    if column in frame.columns and len(frame):
-        value = frame[column].iloc[0]
-        return None if pd.isna(value) else str(value)
-    return None
-
-
 def plot_site_forest(
     meta: Any,
     *,
     pooled: Mapping[str, float] | None = None,
     measure: str = "nprs",
     registry: Any | None = None,
+    reference: str | None = None,
+    comparator: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Draw per-site estimates with the pooled random-effects diamond, τ² and I².
@@ -289,7 +155,10 @@ def plot_site_forest(
     measure
         The outcome, for the x-axis label with its unit.
     registry
-        The measure registry.
+        The measure registry (names, units, directions).
+    reference, comparator
+        The arms, for the "favours" labels (default the result's; "reference" and
+        "comparator" when unknown).
     ax
         Axes to draw on; a new figure when None.
 
@@ -298,7 +167,10 @@ def plot_site_forest(
     matplotlib.axes.Axes
         One square and whisker per site, top to bottom in the frame's order, at y = number
         of sites … 1; the pooled diamond (a ``Polygon`` with vertices at ``conf_low``,
-        ``estimate``, ``conf_high``) at y = 0; the x-axis in the measure's unit.
+        ``estimate``, ``conf_high``) at y = 0; the x-axis in the measure's unit; at the
+        right of each row its "estimate (low to high)" (texts with gid ``estimate``, the
+        pooled one in bold); under the axis "← favours …" and "favours … →" (gid
+        ``favours``), direction-aware as in :func:`plot_effects`.
 
     Raises
     ------
@@ -355,6 +227,34 @@ def plot_site_forest(
         ax.set_ylim(-0.8, n + 0.7)
         ax.spines["left"].set_visible(False)
         ax.tick_params(axis="y", length=0)
+        texts = [
+            f"{_fmt(e)} ({_fmt(lo)} to {_fmt(hi)})" if np.isfinite(e) else ""
+            for e, lo, hi in zip(
+                est,
+                sites["conf_low"].to_numpy(dtype=float),
+                sites["conf_high"].to_numpy(dtype=float),
+                strict=True,
+            )
+        ]
+        texts.append(f"{_fmt(p_est)} ({_fmt(p_low)} to {_fmt(p_high)})")
+        for yi, text in zip([*y, 0.0], texts, strict=True):
+            ax.annotate(
+                text,
+                xy=(1.02, yi),
+                xycoords=("axes fraction", "data"),
+                va="center",
+                fontsize=9,
+                fontweight="bold" if yi == 0.0 else "normal",
+                gid="estimate",
+            )
+        labels_lr = favours(
+            measure,
+            registry,
+            reference or attribute(meta, "reference"),
+            comparator or attribute(meta, "comparator"),
+        )
+        if labels_lr is not None:
+            draw_favours(ax, labels_lr, offset=-44.0)
         ax.set_xlabel(
             f"Adjusted difference in {measure_name(measure, registry)}"
             + (f" ({measure_unit(measure, registry)})" if measure_unit(measure, registry) else "")

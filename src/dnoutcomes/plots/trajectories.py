@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from dnoutcomes.errors import RequestError
 from dnoutcomes.plots._data import attribute, tidy_frame
 from dnoutcomes.plots._style import (
     _lookup_measure,
@@ -40,6 +41,8 @@ def plot_trajectories(
     measure: str | None = None,
     registry: Any | None = None,
     full_range: bool = True,
+    max_lines: int | None = 200,
+    rng: np.random.Generator | int | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Draw the mean of a measure over weeks by arm: model-based means with 95 % bands.
@@ -59,6 +62,13 @@ def plot_trajectories(
     individual
         Optional raw values, one row per assessment: ``episode_id``, ``arm``, ``weeks``,
         ``value``; each episode is drawn as a thin faint line.
+    max_lines
+        The most individual lines drawn per arm: an arm with more episodes shows a random
+        sample of this many (without replacement), and the legend says so, so that tens of
+        thousands of episodes do not merge into a solid block. ``None`` draws every episode.
+    rng
+        The random generator (or seed) of that sample; default ``numpy.random.default_rng(0)``
+        so that a figure draws the same lines on every run.
     measure
         The measure, for the y label (default the result's).
     registry
@@ -78,7 +88,9 @@ def plot_trajectories(
         ``conf_high``; observed means as an errorbar container labelled "<arm>, observed";
         the legend (above the axes) is titled with what is drawn and the numbers of
         episodes and values; the
-        individual lines in one ``LineCollection`` per arm (gid ``individual:<arm>``).
+        individual lines in one ``LineCollection`` per arm (gid ``individual:<arm>``), one
+        segment per episode drawn; when an arm was sampled, the legend title ends with
+        "Thin lines: a random N of M episodes per arm" (M per arm when they differ).
 
     Raises
     ------
@@ -110,8 +122,9 @@ def plot_trajectories(
     arms = [str(a) for a in pd.unique(means["arm"].astype(str))]
     with plot_style():
         fig, ax = new_axes(ax)
+        sampled: list[tuple[int, int]] = []
         if individual is not None:
-            _individual_lines(ax, individual, arms)
+            sampled = _individual_lines(ax, individual, arms, max_lines=max_lines, rng=rng)
         for arm in arms:
             rows = means.loc[means["arm"].astype(str) == arm].sort_values("weeks")
             colour = arm_colour(arm)
@@ -153,6 +166,12 @@ def plot_trajectories(
             parts.append(f"(n = {n_episodes} episodes, {n_obs} values)")
         # with observed means the title is long: the counts go on a second line
         title = ("\n" if drawn is not None else " ").join(parts)
+        if any(shown < total for shown, total in sampled):
+            totals = " and ".join(f"{total:,}" for _, total in sampled)
+            title += (
+                f"\nThin lines: a random {max(s for s, _ in sampled):,} of {totals} episodes "
+                "per arm"
+            )
         ax.legend(
             loc="lower left",
             bbox_to_anchor=(0.0, 1.0),
@@ -192,7 +211,16 @@ def _observed_points(ax: Axes, observed: pd.DataFrame, arms: list[str]) -> pd.Da
     return frame
 
 
-def _individual_lines(ax: Axes, individual: pd.DataFrame, arms: list[str]) -> None:
+def _individual_lines(
+    ax: Axes,
+    individual: pd.DataFrame,
+    arms: list[str],
+    *,
+    max_lines: int | None,
+    rng: np.random.Generator | int | None,
+) -> list[tuple[int, int]]:
+    """Draw each arm's episodes (a sample of ``max_lines`` when there are more); return
+    (episodes drawn, episodes present) per arm with values."""
     from matplotlib.collections import LineCollection
 
     frame = tidy_frame(
@@ -201,12 +229,28 @@ def _individual_lines(ax: Axes, individual: pd.DataFrame, arms: list[str]) -> No
         required=("episode_id", "arm", "weeks", "value"),
         figure="trajectory plot (individual lines)",
     )
+    if max_lines is not None and max_lines < 1:
+        raise RequestError(
+            f"trajectory plot: max_lines must be at least 1 or None; got {max_lines}. "
+            "Give, say, 200."
+        )
+    generator = (
+        rng
+        if isinstance(rng, np.random.Generator)
+        else np.random.default_rng(0 if rng is None else rng)
+    )
     frame = frame.loc[frame["weeks"].notna() & frame["value"].notna()]
     frame = frame.sort_values(["episode_id", "weeks"], kind="stable")
+    counts: list[tuple[int, int]] = []
     for arm in arms:
         rows = frame.loc[frame["arm"].astype(str) == arm]
         if rows.empty:
             continue
+        episodes = pd.unique(rows["episode_id"])
+        if max_lines is not None and len(episodes) > max_lines:
+            keep = generator.choice(len(episodes), size=max_lines, replace=False)
+            rows = rows.loc[rows["episode_id"].isin(episodes[np.sort(keep)])]
+        counts.append((int(rows["episode_id"].nunique()), len(episodes)))
         xy = rows[["weeks", "value"]].to_numpy(dtype=float)
         ids = rows["episode_id"].to_numpy()
         starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
@@ -216,9 +260,10 @@ def _individual_lines(ax: Axes, individual: pd.DataFrame, arms: list[str]) -> No
                 segments,
                 colors=arm_colour(arm),
                 linewidths=0.5,
-                alpha=0.08,
+                alpha=0.08 if len(segments) > 50 else 0.25,
                 gid=f"individual:{arm}",
                 rasterized=True,  # hundreds of faint lines: keep SVG files small
                 zorder=0,
             )
         )
+    return counts
