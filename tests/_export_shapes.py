@@ -396,5 +396,256 @@ def write_redcap(ds: Dataset, folder: Path, *, labels: bool = False) -> dict[str
     return paths
 
 
-def _unused(_: Any) -> None:  # keeps json imported for the FHIR half below
-    json.dumps(_)
+# ----------------------------------------------------------------------------- FHIR
+
+EX = "https://example.org/fhir"
+LOINC = "http://loinc.org"
+OBSERVATION_CODES = {"nprs": f"{LOINC}|72514-3", "odi": f"{LOINC}|97909-6"}
+#: Measures sent as QuestionnaireResponse items (linkId = measure name).
+QUESTIONNAIRE_MEASURES = tuple(m for m in MEASURES if m not in OBSERVATION_CODES)
+PROCEDURE_FLAGS = (
+    "dn_performed", "manual_therapy", "exercise_therapy", "postural_correction",
+    "pain_education", "electrical_stimulation",
+)  # fmt: skip
+
+
+def _ref(kind: str, rid: str) -> dict[str, str]:
+    return {"reference": f"{kind}/{rid}"}
+
+
+def _coding(system: str, code: str) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code}]}
+
+
+def _ext(name: str, key: str, value: Any) -> dict[str, Any]:
+    return {"url": f"{EX}/StructureDefinition/{name}", key: value}
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {k: (None if (not isinstance(v, tuple) and pd.isna(v)) else v) for k, v in r.items()}
+        for r in frame.astype(object).to_dict("records")
+    ]
+
+
+def fhir_bundle(ds: Dataset) -> dict[str, Any]:
+    """A searchset Bundle of the dataset (names, MRNs and addresses included, as an EHR
+    would send them: the import must drop them)."""
+    p, e, s, o, a = ds.patients, ds.episodes, ds.sessions, ds.outcomes, ds.adverse_events
+    res: list[dict[str, Any]] = []
+    for site in sorted(p["site_id"].unique()):
+        res.append({"resourceType": "Organization", "id": f"org-{site}", "name": site})
+    for t in sorted(e["therapist_id"].unique()):
+        res.append({"resourceType": "Practitioner", "id": t, "name": [{"family": "Smith"}]})
+    first = e.groupby("patient_id")["start_date"].min()
+    for i, r in enumerate(_rows(p)):
+        year = first[r["patient_id"]].year - (90 if r["age_top_coded"] else int(r["age"]))
+        pid = r["patient_id"]
+        res.append(
+            {
+                "resourceType": "Patient",
+                "id": pid,
+                "identifier": [{"system": "urn:oid:1.2.36.146.595.217.0.1",
+                                "value": f"MRN{100000 + i}"}],
+                "name": [{"family": "Doe", "given": ["Jane"]}],
+                "telecom": [{"system": "phone", "value": "555-123-4567"}],
+                "address": [{"line": ["1 Main St"], "city": "Springfield"}],
+                "gender": r["sex"],
+                "birthDate": f"{year:04d}",
+                "managingOrganization": _ref("Organization", f"org-{r['site_id']}"),
+            }
+        )
+        onset = first[pid] - pd.Timedelta(days=int(round(r["symptom_weeks"] * 7)))
+        res.append(
+            {
+                "resourceType": "Condition",
+                "id": f"cond-{pid}",
+                "subject": _ref("Patient", pid),
+                "code": _coding(f"{EX}/CodeSystem/lbp-condition", r["condition"]),
+                "onsetDateTime": onset.strftime("%Y-%m-%d"),
+            }
+        )
+        for c in r["contraindications"]:
+            res.append(
+                {
+                    "resourceType": "Condition",
+                    "id": f"ci-{pid}-{c}",
+                    "subject": _ref("Patient", pid),
+                    "code": _coding(f"{EX}/CodeSystem/contraindication", c),
+                }
+            )
+    for r in _rows(e):
+        types = []
+        if r["arm_declared"] is not None:
+            types.append({"system": f"{EX}/CodeSystem/arm", "code": r["arm_declared"]})
+        if r["discharge_reason"] is not None:
+            types.append({"system": f"{EX}/CodeSystem/discharge", "code": r["discharge_reason"]})
+        period = {"start": r["start_date"].strftime("%Y-%m-%d")}
+        if r["end_date"] is not None:
+            period["end"] = r["end_date"].strftime("%Y-%m-%d")
+        res.append(
+            {
+                "resourceType": "EpisodeOfCare",
+                "id": r["episode_id"],
+                "status": "finished",
+                "patient": _ref("Patient", r["patient_id"]),
+                "careManager": _ref("Practitioner", r["therapist_id"]),
+                "type": [{"coding": types}],
+                "period": period,
+            }
+        )
+    for r in _rows(s):
+        sid = r["session_id"]
+        enc: dict[str, Any] = {
+            "resourceType": "Encounter",
+            "id": sid,
+            "status": "finished",
+            "episodeOfCare": [_ref("EpisodeOfCare", r["episode_id"])],
+            "period": {"start": r["session_date"].strftime("%Y-%m-%d")},
+        }
+        if r["duration_min"] is not None:
+            enc["length"] = {"value": r["duration_min"], "unit": "min",
+                             "system": "http://unitsofmeasure.org", "code": "min"}
+        res.append(enc)
+        for flag in PROCEDURE_FLAGS:
+            if r[flag] is None:
+                continue
+            proc: dict[str, Any] = {
+                "resourceType": "Procedure",
+                "id": f"{sid}-{flag}",
+                "status": "completed" if r[flag] else "not-done",
+                "code": _coding(f"{EX}/CodeSystem/procedure", flag),
+                "encounter": _ref("Encounter", sid),
+            }
+            if flag == "dn_performed":
+                ext = []
+                if r["needles"] is not None:
+                    ext.append(_ext("needles", "valueInteger", int(r["needles"])))
+                if r["max_depth_mm"] is not None:
+                    ext.append(_ext("max-depth-mm", "valueDecimal", r["max_depth_mm"]))
+                if r["twitch_response"] is not None:
+                    ext.append(_ext("twitch", "valueBoolean", bool(r["twitch_response"])))
+                proc["extension"] = ext
+                proc["bodySite"] = [_coding(f"{EX}/CodeSystem/muscle", m) for m in r["muscles"]]
+            res.append(proc)
+        for m in r["modalities"]:
+            res.append(
+                {
+                    "resourceType": "Procedure",
+                    "id": f"{sid}-{m}",
+                    "status": "completed",
+                    "code": _coding(f"{EX}/CodeSystem/modality", m),
+                    "encounter": _ref("Encounter", sid),
+                }
+            )
+    ep_patient = e.set_index("episode_id")["patient_id"]
+    keys = ["episode_id", "session_id", "assessed_on", "timepoint"]
+    o = o.assign(session_id=o["session_id"].astype(object).where(o["session_id"].notna()),
+                 timepoint=o["timepoint"].astype(str))
+    qr_rows = o[o["measure"].isin(QUESTIONNAIRE_MEASURES)]
+    for i, r in enumerate(_rows(o[o["measure"].isin(list(OBSERVATION_CODES))])):
+        system, code = OBSERVATION_CODES[r["measure"]].split("|")
+        obs: dict[str, Any] = {
+            "resourceType": "Observation",
+            "id": f"obs-{i}",
+            "status": "final",
+            "extension": [_ext("timepoint", "valueCode", r["timepoint"])],
+            "code": {"coding": [{"system": system, "code": code}]},
+            "subject": _ref("Patient", ep_patient[r["episode_id"]]),
+            "effectiveDateTime": r["assessed_on"].strftime("%Y-%m-%d"),
+            "valueQuantity": {"value": r["value"]},
+        }
+        if r["session_id"] is not None:
+            obs["encounter"] = _ref("Encounter", r["session_id"])
+        res.append(obs)
+    grouped = qr_rows.groupby(keys, sort=False, dropna=False)
+    for i, (key, group) in enumerate(grouped):
+        episode, session, when, tp = key
+        qr: dict[str, Any] = {
+            "resourceType": "QuestionnaireResponse",
+            "id": f"qr-{i}",
+            "status": "completed",
+            "extension": [_ext("timepoint", "valueCode", tp)],
+            "subject": _ref("Patient", ep_patient[episode]),
+            "authored": when.strftime("%Y-%m-%d"),
+            "item": [
+                {"linkId": m, "answer": [{"valueDecimal": v}]}
+                for m, v in zip(group["measure"], group["value"], strict=True)
+            ],
+        }
+        if isinstance(session, str):
+            qr["encounter"] = _ref("Encounter", session)
+        res.append(qr)
+    severity = {"mild": "mild", "significant": "moderate", "serious": "severe"}
+    s_patient = s.set_index("session_id")["episode_id"].map(ep_patient)
+    for r in _rows(a):
+        ae: dict[str, Any] = {
+            "resourceType": "AdverseEvent",
+            "id": r["event_id"],
+            "actuality": "actual",
+            "subject": _ref("Patient", s_patient[r["session_id"]]),
+            "encounter": _ref("Encounter", r["session_id"]),
+            "event": _coding(f"{EX}/CodeSystem/ae-type", r["type"]),
+            "severity": _coding("http://terminology.hl7.org/CodeSystem/adverse-event-severity",
+                                severity[r["severity"]]),
+        }
+        if r["reporter"] == "patient":
+            ae["recorder"] = _ref("Patient", s_patient[r["session_id"]])
+        elif r["reporter"] == "clinician":
+            ae["recorder"] = _ref("Practitioner", e["therapist_id"].iloc[0])
+        if r["resolved_days"] is not None:
+            ae["extension"] = [_ext("resolved-days", "valueDecimal", r["resolved_days"])]
+        res.append(ae)
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [
+            {"fullUrl": f"{EX}/{x['resourceType']}/{x['id']}", "resource": x} for x in res
+        ],
+    }
+
+
+def fhir_mapping(sites: list[str]) -> str:
+    """The mapping a clinic would write for :func:`fhir_bundle`."""
+    lines = ["[patients.sites]"]
+    lines += [f'"Organization/org-{s}" = "{s}"' for s in sites]
+    lines += ["[patients.conditions]"]
+    lines += [f'"{EX}/CodeSystem/lbp-condition|{c}" = "{c}"' for c in CONDITIONS]
+    lines += ["[patients.contraindications]"]
+    lines += [f'"{EX}/CodeSystem/contraindication|{c}" = "{c}"' for c in CONTRAINDICATIONS]
+    lines += [
+        "[episodes]",
+        f'arm_system = "{EX}/CodeSystem/arm"',
+        f'discharge_system = "{EX}/CodeSystem/discharge"',
+        "[sessions.procedures]",
+        *[f'"{EX}/CodeSystem/procedure|{f}" = "{f}"' for f in PROCEDURE_FLAGS],
+        "[sessions.modalities]",
+        *[f'"{EX}/CodeSystem/modality|{m}" = "{m}"' for m in MODALITIES],
+        "[sessions.muscles]",
+        *[f'"{EX}/CodeSystem/muscle|{m}" = "{m}"' for m in MUSCLES],
+        "[sessions.extensions]",
+        f'"{EX}/StructureDefinition/needles" = "needles"',
+        f'"{EX}/StructureDefinition/max-depth-mm" = "max_depth_mm"',
+        f'"{EX}/StructureDefinition/twitch" = "twitch_response"',
+        "[outcomes]",
+        f'timepoint_extension = "{EX}/StructureDefinition/timepoint"',
+        "[outcomes.observations]",
+        *[f'"{code}" = "{m}"' for m, code in OBSERVATION_CODES.items()],
+        "[outcomes.questionnaire_items]",
+        *[f'{m} = "{m}"' for m in QUESTIONNAIRE_MEASURES],
+        "[adverse_events]",
+        f'resolved_extension = "{EX}/StructureDefinition/resolved-days"',
+        "[adverse_events.types]",
+        *[f'"{EX}/CodeSystem/ae-type|{t}" = "{t}"' for t in AE_TYPES],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_fhir(ds: Dataset, folder: Path) -> dict[str, Path]:
+    """Write ``bundle.json`` and ``mapping.toml`` into ``folder``; return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"bundle": folder / "bundle.json", "mapping": folder / "mapping.toml"}
+    paths["bundle"].write_text(json.dumps(fhir_bundle(ds)), encoding="utf-8")
+    paths["mapping"].write_text(fhir_mapping(sorted(ds.patients["site_id"].unique())),
+                                encoding="utf-8")
+    return paths

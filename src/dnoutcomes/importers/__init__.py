@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dnoutcomes.importers._result import ImportResult
 from dnoutcomes.importers._write import write_import
-# from dnoutcomes.importers.fhir import import_fhir
+from dnoutcomes.importers.fhir import import_fhir
 from dnoutcomes.importers.redcap import import_redcap
 
 __all__ = ["ImportResult", "import_fhir", "import_redcap", "write_import"]
