@@ -54,6 +54,7 @@ _DICTIONARY_HEADERS = {
     "identifier": ("identifier",),
 }
 _IGNORED_METADATA_TYPES = frozenset({"descriptive"})
+_IGNORED_LABELS = frozenset({"complete", "survey_identifier", "survey_timestamp"})
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,8 @@ def read_records(path: str | Path, fields: dict[str, Field]) -> Records:
             continue  # a form's status (Incomplete / Unverified / Complete)
         elif norm(header) in _PSEUDO_LABELS:
             rename[col] = _PSEUDO_LABELS[norm(header)]
-        elif norm(header) in ("complete", "survey_identifier", "survey_timestamp"):
+        elif norm(re.sub(r"\.\d+$", "", header)) in _IGNORED_LABELS:
+            # a form's status, survey metadata (pandas numbers repeated headers: ".1")
             continue
         elif len(labels.get(norm(header), [])) == 1:
             rename[col] = labels[norm(header)][0]

@@ -238,9 +238,11 @@ class _Project:
             empty = pd.Series(False, index=out.index)
             for piece in re.split(r"(\{[^{}]+\})", src):
                 m = _TEMPLATE.fullmatch(piece)
-                value = parts[m.group(1)] if m else pd.Series(piece, index=out.index)
-                empty |= value == ""
-                out = out + value
+                if m is None:
+                    out = out + piece
+                    continue
+                empty |= parts[m.group(1)] == ""
+                out = out + parts[m.group(1)]
             out = out.where(~empty, "")
         else:
             out = parts[src]
