@@ -75,8 +75,9 @@ def _codes(levels: tuple[str, ...]) -> dict[str, str]:
 
 
 def _choices(levels: tuple[str, ...]) -> str:
-    return " | ".join(f"{i + 1}, {level.replace('_', ' ').capitalize()}" for i, level in
-                      enumerate(levels))
+    return " | ".join(
+        f"{i + 1}, {level.replace('_', ' ').capitalize()}" for i, level in enumerate(levels)
+    )
 
 
 def _coded(values: pd.Series, levels: tuple[str, ...]) -> pd.Series:
@@ -104,16 +105,28 @@ def redcap_dictionary(sites: list[str]) -> pd.DataFrame:
         ("age", "demographics", "text", "Age (years, 90+ top-coded)", "", ""),
         ("condition", "demographics", "dropdown", "Condition", _choices(CONDITIONS), ""),
         ("symptom_weeks", "demographics", "text", "Symptom duration (weeks)", "", ""),
-        ("contra", "demographics", "checkbox", "Contraindications", _choices(CONTRAINDICATIONS),
-         ""),
+        (
+            "contra",
+            "demographics",
+            "checkbox",
+            "Contraindications",
+            _choices(CONTRAINDICATIONS),
+            "",
+        ),
         ("intro_note", "demographics", "descriptive", "Please fill in every field.", "", ""),
         ("ep_code", "episode", "text", "Episode code", "", ""),
         ("ep_therapist", "episode", "text", "Therapist", "", ""),
         ("ep_start", "episode", "text", "Start date", "", ""),
         ("ep_end", "episode", "text", "End date", "", ""),
         ("ep_arm", "episode", "dropdown", "Treatment arm", _choices(ARMS), ""),
-        ("ep_discharge", "episode", "dropdown", "Discharge reason",
-         _choices(DISCHARGE_REASONS), ""),
+        (
+            "ep_discharge",
+            "episode",
+            "dropdown",
+            "Discharge reason",
+            _choices(DISCHARGE_REASONS),
+            "",
+        ),
         ("ses_code", "session", "text", "Session code", "", ""),
         ("ses_episode", "session", "text", "Episode of the session", "", ""),
         ("ses_date", "session", "text", "Session date", "", ""),
@@ -237,7 +250,9 @@ def redcap_records(ds: Dataset) -> pd.DataFrame:
             "record_id": a_patient,
             "redcap_event_name": event,
             "redcap_repeat_instrument": "assessment",
-            "redcap_repeat_instance": a_patient.groupby([a_patient, event]).cumcount().add(1)
+            "redcap_repeat_instance": a_patient.groupby([a_patient, event])
+            .cumcount()
+            .add(1)
             .astype(str),
             "as_episode": wide["episode_id"],
             "as_session": wide["session_id"],
@@ -288,8 +303,9 @@ def redcap_labels(records: pd.DataFrame, dictionary: pd.DataFrame) -> pd.DataFra
             c.strip(): lab.strip()
             for c, _, lab in (
                 part.partition(",")
-                for part in str(fields.at[base, "Choices, Calculations, OR Slider Labels"])
-                .split("|")
+                for part in str(fields.at[base, "Choices, Calculations, OR Slider Labels"]).split(
+                    "|"
+                )
             )
         }
         if kind == "checkbox":
@@ -306,7 +322,8 @@ def redcap_labels(records: pd.DataFrame, dictionary: pd.DataFrame) -> pd.DataFra
     return out.rename(columns=headers)
 
 
-REDCAP_MAPPING = """
+REDCAP_MAPPING = (
+    """
 [redcap]
 record_id = "record_id"
 
@@ -361,9 +378,13 @@ session_id = "as_session"
 assessed_on = "as_date"
 timepoint = "redcap_event_name"
 [outcomes.values.timepoint]
-""" + "\n".join(f'{ev} = "{tp}"' for tp, ev in TIMEPOINT_EVENTS.items()) + """
+"""
+    + "\n".join(f'{ev} = "{tp}"' for tp, ev in TIMEPOINT_EVENTS.items())
+    + """
 [outcomes.measures]
-""" + "\n".join(f'{m} = "as_{m}"' for m in MEASURES) + """
+"""
+    + "\n".join(f'{m} = "as_{m}"' for m in MEASURES)
+    + """
 
 [adverse_events]
 instrument = "adverse_event"
@@ -375,6 +396,7 @@ severity = "ae_severity"
 reporter = "ae_reporter"
 resolved_days = "ae_resolved"
 """
+)
 
 
 def write_redcap(ds: Dataset, folder: Path, *, labels: bool = False) -> dict[str, Path]:
@@ -445,8 +467,9 @@ def fhir_bundle(ds: Dataset) -> dict[str, Any]:
             {
                 "resourceType": "Patient",
                 "id": pid,
-                "identifier": [{"system": "urn:oid:1.2.36.146.595.217.0.1",
-                                "value": f"MRN{100000 + i}"}],
+                "identifier": [
+                    {"system": "urn:oid:1.2.36.146.595.217.0.1", "value": f"MRN{100000 + i}"}
+                ],
                 "name": [{"family": "Doe", "given": ["Jane"]}],
                 "telecom": [{"system": "phone", "value": "555-123-4567"}],
                 "address": [{"line": ["1 Main St"], "city": "Springfield"}],
@@ -504,8 +527,12 @@ def fhir_bundle(ds: Dataset) -> dict[str, Any]:
             "period": {"start": r["session_date"].strftime("%Y-%m-%d")},
         }
         if r["duration_min"] is not None:
-            enc["length"] = {"value": r["duration_min"], "unit": "min",
-                             "system": "http://unitsofmeasure.org", "code": "min"}
+            enc["length"] = {
+                "value": r["duration_min"],
+                "unit": "min",
+                "system": "http://unitsofmeasure.org",
+                "code": "min",
+            }
         res.append(enc)
         for flag in PROCEDURE_FLAGS:
             if r[flag] is None:
@@ -540,8 +567,10 @@ def fhir_bundle(ds: Dataset) -> dict[str, Any]:
             )
     ep_patient = e.set_index("episode_id")["patient_id"]
     keys = ["episode_id", "session_id", "assessed_on", "timepoint"]
-    o = o.assign(session_id=o["session_id"].astype(object).where(o["session_id"].notna()),
-                 timepoint=o["timepoint"].astype(str))
+    o = o.assign(
+        session_id=o["session_id"].astype(object).where(o["session_id"].notna()),
+        timepoint=o["timepoint"].astype(str),
+    )
     qr_rows = o[o["measure"].isin(QUESTIONNAIRE_MEASURES)]
     for i, r in enumerate(_rows(o[o["measure"].isin(list(OBSERVATION_CODES))])):
         system, code = OBSERVATION_CODES[r["measure"]].split("|")
@@ -586,8 +615,10 @@ def fhir_bundle(ds: Dataset) -> dict[str, Any]:
             "subject": _ref("Patient", s_patient[r["session_id"]]),
             "encounter": _ref("Encounter", r["session_id"]),
             "event": _coding(f"{EX}/CodeSystem/ae-type", r["type"]),
-            "severity": _coding("http://terminology.hl7.org/CodeSystem/adverse-event-severity",
-                                severity[r["severity"]]),
+            "severity": _coding(
+                "http://terminology.hl7.org/CodeSystem/adverse-event-severity",
+                severity[r["severity"]],
+            ),
         }
         if r["reporter"] == "patient":
             ae["recorder"] = _ref("Patient", s_patient[r["session_id"]])
@@ -599,9 +630,7 @@ def fhir_bundle(ds: Dataset) -> dict[str, Any]:
     return {
         "resourceType": "Bundle",
         "type": "searchset",
-        "entry": [
-            {"fullUrl": f"{EX}/{x['resourceType']}/{x['id']}", "resource": x} for x in res
-        ],
+        "entry": [{"fullUrl": f"{EX}/{x['resourceType']}/{x['id']}", "resource": x} for x in res],
     }
 
 
@@ -646,6 +675,7 @@ def write_fhir(ds: Dataset, folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"bundle": folder / "bundle.json", "mapping": folder / "mapping.toml"}
     paths["bundle"].write_text(json.dumps(fhir_bundle(ds)), encoding="utf-8")
-    paths["mapping"].write_text(fhir_mapping(sorted(ds.patients["site_id"].unique())),
-                                encoding="utf-8")
+    paths["mapping"].write_text(
+        fhir_mapping(sorted(ds.patients["site_id"].unique())), encoding="utf-8"
+    )
     return paths

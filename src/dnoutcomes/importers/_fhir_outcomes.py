@@ -84,7 +84,7 @@ def outcome_rows(
     timepoints = run.map("outcomes", "timepoints")
     url = run.text("outcomes", "timepoint_extension")
     timing = run.m["outcomes"].get("timing", True)
-    session_episode: dict[str, str] = s["episode"].to_dict() if len(s) else {}
+    session_episode = {str(k): str(v) for k, v in s["episode"].items()} if len(s) else {}
     rows: list[tuple[Any, ...]] = []
     unmapped: Counter[str] = Counter()
 
@@ -106,11 +106,25 @@ def outcome_rows(
             continue
         session, episode, tp = context(r)
         when = _when(r, "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
-        rows.append((run.b.resolve(r.get("subject")), episode, session, when, tp, measure,
-                     number_of(r), "Observation", i))
+        rows.append(
+            (
+                run.b.resolve(r.get("subject")),
+                episode,
+                session,
+                when,
+                tp,
+                measure,
+                number_of(r),
+                "Observation",
+                i,
+            )
+        )
     for j, r in enumerate(run.live("QuestionnaireResponse")):
-        found = [(link_ids[i["linkId"]], i) for i in _items(r.get("item"))
-                 if isinstance(i.get("linkId"), str) and i["linkId"] in link_ids]
+        found = [
+            (link_ids[i["linkId"]], i)
+            for i in _items(r.get("item"))
+            if isinstance(i.get("linkId"), str) and i["linkId"] in link_ids
+        ]
         if not found:
             unmapped["QuestionnaireResponse (no mapped linkId)"] += 1
             continue
@@ -118,12 +132,27 @@ def outcome_rows(
         when = _when(r, "authored")
         for measure, item in found:
             answers = item.get("answer") or [{}]
-            rows.append((run.b.resolve(r.get("subject")), episode, session, when, tp, measure,
-                         number_of(answers[0]), "QuestionnaireResponse", j))
+            rows.append(
+                (
+                    run.b.resolve(r.get("subject")),
+                    episode,
+                    session,
+                    when,
+                    tp,
+                    measure,
+                    number_of(answers[0]),
+                    "QuestionnaireResponse",
+                    j,
+                )
+            )
     for code, n in unmapped.items():
-        run.issues.add("unmapped_code", "outcomes", code, n,
-                       f"{code}: {n} resource(s) with a code or linkId in no [outcomes] table; "
-                       "not used")
+        run.issues.add(
+            "unmapped_code",
+            "outcomes",
+            code,
+            n,
+            f"{code}: {n} resource(s) with a code or linkId in no [outcomes] table; not used",
+        )
     cols = ["patient", "episode", "session", "date", "timepoint", "measure", "value", "kind", "res"]
     o = pd.DataFrame(rows, columns=cols)
     o["order"] = np.arange(len(o))
@@ -132,27 +161,42 @@ def outcome_rows(
     if need.any():
         left = o[need].assign(_at=pd.to_datetime(o["date"]) + pd.Timedelta(days=30))
         right = e.assign(_at=pd.to_datetime(e["start_date"]))[["patient", "key", "_at"]]
-        found = pd.merge_asof(left.sort_values("_at"), right.sort_values("_at"), on="_at",
-                              by="patient", direction="backward")
-        o.loc[found["order"].to_numpy(), "episode"] = found["key"].to_numpy()
+        matched = pd.merge_asof(
+            left.sort_values("_at"),
+            right.sort_values("_at"),
+            on="_at",
+            by="patient",
+            direction="backward",
+        )
+        o.loc[matched["order"].to_numpy(), "episode"] = matched["key"].to_numpy()
     bad = o["episode"].isna() | o["date"].isna() | o["value"].isna()
-    run.problem("skipped_rows", "outcomes", "Observation / QuestionnaireResponse",
-                int(bad.sum()),
-                f"{int(bad.sum())} measurement(s) without an episode (no session encounter and "
-                "no episode of the subject started by 30 days after), a date or a value; "
-                "skipped")
+    run.problem(
+        "skipped_rows",
+        "outcomes",
+        "Observation / QuestionnaireResponse",
+        int(bad.sum()),
+        f"{int(bad.sum())} measurement(s) without an episode (no session encounter and "
+        "no episode of the subject started by 30 days after), a date or a value; "
+        "skipped",
+    )
     o = o[~bad]
     ep = e.set_index("key").loc[o["episode"]]
     need_tp = o["timepoint"].isna()
     if need_tp.any() and timing is not False:
-        rule = timing_timepoints(pd.to_datetime(o["date"]),
-                                 pd.to_datetime(ep["start_date"]).set_axis(o.index),
-                                 pd.to_datetime(ep["end_date"]).set_axis(o.index))
+        rule = timing_timepoints(
+            pd.to_datetime(o["date"]),
+            pd.to_datetime(ep["start_date"]).set_axis(o.index),
+            pd.to_datetime(ep["end_date"]).set_axis(o.index),
+        )
         o["timepoint"] = o["timepoint"].fillna(rule)
     no_tp = o["timepoint"].isna()
-    run.problem("skipped_rows", "outcomes", "timepoint", int(no_tp.sum()),
-                f"{int(no_tp.sum())} measurement(s) without a timepoint (timing = false); "
-                "skipped")
+    run.problem(
+        "skipped_rows",
+        "outcomes",
+        "timepoint",
+        int(no_tp.sum()),
+        f"{int(no_tp.sum())} measurement(s) without a timepoint (timing = false); skipped",
+    )
     o = o[~no_tp]
     for kind, n in o.groupby("kind")["res"].nunique().items():
         run.used[str(kind)] += int(n)

@@ -20,7 +20,7 @@ __all__ = [
     "extension_value",
     "number_of",
     "read_bundle",
-    "ref_key",
+    "system_code",
 ]
 
 Resource = dict[str, Any]

@@ -53,9 +53,11 @@ class Pseudonyms:
     Examples
     --------
     >>> p = Pseudonyms(b"0123456789abcdef")
-    >>> a = p.of("Patient", pd.Series(["123-45-6789", "x"]), "P")
-    >>> a.str.fullmatch(r"P[0-9a-f]{16}").all(), a[0] == p.of("Patient", pd.Series(["123-45-6789"]), "P")[0]
-    (np.True_, np.True_)
+    >>> a = p.of("Patient", pd.Series(["123-45-6789", "x", "x"]), "P")
+    >>> bool(a.str.fullmatch(r"P[0-9a-f]{16}").all()), a[1] == a[2], a[0] == a[1]
+    (True, True, False)
+    >>> Pseudonyms(b"another salt....").of("Patient", pd.Series(["x"]), "P")[0] == a[1]
+    False
     """
 
     def __init__(self, salt: bytes) -> None:

@@ -23,8 +23,13 @@ class Issues:
         """Record one line of the report; nothing is recorded for a count of 0."""
         if count:
             self.rows.append(
-                {"kind": kind, "table": table, "source": source, "count": int(count),
-                 "message": message}
+                {
+                    "kind": kind,
+                    "table": table,
+                    "source": source,
+                    "count": int(count),
+                    "message": message,
+                }
             )
 
     def frame(self) -> pd.DataFrame:
@@ -80,12 +85,14 @@ class ImportResult:
             "rows written: "
             + ", ".join(f"{name} {len(frame):,}" for name, frame in self.tables.items())
         ]
-        for rec in self.accounting.itertuples(index=False):
-            lines.append(f"{rec.source}: {rec.read:,} read, {rec.used:,} used, "
-                         f"{rec.not_used:,} not used")
-        for rec in self.issues.itertuples(index=False):
-            where = f"{rec.table}: " if rec.table else ""
-            lines.append(f"- [{rec.kind}] {where}{rec.message}")
+        for acc in self.accounting.to_dict("records"):
+            lines.append(
+                f"{acc['source']}: {acc['read']:,} read, {acc['used']:,} used, "
+                f"{acc['not_used']:,} not used"
+            )
+        for rec in self.issues.to_dict("records"):
+            where = f"{rec['table']}: " if rec["table"] else ""
+            lines.append(f"- [{rec['kind']}] {where}{rec['message']}")
         return "\n".join(lines)
 
 

@@ -58,8 +58,11 @@ def _deid_refusal(report: ValidationReport) -> str | None:
     found = report.problems[report.problems["rule"].isin(DEID_RULES)]
     if found.empty:
         return None
-    counts = found.groupby(["table", "column", "rule"], sort=True).size()
-    parts = [f"{t}.{c} ({r}, {n} row(s))" for (t, c, r), n in counts.items()]
+    counts = found.groupby(["table", "column", "rule"], sort=True).size().rename("n")
+    parts = [
+        f"{t}.{c} ({r}, {n} row(s))"
+        for t, c, r, n in counts.reset_index().itertuples(index=False, name=None)
+    ]
     return (
         "the imported tables hold what looks like identifiers: "
         + "; ".join(parts)

@@ -29,19 +29,18 @@ from typing import Any
 import pandas as pd
 
 from dnoutcomes.errors import RequestError
+from dnoutcomes.importers._fhir_outcomes import outcome_rows
 from dnoutcomes.importers._fhir_read import (
     Bundle,
     code_of,
     date_of,
     extension_value,
-    number_of,
     read_bundle,
     system_code,
 )
 from dnoutcomes.importers._ids import Pseudonyms, read_salt
 from dnoutcomes.importers._mapping import as_table, check_keys, load_mapping, string_map
 from dnoutcomes.importers._result import ImportResult, Issues, contract_frame
-from dnoutcomes.importers._fhir_outcomes import outcome_rows
 
 __all__ = ["import_fhir"]
 
@@ -83,7 +82,7 @@ class _Run:
         if value is not None and not isinstance(value, str):
             raise RequestError(
                 f"mapping [{section}]: {key} must be text (a URL or system); got "
-                f"{type(value).__name__}. Write {key} = \"…\"."
+                f'{type(value).__name__}. Write {key} = "…".'
             )
         return value
 
@@ -97,7 +96,10 @@ class _Run:
     def live(self, kind: str) -> list[dict[str, Any]]:
         out = [r for r in self.b.of(kind) if r.get("status") not in _SKIP_STATUS and r.get("id")]
         self.problem(
-            "skipped_rows", "", kind, len(self.b.of(kind)) - len(out),
+            "skipped_rows",
+            "",
+            kind,
+            len(self.b.of(kind)) - len(out),
             f"{len(self.b.of(kind)) - len(out)} {kind} resource(s) without an id or "
             "entered-in-error / cancelled; skipped",
         )
@@ -129,7 +131,10 @@ def _episodes(run: _Run) -> pd.DataFrame:
     e = pd.DataFrame(rows, columns=cols)
     bad = e["patient"].isna() | e["start_date"].isna()
     run.problem(
-        "skipped_rows", "episodes", "EpisodeOfCare", int(bad.sum()),
+        "skipped_rows",
+        "episodes",
+        "EpisodeOfCare",
+        int(bad.sum()),
         f"{int(bad.sum())} EpisodeOfCare resource(s) without a patient in the bundle or "
         "without period.start; skipped",
     )
@@ -183,16 +188,26 @@ def _patients(run: _Run, e: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         else:
             unmapped[code or "(no code)"] += 1
     for code, n in unmapped.items():
-        run.issues.add("unmapped_code", "patients", code, n,
-                       f"Condition code {code} is in neither [patients.conditions] nor "
-                       "[patients.contraindications]; not used")
+        run.issues.add(
+            "unmapped_code",
+            "patients",
+            code,
+            n,
+            f"Condition code {code} is in neither [patients.conditions] nor "
+            "[patients.contraindications]; not used",
+        )
     condition = p["key"].map(lambda k: cond.get(k, ("", None))[0])
     onset = pd.to_datetime(p["key"].map(lambda k: cond.get(k, ("", None))[1]))
     weeks = (start - onset).dt.days / 7
     sex = p["gender"].map(_SEX)
-    run.problem("unmapped_value", "patients", "gender", int((sex.isna()).sum()),
-                f"{int(sex.isna().sum())} Patient resource(s) without gender male, female, "
-                "other or unknown; sex left empty")
+    run.problem(
+        "unmapped_value",
+        "patients",
+        "gender",
+        int((sex.isna()).sum()),
+        f"{int(sex.isna().sum())} Patient resource(s) without gender male, female, "
+        "other or unknown; sex left empty",
+    )
     run.used["Patient"] += len(p)
     columns = {
         "patient_id": run.pseudo(p["key"], "P"),
@@ -203,8 +218,9 @@ def _patients(run: _Run, e: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         "symptom_weeks": weeks.map(lambda w: "" if pd.isna(w) else _num(w)),
         "contraindications": p["key"].map(lambda k: ";".join(items.get(k, []))),
     }
-    return contract_frame("patients", columns), pd.Series(columns["patient_id"].array,
-                                                          index=p["key"])
+    return contract_frame("patients", columns), pd.Series(
+        columns["patient_id"].array, index=p["key"]
+    )
 
 
 def _num(v: float) -> str:
@@ -224,8 +240,10 @@ def _sessions(run: _Run, episode_keys: set[str]) -> pd.DataFrame:
         minutes = length.get("value") if isinstance(length.get("value"), int | float) else None
         if minutes is not None and (length.get("code") or length.get("unit")) in ("h", "hour"):
             minutes *= 60
-        row: dict[str, Any] = {"episode": episode, "date": date_of((r.get("period") or {})
-                                                                     .get("start"))}
+        row: dict[str, Any] = {
+            "episode": episode,
+            "date": date_of((r.get("period") or {}).get("start")),
+        }
         row["duration_min"] = _num(minutes) if minutes is not None else None
         for url, column in extensions.items():
             row.setdefault(column, extension_value(r, url))
@@ -238,9 +256,9 @@ def _sessions(run: _Run, episode_keys: set[str]) -> pd.DataFrame:
         row = rows[enc]
         done = r.get("status") != "not-done"
         used = False
-        column, code = code_of(r.get("code"), procedures)
-        if column is not None:
-            row[column] = "true" if done else "false"
+        flag, code = code_of(r.get("code"), procedures)
+        if flag is not None:
+            row[flag] = "true" if done else "false"
             used = True
         item, _ = code_of(r.get("code"), modalities)
         if item is not None and done:
@@ -259,21 +277,30 @@ def _sessions(run: _Run, episode_keys: set[str]) -> pd.DataFrame:
         else:
             unmapped[code or "(no code)"] += 1
     for code, n in unmapped.items():
-        run.issues.add("unmapped_code", "sessions", code, n,
-                       f"Procedure code {code} is in neither [sessions.procedures] nor "
-                       "[sessions.modalities]; not used")
+        run.issues.add(
+            "unmapped_code",
+            "sessions",
+            code,
+            n,
+            f"Procedure code {code} is in neither [sessions.procedures] nor "
+            "[sessions.modalities]; not used",
+        )
     s = pd.DataFrame.from_dict(rows, orient="index")
     if s.empty:
         return s
     bad = s["date"].isna()
-    run.problem("skipped_rows", "sessions", "Encounter", int(bad.sum()),
-                f"{int(bad.sum())} Encounter resource(s) without period.start; skipped")
+    run.problem(
+        "skipped_rows",
+        "sessions",
+        "Encounter",
+        int(bad.sum()),
+        f"{int(bad.sum())} Encounter resource(s) without period.start; skipped",
+    )
     s = s[~bad]
     run.used["Encounter"] += len(s)
     for col in ("muscles", "modalities"):
         if col in s:
-            s[col] = s[col].map(lambda v: ";".join(dict.fromkeys(v)) if isinstance(v, list)
-                                else "")
+            s[col] = s[col].map(lambda v: ";".join(dict.fromkeys(v)) if isinstance(v, list) else "")
     for col in _BOOL_REQUIRED:
         s[col] = s[col].fillna("false") if col in s else "false"
     return s
@@ -297,22 +324,34 @@ def _adverse_events(run: _Run, session_ids: pd.Series) -> pd.DataFrame | None:
                 "session": session,
                 "type": code_of(r.get("event"), types)[0],
                 "severity": code_of(r.get("severity"), severity)[0],
-                "reporter": "patient" if kind in ("Patient", "RelatedPerson") else
-                ("clinician" if kind.startswith("Practitioner") else ""),
+                "reporter": "patient"
+                if kind in ("Patient", "RelatedPerson")
+                else ("clinician" if kind.startswith("Practitioner") else ""),
                 "resolved_days": extension_value(r, url),
             }
         )
-    a = pd.DataFrame(rows, columns=["key", "session", "type", "severity", "reporter",
-                                    "resolved_days"])
+    a = pd.DataFrame(
+        rows, columns=["key", "session", "type", "severity", "reporter", "resolved_days"]
+    )
     bad = ~a["session"].isin(session_ids.index)
-    run.problem("skipped_rows", "adverse_events", "AdverseEvent", int(bad.sum()),
-                f"{int(bad.sum())} AdverseEvent resource(s) whose encounter is no session of "
-                "the bundle; skipped")
+    run.problem(
+        "skipped_rows",
+        "adverse_events",
+        "AdverseEvent",
+        int(bad.sum()),
+        f"{int(bad.sum())} AdverseEvent resource(s) whose encounter is no session of "
+        "the bundle; skipped",
+    )
     a = a[~bad]
     for col in ("type", "severity"):
-        run.problem("unmapped_value", "adverse_events", col, int(a[col].isna().sum()),
-                    f"{int(a[col].isna().sum())} AdverseEvent resource(s) whose {col} code is "
-                    f"not in [adverse_events.{'types' if col == 'type' else col}]; left empty")
+        run.problem(
+            "unmapped_value",
+            "adverse_events",
+            col,
+            int(a[col].isna().sum()),
+            f"{int(a[col].isna().sum())} AdverseEvent resource(s) whose {col} code is "
+            f"not in [adverse_events.{'types' if col == 'type' else col}]; left empty",
+        )
     run.used["AdverseEvent"] += len(a)
     return contract_frame(
         "adverse_events",
@@ -361,14 +400,23 @@ def import_fhir(
     check_keys("mapping", doc, tuple(_SECTIONS))
     b = read_bundle(bundle)
     run = _Run(b, doc, read_salt(salt_file))
-    run.problem("skipped_rows", "", "Bundle.entry", b.malformed,
-                f"{b.malformed} bundle entr(y/ies) without a resource; skipped")
+    run.problem(
+        "skipped_rows",
+        "",
+        "Bundle.entry",
+        b.malformed,
+        f"{b.malformed} bundle entr(y/ies) without a resource; skipped",
+    )
     e = _episodes(run)
     patients, patient_ids = _patients(run, e)
     known = e["patient"].isin(patient_ids.index)
-    run.problem("skipped_rows", "episodes", "EpisodeOfCare", int((~known).sum()),
-                f"{int((~known).sum())} EpisodeOfCare resource(s) of a patient not in the "
-                "bundle; skipped")
+    run.problem(
+        "skipped_rows",
+        "episodes",
+        "EpisodeOfCare",
+        int((~known).sum()),
+        f"{int((~known).sum())} EpisodeOfCare resource(s) of a patient not in the bundle; skipped",
+    )
     e = e[known].reset_index(drop=True)
     run.used["EpisodeOfCare"] += len(e)
     run.used["Practitioner"] += int(e["manager"].dropna().nunique())
@@ -400,8 +448,10 @@ def import_fhir(
     else:
         tables["sessions"] = contract_frame(
             "sessions",
-            {c: pd.Series(dtype="str") for c in ("session_id", "episode_id", "session_date",
-                                                  *_BOOL_REQUIRED)},
+            {
+                c: pd.Series(dtype="str")
+                for c in ("session_id", "episode_id", "session_date", *_BOOL_REQUIRED)
+            },
         )
     tables["outcomes"] = outcome_rows(run, e, episode_ids, session_ids, s)
     ae = _adverse_events(run, session_ids)
@@ -416,8 +466,12 @@ def import_fhir(
         }
     )
     accounting["not_used"] = accounting["read"] - accounting["used"]
-    for rec in accounting[accounting["not_used"] > 0].itertuples(index=False):
-        run.issues.add("unused_resources", "", str(rec.source), int(rec.not_used),
-                       f"{rec.not_used} {rec.source} resource(s) fill no contract table")
+    for acc in accounting[accounting["not_used"] > 0].to_dict("records"):
+        run.issues.add(
+            "unused_resources",
+            "",
+            str(acc["source"]),
+            int(acc["not_used"]),
+            f"{acc['not_used']} {acc['source']} resource(s) fill no contract table",
+        )
     return ImportResult("fhir", tables, run.issues.frame(), accounting, run.problems)
-

@@ -167,7 +167,10 @@ class _Project:
         codes = out.where(is_code, out.map(label_to_code))
         bad = (out != "") & codes.isna()
         self.problem(
-            "unmapped_value", where, name, int(bad.sum()),
+            "unmapped_value",
+            where,
+            name,
+            int(bad.sum()),
             f"{name}: {int(bad.sum())} value(s) are neither a choice code nor a choice label "
             "of the dictionary (not shown); left empty",
         )
@@ -179,8 +182,14 @@ class _Project:
         return codes.map({c: norm(label) for c, label in fld.choices.items()}).fillna("")
 
     def _mapped(
-        self, where: str, column: str, name: str, out: pd.Series, values: dict[str, str],
-        *, show: bool,
+        self,
+        where: str,
+        column: str,
+        name: str,
+        out: pd.Series,
+        values: dict[str, str],
+        *,
+        show: bool,
     ) -> pd.Series:
         mapped = out.map(values)
         bad = (out != "") & mapped.isna()
@@ -189,7 +198,10 @@ class _Project:
             if show:
                 shown = " (" + ", ".join(sorted(map(str, out[bad].unique()))[:10]) + ")"
             self.problem(
-                "unmapped_value", where, name, int(bad.sum()),
+                "unmapped_value",
+                where,
+                name,
+                int(bad.sum()),
                 f"{name} → {column}: {int(bad.sum())} value(s) have no entry in "
                 f"[{where.split(' ')[0]}.values.{column}]{shown}; left empty",
             )
@@ -205,7 +217,10 @@ class _Project:
             item = values.get(code) if values is not None else norm(fld.choices[code])
             if item is None:
                 self.problem(
-                    "unmapped_value", where, fld.name, int(on.sum()),
+                    "unmapped_value",
+                    where,
+                    fld.name,
+                    int(on.sum()),
                     f"{fld.name} → {column}: choice {code} has no entry in the values "
                     "table; left out of the list",
                 )
@@ -213,11 +228,18 @@ class _Project:
             items.append(on.map({True: item + ";", False: ""}))
         if not items:
             return pd.Series("", index=range(len(rows)), dtype="str")
-        joined = items[0].str.cat(items[1:]) if len(items) > 1 else items[0]
+        joined = items[0]
+        for more in items[1:]:
+            joined = joined + more
         return joined.str.rstrip(";")
 
     def source(
-        self, where: str, table: str, column: str, src: Any, rows: np.ndarray,
+        self,
+        where: str,
+        table: str,
+        column: str,
+        src: Any,
+        rows: np.ndarray,
         values: dict[str, str] | None,
     ) -> pd.Series | None:
         """A contract column from a source spec: a field, a ``{field}`` template or
@@ -231,8 +253,10 @@ class _Project:
                 f"{type(src).__name__}. Fix it."
             )
         names = _TEMPLATE.findall(src) if "{" in src else [src]
-        parts = {n: self.field_values(where, column, n, rows, values if "{" not in src else None)
-                 for n in names}
+        parts = {
+            n: self.field_values(where, column, n, rows, values if "{" not in src else None)
+            for n in names
+        }
         if "{" in src:
             out = pd.Series("", index=range(len(rows)), dtype="str")
             empty = pd.Series(False, index=out.index)
@@ -251,9 +275,12 @@ class _Project:
             return out
         kind = {s.name: s.kind for s in TABLES.get(table, ())}.get(column)
         if kind in _ID_KINDS:
-            return self.pseudonyms.of(f"redcap/{column}", out.replace("", np.nan), "R").fillna("")
+            return self.pseudonyms.of(f"redcap/{column}", out.where(out != ""), "R").fillna("")
         self.issues.add(
-            "identifier_field", where, ", ".join(flagged), len(rows),
+            "identifier_field",
+            where,
+            ", ".join(flagged),
+            len(rows),
             f"{column} is mapped from {', '.join(flagged)}, flagged as identifier in the "
             "dictionary: not written",
         )
@@ -282,16 +309,23 @@ def _build_section(p: _Project, table: str, where: str, spec: dict[str, Any]) ->
             filled = (value != "").to_numpy()
             parts.append(
                 pd.DataFrame(
-                    {**{c: s[filled] for c, s in out.items()},
-                     "measure": measure, "value": value[filled], "_row": rows[filled],
-                     "_line": line[filled]}
+                    {
+                        **{c: s[filled] for c, s in out.items()},
+                        "measure": measure,
+                        "value": value[filled],
+                        "_row": rows[filled],
+                        "_line": line[filled],
+                    }
                 )
             )
         none = np.ones(len(rows), dtype=bool)
         for part in parts:
             none[np.searchsorted(rows, part["_row"].to_numpy())] = False
         p.issues.add(
-            "empty_rows", where, spec["instrument"], int(none.sum()),
+            "empty_rows",
+            where,
+            spec["instrument"],
+            int(none.sum()),
             f"{int(none.sum())} row(s) of instrument {spec['instrument']} have no measure "
             "filled; no outcome written for them",
         )
@@ -308,7 +342,10 @@ def _build_section(p: _Project, table: str, where: str, spec: dict[str, Any]) ->
     if blank.any():
         lines = ", ".join(map(str, frame.loc[blank, "_line"].unique()[:5]))
         p.problem(
-            "skipped_rows", where, key, int(blank.sum()),
+            "skipped_rows",
+            where,
+            key,
+            int(blank.sum()),
             f"{int(blank.sum())} row(s) have no {key} (file lines {lines}…); skipped",
         )
     frame = frame[~blank]
@@ -322,11 +359,15 @@ def _unused(p: _Project) -> None:
         return
     event = p.event if p.event is not None else pd.Series("", index=p.frame.index)
     groups = pd.DataFrame({"event": event[idle].to_numpy(), "form": p.repeat[idle].to_numpy()})
-    for (ev, form), n in groups.value_counts(sort=False).items():
+    counted = groups.value_counts(sort=False).rename("n").reset_index()
+    for ev, form, n in counted[["event", "form", "n"]].itertuples(index=False, name=None):
         what = f"instrument {form}" if form else "non-repeating instruments"
         where = f" at event {ev}" if ev else ""
         p.issues.add(
-            "unused_rows", "", "records", int(n),
+            "unused_rows",
+            "",
+            "records",
+            int(n),
             f"{int(n)} row(s) of {what}{where} fill no contract table (no mapping selects "
             "them, or their mapped fields are empty)",
         )
@@ -376,7 +417,10 @@ def import_redcap(
     p.record_id = str(settings.get("record_id", p.record_id))
     if recs.unknown:
         p.issues.add(
-            "unknown_column", "", "records", len(recs.unknown),
+            "unknown_column",
+            "",
+            "records",
+            len(recs.unknown),
             f"{len(recs.unknown)} column(s) of the records are no field of the dictionary "
             f"({', '.join(recs.unknown[:10])}); ignored",
         )
@@ -395,21 +439,33 @@ def import_redcap(
     _unused(p)
     dropped = [f.name for f in fields.values() if f.identifier]
     p.issues.add(
-        "identifier_field", "", ", ".join(dropped), len(dropped),
+        "identifier_field",
+        "",
+        ", ".join(dropped),
+        len(dropped),
         f"{len(dropped)} field(s) flagged as identifiers in the dictionary are never written "
         f"as values: {', '.join(dropped)}",
     )
     unmapped = [
-        f.name for f in fields.values()
+        f.name
+        for f in fields.values()
         if f.name not in p.referenced and not f.identifier and f.name != p.record_id
     ]
     p.issues.add(
-        "unmapped_field", "", "dictionary", len(unmapped),
+        "unmapped_field",
+        "",
+        "dictionary",
+        len(unmapped),
         f"{len(unmapped)} field(s) of the dictionary are mapped to nothing: "
-        + ", ".join(unmapped[:30]) + ("…" if len(unmapped) > 30 else ""),
+        + ", ".join(unmapped[:30])
+        + ("…" if len(unmapped) > 30 else ""),
     )
     accounting = pd.DataFrame(
-        {"source": [Path(records).name], "read": [p.n], "used": [int(p.used.sum())],
-         "not_used": [int((~p.used).sum())]}
+        {
+            "source": [Path(records).name],
+            "read": [p.n],
+            "used": [int(p.used.sum())],
+            "not_used": [int((~p.used).sum())],
+        }
     )
     return ImportResult("redcap", tables, p.issues.frame(), accounting, p.problems)
