@@ -11,9 +11,11 @@ from typing import Any
 import pandas as pd
 import pytest
 from conftest import REPO
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dnoutcomes.cli as cli
-from dnoutcomes.errors import DatasetError, RequestError, UnreadableInputError
+from dnoutcomes.errors import DatasetError, DnOutcomesError, RequestError, UnreadableInputError
 from dnoutcomes.importers import import_fhir, write_import
 from dnoutcomes.importers._mapping import load_mapping
 
@@ -151,7 +153,7 @@ def test_identifier_like_value_refuses_the_import(
         if entry["resource"]["id"] == "enc-1-dn":
             entry["resource"]["extension"][0] = {
                 "url": "https://clinic.example.org/fhir/StructureDefinition/needles",
-                "valueString": "call 555-010-0199",
+                "valueCode": "555-010-0199",
             }
     path = _write(tmp_path, doc)
     with pytest.raises(DatasetError, match=r"sessions\.needles \(identifier_value, 1 row"):
@@ -184,3 +186,54 @@ def test_bad_inputs_exit_2_without_traceback(
         assert _main(args, monkeypatch) == 2
     _, err = capsys.readouterr()
     assert "Traceback" not in err and not (tmp_path / "o").exists()
+
+
+def test_free_text_is_never_read(tmp_path: Path) -> None:
+    """A measure answered in words, and free-text items, leave nothing in the export: only
+    numbers (or number text) are values."""
+    doc = _bundle()
+    for entry in doc["entry"]:
+        if entry["resource"]["id"] == "obs-3":
+            del entry["resource"]["valueInteger"]
+            entry["resource"]["valueString"] = "Jane says it hurts less"
+    result = import_fhir(_write(tmp_path, doc), MAPPING)
+    assert len(result.tables["outcomes"]) == 7 and result.problems
+    assert "without an episode" in " ".join(result.issues["message"])  # …, a date or a value
+    text = "".join(frame.to_csv() for frame in result.tables.values())
+    assert "Jane" not in text and "Free text" not in text
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                               max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_any_shape_of_resource_gives_a_report_never_a_traceback(data: st.DataObject) -> None:
+    """Replace one element of one resource of the example by any JSON value: the import
+    reports, skips or refuses, but never raises anything but the package's own errors."""
+    doc = _bundle()
+    entry = data.draw(st.sampled_from(doc["entry"]))
+    keys = sorted(k for k in entry["resource"] if k not in ("resourceType",))
+    key = data.draw(st.sampled_from([*keys, "status", "extension"]))
+    entry["resource"][key] = data.draw(JSON)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = _write(Path(folder), doc)
+        try:
+            result = import_fhir(path, MAPPING)
+        except DnOutcomesError:
+            return
+    acc = result.accounting
+    assert (acc["used"] + acc["not_used"] == acc["read"]).all()

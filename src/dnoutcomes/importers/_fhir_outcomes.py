@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from dnoutcomes.importers._fhir_read import code_of, date_of, extension_value, number_of
+from dnoutcomes.importers._fhir_read import MALFORMED, code_of, date_of, extension_value, number_of
 from dnoutcomes.importers._result import contract_frame
 
 if TYPE_CHECKING:
@@ -100,38 +100,13 @@ def outcome_rows(
         return session, episode, tp
 
     for i, r in enumerate(run.live("Observation")):
-        measure, code = code_of(r.get("code"), observations)
-        if measure is None:
-            unmapped[f"Observation {code or '(no code)'}"] += 1
-            continue
-        session, episode, tp = context(r)
-        when = _when(r, "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
-        rows.append(
-            (
-                run.b.resolve(r.get("subject")),
-                episode,
-                session,
-                when,
-                tp,
-                measure,
-                number_of(r),
-                "Observation",
-                i,
-            )
-        )
-    for j, r in enumerate(run.live("QuestionnaireResponse")):
-        found = [
-            (link_ids[i["linkId"]], i)
-            for i in _items(r.get("item"))
-            if isinstance(i.get("linkId"), str) and i["linkId"] in link_ids
-        ]
-        if not found:
-            unmapped["QuestionnaireResponse (no mapped linkId)"] += 1
-            continue
-        session, episode, tp = context(r)
-        when = _when(r, "authored")
-        for measure, item in found:
-            answers = item.get("answer") or [{}]
+        try:
+            measure, code = code_of(r.get("code"), observations)
+            if measure is None:
+                unmapped[f"Observation {code or '(no code)'}"] += 1
+                continue
+            session, episode, tp = context(r)
+            when = _when(r, "effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
             rows.append(
                 (
                     run.b.resolve(r.get("subject")),
@@ -140,11 +115,42 @@ def outcome_rows(
                     when,
                     tp,
                     measure,
-                    number_of(answers[0]),
-                    "QuestionnaireResponse",
-                    j,
+                    number_of(r),
+                    "Observation",
+                    i,
                 )
             )
+        except MALFORMED:  # an element of the wrong JSON type
+            run.malformed["Observation"] += 1
+    for j, r in enumerate(run.live("QuestionnaireResponse")):
+        try:
+            found = [
+                (link_ids[i["linkId"]], i)
+                for i in _items(r.get("item"))
+                if isinstance(i.get("linkId"), str) and i["linkId"] in link_ids
+            ]
+            if not found:
+                unmapped["QuestionnaireResponse (no mapped linkId)"] += 1
+                continue
+            session, episode, tp = context(r)
+            when = _when(r, "authored")
+            for measure, item in found:
+                answers = item.get("answer") or [{}]
+                rows.append(
+                    (
+                        run.b.resolve(r.get("subject")),
+                        episode,
+                        session,
+                        when,
+                        tp,
+                        measure,
+                        number_of(answers[0]),
+                        "QuestionnaireResponse",
+                        j,
+                    )
+                )
+        except MALFORMED:  # an element of the wrong JSON type
+            run.malformed["QuestionnaireResponse"] += 1
     for code, n in unmapped.items():
         run.issues.add(
             "unmapped_code",

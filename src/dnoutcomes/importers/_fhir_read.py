@@ -7,6 +7,7 @@ photos and free text of a resource are never looked at, so they cannot reach the
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from dnoutcomes.errors import UnreadableInputError
 
 __all__ = [
+    "MALFORMED",
     "Bundle",
     "code_of",
     "date_of",
@@ -24,6 +26,10 @@ __all__ = [
 ]
 
 Resource = dict[str, Any]
+#: What reading an element of the wrong JSON type raises (an object where a list is
+#: expected…): the resource is then counted as malformed and skipped.
+MALFORMED = (AttributeError, TypeError, ValueError, KeyError, IndexError)
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 class Bundle:
@@ -153,7 +159,8 @@ def date_of(value: Any) -> str | None:
 
 def number_of(holder: dict[str, Any]) -> str | None:
     """The value of ``value[x]`` / ``answer`` as number text: valueQuantity.value,
-    valueInteger, valueDecimal, valueBoolean (1/0), valueCoding.code, valueString."""
+    valueInteger, valueDecimal, valueBoolean (1/0), valueCoding.code, or a valueString that
+    is a number (any other text is never read: it may be free text about a person)."""
     q = holder.get("valueQuantity")
     if isinstance(q, dict) and isinstance(q.get("value"), int | float):
         return _num(q["value"])
@@ -167,7 +174,7 @@ def number_of(holder: dict[str, Any]) -> str | None:
     if isinstance(c, dict) and isinstance(c.get("code"), str):
         return c["code"]
     s = holder.get("valueString")
-    if isinstance(s, str):
+    if isinstance(s, str) and _NUMBER.fullmatch(s.strip()):
         return s.strip()
     return None
 

@@ -31,6 +31,7 @@ import pandas as pd
 from dnoutcomes.errors import RequestError
 from dnoutcomes.importers._fhir_outcomes import outcome_rows
 from dnoutcomes.importers._fhir_read import (
+    MALFORMED,
     Bundle,
     code_of,
     date_of,
@@ -68,6 +69,7 @@ class _Run:
         self.problems = False
         self.ids = Pseudonyms(salt)
         self.used: Counter[str] = Counter()
+        self.malformed: Counter[str] = Counter()
         self.m: dict[str, dict[str, Any]] = {}
         for section, keys in _SECTIONS.items():
             table = as_table(section, doc.get(section))
@@ -94,7 +96,12 @@ class _Run:
         return self.ids.of("fhir", keys, prefix).where(keys.notna(), "")
 
     def live(self, kind: str) -> list[dict[str, Any]]:
-        out = [r for r in self.b.of(kind) if r.get("status") not in _SKIP_STATUS and r.get("id")]
+        out = [
+            r
+            for r in self.b.of(kind)
+            if r.get("id")
+            and not (isinstance(r.get("status"), str) and r["status"] in _SKIP_STATUS)
+        ]
         self.problem(
             "skipped_rows",
             "",
@@ -111,21 +118,24 @@ def _episodes(run: _Run) -> pd.DataFrame:
     arms, reasons = run.map("episodes", "arms"), run.map("episodes", "discharge_reasons")
     rows = []
     for r in run.live("EpisodeOfCare"):
-        period = r.get("period") or {}
-        arm = system_code(r.get("type"), arm_sys) if arm_sys else None
-        reason = system_code(r.get("type"), dis_sys) if dis_sys else None
-        rows.append(
-            {
-                "key": f"EpisodeOfCare/{r['id']}",
-                "patient": run.b.resolve(r.get("patient")),
-                "manager": run.b.resolve(r.get("careManager")),
-                "org": run.b.resolve(r.get("managingOrganization")),
-                "start_date": date_of(period.get("start")),
-                "end_date": date_of(period.get("end")),
-                "arm": arms.get(arm, arm) if arm else None,
-                "discharge_reason": reasons.get(reason, reason) if reason else None,
-            }
-        )
+        try:
+            period = r.get("period") or {}
+            arm = system_code(r.get("type"), arm_sys) if arm_sys else None
+            reason = system_code(r.get("type"), dis_sys) if dis_sys else None
+            rows.append(
+                {
+                    "key": f"EpisodeOfCare/{r['id']}",
+                    "patient": run.b.resolve(r.get("patient")),
+                    "manager": run.b.resolve(r.get("careManager")),
+                    "org": run.b.resolve(r.get("managingOrganization")),
+                    "start_date": date_of(period.get("start")),
+                    "end_date": date_of(period.get("end")),
+                    "arm": arms.get(arm, arm) if arm else None,
+                    "discharge_reason": reasons.get(reason, reason) if reason else None,
+                }
+            )
+        except MALFORMED:  # an element of the wrong JSON type
+            run.malformed["EpisodeOfCare"] += 1
     cols = ["key", "patient", "manager", "org", "start_date", "end_date", "arm",
             "discharge_reason"]  # fmt: skip
     e = pd.DataFrame(rows, columns=cols)
@@ -146,16 +156,19 @@ def _patients(run: _Run, e: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     conditions, contra = run.map("patients", "conditions"), run.map("patients", "contraindications")
     rows = []
     for r in run.live("Patient"):
-        birth = r.get("birthDate")
-        year = int(birth[:4]) if isinstance(birth, str) and birth[:4].isdigit() else None
-        rows.append(
-            {
-                "key": f"Patient/{r['id']}",
-                "gender": r.get("gender"),
-                "birth_year": year,
-                "org": run.b.resolve(r.get("managingOrganization")),
-            }
-        )
+        try:
+            birth = r.get("birthDate")
+            year = int(birth[:4]) if isinstance(birth, str) and birth[:4].isdigit() else None
+            rows.append(
+                {
+                    "key": f"Patient/{r['id']}",
+                    "gender": r.get("gender"),
+                    "birth_year": year,
+                    "org": run.b.resolve(r.get("managingOrganization")),
+                }
+            )
+        except MALFORMED:  # an element of the wrong JSON type
+            run.malformed["Patient"] += 1
     p = pd.DataFrame(rows, columns=["key", "gender", "birth_year", "org"])
     first = e.groupby("patient", sort=False)["start_date"].min()
     start = pd.to_datetime(p["key"].map(first))
@@ -170,23 +183,26 @@ def _patients(run: _Run, e: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     items: dict[str, list[str]] = {}
     unmapped: Counter[str] = Counter()
     for r in run.b.of("Condition"):
-        status = code_of(r.get("verificationStatus"), {})[1] or ""
-        patient = run.b.resolve(r.get("subject"))
-        if patient is None or status.endswith(("|refuted", "|entered-in-error")):
-            continue
-        value, code = code_of(r.get("code"), conditions)
-        if value is not None:
-            run.used["Condition"] += 1
-            cond.setdefault(patient, (value, date_of(r.get("onsetDateTime"))))
-            continue
-        value, code = code_of(r.get("code"), contra)
-        if value is not None:
-            run.used["Condition"] += 1
-            items.setdefault(patient, [])
-            if value not in items[patient]:
-                items[patient].append(value)
-        else:
-            unmapped[code or "(no code)"] += 1
+        try:
+            status = code_of(r.get("verificationStatus"), {})[1] or ""
+            patient = run.b.resolve(r.get("subject"))
+            if patient is None or status.endswith(("|refuted", "|entered-in-error")):
+                continue
+            value, code = code_of(r.get("code"), conditions)
+            if value is not None:
+                run.used["Condition"] += 1
+                cond.setdefault(patient, (value, date_of(r.get("onsetDateTime"))))
+                continue
+            value, code = code_of(r.get("code"), contra)
+            if value is not None:
+                run.used["Condition"] += 1
+                items.setdefault(patient, [])
+                if value not in items[patient]:
+                    items[patient].append(value)
+            else:
+                unmapped[code or "(no code)"] += 1
+        except MALFORMED:  # an element of the wrong JSON type
+            run.malformed["Condition"] += 1
     for code, n in unmapped.items():
         run.issues.add(
             "unmapped_code",
@@ -232,50 +248,58 @@ def _sessions(run: _Run, episode_keys: set[str]) -> pd.DataFrame:
     muscles, extensions = run.map("sessions", "muscles"), run.map("sessions", "extensions")
     rows: dict[str, dict[str, Any]] = {}
     for r in run.live("Encounter"):
-        episodes = r.get("episodeOfCare") or []
-        episode = run.b.resolve(episodes[0]) if isinstance(episodes, list) and episodes else None
-        if episode not in episode_keys:
-            continue
-        length = r.get("length") or {}
-        minutes = length.get("value") if isinstance(length.get("value"), int | float) else None
-        if minutes is not None and (length.get("code") or length.get("unit")) in ("h", "hour"):
-            minutes *= 60
-        row: dict[str, Any] = {
-            "episode": episode,
-            "date": date_of((r.get("period") or {}).get("start")),
-        }
-        row["duration_min"] = _num(minutes) if minutes is not None else None
-        for url, column in extensions.items():
-            row.setdefault(column, extension_value(r, url))
-        rows[f"Encounter/{r['id']}"] = row
+        try:
+            episodes = r.get("episodeOfCare") or []
+            episode = (
+                run.b.resolve(episodes[0]) if isinstance(episodes, list) and episodes else None
+            )
+            if episode not in episode_keys:
+                continue
+            length = r.get("length") or {}
+            minutes = length.get("value") if isinstance(length.get("value"), int | float) else None
+            if minutes is not None and (length.get("code") or length.get("unit")) in ("h", "hour"):
+                minutes *= 60
+            row: dict[str, Any] = {
+                "episode": episode,
+                "date": date_of((r.get("period") or {}).get("start")),
+            }
+            row["duration_min"] = _num(minutes) if minutes is not None else None
+            for url, column in extensions.items():
+                row.setdefault(column, extension_value(r, url))
+            rows[f"Encounter/{r['id']}"] = row
+        except MALFORMED:  # an element of the wrong JSON type
+            run.malformed["Encounter"] += 1
     unmapped: Counter[str] = Counter()
     for r in run.live("Procedure"):
-        enc = run.b.resolve(r.get("encounter"))
-        if enc not in rows:
-            continue
-        row = rows[enc]
-        done = r.get("status") != "not-done"
-        used = False
-        flag, code = code_of(r.get("code"), procedures)
-        if flag is not None:
-            row[flag] = "true" if done else "false"
-            used = True
-        item, _ = code_of(r.get("code"), modalities)
-        if item is not None and done:
-            row.setdefault("modalities", []).append(item)
-            used = True
-        for site in r.get("bodySite") or []:
-            muscle, _ = code_of(site, muscles)
-            if muscle is not None and done:
-                row.setdefault("muscles", []).append(muscle)
-        for url, col in extensions.items():
-            value = extension_value(r, url)
-            if value is not None:
-                row[col] = value
-        if used:
-            run.used["Procedure"] += 1
-        else:
-            unmapped[code or "(no code)"] += 1
+        try:
+            enc = run.b.resolve(r.get("encounter"))
+            if enc not in rows:
+                continue
+            row = rows[enc]
+            done = r.get("status") != "not-done"
+            used = False
+            flag, code = code_of(r.get("code"), procedures)
+            if flag is not None:
+                row[flag] = "true" if done else "false"
+                used = True
+            item, _ = code_of(r.get("code"), modalities)
+            if item is not None and done:
+                row.setdefault("modalities", []).append(item)
+                used = True
+            for site in r.get("bodySite") or []:
+                muscle, _ = code_of(site, muscles)
+                if muscle is not None and done:
+                    row.setdefault("muscles", []).append(muscle)
+            for url, col in extensions.items():
+                value = extension_value(r, url)
+                if value is not None:
+                    row[col] = value
+            if used:
+                run.used["Procedure"] += 1
+            else:
+                unmapped[code or "(no code)"] += 1
+        except MALFORMED:  # an element of the wrong JSON type
+            run.malformed["Procedure"] += 1
     for code, n in unmapped.items():
         run.issues.add(
             "unmapped_code",
@@ -315,21 +339,24 @@ def _adverse_events(run: _Run, session_ids: pd.Series) -> pd.DataFrame | None:
     url = run.text("adverse_events", "resolved_extension")
     rows = []
     for r in run.live("AdverseEvent"):
-        session = run.b.resolve(r.get("encounter"))
-        recorder = run.b.resolve(r.get("recorder")) or ""
-        kind = recorder.split("/")[0]
-        rows.append(
-            {
-                "key": f"AdverseEvent/{r['id']}",
-                "session": session,
-                "type": code_of(r.get("event"), types)[0],
-                "severity": code_of(r.get("severity"), severity)[0],
-                "reporter": "patient"
-                if kind in ("Patient", "RelatedPerson")
-                else ("clinician" if kind.startswith("Practitioner") else ""),
-                "resolved_days": extension_value(r, url),
-            }
-        )
+        try:
+            session = run.b.resolve(r.get("encounter"))
+            recorder = run.b.resolve(r.get("recorder")) or ""
+            kind = recorder.split("/")[0]
+            rows.append(
+                {
+                    "key": f"AdverseEvent/{r['id']}",
+                    "session": session,
+                    "type": code_of(r.get("event"), types)[0],
+                    "severity": code_of(r.get("severity"), severity)[0],
+                    "reporter": "patient"
+                    if kind in ("Patient", "RelatedPerson")
+                    else ("clinician" if kind.startswith("Practitioner") else ""),
+                    "resolved_days": extension_value(r, url),
+                }
+            )
+        except MALFORMED:  # an element of the wrong JSON type
+            run.malformed["AdverseEvent"] += 1
     a = pd.DataFrame(
         rows, columns=["key", "session", "type", "severity", "reporter", "resolved_days"]
     )
@@ -457,6 +484,15 @@ def import_fhir(
     ae = _adverse_events(run, session_ids)
     if ae is not None:
         tables["adverse_events"] = ae
+    for kind, n in run.malformed.items():
+        run.problem(
+            "skipped_rows",
+            "",
+            kind,
+            n,
+            f"{n} {kind} resource(s) with an element of the wrong JSON type (e.g. an object "
+            "where FHIR R4 has a list); skipped",
+        )
     counts = {kind: len(res) for kind, res in b.by_type.items()}
     accounting = pd.DataFrame(
         {
