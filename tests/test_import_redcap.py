@@ -177,6 +177,10 @@ def test_every_row_is_accounted_for(tmp_path: Path) -> None:
         (('needles = "ses_needles"', 'needles = "ses_needle"'), "no field of the data dict"),
         (("[redcap]", "[redcap]\nrecord = 1"), "unknown key(s) record"),
         (("[sessions]", "[visits]"), "unknown key(s) visits"),
+        (('"{record_id}-E1"', '"{record_id-E1"'), "has an unpaired brace"),
+        (('needles = "ses_needles"', "needles = { field = 1 }"), "must be a field name"),
+        (('needles = "ses_needles"', "needles = 3"), "must be a field name"),
+        (("3 = ", "3.x = "), "must be text"),
         (('events = ["enrolment_arm_1"]', 'events = "enrolment_arm_1"'), "events must be a list"),
     ],
 )

@@ -252,6 +252,11 @@ class _Project:
                 'as "{record_id}-{redcap_repeat_instance}" or { const = "…" }; got '
                 f"{type(src).__name__}. Fix it."
             )
+        if re.search(r"[{}]", _TEMPLATE.sub("", src)):
+            raise RequestError(
+                f"mapping [{where}.columns]: {column} = {src!r} has an unpaired brace; "
+                'expected a field name or a template such as "{record_id}-E1". Fix it.'
+            )
         names = _TEMPLATE.findall(src) if "{" in src else [src]
         parts = {
             n: self.field_values(where, column, n, rows, values if "{" not in src else None)
