@@ -35,10 +35,10 @@ from dnoutcomes.importers._fhir_read import (
     Bundle,
     code_of,
     date_of,
-    extension_value,
     read_bundle,
     system_code,
 )
+from dnoutcomes.importers._fhir_sessions import BOOL_REQUIRED, adverse_events, num_text, sessions
 from dnoutcomes.importers._ids import Pseudonyms, read_salt
 from dnoutcomes.importers._mapping import as_table, check_keys, load_mapping, string_map
 from dnoutcomes.importers._result import ImportResult, Issues, contract_frame
@@ -55,9 +55,7 @@ _SECTIONS = {
     "adverse_events": ("types", "severity", "resolved_extension"),
 }  # fmt: skip
 _SEX = {"male": "male", "female": "female", "other": "other", "unknown": "unknown"}
-_SEVERITY = {"mild": "mild", "moderate": "significant", "severe": "serious"}
 _SKIP_STATUS = frozenset({"entered-in-error", "cancelled"})
-_BOOL_REQUIRED = ("dn_performed", "manual_therapy", "exercise_therapy")
 
 
 class _Run:
@@ -231,165 +229,11 @@ def _patients(run: _Run, e: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         "sex": sex.fillna(""),
         "age": age_text,
         "condition": condition,
-        "symptom_weeks": weeks.map(lambda w: "" if pd.isna(w) else _num(w)),
+        "symptom_weeks": weeks.map(lambda w: "" if pd.isna(w) else num_text(w)),
         "contraindications": p["key"].map(lambda k: ";".join(items.get(k, []))),
     }
     return contract_frame("patients", columns), pd.Series(
         columns["patient_id"].array, index=p["key"]
-    )
-
-
-def _num(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else repr(float(v))
-
-
-def _sessions(run: _Run, episode_keys: set[str]) -> pd.DataFrame:
-    procedures, modalities = run.map("sessions", "procedures"), run.map("sessions", "modalities")
-    muscles, extensions = run.map("sessions", "muscles"), run.map("sessions", "extensions")
-    rows: dict[str, dict[str, Any]] = {}
-    for r in run.live("Encounter"):
-        try:
-            episodes = r.get("episodeOfCare") or []
-            episode = (
-                run.b.resolve(episodes[0]) if isinstance(episodes, list) and episodes else None
-            )
-            if episode not in episode_keys:
-                continue
-            length = r.get("length") or {}
-            minutes = length.get("value") if isinstance(length.get("value"), int | float) else None
-            if minutes is not None and (length.get("code") or length.get("unit")) in ("h", "hour"):
-                minutes *= 60
-            row: dict[str, Any] = {
-                "episode": episode,
-                "date": date_of((r.get("period") or {}).get("start")),
-            }
-            row["duration_min"] = _num(minutes) if minutes is not None else None
-            for url, column in extensions.items():
-                row.setdefault(column, extension_value(r, url))
-            rows[f"Encounter/{r['id']}"] = row
-        except MALFORMED:  # an element of the wrong JSON type
-            run.malformed["Encounter"] += 1
-    unmapped: Counter[str] = Counter()
-    for r in run.live("Procedure"):
-        try:
-            enc = run.b.resolve(r.get("encounter"))
-            if enc not in rows:
-                continue
-            row = rows[enc]
-            done = r.get("status") != "not-done"
-            used = False
-            flag, code = code_of(r.get("code"), procedures)
-            if flag is not None:
-                row[flag] = "true" if done else "false"
-                used = True
-            item, _ = code_of(r.get("code"), modalities)
-            if item is not None and done:
-                row.setdefault("modalities", []).append(item)
-                used = True
-            for site in r.get("bodySite") or []:
-                muscle, _ = code_of(site, muscles)
-                if muscle is not None and done:
-                    row.setdefault("muscles", []).append(muscle)
-            for url, col in extensions.items():
-                value = extension_value(r, url)
-                if value is not None:
-                    row[col] = value
-            if used:
-                run.used["Procedure"] += 1
-            else:
-                unmapped[code or "(no code)"] += 1
-        except MALFORMED:  # an element of the wrong JSON type
-            run.malformed["Procedure"] += 1
-    for code, n in unmapped.items():
-        run.issues.add(
-            "unmapped_code",
-            "sessions",
-            code,
-            n,
-            f"Procedure code {code} is in neither [sessions.procedures] nor "
-            "[sessions.modalities]; not used",
-        )
-    s = pd.DataFrame.from_dict(rows, orient="index")
-    if s.empty:
-        return s
-    bad = s["date"].isna()
-    run.problem(
-        "skipped_rows",
-        "sessions",
-        "Encounter",
-        int(bad.sum()),
-        f"{int(bad.sum())} Encounter resource(s) without period.start; skipped",
-    )
-    s = s[~bad]
-    run.used["Encounter"] += len(s)
-    for col in ("muscles", "modalities"):
-        if col in s:
-            s[col] = s[col].map(lambda v: ";".join(dict.fromkeys(v)) if isinstance(v, list) else "")
-    for col in _BOOL_REQUIRED:
-        s[col] = s[col].fillna("false") if col in s else "false"
-    return s
-
-
-def _adverse_events(run: _Run, session_ids: pd.Series) -> pd.DataFrame | None:
-    events = run.b.of("AdverseEvent")
-    if not events and "adverse_events" not in run.m:
-        return None
-    types = run.map("adverse_events", "types")
-    severity = {**_SEVERITY, **run.map("adverse_events", "severity")}
-    url = run.text("adverse_events", "resolved_extension")
-    rows = []
-    for r in run.live("AdverseEvent"):
-        try:
-            session = run.b.resolve(r.get("encounter"))
-            recorder = run.b.resolve(r.get("recorder")) or ""
-            kind = recorder.split("/")[0]
-            rows.append(
-                {
-                    "key": f"AdverseEvent/{r['id']}",
-                    "session": session,
-                    "type": code_of(r.get("event"), types)[0],
-                    "severity": code_of(r.get("severity"), severity)[0],
-                    "reporter": "patient"
-                    if kind in ("Patient", "RelatedPerson")
-                    else ("clinician" if kind.startswith("Practitioner") else ""),
-                    "resolved_days": extension_value(r, url),
-                }
-            )
-        except MALFORMED:  # an element of the wrong JSON type
-            run.malformed["AdverseEvent"] += 1
-    a = pd.DataFrame(
-        rows, columns=["key", "session", "type", "severity", "reporter", "resolved_days"]
-    )
-    bad = ~a["session"].isin(session_ids.index)
-    run.problem(
-        "skipped_rows",
-        "adverse_events",
-        "AdverseEvent",
-        int(bad.sum()),
-        f"{int(bad.sum())} AdverseEvent resource(s) whose encounter is no session of "
-        "the bundle; skipped",
-    )
-    a = a[~bad]
-    for col in ("type", "severity"):
-        run.problem(
-            "unmapped_value",
-            "adverse_events",
-            col,
-            int(a[col].isna().sum()),
-            f"{int(a[col].isna().sum())} AdverseEvent resource(s) whose {col} code is "
-            f"not in [adverse_events.{'types' if col == 'type' else col}]; left empty",
-        )
-    run.used["AdverseEvent"] += len(a)
-    return contract_frame(
-        "adverse_events",
-        {
-            "event_id": run.pseudo(a["key"], "AE"),
-            "session_id": a["session"].map(session_ids),
-            "type": a["type"].fillna(""),
-            "severity": a["severity"].fillna(""),
-            "reporter": a["reporter"],
-            "resolved_days": a["resolved_days"].fillna(""),
-        },
     )
 
 
@@ -460,7 +304,7 @@ def import_fhir(
             "discharge_reason": e["discharge_reason"].fillna(""),
         },
     )
-    s = _sessions(run, set(e["key"]))
+    s = sessions(run, set(e["key"]))
     session_ids = pd.Series(run.pseudo(pd.Series(s.index), "S").array, index=s.index)
     tables = {"patients": patients, "episodes": episodes}
     if len(s):
@@ -477,11 +321,11 @@ def import_fhir(
             "sessions",
             {
                 c: pd.Series(dtype="str")
-                for c in ("session_id", "episode_id", "session_date", *_BOOL_REQUIRED)
+                for c in ("session_id", "episode_id", "session_date", *BOOL_REQUIRED)
             },
         )
     tables["outcomes"] = outcome_rows(run, e, episode_ids, session_ids, s)
-    ae = _adverse_events(run, session_ids)
+    ae = adverse_events(run, session_ids)
     if ae is not None:
         tables["adverse_events"] = ae
     for kind, n in run.malformed.items():
