@@ -3,6 +3,7 @@ equal R's (tests/reference/table_one_tests.R), labels in words, any number of ar
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -127,7 +128,7 @@ def test_user_variables_and_missing_rows(dataset: object) -> None:
         bmi=np.linspace(18, 35, len(dataset.patients)),  # type: ignore[attr-defined]
     )
     patients.loc[patients.index[:5], "bmi"] = np.nan
-    custom = type(dataset)(**{**vars(dataset), "patients": patients})  # type: ignore[call-arg]
+    custom = dataclasses.replace(dataset, patients=patients)  # type: ignore[type-var]
     default = table_one(custom)
     assert {"smoker", "bmi"} <= set(default.body["variable"])
     table = table_one(custom, variables=["bmi", "smoker"], labels={"bmi": "BMI, kg/m²"})
