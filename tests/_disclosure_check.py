@@ -181,9 +181,7 @@ def _flow(pub: Published, tables: dict[str, list[dict[str, Any]]], doc: dict[str
         )
 
 
-def _caseload(
-    pub: Published, tables: dict[str, list[dict[str, Any]]], doc: dict[str, Any]
-) -> None:
+def _caseload(pub: Published, tables: dict[str, list[dict[str, Any]]], doc: dict[str, Any]) -> None:
     flow = _rows(tables, "patient_flow")
     reference, comparator = doc["reference"], doc["comparator"]
     for key in ("caseload_site_id", "caseload_therapist_id", "caseload_condition"):
@@ -238,7 +236,9 @@ def _table1(pub: Published, tables: dict[str, list[dict[str, Any]]], doc: dict[s
                 pub.total(("table1", episodes, value), [("table1", i, value) for i in members])
         site = _rows(tables, "caseload_site_id")
         if site:
-            pub.equal(("table1", episodes, value), ("caseload_site_id", len(site) - 1, caseload_column))
+            pub.equal(
+                ("table1", episodes, value), ("caseload_site_id", len(site) - 1, caseload_column)
+            )
         for key, group, label in (
             ("caseload_condition", "Condition: ", "condition"),
             ("caseload_site_id", "Site: ", "site_id"),
@@ -259,9 +259,7 @@ def _table1(pub: Published, tables: dict[str, list[dict[str, Any]]], doc: dict[s
                 _ratio(pub, row, spread, ("table1", i, value), ("table1", episodes, value), 100.0)
 
 
-def _outcomes(
-    pub: Published, tables: dict[str, list[dict[str, Any]]], doc: dict[str, Any]
-) -> None:
+def _outcomes(pub: Published, tables: dict[str, list[dict[str, Any]]], doc: dict[str, Any]) -> None:
     flow = _rows(tables, "patient_flow")
     ancova = _rows(tables, "ancova")
     for i in range(len(ancova)):
@@ -288,15 +286,29 @@ def _safety(pub: Published, tables: dict[str, list[dict[str, Any]]], doc: dict[s
         arm = row["arm"]
         parts = [j for j, r in enumerate(severity) if r["arm"] == arm]
         if parts:
-            pub.total(("safety_rates", i, "events"), [("safety_severity", j, "events") for j in parts])
-        _ratio(pub, row, "rate_per_100", ("safety_rates", i, "events"), ("safety_rates", i, "dn_sessions"), 100.0)
+            pub.total(
+                ("safety_rates", i, "events"), [("safety_severity", j, "events") for j in parts]
+            )
+        _ratio(
+            pub,
+            row,
+            "rate_per_100",
+            ("safety_rates", i, "events"),
+            ("safety_rates", i, "dn_sessions"),
+            100.0,
+        )
         first = _find(flow, arm=arm)
         if first is not None:
             pub.equal(("safety_rates", i, "episodes"), ("patient_flow", first, "n"))
 
 
 def _ratio(
-    pub: Published, row: dict[str, Any], column: str, numerator: Cell, denominator: Cell, scale: float
+    pub: Published,
+    row: dict[str, Any],
+    column: str,
+    numerator: Cell,
+    denominator: Cell,
+    scale: float,
 ) -> None:
     """``row[column] × denominator = scale × numerator`` when the ratio is a number."""
     kind, number = _cell_value(row.get(column))
@@ -308,8 +320,22 @@ def _ratio(
 def _charts(pub: Published, tables: dict[str, list[dict[str, Any]]], doc: dict[str, Any]) -> None:
     monthly = _rows(tables, "spc_monthly")
     for i, row in enumerate(monthly):
-        _ratio(pub, row, "share_pct", ("spc_monthly", i, "responders"), ("spc_monthly", i, "episodes"), 100.0)
-        _ratio(pub, row, "rate_per_100", ("spc_monthly", i, "adverse_events"), ("spc_monthly", i, "dn_sessions"), 100.0)
+        _ratio(
+            pub,
+            row,
+            "share_pct",
+            ("spc_monthly", i, "responders"),
+            ("spc_monthly", i, "episodes"),
+            100.0,
+        )
+        _ratio(
+            pub,
+            row,
+            "rate_per_100",
+            ("spc_monthly", i, "adverse_events"),
+            ("spc_monthly", i, "dn_sessions"),
+            100.0,
+        )
     spc = doc.get("spc") or {}
     for chart, numerator, denominator, scale in (
         ("i_chart", None, "episodes", 1.0),
@@ -350,7 +376,9 @@ def _charts(pub: Published, tables: dict[str, list[dict[str, Any]]], doc: dict[s
         )
 
 
-_DECLARATIONS: tuple[Callable[[Published, dict[str, list[dict[str, Any]]], dict[str, Any]], None], ...] = (
+_DECLARATIONS: tuple[
+    Callable[[Published, dict[str, list[dict[str, Any]]], dict[str, Any]], None], ...
+] = (
     _flow,
     _caseload,
     _table1,
@@ -406,7 +434,9 @@ def recoverable(pub: Published) -> dict[Cell, tuple[float, float]]:
         for sign in (1.0, -1.0):
             c = np.zeros(len(unknown))
             c[index[cell]] = sign
-            result = milp(c, constraints=constraints, integrality=integrality, bounds=Bounds(lower, upper))
+            result = milp(
+                c, constraints=constraints, integrality=integrality, bounds=Bounds(lower, upper)
+            )
             if result.status != 0:
                 return {("infeasible", 0, str(result.message)): (np.nan, np.nan)}
             ends.append(sign * result.fun)

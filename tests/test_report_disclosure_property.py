@@ -27,14 +27,6 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
-
-import dnoutcomes
-from dnoutcomes.report.build import build_report
-from dnoutcomes.report.render_json import render_json
-from dnoutcomes.report.render_xlsx import render_xlsx
-
 from _disclosure_check import (
     COUNT_COLUMNS,
     collect,
@@ -42,6 +34,13 @@ from _disclosure_check import (
     recoverable,
     small_counts_in_cells,
 )
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import dnoutcomes
+from dnoutcomes.report.build import build_report
+from dnoutcomes.report.render_json import render_json
+from dnoutcomes.report.render_xlsx import render_xlsx
 
 pytestmark = pytest.mark.slow
 
@@ -57,9 +56,7 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from dnoutcomes.sample import generate
 
     folder = tmp_path_factory.mktemp("pool")
-    generate(episodes=3000, seed=3, sites=2, months=9, start="2025-01-01").write(
-        folder, force=True
-    )
+    generate(episodes=3000, seed=3, sites=2, months=9, start="2025-01-01").write(folder, force=True)
     raw = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False) for p in folder.glob("*.csv")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -194,3 +191,47 @@ def test_attacker_finds_the_leaks_of_the_old_report() -> None:
         ("patient_flow", 3, "excluded"): (4.0, 4.0),
     }
     assert np.isfinite(list(exposed.values())[0][0])
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def _export_ids(folder: Path) -> set[str]:
+    ids: set[str] = set()
+    for table, column in (
+        ("patients", "patient_id"),
+        ("episodes", "episode_id"),
+        ("sessions", "session_id"),
+        ("adverse_events", "event_id"),
+    ):
+        ids |= set(pd.read_csv(folder / f"{table}.csv", dtype=str)[column].dropna())
+    return ids
+
+
+@pytest.mark.parametrize(
+    ("which", "period", "site"),
+    [("sample", "2025-Q3", None), ("sample", "2025-10", "south"), ("clinic_a", None, None)],
+)
+def test_shipped_exports_hide_no_recoverable_count_and_name_no_one(
+    which: str, period: str | None, site: str | None, clinic_a_path: Path
+) -> None:
+    """data/sample (the issue's Q3 flow 27 → 21, its severity 44 = 43 + "<11", the south
+    site's month) and clinic_a: nothing recoverable, and no episode, session, patient or
+    event id in the page, the workbook or the JSON."""
+    import re
+    import zipfile
+
+    folder = SAMPLE if which == "sample" else clinic_a_path
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = build_report(
+            dnoutcomes.load(folder), period=period, site=site, run_time="2025-10-01"
+        )
+    document = json.loads(render_json(report))
+    assert recoverable(collect(document)) == {}
+    with zipfile.ZipFile(io.BytesIO(render_xlsx(report))) as book:
+        xlsx = "\n".join(book.read(n).decode("utf-8") for n in book.namelist())
+    ids = _export_ids(folder)
+    for name, text in (("html", report.to_html()), ("json", render_json(report)), ("xlsx", xlsx)):
+        tokens = set(re.findall(r"[A-Za-z0-9_-]+", text))
+        assert not (tokens & ids), name

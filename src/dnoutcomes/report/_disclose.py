@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -209,15 +209,17 @@ def _declare(cells: _Cells, reference: str, comparator: str) -> None:
         last = len(frame) - 1
         for i in range(len(frame)):
             cells.total(
-                (key, i, "episodes"), [(key, i, c) for c in ("reference", "comparator", "other_arms")]
+                (key, i, "episodes"),
+                [(key, i, c) for c in ("reference", "comparator", "other_arms")],
             )
         for column in ("episodes", "reference", "comparator", "other_arms"):
             cells.total((key, last, column), [(key, i, column) for i in range(last)])
         if loaded is not None:
             cells.equal((key, last, "episodes"), ("patient_flow", loaded, "n"))
         for column, arm in side.items():
-            if first[arm] is not None:
-                cells.equal((key, last, column), ("patient_flow", first[arm], "n"))
+            start = first[arm]
+            if start is not None:
+                cells.equal((key, last, column), ("patient_flow", start, "n"))
         if compared is not None:
             cells.equal((key, last, "other_arms"), ("patient_flow", compared, "excluded"))
     site = frames.get("caseload_site_id")
@@ -234,9 +236,13 @@ def _declare(cells: _Cells, reference: str, comparator: str) -> None:
         for value, column in (("reference_value", "reference"), ("comparator_value", "comparator")):
             for group in ("Sex: ", "Condition: ", "Chronicity: ", "Site: "):
                 members = np.flatnonzero(labels.str.startswith(group).to_numpy())
-                cells.total(("table1", episodes, value), [("table1", int(i), value) for i in members])
+                cells.total(
+                    ("table1", episodes, value), [("table1", int(i), value) for i in members]
+                )
             if site is not None and not site.empty:
-                cells.equal(("table1", episodes, value), ("caseload_site_id", len(site) - 1, column))
+                cells.equal(
+                    ("table1", episodes, value), ("caseload_site_id", len(site) - 1, column)
+                )
             for key, group, label in (
                 ("caseload_condition", "Condition: ", "condition"),
                 ("caseload_site_id", "Site: ", "site_id"),
@@ -245,33 +251,40 @@ def _declare(cells: _Cells, reference: str, comparator: str) -> None:
                 if frame is None:
                     continue
                 for j, name in enumerate(frame[label].astype(str)):
-                    i = _row(table1, characteristic=group + name.replace("_", " "))
-                    if i is None:
-                        i = _row(table1, characteristic=group + name)
-                    if i is not None:
-                        cells.equal(("table1", i, value), (key, j, column))
+                    level = _row(table1, characteristic=group + name.replace("_", " "))
+                    if level is None:
+                        level = _row(table1, characteristic=group + name)
+                    if level is not None:
+                        cells.equal(("table1", level, value), (key, j, column))
     ancova = frames.get("ancova")
     if ancova is not None:
         for i in range(len(ancova)):
-            cells.total(("ancova", i, "n"), [("ancova", i, "n_reference"), ("ancova", i, "n_comparator")])
+            cells.total(
+                ("ancova", i, "n"), [("ancova", i, "n_reference"), ("ancova", i, "n_comparator")]
+            )
             cells.equal(("comparisons", i, "n"), ("ancova", i, "n"))
         for column, arm in (("n_reference", reference), ("n_comparator", comparator)):
-            if analysed[arm] is not None and len(ancova):
-                cells.equal(("ancova", 0, column), ("patient_flow", analysed[arm], "n"))
+            stage = analysed[arm]
+            if stage is not None and len(ancova):
+                cells.equal(("ancova", 0, column), ("patient_flow", stage, "n"))
     responders = frames.get("responders")
     for arm in (reference, comparator):
-        i = _row(responders, arm=arm)
-        if i is not None and analysed[arm] is not None:
-            cells.equal(("responders", i, "n"), ("patient_flow", analysed[arm], "n"))
+        row, stage = _row(responders, arm=arm), analysed[arm]
+        if row is not None and stage is not None:
+            cells.equal(("responders", row, "n"), ("patient_flow", stage, "n"))
     rates = frames.get("safety_rates")
     severity = frames.get("safety_severity")
     if rates is not None:
         for i, arm in enumerate(rates["arm"].astype(str)):
             if severity is not None:
                 parts = np.flatnonzero((severity["arm"].astype(str) == arm).to_numpy())
-                cells.total(("safety_rates", i, "events"), [("safety_severity", int(j), "events") for j in parts])
-            if arm in first and first[arm] is not None:
-                cells.equal(("safety_rates", i, "episodes"), ("patient_flow", first[arm], "n"))
+                cells.total(
+                    ("safety_rates", i, "events"),
+                    [("safety_severity", int(j), "events") for j in parts],
+                )
+            start = first.get(arm)
+            if start is not None:
+                cells.equal(("safety_rates", i, "episodes"), ("patient_flow", start, "n"))
     monthly = frames.get("spc_monthly")
     funnel = frames.get("funnel")
     if monthly is not None and funnel is not None and len(funnel):
@@ -317,10 +330,14 @@ def _newly_hidden(cells: _Cells) -> set[Cell]:
     shut = cells.primary | cells.hidden
     added: set[Cell] = set()
     for _ in range(len(cells.values) + 1):
-        spans = ranges(cells.values, shut, cells.primary, cells.relations, cells.min_cell)
-        exposed = sorted(
-            (c for c, (lo, hi) in spans.items() if not (hi - lo > _TOL)), key=repr
+        spans = ranges(
+            cells.values,
+            cast("set[Hashable]", shut),
+            cast("set[Hashable]", cells.primary),
+            cells.relations,
+            cells.min_cell,
         )
+        exposed = sorted((c for c, (lo, hi) in spans.items() if not (hi - lo > _TOL)), key=repr)
         if not exposed:
             break
         choice = _choose(exposed[0], cells, shut)  # type: ignore[arg-type]
@@ -358,7 +375,9 @@ _FUNNEL_WITHHELD = (
 )
 
 
-def _rebuild_section(section: Section, tables: Mapping[str, pd.DataFrame], hit: set[str], min_cell: int) -> Section:
+def _rebuild_section(
+    section: Section, tables: Mapping[str, pd.DataFrame], hit: set[str], min_cell: int
+) -> Section:
     blocks: list[Any] = []
     for block in section.blocks:
         if isinstance(block, Table) and block.key in tables:
@@ -366,7 +385,9 @@ def _rebuild_section(section: Section, tables: Mapping[str, pd.DataFrame], hit: 
         else:
             blocks.append(block)
     if section.key == "control_charts" and "spc_monthly" in hit:
-        at = next(i for i, b in enumerate(blocks) if isinstance(b, Table) and b.key == "spc_monthly")
+        at = next(
+            i for i, b in enumerate(blocks) if isinstance(b, Table) and b.key == "spc_monthly"
+        )
         start = 1
         if (
             len(blocks) > 1
@@ -374,14 +395,20 @@ def _rebuild_section(section: Section, tables: Mapping[str, pd.DataFrame], hit: 
             and blocks[1].text.startswith("The charts are drawn by quarter")
         ):
             start = 2
-        blocks = [*blocks[:start], Paragraph(_CHARTS_WITHHELD.format(min_cell=min_cell)), *blocks[at:]]
+        blocks = [
+            *blocks[:start],
+            Paragraph(_CHARTS_WITHHELD.format(min_cell=min_cell)),
+            *blocks[at:],
+        ]
     if section.key == "funnel" and "funnel" in hit:
         kept: list[Any] = []
         for block in blocks:
             if isinstance(block, Figure):
                 continue
             if isinstance(block, Paragraph):
-                if block.text.startswith(("No therapist lies", "Outside the 99.8", "The funnel plot")):
+                if block.text.startswith(
+                    ("No therapist lies", "Outside the 99.8", "The funnel plot")
+                ):
                     continue
                 text = re.sub(r" Overall share [\d.]+ %; a", " A", block.text)
                 block = dataclasses.replace(block, text=text)
@@ -455,7 +482,8 @@ def protect_report(
     if "ancova" in changed:
         records = changed["ancova"].to_dict(orient="records")
         out_extra["ancova"] = [
-            {k: v for k, v in r.items() if k in original} for r, original in zip(records, ancova, strict=True)  # type: ignore[arg-type]
+            {k: v for k, v in r.items() if k in original}
+            for r, original in zip(records, ancova, strict=True)  # type: ignore[arg-type]
         ]
     out_spc = dict(spc)
     if "spc_monthly" in hit:
