@@ -430,6 +430,43 @@ def _rebuild_section(
     return dataclasses.replace(section, blocks=tuple(blocks))
 
 
+_NEEDLED_DESPITE = re.compile(r"(despite a recorded contraindication in )\d+ episodes\.")
+
+
+def _withhold_needled_despite(
+    sections: list[Section], table1: pd.DataFrame | None, min_cell: int
+) -> list[Section]:
+    """The safety section's count of episodes needled despite a contraindication, withheld
+    when Table 1 hides an arm's "Contraindications: any": both compared arms are needled
+    and the other arms rarely are, so that count minus the shown arm's would give the
+    hidden one (15 needled, 12 shown in the comparator: the reference's hidden 3).
+
+    The relation is not exact (other arms, episodes not needled), so it is not one the
+    linear pass can state; the count is withheld whenever it could close it."""
+    row = _row(table1, characteristic="Contraindications: any")
+    if table1 is None or row is None:
+        return sections
+    values = [table1[c].iloc[row] for c in ("reference_value", "comparator_value")]
+    if all(_number(v) is not None for v in values):
+        return sections
+    words = (
+        r"\1some episodes (the number is not shown: with Table 1 it would give back a count "
+        f"below {min_cell})."
+    )
+    out = []
+    for section in sections:
+        if section.key == "safety":
+            blocks = tuple(
+                dataclasses.replace(b, text=_NEEDLED_DESPITE.sub(words, b.text))
+                if isinstance(b, Paragraph)
+                else b
+                for b in section.blocks
+            )
+            section = dataclasses.replace(section, blocks=blocks)
+        out.append(section)
+    return out
+
+
 def protect_report(
     sections: list[Section],
     extra: dict[str, Any],
@@ -471,13 +508,16 @@ def protect_report(
     _declare(cells, reference, comparator)
     added = _newly_hidden(cells)
     if not added:
-        return sections, extra, spc
+        return _withhold_needled_despite(sections, frames.get("table1"), min_cell), extra, spc
     by_table: dict[str, list[tuple[int, str]]] = {}
     for key, i, column in added:
         by_table.setdefault(key, []).append((i, column))
     changed = {key: _apply(frames[key], key, rows) for key, rows in by_table.items()}
     hit = set(changed)
     out_sections = [_rebuild_section(s, changed, hit, min_cell) for s in sections]
+    out_sections = _withhold_needled_despite(
+        out_sections, changed.get("table1", frames.get("table1")), min_cell
+    )
     out_extra = dict(extra)
     if "ancova" in changed:
         records = changed["ancova"].to_dict(orient="records")
