@@ -32,6 +32,7 @@ from dnoutcomes.report.build import build_report
 from dnoutcomes.report.model import Report
 from dnoutcomes.report.render_html import render_html
 from dnoutcomes.report.render_json import render_json
+from dnoutcomes.stats.iptw import IptwResult
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +85,19 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     patients.to_csv(folder / "patients.csv", index=False)
     data = _load(folder)
-    report = build_report(data, period=PERIOD, run_time=RUN_TIME, figures=False)
+    # A count key no one has listed yet, as a future to_dict might add one (issue 13:
+    # "a new count key in any to_dict slips through" the old list of key names).
+    original = IptwResult.to_dict
+
+    def with_new_counts(self: IptwResult) -> dict[str, Any]:
+        block = original(self)
+        block["n_new_subgroup"] = np.int64(4)
+        block["new_block"] = {"events_in_subgroup": 7, "share": 0.25, "crossings": 3}
+        return block
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(IptwResult, "to_dict", with_new_counts)
+        report = build_report(data, period=PERIOD, run_time=RUN_TIME, figures=False)
     return {"dataset": data, "report": report, "chosen": chosen}
 
 
@@ -168,3 +181,20 @@ def test_safety_sentence_gives_no_hidden_contraindication_back(export: dict[str,
     # The sentence is still there and says where the list is.
     assert "despite a recorded contraindication" in text
     assert "--restricted" in text
+
+
+# --- suppression of --data not by key name ---------------------------------------------------
+
+
+def test_unknown_count_key_in_to_dict_is_suppressed_in_json(export: dict[str, Any]) -> None:
+    iptw = json.loads(render_json(export["report"]))["results"]["iptw"]
+    # The old rule hid only keys named in a fixed list; these names are in no list.
+    old_count_keys = {"n", "n_reference", "n_comparator", "n_obs", "n_episodes", "events"}
+    assert not {"n_new_subgroup", "events_in_subgroup"} & old_count_keys
+    assert iptw["n_new_subgroup"] == "<11"
+    assert iptw["new_block"]["events_in_subgroup"] == "<11"
+    # A share is a statistic, kept; a declared non-count (a run-test statistic) is kept.
+    assert iptw["new_block"]["share"] == 0.25
+    assert iptw["new_block"]["crossings"] == 3
+    # The analysis's own counts are still shown when not small.
+    assert isinstance(iptw["n"], int) and iptw["n"] >= 11

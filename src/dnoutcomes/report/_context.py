@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from dnoutcomes.errors import DnOutcomesError
+from dnoutcomes.qi import cells
 from dnoutcomes.qi.suppress import SuppressedTable, format_count, suppress_counts
 from dnoutcomes.report.model import HIDDEN, Figure, Paragraph, Section, Table
 
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from dnoutcomes.stats.analysis import Analysis
 
 __all__ = [
-    "COUNT_KEYS",
     "Context",
     "SectionOutcome",
     "analysed",
@@ -30,11 +30,6 @@ __all__ = [
     "suppress",
     "suppress_text",
 ]
-
-#: Keys of the analyses' JSON blocks that hold counts of episodes or events.
-COUNT_KEYS: frozenset[str] = frozenset(
-    {"n", "n_reference", "n_comparator", "n_obs", "n_episodes", "events", "episodes"}
-)
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,24 +178,14 @@ def suppress(
 
 
 def scrub_counts(value: Any, context: Context) -> Any:
-    """Replace every small count (keys of :data:`COUNT_KEYS`) in a JSON-ready block of an
-    analysis by ``"<11"``; everything else is kept.
+    """Replace every small count in a JSON-ready block of an analysis by ``"<11"``
+    (:func:`dnoutcomes.qi.cells.scrub_counts`: every whole number is a count unless its key
+    is declared a non-count, whatever its name); everything else is kept.
 
     Only blocks without shares or counts of a subgroup should go through this (estimates,
     intervals, p-values and their ``n``): a share beside a hidden count could reveal it.
     """
-    if isinstance(value, dict):
-        return {
-            k: (
-                count_text(v, context)
-                if k in COUNT_KEYS and isinstance(v, int | float) and 0 < v < context.min_cell
-                else scrub_counts(v, context)
-            )
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [scrub_counts(v, context) for v in value]
-    return value
+    return cells.scrub_counts(value, context.min_cell)
 
 
 def suppress_text(text: str, context: Context) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dnoutcomes.qi.cells import scrub_counts
 from dnoutcomes.report._atomic import write_atomic
 from dnoutcomes.report.model import Report
 from dnoutcomes.report.period import Period
@@ -89,6 +90,9 @@ def report_document(report: Report) -> dict[str, Any]:
     -----
     Cells keep the suppression of the report: a small count is the text ``"<11"``, a
     figure from which one could be worked back is ``"[c]"``; NaN and missing numbers are ``null``.
+    ``spc`` and ``results`` go through :func:`dnoutcomes.qi.cells.scrub_counts` last: every
+    whole number there is a count, written ``"<11"`` when small, unless its key is declared
+    a non-count, so a count key added to an analysis's ``to_dict`` cannot slip through.
     Dates are ``YYYY-MM-DD``.
     """
     tables: dict[str, Any] = {}
@@ -119,8 +123,8 @@ def report_document(report: Report) -> dict[str, Any]:
         "min_cell": report.min_cell,
         "tables": tables,
         "figures": figures,
-        "spc": _plain(dict(report.spc)),
-        "results": _plain(dict(report.extra)),
+        "spc": scrub_counts(_plain(dict(report.spc)), report.min_cell),
+        "results": scrub_counts(_plain(dict(report.extra)), report.min_cell),
         "omitted": [{"section": key, "reason": reason} for key, reason in report.omitted],
         "provenance": _plain(report.provenance.to_dict()),
     }
