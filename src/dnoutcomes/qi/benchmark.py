@@ -33,6 +33,7 @@ from scipy import stats
 
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.qi.casemix import CaseMixModel, DateLike, _in_window, casemix_frame
+from dnoutcomes.qi.cells import is_small
 from dnoutcomes.qi.overdispersion import (
     OverdispersedFunnel,
     Overdispersion,
@@ -219,8 +220,11 @@ def _unit_table(
         table["oe_conf_low"] = (events - z * np.sqrt(variance)) / expected
         table["oe_conf_high"] = (events + z * np.sqrt(variance)) / expected
         table["variance"] = variance
-        small = lambda c: (c > 0) & (c < min_cell)  # noqa: E731
-        hide = (table["n"] < min_cell) | small(events) | small(table["n"] - events)
+        hide = (
+            (table["n"] < min_cell)
+            | is_small(events, min_cell)
+            | is_small(table["n"] - events, min_cell)
+        )
     else:
         for col in ("observed_events", "expected_events", "oe_ratio", "oe_conf_low"):
             table[col] = np.nan

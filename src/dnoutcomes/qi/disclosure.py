@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from dnoutcomes.qi.cells import is_small
+
 __all__ = ["Relation", "protect", "ranges"]
 
 _TOL = 1e-7
@@ -130,7 +132,7 @@ def protect(
     >>> sorted(protect(v, [Relation.total("all", ["a", "b"])], min_cell=11)[1])
     ['a', 'b']
     """
-    primary = {c for c, v in values.items() if 0 < float(v) < min_cell}
+    primary = {c for c, v in values.items() if is_small(float(v), min_cell)}
     shut = set(primary) | set(hidden or ())
     for _ in range(len(values) + 1):
         spans = ranges(values, shut, primary, relations, min_cell)

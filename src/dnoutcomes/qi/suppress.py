@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from dnoutcomes.errors import RequestError
+from dnoutcomes.qi.cells import is_small, small_mark
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -66,8 +67,8 @@ def format_count(value: float | int | None, *, threshold: int = DEFAULT_THRESHOL
     """
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return ""
-    if 0 < value < threshold:
-        return f"<{threshold}"
+    if is_small(value, threshold):
+        return small_mark(threshold)
     return f"{int(round(float(value)))}"
 
 
@@ -197,7 +198,7 @@ def suppress_counts(
         )
     values = frame[count_cols].apply(pd.to_numeric, errors="coerce").astype(float)
     low = 0.0 if show_zero else -0.5
-    primary = (values > low) & (values < threshold)
+    primary = is_small(values, threshold) if show_zero else (values > low) & (values < threshold)
     hidden = primary.copy()
     for _ in range(_MAX_ROUNDS):
         before = hidden.to_numpy().copy()
@@ -219,7 +220,7 @@ def suppress_counts(
         display = column.astype(object)
         display[whole] = column[whole].astype(np.int64).astype(object)
         display[hidden[col]] = SECONDARY_MARK
-        display[primary[col]] = f"<{threshold}"
+        display[primary[col]] = small_mark(threshold)
         table[col] = display
         mask[col] = hidden[col]
         prim[col] = primary[col]
@@ -230,14 +231,17 @@ def suppress_counts(
         else:
             gone |= hidden[den]
             complement = values[den] - values[num]
-        gone |= (complement > 0) & (complement < threshold)
+        gone |= is_small(complement, threshold)
         display = frame[col].astype(object)
         display[gone] = SECONDARY_MARK
         table[col] = display
         mask[col] = gone
     notes: list[str] = []
     if prim.to_numpy().any():
-        notes.append(f"<{threshold}: a count from 1 to {threshold - 1}, hidden to protect privacy.")
+        notes.append(
+            f"{small_mark(threshold)}: a count from 1 to {threshold - 1}, "
+            "hidden to protect privacy."
+        )
     if (mask & ~prim).to_numpy().any():
         notes.append(
             f"{SECONDARY_MARK}: hidden so that a count below {threshold} cannot be worked back."
@@ -318,7 +322,7 @@ def _protect_complement(
     else:
         complement = values[den] - values[num]
         den_shown = ~hidden[den]
-    small = (complement > 0) & (complement < threshold)
+    small = is_small(complement, threshold)
     hidden.loc[small & den_shown, num] = True
 
 

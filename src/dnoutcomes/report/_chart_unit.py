@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dnoutcomes.qi.cells import is_small
+
 __all__ = ["UNITS", "chart_frame", "choose_unit", "rebuild", "small_points", "to_quarters"]
 
 #: The units tried, finest first.
@@ -77,7 +79,7 @@ def small_points(frame: pd.DataFrame, min_cell: int) -> dict[str, np.ndarray]:
 
     def small(values: pd.Series) -> np.ndarray:
         x = values.to_numpy(dtype=float)
-        return np.asarray((x > 0) & (x < min_cell))
+        return np.asarray(is_small(x, min_cell))
 
     out = {
         "i_chart": small(frame["episodes"]),

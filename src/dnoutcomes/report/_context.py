@@ -240,14 +240,14 @@ def safe(what: str, compute: Callable[[], Any]) -> tuple[Any, Paragraph | None]:
     -------
     (result, None) or (None, Paragraph)
         The paragraph says what could not be computed and why, in the error's own words.
-        Errors caught: the package's own, ``ValueError`` and ``ArithmeticError``; any
-        other exception is a bug and propagates.
+        Only the package's own errors (:class:`~dnoutcomes.errors.DnOutcomesError`: too
+        few data, a request the data cannot answer) are expected; any other exception,
+        a bare ``ValueError`` or ``ZeroDivisionError`` included, is a bug and propagates
+        rather than becoming report text.
     """
     try:
         return compute(), None
-    except (DnOutcomesError, ValueError, ArithmeticError) as exc:
-        # ArithmeticError: a degenerate sample (no variation at all) that an analysis did
-        # not anticipate; the report says so instead of stopping.
+    except DnOutcomesError as exc:
         reason = str(exc) or type(exc).__name__
         return None, Paragraph(f"{what} could not be computed for this period: {reason}")
 
@@ -256,7 +256,7 @@ def small_any(frame: pd.DataFrame, columns: Sequence[str], context: Context) -> 
     """True when a count in ``columns`` is from 1 to ``min_cell - 1`` (a figure drawing
     those counts would reveal them)."""
     values = frame[list(columns)].apply(pd.to_numeric, errors="coerce")
-    small = (values > 0) & (values < context.min_cell)
+    small = cells.is_small(values, context.min_cell)
     return bool(small.to_numpy().any())
 
 

@@ -41,6 +41,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from dnoutcomes.qi.cells import small_mark
 from dnoutcomes.qi.disclosure import Relation, ranges
 from dnoutcomes.report.model import HIDDEN, Figure, Paragraph, Section, Table
 
@@ -117,7 +118,7 @@ class _Cells:
         self.values: dict[Cell, float] = {}
         self.primary: set[Cell] = set()
         self.hidden: set[Cell] = set()
-        small = f"<{min_cell}"
+        small = small_mark(min_cell)
         for key, frame in frames.items():
             for column in COUNTS.get(key, ()):
                 if column not in frame.columns:

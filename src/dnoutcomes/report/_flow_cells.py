@@ -8,6 +8,7 @@ from collections.abc import Hashable
 
 import pandas as pd
 
+from dnoutcomes.qi.cells import small_mark
 from dnoutcomes.qi.disclosure import Relation, protect
 from dnoutcomes.report.model import HIDDEN
 
@@ -57,7 +58,7 @@ def protect_flow(frame: pd.DataFrame, min_cell: int) -> pd.DataFrame:
         cells = shown[column].astype("int64").astype(object)
         for i in frame.index:
             if (i, column) in primary:
-                cells[i] = f"<{min_cell}"
+                cells[i] = small_mark(min_cell)
             elif (i, column) in hidden:
                 cells[i] = HIDDEN
         shown[column] = cells

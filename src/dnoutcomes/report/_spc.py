@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dnoutcomes.qi.cells import is_small, small_mark
+
 __all__ = ["mask_chart", "masked_months", "masked_shares", "spc_block"]
 
 
@@ -38,7 +40,7 @@ def masked_months(n: pd.Series, min_cell: int) -> np.ndarray:
     non-responders are few: see :func:`masked_shares`.
     """
     total = pd.to_numeric(n, errors="coerce").to_numpy(dtype=float)
-    return np.asarray((total > 0) & (total < min_cell))
+    return np.asarray(is_small(total, min_cell))
 
 
 def masked_shares(episodes: pd.Series, responders: pd.Series, min_cell: int) -> np.ndarray:
@@ -67,7 +69,7 @@ def masked_shares(episodes: pd.Series, responders: pd.Series, min_cell: int) -> 
     r = pd.to_numeric(responders, errors="coerce").to_numpy(dtype=float)
 
     def small(x: np.ndarray) -> np.ndarray:
-        return np.asarray((x > 0) & (x < min_cell))
+        return np.asarray(is_small(x, min_cell))
 
     return masked_months(episodes, min_cell) | small(r) | small(n - r)
 
@@ -108,9 +110,9 @@ def spc_block(chart: Any, *, counts: pd.Series, mask: np.ndarray, min_cell: int)
     block: dict[str, Any] = dict(chart.to_dict())
     block["n"] = list(block["n"])
     c = pd.to_numeric(counts, errors="coerce").to_numpy(dtype=float)
-    small_count = (c > 0) & (c < min_cell)
+    small_count = is_small(c, min_cell)
     block["n"] = [
-        f"<{min_cell}" if small else value
+        small_mark(min_cell) if small else value
         for value, small in zip(block["n"], small_count, strict=True)
     ]
     if mask.any():

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dnoutcomes.qi.cells import is_small
 from dnoutcomes.report._context import (
     Context,
     SectionOutcome,
@@ -201,7 +202,7 @@ def _ancova_blocks(context: Context) -> tuple[list[Any], dict[str, Any], Any]:
     for entry in document if isinstance(document, list) else []:
         for side in ("reference", "comparator"):
             n_side = entry.get(f"n_{side}")
-            if isinstance(n_side, int) and 0 < n_side < context.min_cell:
+            if isinstance(n_side, int) and is_small(n_side, context.min_cell):
                 entry[f"adjusted_mean_{side}"] = HIDDEN
     return blocks, {"ancova": scrub_counts(document, context)}, result
 

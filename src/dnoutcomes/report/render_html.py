@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from dnoutcomes.qi.cells import small_mark
 from dnoutcomes.report._atomic import write_atomic
 from dnoutcomes.report.model import HIDDEN, CellFormat, Report, Table
 
@@ -160,7 +161,7 @@ def render_html(report: Report) -> str:
     whole on a page and hide the contents list.
     """
     template = _environment().get_template("report.html.j2")
-    small = f"<{report.min_cell}"
+    small = small_mark(report.min_cell)
     return template.render(report=report, csp=CSP, small=small, hidden_mark=HIDDEN_MARK)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from dnoutcomes.qi.cells import small_mark
 from dnoutcomes.qi.disclosure import Relation, protect
 from dnoutcomes.report._context import (
     Context,
@@ -179,7 +180,7 @@ def _protect_events(
 
     def mark(cell: Hashable, value: Any) -> Any:
         if cell in primary:
-            return f"<{min_cell}"
+            return small_mark(min_cell)
         return HIDDEN if cell in hidden else value
 
     shown = shown.copy()
