@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from dnoutcomes.contract.specs import TABLES
-from dnoutcomes.io._cells import _frame_of, _tidy_arrow, _typed_arrow
+from dnoutcomes.io._cells import _frame_of, _tidy_arrow, _typed_arrows
 from dnoutcomes.io._raw import RawTable, _arrow_path, _sha256, _unreadable
 
 _BOM = b"\xef\xbb\xbf"
@@ -285,12 +285,9 @@ def _read_csv_typed(
         )
     except (pa.ArrowException, UnicodeDecodeError, OSError):  # the text path explains
         return None
-    arrays = []
-    for i in range(arrow.num_columns):
-        typed = _typed_arrow(arrow.column(i))
-        if typed is None:
-            return None
-        arrays.append(typed)
+    arrays = _typed_arrows(arrow.columns)
+    if arrays is None:
+        return None
     num_rows = arrow.num_rows
     del arrow
     lines = np.arange(2, num_rows + 2, dtype=np.int64)
