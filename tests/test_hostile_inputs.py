@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import dnoutcomes
@@ -222,6 +223,98 @@ def test_symlinked_tables_are_refused_unless_followed(
     assert not dnoutcomes.validate(path, follow_symlinks=True).valid  # read, then checked
     code, _ = run("validate", "--follow-symlinks", str(path))
     assert code == 1
+
+
+# every command that loads an export, with the arguments it needs besides PATH
+LOADING_COMMANDS = {
+    "validate": [],
+    "analyze": ["--json"],
+    "figures": ["--out", "{tmp}/figs"],
+    "report": ["--out", "{tmp}/r.html"],
+    "tables": ["--out", "{tmp}/tables", "--format", "md"],
+}
+
+
+@pytest.fixture
+def with_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tables`` on the command line (test-local until cli.SUBCOMMANDS lists it)."""
+    import dnoutcomes.cli as cli
+
+    if "tables" not in cli.SUBCOMMANDS:
+        monkeypatch.setattr(cli, "SUBCOMMANDS", (*cli.SUBCOMMANDS, "tables"))
+
+
+@pytest.mark.usefixtures("with_tables")
+@pytest.mark.parametrize("command", sorted(LOADING_COMMANDS))
+def test_every_loading_command_follows_symlinks_only_when_told(
+    command: str,
+    corpus: dict[str, hostile_corpus.Case],
+    digests: dict[str, dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    case = corpus["symlink_to_system_file"]
+    extra = [a.format(tmp=tmp_path) for a in LOADING_COMMANDS[command]]
+    code, text = run(command, str(case.path), *extra)
+    assert code == 2 and "symbolic link" in text, text
+    # with the option the linked file is read, then refused by the contract (exit 1)
+    # (what a followed file holds is then data like any other: quoted when it passes the
+    # identifier screen)
+    code, text = run(command, str(case.path), *extra, "--follow-symlinks")
+    assert code == 1 and "Traceback" not in text, text
+    assert _digest(case.path) == digests[case.name]
+
+
+@pytest.mark.usefixtures("with_tables")
+@pytest.mark.parametrize("command", sorted(LOADING_COMMANDS))
+def test_every_loading_command_passes_the_allow_list_on(
+    command: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import dnoutcomes.cli.validate as validate_command
+
+    seen: list[dict[str, object]] = []
+
+    def recorded(path: object, **kwargs: object) -> object:
+        seen.append(kwargs)
+        raise dnoutcomes.errors.UnreadableInputError("stopped by the test")
+
+    monkeypatch.setattr(dnoutcomes, "load", recorded)
+    monkeypatch.setattr(validate_command, "validate", recorded)
+    extra = [a.format(tmp=tmp_path) for a in LOADING_COMMANDS[command]]
+    code, _ = run(command, str(tmp_path), *extra)
+    assert code == 2
+    code, _ = run(
+        command,
+        str(tmp_path),
+        *extra,
+        "--allow-column",
+        "clinic_name",
+        "--allow-column=Referrer Name",
+        "--follow-symlinks",
+    )
+    assert code == 2
+    assert [(tuple(k["allow_columns"]), k["follow_symlinks"]) for k in seen] == [  # type: ignore[call-overload]
+        ((), False),
+        (("clinic_name", "Referrer Name"), True),
+    ]
+
+
+@pytest.mark.usefixtures("with_tables")
+def test_an_allowed_column_loads_from_the_command_line(tmp_path: Path) -> None:
+    from dnoutcomes.sample import generate
+
+    folder = Path(generate(episodes=60, seed=3).write(tmp_path / "export"))
+    patients = folder / "patients.csv"
+    frame = pd.read_csv(patients, dtype="str", keep_default_na=False)
+    frame["postal_area"] = "SW1"  # a district only, which the clinic knows to be safe
+    frame.to_csv(patients, index=False)
+    code, text = run("tables", str(folder), "--out", str(tmp_path / "t"), "--format", "md")
+    assert code == 1 and "postal_area" in text
+    code, text = run(
+        "tables", str(folder), "--out", str(tmp_path / "t"), "--format", "md",
+        "--allow-column", "postal_area",
+    )  # fmt: skip
+    assert code == 0, text
+    assert (tmp_path / "t" / "table1.md").exists()
 
 
 def test_far_report_periods_are_request_errors(corpus: dict[str, hostile_corpus.Case]) -> None:
