@@ -45,15 +45,21 @@ def digests(corpus: dict[str, hostile_corpus.Case]) -> dict[str, dict[str, str]]
     return {name: _digest(case.path) for name, case in corpus.items()}
 
 
-def run(*argv: str) -> tuple[int, str]:
-    """The command line in-process: exit code and everything it printed."""
+def run_parts(*argv: str) -> tuple[int, str, str]:
+    """The command line in-process: exit code, stdout and stderr."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main(list(argv))
         except SystemExit as exc:  # argparse usage errors
             code = int(exc.code or 0)
-    return code, out.getvalue() + err.getvalue()
+    return code, out.getvalue(), err.getvalue()
+
+
+def run(*argv: str) -> tuple[int, str]:
+    """The command line in-process: exit code and everything it printed."""
+    code, out, err = run_parts(*argv)
+    return code, out + err
 
 
 def _check(case: hostile_corpus.Case, code: int, text: str, codes: tuple[int, ...]) -> list[str]:
@@ -75,8 +81,10 @@ def test_validate_refuses_every_case_without_echo(
     for case in corpus.values():
         code, text = run("validate", str(case.path))
         wrong += _check(case, code, text, (case.exit_code,))
-        code, doc = run("validate", "--json", str(case.path))
-        wrong += _check(case, code, doc, (case.exit_code,))
+        # the document is stdout alone: on a busy machine a progress line ("checking
+        # PATH…", after 2 s) goes to stderr, and parsing both failed now and then
+        code, doc, err = run_parts("validate", "--json", str(case.path))
+        wrong += _check(case, code, doc + err, (case.exit_code,))
         rules = {p["rule"] for p in json.loads(doc)["problems"]}
         if case.rule not in rules:
             wrong.append(f"{case.name}: {case.rule} not in {sorted(rules)}")
@@ -208,10 +216,26 @@ def test_control_sequences_are_not_printed(corpus: dict[str, hostile_corpus.Case
     assert code == 1
     assert "unknown_category" in text
     assert not any(ch in text for ch in "\x1b\x07\u202e")
-    code, doc = run("validate", "--json", str(corpus["control_sequences"].path))
-    assert "\u202e" not in doc and "\x1b" not in doc
+    code, doc, err = run_parts("validate", "--json", str(corpus["control_sequences"].path))
+    assert not any(ch in doc + err for ch in "\x1b\x07\u202e")
     messages = [p["message"] for p in json.loads(doc)["problems"]]
     assert any("\x1b[2J" in m for m in messages)  # JSON keeps the cell, escaped
+
+
+def test_json_on_stdout_stays_a_document_when_progress_is_shown(
+    corpus: dict[str, hostile_corpus.Case], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functools
+
+    import dnoutcomes.cli.validate as command
+    from dnoutcomes.cli._progress import Progress
+
+    # every step "slow": the progress lines appear, as on a busy machine
+    monkeypatch.setattr(command, "Progress", functools.partial(Progress, after=0.0))
+    code, doc, err = run_parts("validate", "--json", str(corpus["identifier_names"].path))
+    assert code == 1
+    assert "checking" in err
+    assert json.loads(doc)["valid"] is False
 
 
 def test_symlinked_tables_are_refused_unless_followed(
@@ -384,3 +408,19 @@ def test_an_interruption_names_what_was_written(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(command, "run", at_once)
     code, text = run("validate", "anything")
     assert code == 130 and "nothing was written" in text
+
+
+def test_no_episode_left_is_named_not_an_empty_list(tmp_path: Path) -> None:
+    # quarantine with every episode rejected used to say "expected one of the arms in the
+    # dataset: ." (an empty list)
+    from dnoutcomes.sample import generate
+
+    folder = Path(generate(episodes=20, seed=7).write(tmp_path / "export"))
+    episodes = pd.read_csv(folder / "episodes.csv", dtype="str", keep_default_na=False)
+    episodes["start_date"] = "not a date"
+    episodes.to_csv(folder / "episodes.csv", index=False)
+    for argv in (["analyze"], ["figures", "--out", str(tmp_path / "figs")]):
+        code, text = run(*argv, "--quarantine", str(folder))
+        assert code == 2, text
+        assert "dataset: ." not in text and "no episodes" in text
+        assert "Traceback" not in text
