@@ -70,7 +70,7 @@ def measure(columns: list[int], repeat: int = 3) -> pd.DataFrame:
                 for file in files:
                     pd.read_csv(file, engine="pyarrow", dtype="str")
 
-            def check(folder: Path = folder) -> None:
+            def check(folder: Path = folder, width: int = width) -> None:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # data-quality warnings of the sample
                     data = dnoutcomes.load(folder)
