@@ -23,7 +23,7 @@ None of them ever returns or prints the suspect value itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -272,7 +272,20 @@ def suspect_columns(
     k, n = _shape(columns)
     if k == 0 or n == 0:
         return np.zeros((k, n), dtype=bool)
-    return _suspect(stack_text(columns) if stacked is None else stacked).reshape(k, n)
+    cells = stack_text(columns) if stacked is None else stacked
+    return _per_distinct(cells, _suspect).reshape(k, n)
+
+
+def _per_distinct(text: pa.Array, rule: Callable[[pa.Array], np.ndarray]) -> np.ndarray:
+    """``rule`` (one boolean per cell, False for a missing cell) applied once per distinct
+    value of a large array and spread back to the cells by the dictionary codes: the
+    stacked extra columns of a wide table repeat a few values many times."""
+    if len(text) < 4096:
+        return rule(text)
+    encoded = pc.dictionary_encode(text)
+    hit = np.append(rule(encoded.dictionary), False)  # the last: a missing cell
+    codes = encoded.indices.fill_null(len(encoded.dictionary))
+    return hit[np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)]
 
 
 def _suspect(text: pa.Array) -> np.ndarray:
@@ -322,7 +335,7 @@ def old_ages_columns(
     if k == 0 or n == 0:
         return np.zeros((k, n), dtype=bool)
     cells = stack_text(columns) if stacked is None else stacked
-    out = _old_ages(cells, age_column=False).reshape(k, n)
+    out = _per_distinct(cells, lambda t: _old_ages(t, age_column=False)).reshape(k, n)
     for j in np.flatnonzero(np.asarray(ages, dtype=bool)):
         column = columns[int(j)]
         if isinstance(column, pa.ChunkedArray):
@@ -400,7 +413,7 @@ def quasi_columns(
     k, n = _shape(columns)
     if k == 0 or n == 0:
         return np.zeros((k, n), dtype=bool)
-    return _quasi(stack_text(columns) if stacked is None else stacked).reshape(k, n)
+    return _per_distinct(stack_text(columns) if stacked is None else stacked, _quasi).reshape(k, n)
 
 
 def _quasi(text: pa.Array) -> np.ndarray:
