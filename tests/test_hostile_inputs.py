@@ -424,3 +424,30 @@ def test_no_episode_left_is_named_not_an_empty_list(tmp_path: Path) -> None:
         assert code == 2, text
         assert "dataset: ." not in text and "no episodes" in text
         assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("fmt", ["csv", "semicolon_bom", "csv_gz", "parquet", "xlsx"])
+def test_the_screen_runs_on_every_reader(fmt: str, tmp_path: Path) -> None:
+    """Disguised identifiers in cells and a value-like header, written in every format the
+    loader reads: each caught, none shown."""
+    from loader_data import small_export, write_export
+
+    tables = small_export()
+    patients = tables["patients"].copy()
+    secrets = list(hostile_corpus.DISGUISED.values())[: len(patients)]
+    patients["note"] = secrets
+    header = "jo.bloggs@example.com"
+    patients[header] = "1"
+    tables["patients"] = patients
+    path = write_export(tables, tmp_path / fmt, fmt)  # type: ignore[arg-type]
+    report = dnoutcomes.validate(path, mode="quarantine")
+    problems = report.problems
+    found = problems[(problems["rule"] == "identifier_value") & (problems["column"] == "note")]
+    assert len(found) == len(secrets)
+    refused = problems.loc[problems["rule"] == "identifier_column", "column"].tolist()
+    assert refused == [f"#{len(patients.columns)} (name not shown)"]
+    assert report.dataset is not None
+    shown = problems.to_string() + json.dumps(report.to_dict(), ensure_ascii=False)
+    shown += report.dataset.rejects.to_string()
+    for secret in [*secrets, header]:
+        assert secret not in shown

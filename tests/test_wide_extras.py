@@ -75,8 +75,13 @@ def test_extra_columns_load_cell_for_cell(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("small_batches")
-def test_the_typed_read_of_a_wide_file_is_the_text_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_the_typed_read_of_a_wide_file_is_the_text_read(tmp_path: Path, fmt: str) -> None:
     folder, _ = wide_export(tmp_path, secrets=True)
+    if fmt == "parquet":
+        patients = pd.read_csv(folder / "patients.csv", dtype="str", keep_default_na=False)
+        patients.to_parquet(folder / "patients.parquet", index=False)
+        (folder / "patients.csv").unlink()
     for mode in ("strict", "quarantine"):
         _same_report(_run(folder, False, mode), _run(folder, True, mode))
 

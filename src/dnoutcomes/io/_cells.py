@@ -113,15 +113,18 @@ def _typed_arrows(
 ) -> list[pa.Array | pa.ChunkedArray] | None:
     """:func:`_typed_arrow` of every column of a table (text columns together, see
     :func:`_text_arrows`), or None when one of them must be read as text."""
+    out = _typed_or_none(columns)
+    return None if any(typed is None for typed in out) else out
+
+
+def _typed_or_none(columns: Sequence[pa.ChunkedArray]) -> list[pa.Array | pa.ChunkedArray | None]:
+    """:func:`_typed_arrow` of every column of a table, text columns together: None for
+    each column that must be read as text."""
     text = [j for j, column in enumerate(columns) if column.type == pa.string()]
     trimmed = dict(zip(text, _text_arrows([columns[j] for j in text]), strict=True))
-    out: list[pa.Array | pa.ChunkedArray] = []
-    for j, column in enumerate(columns):
-        typed = trimmed.pop(j) if j in trimmed else _typed_arrow(column)
-        if typed is None:
-            return None
-        out.append(typed)
-    return out
+    return [
+        trimmed.pop(j) if j in trimmed else _typed_arrow(column) for j, column in enumerate(columns)
+    ]
 
 
 def _trimmed_dictionary(column: pa.ChunkedArray) -> pa.DictionaryArray:
