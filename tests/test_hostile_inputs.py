@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import dnoutcomes
@@ -44,15 +45,21 @@ def digests(corpus: dict[str, hostile_corpus.Case]) -> dict[str, dict[str, str]]
     return {name: _digest(case.path) for name, case in corpus.items()}
 
 
-def run(*argv: str) -> tuple[int, str]:
-    """The command line in-process: exit code and everything it printed."""
+def run_parts(*argv: str) -> tuple[int, str, str]:
+    """The command line in-process: exit code, stdout and stderr."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main(list(argv))
         except SystemExit as exc:  # argparse usage errors
             code = int(exc.code or 0)
-    return code, out.getvalue() + err.getvalue()
+    return code, out.getvalue(), err.getvalue()
+
+
+def run(*argv: str) -> tuple[int, str]:
+    """The command line in-process: exit code and everything it printed."""
+    code, out, err = run_parts(*argv)
+    return code, out + err
 
 
 def _check(case: hostile_corpus.Case, code: int, text: str, codes: tuple[int, ...]) -> list[str]:
@@ -74,8 +81,10 @@ def test_validate_refuses_every_case_without_echo(
     for case in corpus.values():
         code, text = run("validate", str(case.path))
         wrong += _check(case, code, text, (case.exit_code,))
-        code, doc = run("validate", "--json", str(case.path))
-        wrong += _check(case, code, doc, (case.exit_code,))
+        # the document is stdout alone: on a busy machine a progress line ("checking
+        # PATH…", after 2 s) goes to stderr, and parsing both failed now and then
+        code, doc, err = run_parts("validate", "--json", str(case.path))
+        wrong += _check(case, code, doc + err, (case.exit_code,))
         rules = {p["rule"] for p in json.loads(doc)["problems"]}
         if case.rule not in rules:
             wrong.append(f"{case.name}: {case.rule} not in {sorted(rules)}")
@@ -207,10 +216,26 @@ def test_control_sequences_are_not_printed(corpus: dict[str, hostile_corpus.Case
     assert code == 1
     assert "unknown_category" in text
     assert not any(ch in text for ch in "\x1b\x07\u202e")
-    code, doc = run("validate", "--json", str(corpus["control_sequences"].path))
-    assert "\u202e" not in doc and "\x1b" not in doc
+    code, doc, err = run_parts("validate", "--json", str(corpus["control_sequences"].path))
+    assert not any(ch in doc + err for ch in "\x1b\x07\u202e")
     messages = [p["message"] for p in json.loads(doc)["problems"]]
     assert any("\x1b[2J" in m for m in messages)  # JSON keeps the cell, escaped
+
+
+def test_json_on_stdout_stays_a_document_when_progress_is_shown(
+    corpus: dict[str, hostile_corpus.Case], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functools
+
+    import dnoutcomes.cli.validate as command
+    from dnoutcomes.cli._progress import Progress
+
+    # every step "slow": the progress lines appear, as on a busy machine
+    monkeypatch.setattr(command, "Progress", functools.partial(Progress, after=0.0))
+    code, doc, err = run_parts("validate", "--json", str(corpus["identifier_names"].path))
+    assert code == 1
+    assert "checking" in err
+    assert json.loads(doc)["valid"] is False
 
 
 def test_symlinked_tables_are_refused_unless_followed(
@@ -222,6 +247,98 @@ def test_symlinked_tables_are_refused_unless_followed(
     assert not dnoutcomes.validate(path, follow_symlinks=True).valid  # read, then checked
     code, _ = run("validate", "--follow-symlinks", str(path))
     assert code == 1
+
+
+# every command that loads an export, with the arguments it needs besides PATH
+LOADING_COMMANDS = {
+    "validate": [],
+    "analyze": ["--json"],
+    "figures": ["--out", "{tmp}/figs"],
+    "report": ["--out", "{tmp}/r.html"],
+    "tables": ["--out", "{tmp}/tables", "--format", "md"],
+}
+
+
+@pytest.fixture
+def with_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tables`` on the command line (test-local until cli.SUBCOMMANDS lists it)."""
+    import dnoutcomes.cli as cli
+
+    if "tables" not in cli.SUBCOMMANDS:
+        monkeypatch.setattr(cli, "SUBCOMMANDS", (*cli.SUBCOMMANDS, "tables"))
+
+
+@pytest.mark.usefixtures("with_tables")
+@pytest.mark.parametrize("command", sorted(LOADING_COMMANDS))
+def test_every_loading_command_follows_symlinks_only_when_told(
+    command: str,
+    corpus: dict[str, hostile_corpus.Case],
+    digests: dict[str, dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    case = corpus["symlink_to_system_file"]
+    extra = [a.format(tmp=tmp_path) for a in LOADING_COMMANDS[command]]
+    code, text = run(command, str(case.path), *extra)
+    assert code == 2 and "symbolic link" in text, text
+    # with the option the linked file is read, then refused by the contract (exit 1)
+    # (what a followed file holds is then data like any other: quoted when it passes the
+    # identifier screen)
+    code, text = run(command, str(case.path), *extra, "--follow-symlinks")
+    assert code == 1 and "Traceback" not in text, text
+    assert _digest(case.path) == digests[case.name]
+
+
+@pytest.mark.usefixtures("with_tables")
+@pytest.mark.parametrize("command", sorted(LOADING_COMMANDS))
+def test_every_loading_command_passes_the_allow_list_on(
+    command: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import dnoutcomes.cli.validate as validate_command
+
+    seen: list[dict[str, object]] = []
+
+    def recorded(path: object, **kwargs: object) -> object:
+        seen.append(kwargs)
+        raise dnoutcomes.errors.UnreadableInputError("stopped by the test")
+
+    monkeypatch.setattr(dnoutcomes, "load", recorded)
+    monkeypatch.setattr(validate_command, "validate", recorded)
+    extra = [a.format(tmp=tmp_path) for a in LOADING_COMMANDS[command]]
+    code, _ = run(command, str(tmp_path), *extra)
+    assert code == 2
+    code, _ = run(
+        command,
+        str(tmp_path),
+        *extra,
+        "--allow-column",
+        "clinic_name",
+        "--allow-column=Referrer Name",
+        "--follow-symlinks",
+    )
+    assert code == 2
+    assert [(tuple(k["allow_columns"]), k["follow_symlinks"]) for k in seen] == [  # type: ignore[call-overload]
+        ((), False),
+        (("clinic_name", "Referrer Name"), True),
+    ]
+
+
+@pytest.mark.usefixtures("with_tables")
+def test_an_allowed_column_loads_from_the_command_line(tmp_path: Path) -> None:
+    from dnoutcomes.sample import generate
+
+    folder = Path(generate(episodes=60, seed=3).write(tmp_path / "export"))
+    patients = folder / "patients.csv"
+    frame = pd.read_csv(patients, dtype="str", keep_default_na=False)
+    frame["postal_area"] = "SW1"  # a district only, which the clinic knows to be safe
+    frame.to_csv(patients, index=False)
+    code, text = run("tables", str(folder), "--out", str(tmp_path / "t"), "--format", "md")
+    assert code == 1 and "postal_area" in text
+    code, text = run(
+        "tables", str(folder), "--out", str(tmp_path / "t"), "--format", "md",
+        "--allow-column", "postal_area",
+    )  # fmt: skip
+    assert code == 0, text
+    assert (tmp_path / "t" / "table1.md").exists()
 
 
 def test_far_report_periods_are_request_errors(corpus: dict[str, hostile_corpus.Case]) -> None:
@@ -291,3 +408,46 @@ def test_an_interruption_names_what_was_written(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(command, "run", at_once)
     code, text = run("validate", "anything")
     assert code == 130 and "nothing was written" in text
+
+
+def test_no_episode_left_is_named_not_an_empty_list(tmp_path: Path) -> None:
+    # quarantine with every episode rejected used to say "expected one of the arms in the
+    # dataset: ." (an empty list)
+    from dnoutcomes.sample import generate
+
+    folder = Path(generate(episodes=20, seed=7).write(tmp_path / "export"))
+    episodes = pd.read_csv(folder / "episodes.csv", dtype="str", keep_default_na=False)
+    episodes["start_date"] = "not a date"
+    episodes.to_csv(folder / "episodes.csv", index=False)
+    for argv in (["analyze"], ["figures", "--out", str(tmp_path / "figs")]):
+        code, text = run(*argv, "--quarantine", str(folder))
+        assert code == 2, text
+        assert "dataset: ." not in text and "no episodes" in text
+        assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("fmt", ["csv", "semicolon_bom", "csv_gz", "parquet", "xlsx"])
+def test_the_screen_runs_on_every_reader(fmt: str, tmp_path: Path) -> None:
+    """Disguised identifiers in cells and a value-like header, written in every format the
+    loader reads: each caught, none shown."""
+    from loader_data import small_export, write_export
+
+    tables = small_export()
+    patients = tables["patients"].copy()
+    secrets = list(hostile_corpus.DISGUISED.values())[: len(patients)]
+    patients["note"] = secrets
+    header = "jo.bloggs@example.com"
+    patients[header] = "1"
+    tables["patients"] = patients
+    path = write_export(tables, tmp_path / fmt, fmt)  # type: ignore[arg-type]
+    report = dnoutcomes.validate(path, mode="quarantine")
+    problems = report.problems
+    found = problems[(problems["rule"] == "identifier_value") & (problems["column"] == "note")]
+    assert len(found) == len(secrets)
+    refused = problems.loc[problems["rule"] == "identifier_column", "column"].tolist()
+    assert refused == [f"#{len(patients.columns)} (name not shown)"]
+    assert report.dataset is not None
+    shown = problems.to_string() + json.dumps(report.to_dict(), ensure_ascii=False)
+    shown += report.dataset.rejects.to_string()
+    for secret in [*secrets, header]:
+        assert secret not in shown

@@ -1,5 +1,6 @@
-"""The ``--protocol FILE`` option shared by the commands that analyse an export, and the
-``--reference``/``--comparator`` overrides of its arms."""
+"""The ``--protocol FILE`` option shared by the commands that analyse an export, the
+``--reference``/``--comparator`` overrides of its arms, and the loading options every
+command that reads an export takes (``--allow-column NAME``, ``--follow-symlinks``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "add_arm_arguments",
+    "add_load_arguments",
     "add_protocol_argument",
     "check_fit",
     "load_for",
+    "load_options",
     "read_protocol",
 ]
 
@@ -48,6 +51,34 @@ def add_arm_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare ``--allow-column NAME`` (repeatable) and ``--follow-symlinks``, the options
+    of :func:`dnoutcomes.load` that every command reading an export passes on."""
+    parser.add_argument(
+        "--allow-column",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a column the identifier screen of column names should let through, because "
+        "the clinic knows it holds nothing personal (case-insensitive; repeatable; its "
+        "values are still screened)",
+    )
+    parser.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="read table files that are symbolic links (refused by default)",
+    )
+
+
+def load_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`dnoutcomes.load` given by
+    :func:`add_load_arguments`' options."""
+    return {
+        "allow_columns": tuple(getattr(args, "allow_column", None) or ()),
+        "follow_symlinks": bool(getattr(args, "follow_symlinks", False)),
+    }
+
+
 def read_protocol(args: argparse.Namespace) -> Protocol:
     """The protocol of ``--protocol`` (the built-in one without it), arms overridden by
     ``--reference``/``--comparator`` when given."""
@@ -60,13 +91,13 @@ def read_protocol(args: argparse.Namespace) -> Protocol:
 
 def load_for(args: argparse.Namespace, protocol: Protocol, **kwargs: Any) -> Dataset:
     """Load ``args.path`` with the protocol's measures registered (strict, or quarantine
-    with ``--quarantine``)."""
+    with ``--quarantine``), with ``--allow-column`` and ``--follow-symlinks``."""
     from dnoutcomes import load
 
     mode: Literal["strict", "quarantine"] = (
         "quarantine" if getattr(args, "quarantine", False) else "strict"
     )
-    return load(args.path, mode=mode, protocol=protocol, **kwargs)
+    return load(args.path, mode=mode, protocol=protocol, **(load_options(args) | kwargs))
 
 
 def check_fit(args: argparse.Namespace, protocol: Protocol, dataset: Dataset) -> None:

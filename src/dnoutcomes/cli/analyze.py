@@ -1,6 +1,6 @@
 """``dnoutcomes analyze PATH [--protocol FILE] [--reference A] [--comparator B] [--json]
-[--quarantine]``: run every analysis of a study protocol (default: the built-in analysis
-plan) on a clinic export.
+[--quarantine] [--allow-column NAME] [--follow-symlinks]``: run every analysis of a study
+protocol (default: the built-in analysis plan) on a clinic export.
 
 Text mode prints a readable summary (headline estimates, patient flow, Table 1, each
 section with its notes). ``--json`` prints one JSON document whose keys are those of the
@@ -20,6 +20,7 @@ from typing import Any
 
 from dnoutcomes.cli._protocol_args import (
     add_arm_arguments,
+    add_load_arguments,
     add_protocol_argument,
     check_fit,
     load_for,
@@ -43,6 +44,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("path", metavar="PATH", help="the export folder or .xlsx workbook")
     add_protocol_argument(parser)
+    add_load_arguments(parser)
     add_arm_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(

@@ -1,5 +1,5 @@
 """``dnoutcomes figures PATH --out DIR [--protocol FILE] [--reference A] [--comparator B]
-[--format png|svg]``.
+[--format png|svg] [--allow-column NAME] [--follow-symlinks]``.
 
 Loads an export, runs the protocol's analysis once and writes every figure of it to
 ``DIR`` with stable file names (:data:`dnoutcomes.present.FIGURE_NAMES`). A figure whose analysis
@@ -15,7 +15,11 @@ import sys
 import warnings
 from typing import Any
 
-from dnoutcomes.cli._protocol_args import add_arm_arguments, add_protocol_argument
+from dnoutcomes.cli._protocol_args import (
+    add_arm_arguments,
+    add_load_arguments,
+    add_protocol_argument,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -36,6 +40,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("path", metavar="PATH", help="the export folder or .xlsx workbook")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
     add_protocol_argument(parser)
+    add_load_arguments(parser)
     add_arm_arguments(parser)
     parser.add_argument(
         "--format",

@@ -14,7 +14,11 @@ import time
 import warnings
 from typing import Any
 
-from dnoutcomes.cli._protocol_args import add_arm_arguments, add_protocol_argument
+from dnoutcomes.cli._protocol_args import (
+    add_arm_arguments,
+    add_load_arguments,
+    add_protocol_argument,
+)
 from dnoutcomes.errors import DnOutcomesWarning, RequestError
 
 __all__ = ["add_parser", "run"]
@@ -57,6 +61,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--site", metavar="S", help="report on one site only")
     add_protocol_argument(parser)
+    add_load_arguments(parser)
     add_arm_arguments(parser)
     parser.add_argument(
         "--min-cell",

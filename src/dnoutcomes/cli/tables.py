@@ -1,5 +1,6 @@
 """``dnoutcomes tables PATH --out DIR [--format docx|tex|md|html] [--reference A]
-[--comparator B] [--arms A,B,...] [--tests] [--quarantine]``.
+[--comparator B] [--arms A,B,...] [--tests] [--quarantine] [--allow-column NAME]
+[--follow-symlinks]``.
 
 Loads an export, runs the analysis of one comparison and writes Table 1 (baseline
 characteristics, overall and by arm), the results table (adjusted differences across
@@ -15,6 +16,8 @@ import sys
 import warnings
 from pathlib import Path
 from typing import Any
+
+from dnoutcomes.cli._protocol_args import add_load_arguments, load_options
 
 __all__ = ["EXTENSIONS", "add_parser", "run"]
 
@@ -52,6 +55,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="A,B,...",
         help="the arms of Table 1, comma-separated (default every arm but 'other')",
     )
+    add_load_arguments(parser)
     parser.add_argument(
         "--tests", action="store_true", help="add p-values comparing the arms to Table 1"
     )
@@ -90,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
         )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DnOutcomesWarning)
-        dataset = dnoutcomes.load(args.path, mode="quarantine" if args.quarantine else "strict")
+        dataset = dnoutcomes.load(
+            args.path,
+            mode="quarantine" if args.quarantine else "strict",
+            **load_options(args),
+        )
         analysis = analyze(dataset, reference=args.reference, comparator=args.comparator)
     for warning in caught:
         print(f"dnoutcomes: warning: {warning.message}", file=sys.stderr)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from dnoutcomes.cli._output import clean, clean_json
 from dnoutcomes.cli._progress import Progress
+from dnoutcomes.cli._protocol_args import add_load_arguments, load_options
 from dnoutcomes.errors import UnreadableInputError
 from dnoutcomes.protocol import Protocol
 from dnoutcomes.validate import Mode, ValidationReport, validate
@@ -66,20 +67,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="examples shown per rule in text mode (default 3)",
     )
-    parser.add_argument(
-        "--allow-column",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a column the identifier screen of column names should let through, because "
-        "the clinic knows it holds nothing personal (case-insensitive; repeatable; its "
-        "values are still screened)",
-    )
-    parser.add_argument(
-        "--follow-symlinks",
-        action="store_true",
-        help="read table files that are symbolic links (refused by default)",
-    )
+    add_load_arguments(parser)
     parser.set_defaults(run=run)
     return parser
 
@@ -185,8 +173,7 @@ def run(args: argparse.Namespace) -> int:
                 args.path,
                 mode=mode,
                 protocol=protocol,
-                allow_columns=args.allow_column,
-                follow_symlinks=args.follow_symlinks,
+                **load_options(args),
             )
     except UnreadableInputError as exc:
         if args.json:

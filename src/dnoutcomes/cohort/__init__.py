@@ -103,7 +103,8 @@ def check_arms(dataset: Dataset, reference: str, comparator: str) -> None:
     ------
     RequestError
         When an arm has no episode in the dataset (the message lists the arms present with
-        their counts) or when both arms are the same.
+        their counts; or says that the dataset has no episodes at all) or when both arms
+        are the same.
 
     Examples
     --------
@@ -124,6 +125,12 @@ def check_arms(dataset: Dataset, reference: str, comparator: str) -> None:
             "dn_manual_exercise)."
         )
     counts = _arm_counts(dataset)
+    if counts.empty:  # every episode rejected (quarantine), or an export without episodes
+        raise RequestError(
+            "comparison of arms: the dataset has no episodes, so there is no arm to "
+            "compare (in quarantine mode every episode may have been rejected). Run "
+            "'dnoutcomes validate --quarantine PATH' to see why the rows were rejected."
+        )
     for role, arm in (("reference", reference), ("comparator", comparator)):
         if arm not in counts.index or arm == "(none)":
             raise RequestError(

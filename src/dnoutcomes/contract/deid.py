@@ -23,6 +23,7 @@ None of them ever returns or prints the suspect value itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -41,6 +42,7 @@ __all__ = [
     "PLAIN",
     "POSTCODE",
     "SSN",
+    "arrow_text",
     "header_kind",
     "identifier_column",
     "is_age_column",
@@ -97,6 +99,9 @@ AGE_TEXT = (
 )
 #: Full UK postcodes (``SW1A 1AA``) and US ZIP+4 codes (``12345-6789``): warnings.
 POSTCODE = r"\b[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][ABD-HJLNP-UW-Z]{2}\b|\b[0-9]{5}-[0-9]{4}\b"
+# a column name that is itself an identifier value (compiled once: a table can have
+# thousands of columns)
+_HEADER_VALUE = re.compile(f"(?:{_SUSPECT_PATTERN})|(?:{AGE_TEXT})", re.ASCII)
 #: Column-name tokens of an age (an exact age of 90+ in such a column is refused).
 AGE_TOKENS = frozenset({"age", "ages", "alter", "edad", "eta", "leeftijd", "idade"})
 
@@ -106,7 +111,11 @@ def _bools(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def _text(values: pd.Series) -> pa.Array:
-    arr = pa.array(values.astype("str").array)
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        arr = pa.array(values.array)  # the Arrow buffers themselves, no copy
+    else:
+        arr = pa.array(values.astype("str").array)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     return arr
@@ -133,7 +142,7 @@ def header_kind(name: str) -> Literal["value", "name"] | None:
     ('value', 'name', None)
     """
     folded = fold_str(name)
-    if re.search(_SUSPECT_PATTERN, folded, re.ASCII) or re.search(AGE_TEXT, folded, re.ASCII):
+    if _HEADER_VALUE.search(folded):
         return "value"
     if identifier_column(name):
         return "name"
@@ -197,39 +206,86 @@ def suspect_values(values: pd.Series) -> np.ndarray:
     return _suspect(_text(values))
 
 
-def stack_text(frame: pd.DataFrame) -> pa.Array:
-    """The text columns of a frame, one after the other, as one Arrow array (one
-    conversion of the frame, zero-copy for Arrow-backed text)."""
-    if frame.shape[1] == 0:
-        return pa.array([], pa.string())
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    parts = []
-    for column in table.columns:
-        if column.type != pa.string():
-            column = column.cast(pa.string())
-        parts.extend(column.chunks)
-    if not parts:
-        return pa.array([], pa.string())
-    return pa.concat_arrays(parts)
+def arrow_text(values: pd.Series) -> pa.Array:
+    """One column of text as one Arrow ``string`` array (zero-copy for Arrow-backed
+    text, which is what the readers give).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> arrow_text(pd.Series(["a", None], dtype="str")).to_pylist()
+    ['a', None]
+    """
+    return _text(values)
 
 
-def suspect_columns(frame: pd.DataFrame) -> np.ndarray:
-    """:func:`suspect_values` of every (text) column of a frame, in one pass.
+def stack_text(columns: Sequence[pa.Array | pa.ChunkedArray]) -> pa.Array:
+    """Columns of text of the same length, one after the other, as one Arrow array.
 
     Parameters
     ----------
-    frame
-        Text columns.
+    columns
+        Arrow text columns (:func:`arrow_text`).
+
+    Returns
+    -------
+    pyarrow.Array
+        ``len(columns) * n`` cells: the first column's, then the second's…; reshape a
+        per-cell result to ``(len(columns), n)``.
+    """
+    parts: list[pa.Array] = []
+    for column in columns:
+        if isinstance(column, pa.ChunkedArray):
+            parts.extend(column.chunks)
+        else:
+            parts.append(column)
+    if not parts:
+        return pa.array([], pa.string())
+    if any(part.type != parts[0].type for part in parts):  # e.g. string and large_string
+        parts = [part.cast(pa.large_string()) for part in parts]
+    elif not (pa.types.is_string(parts[0].type) or pa.types.is_large_string(parts[0].type)):
+        parts = [part.cast(pa.string()) for part in parts]
+    return pa.concat_arrays(parts)
+
+
+def _shape(columns: Sequence[pa.Array | pa.ChunkedArray]) -> tuple[int, int]:
+    return len(columns), (len(columns[0]) if len(columns) else 0)
+
+
+def suspect_columns(
+    columns: Sequence[pa.Array | pa.ChunkedArray], stacked: pa.Array | None = None
+) -> np.ndarray:
+    """:func:`suspect_values` of many text columns in one pass.
+
+    Parameters
+    ----------
+    columns
+        Arrow text columns of the same length (:func:`arrow_text`).
+    stacked
+        Their cells as :func:`stack_text` gives them, when already at hand.
 
     Returns
     -------
     numpy.ndarray
         Boolean, shape (columns, rows).
     """
-    k, n = frame.shape[1], len(frame)
+    k, n = _shape(columns)
     if k == 0 or n == 0:
         return np.zeros((k, n), dtype=bool)
-    return _suspect(stack_text(frame)).reshape(k, n)
+    cells = stack_text(columns) if stacked is None else stacked
+    return _per_distinct(cells, _suspect).reshape(k, n)
+
+
+def _per_distinct(text: pa.Array, rule: Callable[[pa.Array], np.ndarray]) -> np.ndarray:
+    """``rule`` (one boolean per cell, False for a missing cell) applied once per distinct
+    value of a large array and spread back to the cells by the dictionary codes: the
+    stacked extra columns of a wide table repeat a few values many times."""
+    if len(text) < 4096:
+        return rule(text)
+    encoded = pc.dictionary_encode(text)
+    hit = np.append(rule(encoded.dictionary), False)  # the last: a missing cell
+    codes = encoded.indices.fill_null(len(encoded.dictionary))
+    return hit[np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)]
 
 
 def _suspect(text: pa.Array) -> np.ndarray:
@@ -255,32 +311,36 @@ def _suspect(text: pa.Array) -> np.ndarray:
 
 
 def old_ages_columns(
-    frame: pd.DataFrame, ages: list[bool], stacked: pa.Array | None = None
+    columns: Sequence[pa.Array | pa.ChunkedArray],
+    ages: Sequence[bool],
+    stacked: pa.Array | None = None,
 ) -> np.ndarray:
-    """:func:`old_ages` of every (text) column of a frame, the text rule in one pass.
+    """:func:`old_ages` of many text columns, the text rule in one pass.
 
     Parameters
     ----------
-    frame
-        Text columns.
+    columns
+        Arrow text columns of the same length (:func:`arrow_text`).
     ages
         For each column, whether its name has an age token.
     stacked
-        The frame's cells as :func:`stack_text` gives them, when already at hand.
+        Their cells as :func:`stack_text` gives them, when already at hand.
 
     Returns
     -------
     numpy.ndarray
         Boolean, shape (columns, rows).
     """
-    k, n = frame.shape[1], len(frame)
+    k, n = _shape(columns)
     if k == 0 or n == 0:
         return np.zeros((k, n), dtype=bool)
-    cells = pd.Series(pd.array(stack_text(frame) if stacked is None else stacked, dtype="str"))
-    out = old_ages(cells, age_column=False).reshape(k, n)
-    for j in np.flatnonzero(ages):
-        column: pd.Series = frame.iloc[:, int(j)]
-        out[j] |= old_ages(column, age_column=True)
+    cells = stack_text(columns) if stacked is None else stacked
+    out = _per_distinct(cells, lambda t: _old_ages(t, age_column=False)).reshape(k, n)
+    for j in np.flatnonzero(np.asarray(ages, dtype=bool)):
+        column = columns[int(j)]
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        out[j] |= _old_ages(column, age_column=True)
     return out
 
 
@@ -300,7 +360,11 @@ def old_ages(values: pd.Series, *, age_column: bool) -> np.ndarray:
     numpy.ndarray
         Boolean, one element per cell; ``95 years``, ``92 yo`` and ``aged 101`` in any cell.
     """
-    arr = fold_arrow(_text(values))
+    return _old_ages(_text(values), age_column=age_column)
+
+
+def _old_ages(text: pa.Array, *, age_column: bool) -> np.ndarray:
+    arr = fold_arrow(text)
     out = np.zeros(len(arr), dtype=bool)
     if len(arr) == 0:
         return out
@@ -341,13 +405,15 @@ def quasi_values(values: pd.Series) -> np.ndarray:
     return _quasi(_text(values))
 
 
-def quasi_columns(frame: pd.DataFrame, stacked: pa.Array | None = None) -> np.ndarray:
-    """:func:`quasi_values` of every (text) column of a frame in one pass; shape
-    (columns, rows). ``stacked``: the cells as :func:`stack_text` gives them."""
-    k, n = frame.shape[1], len(frame)
+def quasi_columns(
+    columns: Sequence[pa.Array | pa.ChunkedArray], stacked: pa.Array | None = None
+) -> np.ndarray:
+    """:func:`quasi_values` of many text columns in one pass; shape (columns, rows).
+    ``stacked``: their cells as :func:`stack_text` gives them, when already at hand."""
+    k, n = _shape(columns)
     if k == 0 or n == 0:
         return np.zeros((k, n), dtype=bool)
-    return _quasi(stack_text(frame) if stacked is None else stacked).reshape(k, n)
+    return _per_distinct(stack_text(columns) if stacked is None else stacked, _quasi).reshape(k, n)
 
 
 def _quasi(text: pa.Array) -> np.ndarray:

@@ -147,11 +147,18 @@ def tokens(name: str) -> list[str]:
     return [t for t in text.split("_") if t]
 
 
+_PHRASE_SET: frozenset[tuple[str, ...]] = frozenset(PHRASES)
+_PHRASE_LENGTHS: tuple[int, ...] = tuple(sorted({len(p) for p in PHRASES}))
+_PHRASE_FIRST: frozenset[str] = frozenset(p[0] for p in PHRASES)
+
+
 def _has_phrase(toks: list[str]) -> bool:
-    for phrase in PHRASES:
-        k = len(phrase)
-        if any(tuple(toks[i : i + k]) == phrase for i in range(len(toks) - k + 1)):
-            return True
+    # a set look-up per (start, length): thousands of column names are checked per table
+    for i, tok in enumerate(toks):
+        if tok in _PHRASE_FIRST:
+            for k in _PHRASE_LENGTHS:
+                if tuple(toks[i : i + k]) in _PHRASE_SET:
+                    return True
     return False
 
 

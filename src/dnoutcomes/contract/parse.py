@@ -8,7 +8,7 @@ de-identification screen on the cells that could hold an identifier.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dnoutcomes.contract.arrow import arrow_strings, positions
-from dnoutcomes.contract.deid import suspect_columns, suspect_values
+from dnoutcomes.contract.deid import arrow_text, suspect_columns, suspect_values
 from dnoutcomes.contract.problems import TableChecks, as_text
 from dnoutcomes.contract.specs import BOOL_FALSE, BOOL_TRUE, ColumnSpec
 
@@ -468,6 +468,7 @@ def screen_values(
     columns: dict[str, np.ndarray] | None = None,
     *,
     only: dict[str, np.ndarray] | None = None,
+    text: Mapping[str, pa.Array] | None = None,
 ) -> None:
     """Run the de-identification value screen on the columns of a raw table.
 
@@ -485,6 +486,9 @@ def screen_values(
         For some columns, the only cells to screen (a typed column's valid values cannot
         look like an identifier: dates, numbers in range, booleans, categories); the other
         columns are screened whole.
+    text
+        The Arrow form (:func:`~dnoutcomes.contract.deid.arrow_text`) of text columns,
+        when the caller already has it (a wide table: no column is taken out again).
 
     Notes
     -----
@@ -506,7 +510,8 @@ def screen_values(
         and str(c) not in checks.plain
     ]
     if whole:
-        found = suspect_columns(frame[whole])
+        known = text or {}
+        found = suspect_columns([known[c] if c in known else arrow_text(frame[c]) for c in whole])
         for key, hit in zip(whole, found, strict=True):
             _record(checks, key, hit, columns)
     done = set(whole)

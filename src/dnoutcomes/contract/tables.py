@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from dnoutcomes.contract.arrow import arrow_strings
 from dnoutcomes.contract.deid import (
+    arrow_text,
     header_kind,
     is_age_column,
     old_ages_columns,
@@ -169,7 +170,8 @@ def prepare_table(
             )
             continue
         keep.append(i)
-    frame = frame.iloc[:, keep]
+    if len(keep) < frame.shape[1]:
+        frame = frame.iloc[:, keep]
     lines = raw.lines
     source_columns: np.ndarray | None = None
     wide = name == "outcomes" and "measure" not in frame.columns and "value" not in frame.columns
@@ -196,6 +198,17 @@ def prepare_table(
     ]
     if typed_extras:
         frame = frame.assign(**{str(c): as_text(frame[c]) for c in typed_extras})
+    # each text column taken out of the frame once, as Arrow (the screens) and as the
+    # pandas array the typed frame keeps (an extra column): with thousands of columns,
+    # taking columns out (frame[list]) and converting them again dominated the load
+    text_arrow: dict[str, pa.Array] = {}
+    extra_arrays: dict[str, Any] = {}
+    for c, column in frame.items():
+        key = str(c)
+        if isinstance(column.dtype, pd.StringDtype):
+            text_arrow[key] = arrow_text(column)
+        if key not in contract_all:
+            extra_arrays[key] = column.array
     text_of = None if wide or raw.text_table is None else _written(raw)
     checks = TableChecks(name, raw.file, lines, text_of)
     for col, rule, message, reject_all in header_notes:
@@ -258,13 +271,20 @@ def prepare_table(
         frame,
         {"value": source_columns} if wide and source_columns is not None else None,
         only=only,
+        text=text_arrow,
     )
-    extras = [c for c in frame.columns if c not in contract_cols]
-    quasi = _screen_extras(checks, frame, extras)
-    typed_frame = pd.DataFrame(typed, index=pd.RangeIndex(checks.n), copy=False)
-    if extras:  # one concat: adding thousands of columns one by one was quadratic
-        more = frame[extras].set_axis(typed_frame.index, axis=0)
-        typed_frame = pd.concat([typed_frame, more], axis=1)
+    extras = list(extra_arrays)
+    quasi = _screen_extras(checks, extras, text_arrow)
+    if extras and not set(extras) & set(typed):
+        # one frame of every column: adding thousands of columns one by one was quadratic
+        typed_frame = pd.DataFrame(
+            {**typed, **extra_arrays}, index=pd.RangeIndex(checks.n), copy=False
+        )
+    else:
+        typed_frame = pd.DataFrame(typed, index=pd.RangeIndex(checks.n), copy=False)
+        if extras:  # an extra column named like a derived one: both kept, as before
+            more = frame[extras].set_axis(typed_frame.index, axis=0)
+            typed_frame = pd.concat([typed_frame, more], axis=1)
     return PreparedTable(
         name,
         raw,
@@ -295,17 +315,20 @@ def _large(values: Any) -> np.ndarray | None:
     return big if big.any() else None
 
 
-def _screen_extras(checks: TableChecks, frame: pd.DataFrame, extras: list[str]) -> TableChecks:
+def _screen_extras(
+    checks: TableChecks, extras: list[str], text: dict[str, pa.Array]
+) -> TableChecks:
     """Exact ages of 90 or more in extra columns (problems), and quasi-identifiers in
-    them (warnings, returned). Extra columns are text; cells already withheld as
-    identifiers are left to that rule."""
+    them (warnings, returned). Extra columns are text (``text``: their Arrow form); cells
+    already withheld as identifiers are left to that rule. All the extra columns are
+    screened together, stacked into one Arrow array."""
     quasi = TableChecks(checks.table, checks.file, checks.lines)
     if not extras:
         return quasi
-    sub = frame[extras]
-    stacked = stack_text(sub)
-    olds = old_ages_columns(sub, [is_age_column(c) for c in extras], stacked)
-    nears = quasi_columns(sub, stacked)
+    columns = [text[c] for c in extras]
+    stacked = stack_text(columns)
+    olds = old_ages_columns(columns, [is_age_column(c) for c in extras], stacked)
+    nears = quasi_columns(columns, stacked)
     for col, old, near in zip(extras, olds, nears, strict=True):
         held = checks.withheld.get(col)
         if held is not None:

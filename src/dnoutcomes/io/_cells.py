@@ -4,11 +4,14 @@ form :attr:`~dnoutcomes.io.RawTable.frame` keeps, dates as datetime64[ns]."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.extensions import ExtensionDtype
 
 # datetime64[ns] holds the days from 1677-09-22 to 2262-04-11: other dates take the text path
 _NS_FIRST, _NS_LAST = dt.date(1677, 9, 22), dt.date(2262, 4, 11)
@@ -58,6 +61,70 @@ def _text_arrow(column: pa.ChunkedArray) -> pa.Array:
     if column.type != pa.string():
         column = column.cast(pa.string())
     return _blank_to_null(_one_chunk(column))
+
+
+_SMALL_TEXT = 1 << 20
+
+
+def _text_arrows(columns: Sequence[pa.ChunkedArray]) -> list[pa.Array]:
+    """:func:`_text_arrow` of many columns of one table.
+
+    Small text columns (under 1 MiB each) are trimmed together, up to 16 MiB at a time:
+    their chunks are joined into one array, trimmed in one pass and cut back into the
+    columns (zero-copy slices). Each Arrow call has a fixed cost, which one column at a
+    time made a table of 10,000 columns slow; large columns stay one at a time, so that
+    memory holds at most one extra copy of a group."""
+    out: list[pa.Array] = [pa.array([], pa.null())] * len(columns)
+    group: list[int] = []
+
+    def flush() -> None:
+        if len(group) == 1:
+            out[group[0]] = _text_arrow(columns[group[0]])
+        elif group:
+            parts = [chunk for j in group for chunk in columns[j].chunks]
+            stacked = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+            # large_string, as pandas keeps text: one cast here, not one per column there
+            tidy = _blank_to_null(stacked).cast(pa.large_string())
+            start = 0
+            for j in group:
+                size = len(columns[j])
+                out[j] = tidy.slice(start, size)
+                start += size
+        group.clear()
+
+    size = 0
+    for j, column in enumerate(columns):
+        # (the buffers' size: ``nbytes`` walks every chunk's offsets, 30 µs a column)
+        nbytes = column.get_total_buffer_size()
+        if column.type == pa.string() and nbytes < _SMALL_TEXT:
+            group.append(j)
+            size += nbytes
+            if size >= _GROUP_BYTES:
+                flush()
+                size = 0
+        else:
+            out[j] = _text_arrow(column)
+    flush()
+    return out
+
+
+def _typed_arrows(
+    columns: Sequence[pa.ChunkedArray],
+) -> list[pa.Array | pa.ChunkedArray] | None:
+    """:func:`_typed_arrow` of every column of a table (text columns together, see
+    :func:`_text_arrows`), or None when one of them must be read as text."""
+    out = _typed_or_none(columns)
+    return None if any(typed is None for typed in out) else out
+
+
+def _typed_or_none(columns: Sequence[pa.ChunkedArray]) -> list[pa.Array | pa.ChunkedArray | None]:
+    """:func:`_typed_arrow` of every column of a table, text columns together: None for
+    each column that must be read as text."""
+    text = [j for j, column in enumerate(columns) if column.type == pa.string()]
+    trimmed = dict(zip(text, _text_arrows([columns[j] for j in text]), strict=True))
+    return [
+        trimmed.pop(j) if j in trimmed else _typed_arrow(column) for j, column in enumerate(columns)
+    ]
 
 
 def _trimmed_dictionary(column: pa.ChunkedArray) -> pa.DictionaryArray:
@@ -161,52 +228,47 @@ def _to_series(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
     return out
 
 
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)  # the "str" dtype of pandas 3
+# the extension-type protocol (pandas-stubs does not declare it)
+_FROM_ARROW: Callable[[pa.Array | pa.ChunkedArray], Any] = cast(Any, _STR).__from_arrow__
+
+
+def _filled_rows(arrays: Sequence[pa.Array | pa.ChunkedArray], num_rows: int) -> np.ndarray:
+    """The rows with at least one cell (a row entirely empty is not a row)."""
+    if not arrays or any(arr.null_count == 0 for arr in arrays):
+        return np.ones(num_rows, dtype=bool)
+    filled = arrays[0].is_valid()
+    for arr in arrays[1:]:
+        filled = pc.or_(filled, arr.is_valid())
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _frame_of(
     arrays: list[pa.Array | pa.ChunkedArray], names: list[str], lines: np.ndarray, num_rows: int
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Drop the rows that are entirely empty; one pandas column per array."""
-    if arrays:
-        filled = arrays[0].is_valid()
-        for arr in arrays[1:]:
-            filled = pc.or_(filled, arr.is_valid())
-        keep = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
-    else:
-        keep = np.ones(num_rows, dtype=bool)
+    keep = _filled_rows(arrays, num_rows)
     mask = None if keep.all() else pa.array(keep)
     kept = lines if mask is None else lines[keep]
-    columns: dict[int, pd.Series] = {}
-    group: dict[int, pa.Array | pa.ChunkedArray] = {}
-    size = 0
-
-    def convert_group() -> None:
-        # small text columns are handed to pandas together: each conversion has a fixed
-        # cost of milliseconds, which one column at a time made 10,000 columns take minutes
-        if group:
-            out = pa.table({str(k): v for k, v in group.items()}).to_pandas()
-            for k in group:
-                series = out[str(k)]
-                series.name = None
-                columns[k] = series
-            group.clear()
-
+    columns: dict[int, Any] = {}
     for i in range(len(arrays)):
         # one column at a time, dropping its Arrow form as soon as pandas holds it (the
-        # caller's list is emptied), so that the peak holds one copy of the table (plus
-        # at most a group of small text columns)
+        # caller's list is emptied), so that the peak holds one copy of the table
         arr = arrays[i]
         arrays[i] = pa.array([], pa.null())
         arr = arr if mask is None else arr.filter(mask)
-        if arr.type == pa.string() and arr.nbytes < _GROUP_BYTES:
-            group[i] = arr
-            size += arr.nbytes
-            if size >= _GROUP_BYTES or len(group) >= 512:
-                convert_group()
-                size = 0
+        if arr.type == pa.string() or arr.type == pa.large_string():
+            # the pandas array made straight from the Arrow one (what to_pandas does, less
+            # its fixed cost per call, which made 10,000 columns take seconds)
+            columns[i] = _FROM_ARROW(arr)
         else:
-            columns[i] = _to_series(arr)
+            series = _to_series(arr)
+            columns[i] = (
+                series.array
+                if isinstance(series.dtype, ExtensionDtype)
+                else (series.to_numpy(copy=False))
+            )
         del arr
-    convert_group()
-    columns = {k: columns[k] for k in range(len(columns))}
     frame = pd.DataFrame(
         columns,
         index=pd.RangeIndex(int(keep.sum())),
@@ -220,7 +282,7 @@ def _tidy_arrow(
     table: pa.Table, names: list[str], lines: np.ndarray
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Trim every cell, make empty cells missing, drop rows that are entirely empty."""
-    return _frame_of([_text_arrow(c) for c in table.columns], names, lines, table.num_rows)
+    return _frame_of(_text_arrows(table.columns), names, lines, table.num_rows)
 
 
 def _list_text(column: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -9,7 +9,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dnoutcomes.contract.deid import shown_header
-from dnoutcomes.io._cells import _frame_of, _text_arrow, _tidy_arrow, _typed_arrow, arrow_to_text
+from dnoutcomes.io._cells import (
+    _frame_of,
+    _text_arrow,
+    _tidy_arrow,
+    _typed_arrow,
+    _typed_or_none,
+    arrow_to_text,
+)
 from dnoutcomes.io._raw import RawTable, _arrow_path, _sha256, _unreadable
 
 
@@ -34,19 +41,26 @@ def _read_parquet(path: Path, table: str) -> RawTable:
     names = list(arrow.column_names)
     if not names:
         raise _unreadable(path, table, "the file has no columns", "export the table again")
+    try:
+        # every column at once (small text columns trimmed together: wide tables)
+        batch: list[pa.Array | pa.ChunkedArray | None] | None = _typed_or_none(arrow.columns)
+    except pa.ArrowInvalid:  # text that is not UTF-8: found again column by column below
+        batch = None
     arrays = []
     for i, name in enumerate(names):
         column = arrow.column(i)
-        shown = shown_header(str(name), i + 1)
-        try:
-            typed = _typed_arrow(column)
-        except pa.ArrowInvalid:  # text that is not UTF-8 (Arrow checks it when trimming)
-            raise _unreadable(
-                path,
-                table,
-                f"column {shown} holds text that is not valid UTF-8",
-                "store text columns as UTF-8 strings",
-            ) from None
+        if batch is not None:
+            typed = batch[i]
+        else:
+            try:
+                typed = _typed_arrow(column)
+            except pa.ArrowInvalid:  # text that is not UTF-8 (Arrow checks it when trimming)
+                raise _unreadable(
+                    path,
+                    table,
+                    f"column {shown_header(str(name), i + 1)} holds text that is not valid UTF-8",
+                    "store text columns as UTF-8 strings",
+                ) from None
         if typed is None:
             try:
                 typed = _text_arrow(arrow_to_text(column))
@@ -54,11 +68,12 @@ def _read_parquet(path: Path, table: str) -> RawTable:
                 raise _unreadable(
                     path,
                     table,
-                    f"column {shown} has the Parquet type {column.type}, which cannot be "
-                    "read as text",
+                    f"column {shown_header(str(name), i + 1)} has the Parquet type "
+                    f"{column.type}, which cannot be read as text",
                     "store it as text, a number, a date or a boolean",
                 ) from None
         arrays.append(typed)
+    del batch
     num_rows = arrow.num_rows
     del arrow  # the columns now live in ``arrays`` only
     lines = np.arange(2, num_rows + 2, dtype=np.int64)
