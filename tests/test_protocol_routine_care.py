@@ -112,15 +112,31 @@ _P = "[primary]\nmeasure = 'nprs'\n"
         (_P + "[missing_data]\nm = 2.5\n", "missing_data.m", 4, "whole number"),
         (_P + "[missing_data]\nmaxit = 0\n", "missing_data.maxit", 4, "from 1 to 100"),
         (_P + "[missing_data]\nseed = -1\n", "missing_data.seed", 4, "whole number"),
-        (_P + "[missing_data]\nauxiliaries = ['xyz']\n", "missing_data.auxiliaries", 4,
-         "unknown measure 'xyz'"),  # fmt: skip
-        (_P + "[missing_data]\nauxiliaries = ['nprs']\n", "missing_data.auxiliaries", 4,
-         "primary outcome's measure"),  # fmt: skip
+        (
+            _P + "[missing_data]\nauxiliaries = ['xyz']\n",
+            "missing_data.auxiliaries",
+            4,
+            "unknown measure 'xyz'",
+        ),  # fmt: skip
+        (
+            _P + "[missing_data]\nauxiliaries = ['nprs']\n",
+            "missing_data.auxiliaries",
+            4,
+            "primary outcome's measure",
+        ),  # fmt: skip
         (_P + "[missing_data]\ntipping = true\n", "missing_data.tipping", 4, 'method = "mi"'),
-        (_P + "[missing_data]\nmethod = 'mi'\ntipping_deltas = [0, 'a']\n",
-         "missing_data.tipping_deltas", 5, "item 2"),  # fmt: skip
-        (_P + "[missing_data]\nmethod = 'mi'\ntipping_shifted = 'both'\n",
-         "missing_data.tipping_shifted", 5, "'reference'"),  # fmt: skip
+        (
+            _P + "[missing_data]\nmethod = 'mi'\ntipping_deltas = [0, 'a']\n",
+            "missing_data.tipping_deltas",
+            5,
+            "item 2",
+        ),  # fmt: skip
+        (
+            _P + "[missing_data]\nmethod = 'mi'\ntipping_shifted = 'both'\n",
+            "missing_data.tipping_shifted",
+            5,
+            "'reference'",
+        ),  # fmt: skip
         (_P + "[missing_data]\nimputations = 5\n", "missing_data.imputations", 4, "unknown key"),
         (_P + "[mmrm]\nenabled = 'yes'\n", "mmrm.enabled", 4, "true or false"),
         (_P + "[mmrm]\nvisits = ['baseline']\n", "mmrm.visits", 4, "post-baseline"),
@@ -132,16 +148,28 @@ _P = "[primary]\nmeasure = 'nprs'\n"
         (_P + "[trajectory]\ncontrast_weeks = []\n", "trajectory.contrast_weeks", 4, "at least"),
         (_P + "[trajectory]\ncontrast_weeks = [-1]\n", "trajectory.contrast_weeks", 4, "0 or more"),
         (_P + "[time_to_response]\ncox = 'yes'\n", "time_to_response.cox", 4, "true or false"),
-        (_P + "[time_to_response]\nrmst_horizon = 0\n", "time_to_response.rmst_horizon", 4,
-         "above 0"),  # fmt: skip
+        (
+            _P + "[time_to_response]\nrmst_horizon = 0\n",
+            "time_to_response.rmst_horizon",
+            4,
+            "above 0",
+        ),  # fmt: skip
         (_P + "[weighting]\nmethod = 'tmle'\n", "weighting.method", 4, "'aipw'"),
         (_P + "[weighting]\nmethod = 'aipw'\ntrim = 0.5\n", "weighting.trim", 5, "below 0.5"),
         (_P + "[weighting]\ntrim = 0.1\n", "weighting.trim", 4, 'method = "aipw"'),
         (_P + "[weighting]\nmethod = 'aipw'\nestimand = 'ato'\n", "weighting.method", 4, "ATE"),
-        (_P + "[weighting]\nmethod = 'aipw'\ncovariates = ['age']\n", "weighting.method", 4,
-         "plan's propensity covariates"),  # fmt: skip
-        ("[primary]\nmeasure = 'odi'\n[weighting]\nmethod = 'aipw'\n", "weighting.method", 4,
-         "NPRS at discharge"),  # fmt: skip
+        (
+            _P + "[weighting]\nmethod = 'aipw'\ncovariates = ['age']\n",
+            "weighting.method",
+            4,
+            "plan's propensity covariates",
+        ),  # fmt: skip
+        (
+            "[primary]\nmeasure = 'odi'\n[weighting]\nmethod = 'aipw'\n",
+            "weighting.method",
+            4,
+            "NPRS at discharge",
+        ),  # fmt: skip
         (_P + "[clustering]\ncluster = 'clinic'\n", "clustering.cluster", 4, "'site'"),
         (_P + "[clustering]\ntype = 'CR2'\n", "clustering.type", 4, "'HC0'"),
         ("clustering = 'site'\n" + _P, "clustering", 1, "expected a table"),

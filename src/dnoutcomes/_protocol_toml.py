@@ -832,7 +832,7 @@ def _check_aipw(
         r.add(
             "weighting.method",
             f"method 'aipw' estimates the effect on NPRS at discharge; the primary outcome is "
-            f"{primary.measure} at {primary.timepoint}. Use method = \"iptw\".",
+            f'{primary.measure} at {primary.timepoint}. Use method = "iptw".',
         )
     if estimand != "ate":
         r.add(
@@ -845,7 +845,7 @@ def _check_aipw(
             "weighting.method",
             "method 'aipw' uses the plan's propensity covariates ("
             + ", ".join(DEFAULT_WEIGHTING_COVARIATES)
-            + "); remove weighting.covariates or use method = \"iptw\".",
+            + '); remove weighting.covariates or use method = "iptw".',
         )
 
 

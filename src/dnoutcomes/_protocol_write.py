@@ -277,12 +277,14 @@ COMMENTS: dict[str, str] = {
     "missing_data.seed": "Seed of the imputations (the same seed gives the same numbers).",
     "missing_data.auxiliaries": (
         "Measures whose baseline and primary-timepoint values enter the imputation models\n"
-        "only (e.g. [\"odi\"])."
+        'only (e.g. ["odi"]).'
     ),
     "missing_data.tipping": (
         "true: the delta-adjustment tipping-point analysis of the primary ANCOVA (MNAR)."
     ),
-    "missing_data.tipping_shifted": 'Whose imputed outcomes are shifted: "comparator" or "reference".',
+    "missing_data.tipping_shifted": (
+        'Whose imputed outcomes are shifted: "comparator" or "reference".'
+    ),
     "missing_data.tipping_deltas": "The shifts, in the measure's units ([] = an automatic grid).",
     "mmrm": "Mixed model for repeated measures of the primary measure (off by default).",
     "mmrm.enabled": "true: fit it (unstructured covariance, REML).",
