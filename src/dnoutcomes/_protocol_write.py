@@ -35,7 +35,16 @@ def _float(value: float | None) -> float | None:
 
 def to_dict(p: Protocol) -> dict[str, Any]:
     """The protocol as the TOML file's structure, every default filled in (``None`` where a
-    setting means "the primary outcome's"); JSON-ready."""
+    setting means "the primary outcome's"), except the routine-care settings (the tables
+    ``missing_data``, ``mmrm``, ``clustering`` and the keys they added to ``trajectory``,
+    ``time_to_response`` and ``weighting``), which appear only when they differ from their
+    defaults, so that a protocol using none of them reads as it did before they existed;
+    JSON-ready."""
+    return _settings(_full_dict(p), _defaults())
+
+
+def _full_dict(p: Protocol) -> dict[str, Any]:
+    """:func:`to_dict` with every routine-care setting filled in too."""
     tr, md = p.trajectory, p.missing_data
     return {
         "title": p.title,
@@ -116,7 +125,7 @@ NEW_KEYS: dict[str, tuple[str, ...]] = {
 def _defaults() -> dict[str, Any]:
     from dnoutcomes.protocol import Protocol
 
-    return to_dict(Protocol())
+    return _full_dict(Protocol())
 
 
 def _settings(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
@@ -131,27 +140,25 @@ def _settings(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     for table in NEW_TABLES:
         if data[table] == defaults[table]:
             del out[table]
+        else:
+            out[table] = {k: v for k, v in data[table].items() if v != defaults[table][k]}
     return out
 
 
 def checksum(p: Protocol) -> str:
-    """SHA-256 of the canonical JSON of :func:`to_dict` (sorted keys, no spaces, UTF-8),
-    leaving out the routine-care settings (``missing_data``, ``mmrm``, ``clustering`` and
-    the keys they added to ``trajectory``, ``time_to_response`` and ``weighting``) while
-    they are at their defaults.
+    """SHA-256 of the canonical JSON of :func:`to_dict` (sorted keys, no spaces, UTF-8;
+    the routine-care settings enter only where they differ from their defaults).
 
     Examples
     --------
     >>> from dnoutcomes.protocol import default_protocol
     >>> p = default_protocol()
     >>> checksum(p) == hashlib.sha256(
-    ...     json.dumps(_settings(to_dict(p), to_dict(p)), sort_keys=True, separators=(",", ":"))
-    ...     .encode()
+    ...     json.dumps(to_dict(p), sort_keys=True, separators=(",", ":")).encode()
     ... ).hexdigest()
     True
     """
-    canonical = _settings(to_dict(p), _defaults())
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(to_dict(p), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -377,7 +384,7 @@ def to_toml(p: Protocol, *, commented: bool = False) -> str:
     ``commented``: a comment above each key saying what it means and its choices, and
     commented-out lines for settings left to their defaults (the ``protocol init`` text).
     """
-    data = to_dict(p)
+    data = _full_dict(p)
     lines: list[str] = []
     _comment(lines, "title", commented)
     lines.append(f"title = {_value(data['title'])}")
@@ -505,10 +512,11 @@ def _describe_routine_care(p: Protocol, label: Any) -> list[str]:
             f"restricted mean time to response up to {horizon}."
         )
     if p.weighting.method == "aipw":
-        trim = f", propensities trimmed to [{p.weighting.trim:g}, {1 - p.weighting.trim:g}]"
+        a = p.weighting.trim
+        trim = f", propensities trimmed to [{a:g}, {1 - a:g}]" if a is not None else ""
         out.append(
             "Doubly robust: augmented inverse-probability weighting (AIPW) of the primary "
-            f"outcome{trim if p.weighting.trim is not None else ''}."
+            f"outcome{trim}."
         )
     if p.clustering.cluster != "none":
         out.append(

@@ -371,7 +371,10 @@ class Protocol:
         dict
             The TOML file's structure: ``title``, ``arms``, ``measures``, ``primary``,
             ``secondary``, ``responders``, ``trajectory``, ``time_to_response``,
-            ``weighting``, ``medication``, ``report``, ``deidentification``. ``None``
+            ``weighting``, ``medication``, ``report``, ``deidentification``, and the
+            routine-care settings (``missing_data``, ``mmrm``, ``clustering`` and their
+            keys in ``trajectory``, ``time_to_response``, ``weighting``) where they differ
+            from their defaults. ``None``
             (JSON null) where a setting means "the primary outcome's" (a secondary's
             ``covariates``, the responders', trajectory's and time to response's
             ``measure``…) or a measure has no MCID. ``source`` and ``lines`` are left out.
