@@ -87,7 +87,7 @@ def run_course(rng: np.random.Generator, p: SampleParams, eps: Episodes, visits:
 
     # Dropout after the second visit, depending on the pain reported there (MAR).
     pain2 = nprs_visit[eps.first_visit + 1]
-    eligible = eps.planned >= 4
+    eligible = eps.planned >= p.dropout_min_planned
     z_odi = (eps.odi0 - p.odi_mean) / p.odi_sd
     p_drop = _logistic(
         p.dropout_intercept

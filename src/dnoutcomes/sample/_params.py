@@ -230,6 +230,8 @@ class SampleParams:
     #: extra log-odds of dropout per SD of baseline ODI ((ODI - odi_mean) / odi_sd), by arm:
     #: all 0 by default; :func:`baseline_dropout_params` sets the "missing at random given
     #: baseline" scenario in which complete cases are biased (docs/sample-data.md)
+    #: only episodes planned for at least this many visits can drop out
+    dropout_min_planned: int = 4
     dropout_per_odi: MappingProxyType[str, float] = field(
         default_factory=lambda: _ro(
             {"dn_only": 0.0, "dn_manual_exercise": 0.0, "manual_exercise": 0.0, "other": 0.0}
@@ -311,9 +313,11 @@ OPTIONAL_FIELDS: Final = ("therapist_effects", "therapist_casemix")
 def baseline_dropout_params(strength: float = 1.5, **changes: object) -> SampleParams:
     """The "missing at random given baseline" dropout scenario.
 
-    Dropout after visit 2 no longer depends on the pain reported there; instead its
-    log-odds are ``-0.7 + strength * z`` in ``dn_manual_exercise`` and ``-0.7 - strength *
-    z`` in the other arms, with ``z`` the baseline ODI in SDs. Slow improvers (high ODI)
+    Dropout after visit 2 no longer depends on the pain reported there, and every episode
+    can drop out (not only those planned for 4 or more visits: the course length, which no
+    analysis sees, would otherwise select who can); its log-odds are ``-0.7 + strength *
+    z`` in ``dn_manual_exercise`` and ``-0.7 - strength * z`` in the other arms, with ``z``
+    the baseline ODI in SDs. Slow improvers (high ODI)
     leave the comparator arm and stay in the reference arm, so an ANCOVA of the completers
     adjusted for baseline NPRS alone flatters the comparator, while analyses that use the
     baseline ODI (multiple imputation with ODI as auxiliary, AIPW) recover the effect: the
@@ -340,6 +344,7 @@ def baseline_dropout_params(strength: float = 1.5, **changes: object) -> SampleP
         "dropout_intercept": -0.7,
         "dropout_per_nprs": 0.0,
         "dropout_per_odi": _ro(per_odi),
+        "dropout_min_planned": 3,
         **changes,
     }
     return replace(SampleParams(), **fields)  # type: ignore[arg-type]

@@ -175,7 +175,8 @@ def make_truth(
         "rate": float(dropped.mean()),
         "by_arm": {a: _mean(dropped.astype(float), eps.arm == i) for i, a in enumerate(ARMS)},
         "model": (
-            "after visit 2 of episodes planned for 4 or more visits: logit P(drop) = "
+            f"after visit 2 of episodes planned for {p.dropout_min_planned} or more visits: "
+            "logit P(drop) = "
             f"{p.dropout_intercept} + {p.dropout_per_nprs} * (NPRS at visit 2 - 5)"
             + _odi_term(p)
             + "; the last visit attended is uniform between visit 2 and the one before the "
