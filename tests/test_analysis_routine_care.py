@@ -7,6 +7,7 @@ nothing changes."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import pytest
 from dnoutcomes.protocol import Protocol, default_protocol
 from dnoutcomes.report._context import Context
 from dnoutcomes.report.comparisons import comparisons_section
+from dnoutcomes.report.model import HIDDEN
 from dnoutcomes.report.period import parse_period
 from dnoutcomes.sample import baseline_dropout_params, generate
 from dnoutcomes.stats import analyze
@@ -216,6 +218,14 @@ def test_report_comparisons_show_mi_beside_complete_cases(dataset: Any, protocol
         context.analysis.mi_ancova.estimates["estimate"],
     )
     assert "mi_ancova" in outcome.extra
+    # the imputed n minus the complete-case n counts the imputed episodes: a small
+    # difference hides the imputed n
+    rows = context.analysis.mi_ancova.estimates
+    imputed = int(rows["n"].iloc[1] - rows["n"].iloc[0])
+    strict = dataclasses.replace(context, min_cell=imputed + 1)
+    shown = next(t for t in comparisons_section(strict).section.tables if t.key == "missing_data")
+    assert shown.frame["n"].iloc[0] == rows["n"].iloc[0]
+    assert shown.frame["n"].iloc[1] == HIDDEN
     plain = Context(
         dataset, dataset, dataset, dataset, period, period.previous(), None, "dn_only",
         "dn_manual_exercise", 11, figures=False,

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from dnoutcomes.report._context import Context, scrub_counts, suppress, suppress_text
-from dnoutcomes.report.model import Paragraph, Table
+from dnoutcomes.report.model import HIDDEN, Paragraph, Table
 from dnoutcomes.stats.results import jsonable
 
 __all__ = ["mi_blocks"]
@@ -59,6 +59,15 @@ def mi_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
     frame = pd.concat(parts, ignore_index=True)
     frame["n"] = frame["n"].astype("int64")
     shown = suppress(frame, context, counts=["n"]).table
+    # The imputed row's n minus the complete-case row's is the number of episodes imputed:
+    # hide the imputed n when that difference is a small count.
+    imputed = frame["n"] - frame.groupby("analysis")["n"].transform("min")
+    small = (frame["method"] == _METHODS["multiple_imputation"]) & imputed.between(
+        1, context.min_cell - 1
+    )
+    if small.any():
+        shown["n"] = shown["n"].astype(object)
+        shown.loc[small, "n"] = HIDDEN
     first = analysis.mi_ancova if analysis.mi_ancova is not None else None
     settings = f"m = {first.m} imputed data sets, seed {first.seed}" if first is not None else ""
     blocks: list[Any] = [
