@@ -270,3 +270,21 @@ def test_cli_analyze_with_the_protocol(tmp_path: Path, sample: Any) -> None:
     assert run.returncode != 0
     assert "line 4" in run.stderr and "from 2 to 1000" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_mi_takes_another_measures_baseline_as_covariate(dataset: Any) -> None:
+    """``baseline:<measure>`` (allowed in a protocol's covariates) is a column of the MI
+    frame, the complete-case row is the ANCOVA with it, and an auxiliary of the same measure
+    does not add it twice."""
+    from dnoutcomes.cohort import outcome_pairs
+    from dnoutcomes.stats import compare_ancova
+    from dnoutcomes.stats.mi import mi_frame
+
+    frame = mi_frame(dataset, covariates=["baseline:odi"], auxiliaries=["odi"])
+    assert list(frame.columns)[-2:] == ["baseline:odi", "odi_discharge"]
+    odi = outcome_pairs(dataset, measure="odi", timepoint="discharge")
+    np.testing.assert_array_equal(frame["baseline:odi"], odi["baseline"].astype(float))
+    result = compare_ancova_mi(dataset, covariates=["baseline:odi"], m=2, maxit=2, rng=1)
+    cc = compare_ancova(dataset, covariates=["baseline:odi"])
+    assert result.estimates["estimate"].iloc[0] == pytest.approx(cc.estimate, rel=1e-12)
+    assert "baseline:odi" in result.pooled["term"].tolist()
