@@ -195,3 +195,26 @@ def test_describe_names_the_methods_switched_on() -> None:
 
 def test_weighting_spec_defaults_are_the_old_ones() -> None:
     assert WeightingSpec() == WeightingSpec("ate", WeightingSpec().covariates, "iptw", None)
+
+
+def test_check_data_finds_mmrm_visits_and_auxiliaries_without_values() -> None:
+    import warnings
+
+    from dnoutcomes.sample import generate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset = generate(episodes=200, seed=1).to_dataset()
+    text = (
+        '[primary]\nmeasure = "nprs"\n[mmrm]\nenabled = true\nvisits = ["discharge", '
+        '"followup_52w"]\n[missing_data]\nmethod = "mi"\nauxiliaries = ["rmdq", "odi"]\n'
+    )
+    problems = Protocol.from_toml_text(text).check_data(dataset)
+    assert [(k, ln) for k, ln, _ in problems] == [
+        ("mmrm.visits", 5),
+        ("missing_data.auxiliaries", 8),
+    ]
+    assert "no nprs values at followup_52w" in problems[0][2]
+    assert "'rmdq' has no baseline values" in problems[1][2]
+    fine = text.replace(', "followup_52w"', "").replace('"rmdq", ', "")
+    assert Protocol.from_toml_text(fine).check_data(dataset) == []

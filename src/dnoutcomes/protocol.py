@@ -475,7 +475,8 @@ class Protocol:
             Empty when the data fit: both arms exist (else the arms present, with their
             episode counts); the primary outcome, every non-optional secondary outcome and
             the responder outcome have values in both arms; at least one later timepoint
-            of the trajectory and of time to response has values; every covariate can be
+            of the trajectory and of time to response has values (and every visit of an
+            enabled MMRM, and the baseline of every MI auxiliary); every covariate can be
             named in this dataset (else the names that can be, never an outcome-derived
             one).
 
