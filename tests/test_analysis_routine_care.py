@@ -288,3 +288,24 @@ def test_mi_takes_another_measures_baseline_as_covariate(dataset: Any) -> None:
     cc = compare_ancova(dataset, covariates=["baseline:odi"])
     assert result.estimates["estimate"].iloc[0] == pytest.approx(cc.estimate, rel=1e-12)
     assert "baseline:odi" in result.pooled["term"].tolist()
+
+
+def test_figures_add_the_tipping_point_and_the_aipw_love_plot(analysis: Any, dataset: Any) -> None:
+    import matplotlib.pyplot as plt
+
+    from dnoutcomes.present.gallery import FIGURE_NAMES, iter_figures
+
+    drawn = {o.name: o for o in iter_figures(analysis, dataset)}
+    assert list(drawn)[: len(FIGURE_NAMES)] == list(FIGURE_NAMES)
+    assert list(drawn)[len(FIGURE_NAMES) :] == ["11-tipping-point", "12-aipw-balance"]
+    tip = drawn["11-tipping-point"].figure
+    line = next(ln for ln in tip.axes[0].get_lines() if len(ln.get_xdata()) == 4)
+    np.testing.assert_allclose(sorted(line.get_xdata()), [0, 0.5, 1, 1.5])
+    love = drawn["12-aipw-balance"].figure.axes[0]
+    after = next(ln for ln in love.get_lines() if ln.get_label() == "After weighting")
+    np.testing.assert_allclose(
+        sorted(after.get_xdata()), sorted(analysis.aipw.balance["smd_after"].abs())
+    )
+    for outcome in drawn.values():
+        if outcome.figure is not None:
+            plt.close(outcome.figure)
