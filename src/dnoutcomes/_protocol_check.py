@@ -90,6 +90,22 @@ def check_data(p: Protocol, dataset: Dataset) -> list[Problem]:
                 f"{measure} at {recorded(measure)}. List timepoints the data record.",
             )
 
+    for i, visit in enumerate(p.mmrm.visits if p.mmrm.enabled else ()):
+        if compared and all(n(p.primary.measure, visit, a) == 0 for a in arms):
+            add(
+                "mmrm.visits",
+                f"no {p.primary.measure} values at {visit} (visit {i + 1}) in the compared "
+                f"arms; they record {p.primary.measure} at {recorded(p.primary.measure)}.",
+            )
+    if p.missing_data.method == "mi":
+        for aux in p.missing_data.auxiliaries:
+            if compared and all(n(aux, "baseline", a) == 0 for a in arms):
+                add(
+                    "missing_data.auxiliaries",
+                    f"auxiliary {aux!r} has no baseline values in the compared arms; they "
+                    f"record {aux} at {recorded(aux)}. List measures the data record.",
+                )
+
     names = covariate_names(dataset)
     measures = frozenset(p.registry())
     nameable = [c for c in names if derived_covariate(c, measures) is None]

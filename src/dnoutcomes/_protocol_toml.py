@@ -17,7 +17,11 @@ from typing import Any
 from dnoutcomes.contract.measures import Measure, default_registry
 from dnoutcomes.errors import ProtocolError, RequestError
 from dnoutcomes.protocol import (
+    DEFAULT_WEIGHTING_COVARIATES,
+    ClusteringSpec,
     MedicationSpec,
+    MissingDataSpec,
+    MmrmSpec,
     OutcomeSpec,
     Protocol,
     ReportSpec,
@@ -530,6 +534,9 @@ _TOP = (
     "medication",
     "report",
     "deidentification",
+    "missing_data",
+    "mmrm",
+    "clustering",
 )
 
 
@@ -609,17 +616,30 @@ def parse(
             "baseline cannot be a time of response; list only later timepoints (session, "
             "discharge, follow-ups).",
         )
-    weighting_t = r.table(data, "weighting", ("estimand", "covariates"))
+    weighting_t = r.table(data, "weighting", ("estimand", "covariates", "method", "trim"))
     estimand = r.get(weighting_t, "weighting", "estimand", _choice("ate", "att", "ato"), "ate")
     weights = _covariates(r, weighting_t, "weighting", names, WeightingSpec().covariates)
     if not weights:
         r.add("weighting.covariates", "expected at least one covariate for the propensity model.")
+    method = r.get(weighting_t, "weighting", "method", _choice("iptw", "aipw"), "iptw")
+    trim = r.get(weighting_t, "weighting", "trim", _fraction_below_half, None)
+    if method == "aipw":
+        _check_aipw(r, primary, estimand, weights)
+    elif trim is not None:
+        r.add("weighting.trim", 'trim applies to method = "aipw"; set it or remove trim.')
     medication_t = r.table(data, "medication", ("timepoint",))
     medication = MedicationSpec(r.get(medication_t, "medication", "timepoint", _later, None))
     report_t = r.table(data, "report", ("min_cell",))
     min_cell = r.get(report_t, "report", "min_cell", _min_cell, 11)
     deid = r.table(data, "deidentification", ("allow_columns",))
     allow = r.get(deid, "deidentification", "allow_columns", _names, ())
+    missing = _missing_data(r, data, names, primary)
+    mmrm = _mmrm(r, data)
+    clustering_t = r.table(data, "clustering", ("cluster", "type"))
+    clustering = ClusteringSpec(
+        r.get(clustering_t, "clustering", "cluster", _choice("none", "therapist", "site"), "none"),
+        r.get(clustering_t, "clustering", "type", _choice("HC1", "HC0"), "HC1"),
+    )
     if r.problems or primary is None:
         raise ProtocolError(sorted(r.problems, key=_order), source)
     return Protocol(
@@ -632,10 +652,13 @@ def parse(
         responders=responders,
         trajectory=trajectory,
         time_to_response=ttr,
-        weighting=WeightingSpec(estimand, weights or ()),
+        weighting=WeightingSpec(estimand, weights or (), method, trim),
         medication=medication,
         report=ReportSpec(min_cell),
         allow_columns=allow,
+        missing_data=missing,
+        mmrm=mmrm,
+        clustering=clustering,
         source=source,
         lines=lines,
     )
@@ -698,6 +721,20 @@ def _responders(
     return ResponderSpec(measure, timepoint, definition, percent)
 
 
+_SERIES_KEYS: dict[str, tuple[str, ...]] = {
+    "trajectory": (
+        "measure",
+        "timepoints",
+        "random_slopes",
+        "time",
+        "spline_df",
+        "contrast_weeks",
+        "extrapolate",
+    ),
+    "time_to_response": ("measure", "timepoints", "cox", "rmst_horizon"),
+}
+
+
 def _series(
     r: _Reader,
     data: Mapping[str, Any],
@@ -705,18 +742,172 @@ def _series(
     names: frozenset[str],
     kind: type[TrajectorySpec] | type[TimeToResponseSpec],
 ) -> Any:
-    t = r.table(data, key, ("measure", "timepoints"))
+    t = r.table(data, key, _SERIES_KEYS[key])
     measure = r.get(t, key, "measure", _name, None)
     if measure is not None and measure not in names:
         r.add(f"{key}.measure", _unknown_measure(measure, names))
         measure = None
     timepoints = r.get(t, key, "timepoints", _timepoints, kind().timepoints)
-    if kind is TrajectorySpec and len(timepoints) < 2:
+    if kind is TimeToResponseSpec:
+        cox = r.get(t, key, "cox", _bool, False)
+        horizon = r.get(t, key, "rmst_horizon", _positive, None)
+        return TimeToResponseSpec(measure, timepoints, cox, horizon)
+    if len(timepoints) < 2:
         r.add(
             f"{key}.timepoints",
             'the trajectory needs at least two timepoints (e.g. ["baseline", "discharge"]).',
         )
-    return kind(measure, timepoints)
+    default = TrajectorySpec()
+    return TrajectorySpec(
+        measure,
+        timepoints,
+        r.get(t, key, "random_slopes", _bool, False),
+        r.get(t, key, "time", _choice("spline", "linear"), "spline"),
+        r.get(t, key, "spline_df", _whole(1, 10), 3),
+        r.get(t, key, "contrast_weeks", _weeks, default.contrast_weeks),
+        r.get(t, key, "extrapolate", _bool, False),
+    )
+
+
+def _whole(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _Bad(f"expected a whole number from {low} to {high}; got {_kind(value)}.")
+        return value
+
+    return check
+
+
+def _positive(value: Any) -> float:
+    number = _number(value)
+    if number <= 0:
+        raise _Bad(f"expected a number above 0; got {value!r}.")
+    return number
+
+
+def _fraction_below_half(value: Any) -> float:
+    number = _number(value)
+    if not 0 < number < 0.5:
+        raise _Bad(f"expected a number above 0 and below 0.5 (e.g. 0.05); got {value!r}.")
+    return number
+
+
+def _numbers(value: Any) -> tuple[float, ...]:
+    if not isinstance(value, list):
+        raise _Bad(f"expected a list of numbers such as [0, 2, 4]; got {_kind(value)}.")
+    out = []
+    for i, item in enumerate(value):
+        try:
+            out.append(_number(item))
+        except _Bad as exc:
+            raise _Bad(f"item {i + 1}: {exc}") from None
+    return tuple(out)
+
+
+def _weeks(value: Any) -> tuple[float, ...]:
+    weeks = _numbers(value)
+    if not weeks:
+        raise _Bad("expected at least one week; got an empty list.")
+    if any(w < 0 for w in weeks):
+        raise _Bad(f"expected weeks of 0 or more; got {', '.join(f'{w:g}' for w in weeks)}.")
+    return weeks
+
+
+def _visits(value: Any) -> tuple[str, ...]:
+    names = _names(value)
+    bad = [t for t in names if t not in _LATER]
+    if bad:
+        raise _Bad(
+            f"expected post-baseline scheduled visits ({_LATER_TEXT}); got "
+            f"{', '.join(repr(b) for b in bad)}. The baseline value is the MMRM's covariate."
+        )
+    return names
+
+
+def _check_aipw(
+    r: _Reader, primary: OutcomeSpec | None, estimand: str, weights: tuple[str, ...] | None
+) -> None:
+    """AIPW is implemented for the plan's set: NPRS at discharge, its covariates, the ATE."""
+    if primary is not None and (primary.measure, primary.timepoint) != ("nprs", "discharge"):
+        r.add(
+            "weighting.method",
+            f"method 'aipw' estimates the effect on NPRS at discharge; the primary outcome is "
+            f'{primary.measure} at {primary.timepoint}. Use method = "iptw".',
+        )
+    if estimand != "ate":
+        r.add(
+            "weighting.method",
+            f"method 'aipw' estimates the ATE; estimand is {estimand!r}. Use estimand = "
+            '"ate" or method = "iptw".',
+        )
+    if weights is not None and tuple(weights) != DEFAULT_WEIGHTING_COVARIATES:
+        r.add(
+            "weighting.method",
+            "method 'aipw' uses the plan's propensity covariates ("
+            + ", ".join(DEFAULT_WEIGHTING_COVARIATES)
+            + '); remove weighting.covariates or use method = "iptw".',
+        )
+
+
+_MISSING_KEYS = (
+    "method",
+    "m",
+    "maxit",
+    "seed",
+    "auxiliaries",
+    "tipping",
+    "tipping_shifted",
+    "tipping_deltas",
+)
+
+
+def _missing_data(
+    r: _Reader, data: Mapping[str, Any], names: frozenset[str], primary: OutcomeSpec | None
+) -> MissingDataSpec:
+    t = r.table(data, "missing_data", _MISSING_KEYS)
+    key = "missing_data"
+    default = MissingDataSpec()
+    method = r.get(t, key, "method", _choice("complete_case", "mi"), "complete_case")
+    auxiliaries = r.get(t, key, "auxiliaries", _names, ())
+    for name in auxiliaries:
+        if name not in names:
+            r.add(f"{key}.auxiliaries", _unknown_measure(name, names))
+        elif primary is not None and name == primary.measure:
+            r.add(
+                f"{key}.auxiliaries",
+                f"{name!r} is the primary outcome's measure, always in the imputation models; "
+                "list other measures.",
+            )
+    tipping = r.get(t, key, "tipping", _bool, False)
+    if tipping and method != "mi":
+        r.add(f"{key}.tipping", 'the tipping-point analysis needs method = "mi".')
+    return MissingDataSpec(
+        method,
+        r.get(t, key, "m", _whole(2, 1000), default.m),
+        r.get(t, key, "maxit", _whole(1, 100), default.maxit),
+        r.get(t, key, "seed", _whole(0, 2**63 - 1), default.seed),
+        auxiliaries,
+        tipping,
+        r.get(t, key, "tipping_shifted", _choice("comparator", "reference"), "comparator"),
+        r.get(t, key, "tipping_deltas", _numbers, ()),
+    )
+
+
+def _mmrm(r: _Reader, data: Mapping[str, Any]) -> MmrmSpec:
+    t = r.table(data, "mmrm", ("enabled", "visits", "df"))
+    df = t.get("df")
+    if df in ("kenward-roger", "kenward_roger", "kr"):
+        r.add(
+            "mmrm.df",
+            "Kenward-Roger degrees of freedom are not implemented yet; use df = "
+            '"satterthwaite" (they agree closely for balanced visits).',
+        )
+        df = None
+    return MmrmSpec(
+        r.get(t, "mmrm", "enabled", _bool, False),
+        r.get(t, "mmrm", "visits", _visits, ()),
+        r.get({"df": df}, "mmrm", "df", _choice("satterthwaite"), "satterthwaite"),
+    )
 
 
 def parse_text(text: str, *, source: str | None = None) -> Protocol:

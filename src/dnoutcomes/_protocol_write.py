@@ -35,7 +35,17 @@ def _float(value: float | None) -> float | None:
 
 def to_dict(p: Protocol) -> dict[str, Any]:
     """The protocol as the TOML file's structure, every default filled in (``None`` where a
-    setting means "the primary outcome's"); JSON-ready."""
+    setting means "the primary outcome's"), except the routine-care settings (the tables
+    ``missing_data``, ``mmrm``, ``clustering`` and the keys they added to ``trajectory``,
+    ``time_to_response`` and ``weighting``), which appear only when they differ from their
+    defaults, so that a protocol using none of them reads as it did before they existed;
+    JSON-ready."""
+    return _settings(_full_dict(p), _defaults())
+
+
+def _full_dict(p: Protocol) -> dict[str, Any]:
+    """:func:`to_dict` with every routine-care setting filled in too."""
+    tr, md = p.trajectory, p.missing_data
     return {
         "title": p.title,
         "arms": {"reference": p.reference, "comparator": p.comparator},
@@ -63,25 +73,81 @@ def to_dict(p: Protocol) -> dict[str, Any]:
             "percent": _float(p.responders.percent),
         },
         "trajectory": {
-            "measure": p.trajectory.measure,
-            "timepoints": list(p.trajectory.timepoints),
+            "measure": tr.measure,
+            "timepoints": list(tr.timepoints),
+            "random_slopes": bool(tr.random_slopes),
+            "time": tr.time,
+            "spline_df": int(tr.spline_df),
+            "contrast_weeks": [_float(w) for w in tr.contrast_weeks],
+            "extrapolate": bool(tr.extrapolate),
         },
         "time_to_response": {
             "measure": p.time_to_response.measure,
             "timepoints": list(p.time_to_response.timepoints),
+            "cox": bool(p.time_to_response.cox),
+            "rmst_horizon": _float(p.time_to_response.rmst_horizon),
         },
         "weighting": {
             "estimand": p.weighting.estimand,
             "covariates": list(p.weighting.covariates),
+            "method": p.weighting.method,
+            "trim": _float(p.weighting.trim),
         },
         "medication": {"timepoint": p.medication.timepoint},
         "report": {"min_cell": int(p.report.min_cell)},
         "deidentification": {"allow_columns": list(p.allow_columns)},
+        "missing_data": {
+            "method": md.method,
+            "m": int(md.m),
+            "maxit": int(md.maxit),
+            "seed": int(md.seed),
+            "auxiliaries": list(md.auxiliaries),
+            "tipping": bool(md.tipping),
+            "tipping_shifted": md.tipping_shifted,
+            "tipping_deltas": [_float(d) for d in md.tipping_deltas],
+        },
+        "mmrm": {"enabled": bool(p.mmrm.enabled), "visits": list(p.mmrm.visits), "df": p.mmrm.df},
+        "clustering": {"cluster": p.clustering.cluster, "type": p.clustering.type},
     }
 
 
+#: The tables added for the routine-care methods (issue 15): all off by default.
+NEW_TABLES: tuple[str, ...] = ("missing_data", "mmrm", "clustering")
+
+#: Keys added to existing tables for the same methods.
+NEW_KEYS: dict[str, tuple[str, ...]] = {
+    "trajectory": ("random_slopes", "time", "spline_df", "contrast_weeks", "extrapolate"),
+    "time_to_response": ("cox", "rmst_horizon"),
+    "weighting": ("method", "trim"),
+}
+
+
+def _defaults() -> dict[str, Any]:
+    from dnoutcomes.protocol import Protocol
+
+    return _full_dict(Protocol())
+
+
+def _settings(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the routine-care settings left at their defaults (so that a
+    protocol that uses none keeps the checksum and the TOML text it had before they
+    existed)."""
+    out = dict(data)
+    for table, keys in NEW_KEYS.items():
+        out[table] = {
+            k: v for k, v in data[table].items() if k not in keys or v != defaults[table][k]
+        }
+    for table in NEW_TABLES:
+        if data[table] == defaults[table]:
+            del out[table]
+        else:
+            out[table] = {k: v for k, v in data[table].items() if v != defaults[table][k]}
+    return out
+
+
 def checksum(p: Protocol) -> str:
-    """SHA-256 of the canonical JSON of :func:`to_dict` (sorted keys, no spaces, UTF-8).
+    """SHA-256 of the canonical JSON of :func:`to_dict` (sorted keys, no spaces, UTF-8;
+    the routine-care settings enter only where they differ from their defaults).
 
     Examples
     --------
@@ -183,6 +249,59 @@ COMMENTS: dict[str, str] = {
         'patients) or "ato" (overlap weights).'
     ),
     "weighting.covariates": "The propensity model's covariates (named as for primary).",
+    "trajectory.random_slopes": (
+        "true: also fit random intercepts and slopes per episode (lme4's (1 + weeks | episode))\n"
+        "and report the arm contrast at contrast_weeks."
+    ),
+    "trajectory.time": '"spline" (natural spline of weeks) or "linear" (random-slopes model).',
+    "trajectory.spline_df": "Columns of the natural spline (1-10).",
+    "trajectory.contrast_weeks": "Weeks at which the arm contrast and the means are reported.",
+    "trajectory.extrapolate": (
+        "true: also report weeks past the 95th percentile of follow-up (marked); false: "
+        "leave them out."
+    ),
+    "time_to_response.cox": (
+        "true: add the Cox hazard ratio (Efron ties, Schoenfeld-residual test) and the\n"
+        "restricted mean time to response."
+    ),
+    "time_to_response.rmst_horizon": (
+        "RMST horizon in days (absent: the largest at which both arms' curves are defined)."
+    ),
+    "weighting.method": (
+        '"iptw" (weighted ANCOVA) or "aipw" (also the doubly robust augmented IPW estimate;\n'
+        "NPRS at discharge, the plan's covariates, ATE)."
+    ),
+    "weighting.trim": "AIPW: drop episodes with a propensity outside [trim, 1 - trim] (0-0.5).",
+    "missing_data": (
+        "Missing outcomes and covariates (off by default: each analysis uses complete cases)."
+    ),
+    "missing_data.method": (
+        '"complete_case" or "mi": the primary ANCOVA, responders and IPTW also under multiple\n'
+        "imputation by chained equations, pooled by Rubin's rules, beside complete cases."
+    ),
+    "missing_data.m": "Imputed data sets (2-1000).",
+    "missing_data.maxit": "Iterations of the chained equations (1-100).",
+    "missing_data.seed": "Seed of the imputations (the same seed gives the same numbers).",
+    "missing_data.auxiliaries": (
+        "Measures whose baseline and primary-timepoint values enter the imputation models\n"
+        'only (e.g. ["odi"]).'
+    ),
+    "missing_data.tipping": (
+        "true: the delta-adjustment tipping-point analysis of the primary ANCOVA (MNAR)."
+    ),
+    "missing_data.tipping_shifted": (
+        'Whose imputed outcomes are shifted: "comparator" or "reference".'
+    ),
+    "missing_data.tipping_deltas": "The shifts, in the measure's units ([] = an automatic grid).",
+    "mmrm": "Mixed model for repeated measures of the primary measure (off by default).",
+    "mmrm.enabled": "true: fit it (unstructured covariance, REML).",
+    "mmrm.visits": (
+        "Post-baseline timepoints ([] = discharge, followup_4w and followup_12w where recorded)."
+    ),
+    "mmrm.df": 'Degrees of freedom of the contrasts: "satterthwaite".',
+    "clustering": "Cluster-robust SEs of the primary ANCOVA and IPTW (off by default).",
+    "clustering.cluster": '"none", "therapist" or "site".',
+    "clustering.type": '"HC1" (CR1, as sandwich::vcovCL) or "HC0".',
     "medication": "Medication use (analgesics, opioids).",
     "medication.timepoint": "Default: the primary outcome's timepoint.",
     "report": "The report's small-number suppression.",
@@ -214,20 +333,49 @@ def _comment(lines: list[str], key: str, commented: bool) -> None:
         lines.extend("# " + part for part in COMMENTS[key].split("\n"))
 
 
-def _table(lines: list[str], header: str, key: str, items: dict[str, Any], commented: bool) -> None:
-    if not commented and all(v is None for v in items.values()):
+def _table(
+    lines: list[str],
+    header: str,
+    key: str,
+    items: dict[str, Any],
+    commented: bool,
+    defaults: dict[str, Any] | None = None,
+) -> None:
+    """One table; ``defaults``: keys written only when they differ from these (commented
+    out in the commented file)."""
+    defaults = defaults or {}
+    if not commented and all(
+        v is None or (k in defaults and v == defaults[k]) for k, v in items.items()
+    ):
         return
     if lines:
         lines.append("")
     _comment(lines, key, commented)
     lines.append(header)
     for name, value in items.items():
+        at_default = name in defaults and value == defaults[name]
+        if at_default and not commented:
+            continue
         _comment(lines, f"{key}.{name}", commented)
         if value is None:
             if commented:
                 lines.append(f"# {name} = …")
             continue
-        lines.append(f"{name} = {_value(value)}")
+        lines.append(f"{'# ' if at_default else ''}{name} = {_value(value)}")
+
+
+def _new_table(lines: list[str], name: str, items: dict[str, Any], commented: bool) -> None:
+    """A routine-care table: written when set; commented out in the commented file when
+    left at its defaults."""
+    if items != _defaults()[name]:
+        _table(lines, f"[{name}]", name, items, commented)
+    elif commented:
+        lines.append("")
+        _comment(lines, name, commented)
+        lines.append(f"# [{name}]")
+        for key, value in items.items():
+            _comment(lines, f"{name}.{key}", commented)
+            lines.append(f"# {key} = {_value(value)}" if value is not None else f"# {key} = …")
 
 
 def to_toml(p: Protocol, *, commented: bool = False) -> str:
@@ -236,7 +384,7 @@ def to_toml(p: Protocol, *, commented: bool = False) -> str:
     ``commented``: a comment above each key saying what it means and its choices, and
     commented-out lines for settings left to their defaults (the ``protocol init`` text).
     """
-    data = to_dict(p)
+    data = _full_dict(p)
     lines: list[str] = []
     _comment(lines, "title", commented)
     lines.append(f"title = {_value(data['title'])}")
@@ -251,10 +399,14 @@ def to_toml(p: Protocol, *, commented: bool = False) -> str:
     _table(lines, "[primary]", "primary", data["primary"], commented)
     for i, spec in enumerate(data["secondary"]):
         _table(lines, "[[secondary]]", "secondary" if i == 0 else "", spec, commented)
+    defaults = _defaults()
     for name in ("responders", "trajectory", "time_to_response", "weighting", "medication"):
-        _table(lines, f"[{name}]", name, data[name], commented)
+        new = {k: defaults[name][k] for k in NEW_KEYS.get(name, ())}
+        _table(lines, f"[{name}]", name, data[name], commented, new)
     _table(lines, "[report]", "report", data["report"], commented)
     _table(lines, "[deidentification]", "deidentification", data["deidentification"], commented)
+    for name in NEW_TABLES:
+        _new_table(lines, name, data[name], commented)
     return "\n".join(lines) + "\n"
 
 
@@ -330,5 +482,56 @@ def describe(p: Protocol) -> list[str]:
     out.append(
         f"Confounding: {estimand} from a propensity model on {_listed(p.weighting.covariates)}."
     )
+    out.extend(_describe_routine_care(p, label))
     out.append(f"Counts from 1 to {p.report.min_cell - 1} are suppressed in shared outputs.")
+    return out
+
+
+def _describe_routine_care(p: Protocol, label: Any) -> list[str]:
+    """Sentences for the routine-care settings that are switched on (none by default)."""
+    out = []
+    tr, ttr, md = p.trajectory, p.time_to_response, p.missing_data
+    if tr.random_slopes:
+        shape = "linear time" if tr.time == "linear" else f"a natural spline ({tr.spline_df} df)"
+        weeks = _listed([f"{w:g}" for w in tr.contrast_weeks])
+        out.append(
+            f"Trajectory, flexible: random intercepts and slopes per episode with {shape}; "
+            f"the arm contrast at weeks {weeks}"
+            + (" (weeks past the follow-up marked as extrapolated)." if tr.extrapolate else ".")
+        )
+    if p.mmrm.enabled:
+        visits = _listed(list(p.mmrm.visits)) or "discharge, followup_4w and followup_12w"
+        out.append(
+            f"MMRM: {label(p.primary.measure)} at {visits} (where recorded) by arm and visit, "
+            f"adjusted for baseline, unstructured covariance, REML, {p.mmrm.df} df."
+        )
+    if ttr.cox:
+        horizon = f"{ttr.rmst_horizon:g} days" if ttr.rmst_horizon is not None else "the data"
+        out.append(
+            f"Time to response, Cox: hazard ratio (Efron ties) with a Schoenfeld-residual test; "
+            f"restricted mean time to response up to {horizon}."
+        )
+    if p.weighting.method == "aipw":
+        a = p.weighting.trim
+        trim = f", propensities trimmed to [{a:g}, {1 - a:g}]" if a is not None else ""
+        out.append(
+            "Doubly robust: augmented inverse-probability weighting (AIPW) of the primary "
+            f"outcome{trim}."
+        )
+    if p.clustering.cluster != "none":
+        out.append(
+            f"Clustering: cluster-robust ({p.clustering.type}) SEs of the primary ANCOVA and "
+            f"IPTW by {p.clustering.cluster}."
+        )
+    if md.method == "mi":
+        aux = f"; auxiliaries {_listed(list(md.auxiliaries))}" if md.auxiliaries else ""
+        out.append(
+            f"Missing data: multiple imputation by chained equations (m = {md.m}, {md.maxit} "
+            f"iterations, seed {md.seed}{aux}), pooled by Rubin's rules, beside complete cases."
+        )
+        if md.tipping:
+            out.append(
+                f"Sensitivity: delta-adjustment tipping point, imputed outcomes of the "
+                f"{md.tipping_shifted} arm shifted."
+            )
     return out

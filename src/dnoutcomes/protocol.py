@@ -24,8 +24,11 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_SECONDARY",
     "DEFAULT_WEIGHTING_COVARIATES",
+    "ClusteringSpec",
     "Estimand",
     "MedicationSpec",
+    "MissingDataSpec",
+    "MmrmSpec",
     "OutcomeSpec",
     "Protocol",
     "ReportSpec",
@@ -40,6 +43,12 @@ __all__ = [
 
 Estimand = Literal["ate", "att", "ato"]
 ResponderRule = Literal["mcid", "percent", "values"]
+MissingMethod = Literal["complete_case", "mi"]
+ShiftedArm = Literal["comparator", "reference"]
+TimeShape = Literal["spline", "linear"]
+WeightingMethod = Literal["iptw", "aipw"]
+ClusterBy = Literal["none", "therapist", "site"]
+ClusterType = Literal["HC1", "HC0"]
 
 #: Propensity-model covariates of the built-in analysis (analysis plan, section 6).
 DEFAULT_WEIGHTING_COVARIATES: tuple[str, ...] = (
@@ -95,18 +104,36 @@ class ResponderSpec:
 
 @dataclass(frozen=True)
 class TrajectorySpec:
-    """The mixed model over visits: which measure, and the timepoints whose rows enter."""
+    """The mixed model over visits: which measure, and the timepoints whose rows enter.
+
+    With ``random_slopes`` the analysis adds a random-intercept-and-slope model with
+    ``time`` linear or a natural spline of ``spline_df`` columns, and reports the arm
+    contrast at ``contrast_weeks`` (weeks past the 95th percentile of follow-up only with
+    ``extrapolate``, then marked).
+    """
 
     measure: str | None = None
     timepoints: tuple[str, ...] = ("baseline", "session", "discharge")
+    random_slopes: bool = False
+    time: TimeShape = "spline"
+    spline_df: int = 3
+    contrast_weeks: tuple[float, ...] = (0.0, 2.0, 4.0, 6.0, 8.0)
+    extrapolate: bool = False
 
 
 @dataclass(frozen=True)
 class TimeToResponseSpec:
-    """Time to response: the measure and the post-baseline timepoints that can respond."""
+    """Time to response: the measure and the post-baseline timepoints that can respond.
+
+    ``cox``: add the Cox hazard ratio (Efron ties, Schoenfeld test) and the restricted
+    mean time to response up to ``rmst_horizon`` days (``None``: the largest horizon at
+    which both arms' curves are defined).
+    """
 
     measure: str | None = None
     timepoints: tuple[str, ...] = ("session", "discharge")
+    cox: bool = False
+    rmst_horizon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -114,11 +141,60 @@ class WeightingSpec:
     """Confounding adjustment of the primary outcome by propensity-score weights.
 
     ``estimand``: ``"ate"`` (stabilised inverse-probability weights), ``"att"`` (the
-    comparator arm's patients) or ``"ato"`` (overlap weights).
+    comparator arm's patients) or ``"ato"`` (overlap weights). ``method`` ``"aipw"`` adds
+    the doubly robust (augmented IPW) estimate of NPRS at discharge, with episodes whose
+    propensity lies outside [``trim``, 1 - ``trim``] dropped when ``trim`` is given.
     """
 
     estimand: Estimand = "ate"
     covariates: tuple[str, ...] = DEFAULT_WEIGHTING_COVARIATES
+    method: WeightingMethod = "iptw"
+    trim: float | None = None
+
+
+@dataclass(frozen=True)
+class MissingDataSpec:
+    """Handling of missing outcomes and covariates.
+
+    ``method`` ``"complete_case"`` (the default: each analysis uses the episodes with its
+    values) or ``"mi"``: the primary ANCOVA, the responders and (for NPRS at discharge with
+    the plan's ATE weights) IPTW are also run under multiple imputation by chained
+    equations (``m`` imputations, ``maxit`` iterations, ``seed``; the baseline and primary
+    timepoint values of ``auxiliaries`` enter the imputation models) and shown beside the
+    complete cases. ``tipping``: add the delta-adjustment tipping-point analysis of the
+    primary ANCOVA, shifting the imputed outcomes of the ``tipping_shifted`` arm by each of
+    ``tipping_deltas`` (empty: an automatic grid).
+    """
+
+    method: MissingMethod = "complete_case"
+    m: int = 20
+    maxit: int = 10
+    seed: int = 2026
+    auxiliaries: tuple[str, ...] = ()
+    tipping: bool = False
+    tipping_shifted: ShiftedArm = "comparator"
+    tipping_deltas: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class MmrmSpec:
+    """The mixed model for repeated measures of the primary measure (when ``enabled``):
+    unstructured covariance by REML, the arm contrast at each of ``visits`` (empty:
+    discharge, followup_4w and followup_12w where recorded) with ``df`` degrees of
+    freedom (``"satterthwaite"``)."""
+
+    enabled: bool = False
+    visits: tuple[str, ...] = ()
+    df: Literal["satterthwaite"] = "satterthwaite"
+
+
+@dataclass(frozen=True)
+class ClusteringSpec:
+    """Cluster-robust standard errors for the primary ANCOVA and IPTW: ``cluster``
+    ``"none"``, ``"therapist"`` or ``"site"``; ``type`` ``"HC1"`` (CR1) or ``"HC0"``."""
+
+    cluster: ClusterBy = "none"
+    type: ClusterType = "HC1"
 
 
 @dataclass(frozen=True)
@@ -161,6 +237,9 @@ class Protocol:
         The ANCOVA outcomes; secondary outcomes are Holm-corrected together.
     responders, trajectory, time_to_response, weighting, medication, report
         The settings of those analyses.
+    missing_data, mmrm, clustering
+        The routine-care methods (multiple imputation and the tipping point, the MMRM,
+        cluster-robust SEs); all off by default.
     allow_columns
         Column names the de-identification screen lets through (a clinic's known-safe
         extra columns); their values are still screened.
@@ -184,6 +263,9 @@ class Protocol:
     medication: MedicationSpec = MedicationSpec()
     report: ReportSpec = ReportSpec()
     allow_columns: tuple[str, ...] = ()
+    missing_data: MissingDataSpec = MissingDataSpec()
+    mmrm: MmrmSpec = MmrmSpec()
+    clustering: ClusteringSpec = ClusteringSpec()
     source: str | None = field(default=None, compare=False)
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
 
@@ -289,7 +371,10 @@ class Protocol:
         dict
             The TOML file's structure: ``title``, ``arms``, ``measures``, ``primary``,
             ``secondary``, ``responders``, ``trajectory``, ``time_to_response``,
-            ``weighting``, ``medication``, ``report``, ``deidentification``. ``None``
+            ``weighting``, ``medication``, ``report``, ``deidentification``, and the
+            routine-care settings (``missing_data``, ``mmrm``, ``clustering`` and their
+            keys in ``trajectory``, ``time_to_response``, ``weighting``) where they differ
+            from their defaults. ``None``
             (JSON null) where a setting means "the primary outcome's" (a secondary's
             ``covariates``, the responders', trajectory's and time to response's
             ``measure``…) or a measure has no MCID. ``source`` and ``lines`` are left out.
@@ -390,7 +475,8 @@ class Protocol:
             Empty when the data fit: both arms exist (else the arms present, with their
             episode counts); the primary outcome, every non-optional secondary outcome and
             the responder outcome have values in both arms; at least one later timepoint
-            of the trajectory and of time to response has values; every covariate can be
+            of the trajectory and of time to response has values (and every visit of an
+            enabled MMRM, and the baseline of every MI auxiliary); every covariate can be
             named in this dataset (else the names that can be, never an outcome-derived
             one).
 

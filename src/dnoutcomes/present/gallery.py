@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from dnoutcomes.stats.analysis import Analysis
 
 __all__ = [
+    "EXTRA_FIGURE_NAMES",
     "FIGURE_NAMES",
     "FigureOutcome",
     "figure_names",
@@ -48,6 +49,13 @@ FIGURE_NAMES: tuple[str, ...] = (
     "09-adverse-events-by-type",
     "10-adverse-events-by-severity",
 )
+
+#: Figures of the routine-care sections, drawn after :data:`FIGURE_NAMES` when the
+#: protocol asks for their section (key of :class:`~dnoutcomes.stats.Analysis`).
+EXTRA_FIGURE_NAMES: dict[str, str] = {
+    "tipping": "11-tipping-point",
+    "aipw": "12-aipw-balance",
+}
 
 
 @dataclass(frozen=True)
@@ -126,7 +134,8 @@ def trajectory_lines(
 
 def figure_names(analysis: Analysis) -> tuple[str, ...]:
     """The file stems of an analysis's figures (:data:`FIGURE_NAMES` for the built-in
-    protocol; the measure's name replaces ``nprs`` for another primary measure)."""
+    protocol; the measure's name replaces ``nprs`` for another primary measure), then those
+    of :data:`EXTRA_FIGURE_NAMES` whose section the protocol asked for."""
     names = {
         "nprs-trajectories": analysis.protocol.trajectory_measure(),
         "nprs-improvement": analysis.protocol.primary.measure,
@@ -138,6 +147,7 @@ def figure_names(analysis: Analysis) -> tuple[str, ...]:
         if stem in names:
             stem = stem.replace("nprs", names[stem].replace("_", "-"), 1)
         out.append(f"{number}-{stem}")
+    out.extend(n for k, n in EXTRA_FIGURE_NAMES.items() if k in analysis.extra_sections)
     return tuple(out)
 
 
@@ -155,7 +165,7 @@ def iter_figures(analysis: Analysis, dataset: Dataset) -> Iterator[FigureOutcome
     Yields
     ------
     FigureOutcome
-        In the order of :data:`FIGURE_NAMES`. A figure whose section the analysis could
+        In the order of :func:`figure_names`. A figure whose section the analysis could
         not run, or that has nothing to draw, is skipped with the reason.
 
     Examples
@@ -241,6 +251,15 @@ def iter_figures(analysis: Analysis, dataset: Dataset) -> Iterator[FigureOutcome
 
         return draw
 
+    def tipping() -> Figure:
+        from dnoutcomes.plots.tipping import plot_tipping_point
+
+        return _fig(plot_tipping_point(need("tipping")))
+
+    def aipw_balance() -> Figure:
+        return _fig(plots.plot_balance(need("aipw").balance))
+
+    extra = {"tipping": tipping, "aipw": aipw_balance}
     builders: tuple[Callable[[], Figure], ...] = (
         flow,
         trajectories,
@@ -252,6 +271,7 @@ def iter_figures(analysis: Analysis, dataset: Dataset) -> Iterator[FigureOutcome
         balance,
         safety_by("type"),
         safety_by("severity"),
+        *(extra[k] for k in EXTRA_FIGURE_NAMES if k in analysis.extra_sections),
     )
     for name, build in zip(figure_names(analysis), builders, strict=True):
         try:

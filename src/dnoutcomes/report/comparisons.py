@@ -403,8 +403,10 @@ def comparisons_section(context: Context) -> SectionOutcome:
         ``role``, ``n``, ``estimate``, ``conf_low``, ``conf_high``, ``p_value``,
         ``p_holm``, adjusted means, ``hedges_g``), ``iptw`` (``term``, ``estimate``,
         ``std_error``, ``conf_low``, ``conf_high``, ``p_value``), ``responders`` (``arm``,
-        ``n``, ``responders``, ``pct``) and ``responder_effects``; ``extra`` holds the
-        ANCOVA and IPTW blocks with small counts scrubbed.
+        ``n``, ``responders``, ``pct``) and ``responder_effects``, and, when the protocol
+        asks for multiple imputation, ``missing_data`` (complete cases and MI side by side,
+        :func:`~dnoutcomes.report.missing_data.mi_blocks`); ``extra`` holds the ANCOVA,
+        IPTW and MI blocks with small counts scrubbed.
     """
     blocks: list[Any] = [
         Paragraph(
@@ -425,4 +427,9 @@ def comparisons_section(context: Context) -> SectionOutcome:
     responder_blocks, responder_extra = _responder_blocks(context)
     blocks.extend(responder_blocks)
     extra.update(responder_extra)
+    from dnoutcomes.report.missing_data import mi_blocks
+
+    missing_blocks, missing_extra = mi_blocks(context)  # only when the protocol asks for MI
+    blocks.extend(missing_blocks)
+    extra.update(missing_extra)
     return SectionOutcome(Section("comparisons", "Comparisons", tuple(blocks)), extra=extra)

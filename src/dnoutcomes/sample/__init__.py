@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from dnoutcomes.errors import RequestError
 from dnoutcomes.sample._course import run_course
-from dnoutcomes.sample._params import SampleParams, site_names
+from dnoutcomes.sample._params import SampleParams, baseline_dropout_params, site_names
 from dnoutcomes.sample._people import Calendar, draw_episodes, draw_patients
 from dnoutcomes.sample._tables import build_tables
 from dnoutcomes.sample._truth import SampleTruth, make_truth
@@ -41,7 +41,14 @@ if TYPE_CHECKING:
 
     from dnoutcomes.dataset import Dataset
 
-__all__ = ["Format", "SampleData", "SampleParams", "SampleTruth", "generate"]
+__all__ = [
+    "Format",
+    "SampleData",
+    "SampleParams",
+    "SampleTruth",
+    "baseline_dropout_params",
+    "generate",
+]
 
 TABLES = ("patients", "episodes", "sessions", "outcomes", "adverse_events")
 

@@ -87,8 +87,13 @@ def run_course(rng: np.random.Generator, p: SampleParams, eps: Episodes, visits:
 
     # Dropout after the second visit, depending on the pain reported there (MAR).
     pain2 = nprs_visit[eps.first_visit + 1]
-    eligible = eps.planned >= 4
-    p_drop = _logistic(p.dropout_intercept + p.dropout_per_nprs * (pain2 - 5.0))
+    eligible = eps.planned >= p.dropout_min_planned
+    z_odi = (eps.odi0 - p.odi_mean) / p.odi_sd
+    p_drop = _logistic(
+        p.dropout_intercept
+        + p.dropout_per_nprs * (pain2 - 5.0)
+        + _by_arm(p.dropout_per_odi)[eps.arm] * z_odi
+    )
     dropped = eligible & (rng.random(n) < p_drop)
     stop = rng.integers(1, np.maximum(eps.planned - 1, 2))
     last_visit = np.where(dropped, stop, eps.planned - 1).astype(np.int64)

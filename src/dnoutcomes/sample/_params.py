@@ -20,6 +20,7 @@ __all__ = [
     "OPTIONAL_FIELDS",
     "SEXES",
     "SampleParams",
+    "baseline_dropout_params",
     "site_names",
 ]
 
@@ -226,6 +227,16 @@ class SampleParams:
     #: logit = dropout_intercept + dropout_per_nprs * (NPRS at visit 2 - 5)
     dropout_intercept: float = -1.9
     dropout_per_nprs: float = 0.35
+    #: extra log-odds of dropout per SD of baseline ODI ((ODI - odi_mean) / odi_sd), by arm:
+    #: all 0 by default; :func:`baseline_dropout_params` sets the "missing at random given
+    #: baseline" scenario in which complete cases are biased (docs/sample-data.md)
+    #: only episodes planned for at least this many visits can drop out
+    dropout_min_planned: int = 4
+    dropout_per_odi: MappingProxyType[str, float] = field(
+        default_factory=lambda: _ro(
+            {"dn_only": 0.0, "dn_manual_exercise": 0.0, "manual_exercise": 0.0, "other": 0.0}
+        )
+    )
     #: QI shift: at the second site, episodes starting in or after month ``shift_month``
     #: (0-based, default: the middle of the span) improve more slowly by this much
     shift_nprs_weekly: float = 0.6
@@ -297,3 +308,43 @@ class SampleParams:
 #: Fields that are left out of ``truth.json`` while they hold their (empty) default, so the
 #: default sample's files do not change when the benchmarking scenario is added.
 OPTIONAL_FIELDS: Final = ("therapist_effects", "therapist_casemix")
+
+
+def baseline_dropout_params(strength: float = 1.5, **changes: object) -> SampleParams:
+    """The "missing at random given baseline" dropout scenario.
+
+    Dropout after visit 2 no longer depends on the pain reported there, and every episode
+    can drop out (not only those planned for 4 or more visits: the course length, which no
+    analysis sees, would otherwise select who can); its log-odds are ``-0.7 + strength *
+    z`` in ``dn_manual_exercise`` and ``-0.7 - strength * z`` in the other arms, with ``z``
+    the baseline ODI in SDs. Slow improvers (high ODI)
+    leave the comparator arm and stay in the reference arm, so an ANCOVA of the completers
+    adjusted for baseline NPRS alone flatters the comparator, while analyses that use the
+    baseline ODI (multiple imputation with ODI as auxiliary, AIPW) recover the effect: the
+    data are missing at random given arm and baseline ODI. The truth (``effects``) is the
+    same as without dropout.
+
+    Parameters
+    ----------
+    strength
+        Log-odds of dropout per SD of baseline ODI (0: dropout at random).
+    changes
+        Any other :class:`SampleParams` field.
+
+    Examples
+    --------
+    >>> p = baseline_dropout_params()
+    >>> p.dropout_per_odi["dn_manual_exercise"], p.dropout_per_nprs
+    (1.5, 0.0)
+    """
+    from dataclasses import replace
+
+    per_odi = {a: (strength if a == "dn_manual_exercise" else -strength) for a in ARMS}
+    fields: dict[str, object] = {
+        "dropout_intercept": -0.7,
+        "dropout_per_nprs": 0.0,
+        "dropout_per_odi": _ro(per_odi),
+        "dropout_min_planned": 3,
+        **changes,
+    }
+    return replace(SampleParams(), **fields)  # type: ignore[arg-type]

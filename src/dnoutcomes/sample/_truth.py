@@ -175,10 +175,13 @@ def make_truth(
         "rate": float(dropped.mean()),
         "by_arm": {a: _mean(dropped.astype(float), eps.arm == i) for i, a in enumerate(ARMS)},
         "model": (
-            "after visit 2 of episodes planned for 4 or more visits: logit P(drop) = "
-            f"{p.dropout_intercept} + {p.dropout_per_nprs} * (NPRS at visit 2 - 5); the last "
-            "visit attended is uniform between visit 2 and the one before the planned "
-            "discharge; missing at random given the observed pain"
+            f"after visit 2 of episodes planned for {p.dropout_min_planned} or more visits: "
+            "logit P(drop) = "
+            f"{p.dropout_intercept} + {p.dropout_per_nprs} * (NPRS at visit 2 - 5)"
+            + _odi_term(p)
+            + "; the last visit attended is uniform between visit 2 and the one before the "
+            "planned discharge; missing at random given the observed pain"
+            + (" and the baseline ODI" if any(p.dropout_per_odi.values()) else "")
         ),
     }
     # effect of the shift on NPRS improvement at the planned discharge of shifted episodes
@@ -265,3 +268,11 @@ def _therapists(
             }
         )
     return MappingProxyType(out)
+
+
+def _odi_term(p: SampleParams) -> str:
+    """The baseline-ODI term of the dropout model, or ``""`` when it is switched off."""
+    if not any(p.dropout_per_odi.values()):
+        return ""
+    by_arm = ", ".join(f"{a} {v:g}" for a, v in p.dropout_per_odi.items())
+    return f" + b_arm * (baseline ODI - {p.odi_mean:g}) / {p.odi_sd:g} with b_arm: {by_arm}"

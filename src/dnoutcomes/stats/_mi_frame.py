@@ -58,7 +58,8 @@ def mi_frame(
     measure, timepoint
         The analysed outcome.
     covariates
-        Columns of the episode or patient tables (``"age"``, ``"sex"``, ``"site_id"``…).
+        Columns of the episode or patient tables (``"age"``, ``"sex"``, ``"site_id"``…),
+        or ``"baseline:<measure>"`` (another measure's baseline value).
     auxiliaries
         Other registered measures whose baseline and ``timepoint`` values help predict the
         missing outcome (``"odi"``); they enter the imputation models only.
@@ -92,6 +93,18 @@ def mi_frame(
     pairs = outcome_pairs(
         dataset, measure=measure, timepoint=timepoint, reference=reference, comparator=comparator
     )
+    baselines = [c for c in covariates if c.startswith("baseline:")]
+    if baselines:
+        pairs = pairs.copy()  # never add columns to a frame the dataset may cache
+    for name in baselines:
+        other = outcome_pairs(
+            dataset,
+            measure=name.partition(":")[2],
+            timepoint=timepoint,
+            reference=reference,
+            comparator=comparator,
+        )
+        pairs[name] = other["baseline"].to_numpy()
     unknown = [c for c in covariates if c not in pairs.columns]
     reserved = {"episode_id", "arm", "treated", "baseline", "value", "improvement"}
     clash = [c for c in covariates if c in reserved]
@@ -110,7 +123,8 @@ def mi_frame(
         other = outcome_pairs(
             dataset, measure=aux, timepoint=timepoint, reference=reference, comparator=comparator
         )
-        frame[f"{aux}_baseline"] = other["baseline"].to_numpy()
+        if f"baseline:{aux}" not in covariates:  # else already there, as a covariate
+            frame[f"{aux}_baseline"] = other["baseline"].to_numpy()
         frame[f"{aux}_{timepoint}"] = other["value"].to_numpy()
     return frame.reset_index(drop=True)
 

@@ -21,6 +21,12 @@ from dnoutcomes.cohort import (
     patient_flow,
 )
 from dnoutcomes.errors import InsufficientDataError, RequestError
+from dnoutcomes.stats._analysis_extra import (
+    EXTRA_SECTIONS,
+    PROTOCOL_SECTION,
+    extra_headline,
+    run_extra,
+)
 from dnoutcomes.stats.ancova import OutcomesResult, compare_outcomes
 from dnoutcomes.stats.descriptives import (
     BaselineTable,
@@ -44,6 +50,12 @@ from dnoutcomes.stats.survival import TimeToResponseResult, compare_time_to_resp
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
     from dnoutcomes.protocol import Protocol
+    from dnoutcomes.stats.aipw import AipwResult
+    from dnoutcomes.stats.clustered import ClusteredResult
+    from dnoutcomes.stats.cox import CoxResult
+    from dnoutcomes.stats.mi import MiResult, TippingPointResult
+    from dnoutcomes.stats.mmrm import MmrmResult
+    from dnoutcomes.stats.trajectory_flex import TrajectoryFlexResult
 
 __all__ = ["Analysis", "analyze"]
 
@@ -88,6 +100,13 @@ class Analysis(ResultMixin):
         The headline of every section, one row per effect: ``section``, ``measure``,
         ``timepoint``, ``term``, ``n``, ``estimate``, ``conf_low``, ``conf_high``,
         ``p_value``.
+    mi_ancova, mi_responders, mi_iptw, tipping, mmrm, trajectory_flex, cox, aipw, \
+clustered, clustered_iptw
+        The routine-care sections, computed only when the protocol asks
+        (``[missing_data] method = "mi"``, ``tipping``, ``[mmrm] enabled``,
+        ``[trajectory] random_slopes``, ``[time_to_response] cox``, ``[weighting] method =
+        "aipw"``, ``[clustering] cluster``); ``None`` otherwise. ``extra_sections`` lists
+        those asked for. The MI results hold the complete-case and the MI rows side by side.
     """
 
     reference: str
@@ -111,6 +130,17 @@ class Analysis(ResultMixin):
     episodes_used: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
     failures: Mapping[str, str] = field(default_factory=dict)
+    mi_ancova: MiResult | None = None
+    mi_responders: MiResult | None = None
+    mi_iptw: MiResult | None = None
+    tipping: TippingPointResult | None = None
+    mmrm: MmrmResult | None = None
+    trajectory_flex: TrajectoryFlexResult | None = None
+    cox: CoxResult | None = None
+    aipw: AipwResult | None = None
+    clustered: ClusteredResult | None = None
+    clustered_iptw: ClusteredResult | None = None
+    extra_sections: tuple[str, ...] = ()
 
     @property
     def _frame(self) -> pd.DataFrame:  # type: ignore[override]
@@ -124,8 +154,13 @@ class Analysis(ResultMixin):
         )
 
     def sections(self) -> dict[str, ResultMixin | None]:
-        """The section results by JSON key (``None`` for a section not analysed)."""
-        return {key: getattr(self, key) for key, _ in SECTIONS}
+        """The section results by JSON key (``None`` for a section not analysed), the
+        routine-care sections the protocol asked for after the plan's."""
+        return {key: getattr(self, key) for key, _ in self._shown()}
+
+    def _shown(self) -> list[tuple[str, str]]:
+        """The plan's sections, then the routine-care ones the protocol asked for."""
+        return [*SECTIONS, *((k, v) for k, v in EXTRA_SECTIONS if k in self.extra_sections)]
 
     def __str__(self) -> str:
         parts = [
@@ -139,7 +174,7 @@ class Analysis(ResultMixin):
             self._format_frame().to_string(index=False),
         ]
         parts.extend(["", str(self.flow), "", str(self.baseline)])
-        for key, label in SECTIONS:
+        for key, label in self._shown():
             result = getattr(self, key)
             parts.extend(["", f"== {label} =="])
             parts.append(str(result) if result is not None else "not analysed (see notes)")
@@ -166,7 +201,7 @@ class Analysis(ResultMixin):
 
     def _repr_html_(self) -> str:
         parts = [super()._repr_html_(), self.flow._repr_html_(), self.baseline._repr_html_()]
-        for key, label in SECTIONS:
+        for key, label in self._shown():
             result = getattr(self, key)
             body = result._repr_html_() if result is not None else "<p>not analysed</p>"
             parts.append(f"<h4>{html.escape(label)}</h4>{body}")
@@ -181,7 +216,11 @@ class Analysis(ResultMixin):
             ``reference``, ``comparator``, ``n_episodes``, ``ancova``, ``lmm``,
             ``responders``, ``time_to_response``, ``medication``, ``iptw``, ``site_meta``,
             ``safety`` (``null`` for a section not analysed), plus ``medication_doses``
-            (ANCOVA of amounts), ``patient_flow`` and ``notes``.
+            (ANCOVA of amounts), ``patient_flow`` and ``notes``; then the routine-care
+            sections the protocol asked for (``mi_ancova``, ``mi_responders``, ``mi_iptw``
+            with ``complete_case`` and ``multiple_imputation`` entries side by side,
+            ``tipping``, ``mmrm``, ``trajectory_flex``, ``cox``, ``aipw``, ``clustered``,
+            ``clustered_iptw``), absent when not asked for.
         """
         doc: dict[str, Any] = {
             "protocol": self.protocol.to_dict(),
@@ -197,6 +236,10 @@ class Analysis(ResultMixin):
             self.medication.doses_to_dict() if self.medication is not None else None
         )
         doc["patient_flow"] = self.flow.to_dict()
+        for key, _ in EXTRA_SECTIONS:
+            if key in self.extra_sections:
+                result = getattr(self, key)
+                doc[key] = result.to_dict() if result is not None else None
         doc["notes"] = list(self.notes)
         document: dict[str, Any] = jsonable(doc)
         return document
@@ -278,6 +321,7 @@ def _headline(analysis_parts: dict[str, Any]) -> pd.DataFrame:
             "p_value": float("nan"),
         }
         parts.append(pd.DataFrame([row], columns=_HEADLINE_COLUMNS))
+    parts.extend(extra_headline(analysis_parts))
     frame = pd.concat(parts, ignore_index=True)
     frame["p_value"] = frame["p_value"].astype(float)
     return frame
@@ -340,7 +384,10 @@ def analyze(
     timepoints, medication at its timepoint, the weighted estimate of the primary outcome
     with its covariates and estimand, the site-pooled primary outcome and safety. A
     section the data cannot support is ``None`` and ``notes`` says why. Each section uses
-    its own complete cases (see its ``notes`` and the patient flow).
+    its own complete cases (see its ``notes`` and the patient flow). The routine-care
+    sections the protocol switches on follow (multiple imputation beside complete cases,
+    the tipping point, MMRM, random slopes, Cox and RMST, AIPW, cluster-robust SEs); with
+    none switched on, the result is exactly the plan's.
 
     Examples
     --------
@@ -480,6 +527,7 @@ def analyze(
         "Safety",
         lambda: compare_safety(dataset, reference=ref, comparator=comp, conf_level=level),
     )
+    extra = run_extra(dataset, protocol, conf_level=level, optional=optional, notes=notes)
     if covariates and parts["site_meta"] is not None:
         notes.append(
             "Sites pooled: each site's ANCOVA adjusts for the baseline only, not for the "
@@ -487,8 +535,9 @@ def analyze(
         )
     episodes = comparison_episodes(dataset, reference=ref, comparator=comp)
     counts = episodes["arm"].value_counts()
-    for key, label in SECTIONS:
-        result = parts[key]
+    labels = dict(EXTRA_SECTIONS)
+    for key, label in [*SECTIONS, *((k, labels[k]) for k in extra)]:
+        result = parts[key] if key in parts else extra[key]
         if result is not None:
             notes.extend(f"{label}: {note}" for note in result.notes)
     return Analysis(
@@ -506,17 +555,23 @@ def analyze(
         ),
         baseline=describe_baseline(dataset, reference=ref, comparator=comp),
         outcome_summary=summarize_outcomes(dataset, reference=ref, comparator=comp),
-        frame=_headline(parts),
+        frame=_headline({**parts, **extra}),
         n=len(episodes),
         episodes_used=id_tuple(episodes["episode_id"]),
         notes=tuple(notes),
         failures=dict(failures),
+        extra_sections=tuple(extra),
         **parts,
+        **extra,
     )
 
 
 #: The protocol file's section behind each analysis key.
-_PROTOCOL_SECTION: dict[str, str] = {"lmm": "trajectory", "iptw": "weighting"}
+_PROTOCOL_SECTION: dict[str, str] = {
+    "lmm": "trajectory",
+    "iptw": "weighting",
+    **PROTOCOL_SECTION,
+}
 
 #: The protocol's responder definitions and the names compare_responders uses.
 _RESPONDER_DEFINITIONS: dict[str, ResponderDefinition] = {

@@ -11,6 +11,7 @@ Kaplan–Meier curve to a horizon, its SE as ``print(survfit(...), rmean = tau)`
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -361,6 +362,7 @@ def compare_cox(
     measure: str = "nprs",
     threshold: float | None = None,
     tau: float | None = None,
+    timepoints: Sequence[str] | None = None,
     conf_level: float = 0.95,
 ) -> CoxResult:
     """Hazard ratio of response and restricted mean time to response, comparator vs
@@ -377,6 +379,9 @@ def compare_cox(
     tau
         RMST horizon in days; default the smaller of the two arms' largest follow-up times
         (the largest horizon at which both curves are defined).
+    timepoints
+        The later timepoints at which a response can be seen (default: those of
+        :func:`~dnoutcomes.stats.survival.response_times`).
     conf_level
         Level of the intervals.
 
@@ -409,7 +414,12 @@ def compare_cox(
     check_conf_level(conf_level, where="compare_cox")
     spec = get_measure(dataset, measure)
     data = response_times(
-        dataset, reference=reference, comparator=comparator, measure=measure, threshold=threshold
+        dataset,
+        reference=reference,
+        comparator=comparator,
+        measure=measure,
+        threshold=threshold,
+        **({} if timepoints is None else {"timepoints": timepoints}),
     )
     t = data["time"].to_numpy(dtype=np.float64)
     e = data["event"].to_numpy(dtype=np.float64)
