@@ -310,3 +310,13 @@ def test_unreadable_summaries(
 def test_missing_summary_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pool", str(tmp_path / "nope.json"), "--out", str(tmp_path / "n.html")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_defaults_are_the_library_defaults() -> None:
+    from dnoutcomes.cli import summarise as cli
+    from dnoutcomes.network import summary
+
+    assert (cli.DEFAULT_GRID_DAYS, cli.DEFAULT_HORIZON_DAYS) == (
+        summary.DEFAULT_GRID_DAYS,
+        summary.DEFAULT_HORIZON_DAYS,
+    )

@@ -26,11 +26,14 @@ from dnoutcomes.errors import DnOutcomesWarning
 
 __all__ = ["add_parser", "run"]
 
+# The defaults of dnoutcomes.network.summary, written here so that building the parser
+# does not import the statistics (tests/test_cli_network.py checks they agree).
+DEFAULT_GRID_DAYS = 7.0
+DEFAULT_HORIZON_DAYS = 182.0
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Declare the ``summarise`` subcommand and its arguments."""
-    from dnoutcomes.network.summary import DEFAULT_GRID_DAYS, DEFAULT_HORIZON_DAYS
-
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "summarise",
         help="reduce a site's export to poolable, disclosure-checked summaries",
