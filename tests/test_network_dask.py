@@ -43,7 +43,7 @@ def scheduler() -> Any:
     from distributed import LocalCluster
 
     cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     )
     yield cluster.scheduler_address
     cluster.close()
@@ -63,7 +63,7 @@ def test_dask_and_in_memory_agree(export: dict[str, Any], scheduler: str) -> Non
         warnings.simplefilter("ignore")
         memory = pool([summarise(export["whole"], protocol, disclosure=False)])
         row = analyze(export["whole"], protocol)
-    pd_frame = dask_result.frame
+    pd_frame = dask_result.frame.loc[dask_result.frame["section"] != "iptw"]
     np.testing.assert_allclose(pd_frame["estimate"], memory.frame["estimate"], rtol=1e-9)
     np.testing.assert_allclose(pd_frame["conf_low"], memory.frame["conf_low"], rtol=1e-9)
     # and the row-level analysis of the whole export
@@ -79,6 +79,13 @@ def test_dask_and_in_memory_agree(export: dict[str, Any], scheduler: str) -> Non
     np.testing.assert_allclose(dask_result.site_meta.estimate, row.site_meta.estimate, rtol=1e-9)
     assert row.responders is not None and dask_result.responders is not None
     assert dask_result.responders["n"] == row.responders.counts["n"].tolist()
+    # the weighted comparison by rounds of summaries on the workers (iterative: 1e-8)
+    assert dask_result.iptw is not None and row.iptw is not None
+    mine = dask_result.iptw["estimates"].set_index("term")
+    theirs = row.iptw.estimates.set_index("term")
+    for column in ("estimate", "std_error", "conf_low", "conf_high"):
+        np.testing.assert_allclose(mine[column], theirs.loc[mine.index, column], rtol=1e-8)
+    assert "iptw" in set(dask_result.frame["section"])
 
 
 def test_cli_analyze_engine_dask(

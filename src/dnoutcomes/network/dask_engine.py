@@ -56,18 +56,52 @@ def find_partitions(path: str | Path) -> list[Path]:
     return parts
 
 
-def _summarise_one(
-    folder: str, protocol: Protocol, grid_days: float, horizon_days: float, charts: bool
-) -> SiteSummary:
-    """Load one partition and summarise it (runs on a worker)."""
+def _in_partition(folder: str, exc: Exception) -> Exception:
+    """The error with the partition's folder in its message (its kind kept)."""
+    from dnoutcomes.errors import DatasetError, InsufficientDataError
+
+    kinds: tuple[type[Exception], ...] = (
+        UnreadableInputError,
+        DatasetError,
+        RequestError,
+        InsufficientDataError,
+    )
+    kind = next((k for k in kinds if isinstance(exc, k)), RequestError)
+    return kind(f"partition {folder}: {exc}")
+
+
+def _load(folder: str, protocol: Protocol) -> Any:
+    """Load one partition (runs on a worker)."""
     from dnoutcomes import load
-    from dnoutcomes.errors import DatasetError, DnOutcomesError, InsufficientDataError
+    from dnoutcomes.errors import DnOutcomesError
+    from dnoutcomes.validate import validate
+
+    try:
+        # validate() rather than load(): the same dataset without the warning, which a
+        # worker thread cannot silence safely (warning filters are global)
+        report = validate(folder, protocol=protocol)
+        if report.dataset is None:
+            load(folder, protocol=protocol)  # raises the contract error with its message
+        return report.dataset
+    except DnOutcomesError as exc:
+        raise _in_partition(folder, exc) from None
+
+
+def _summarise(
+    dataset: Any,
+    folder: str,
+    protocol: Protocol,
+    grid_days: float,
+    horizon_days: float,
+    charts: bool,
+) -> SiteSummary:
+    """Summarise one loaded partition (runs on a worker)."""
+    from dnoutcomes.errors import DnOutcomesError
     from dnoutcomes.network.summary import summarise
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            dataset = load(folder, protocol=protocol)
             return summarise(
                 dataset,
                 protocol,
@@ -77,14 +111,21 @@ def _summarise_one(
                 disclosure=False,
             )
     except DnOutcomesError as exc:
-        kinds: tuple[type[DnOutcomesError], ...] = (
-            UnreadableInputError,
-            DatasetError,
-            RequestError,
-            InsufficientDataError,
-        )
-        kind = next((k for k in kinds if isinstance(exc, k)), RequestError)
-        raise kind(f"partition {folder}: {exc}") from None
+        raise _in_partition(folder, exc) from None
+
+
+def _prepare_iptw(dataset: Any, protocol: Protocol) -> Any:
+    """The partition's rows of the weighted comparison, kept on the worker; ``None`` when
+    the partition cannot supply them (the reason is in the exception's text)."""
+    from dnoutcomes.errors import DnOutcomesError
+    from dnoutcomes.network.iptw import IptwSite
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return IptwSite.prepare(dataset, protocol)
+    except DnOutcomesError as exc:
+        return str(exc)
 
 
 def _client(scheduler: str | None, n_workers: int | None, processes: bool) -> tuple[Any, Any]:
@@ -103,7 +144,7 @@ def _client(scheduler: str | None, n_workers: int | None, processes: bool) -> tu
                 "such as tcp://host:8786 of a running scheduler."
             ) from None
     cluster = LocalCluster(
-        n_workers=n_workers, threads_per_worker=1, processes=processes, dashboard_address=None
+        n_workers=n_workers, threads_per_worker=1, processes=processes, dashboard_address=":0"
     )
     return Client(cluster), cluster
 
@@ -118,7 +159,8 @@ def summarise_partitions(
     charts: bool = True,
     n_workers: int | None = None,
     processes: bool = True,
-) -> list[SiteSummary]:
+    iptw: bool = False,
+) -> tuple[list[SiteSummary], dict[str, Any] | None]:
     """Summarise every partition on a Dask cluster.
 
     Parameters
@@ -136,34 +178,66 @@ def summarise_partitions(
         Include the monthly chart data.
     n_workers, processes
         Of the ``LocalCluster`` (default: Dask's choice of workers; worker processes).
+    iptw
+        Also run the weighted comparison by iterated summaries
+        (:func:`~dnoutcomes.network.iptw.iterated_iptw`): each partition's rows for it stay
+        on its worker and each round sends only sums.
 
     Returns
     -------
-    list of SiteSummary
-        One per partition, not checked for disclosure (they never leave the cluster).
+    (list of SiteSummary, dict or None)
+        One summary per partition, not checked for disclosure (they never leave the
+        cluster), and the weighted comparison (``None`` when not asked; a dict with
+        ``failed`` when it could not be run).
     """
     from dnoutcomes.network.summary import DEFAULT_GRID_DAYS, DEFAULT_HORIZON_DAYS
 
-    parts = find_partitions(path)
+    parts = [str(p) for p in find_partitions(path)]
     grid = DEFAULT_GRID_DAYS if grid_days is None else grid_days
     horizon = DEFAULT_HORIZON_DAYS if horizon_days is None else horizon_days
     client, cluster = _client(scheduler, n_workers, processes)
+    weighted: dict[str, Any] | None = None
     try:
-        futures = client.map(
-            _summarise_one,
-            [str(p) for p in parts],
+        loaded = client.map(_load, parts, protocol=protocol, pure=False)
+        summary_futures = client.map(
+            _summarise,
+            loaded,
+            parts,
             protocol=protocol,
             grid_days=grid,
             horizon_days=horizon,
             charts=charts,
             pure=False,
         )
-        summaries: list[SiteSummary] = client.gather(futures)
+        site_futures = (
+            client.map(_prepare_iptw, loaded, protocol=protocol, pure=False) if iptw else []
+        )
+        summaries: list[SiteSummary] = client.gather(summary_futures)
+        if iptw:
+            weighted = _run_iptw(client, site_futures, protocol)
+        del loaded  # the partitions' datasets are released; only the IPTW rows stay
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-    return summaries
+    return summaries, weighted
+
+
+def _run_iptw(client: Any, site_futures: list[Any], protocol: Protocol) -> dict[str, Any]:
+    from dnoutcomes.errors import InsufficientDataError
+    from dnoutcomes.network.iptw import iterated_iptw
+
+    prepared = client.gather(site_futures)
+    failed = [p for p in prepared if isinstance(p, str)]
+    if failed:
+        return {"failed": failed[0]}
+    try:
+        return iterated_iptw(
+            ask=lambda f: client.gather(client.map(f, site_futures, pure=False)),
+            estimand=protocol.weighting.estimand,
+        )
+    except InsufficientDataError as exc:
+        return {"failed": str(exc)}
 
 
 def analyze_partitions(
@@ -171,6 +245,7 @@ def analyze_partitions(
     protocol: Protocol,
     *,
     conf_level: float = 0.95,
+    iptw: bool = True,
     **kwargs: Any,
 ) -> NetworkAnalysis:
     """Summarise every partition on a Dask cluster and pool the summaries.
@@ -181,6 +256,8 @@ def analyze_partitions(
         See :func:`summarise_partitions`, which receives ``kwargs``.
     conf_level
         Confidence level of every interval.
+    iptw
+        Add the weighted comparison by iterated summaries (default).
 
     Returns
     -------
@@ -188,11 +265,20 @@ def analyze_partitions(
         The same numbers as pooling the summaries of the whole export (a site split over
         several partitions is added up).
     """
-    from dnoutcomes.network.pool import pool
+    from dnoutcomes.network.pool import pool, with_iptw
 
-    summaries = summarise_partitions(path, protocol, **kwargs)
+    summaries, weighted = summarise_partitions(path, protocol, iptw=iptw, **kwargs)
     sources: Sequence[str] = [str(p) for p in find_partitions(path)]
-    return pool(summaries, sources=sources, conf_level=conf_level, same_site_in_several=True)
+    result = pool(summaries, sources=sources, conf_level=conf_level, same_site_in_several=True)
+    if weighted is not None and "failed" not in weighted:
+        result = with_iptw(result, weighted)
+    elif weighted is not None:
+        import dataclasses
+
+        result = dataclasses.replace(
+            result, notes=(*result.notes, f"IPTW not analysed: {weighted['failed']}")
+        )
+    return result
 
 
 def partition_export(source: str | Path, target: str | Path, *, prefix: str = "") -> list[Path]:

@@ -22,7 +22,7 @@ from dnoutcomes.network.summary import SiteSummary, check_poolable
 from dnoutcomes.stats._ancova_fit import AncovaResult
 from dnoutcomes.stats.results import ResultMixin, jsonable
 
-__all__ = ["NetworkAnalysis", "pool"]
+__all__ = ["NetworkAnalysis", "pool", "with_iptw"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -50,6 +50,9 @@ class NetworkAnalysis(ResultMixin):
         :class:`~dnoutcomes.stats.meta.SiteMetaResult` (DerSimonian–Laird), or ``None``.
     monthly
         Per discharge month: episodes, responders, share, mean and SD of improvement.
+    iptw
+        The weighted comparison by iterated summaries
+        (:func:`~dnoutcomes.network.iptw.iterated_iptw`; the Dask engine), else ``None``.
     frame
         One headline row per effect: ``section``, ``measure``, ``timepoint``, ``term``,
         ``n``, ``estimate``, ``conf_low``, ``conf_high``, ``p_value``.
@@ -70,6 +73,7 @@ class NetworkAnalysis(ResultMixin):
     monthly: pd.DataFrame
     frame: pd.DataFrame
     n: int
+    iptw: Mapping[str, Any] | None = None
     episodes_used: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
@@ -118,6 +122,12 @@ class NetworkAnalysis(ResultMixin):
             "baseline": self.baseline.to_dict(orient="records"),
             "site_meta": self.site_meta.to_dict() if self.site_meta is not None else None,
             "monthly": self.monthly.to_dict(orient="records"),
+            "iptw": None
+            if self.iptw is None
+            else {
+                **{k: v for k, v in self.iptw.items() if k != "estimates"},
+                "estimates": self.iptw["estimates"].to_dict(orient="records"),
+            },
             "headline": self.frame.to_dict(orient="records"),
             "notes": list(self.notes),
         }
@@ -386,3 +396,20 @@ def pool(
         n=n_total,
         notes=tuple(notes),
     )
+
+
+def with_iptw(result: NetworkAnalysis, iptw: Mapping[str, Any]) -> NetworkAnalysis:
+    """``result`` with the weighted comparison of
+    :func:`~dnoutcomes.network.iptw.iterated_iptw` added (and its rows in the headline)."""
+    import dataclasses
+
+    rows = iptw["estimates"].assign(
+        section="iptw",
+        measure=result.ancova[0].measure if result.ancova else "",
+        timepoint=result.ancova[0].timepoint if result.ancova else "",
+        n=iptw["n"],
+    )
+    frame = pd.concat([result.frame, rows.reindex(columns=_HEADLINE)], ignore_index=True)
+    frame["p_value"] = frame["p_value"].astype(float)
+    notes = result.notes + tuple(f"IPTW: {n}" for n in iptw["notes"])
+    return dataclasses.replace(result, iptw=dict(iptw), frame=frame, notes=notes)
