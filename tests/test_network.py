@@ -224,6 +224,18 @@ def check_monthly(net: NetworkAnalysis, dataset: Any, protocol: Protocol) -> Non
     assert net.monthly["responders"].tolist() == expected["responders"].tolist()
     close(net.monthly["mean_improvement"], expected["mean"])
     np.testing.assert_allclose(net.monthly["sd_improvement"], expected["sd"], rtol=1e-8)
+    # the P chart of the pooled months is the chart of the row-level months
+    from dnoutcomes.qi.charts import p_chart
+
+    chart = p_chart(
+        expected["responders"].to_numpy(float),
+        expected["n"].to_numpy(float),
+        periods=expected.index.tolist(),
+        label="share of responders",
+    )
+    assert net.chart is not None
+    close(net.chart.frame["ucl"].fillna(-1), chart.frame["ucl"].fillna(-1))
+    close(net.chart.frame["centre"], chart.frame["centre"])
 
 
 CHECKS = (check_ancova, check_responders, check_survival, check_baseline, check_meta, check_monthly)

@@ -10,14 +10,17 @@ the same summaries per partition of a large export. See ``docs/network.md``.
 from __future__ import annotations
 
 from dnoutcomes.network._disclosure import MIN_OBS_PER_PARAMETER, DisclosureError
+from dnoutcomes.network.iptw import IptwSite, iterated_iptw
 from dnoutcomes.network.pool import NetworkAnalysis, pool
 from dnoutcomes.network.summary import SiteSummary, read_summary, summarise
 
 __all__ = [
     "MIN_OBS_PER_PARAMETER",
     "DisclosureError",
+    "IptwSite",
     "NetworkAnalysis",
     "SiteSummary",
+    "iterated_iptw",
     "pool",
     "read_summary",
     "summarise",

@@ -53,6 +53,9 @@ class NetworkAnalysis(ResultMixin):
     iptw
         The weighted comparison by iterated summaries
         (:func:`~dnoutcomes.network.iptw.iterated_iptw`; the Dask engine), else ``None``.
+    chart
+        The P chart of the monthly share of responders
+        (:class:`~dnoutcomes.qi.chart_result.ControlChart`), or ``None``.
     frame
         One headline row per effect: ``section``, ``measure``, ``timepoint``, ``term``,
         ``n``, ``estimate``, ``conf_low``, ``conf_high``, ``p_value``.
@@ -71,6 +74,7 @@ class NetworkAnalysis(ResultMixin):
     baseline: pd.DataFrame
     site_meta: Any
     monthly: pd.DataFrame
+    chart: Any
     frame: pd.DataFrame
     n: int
     iptw: Mapping[str, Any] | None = None
@@ -122,6 +126,7 @@ class NetworkAnalysis(ResultMixin):
             "baseline": self.baseline.to_dict(orient="records"),
             "site_meta": self.site_meta.to_dict() if self.site_meta is not None else None,
             "monthly": self.monthly.to_dict(orient="records"),
+            "control_chart": self.chart.to_dict() if self.chart is not None else None,
             "iptw": None
             if self.iptw is None
             else {
@@ -377,6 +382,19 @@ def pool(
         notes.extend(f"Sites pooled: {n}" for n in meta.notes)
     baseline = _sections.pooled_baseline(flat)
     monthly = _sections.pooled_monthly(flat)
+    chart = None
+    if len(monthly):
+        from dnoutcomes.qi.charts import p_chart
+
+        chart = optional(
+            "Control chart",
+            lambda: p_chart(
+                monthly["responders"].to_numpy(float),
+                monthly["n"].to_numpy(float),
+                periods=monthly["month"].tolist(),
+                label="share of responders",
+            ),
+        )
     n_total = int(np.sum([b["baseline"]["episodes"] for b in flat.values()]))
     return NetworkAnalysis(
         reference=ref,
@@ -392,6 +410,7 @@ def pool(
         baseline=baseline,
         site_meta=meta,
         monthly=monthly,
+        chart=chart,
         frame=_headline(results, fe, resp, ttr, meta),
         n=n_total,
         notes=tuple(notes),

@@ -51,6 +51,8 @@ def network_tables(result: NetworkAnalysis) -> dict[str, pd.DataFrame]:
         tables["sites"] = result.site_meta.sites
     tables["baseline"] = result.baseline
     tables["monthly"] = result.monthly
+    if result.chart is not None:
+        tables["control_chart"] = result.chart.frame
     return tables
 
 
@@ -64,6 +66,7 @@ _TITLES = {
     "sites": "Per-site ANCOVA and DerSimonian–Laird pooling",
     "baseline": "Baseline characteristics and SMDs",
     "monthly": "Monthly chart data",
+    "control_chart": "P chart of the monthly share of responders",
 }
 
 
