@@ -320,3 +320,20 @@ def test_cli_defaults_are_the_library_defaults() -> None:
         summary.DEFAULT_GRID_DAYS,
         summary.DEFAULT_HORIZON_DAYS,
     )
+
+
+def test_summary_of_the_wrong_shape_is_refused(
+    network: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file whose checksum was recomputed over a damaged content: a clear error, exit 1."""
+    from dnoutcomes.network.summary import _checksum
+
+    document = json.loads(network["summaries"][0].read_text(encoding="utf-8"))
+    site = next(iter(document["blocks"]))
+    del document["blocks"][site]["responders"]
+    document["sha256"] = _checksum(document)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document), encoding="utf-8")
+    code = main(["pool", str(bad), str(network["summaries"][1]), "--out", str(tmp_path / "n.html")])
+    err = capsys.readouterr().err
+    assert code == 1 and "summarise again" in err and "Traceback" not in err

@@ -39,12 +39,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Read and verify every summary, pool them and write the outputs atomically."""
     from dnoutcomes.cli._output import record_written
+    from dnoutcomes.errors import InsufficientDataError
     from dnoutcomes.network import pool, read_summary
     from dnoutcomes.network.render import network_html, network_json, xlsx_bytes
     from dnoutcomes.report._atomic import write_atomic
 
     summaries = [read_summary(path) for path in args.summaries]
-    result = pool(summaries, sources=list(args.summaries))
+    try:
+        result = pool(summaries, sources=list(args.summaries))
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        # a checksum that matches content of the wrong shape: not written by summarise
+        raise InsufficientDataError(
+            f"the site summaries {', '.join(args.summaries)} do not have the content "
+            f"'dnoutcomes summarise' writes (missing or malformed {exc!s}); summarise again."
+        ) from None
     outputs: list[tuple[str, str | bytes]] = [(args.out, network_html(result))]
     if args.data:
         outputs.append((args.data, network_json(result)))

@@ -298,6 +298,13 @@ def pool(
     by_site = _sections.merge_blocks([s.blocks for s in summaries])
     flat = {f"{site}#{i}": b for site, bs in by_site.items() for i, b in enumerate(bs)}
     notes: list[str] = []
+    if not same_site_in_several:
+        notes.extend(
+            f"{src} was not checked for disclosure (made with disclosure=False); it should "
+            "not have left its site."
+            for s, src in zip(summaries, names, strict=True)
+            if s.min_cell == 0
+        )
 
     # ANCOVA: outcome i of every block
     n_outcomes = len(next(iter(flat.values()))["ancova"])
