@@ -122,8 +122,27 @@ class SiteSummary:
         return doc
 
     def to_json(self) -> str:
-        """The human-readable JSON text (indented, with the checksum)."""
-        return json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n"
+        """The human-readable JSON text (indented; a list of numbers or a matrix row on one
+        line; with the checksum)."""
+        return _pretty(self.to_dict(), 0) + "\n"
+
+
+def _pretty(node: Any, depth: int) -> str:
+    """JSON text indented by one space per level, with lists of scalars on one line."""
+    pad = " " * (depth + 1)
+    if isinstance(node, dict):
+        if not node or (
+            len(node) <= 4 and all(not isinstance(v, dict | list) for v in node.values())
+        ):
+            return json.dumps(node, allow_nan=False)  # a design column on one line
+        items = [f"{pad}{json.dumps(k)}: {_pretty(v, depth + 1)}" for k, v in node.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * depth + "}"
+    if isinstance(node, list):
+        if all(not isinstance(v, dict | list) for v in node):
+            return json.dumps(node, allow_nan=False)
+        items = [f"{pad}{_pretty(v, depth + 1)}" for v in node]
+        return "[\n" + ",\n".join(items) + "\n" + " " * depth + "]"
+    return json.dumps(node, allow_nan=False)
 
 
 def summarise(
