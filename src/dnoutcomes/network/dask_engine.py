@@ -10,6 +10,7 @@ extra first: ``pip install "dnoutcomes[dask]"``.
 
 from __future__ import annotations
 
+import operator
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -128,6 +129,21 @@ def _prepare_iptw(dataset: Any, protocol: Protocol) -> Any:
         return str(exc)
 
 
+def _partition(
+    folder: str,
+    protocol: Protocol,
+    grid_days: float,
+    horizon_days: float,
+    charts: bool,
+    iptw: bool,
+) -> tuple[SiteSummary, Any]:
+    """Load one partition, summarise it and prepare its IPTW rows (runs on a worker)."""
+    dataset = _load(folder, protocol)
+    summary = _summarise(dataset, folder, protocol, grid_days, horizon_days, charts)
+    site = _prepare_iptw(dataset, protocol) if iptw else None
+    return summary, site
+
+
 def _client(scheduler: str | None, n_workers: int | None, processes: bool) -> tuple[Any, Any]:
     try:
         from distributed import Client, LocalCluster
@@ -198,24 +214,26 @@ def summarise_partitions(
     client, cluster = _client(scheduler, n_workers, processes)
     weighted: dict[str, Any] | None = None
     try:
-        loaded = client.map(_load, parts, protocol=protocol, pure=False)
-        summary_futures = client.map(
-            _summarise,
-            loaded,
+        # one task per partition: load, summarise, keep the IPTW rows; the dataset is
+        # freed when the task ends, so a worker holds one partition at a time
+        done = client.map(
+            _partition,
             parts,
             protocol=protocol,
             grid_days=grid,
             horizon_days=horizon,
             charts=charts,
+            iptw=iptw,
             pure=False,
         )
+        summary_futures = [client.submit(operator.itemgetter(0), f, pure=False) for f in done]
         site_futures = (
-            client.map(_prepare_iptw, loaded, protocol=protocol, pure=False) if iptw else []
+            [client.submit(operator.itemgetter(1), f, pure=False) for f in done] if iptw else []
         )
         summaries: list[SiteSummary] = client.gather(summary_futures)
+        del done, summary_futures  # only the IPTW rows stay on the workers
         if iptw:
             weighted = _run_iptw(client, site_futures, protocol)
-        del loaded  # the partitions' datasets are released; only the IPTW rows stay
     finally:
         client.close()
         if cluster is not None:
