@@ -373,3 +373,13 @@ def test_iterated_iptw_on_generated_sites(generated: tuple[Any, NetworkAnalysis]
     b = row.estimates.set_index("term")
     np.testing.assert_allclose(a["estimate"], b.loc[a.index, "estimate"], rtol=1e-8)
     np.testing.assert_allclose(a["std_error"], b.loc[a.index, "std_error"], rtol=1e-8)
+
+
+def test_pool_example_runs() -> None:
+    import doctest
+    import importlib
+
+    module = importlib.import_module("dnoutcomes.network.pool")  # the module, not pool()
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 3 and result.failed == 0

@@ -278,6 +278,18 @@ def pool(
     the grouped times of the grid, Table 1's means, SDs, shares and SMDs, each site's
     ANCOVA and their DerSimonian–Laird pooling, the monthly chart data. See
     ``docs/network.md``.
+
+    Examples
+    --------
+    The summary of one export pools to its row-level ANCOVA (``compare_ancova`` gives
+    182 episodes and −0.53 on the same data):
+
+    >>> from dnoutcomes.network import summarise
+    >>> from dnoutcomes.sample import generate
+    >>> dataset = generate(episodes=300, seed=1).to_dataset()
+    >>> network = pool([summarise(dataset, disclosure=False)])
+    >>> network.ancova[0].n, round(network.ancova[0].estimate, 2)
+    (182, -0.53)
     """
     from dnoutcomes.stats._inference import check_conf_level
 
