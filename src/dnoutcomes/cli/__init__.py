@@ -41,6 +41,8 @@ SUBCOMMANDS: tuple[str, ...] = (
     "figures",
     "report",
     "protocol",
+    "summarise",
+    "pool",
 )
 
 EXIT_OK = 0

@@ -53,12 +53,58 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="analyse the valid rows and leave the invalid ones out (default: strict, any "
         "problem stops the analysis)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=("memory", "dask"),
+        default="memory",
+        help="memory (default): load the export and run every section; dask: summarise each "
+        "partition of a partitioned export (a folder of export folders, e.g. site_id=north/) "
+        "on a Dask cluster and pool the summaries (the sections that pool exactly; see "
+        'docs/network.md; needs pip install "dnoutcomes[dask]")',
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="with --engine dask: a running scheduler (tcp://host:8786); default a local "
+        "cluster on this machine",
+    )
+    parser.add_argument(
+        "--grid-days",
+        type=float,
+        default=None,
+        metavar="D",
+        help="with --engine dask: width of the time-to-response grid in days (default 7)",
+    )
     parser.set_defaults(run=run)
     return parser
 
 
+def _run_dask(args: argparse.Namespace) -> int:
+    """``--engine dask``: summaries per partition on a Dask cluster, pooled."""
+    from dnoutcomes.cli._progress import Progress
+    from dnoutcomes.network.dask_engine import analyze_partitions
+
+    protocol = read_protocol(args)
+    progress = Progress("analyze")
+    with progress.step(f"summarising the partitions of {args.path} on Dask"):
+        result = analyze_partitions(
+            args.path, protocol, scheduler=args.scheduler, grid_days=args.grid_days
+        )
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+    else:
+        print(str(result))
+        if result.notes:
+            print("\nNotes")
+            print("\n".join(f"- {note}" for note in result.notes))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Load the export, analyse it and print the text summary or the JSON document."""
+    if getattr(args, "engine", "memory") == "dask":
+        return _run_dask(args)
     from dnoutcomes.cli._progress import Progress
     from dnoutcomes.stats.analysis import analyze
 

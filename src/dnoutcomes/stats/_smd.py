@@ -84,6 +84,13 @@ def smd_categorical(reference: ArrayLike, comparator: ArrayLike) -> float:
         return 0.0
     pr = r.value_counts(normalize=True).reindex(levels, fill_value=0.0).to_numpy()[1:]
     pc = c.value_counts(normalize=True).reindex(levels, fill_value=0.0).to_numpy()[1:]
+    return smd_shares(pr, pc)
+
+
+def smd_shares(pr: np.ndarray, pc: np.ndarray) -> float:
+    """The multi-level SMD of :func:`smd_categorical` from the shares of every level but the
+    first (levels in text order), reference ``pr`` and comparator ``pc``; the network
+    pooling (:mod:`dnoutcomes.network`) computes it from pooled counts."""
     s = (np.diag(pc) - np.outer(pc, pc) + np.diag(pr) - np.outer(pr, pr)) / 2
     d = pc - pr
     if not d.any():

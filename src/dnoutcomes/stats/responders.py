@@ -31,6 +31,7 @@ __all__ = [
     "compare_responders",
     "improvement_distribution",
     "nnt_interval",
+    "responder_flags",
     "risk_measures",
 ]
 
@@ -331,6 +332,77 @@ class ResponderResult(ResultMixin):
         )
 
 
+def responder_flags(
+    dataset: Dataset,
+    *,
+    reference: str,
+    comparator: str,
+    measure: str,
+    timepoint: str,
+    definition: ResponderDefinition,
+    threshold: float | None,
+) -> tuple[pd.DataFrame, pd.Series, pd.Series, float]:
+    """Who can be classified and who responded, per comparison episode.
+
+    The one place the responder definition is applied: :func:`compare_responders` and the
+    network summaries (:mod:`dnoutcomes.network`) both count from it.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.Series, pandas.Series, float)
+        The outcome pairs (:func:`~dnoutcomes.cohort.outcome_pairs`), whether each row has
+        the values the definition needs, whether it responded, and the cut (NaN for
+        ``"values"``).
+
+    Raises
+    ------
+    RequestError
+        As :func:`compare_responders`.
+    """
+    spec = get_measure(dataset, measure)
+    pairs = outcome_pairs(
+        dataset, measure=measure, timepoint=timepoint, reference=reference, comparator=comparator
+    )
+    if definition == "points":
+        cut = threshold if threshold is not None else getattr(spec, "mcid_points", None)
+        if cut is None:
+            raise RequestError(
+                f"responders of {measure}: the measure has no MCID in points; expected a "
+                "threshold= or a definition the measure supports ('values' for PGIC)."
+            )
+        usable = pairs["improvement"].notna()
+        responder = pairs["improvement"] >= float(cut)
+    elif definition == "percent":
+        cut = threshold if threshold is not None else getattr(spec, "mcid_percent", None)
+        if cut is None:
+            raise RequestError(
+                f"responders of {measure}: the measure has no MCID in percent; pass "
+                "threshold= (e.g. 30)."
+            )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pct = 100 * pairs["improvement"] / pairs["baseline"].abs()
+        usable = pct.notna() & np.isfinite(pct) & (pairs["baseline"] != 0)
+        responder = pct >= float(cut)
+    elif definition == "values":
+        if threshold is not None:
+            raise RequestError("responders by values: threshold= does not apply; remove it.")
+        values = tuple(getattr(spec, "responder_values", ()) or ())
+        if not values:
+            raise RequestError(
+                f"responders of {measure}: the measure has no responder values; expected "
+                "definition='points' or 'percent' for it."
+            )
+        cut = math.nan
+        usable = pairs["value"].notna()
+        responder = pairs["value"].isin(values)
+    else:
+        raise RequestError(
+            f"responder definition {definition!r} is unknown; expected 'points', 'percent' "
+            "or 'values'."
+        )
+    return pairs, usable, responder, float(cut)
+
+
 def compare_responders(
     dataset: Dataset,
     *,
@@ -394,46 +466,15 @@ def compare_responders(
     check_conf_level(conf_level)
     check_threshold(threshold, where=f"responders of {measure}")
     spec = get_measure(dataset, measure)
-    pairs = outcome_pairs(
-        dataset, measure=measure, timepoint=timepoint, reference=reference, comparator=comparator
+    pairs, usable, responder, cut = responder_flags(
+        dataset,
+        reference=reference,
+        comparator=comparator,
+        measure=measure,
+        timepoint=timepoint,
+        definition=definition,
+        threshold=threshold,
     )
-    if definition == "points":
-        cut = threshold if threshold is not None else getattr(spec, "mcid_points", None)
-        if cut is None:
-            raise RequestError(
-                f"responders of {measure}: the measure has no MCID in points; expected a "
-                "threshold= or a definition the measure supports ('values' for PGIC)."
-            )
-        usable = pairs["improvement"].notna()
-        responder = pairs["improvement"] >= float(cut)
-    elif definition == "percent":
-        cut = threshold if threshold is not None else getattr(spec, "mcid_percent", None)
-        if cut is None:
-            raise RequestError(
-                f"responders of {measure}: the measure has no MCID in percent; pass "
-                "threshold= (e.g. 30)."
-            )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pct = 100 * pairs["improvement"] / pairs["baseline"].abs()
-        usable = pct.notna() & np.isfinite(pct) & (pairs["baseline"] != 0)
-        responder = pct >= float(cut)
-    elif definition == "values":
-        if threshold is not None:
-            raise RequestError("responders by values: threshold= does not apply; remove it.")
-        values = tuple(getattr(spec, "responder_values", ()) or ())
-        if not values:
-            raise RequestError(
-                f"responders of {measure}: the measure has no responder values; expected "
-                "definition='points' or 'percent' for it."
-            )
-        cut = math.nan
-        usable = pairs["value"].notna()
-        responder = pairs["value"].isin(values)
-    else:
-        raise RequestError(
-            f"responder definition {definition!r} is unknown; expected 'points', 'percent' "
-            "or 'values'."
-        )
     data = pairs.loc[usable].assign(responder=responder[usable].astype(int))
     grouped = data.groupby("arm")["responder"].agg(["size", "sum"])
     n_arm = {arm: int(grouped["size"].get(arm, 0)) for arm in (reference, comparator)}

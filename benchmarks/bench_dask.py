@@ -1,0 +1,209 @@
+"""Benchmark of ``dnoutcomes analyze --engine dask`` on a partitioned Parquet export.
+
+Generates the export in chunks (each chunk ``dnoutcomes.sample.generate`` with its own
+seed, written as Parquet and split by site into hive-style folders
+``c<chunk>_site_id=<site>/``, so generation never holds more than one chunk), then runs
+the Dask engine on a ``LocalCluster`` in a child process while sampling the resident
+memory of that child and all its descendants (the workers) every 0.2 s. With ``--agree``
+it also runs the in-memory engine (``dnoutcomes.stats.analyze``) on one whole export of
+the same size and checks that the pooled numbers agree.
+
+Usage::
+
+    python benchmarks/bench_dask.py --episodes 100000              # one size
+    python benchmarks/bench_dask.py --episodes 1000000 --agree      # and the in-memory check
+    python benchmarks/bench_dask.py --episodes 5000000 --chunk 250000 --workers 2
+
+Results are printed as JSON lines (and appended to ``--out`` when given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+SEED = 18
+
+
+def generate_partitioned(episodes: int, chunk: int, sites: int, root: Path) -> Path:
+    """The partitioned export of ``episodes`` episodes under ``root/parts-<episodes>``
+    (reused when already there)."""
+    from dnoutcomes.network.dask_engine import partition_export
+    from dnoutcomes.sample import generate
+
+    parts = root / f"parts-{episodes}"
+    stamp = parts / "_done.json"
+    wanted = {"episodes": episodes, "chunk": chunk, "sites": sites}
+    if stamp.is_file() and json.loads(stamp.read_text()) == wanted:
+        return parts
+    shutil.rmtree(parts, ignore_errors=True)
+    parts.mkdir(parents=True)
+    done = 0
+    index = 0
+    while done < episodes:
+        size = min(chunk, episodes - done)
+        scratch = root / f"chunk-{index}"
+        shutil.rmtree(scratch, ignore_errors=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            generate(episodes=size, seed=SEED + index, sites=sites).write(scratch, format="parquet")
+        partition_export(scratch, parts, prefix=f"c{index:03d}_")
+        shutil.rmtree(scratch)
+        done += size
+        index += 1
+    stamp.write_text(json.dumps(wanted))
+    return parts
+
+
+def _tree_rss(pid: int) -> int:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def measured(command: list[str]) -> tuple[float, int, str]:
+    """Run a command; its wall time, the peak summed RSS of it and its descendants, and
+    its standard output."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tree_rss(child.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = child.communicate()
+    stop.set()
+    sampler.join()
+    wall = time.perf_counter() - start
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed with exit code {child.returncode}")
+    return wall, peak, out
+
+
+def _child_dask(path: str, workers: int) -> None:
+    from dnoutcomes.network.dask_engine import analyze_partitions
+    from dnoutcomes.protocol import default_protocol
+
+    start = time.perf_counter()
+    result = analyze_partitions(path, default_protocol(), n_workers=workers)
+    print(json.dumps({"seconds": time.perf_counter() - start, "result": result.to_dict()}))
+
+
+def _child_memory(path: str) -> None:
+    import dnoutcomes
+    from dnoutcomes.stats.analysis import analyze
+
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset = dnoutcomes.load(path)
+    result = analyze(dataset)
+    print(json.dumps({"seconds": time.perf_counter() - start, "result": result.to_dict()}))
+
+
+def agreement(dask_doc: dict[str, Any], memory_doc: dict[str, Any]) -> float:
+    """The largest relative difference between the two engines' ANCOVA estimates and SEs,
+    responder effects and the DerSimonian-Laird estimate."""
+    pairs = []
+    for mine, theirs in zip(dask_doc["ancova"], memory_doc["ancova"], strict=True):
+        pairs += [(mine["estimate"], theirs["estimate"]), (mine["se"], theirs["se"])]
+    pairs.append((dask_doc["site_meta"]["estimate"], memory_doc["site_meta"]["estimate"]))
+    mine_r = {r["term"]: r["estimate"] for r in dask_doc["responders"]["effects"]}
+    pairs += [(mine_r[k], memory_doc["responders"][k]) for k in mine_r]
+    return max(abs(a - b) / max(abs(b), 1e-300) for a, b in pairs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=5_000_000)
+    parser.add_argument("--chunk", type=int, default=250_000, help="episodes per generated chunk")
+    parser.add_argument("--sites", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
+    parser.add_argument("--root", type=Path, default=Path(__file__).parent / "out" / "dask")
+    parser.add_argument("--agree", action="store_true", help="also run the in-memory engine")
+    parser.add_argument("--out", type=Path, default=None, help="append the JSON lines here")
+    parser.add_argument("--child", nargs=2, metavar=("ENGINE", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        engine, path = args.child
+        if engine == "dask":
+            _child_dask(path, args.workers)
+        else:
+            _child_memory(path)
+        return
+    args.root.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    chunk = args.episodes if args.agree else args.chunk
+    parts = generate_partitioned(args.episodes, chunk, args.sites, args.root)
+    generated = time.perf_counter() - start
+    me = [sys.executable, __file__, "--workers", str(args.workers), "--child"]
+    wall, peak, out = measured([*me, "dask", str(parts)])
+    dask_doc = json.loads(out.splitlines()[-1])
+    lines = [
+        {
+            "engine": "dask",
+            "episodes": args.episodes,
+            "partitions": sum(1 for p in parts.iterdir() if p.is_dir()),
+            "workers": args.workers,
+            "wall_s": round(wall, 1),
+            "analysis_s": round(dask_doc["seconds"], 1),
+            "peak_rss_mib": round(peak / 2**20),
+            "generate_s": round(generated, 1),
+        }
+    ]
+    if args.agree:
+        whole = args.root / f"whole-{args.episodes}"
+        if not whole.is_dir():
+            from dnoutcomes.sample import generate
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                generate(episodes=args.episodes, seed=SEED, sites=args.sites).write(
+                    whole, format="parquet"
+                )
+        wall_m, peak_m, out_m = measured([*me, "memory", str(whole)])
+        memory_doc = json.loads(out_m.splitlines()[-1])
+        lines.append(
+            {
+                "engine": "memory",
+                "episodes": args.episodes,
+                "wall_s": round(wall_m, 1),
+                "analysis_s": round(memory_doc["seconds"], 1),
+                "peak_rss_mib": round(peak_m / 2**20),
+                "max_relative_difference": agreement(dask_doc["result"], memory_doc["result"]),
+            }
+        )
+    for line in lines:
+        print(json.dumps(line))
+        if args.out:
+            with args.out.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(line) + "\n")
+
+
+if __name__ == "__main__":
+    main()
