@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from dnoutcomes._frames import isin
 from dnoutcomes.cohort import comparison_episodes, get_measure
+from dnoutcomes.cohort._codes import join_comparison, timepoint_mask
 from dnoutcomes.stats._smd import smd_categorical, smd_continuous
 from dnoutcomes.stats._table_one import TABLE_ONE_COLUMNS as TABLE_ONE_COLUMNS
 from dnoutcomes.stats._table_one import BaselineTable, describe_baseline
@@ -130,12 +130,16 @@ def summarize_outcomes(
     5  followup_12w  dn_manual_exercise   64       73  3.50
     """
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
-    out = dataset.outcomes
-    rows = out.loc[
-        out["timepoint"].isin(_ONE_PER_EPISODE)  # on the categories, no text copy
-        & isin(out["episode_id"], episodes["episode_id"]),
+    rows = join_comparison(  # on integer episode codes: no text merge
+        dataset,
+        "outcomes",
+        timepoint_mask(dataset, _ONE_PER_EPISODE),
         ["episode_id", "measure", "timepoint", "value"],
-    ].merge(episodes[["episode_id", "arm"]], on="episode_id")
+        episodes,
+        ["arm"],
+        reference,
+        comparator,
+    )
     rows["timepoint"] = rows["timepoint"].astype(str)
     if measures is not None:
         for name in measures:

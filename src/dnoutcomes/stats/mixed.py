@@ -20,6 +20,7 @@ from scipy import stats
 
 from dnoutcomes._frames import isin
 from dnoutcomes.cohort import comparison_episodes, get_measure
+from dnoutcomes.cohort._codes import join_comparison, measure_mask, timepoint_mask
 from dnoutcomes.contract.specs import TIMEPOINTS
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level, linear_combinations, wald_table
@@ -298,12 +299,16 @@ def compare_trajectories(
         )
     get_measure(dataset, measure)
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
-    outcomes = dataset.outcomes
-    rows = outcomes.loc[
-        (outcomes["measure"] == measure)
-        & outcomes["timepoint"].isin(timepoints),  # on the categories
+    rows = join_comparison(  # on integer episode codes: no text merge
+        dataset,
+        "outcomes",
+        measure_mask(dataset, measure) & timepoint_mask(dataset, timepoints),
         ["episode_id", "assessed_on", "value"],
-    ].merge(episodes[["episode_id", "arm", "treated", "start_date"]], on="episode_id")
+        episodes,
+        ["arm", "treated", "start_date"],
+        reference,
+        comparator,
+    )
     weeks_col = (rows["assessed_on"] - rows["start_date"]).dt.total_seconds() / 86400.0 / 7.0
     rows = rows.assign(weeks=weeks_col.astype(float))
     rows = rows.loc[rows["value"].notna() & rows["weeks"].notna()]

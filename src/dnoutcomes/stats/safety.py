@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from dnoutcomes.cohort import comparison_episodes
+from dnoutcomes.cohort._codes import join_comparison
 from dnoutcomes.errors import RequestError
 from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
@@ -285,9 +286,16 @@ def compare_safety(
     check_conf_level(conf_level, where="compare_safety")
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
     arms = [reference, comparator]
-    sessions = dataset.sessions.loc[
-        :, ["session_id", "episode_id", "session_date", "dn_performed"]
-    ].merge(episodes[["episode_id", "arm"]], on="episode_id")
+    sessions = join_comparison(  # on integer episode codes: no text merge
+        dataset,
+        "sessions",
+        None,
+        ["session_id", "episode_id", "session_date", "dn_performed"],
+        episodes,
+        ["arm"],
+        reference,
+        comparator,
+    )
     sessions["dn_performed"] = sessions["dn_performed"].astype(bool)
     dn_per_episode = sessions.loc[sessions["dn_performed"]].groupby("episode_id").size()
     episodes = episodes.assign(
