@@ -79,7 +79,7 @@ def smd_categorical(reference: ArrayLike, comparator: ArrayLike) -> float:
     c = pd.Series(comparator, dtype=object).dropna().astype(str)
     if len(r) == 0 or len(c) == 0:
         return math.nan
-    levels = sorted(set(r) | set(c))
+    levels = sorted(set(r.unique()) | set(c.unique()))  # not one Python str per row
     if len(levels) < 2:
         return 0.0
     pr = r.value_counts(normalize=True).reindex(levels, fill_value=0.0).to_numpy()[1:]

@@ -77,14 +77,16 @@ def _categorical_rows(
         head[f"{prefix}_missing"] = int(values.isna().sum())
     head["smd"] = smd_categorical(ref_s, comp_s)
     rows = [head]
+    # each arm's labels as text once, not once per level
+    present = {"reference": ref_s.dropna().astype(str), "comparator": comp_s.dropna().astype(str)}
+    missing = {"reference": int(ref_s.isna().sum()), "comparator": int(comp_s.isna().sum())}
     for level in levels:
         row = _empty_row(variable, str(level), "n_pct")
-        for prefix, values in (("reference", ref_s), ("comparator", comp_s)):
-            present = values.dropna().astype(str)
-            count = int((present == str(level)).sum())
+        for prefix, labels in present.items():
+            count = int((labels == str(level)).sum())
             row[f"{prefix}_n"] = count
-            row[f"{prefix}_estimate"] = 100 * count / len(present) if len(present) else math.nan
-            row[f"{prefix}_missing"] = int(values.isna().sum())
+            row[f"{prefix}_estimate"] = 100 * count / len(labels) if len(labels) else math.nan
+            row[f"{prefix}_missing"] = missing[prefix]
         row["smd"] = _binary_smd(row["reference_estimate"] / 100, row["comparator_estimate"] / 100)
         rows.append(row)
     return rows
@@ -104,7 +106,7 @@ def _cell_text(kind: str, count: float, est: float, sd: float, q1: float, q3: fl
 
 def _levels(series: pd.Series) -> list[str]:
     if isinstance(series.dtype, pd.CategoricalDtype):
-        present = set(series.dropna().astype(str))
+        present = set(series.dropna().astype(str).unique())  # not one Python str per row
         return [str(lv) for lv in series.cat.categories if str(lv) in present]
     return sorted(series.dropna().astype(str).unique())
 
