@@ -39,6 +39,7 @@ __all__ = [
     "episode_codes",
     "episode_values",
     "join_comparison",
+    "measure_categorical",
     "measure_codes",
 ]
 
@@ -72,6 +73,13 @@ def n_codes(dataset: Dataset) -> int:
 def episode_dictionary(dataset: Dataset) -> Any:
     """The episode id of each code (a ``pyarrow`` ``large_string`` array)."""
     return dataset._cached(("episode_codes",), lambda: _build_codes(dataset))[1]
+
+
+def measure_categorical(dataset: Dataset, rows: NDArray[np.intp]) -> pd.Categorical:
+    """The ``measure`` of outcome rows ``rows`` as a categorical (from the integer codes:
+    no text is copied)."""
+    codes, lookup = measure_codes(dataset)
+    return pd.Categorical.from_codes(codes[rows], categories=pd.Index(list(lookup), dtype="str"))
 
 
 def measure_codes(dataset: Dataset) -> tuple[NDArray[np.int32], dict[str, int]]:
