@@ -38,6 +38,7 @@ __all__ = [
     "comparison_values",
     "episode_codes",
     "episode_values",
+    "event_sessions",
     "join_comparison",
     "measure_categorical",
     "measure_codes",
@@ -182,6 +183,26 @@ def comparison_index(
         ("comparison_index", table, reference, comparator), build
     )
     return index
+
+
+def event_sessions(dataset: Dataset) -> NDArray[np.intp]:
+    """For each adverse event, the row of ``dataset.sessions`` of its session, or -1 (its
+    ``session_id`` missing or not a session). Session ids are unique in a loaded dataset;
+    were one listed twice, the last row would be taken."""
+
+    def build() -> NDArray[np.intp]:
+        events = dataset.adverse_events
+        if events is None:
+            return np.zeros(0, dtype=np.intp)
+        sessions = dataset.sessions
+        (s_codes, e_codes), values = encode_shared([sessions["session_id"], events["session_id"]])
+        lookup = np.full(len(values) + 1, -1, dtype=np.intp)
+        lookup[s_codes] = np.arange(len(sessions))
+        lookup[-1] = -1
+        return lookup[e_codes]
+
+    rows: NDArray[np.intp] = dataset._cached(("event_sessions",), build)
+    return rows
 
 
 def comparison_values(

@@ -162,8 +162,10 @@ def summarize_outcomes(
         q1=lambda v: v.quantile(0.25),
         q3=lambda v: v.quantile(0.75),
     ).reset_index()
+    for column in ("measure", "timepoint", "arm"):  # the few group keys back to text
+        frame[column] = frame[column].astype(str)
     arm_size = episodes["arm"].value_counts()
-    frame.insert(4, "missing", frame["arm"].astype(str).map(arm_size).astype(np.int64) - frame["n"])
+    frame.insert(4, "missing", frame["arm"].map(arm_size).astype(np.int64) - frame["n"])
     frame["measure"] = pd.Categorical(frame["measure"], categories=order)
     frame["timepoint"] = pd.Categorical(frame["timepoint"], categories=list(_ONE_PER_EPISODE))
     frame["arm"] = pd.Categorical(frame["arm"], categories=[reference, comparator])
