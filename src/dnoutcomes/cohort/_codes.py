@@ -27,6 +27,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from dnoutcomes._frames import encode, encode_shared
+from dnoutcomes.dataset import EPISODE_CODES, EVENT_SESSIONS, MEASURE_CODES
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -61,19 +62,19 @@ def episode_codes(dataset: Dataset, table: Table) -> NDArray[np.int32]:
     :func:`n_codes` - 1.
     """
     built: dict[str, NDArray[np.int32]] = dataset._cached(
-        ("episode_codes",), lambda: _build_codes(dataset)
+        EPISODE_CODES, lambda: _build_codes(dataset)
     )[0]
     return built[table]
 
 
 def n_codes(dataset: Dataset) -> int:
     """The number of distinct episode ids across the episodes, outcomes and sessions."""
-    return len(dataset._cached(("episode_codes",), lambda: _build_codes(dataset))[1])
+    return len(dataset._cached(EPISODE_CODES, lambda: _build_codes(dataset))[1])
 
 
 def episode_dictionary(dataset: Dataset) -> Any:
     """The episode id of each code (a ``pyarrow`` ``large_string`` array)."""
-    return dataset._cached(("episode_codes",), lambda: _build_codes(dataset))[1]
+    return dataset._cached(EPISODE_CODES, lambda: _build_codes(dataset))[1]
 
 
 def measure_categorical(dataset: Dataset, rows: NDArray[np.intp]) -> pd.Categorical:
@@ -90,18 +91,30 @@ def measure_codes(dataset: Dataset) -> tuple[NDArray[np.int32], dict[str, int]]:
         codes, dictionary = encode(dataset.outcomes["measure"])
         return codes, {str(name): k for k, name in enumerate(dictionary.to_pylist())}
 
-    built: tuple[NDArray[np.int32], dict[str, int]] = dataset._cached(("measure_codes",), build)
+    built: tuple[NDArray[np.int32], dict[str, int]] = dataset._cached(MEASURE_CODES, build)
     return built
 
 
 def timepoint_mask(dataset: Dataset, timepoints: Sequence[str]) -> NDArray[np.bool_]:
     """Whether each outcome row's ``timepoint`` is one of ``timepoints`` (on the
     categorical's codes, no text)."""
-    column = dataset.outcomes["timepoint"]
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        wanted = [k for k, c in enumerate(column.cat.categories) if str(c) in set(timepoints)]
-        return np.isin(column.cat.codes.to_numpy(), wanted)
-    return np.asarray(column.isin(list(timepoints)).fillna(False).to_numpy(), dtype=bool)
+    wanted = tuple(sorted(set(timepoints)))
+
+    def build() -> NDArray[np.bool_]:
+        column = dataset.outcomes["timepoint"]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            # a look-up table indexed by the codes (the last entry, code -1: missing)
+            table = np.zeros(len(column.cat.categories) + 1, dtype=bool)
+            for k, c in enumerate(column.cat.categories):
+                table[k] = str(c) in wanted
+            found = table[column.cat.codes.to_numpy()]
+        else:
+            found = np.asarray(column.isin(list(wanted)).fillna(False).to_numpy(), dtype=bool)
+        found.flags.writeable = False  # shared by every caller
+        return found
+
+    mask: NDArray[np.bool_] = dataset._cached(("timepoint_mask", wanted), build)
+    return mask
 
 
 def measure_mask(dataset: Dataset, measure: str) -> NDArray[np.bool_]:
@@ -109,7 +122,7 @@ def measure_mask(dataset: Dataset, measure: str) -> NDArray[np.bool_]:
     codes, lookup = measure_codes(dataset)
     if measure not in lookup:
         return np.zeros(len(codes), dtype=bool)
-    return codes == lookup[measure]
+    return codes == lookup[measure]  # an integer comparison; not kept (19 MB at 1M)
 
 
 def _build_values(dataset: Dataset, measure: str, timepoint: str) -> NDArray[np.float64]:
@@ -201,7 +214,7 @@ def event_sessions(dataset: Dataset) -> NDArray[np.intp]:
         lookup[-1] = -1
         return lookup[e_codes]
 
-    rows: NDArray[np.intp] = dataset._cached(("event_sessions",), build)
+    rows: NDArray[np.intp] = dataset._cached(EVENT_SESSIONS, build)
     return rows
 
 
