@@ -38,6 +38,7 @@ __all__ = [
     "comparison_rows",
     "comparison_values",
     "episode_codes",
+    "episode_dates",
     "episode_values",
     "event_sessions",
     "join_comparison",
@@ -125,17 +126,38 @@ def measure_mask(dataset: Dataset, measure: str) -> NDArray[np.bool_]:
     return codes == lookup[measure]  # an integer comparison; not kept (19 MB at 1M)
 
 
-def _build_values(dataset: Dataset, measure: str, timepoint: str) -> NDArray[np.float64]:
+def _build_values(
+    dataset: Dataset, measure: str, timepoint: str, column: str = "value"
+) -> NDArray[Any]:
     out = dataset.outcomes
     codes = episode_codes(dataset, "outcomes")
-    value = out["value"].to_numpy(dtype=np.float64, na_value=np.nan)
+    if column == "value":
+        value: NDArray[Any] = out["value"].to_numpy(dtype=np.float64, na_value=np.nan)
+        present = ~np.isnan(value)
+        empty: Any = np.nan
+    else:  # a date column
+        value = out[column].to_numpy()
+        present = ~np.isnat(value)
+        empty = np.datetime64("NaT")
     keep = measure_mask(dataset, measure) & timepoint_mask(dataset, (timepoint,))
-    keep &= (codes >= 0) & ~np.isnan(value)
+    keep &= (codes >= 0) & present
     rows = np.flatnonzero(keep)
     # the first row of each episode (np.unique sorts stably when asked for indices)
     held, first = np.unique(codes[rows], return_index=True)
-    wide = np.full(n_codes(dataset) + 1, np.nan)  # the extra last entry: code -1
+    wide = np.full(n_codes(dataset) + 1, empty, dtype=value.dtype)  # last entry: code -1
     wide[held] = value[rows[first]]
+    return wide
+
+
+def episode_dates(
+    dataset: Dataset, measure: str, timepoint: str, column: str = "assessed_on"
+) -> NDArray[np.datetime64]:
+    """Like :func:`episode_values` for a date column of the outcomes: the first non-missing
+    ``column`` of each episode's ``measure`` rows at ``timepoint`` (NaT when none)."""
+    wide: NDArray[np.datetime64] = dataset._cached(
+        ("episode_dates", measure, timepoint, column),
+        lambda: _build_values(dataset, measure, timepoint, column),
+    )
     return wide
 
 
