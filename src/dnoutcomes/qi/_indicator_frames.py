@@ -273,7 +273,8 @@ def monthly_adverse_events(
     counted = counted[dn[counted]]
     sessions_by_month = pd.Series(month[dn]).value_counts()
     events_by_month = pd.Series(month[counted]).value_counts()
-    present = pd.Series(pd.PeriodIndex.from_ordinals(np.sort(sessions_by_month.index), freq="M"))
+    ordinals = np.sort(sessions_by_month.index.to_numpy(dtype=np.int64))
+    present = pd.Series(pd.PeriodIndex.from_ordinals(ordinals, freq="M"))  # type: ignore[attr-defined]
     months = _month_range(present, first, last)
     table = pd.DataFrame(
         {

@@ -77,7 +77,9 @@ def smd_categorical(reference: ArrayLike, comparator: ArrayLike) -> float:
     """
     r = pd.Series(reference, dtype=object).dropna().astype(str)
     c = pd.Series(comparator, dtype=object).dropna().astype(str)
-    return smd_categorical_counts(r.value_counts().to_dict(), c.value_counts().to_dict())
+    counts_r = {str(k): int(n) for k, n in r.value_counts().items()}
+    counts_c = {str(k): int(n) for k, n in c.value_counts().items()}
+    return smd_categorical_counts(counts_r, counts_c)
 
 
 def smd_categorical_counts(reference: dict[str, int], comparator: dict[str, int]) -> float:

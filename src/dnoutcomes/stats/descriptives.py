@@ -140,7 +140,8 @@ def summarize_outcomes(
             "measure": measure_categorical(dataset, at_rows),
             "timepoint": out["timepoint"].array.take(at_rows),
             "arm": pd.Categorical.from_codes(
-                episodes["treated"].to_numpy()[at], categories=[reference, comparator]
+                episodes["treated"].to_numpy(dtype=np.int64)[at],
+                categories=pd.Index([reference, comparator]),
             ),
             "value": out["value"].to_numpy(dtype=np.float64, na_value=np.nan)[at_rows],
         }
