@@ -159,3 +159,14 @@ def test_quarantine_codes_skip_the_rejected_rows(tmp_path: Path, clinic_a_path: 
     pd.testing.assert_frame_equal(
         outcome_pairs(dataset, measure="nprs"), outcome_pairs(fresh, measure="nprs")
     )
+
+
+def test_a_callers_change_to_the_comparison_frame_stays_its_own(generated: Any) -> None:
+    frame = comparison_episodes(generated, reference=REF, comparator=COMP)
+    before = frame.copy()
+    frame["age"] = -1.0
+    frame.loc[0, "symptom_weeks"] = -5.0
+    frame["arm"] = "changed"
+    pd.testing.assert_frame_equal(
+        comparison_episodes(generated, reference=REF, comparator=COMP), before
+    )

@@ -236,7 +236,7 @@ def comparison_episodes(
         ("comparison_episodes", reference, comparator),
         lambda: _comparison_episodes(dataset, reference, comparator),
     )
-    return built.copy()
+    return built.copy(deep=False)  # copy-on-write: a caller's change stays its own
 
 
 def _comparison_episodes(dataset: Dataset, reference: str, comparator: str) -> pd.DataFrame:
