@@ -103,3 +103,28 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_large_funnel_curve_is_a_grid_exact_at_every_point_and_every_unit() -> None:
+    # a network site of 120,000 cases: the curve is every n to 400, then log-spaced
+    sizes = np.array([35, 2_000, 57_321, 120_000])
+    events = np.round(sizes * np.array([0.5, 0.62, 0.6, 0.61])).astype(int)
+    chart = funnel_chart(events, sizes, units=["a", "b", "c", "d"])
+    curve = chart.curve
+    n = curve["n"].to_numpy()
+    assert len(curve) <= 400 + 200 + len(sizes) + 1
+    assert list(n[:400]) == list(range(1, 401)) and n[-1] == 120_000
+    assert np.all(np.diff(n) > 0) and set(sizes) <= set(n)
+    # every row holds the exact limits at its n (the hand formula of funnel_limits)
+    for level, which in ((0.95, "inner"), (0.998, "outer")):
+        exact = funnel_limits(n, target=chart.target, level=level)
+        np.testing.assert_array_equal(curve[f"lower_{which}"], exact["lower"])
+        np.testing.assert_array_equal(curve[f"upper_{which}"], exact["upper"])
+        # each unit's limits are the curve's at its n
+        at = curve.set_index("n").loc[sizes]
+        np.testing.assert_array_equal(chart.frame[f"upper_{which}"], at[f"upper_{which}"])
+        # between grid points the drawn (linear) curve stays within 1e-4 of the exact limits
+        every = np.arange(401, 120_001, 37)
+        drawn = np.interp(every, n, curve[f"upper_{which}"])
+        truth = funnel_limits(every, target=chart.target, level=level)["upper"]
+        assert np.max(np.abs(drawn - truth)) < 1e-4

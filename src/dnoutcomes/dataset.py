@@ -22,6 +22,11 @@ from dnoutcomes.contract.specs import CHRONICITY
 
 __all__ = ["Dataset", "chronicity", "derive_arms", "session_arms"]
 
+#: keys of :attr:`Dataset._cache` under which the loader leaves its integer links
+EPISODE_CODES = ("episode_codes",)
+MEASURE_CODES = ("measure_codes",)
+EVENT_SESSIONS = ("event_sessions",)
+
 PROBLEM_COLUMNS: tuple[str, ...] = ("table", "file", "line", "column", "rule", "message")
 REJECT_COLUMNS: tuple[str, ...] = ("table", "file", "line", "id", "reason")
 ACCOUNTING_COLUMNS: tuple[str, ...] = ("table", "read", "loaded", "rejected")
@@ -214,6 +219,38 @@ class Dataset:
         if key not in cache:
             cache[key] = build()
         return cache[key]
+
+    def _seed_codes(
+        self,
+        *,
+        session_episode: NDArray[np.signedinteger[Any]],
+        outcome_episode: NDArray[np.signedinteger[Any]],
+        outcome_measure: tuple[NDArray[np.signedinteger[Any]], pa.Array] | None,
+        event_session: NDArray[np.signedinteger[Any]] | None,
+    ) -> None:
+        """Hand the analyses the integer links the loader already found, so that no id is
+        hashed again (``dnoutcomes.cohort._codes`` builds the same otherwise).
+
+        The episode code of a row is its episode's position in ``episodes`` (-1: none):
+        the loaded episode ids are unique and every loaded outcome and session refers to
+        a loaded episode, so these are codes in one space, as hashing would give.
+        """
+        n = len(self.episodes)
+        codes = {
+            "episodes": np.arange(n, dtype=np.int32 if n < 2**31 - 1 else np.int64),
+            "outcomes": outcome_episode,
+            "sessions": session_episode,
+        }
+        ids = pa.array(self.episodes["episode_id"].array)
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks()
+        self._cache[EPISODE_CODES] = (codes, ids.cast(pa.large_string()))
+        if outcome_measure is not None:
+            m_codes, names = outcome_measure
+            lookup = {str(name): k for k, name in enumerate(names.to_pylist())}
+            self._cache[MEASURE_CODES] = (m_codes, lookup)
+        if event_session is not None:
+            self._cache[EVENT_SESSIONS] = event_session
 
     @property
     def n_patients(self) -> int:

@@ -354,6 +354,16 @@ def validate_export(
             mode=mode,
             outcomes_form="wide" if tables["outcomes"].source_columns is not None else "long",
         )
+        dataset._seed_codes(
+            session_episode=links.session_episode,
+            outcome_episode=links.outcome_episode,
+            outcome_measure=links.outcome_measure,
+            event_session=(
+                _link(tables, kept, "adverse_events", "session_id", "sessions")
+                if "adverse_events" in tables and "session_id" in tables["adverse_events"].refs
+                else None
+            ),
+        )
     return ValidationReport(raw.path, mode, valid, accounting, problems, warn, dataset)
 
 

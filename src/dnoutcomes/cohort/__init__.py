@@ -14,6 +14,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from dnoutcomes.cohort._codes import (
+    comparison_positions,
+    comparison_values,
+    episode_dictionary,
+    episode_values,
+)
 from dnoutcomes.cohort._covariates import (
     BASELINE_PREFIX,
     CONTRACT_COVARIATES,
@@ -237,13 +243,12 @@ def comparison_episodes(
         ("comparison_episodes", reference, comparator),
         lambda: _comparison_episodes(dataset, reference, comparator),
     )
-    return built.copy()
+    return built.copy(deep=False)  # copy-on-write: a caller's change stays its own
 
 
 def _comparison_episodes(dataset: Dataset, reference: str, comparator: str) -> pd.DataFrame:
     episodes = dataset.episodes
-    keep = episodes["arm"].isin([reference, comparator]).fillna(False).to_numpy(dtype=bool)
-    chosen = episodes.loc[keep]
+    chosen = episodes.take(comparison_positions(dataset, reference, comparator))
     patients = dataset.patients
     patient_cols = [c for c in patients.columns if c not in chosen.columns or c == "patient_id"]
     merged = chosen.merge(patients[patient_cols], on="patient_id", how="left", validate="m:1")
@@ -276,13 +281,10 @@ def values_at(dataset: Dataset, measure: str, timepoint: str) -> pd.Series:
 
 
 def _values_at(dataset: Dataset, measure: str, timepoint: str) -> pd.Series:
-    outcomes = dataset.outcomes
-    rows = outcomes.loc[
-        (outcomes["measure"] == measure) & (outcomes["timepoint"] == timepoint),
-        ["episode_id", "value"],
-    ]
-    values: pd.Series = rows.groupby("episode_id", sort=False)["value"].first()
-    return values.astype(float)
+    wide = episode_values(dataset, measure, timepoint)[:-1]
+    held = np.flatnonzero(~np.isnan(wide))
+    ids = pd.Index(pd.array(episode_dictionary(dataset).take(held), dtype="str"))
+    return pd.Series(wide[held], index=ids.rename("episode_id"), name="value")
 
 
 def improvement_of(measure_spec: Measure, baseline: Any, later: Any) -> Any:
@@ -361,9 +363,8 @@ def outcome_pairs(
     spec = get_measure(dataset, measure)
     _check_timepoint(timepoint)
     frame = comparison_episodes(dataset, reference=reference, comparator=comparator)
-    ids = frame["episode_id"]
-    frame["baseline"] = ids.map(values_at(dataset, measure, "baseline")).astype(float)
-    frame["value"] = ids.map(values_at(dataset, measure, timepoint)).astype(float)
+    frame["baseline"] = comparison_values(dataset, measure, "baseline", reference, comparator)
+    frame["value"] = comparison_values(dataset, measure, timepoint, reference, comparator)
     frame["improvement"] = improvement_of(spec, frame["baseline"], frame["value"])
     return frame
 

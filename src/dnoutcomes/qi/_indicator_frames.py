@@ -10,9 +10,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
-from dnoutcomes._frames import isin
+from dnoutcomes._frames import arrow_text
 from dnoutcomes.cohort import get_measure, improvement_of
+from dnoutcomes.cohort._codes import (
+    episode_codes,
+    episode_dates,
+    episode_values,
+    event_sessions,
+    n_codes,
+)
 from dnoutcomes.errors import RequestError
 
 if TYPE_CHECKING:
@@ -100,21 +108,34 @@ def _episode_outcomes(
             "counted; expected a measure with one (nprs, odi, rmdq). Choose another measure "
             "or register an MCID."
         )
-    episodes = _site_episodes(dataset, site)
-    out = dataset.outcomes
-    rows = out.loc[
-        (out["measure"] == measure)
-        & out["timepoint"].isin(["baseline", "discharge"])  # on the categories, no copy
-        & isin(out["episode_id"], episodes["episode_id"]),
-        ["episode_id", "timepoint", "value", "assessed_on"],
-    ]
-    base = rows.loc[rows["timepoint"] == "baseline"].groupby("episode_id")["value"].first()
-    dis = rows.loc[rows["timepoint"] == "discharge"].groupby("episode_id")[["value", "assessed_on"]]
-    discharge = dis.first()
-    frame = discharge.join(base.rename("baseline"), how="inner").dropna(
-        subset=["value", "baseline", "assessed_on"]
+    episodes = dataset.episodes
+    _site_episodes(dataset, site)  # an unknown site is a request error
+    # read off the per-episode wide tables (first non-missing baseline value, discharge
+    # value and discharge date of each episode), shared by every site and chart: no scan
+    # of the outcomes per site
+    in_site = np.ones(len(episodes), dtype=bool)
+    if site is not None:
+        in_site = (episodes["site_id"] == site).fillna(False).to_numpy(dtype=bool)
+    codes = episode_codes(dataset, "episodes")
+    baseline = episode_values(dataset, measure, "baseline")[codes]
+    value = episode_values(dataset, measure, "discharge")[codes]
+    when = episode_dates(dataset, measure, "discharge")[codes]
+    chosen = np.flatnonzero(in_site & ~np.isnan(baseline) & ~np.isnan(value) & ~np.isnat(when))
+    # in the order of the episode ids, as a group-by on them gave
+    ids = arrow_text(episodes["episode_id"].take(chosen))
+    chosen = chosen[np.asarray(pc.array_sort_indices(ids), dtype=np.intp)]
+    frame = pd.DataFrame(
+        {
+            "value": value[chosen],
+            "assessed_on": pd.Series(when[chosen])
+            .astype(dataset.outcomes["assessed_on"].dtype)
+            .array,
+            "baseline": baseline[chosen],
+        },
+        index=pd.Index(episodes["episode_id"].take(chosen).array, name="episode_id"),
     )
-    frame = frame.join(episodes.set_index("episode_id")[["therapist_id", "site_id", "arm"]])
+    for column in ("therapist_id", "site_id", "arm"):
+        frame[column] = episodes[column].take(chosen).array
     frame["improvement"] = improvement_of(spec, frame["baseline"], frame["value"])
     frame["responder"] = frame["improvement"] >= float(mcid)
     frame["month"] = frame["assessed_on"].dt.to_period("M")
@@ -228,25 +249,39 @@ def monthly_adverse_events(
     counted (the rate is per DN session, as in the safety analysis).
     """
     first, last = _window(start, end)
-    episodes = _site_episodes(dataset, site)
+    _site_episodes(dataset, site)  # an unknown site is a request error
     if dataset.adverse_events is None:
         return None
+    # on integer codes: the site's sessions by episode code, each event's session by row
+    # (no look-up of text ids, no merge), months as integers (Period ordinals)
     sessions = dataset.sessions
-    dn = sessions.loc[
-        sessions["dn_performed"].astype(bool)
-        & isin(sessions["episode_id"], episodes["episode_id"]),
-        ["session_id", "session_date"],
-    ]
-    dn = dn.assign(month=dn["session_date"].dt.to_period("M"))
-    dn = dn.loc[_in_window(dn["month"], first, last)]
-    events = dataset.adverse_events[["session_id"]].merge(dn, on="session_id", how="inner")
-    months = _month_range(dn["month"], first, last)
+    dn = sessions["dn_performed"].astype(bool).to_numpy(copy=True)
+    if site is not None:
+        in_site = np.zeros(n_codes(dataset) + 1, dtype=bool)  # the last entry: code -1
+        site_ids = dataset.episodes["site_id"]
+        picked = (site_ids == site).fillna(False).to_numpy(dtype=bool)
+        in_site[episode_codes(dataset, "episodes")[np.flatnonzero(picked)]] = True
+        dn &= in_site[episode_codes(dataset, "sessions")]
+    month = _session_months(dataset)
+    dn &= month != _NO_MONTH
+    if first is not None:
+        dn &= month >= first.ordinal
+    if last is not None:
+        dn &= month <= last.ordinal
+    session_of = event_sessions(dataset)
+    counted = session_of[session_of >= 0]
+    counted = counted[dn[counted]]
+    sessions_by_month = pd.Series(month[dn]).value_counts()
+    events_by_month = pd.Series(month[counted]).value_counts()
+    ordinals = np.sort(sessions_by_month.index.to_numpy(dtype=np.int64))
+    present = pd.Series(pd.PeriodIndex.from_ordinals(ordinals, freq="M"))  # type: ignore[attr-defined]
+    months = _month_range(present, first, last)
     table = pd.DataFrame(
         {
-            "dn_sessions": dn.groupby("month").size(),
-            "adverse_events": events.groupby("month").size(),
+            "dn_sessions": sessions_by_month.reindex(months.asi8),
+            "adverse_events": events_by_month.reindex(months.asi8),
         }
-    ).reindex(months)
+    ).set_axis(months)
     table = table.fillna(0).astype(int)
     with np.errstate(invalid="ignore", divide="ignore"):
         table["rate_per_100"] = (
@@ -254,6 +289,23 @@ def monthly_adverse_events(
         )
     result: pd.DataFrame = table.rename_axis("month").reset_index()
     return result
+
+
+_NO_MONTH = np.iinfo(np.int64).min  # NaT as an integer
+
+
+def _session_months(dataset: Dataset) -> np.ndarray:
+    """Each session's month as a Period ordinal (months since 1970-01); NaT as
+    :data:`_NO_MONTH`. Built once per dataset."""
+
+    def build() -> np.ndarray:
+        dates = dataset.sessions["session_date"].to_numpy()
+        months = dates.astype("datetime64[M]").astype(np.int64)
+        months[np.isnat(dates)] = _NO_MONTH
+        return months
+
+    months: np.ndarray = dataset._cached(("session_months",), build)
+    return months
 
 
 def therapist_responders(

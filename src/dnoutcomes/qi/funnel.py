@@ -48,6 +48,30 @@ if TYPE_CHECKING:
 
 __all__ = ["FunnelChart", "funnel_chart", "funnel_limits"]
 
+#: The curve holds every whole number of cases up to this many …
+CURVE_WHOLE = 400
+#: … and beyond it this many log-spaced whole numbers up to the largest unit's.
+CURVE_LOG_POINTS = 200
+
+
+def curve_sizes(sizes: np.ndarray) -> np.ndarray:
+    """The numbers of cases at which the funnel curve is drawn.
+
+    Every whole number from 1 to the largest of ``sizes`` (at least 2) while that is at
+    most :data:`CURVE_WHOLE`; beyond it, every whole number up to ``CURVE_WHOLE``, then
+    :data:`CURVE_LOG_POINTS` log-spaced whole numbers up to the largest, and every unit's
+    own number of cases (so each plotted unit sits on a computed point of the curve). A
+    network site with 100,000 episodes then needs a few hundred binomial evaluations, not
+    100,000; the limits change smoothly with ``n`` there (steps of under 1/``n``), so the
+    curve drawn through these points is indistinguishable at any plotted size.
+    """
+    top = max(int(sizes.max()), 2)
+    if top <= CURVE_WHOLE:
+        return np.arange(1, top + 1)
+    spaced = np.round(np.geomspace(CURVE_WHOLE, top, CURVE_LOG_POINTS)).astype(np.int64)
+    whole = np.arange(1, CURVE_WHOLE + 1)
+    return np.unique(np.concatenate([whole, spaced, sizes.astype(np.int64), [top]]))
+
 
 def _lower_limit(n: np.ndarray, target: float, p: float) -> np.ndarray:
     """Spiegelhalter's interpolated exact lower limit at tail probability ``p``."""
@@ -138,8 +162,10 @@ class FunnelChart(ResultMixin):
         ``"below outer"``).
     curve
         The funnel to draw: one row per whole ``n`` from 1 to the largest unit's ``n``
-        (at least 2): ``n``, ``lower_inner``, ``upper_inner``, ``lower_outer``,
-        ``upper_outer``.
+        (at least 2) up to 400 cases; beyond that every whole ``n`` to 400, 200
+        log-spaced whole ``n`` up to the largest and each unit's ``n`` (see
+        :func:`curve_sizes`): ``n``, ``lower_inner``, ``upper_inner``, ``lower_outer``,
+        ``upper_outer``. The limits are exact at every row.
     target
         The overall share ``Σ events / Σ n``, or the target given.
     inner_level, outer_level
@@ -314,7 +340,7 @@ def funnel_chart(
             "position": position.astype(object),
         }
     )
-    grid = np.arange(1, max(int(size.max()), 2) + 1)
+    grid = curve_sizes(size)
     grid_inner = funnel_limits(grid, target=centre, level=inner_level)
     grid_outer = funnel_limits(grid, target=centre, level=outer_level)
     curve = pd.DataFrame(

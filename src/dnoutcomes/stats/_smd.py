@@ -77,13 +77,35 @@ def smd_categorical(reference: ArrayLike, comparator: ArrayLike) -> float:
     """
     r = pd.Series(reference, dtype=object).dropna().astype(str)
     c = pd.Series(comparator, dtype=object).dropna().astype(str)
-    if len(r) == 0 or len(c) == 0:
+    counts_r = {str(k): int(n) for k, n in r.value_counts().items()}
+    counts_c = {str(k): int(n) for k, n in c.value_counts().items()}
+    return smd_categorical_counts(counts_r, counts_c)
+
+
+def smd_categorical_counts(reference: dict[str, int], comparator: dict[str, int]) -> float:
+    """:func:`smd_categorical` from each group's count of every label.
+
+    Parameters
+    ----------
+    reference, comparator
+        ``{label: count}`` of each group (labels as text; missing values not counted).
+
+    Returns
+    -------
+    float
+        The same number :func:`smd_categorical` gives for labels with these counts.
+    """
+    total_r = sum(reference.values())
+    total_c = sum(comparator.values())
+    if total_r == 0 or total_c == 0:
         return math.nan
-    levels = sorted(set(r) | set(c))
+    levels = sorted(
+        k for k in set(reference) | set(comparator) if reference.get(k, 0) + comparator.get(k, 0)
+    )
     if len(levels) < 2:
         return 0.0
-    pr = r.value_counts(normalize=True).reindex(levels, fill_value=0.0).to_numpy()[1:]
-    pc = c.value_counts(normalize=True).reindex(levels, fill_value=0.0).to_numpy()[1:]
+    pr = np.array([reference.get(k, 0) for k in levels], dtype=np.float64)[1:] / total_r
+    pc = np.array([comparator.get(k, 0) for k in levels], dtype=np.float64)[1:] / total_c
     return smd_shares(pr, pc)
 
 

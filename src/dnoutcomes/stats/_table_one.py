@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from dnoutcomes._frames import isin
 from dnoutcomes.cohort import comparison_episodes, get_measure
-from dnoutcomes.stats._smd import _binary_smd, smd_categorical, smd_continuous
+from dnoutcomes.cohort._codes import comparison_values
+from dnoutcomes.stats._smd import _binary_smd, smd_categorical_counts, smd_continuous
 from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
 if TYPE_CHECKING:
@@ -69,25 +69,38 @@ def _numeric_row(variable: str, ref: pd.Series, comp: pd.Series, *, summary: str
 def _categorical_rows(
     variable: str, ref: pd.Series, comp: pd.Series, levels: Sequence[str]
 ) -> list[dict[str, Any]]:
-    ref_s = ref.astype(object).where(ref.notna())
-    comp_s = comp.astype(object).where(comp.notna())
+    # each arm's count of every label, by factorising once (no Python string per row)
+    counts = {"reference": _label_counts(ref), "comparator": _label_counts(comp)}
+    present = {prefix: sum(c.values()) for prefix, c in counts.items()}
+    missing = {"reference": len(ref) - present["reference"]}
+    missing["comparator"] = len(comp) - present["comparator"]
     head = _empty_row(variable, "", "categorical")
-    for prefix, values in (("reference", ref_s), ("comparator", comp_s)):
-        head[f"{prefix}_n"] = int(values.notna().sum())
-        head[f"{prefix}_missing"] = int(values.isna().sum())
-    head["smd"] = smd_categorical(ref_s, comp_s)
+    for prefix in counts:
+        head[f"{prefix}_n"] = present[prefix]
+        head[f"{prefix}_missing"] = missing[prefix]
+    head["smd"] = smd_categorical_counts(counts["reference"], counts["comparator"])
     rows = [head]
     for level in levels:
         row = _empty_row(variable, str(level), "n_pct")
-        for prefix, values in (("reference", ref_s), ("comparator", comp_s)):
-            present = values.dropna().astype(str)
-            count = int((present == str(level)).sum())
+        for prefix, by_label in counts.items():
+            count = by_label.get(str(level), 0)
+            n = present[prefix]
             row[f"{prefix}_n"] = count
-            row[f"{prefix}_estimate"] = 100 * count / len(present) if len(present) else math.nan
-            row[f"{prefix}_missing"] = int(values.isna().sum())
+            row[f"{prefix}_estimate"] = 100 * count / n if n else math.nan
+            row[f"{prefix}_missing"] = missing[prefix]
         row["smd"] = _binary_smd(row["reference_estimate"] / 100, row["comparator_estimate"] / 100)
         rows.append(row)
     return rows
+
+
+def _label_counts(values: pd.Series) -> dict[str, int]:
+    """``{label as text: count}`` of the non-missing values."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    tally = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    counts: dict[str, int] = {}
+    for label, n in zip(uniques, tally, strict=True):
+        counts[str(label)] = counts.get(str(label), 0) + int(n)
+    return counts
 
 
 def _cell_text(kind: str, count: float, est: float, sd: float, q1: float, q3: float) -> str:
@@ -104,7 +117,7 @@ def _cell_text(kind: str, count: float, est: float, sd: float, q1: float, q3: fl
 
 def _levels(series: pd.Series) -> list[str]:
     if isinstance(series.dtype, pd.CategoricalDtype):
-        present = set(series.dropna().astype(str))
+        present = set(series.dropna().astype(str).unique())  # not one Python str per row
         return [str(lv) for lv in series.cat.categories if str(lv) in present]
     return sorted(series.dropna().astype(str).unique())
 
@@ -229,24 +242,23 @@ def describe_baseline(
         )
     )
     rows.extend(_contraindication_rows(episodes, is_ref))
-    out = dataset.outcomes
-    base = out.loc[
-        (out["timepoint"] == "baseline")  # on the categories, no text copy
-        & isin(out["episode_id"], episodes["episode_id"]),
-        ["episode_id", "measure", "value"],
-    ]
-    wide = base.pivot_table(index="episode_id", columns="measure", values="value", aggfunc="first")
+
+    # the per-episode wide table of baseline values (first value of each episode), shared
+    # with the other analyses; a measure enters when some comparison episode has a value
+    def baseline(name: str) -> np.ndarray:
+        return comparison_values(dataset, name, "baseline", reference, comparator)
+
     if measures is None:
-        names = [m for m in dataset.registry if m in wide.columns]
+        names = [m for m in dataset.registry if (~np.isnan(baseline(m))).any()]
     else:
         names = list(measures)
         for name in names:
             get_measure(dataset, name)
-    wide = wide.reindex(index=episodes["episode_id"], columns=names)
     for name in names:
         spec = get_measure(dataset, name)
-        ref_values = pd.Series(wide[name].to_numpy()[is_ref])
-        comp_values = pd.Series(wide[name].to_numpy()[~is_ref])
+        values = baseline(name)
+        ref_values = pd.Series(values[is_ref])
+        comp_values = pd.Series(values[~is_ref])
         if getattr(spec, "low", None) == 0 and getattr(spec, "high", None) == 1:
             use = _categorical_rows(
                 f"{name} (baseline)",

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from dnoutcomes._frames import isin
 from dnoutcomes.cohort import comparison_episodes, get_measure
+from dnoutcomes.cohort._codes import comparison_rows, measure_categorical, timepoint_mask
 from dnoutcomes.stats._smd import smd_categorical, smd_continuous
 from dnoutcomes.stats._table_one import TABLE_ONE_COLUMNS as TABLE_ONE_COLUMNS
 from dnoutcomes.stats._table_one import BaselineTable, describe_baseline
@@ -130,13 +130,22 @@ def summarize_outcomes(
     5  followup_12w  dn_manual_exercise   64       73  3.50
     """
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
+    # on integer codes: no text merge, and the group keys are categoricals, not text
+    at_rows, at = comparison_rows(
+        dataset, "outcomes", timepoint_mask(dataset, _ONE_PER_EPISODE), reference, comparator
+    )
     out = dataset.outcomes
-    rows = out.loc[
-        out["timepoint"].isin(_ONE_PER_EPISODE)  # on the categories, no text copy
-        & isin(out["episode_id"], episodes["episode_id"]),
-        ["episode_id", "measure", "timepoint", "value"],
-    ].merge(episodes[["episode_id", "arm"]], on="episode_id")
-    rows["timepoint"] = rows["timepoint"].astype(str)
+    rows = pd.DataFrame(
+        {
+            "measure": measure_categorical(dataset, at_rows),
+            "timepoint": out["timepoint"].array.take(at_rows),
+            "arm": pd.Categorical.from_codes(
+                episodes["treated"].to_numpy(dtype=np.int64)[at],
+                categories=pd.Index([reference, comparator]),
+            ),
+            "value": out["value"].to_numpy(dtype=np.float64, na_value=np.nan)[at_rows],
+        }
+    )
     if measures is not None:
         for name in measures:
             get_measure(dataset, name)
@@ -145,7 +154,7 @@ def summarize_outcomes(
     else:
         present = set(rows["measure"].unique())  # once: iterating Arrow strings is slow
         order = [m for m in dataset.registry if m in present]
-    grouped = rows.groupby(["measure", "timepoint", "arm"], sort=False)["value"]
+    grouped = rows.groupby(["measure", "timepoint", "arm"], sort=False, observed=True)["value"]
     frame = grouped.agg(
         n="count",
         mean="mean",
@@ -154,6 +163,8 @@ def summarize_outcomes(
         q1=lambda v: v.quantile(0.25),
         q3=lambda v: v.quantile(0.75),
     ).reset_index()
+    for column in ("measure", "timepoint", "arm"):  # the few group keys back to text
+        frame[column] = frame[column].astype(str)
     arm_size = episodes["arm"].value_counts()
     frame.insert(4, "missing", frame["arm"].map(arm_size).astype(np.int64) - frame["n"])
     frame["measure"] = pd.Categorical(frame["measure"], categories=order)

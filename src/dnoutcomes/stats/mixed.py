@@ -18,8 +18,13 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
-from dnoutcomes._frames import isin
 from dnoutcomes.cohort import comparison_episodes, get_measure
+from dnoutcomes.cohort._codes import (
+    comparison_rows,
+    join_comparison,
+    measure_mask,
+    timepoint_mask,
+)
 from dnoutcomes.contract.specs import TIMEPOINTS
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level, linear_combinations, wald_table
@@ -298,12 +303,21 @@ def compare_trajectories(
         )
     get_measure(dataset, measure)
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
-    outcomes = dataset.outcomes
-    rows = outcomes.loc[
-        (outcomes["measure"] == measure)
-        & outcomes["timepoint"].isin(timepoints),  # on the categories
-        ["episode_id", "assessed_on", "value"],
-    ].merge(episodes[["episode_id", "arm", "treated", "start_date"]], on="episode_id")
+    # on integer episode codes, no text merge; ``at``: the row's comparison episode, which
+    # also serves as the group label (first appearance gives the same groups, in the same
+    # order, as the episode ids)
+    keep = measure_mask(dataset, measure) & timepoint_mask(dataset, timepoints)
+    rows = join_comparison(
+        dataset,
+        "outcomes",
+        keep,
+        ["assessed_on", "value"],
+        episodes,
+        ["arm", "treated", "start_date"],
+        reference,
+        comparator,
+    )
+    rows["at"] = comparison_rows(dataset, "outcomes", keep, reference, comparator)[1]
     weeks_col = (rows["assessed_on"] - rows["start_date"]).dt.total_seconds() / 86400.0 / 7.0
     rows = rows.assign(weeks=weeks_col.astype(float))
     rows = rows.loc[rows["value"].notna() & rows["weeks"].notna()]
@@ -315,9 +329,9 @@ def compare_trajectories(
             weeks_at = np.round(np.linspace(0.0, max(last, 0.0), 5), 1)
     where = ", ".join(timepoints)
     notes: list[str] = []
+    with_rows = np.bincount(rows["at"].to_numpy(), minlength=len(episodes)) > 0
     for arm in (reference, comparator):
-        in_arm = episodes.loc[episodes["arm"] == arm, "episode_id"]
-        has_rows = isin(in_arm, rows["episode_id"])
+        has_rows = with_rows[(episodes["arm"] == arm).to_numpy()]
         missing = int((~has_rows).sum())
         n_arm = int(has_rows.sum())
         if missing:
@@ -330,7 +344,8 @@ def compare_trajectories(
                 f"{measure} value at {where}; the model needs at "
                 "least 2 per arm. Compare arms with more episodes."
             )
-    n_episodes = int(rows["episode_id"].nunique())
+    seen = pd.unique(rows["at"].to_numpy())  # in order of first appearance
+    n_episodes = len(seen)
     if len(rows) <= n_episodes:
         raise InsufficientDataError(
             f"mixed model of {measure}: {len(rows)} values from {n_episodes} episodes; the "
@@ -342,7 +357,7 @@ def compare_trajectories(
     fit = fit_random_intercept(
         rows["value"].to_numpy(dtype=np.float64),
         design,
-        rows["episode_id"].to_numpy(),
+        rows["at"].to_numpy(),
         engine=engine,
     )
     notes.extend(f"Mixed model: {m}." for m in fit.messages)
@@ -370,7 +385,7 @@ def compare_trajectories(
         converged=fit.converged,
         engine=fit.engine,
         conf_level=conf_level,
-        episodes_used=id_tuple(pd.Index(rows["episode_id"].unique())),
+        episodes_used=id_tuple(pd.Index(episodes["episode_id"].take(seen))),
         notes=tuple(notes),
         timepoints=timepoints,
     )

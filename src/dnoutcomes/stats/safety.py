@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from dnoutcomes.cohort import comparison_episodes
+from dnoutcomes.cohort._codes import comparison_index, comparison_rows, event_sessions
 from dnoutcomes.errors import RequestError
 from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
@@ -285,13 +286,11 @@ def compare_safety(
     check_conf_level(conf_level, where="compare_safety")
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
     arms = [reference, comparator]
-    sessions = dataset.sessions.loc[
-        :, ["session_id", "episode_id", "session_date", "dn_performed"]
-    ].merge(episodes[["episode_id", "arm"]], on="episode_id")
-    sessions["dn_performed"] = sessions["dn_performed"].astype(bool)
-    dn_per_episode = sessions.loc[sessions["dn_performed"]].groupby("episode_id").size()
+    # on integer episode codes, no text merge: ``at`` is each session's comparison episode
+    session_rows, at = comparison_rows(dataset, "sessions", None, reference, comparator)
+    dn = dataset.sessions["dn_performed"].astype(bool).to_numpy()
     episodes = episodes.assign(
-        dn_sessions=episodes["episode_id"].map(dn_per_episode).fillna(0).astype(np.int64)
+        dn_sessions=np.bincount(at[dn[session_rows]], minlength=len(episodes)).astype(np.int64)
     )
     exposure = episodes.groupby("arm")["dn_sessions"].sum().reindex(arms, fill_value=0)
     contraindicated = _contraindicated(episodes, arms)
@@ -338,7 +337,7 @@ def compare_safety(
             notes=tuple(notes),
         )
 
-    events = _events_of(dataset.adverse_events, sessions)
+    events = _events_of(dataset, episodes, reference, comparator)
     after_dn = events.loc[events["dn_performed"]]
     n_other = len(events) - len(after_dn)
     if n_other:
@@ -376,9 +375,30 @@ def compare_safety(
     )
 
 
-def _events_of(adverse_events: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
-    """Adverse events of the compared arms' sessions with the session's details."""
-    events = adverse_events.merge(sessions, on="session_id", how="inner")
+def _events_of(
+    dataset: Dataset, episodes: pd.DataFrame, reference: str, comparator: str
+) -> pd.DataFrame:
+    """Adverse events of the compared arms' sessions with the session's details: the
+    adverse events merged (inner, on ``session_id``) with the comparison's sessions'
+    ``episode_id``, ``session_date``, ``dn_performed`` and ``arm``, found by integer
+    codes instead of a merge on text ids."""
+    adverse_events = dataset.adverse_events
+    assert adverse_events is not None
+    session_of = event_sessions(dataset)
+    in_comparison = comparison_index(dataset, "sessions", reference, comparator)
+    at = np.where(session_of >= 0, in_comparison[session_of], -1)
+    rows = np.flatnonzero(at >= 0)
+    session_columns = ["episode_id", "session_date", "dn_performed"]
+    detail = dataset.sessions[session_columns].take(session_of[rows]).reset_index(drop=True)
+    detail["dn_performed"] = detail["dn_performed"].astype(bool)
+    detail["arm"] = episodes["arm"].take(at[rows]).reset_index(drop=True)
+    events = pd.concat(
+        [
+            adverse_events.take(rows).reset_index(drop=True),
+            detail.drop(columns=[c for c in detail.columns if c in adverse_events.columns]),
+        ],
+        axis=1,
+    )
     for column in ("reporter", "resolved_days"):
         if column not in events.columns:
             events[column] = pd.NA

@@ -17,8 +17,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from dnoutcomes._frames import isin
 from dnoutcomes.cohort import comparison_episodes, get_measure
+from dnoutcomes.cohort._codes import (
+    comparison_rows,
+    comparison_values,
+    measure_mask,
+    timepoint_mask,
+)
 from dnoutcomes.contract.specs import TIMEPOINTS
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level, check_threshold
@@ -131,22 +136,29 @@ def response_times(
     spec = get_measure(dataset, measure)
     cut = _response_threshold(spec, threshold)
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
-    out = dataset.outcomes
-    rows = out.loc[
-        (out["measure"] == measure) & isin(out["episode_id"], episodes["episode_id"]),
-        ["episode_id", "timepoint", "assessed_on", "value"],
-    ]
-    tp = rows["timepoint"].astype(str)
-    baseline = rows.loc[tp == "baseline"].groupby("episode_id")["value"].first()
     timepoints = _check_response_timepoints(timepoints)
-    later = rows.loc[tp.isin(list(timepoints))]
-    later = later.merge(
-        episodes[["episode_id", "arm", "treated", "start_date"]], on="episode_id", how="inner"
+    # on integer episode codes (no text merges): ``at`` is each row's comparison episode
+    in_measure = measure_mask(dataset, measure)
+    at_baseline = in_measure & timepoint_mask(dataset, ("baseline",))
+    _, base_at = comparison_rows(dataset, "outcomes", at_baseline, reference, comparator)
+    has_base = np.bincount(base_at, minlength=len(episodes)) > 0  # a baseline row, any value
+    base = comparison_values(dataset, measure, "baseline", reference, comparator)
+    rows, at = comparison_rows(
+        dataset, "outcomes", in_measure & timepoint_mask(dataset, timepoints), reference, comparator
     )
-    later = later.loc[isin(later["episode_id"], baseline.index)]
+    rows, at = rows[has_base[at]], at[has_base[at]]
+    out = dataset.outcomes
+    later = pd.DataFrame(
+        {
+            "at": at,
+            "assessed_on": out["assessed_on"].take(rows).reset_index(drop=True),
+            "value": out["value"].to_numpy(dtype=np.float64, na_value=np.nan)[rows],
+            "start_date": episodes["start_date"].take(at).reset_index(drop=True),
+        }
+    )
     later = later.assign(
         days=(later["assessed_on"] - later["start_date"]).dt.days.astype(float).clip(lower=0),
-        base=later["episode_id"].map(baseline).astype(float),
+        base=base[at],
     )
     improvement = (
         later["base"] - later["value"]
@@ -157,20 +169,21 @@ def response_times(
         responded=(improvement >= float(cut)).astype(int),
         response_day=later["days"].where(improvement >= float(cut)),
     )
-    agg = later.groupby("episode_id", sort=False).agg(
-        arm=("arm", "first"),
-        treated=("treated", "first"),
+    agg = later.groupby("at", sort=True).agg(  # in the order of the comparison frame
         event=("responded", "max"),
         first_response=("response_day", "min"),
         last_day=("days", "max"),
         n_values=("value", "size"),
     )
     agg["time"] = agg["first_response"].where(agg["event"] == 1, agg["last_day"])
-    agg = agg.reset_index()
-    order = episodes[["episode_id"]].reset_index().merge(agg, on="episode_id")
-    result: pd.DataFrame = order.sort_values("index")[
-        ["episode_id", "arm", "treated", "time", "event", "n_values"]
-    ].reset_index(drop=True)
+    chosen = episodes[["episode_id", "arm", "treated"]].take(agg.index.to_numpy())
+    result: pd.DataFrame = pd.concat(
+        [
+            chosen.reset_index(drop=True),
+            agg[["time", "event", "n_values"]].reset_index(drop=True),
+        ],
+        axis=1,
+    )
     result["event"] = result["event"].astype(np.int64)
     result["n_values"] = result["n_values"].astype(np.int64)
     return result
