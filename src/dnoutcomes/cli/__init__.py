@@ -33,7 +33,8 @@ from dnoutcomes.errors import (
     UnreadableInputError,
 )
 
-#: Subcommand modules, in the order ``--help`` lists them.
+#: Subcommand modules, in the order ``--help`` lists them (a module's ``add_parser``
+#: names its subcommand: module ``import_`` declares ``import``).
 SUBCOMMANDS: tuple[str, ...] = (
     "validate",
     "analyze",
@@ -41,6 +42,8 @@ SUBCOMMANDS: tuple[str, ...] = (
     "figures",
     "report",
     "protocol",
+    "tables",
+    "import_",  # the module import_ registers the subcommand ``import``
 )
 
 EXIT_OK = 0
