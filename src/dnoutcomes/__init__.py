@@ -1,8 +1,14 @@
 """dnoutcomes: outcomes of dry needling for low back pain, from clinic exports.
 
 Load and check a clinic's de-identified export (:func:`load`), compare dry needling alone
-with dry needling plus manual and exercise therapy, draw the figures, and write periodic
-quality-improvement reports.
+with dry needling plus manual and exercise therapy (:func:`analyze`, or one analysis at a
+time: :func:`compare_ancova`, :func:`describe_baseline` …), write the tables and figures of
+a manuscript (:func:`table_one`, :func:`write_figures`), import REDCap or FHIR exports, and
+write periodic quality-improvement reports. ``__all__`` is the curated public API; the
+subpackages (``dnoutcomes.stats``, ``dnoutcomes.qi``, ``dnoutcomes.plots``,
+``dnoutcomes.present``, ``dnoutcomes.sample`` …) hold the rest. Names that need
+statsmodels, matplotlib or python-docx are imported when first used, so ``import
+dnoutcomes`` stays quick.
 """
 
 from __future__ import annotations
@@ -40,7 +46,6 @@ if TYPE_CHECKING:
     from dnoutcomes.present.result_tables import results_table, safety_table
     from dnoutcomes.present.table import Table
     from dnoutcomes.present.table_one import table_one
-    from dnoutcomes.sample import generate
     from dnoutcomes.stats.aipw import compare_aipw
     from dnoutcomes.stats.analysis import Analysis, analyze
     from dnoutcomes.stats.ancova import compare_ancova, compare_outcomes
@@ -70,7 +75,6 @@ _LAZY: dict[str, str] = {
     "compare_time_to_response": "dnoutcomes.stats.survival",
     "describe_baseline": "dnoutcomes.stats.descriptives",
     "figure_size": "dnoutcomes.plots._export",
-    "generate": "dnoutcomes.sample",
     "import_fhir": "dnoutcomes.importers",
     "import_redcap": "dnoutcomes.importers",
     "results_table": "dnoutcomes.present.result_tables",
@@ -137,12 +141,11 @@ __all__ = [
     "suppress_counts",
     "Report",
     "build_report",
-    # REDCap and FHIR imports, synthetic data
+    # REDCap and FHIR imports
     "import_redcap",
     "import_fhir",
     "write_import",
     "ImportResult",
-    "generate",
     # errors and warnings
     "DnOutcomesError",
     "DatasetError",
