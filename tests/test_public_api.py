@@ -75,3 +75,17 @@ def test_import_dnoutcomes_stays_light() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_present_keeps_its_modules_reachable() -> None:
+    """A function re-exported under its module's name would hide the module."""
+    import importlib
+    import types
+
+    import dnoutcomes.present as present
+
+    for name in ("table", "table_one", "result_tables", "gallery"):
+        module = importlib.import_module(f"dnoutcomes.present.{name}")
+        assert getattr(present, name) is module
+        assert isinstance(module, types.ModuleType)
+    assert present.table_one.table_one is dnoutcomes.table_one
