@@ -143,3 +143,22 @@ def test_docs_hold_the_sample_figures_the_readme_shows() -> None:
     for name in FIGURE_NAMES:
         assert f"docs/figures/{name}.png" in readme
         assert f"figures/{name}.png" in guide
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"format": "jpg"}, "the format must be one of png, svg, pdf, tiff, eps"),
+        ({"dpi": 0}, "dpi must be positive"),
+        ({"size": "triple"}, "unknown width 'triple'"),
+        ({"size": -85.0}, "must be positive"),
+    ],
+)
+def test_write_figures_refuses_bad_options_before_drawing(
+    options: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    from dnoutcomes.errors import RequestError
+
+    with pytest.raises(RequestError, match=message):
+        write_figures(None, tmp_path / "o", dataset=None, **options)  # type: ignore[arg-type]
+    assert not (tmp_path / "o").exists()
