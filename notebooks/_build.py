@@ -955,7 +955,7 @@ def notebook_02() -> list[Cell]:
             r"""
             weighted = asked.iptw.to_dict()
             print(f"Overlap-weighted ({weighted['estimand'].upper()}) difference in ODI at 12 weeks: "
-                  f"{weighted['estimate']:.2f} ({interval(weighted['ci_low'], weighted['ci_high'], 2)}); "
+                  f"{weighted['estimate']:.2f} ({interval(weighted['conf_low'], weighted['conf_high'], 2)}); "
                   f"max |SMD| after weighting {weighted['max_abs_smd_after']:.3f}.")
             print("Protocol SHA-256:", asked.to_dict()["protocol_sha256"])
             """

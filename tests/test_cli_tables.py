@@ -12,13 +12,6 @@ import dnoutcomes.cli as cli
 from dnoutcomes.cli import tables
 
 
-@pytest.fixture(autouse=True)
-def _registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    # test-local until cli.SUBCOMMANDS lists "tables"
-    if "tables" not in cli.SUBCOMMANDS:
-        monkeypatch.setattr(cli, "SUBCOMMANDS", (*cli.SUBCOMMANDS, "tables"))
-
-
 @pytest.fixture(scope="module")
 def sample_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from dnoutcomes.sample import generate

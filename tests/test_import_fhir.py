@@ -28,8 +28,6 @@ NEVER = ("MRN", "00012345", "Jane", "Example", "Springfield", "99999", "555-010"
 
 
 def _main(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    names = tuple(dict.fromkeys((*cli.SUBCOMMANDS, "import_")))
-    monkeypatch.setattr(cli, "SUBCOMMANDS", names)
     return cli.main(args)
 
 

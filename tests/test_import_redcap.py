@@ -30,9 +30,7 @@ IDENTIFIERS = ("Jane Example", "John Example", "Ann Example", "jane@example.org"
 
 
 def _main(args: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    """The real command line, with ``import`` registered as the lead will register it."""
-    names = tuple(dict.fromkeys((*cli.SUBCOMMANDS, "import_")))  # once registered: no-op
-    monkeypatch.setattr(cli, "SUBCOMMANDS", names)
+    """The real command line (``import`` is registered in :data:`dnoutcomes.cli.SUBCOMMANDS`)."""
     return cli.main(args)
 
 

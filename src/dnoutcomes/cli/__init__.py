@@ -33,7 +33,8 @@ from dnoutcomes.errors import (
     UnreadableInputError,
 )
 
-#: Subcommand modules, in the order ``--help`` lists them.
+#: Subcommand modules, in the order ``--help`` lists them (a module's ``add_parser``
+#: names its subcommand: module ``import_`` declares ``import``).
 SUBCOMMANDS: tuple[str, ...] = (
     "validate",
     "analyze",
@@ -43,6 +44,8 @@ SUBCOMMANDS: tuple[str, ...] = (
     "protocol",
     "summarise",
     "pool",
+    "tables",
+    "import_",  # the module import_ registers the subcommand ``import``
 )
 
 EXIT_OK = 0

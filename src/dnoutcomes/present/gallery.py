@@ -13,12 +13,13 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import pandas as pd
 
 from dnoutcomes.errors import InsufficientDataError, RequestError
-from dnoutcomes.plots._style import ImageFormat, save_figure
+from dnoutcomes.plots._export import fit_to_width, smallest_font
+from dnoutcomes.plots._style import ImageFormat, figure_size, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -72,12 +73,16 @@ class FigureOutcome:
         Why the figure was skipped ("" when drawn).
     path
         Where :func:`write_figures` wrote it (None when not written).
+    smallest_font
+        The smallest text of the figure as written, in points (None when not written):
+        journals ask for at least :data:`~dnoutcomes.plots._export.MIN_FONT_PT`.
     """
 
     name: str
     figure: Figure | None
     reason: str = ""
     path: Path | None = None
+    smallest_font: float | None = None
 
 
 def trajectory_lines(
@@ -292,6 +297,8 @@ def write_figures(
     *,
     dataset: Dataset,
     format: ImageFormat = "png",
+    dpi: float | None = None,
+    size: Literal["single", "double"] | float | None = None,
 ) -> list[FigureOutcome]:
     """Draw every figure of an analysis and write each to ``out/<name>.<format>``.
 
@@ -304,18 +311,27 @@ def write_figures(
     dataset
         The dataset the analysis ran on.
     format
-        ``"png"`` or ``"svg"``.
+        ``"png"``, ``"svg"``, ``"pdf"``, ``"tiff"`` or ``"eps"`` (see
+        :func:`~dnoutcomes.plots._export.save_figure`).
+    dpi
+        Resolution of raster output (default 200 for PNG, 300 for TIFF).
+    size
+        A journal column: ``"single"`` (85 mm wide), ``"double"`` (170 mm) or a width in
+        millimetres; each figure is drawn at its own size and then scaled as a whole to
+        that width (:func:`~dnoutcomes.plots._export.fit_to_width`). Default: the drawn
+        size (6.4 inches wide for most).
 
     Returns
     -------
     list of FigureOutcome
-        One per figure, in order, with ``path`` set for those written (each figure is
-        closed once written, so ``figure`` is None).
+        One per figure, in order, with ``path`` and ``smallest_font`` set for those
+        written (each figure is closed once written, so ``figure`` is None).
 
     Raises
     ------
     RequestError
-        For an unknown arm or format, or when ``out`` exists and is not a folder.
+        For an unknown arm, format or size, a resolution that is not positive, or when
+        ``out`` exists and is not a folder.
 
     Examples
     --------
@@ -330,10 +346,15 @@ def write_figures(
     """
     import matplotlib.pyplot as plt
 
-    if format not in ("png", "svg"):
+    if format not in get_args(ImageFormat):
         raise RequestError(
-            f"figures: the format must be png or svg; got {format!r}. Use --format png or svg."
+            f"figures: the format must be one of {', '.join(get_args(ImageFormat))}; got "
+            f"{format!r}. Use one of those."
         )
+    if dpi is not None and not dpi > 0:
+        raise RequestError(f"figures: dpi must be positive; got {dpi}. Give, say, 300.")
+    if size is not None:
+        figure_size(size)  # an unknown preset or a width that is not positive is refused
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise RequestError(
@@ -343,12 +364,22 @@ def write_figures(
     folder.mkdir(parents=True, exist_ok=True)
     outcomes = []
     for outcome in iter_figures(analysis, dataset):
-        path = None
+        path, font = None, None
         if outcome.figure is not None:
-            path = save_figure(outcome.figure, folder / f"{outcome.name}.{format}", format=format)
+            if size is not None:
+                fit_to_width(outcome.figure, size)
+            target = folder / f"{outcome.name}.{format}"
+            path = save_figure(outcome.figure, target, format=format, dpi=dpi)
+            font = smallest_font(outcome.figure)
             plt.close(outcome.figure)
         outcomes.append(
-            FigureOutcome(name=outcome.name, figure=None, reason=outcome.reason, path=path)
+            FigureOutcome(
+                name=outcome.name,
+                figure=None,
+                reason=outcome.reason,
+                path=path,
+                smallest_font=font,
+            )
         )
     return outcomes
 

@@ -6,22 +6,45 @@ when it is shown (``__str__``, ``_repr_html_``) or rendered by :mod:`dnoutcomes.
 
 A subclass provides:
 
-* ``_frame`` — the main tidy frame, returned (as a copy) by :meth:`ResultMixin.to_frame`;
+* ``_frame`` — the main tidy frame, returned (as a copy) by :attr:`ResultMixin.table` and
+  :meth:`ResultMixin.to_frame`;
 * ``title`` — a one-line description used as the caption;
 * ``notes`` — a tuple of sentences: who was left out and why, convergence problems;
 * ``to_dict()`` — the keys of the analysis plan's JSON document for this section.
+
+One vocabulary
+--------------
+Frames, ``to_dict()``, ``analyze --json`` and the report's workbook name the same things
+the same way: ``estimate, std_error, statistic, df, p_value, conf_low, conf_high``
+(:data:`TIDY_COLUMNS`). Every result's main frame is ``.table``, whatever its type; the
+type-specific names (``frame``, ``coefficients``, ``fixed``, ``estimates``, ``rates`` …)
+stay as they are for this release. The analysis plan's first JSON keys ``se``,
+``ci_low``, ``ci_high`` and ``p`` are kept beside the new ones as deprecated aliases for
+one release (:data:`DICT_ALIASES`, also as the end of a prefixed key such as
+``naive_se`` or ``rd_ci_low``): each ``to_dict()`` of a subclass is wrapped so that
+wherever it writes ``se`` it also writes ``std_error`` with the same value, and so on.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["ResultMixin", "jsonable", "TIDY_COLUMNS", "id_tuple"]
+__all__ = [
+    "DICT_ALIASES",
+    "TIDY_COLUMNS",
+    "ResultMixin",
+    "id_tuple",
+    "jsonable",
+    "vocabulary_key",
+    "with_vocabulary",
+]
 
 #: Column names a coefficient-like frame uses, in this order, whenever they apply.
 TIDY_COLUMNS: tuple[str, ...] = (
@@ -36,12 +59,102 @@ TIDY_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: The analysis plan's first JSON keys (deprecated) and the vocabulary's name for each: a
+#: ``to_dict()`` writes both for one release, the new key first.
+DICT_ALIASES: dict[str, str] = {
+    "se": "std_error",
+    "ci_low": "conf_low",
+    "ci_high": "conf_high",
+    "p": "p_value",
+}
+
+
+def vocabulary_key(key: Any) -> Any:
+    """The vocabulary's name for a deprecated ``to_dict()`` key, or None.
+
+    ``se``, ``ci_low``, ``ci_high`` and ``p`` (:data:`DICT_ALIASES`), alone or as the end of
+    a prefixed key: ``naive_se`` → ``naive_std_error``, ``rd_ci_low`` → ``rd_conf_low``,
+    ``logrank_p`` → ``logrank_p_value``.
+
+    Examples
+    --------
+    >>> [vocabulary_key(k) for k in ("se", "rr_ci_high", "logrank_p", "p_holm", "estimate")]
+    ['std_error', 'rr_conf_high', 'logrank_p_value', None, None]
+    """
+    if not isinstance(key, str):
+        return None
+    if key in DICT_ALIASES:
+        return DICT_ALIASES[key]
+    for old, new in DICT_ALIASES.items():
+        if key.endswith(f"_{old}"):
+            return f"{key[: -len(old)]}{new}"
+    return None
+
+
+def with_vocabulary(value: Any) -> Any:
+    """Add the vocabulary's key beside every deprecated key of a JSON-ready document.
+
+    Parameters
+    ----------
+    value
+        A ``to_dict()`` document: dicts, lists and plain values, nested.
+
+    Returns
+    -------
+    Any
+        The same document (new dicts and lists) where a dict holding ``se``, ``ci_low``,
+        ``ci_high`` or ``p`` (or a key ending ``_se``, ``_ci_low``, ``_ci_high``, ``_p``:
+        :func:`vocabulary_key`) also holds ``std_error``, ``conf_low``, ``conf_high`` or
+        ``p_value`` with the same value, placed just before the old key. A dict that
+        already holds the new key keeps its own value.
+
+    Examples
+    --------
+    >>> with_vocabulary({"estimate": -1.2, "se": 0.3, "rows": [{"p": 0.04}]})
+    {'estimate': -1.2, 'std_error': 0.3, 'se': 0.3, 'rows': [{'p_value': 0.04, 'p': 0.04}]}
+    """
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            item = with_vocabulary(item)
+            new = vocabulary_key(key)
+            if new is not None and new not in value:
+                out[new] = item
+            out[key] = item
+        return out
+    if isinstance(value, list):
+        return [with_vocabulary(item) for item in value]
+    return value
+
+
+def _vocabulary_to_dict(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def to_dict(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return with_vocabulary(method(self, *args, **kwargs))
+
+    to_dict.__dnoutcomes_vocabulary__ = True  # type: ignore[attr-defined]
+    return to_dict
+
+
 class ResultMixin:
     """Behaviour shared by every result: a tidy frame, text, HTML and JSON-ready dicts."""
 
     title: str
     notes: tuple[str, ...]
     _frame: pd.DataFrame
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap a subclass's own ``to_dict`` with :func:`with_vocabulary`."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("to_dict")
+        if callable(own) and not getattr(own, "__dnoutcomes_vocabulary__", False):
+            cls.to_dict = _vocabulary_to_dict(own)  # type: ignore[attr-defined]
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The result's main tidy frame (a copy, numbers unrounded): the same name for
+        every result type, with the columns of :data:`TIDY_COLUMNS` where they apply."""
+        return self.to_frame()
 
     def to_frame(self) -> pd.DataFrame:
         """Return a copy of the result's main tidy frame (numbers unrounded)."""
