@@ -529,6 +529,7 @@ _TOP = (
     "weighting",
     "medication",
     "report",
+    "casemix",
     "deidentification",
 )
 
@@ -618,6 +619,9 @@ def parse(
     medication = MedicationSpec(r.get(medication_t, "medication", "timepoint", _later, None))
     report_t = r.table(data, "report", ("min_cell",))
     min_cell = r.get(report_t, "report", "min_cell", _min_cell, 11)
+    from dnoutcomes._protocol_casemix import parse_casemix
+
+    casemix = parse_casemix(r, data, names)
     deid = r.table(data, "deidentification", ("allow_columns",))
     allow = r.get(deid, "deidentification", "allow_columns", _names, ())
     if r.problems or primary is None:
@@ -635,6 +639,7 @@ def parse(
         weighting=WeightingSpec(estimand, weights or ()),
         medication=medication,
         report=ReportSpec(min_cell),
+        casemix=casemix,
         allow_columns=allow,
         source=source,
         lines=lines,

@@ -22,8 +22,11 @@ if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
 
 __all__ = [
+    "CASEMIX_COVARIATES",
+    "CASEMIX_TARGETS",
     "DEFAULT_SECONDARY",
     "DEFAULT_WEIGHTING_COVARIATES",
+    "CaseMixSpec",
     "Estimand",
     "MedicationSpec",
     "OutcomeSpec",
@@ -129,6 +132,63 @@ class MedicationSpec:
     timepoint: str | None = None
 
 
+#: Case-mix variables of the built-in benchmarking (as
+#: :data:`dnoutcomes.qi.casemix.DEFAULT_COVARIATES`; a test keeps the two equal).
+CASEMIX_COVARIATES: tuple[str, ...] = (
+    "age",
+    "sex",
+    "condition",
+    "chronicity",
+    "symptom_weeks",
+    "contraindications",
+    "baseline",
+)
+
+#: The summary page's indicators that may have a target (assurance icons): mean
+#: improvement (points), responders (a share 0–1), adverse events (per 100 DN sessions).
+CASEMIX_TARGETS: tuple[str, ...] = ("mean_improvement", "responders", "adverse_events")
+
+
+@dataclass(frozen=True)
+class CaseMixSpec:
+    """Case-mix adjusted benchmarking and the summary page's targets (``[casemix]``).
+
+    Attributes
+    ----------
+    covariates
+        Case-mix variables of the expected-outcome model (see
+        :mod:`dnoutcomes.qi.casemix`): ``baseline`` is the measure's own baseline.
+    model
+        ``"linear"`` (expected improvement, OLS) or ``"logistic"`` (expected chance of
+        responding).
+    measure, timepoint
+        The indicator benchmarked; ``None`` means the primary outcome's.
+    reference_from, reference_to
+        The reference window the model is fitted on (ISO dates of the episodes'
+        ``end_date``); ``None``: from the first discharge, and up to the report period's end.
+    overdispersion
+        The funnels' limits: ``"additive"`` (Spiegelhalter's random-effects τ²),
+        ``"multiplicative"`` (φ) or ``"none"``.
+    targets
+        ``(indicator, target)`` pairs for the assurance icons of the summary page
+        (indicators of :data:`CASEMIX_TARGETS`); an indicator without one has no
+        assurance icon and the report says "no target set".
+    """
+
+    covariates: tuple[str, ...] = CASEMIX_COVARIATES
+    model: Literal["linear", "logistic"] = "linear"
+    measure: str | None = None
+    timepoint: str | None = None
+    reference_from: str | None = None
+    reference_to: str | None = None
+    overdispersion: Literal["additive", "multiplicative", "none"] = "additive"
+    targets: tuple[tuple[str, float], ...] = ()
+
+    def target_map(self) -> dict[str, float]:
+        """The targets as ``{indicator: target}``."""
+        return dict(self.targets)
+
+
 @dataclass(frozen=True)
 class ReportSpec:
     """The report's settings: counts from 1 to ``min_cell - 1`` are suppressed."""
@@ -159,7 +219,7 @@ class Protocol:
         Measures declared by the protocol (new ones, or built-in ones overridden).
     primary, secondary
         The ANCOVA outcomes; secondary outcomes are Holm-corrected together.
-    responders, trajectory, time_to_response, weighting, medication, report
+    responders, trajectory, time_to_response, weighting, medication, report, casemix
         The settings of those analyses.
     allow_columns
         Column names the de-identification screen lets through (a clinic's known-safe
@@ -183,6 +243,7 @@ class Protocol:
     weighting: WeightingSpec = WeightingSpec()
     medication: MedicationSpec = MedicationSpec()
     report: ReportSpec = ReportSpec()
+    casemix: CaseMixSpec = CaseMixSpec()
     allow_columns: tuple[str, ...] = ()
     source: str | None = field(default=None, compare=False)
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
@@ -289,7 +350,8 @@ class Protocol:
         dict
             The TOML file's structure: ``title``, ``arms``, ``measures``, ``primary``,
             ``secondary``, ``responders``, ``trajectory``, ``time_to_response``,
-            ``weighting``, ``medication``, ``report``, ``deidentification``. ``None``
+            ``weighting``, ``medication``, ``report``, ``casemix``, ``deidentification``.
+            ``None``
             (JSON null) where a setting means "the primary outcome's" (a secondary's
             ``covariates``, the responders', trajectory's and time to response's
             ``measure``…) or a measure has no MCID. ``source`` and ``lines`` are left out.
@@ -334,7 +396,9 @@ class Protocol:
         """The protocol's checksum: SHA-256 of the canonical JSON of :meth:`to_dict`
         (sorted keys, no spaces, defaults filled in, numbers of ranges, MCIDs and percentages
         as floats). Comments, spacing, key and table order, and spelled-out defaults do not
-        change it; the order of list items does. ``source`` and ``lines`` do not enter.
+        change it; the order of list items does. ``source`` and ``lines`` do not enter. A
+        ``[casemix]`` table left at its defaults does not enter either, so a protocol
+        written before that table existed keeps its checksum.
 
         Examples
         --------
@@ -462,6 +526,13 @@ class Protocol:
     def medication_timepoint(self) -> str:
         """The timepoint of the medication analyses (default: the primary's)."""
         return self.medication.timepoint or self.primary.timepoint
+
+    def casemix_outcome(self) -> tuple[str, str]:
+        """The benchmarked measure and timepoint (defaults: the primary's)."""
+        return (
+            self.casemix.measure or self.primary.measure,
+            self.casemix.timepoint or self.primary.timepoint,
+        )
 
     def with_arms(self, reference: str | None, comparator: str | None) -> Protocol:
         """A copy with the arms replaced where given (the command line's ``--reference``
