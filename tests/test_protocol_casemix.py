@@ -112,7 +112,8 @@ speed = 2
     assert found["casemix.covariates"][0] == 5
     assert "'improvement' is derived from the outcome" in found["casemix.covariates"][1]
     assert found["casemix.model"] == (6, "expected 'linear' or 'logistic'; got 'probit'.")
-    assert found["casemix.measure"][0] == 7 and "unknown measure 'nope'" in found["casemix.measure"][1]
+    assert found["casemix.measure"][0] == 7
+    assert "unknown measure 'nope'" in found["casemix.measure"][1]
     assert found["casemix.reference_to"][0] == 9
     assert "ends (2025-01-01) before it starts (2025-02-01)" in found["casemix.reference_to"][1]
     assert found["casemix.overdispersion"][0] == 10
