@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -162,6 +163,13 @@ def test_a_small_therapist_is_hidden_and_left_out_of_the_centres(dataset: Any) -
     centre = float((shown["observed"].astype(float) * n).sum() / n.sum())
     assert units["raw"]["target"] == pytest.approx(centre, rel=1e-12)
     assert "tiny_pt" not in " ".join(p.text for p in report.section("benchmarking").paragraphs)
+    # a site with the one hidden therapist is hidden too: its episodes less its therapists'
+    # shown would be hers
+    sites = set(episodes.loc[inside, "site_id"].astype(str))
+    site_table = report.table("benchmark_site_id").frame.set_index("site_id")
+    for site in sites:
+        assert (site_table.loc[site] == HIDDEN).all()
+    assert set(site_table.index[(site_table == HIDDEN).all(axis=1)]) == sites
 
 
 def test_a_rare_category_level_coefficient_is_hidden(dataset: Any) -> None:
@@ -189,3 +197,23 @@ def test_the_logistic_model_reports_oe_ratios(dataset: Any) -> None:
     model = report.to_dict()["results"]["benchmarking"]["model"]
     assert model["outcome"] == "responder" and 0.5 < model["fit"]["c_statistic"] < 1
     assert "C-statistic" in " ".join(p.text for p in report.section("benchmarking").paragraphs)
+
+
+def test_command_line_flag(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from dnoutcomes.cli import main
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    out, data = tmp_path / "r.html", tmp_path / "r.json"
+    args = ["report", str(sample), "--out", str(out), "--period", PERIOD, "--run-time", RUN_TIME]
+    assert main([*args, "--benchmark", "raw", "--data", str(data)]) == 0
+    document = json.loads(data.read_text(encoding="utf-8"))
+    assert document["provenance"]["parameters"]["benchmark"] == "raw"
+    assert 'id="funnel"' in out.read_text(encoding="utf-8")
+    assert 'id="benchmarking"' not in out.read_text(encoding="utf-8")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        main([*args, "--benchmark", "fair"])
+    assert info.value.code == 2
+    assert "invalid choice: 'fair'" in capsys.readouterr().err

@@ -12,7 +12,10 @@ overdispersion-corrected funnels of the adjusted and the raw indicator side by s
 Small numbers: a unit with fewer than ``min_cell`` episodes (or, for the responder model,
 responders or non-responders) is listed with every figure hidden, and its episodes are
 left out of both funnels *and of their centre lines* (the raw funnel's centre is then the
-mean of the units shown, which gives nothing of a hidden unit back). The model's fit is
+mean of the units shown, which gives nothing of a hidden unit back). A site is hidden too
+when its figures less those of its therapists shown would give a hidden therapist's back
+(one hidden therapist there, or 1 to ``min_cell − 1`` hidden episodes, responders or
+non-responders in all). The model's fit is
 published without its number of episodes, and a calibration decile of fewer than
 ``min_cell`` episodes is hidden.
 """
@@ -77,10 +80,16 @@ def _setup(context: Context) -> tuple[Any, Any, Paragraph | None]:
 
 
 def _benchmark(
-    frame: pd.DataFrame, model: Any, by: str, period: tuple[str, str], context: Context
-) -> tuple[Any, list[str]]:
-    """Benchmark twice: once to find the suppressed units, then without their episodes, so
-    that the funnels' centres and spreads describe only the units shown."""
+    frame: pd.DataFrame,
+    model: Any,
+    by: str,
+    period: tuple[str, str],
+    context: Context,
+    force: frozenset[str] = frozenset(),
+) -> tuple[Any, list[str], tuple[str, ...]]:
+    """Benchmark twice: once to find the suppressed units (and those in ``force``), then
+    without their episodes, so that the funnels' centres and spreads describe only the
+    units shown. Returns the result, the hidden units and the episodes of the first pass."""
     from dnoutcomes.protocol import default_protocol
     from dnoutcomes.qi.benchmark import benchmark
 
@@ -92,11 +101,43 @@ def _benchmark(
         "overdispersion": method,
     }
     first = benchmark(frame, model, **common)
-    hidden = first.frame.loc[first.frame["suppressed"], "unit"].astype(str).tolist()
+    units = first.frame["unit"].astype(str)
+    hidden = sorted(set(units[first.frame["suppressed"]]) | (set(units) & force))
     if not hidden or len(hidden) == len(first.frame):
-        return first, hidden
+        return first, hidden, first.episodes_used
     kept = frame.loc[~frame[by].astype("string").isin(hidden).fillna(False)]
-    return benchmark(kept, model, **common), hidden
+    return benchmark(kept, model, **common), hidden, first.episodes_used
+
+
+def _sites_giving_back(
+    frame: pd.DataFrame, used: tuple[str, ...], hidden: list[str], model: Any, min_cell: int
+) -> frozenset[str]:
+    """Sites whose figures, less those of their therapists shown, would give the hidden
+    therapists' back: one hidden therapist at the site (her episodes are the difference),
+    or hidden episodes (responders, non-responders) from 1 to ``min_cell − 1`` in all."""
+    if not hidden:
+        return frozenset()
+    rows = frame.loc[frame["episode_id"].astype(str).isin(used)]
+    rows = rows.loc[rows["therapist_id"].astype(str).isin(hidden)]
+    if rows.empty:
+        return frozenset()
+    grouped = rows.groupby(rows["site_id"].astype(str))
+    observed = rows[model.outcome].astype(float)
+    table = pd.DataFrame(
+        {
+            "therapists": grouped["therapist_id"].nunique(),
+            "episodes": grouped.size(),
+            "events": observed.groupby(rows["site_id"].astype(str)).sum(),
+        }
+    )
+
+    def small(c: pd.Series) -> pd.Series:
+        return (c > 0) & (c < min_cell)
+
+    risky = (table["therapists"] == 1) | small(table["episodes"])
+    if model.outcome == "responder":
+        risky |= small(table["events"]) | small(table["episodes"] - table["events"])
+    return frozenset(table.index[risky].astype(str))
 
 
 def _unit_table(result: Any, hidden: list[str], by: str, word: str, responder: bool) -> Table:
@@ -164,7 +205,12 @@ def _unit_table(result: Any, hidden: list[str], by: str, word: str, responder: b
             + (
                 f"[c]: a {word} with fewer than the threshold of episodes"
                 + (", responders or non-responders" if responder else "")
-                + ", whose figures are hidden and left out of the funnels."
+                + (
+                    ", or whose figures less its therapists' would give a hidden therapist's back"
+                    if by == "site_id"
+                    else ""
+                )
+                + "; its figures are hidden and it is left out of the funnels."
                 if hidden
                 else ""
             )
@@ -320,6 +366,7 @@ def benchmarking_section(context: Context) -> SectionOutcome:
     ]
     blocks.extend(_model_blocks(model, frame, context))
     extra: dict[str, Any] = {"model": _model_summary(model), "units": {}}
+    therapists: tuple[tuple[str, ...], list[str]] = ((), [])
     for by, word in _UNITS:
         if by == "site_id" and context.site is not None:
             continue
@@ -327,19 +374,33 @@ def benchmarking_section(context: Context) -> SectionOutcome:
         if len(units) < 2:
             blocks.append(Paragraph(f"Only one {word} in the data: no {word} is benchmarked."))
             continue
+        force = (
+            _sites_giving_back(local, *therapists, model, context.min_cell)
+            if by == "site_id"
+            else frozenset()
+        )
         found, why = safe(
             f"The {word} benchmarking",
-            lambda by=by: _benchmark(local, model, by, period, context),  # type: ignore[misc]
+            lambda by=by, force=force: _benchmark(  # type: ignore[misc]
+                local, model, by, period, context, force
+            ),
         )
         if why is not None:
             blocks.append(why)
             continue
-        result, hidden = found
-        if result.adjusted is None:
+        result, hidden, used = found
+        if by == "therapist_id":
+            therapists = (used, hidden)
+        if result.adjusted is None or len(hidden) == len(result.frame):
             blocks.append(
                 Paragraph(
                     f"Every {word} has fewer than {context.min_cell} episodes"
                     + (", responders or non-responders" if responder else "")
+                    + (
+                        ", or would give a hidden therapist's figures back"
+                        if by == "site_id"
+                        else ""
+                    )
                     + " in the window: none is shown."
                 )
             )

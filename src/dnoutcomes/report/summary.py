@@ -99,7 +99,7 @@ def _assurance(chart: Any, target: float | None) -> str:
     from dnoutcomes.qi.mdc_rules import ICON_TEXT
 
     if target is None:
-        return f"{NO_TARGET} (give one under [casemix.targets] of the protocol)"
+        return NO_TARGET
     if chart.assurance_icon is None:
         return "no assurance icon: the latest points form a run chart, without limits"
     return str(ICON_TEXT[chart.assurance_icon])
@@ -195,7 +195,8 @@ def summary_section(context: Context) -> SectionOutcome:
         "target? "
         + (
             f"No target is set for {'; '.join(missing)}, so "
-            f"{'it has' if len(missing) == 1 else 'they have'} no assurance icon. "
+            f"{'it has' if len(missing) == 1 else 'they have'} no assurance icon (a "
+            "protocol gives targets under [casemix.targets]). "
             if missing
             else ""
         )
