@@ -86,10 +86,11 @@ def _benchmark(
     period: tuple[str, str],
     context: Context,
     force: frozenset[str] = frozenset(),
-) -> tuple[Any, list[str], tuple[str, ...]]:
+) -> tuple[Any | None, list[str], tuple[str, ...]]:
     """Benchmark twice: once to find the suppressed units (and those in ``force``), then
     without their episodes, so that the funnels' centres and spreads describe only the
-    units shown. Returns the result, the hidden units and the episodes of the first pass."""
+    units shown. Returns the result (``None`` when every unit is hidden), the hidden units
+    and the episodes of the first pass."""
     from dnoutcomes.protocol import default_protocol
     from dnoutcomes.qi.benchmark import benchmark
 
@@ -103,7 +104,9 @@ def _benchmark(
     first = benchmark(frame, model, **common)
     units = first.frame["unit"].astype(str)
     hidden = sorted(set(units[first.frame["suppressed"]]) | (set(units) & force))
-    if not hidden or len(hidden) == len(first.frame):
+    if len(hidden) == len(first.frame):  # nothing to show
+        return None, hidden, first.episodes_used
+    if not hidden:
         return first, hidden, first.episodes_used
     kept = frame.loc[~frame[by].astype("string").isin(hidden).fillna(False)]
     return benchmark(kept, model, **common), hidden, first.episodes_used
@@ -391,17 +394,18 @@ def benchmarking_section(context: Context) -> SectionOutcome:
         result, hidden, used = found
         if by == "therapist_id":
             therapists = (used, hidden)
-        if result.adjusted is None or len(hidden) == len(result.frame):
+        if result is None or result.adjusted is None:
             blocks.append(
                 Paragraph(
                     f"Every {word} has fewer than {context.min_cell} episodes"
                     + (", responders or non-responders" if responder else "")
+                    + " in the window"
                     + (
                         ", or would give a hidden therapist's figures back"
                         if by == "site_id"
                         else ""
                     )
-                    + " in the window: none is shown."
+                    + ": none is shown."
                 )
             )
             continue
