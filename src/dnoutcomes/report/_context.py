@@ -224,13 +224,16 @@ def suppress_text(text: str, context: Context) -> str:
     'dn_only has <11 and other has 40 at followup_12w; needs at least 2'
     >>> suppress_text("arm 'a' has 5. Shares 0.5 and 7 %; usual_care (4 episodes)", ctx)
     "arm 'a' has <11. Shares 0.5 and 7 %; usual_care (<11 episodes)"
+    >>> suppress_text("propensities near 0 or 1, as R's glm gives them", ctx)
+    "propensities near 0 or 1, as R's glm gives them"
     """
     import re
 
     def replace(match: re.Match[str]) -> str:
         return count_text(int(match.group(0)), context)
 
-    pattern = r"(?<![\w.,])(?<!at least )(?<!at most )(\d+)(?!\w|[.,]\d|\s?%)"
+    # "propensities near 0 or 1" is a probability, not a count.
+    pattern = r"(?<![\w.,])(?<!at least )(?<!at most )(?<!near 0 or )(\d+)(?!\w|[.,]\d|\s?%)"
     return re.sub(pattern, replace, text)
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 from dnoutcomes._frames import isin
 from dnoutcomes.errors import DnOutcomesError, RequestError
 from dnoutcomes.report import sections as sec
+from dnoutcomes.report._disclose import protect_report
 from dnoutcomes.report.methods import methods_section
 from dnoutcomes.report.model import Report, Section, Table
 from dnoutcomes.report.period import Period, default_period, parse_period
@@ -310,6 +311,10 @@ def build_report(
         spc.update(outcome.spc)
         restricted.extend(outcome.restricted)
 
+    say("protecting the counts across tables")
+    sections, extra, spc = protect_report(
+        sections, extra, spc, reference=reference, comparator=comparator, min_cell=min_cell
+    )
     say("recording provenance")
     provenance = make_provenance(
         dataset.sources,
