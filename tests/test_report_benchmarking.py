@@ -152,26 +152,47 @@ def test_a_small_therapist_is_hidden_and_left_out_of_the_centres(dataset: Any) -
     inside = episodes.index[at_north][:6]
     episodes.loc[inside, "therapist_id"] = "tiny_pt"
     changed = dataclasses.replace(dataset, episodes=episodes)
+    full = _by_hand(changed, CaseMixSpec().covariates)
     report = build_report(changed, period=PERIOD, run_time=RUN_TIME, figures=False)
     table = report.table("benchmark_therapist_id").frame.set_index("therapist_id")
-    assert (table.loc["tiny_pt"] == HIDDEN).all()
-    shown = table.drop(index="tiny_pt")
+    hidden = table.index[(table == HIDDEN).all(axis=1)].tolist()
+    # tiny_pt (6 episodes), and the smallest therapist of her site as its complement: the
+    # total of all therapists less the ones shown then gives only the sum of the two
+    north = full.loc[full.index.str.startswith("north_pt")]
+    complement = north.sort_values("n").index[0]
+    assert sorted(hidden) == sorted(["tiny_pt", complement])
+    shown = table.drop(index=hidden)
     assert (shown["n"].astype(float) >= 11).all()
     units = report.to_dict()["results"]["benchmarking"]["units"]["therapist_id"]
-    assert units["suppressed"] == ["tiny_pt"]
+    assert units["suppressed"] == sorted(hidden)
     # the raw funnel's centre is the mean improvement of the therapists shown only
     n = shown["n"].astype(float)
     centre = float((shown["observed"].astype(float) * n).sum() / n.sum())
     assert units["raw"]["target"] == pytest.approx(centre, rel=1e-12)
     assert "tiny_pt" not in " ".join(p.text for p in report.section("benchmarking").paragraphs)
-    # a site with the one hidden therapist is hidden too: its episodes less its therapists'
-    # shown would be hers
+    # the two hidden therapists of north sum to more than the threshold, so the site is shown
     site_table = report.table("benchmark_site_id").frame.set_index("site_id")
-    assert (site_table.loc["north"] == HIDDEN).all()
-    assert (site_table.loc["central"] != HIDDEN).all()
-    assert units["suppressed"] == ["tiny_pt"]
-    by_site = report.to_dict()["results"]["benchmarking"]["units"]["site_id"]
-    assert by_site["suppressed"] == ["north"]
+    assert (site_table != HIDDEN).all().all()
+
+
+def test_a_site_with_one_hidden_therapist_is_hidden(dataset: Any) -> None:
+    from dnoutcomes.report.benchmarking import _sites_giving_back
+
+    frame = casemix_frame(dataset)
+    ids = tuple(frame["episode_id"].astype(str))
+
+    class Model:
+        outcome = "improvement"
+
+    north = frame.loc[frame["site_id"] == "north", "therapist_id"].astype(str)
+    one = north.iloc[0]
+    two = sorted(set(north))[:2]
+    assert _sites_giving_back(frame, ids, [one], Model(), 11) == frozenset({"north"})
+    assert _sites_giving_back(frame, ids, two, Model(), 11) == frozenset()
+    assert _sites_giving_back(frame, ids, [], Model(), 11) == frozenset()
+    tiny = frame.loc[frame["therapist_id"].astype(str).isin(two)].index[:5]
+    few = frame.loc[tiny]
+    assert _sites_giving_back(few, ids, two, Model(), 11) == frozenset({"north"})  # 5 in all
 
 
 def test_a_rare_category_level_coefficient_is_hidden(dataset: Any) -> None:

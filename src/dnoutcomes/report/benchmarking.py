@@ -12,7 +12,10 @@ overdispersion-corrected funnels of the adjusted and the raw indicator side by s
 Small numbers: a unit with fewer than ``min_cell`` episodes (or, for the responder model,
 responders or non-responders) is listed with every figure hidden, and its episodes are
 left out of both funnels *and of their centre lines* (the raw funnel's centre is then the
-mean of the units shown, which gives nothing of a hidden unit back). A site is hidden too
+mean of the units shown, which gives nothing of a hidden unit back). One more unit, the
+smallest shown (of the same site, for a therapist), is hidden with them, so that the total
+of every unit — which the months behind the control charts nearly give — less the units
+shown cannot pin a hidden unit's count. A site is hidden too
 when its figures less those of its therapists shown would give a hidden therapist's back
 (one hidden therapist there, or 1 to ``min_cell − 1`` hidden episodes, responders or
 non-responders in all). The model's fit is
@@ -104,12 +107,36 @@ def _benchmark(
     first = benchmark(frame, model, **common)
     units = first.frame["unit"].astype(str)
     hidden = sorted(set(units[first.frame["suppressed"]]) | (set(units) & force))
+    if hidden and set(hidden) <= set(units[first.frame["suppressed"]]):
+        hidden = _with_complement(first, frame, by, hidden)
     if len(hidden) == len(first.frame):  # nothing to show
         return None, hidden, first.episodes_used
     if not hidden:
         return first, hidden, first.episodes_used
     kept = frame.loc[~frame[by].astype("string").isin(hidden).fillna(False)]
     return benchmark(kept, model, **common), hidden, first.episodes_used
+
+
+def _with_complement(first: Any, frame: pd.DataFrame, by: str, hidden: list[str]) -> list[str]:
+    """The hidden units and one more: the smallest shown one (a therapist of the same site
+    as a hidden one when there is such), so that the total of every unit, which other
+    tables nearly give (the months behind the control charts), less the units shown cannot
+    pin a hidden unit's count."""
+    table = first.frame
+    shown = table.loc[~table["unit"].isin(hidden)]
+    if shown.empty:
+        return hidden
+    candidates = shown
+    if by == "therapist_id" and "site_id" in frame.columns:
+        used = frame.loc[frame["episode_id"].astype(str).isin(first.episodes_used)]
+        site_of = used.groupby(used[by].astype(str))["site_id"].agg(
+            lambda s: str(s.astype(str).mode().iloc[0])
+        )
+        near = shown.loc[shown["unit"].map(site_of).isin(set(site_of.reindex(hidden).dropna()))]
+        if len(near):
+            candidates = near
+    pick = candidates.sort_values(["n", "unit"], kind="stable")["unit"].iloc[0]
+    return sorted([*hidden, str(pick)])
 
 
 def _sites_giving_back(
@@ -208,6 +235,7 @@ def _unit_table(result: Any, hidden: list[str], by: str, word: str, responder: b
             + (
                 f"[c]: a {word} with fewer than the threshold of episodes"
                 + (", responders or non-responders" if responder else "")
+                + f", or hidden so that such a {word} cannot be worked back"
                 + (
                     ", or whose figures less its therapists' would give a hidden therapist's back"
                     if by == "site_id"
