@@ -70,12 +70,23 @@ class _Design:
 
     def without_aliased(self, x: np.ndarray) -> _Design:
         """This design less the terms the rows of ``x`` (a full design matrix with every
-        value) cannot identify: each column is kept when it adds to the rank of the ones
-        kept before it (intercept first, covariates in order)."""
+        value) cannot identify: in order (intercept first, covariates in order), a column
+        is kept unless the columns kept before it explain all but 1e-9 of its sum of
+        squares (a column of zeros, a constant, a copy or a sum of others). Computed on the
+        cross-product matrix, so the cost is one pass over the rows."""
+        gram = x.T @ x
+        norms = np.sqrt(np.diag(gram))
         kept: list[int] = []
         for j in range(x.shape[1]):
-            trial = x[:, [*kept, j]]
-            if np.linalg.matrix_rank(trial) > len(kept):
+            if norms[j] == 0:
+                continue
+            own = 1.0
+            if kept:
+                scale = norms[kept]
+                inner = gram[np.ix_(kept, kept)] / np.outer(scale, scale)
+                cross = gram[kept, j] / (scale * norms[j])
+                own = 1.0 - float(cross @ np.linalg.lstsq(inner, cross, rcond=None)[0])
+            if own > 1e-9:
                 kept.append(j)
         if len(kept) == x.shape[1]:
             return self
