@@ -152,3 +152,24 @@ def test_check_data_names_a_missing_case_mix_variable() -> None:
     assert [(k, line) for k, line, _ in problems] == [("casemix.covariates", 4)]
     assert "'smoker' is not in this export" in problems[0][2]
     assert default_protocol().check_data(dataset) == []
+
+
+def test_phases_are_read_in_month_order_and_checked() -> None:
+    text = (
+        '[primary]\nmeasure = "nprs"\n[casemix.phases]\n'
+        '"2025-01" = "new exercise programme"\n"2024-07" = "training"\n'
+    )
+    p = Protocol.from_toml_text(text)
+    assert p.casemix.phases == (("2024-07", "training"), ("2025-01", "new exercise programme"))
+    assert Protocol.from_toml_text(p.to_toml()) == p
+    assert p.to_dict()["casemix"]["phases"] == {
+        "2024-07": "training",
+        "2025-01": "new exercise programme",
+    }
+    assert p.sha256() != default_protocol().sha256()
+    bad = '[primary]\nmeasure = "nprs"\n[casemix.phases]\n"2025-13" = "x"\n"2025-02" = 3\n'
+    found = {k: (line, m) for k, line, m in _problems(bad)}
+    assert found["casemix.phases.2025-13"][0] == 4
+    assert "expected a month such as" in found["casemix.phases.2025-13"][1]
+    assert found["casemix.phases.2025-02"][0] == 5
+    assert "the change in words" in found["casemix.phases.2025-02"][1]

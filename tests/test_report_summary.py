@@ -133,3 +133,23 @@ def test_figures_are_drawn_with_their_icons(dataset: Any) -> None:  # noqa: F811
     keys = [f.key for f in drawn.section("summary").figures]
     assert keys == ["summary_mean_improvement", "summary_responders", "summary_adverse_events"]
     assert all("<svg" in f.svg for f in drawn.section("summary").figures)
+
+
+def test_protocol_phases_recompute_the_limits(dataset: Any) -> None:  # noqa: F811
+    phases = (("2019-01", "before the data"), ("2025-01", "new exercise programme"))
+    protocol = replace(default_protocol(), casemix=CaseMixSpec(phases=phases))
+    report = build_report(
+        dataset, period=PERIOD, run_time=RUN_TIME, figures=False, protocol=protocol
+    )
+    hand = _monthly(dataset)
+    chart = mdc_chart(hand["mean"].to_numpy(), periods=MONTHS, phases=[phases[1]])
+    row = _rows(report)["Mean NPRS improvement (points)"]
+    # 9 months in the new phase: a run chart (median as centre, no limits)
+    assert chart.latest["chart"] == "run" and np.isnan(row["ucl"]) and np.isnan(row["lcl"])
+    assert row["assurance"] == NO_TARGET
+    assert row["centre"] == pytest.approx(float(np.median(hand["mean"].iloc[-9:])), rel=1e-12)
+    saved = report.to_dict()["results"]["summary"]["charts"]["mean_improvement"]
+    assert saved["phases"] == [["baseline", "2024-01"], ["new exercise programme", "2025-01"]]
+    lead = report.section("summary").paragraphs[0].text
+    assert "Phases (limits recomputed from each): from 2025-01, new exercise programme." in lead
+    assert "The phase “before the data” (2019-01) starts outside the charts' window." in lead

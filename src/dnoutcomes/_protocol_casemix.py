@@ -25,6 +25,7 @@ KEYS: tuple[str, ...] = (
     "reference_to",
     "overdispersion",
     "targets",
+    "phases",
 )
 
 #: Comments of the built-in file.
@@ -61,6 +62,14 @@ _TARGETS_EXAMPLE = """\
 # mean_improvement = 2.0              # points of improvement of the measure
 # responders = 0.5                    # a share of episodes, from 0 to 1
 # adverse_events = 5.0                # per 100 dry-needling sessions"""
+
+
+_PHASES_EXAMPLE = """\
+# Deliberate changes to the process (optional): the summary page's charts recompute their
+# limits from the first month of each:
+# [casemix.phases]
+# "2025-01" = "new exercise programme"
+"""
 
 
 def _date(value: Any) -> str:
@@ -118,6 +127,35 @@ def _targets(r: _Reader, data: Mapping[str, Any]) -> tuple[tuple[str, float], ..
     return tuple(out)
 
 
+def _phases(r: _Reader, data: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    import re
+
+    value = data.get("phases")
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        from dnoutcomes._protocol_toml import _kind
+
+        r.add("casemix.phases", f"expected a table [casemix.phases]; got {_kind(value)}.")
+        return ()
+    out: list[tuple[str, str]] = []
+    for month, name in value.items():
+        key = f"casemix.phases.{month}"
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(month)):
+            r.add(
+                key,
+                f'expected a month such as "2025-01" (in quotes) = "what changed"; got {month!r}.',
+            )
+            continue
+        if not isinstance(name, str) or not name.strip():
+            r.add(
+                key, f'expected the change in words, e.g. "new exercise programme"; got {name!r}.'
+            )
+            continue
+        out.append((str(month), name))
+    return tuple(sorted(out))
+
+
 def parse_casemix(r: _Reader, data: Mapping[str, Any], names: frozenset[str]) -> CaseMixSpec:
     """Read ``[casemix]`` (absent: the defaults), adding every problem to ``r``."""
     from dnoutcomes._protocol_toml import _choice, _later, _name, _unknown_measure
@@ -153,6 +191,7 @@ def parse_casemix(r: _Reader, data: Mapping[str, Any], names: frozenset[str]) ->
         reference_to=end,
         overdispersion=spread,
         targets=_targets(r, t),
+        phases=_phases(r, t),
     )
 
 
@@ -167,6 +206,7 @@ def casemix_dict(spec: CaseMixSpec) -> dict[str, Any]:
         "reference_to": spec.reference_to,
         "overdispersion": spec.overdispersion,
         "targets": {name: float(value) + 0.0 for name, value in spec.targets},
+        "phases": dict(spec.phases),
     }
 
 
@@ -179,6 +219,7 @@ def casemix_toml(spec: CaseMixSpec, *, commented: bool) -> list[str]:
         return []
     data = casemix_dict(spec)
     targets = data.pop("targets")
+    phases = data.pop("phases")
     lines: list[str] = []
 
     def comment(key: str) -> None:
@@ -201,6 +242,13 @@ def casemix_toml(spec: CaseMixSpec, *, commented: bool) -> list[str]:
     elif commented:
         lines.append("")
         lines.extend(_TARGETS_EXAMPLE.split("\n"))
+    if phases:
+        lines.append("")
+        lines.append("[casemix.phases]")
+        lines.extend(f"{_value(month)} = {_value(name)}" for month, name in phases.items())
+    elif commented:
+        lines.append("")
+        lines.extend(_PHASES_EXAMPLE.rstrip("\n").split("\n"))
     return lines
 
 

@@ -173,6 +173,10 @@ class CaseMixSpec:
         ``(indicator, target)`` pairs for the assurance icons of the summary page
         (indicators of :data:`CASEMIX_TARGETS`); an indicator without one has no
         assurance icon and the report says "no target set".
+    phases
+        ``(first month, name)`` of each deliberate change to the process
+        (``("2025-01", "new exercise programme")``), in month order: the summary page's
+        charts recompute their limits from each.
     """
 
     covariates: tuple[str, ...] = CASEMIX_COVARIATES
@@ -183,6 +187,7 @@ class CaseMixSpec:
     reference_to: str | None = None
     overdispersion: Literal["additive", "multiplicative", "none"] = "additive"
     targets: tuple[tuple[str, float], ...] = ()
+    phases: tuple[tuple[str, str], ...] = ()
 
     def target_map(self) -> dict[str, float]:
         """The targets as ``{indicator: target}``."""

@@ -10,7 +10,8 @@ choose_unit`), and an indicator whose points would give a count below the thresh
 withheld with its icons, exactly as its control chart is. The icons follow
 :mod:`dnoutcomes.qi.mdc` (rules, icons and references); the targets come from the
 protocol's ``[casemix.targets]``: an indicator without a target has no assurance icon and
-the page says "no target set".
+the page says "no target set"; its ``[casemix.phases]`` start new phases (limits
+recomputed from each; a month becomes its quarter when the charts are by quarter).
 """
 
 from __future__ import annotations
@@ -57,11 +58,46 @@ def _highlight(context: Context, unit: str) -> tuple[str, str]:
     return f"{start.year}-Q{start.quarter}", f"{end.year}-Q{end.quarter}"
 
 
-def _chart(key: str, frame: pd.DataFrame, target: float | None, context: Context, unit: str) -> Any:
+def _phases(
+    declared: tuple[tuple[str, str], ...], periods: list[str], unit: str
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The protocol's phases at the chart's unit (a month becomes its quarter), those inside
+    the chart's window, and sentences on the ones left out."""
+    kept: dict[str, str] = {}
+    notes: list[str] = []
+    for month, name in declared:
+        start = pd.Period(month, freq="M")
+        label = month if unit == "month" else f"{start.year}-Q{start.quarter}"
+        if label not in periods or label == periods[0]:
+            notes.append(f"The phase “{name}” ({month}) starts outside the charts' window.")
+            continue
+        if label in kept:
+            notes.append(
+                f"The phases “{kept[label]}” and “{name}” start in the same quarter; the "
+                "charts begin one phase there, named after both."
+            )
+            kept[label] = f"{kept[label]}; {name}"
+            continue
+        kept[label] = name
+    return list(kept.items()), notes
+
+
+def _chart(
+    key: str,
+    frame: pd.DataFrame,
+    target: float | None,
+    context: Context,
+    unit: str,
+    phases: list[tuple[str, str]],
+) -> Any:
     from dnoutcomes.qi.mdc import mdc_chart
 
     periods = frame["month"].tolist()
-    common: dict[str, Any] = {"periods": periods, "highlight": _highlight(context, unit)}
+    common: dict[str, Any] = {
+        "periods": periods,
+        "highlight": _highlight(context, unit),
+        "phases": phases,
+    }
     if key == "mean_improvement":
         episodes = frame["episodes"].to_numpy(dtype=float)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -111,7 +147,8 @@ def summary_section(context: Context) -> SectionOutcome:
     Parameters
     ----------
     context
-        The report's data, period and protocol (its ``[casemix.targets]``).
+        The report's data, period and protocol (its ``[casemix.targets]`` and
+        ``[casemix.phases]``).
 
     Returns
     -------
@@ -131,9 +168,11 @@ def summary_section(context: Context) -> SectionOutcome:
     if failure is not None:
         return SectionOutcome(Section("summary", title, (failure,)))
     first, last = chart_window(context)
-    targets = (context.protocol or default_protocol()).casemix.target_map()
+    spec = (context.protocol or default_protocol()).casemix
+    targets = spec.target_map()
     present = tuple(key for _, key, *_ in SUMMARY_INDICATORS if getattr(qi, key) is not None)
     unit, at_unit, drawable = choose_unit(chart_frame(qi), context.min_cell, present)
+    phases, phase_notes = _phases(spec.phases, at_unit["month"].tolist(), unit)
     rows: list[dict[str, Any]] = []
     charts: dict[str, Any] = {}
     figures: list[Any] = []
@@ -156,7 +195,7 @@ def summary_section(context: Context) -> SectionOutcome:
             rows.append(row)
             continue
         try:
-            chart = _chart(name, at_unit, target, context, unit)
+            chart = _chart(name, at_unit, target, context, unit, phases)
         except DnOutcomesError as exc:
             row.update(variation=f"not computed: {exc}", assurance="")
             rows.append(row)
@@ -200,6 +239,15 @@ def summary_section(context: Context) -> SectionOutcome:
             if missing
             else ""
         )
+        + (
+            "Phases (limits recomputed from each): "
+            + "; ".join(f"from {start}, {name}" for start, name in phases)
+            + ". "
+            if phases
+            else ""
+        )
+        + " ".join(phase_notes)
+        + (" " if phase_notes else "")
         + "The icons are explained in the methods section and in docs/qi.md."
     )
     table = Table(
