@@ -153,3 +153,21 @@ def test_protocol_phases_recompute_the_limits(dataset: Any) -> None:  # noqa: F8
     lead = report.section("summary").paragraphs[0].text
     assert "Phases (limits recomputed from each): from 2025-01, new exercise programme." in lead
     assert "The phase “before the data” (2019-01) starts outside the charts' window." in lead
+
+
+def test_withheld_with_the_control_charts(report: Report) -> None:
+    from dnoutcomes.report.summary import WITHHELD_ACROSS, withhold_summary
+
+    assert report.to_dict()["results"]["summary"]["charts"]  # drawn before
+    sections, extra = withhold_summary(list(report.sections), dict(report.extra), 11)
+    summary = next(s for s in sections if s.key == "summary")
+    assert summary.figures == ()
+    table = summary.tables[0].frame
+    assert (table["variation"] == "withheld").all() and (table["assurance"] == "withheld").all()
+    assert table[["value", "centre", "lcl", "ucl"]].isna().all().all()
+    assert table["target"].tolist() == report.table("summary").frame["target"].tolist()
+    assert WITHHELD_ACROSS.format(min_cell=11) in [p.text for p in summary.paragraphs]
+    assert extra["summary"]["charts"] == {}
+    assert all(r["value"] is None for r in extra["summary"]["rows"])
+    assert [s.key for s in sections] == [s.key for s in report.sections]
+    assert report.to_dict()["results"]["summary"]["charts"]  # the input is not changed

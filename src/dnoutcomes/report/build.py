@@ -312,9 +312,15 @@ def build_report(
         restricted.extend(outcome.restricted)
 
     say("protecting the counts across tables")
+    drawn = {k for k, v in spc.items() if isinstance(v, dict) and "withheld" not in v}
     sections, extra, spc = protect_report(
         sections, extra, spc, reference=reference, comparator=comparator, min_cell=min_cell
     )
+    if any(isinstance(spc.get(k), dict) and "withheld" in spc[k] for k in drawn):
+        # the summary page's charts are drawn from the control charts' counts
+        from dnoutcomes.report.summary import withhold_summary
+
+        sections, extra = withhold_summary(sections, extra, min_cell)
     say("recording provenance")
     provenance = make_provenance(
         dataset.sources,

@@ -16,6 +16,7 @@ recomputed from each; a month becomes its quarter when the charts are by quarter
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from dnoutcomes.report._chart_unit import chart_frame, choose_unit
 from dnoutcomes.report._context import Context, SectionOutcome, figure_block
 from dnoutcomes.report.model import Paragraph, Section, Table
 
-__all__ = ["NO_TARGET", "SUMMARY_INDICATORS", "summary_section"]
+__all__ = ["NO_TARGET", "SUMMARY_INDICATORS", "summary_section", "withhold_summary"]
 
 #: What the assurance column says when the protocol sets no target.
 NO_TARGET = "no target set"
@@ -279,3 +280,64 @@ def summary_section(context: Context) -> SectionOutcome:
     }
     blocks = (Paragraph(lead, emphasis=True), table, *figures)
     return SectionOutcome(Section("summary", title, blocks), extra=extra)
+
+
+#: Why the summary's charts are withheld after the report-wide suppression pass.
+WITHHELD_ACROSS = (
+    "The indicators' values, limits and icons are withheld: a count behind the control "
+    "charts has been hidden so that a count below {min_cell} elsewhere in this report cannot "
+    "be worked back, and these charts are drawn from the same counts."
+)
+
+
+def withhold_summary(
+    sections: list[Section], extra: dict[str, Any], min_cell: int
+) -> tuple[list[Section], dict[str, Any]]:
+    """The summary page with every value, limit, icon and chart withheld: called when the
+    report-wide suppression pass (:mod:`dnoutcomes.report._disclose`) hides a count of the
+    control charts' table, from which the summary's charts are drawn too.
+
+    Returns
+    -------
+    (sections, extra)
+        New objects; the inputs are not changed. The ``summary`` table keeps its rows
+        (indicator and target) with ``variation`` and ``assurance`` saying "withheld";
+        ``extra["summary"]["charts"]`` is emptied.
+    """
+    out: list[Section] = []
+    reason = WITHHELD_ACROSS.format(min_cell=min_cell)
+    for section in sections:
+        if section.key != "summary":
+            out.append(section)
+            continue
+        blocks: list[Any] = []
+        for block in section.blocks:
+            if isinstance(block, Table) and block.key == "summary":
+                frame = block.frame.copy()
+                for column in ("value", "centre", "lcl", "ucl"):
+                    frame[column] = np.nan
+                frame["period"] = ""
+                frame["variation"] = "withheld"
+                frame["assurance"] = "withheld"
+                blocks.append(replace(block, frame=frame))
+                blocks.append(Paragraph(reason))
+            elif isinstance(block, Paragraph):
+                blocks.append(block)
+        out.append(replace(section, blocks=tuple(blocks)))
+    out_extra = dict(extra)
+    if isinstance(extra.get("summary"), dict):
+        rows = [
+            {
+                **row,
+                "value": None,
+                "centre": None,
+                "lcl": None,
+                "ucl": None,
+                "period": "",
+                "variation": "withheld",
+                "assurance": "withheld",
+            }
+            for row in extra["summary"].get("rows", [])
+        ]
+        out_extra["summary"] = {**extra["summary"], "rows": rows, "charts": {}, "withheld": reason}
+    return out, out_extra
