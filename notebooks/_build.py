@@ -1619,12 +1619,49 @@ def notebook_04() -> list[Cell]:
         ),
         md(
             r"""
+            ### A fairer comparison: adjusted for case mix
+
+            A therapist who sees older, chronic, more severe patients has fewer responders
+            whatever her care. The report therefore compares each therapist with what a
+            **case-mix model** expects for *her own* patients: the model (fitted on every
+            site's episodes up to the end of the period, from the protocol's `[casemix]`
+            variables) gives each episode an expected improvement, and each therapist gets
+            her mean of **observed − expected** (0 = as expected), with a 95 % interval. The
+            funnel of that adjusted indicator is drawn on the left, the raw one on the right;
+            both widen their limits for the spread between therapists that chance alone does
+            not explain (Spiegelhalter's overdispersion correction, φ and τ² in the titles).
+            A therapist outside the raw funnel but inside the adjusted one differs because of
+            *who* she treats, not *how*.
+            """
+        ),
+        code(
+            r"""
+            from dnoutcomes.protocol import default_protocol
+            from dnoutcomes.qi.benchmark import benchmark
+            from dnoutcomes.qi.casemix import casemix_frame, fit_casemix
+
+            spec = default_protocol().casemix  # your protocol's [casemix] table
+            episodes = casemix_frame(ds, covariates=spec.covariates)
+            model = fit_casemix(episodes, covariates=spec.covariates, window=(None, PERIOD.end), mcid=2.0)
+            here = episodes if site is None else episodes[episodes["site_id"] == site]
+            bench = benchmark(here, model, period=(PERIOD.trailing_start(24), PERIOD.end))
+            print(f"{model.title}; R² = {model.fit['r_squared']:.2f}")
+            bench.plot()
+            plt.show()
+            bench.frame[["unit", "n", "observed", "expected", "estimate", "conf_low", "conf_high"]].round(2)
+            """
+        ),
+        md(
+            r"""
             ## 4. Write the report
 
-            `build_report` assembles the period's report — headline figures against the
-            previous period, data quality, patient flow, caseload, Table 1, the comparison of
-            the arms (naive and weighted), safety, the control charts, the funnel plot, methods
-            and provenance — and `write_html` writes it as one self-contained HTML file (written
+            `build_report` assembles the period's report — a summary page of the indicators
+            with their *Making Data Count* icons (is something changing? will the target be
+            met? — targets come from the protocol's `[casemix.targets]`), headline figures
+            against the previous period, data quality, patient flow, caseload, Table 1, the
+            comparison of the arms (naive and weighted), safety, the control charts, the
+            case-mix adjusted benchmarking of therapists and sites above (`benchmark="raw"`
+            gives the unadjusted funnel instead), methods and provenance — and `write_html` writes it as one self-contained HTML file (written
             to a temporary file and renamed, so an interrupted run never leaves half a report).
             Counts below 11 are suppressed in every table so that no patient can be recognised;
             that is why the file can circulate and this notebook's working charts should not.
@@ -1674,7 +1711,7 @@ def notebook_04() -> list[Cell]:
             resp = head.loc[head.index.str.startswith("NPRS responders")].iloc[0]
             gain = head.loc[head.index.str.startswith("Mean NPRS improvement")].iloc[0]
             episodes = head.loc["Episodes discharged"]
-            outside = charts.funnel.frame.query("outside_outer")["unit"].tolist()
+            outside = list(bench.flagged())  # beyond the adjusted funnel's 99.8 % limits
             display(Markdown("\n\n".join([
                 f"**{PERIOD.label}, {where}.** {number(episodes['this_period']).removesuffix('.0')} episodes "
                 f"discharged (previous period {number(episodes['previous_period']).removesuffix('.0')}); "
@@ -1688,10 +1725,16 @@ def notebook_04() -> list[Cell]:
                    + ". Look at what changed at that site and time before acting."
                    if signals else "None: the monthly ups and downs are within what chance alone produces; "
                                    "no action is needed on the charts."),
-                "**Therapists.** " + (
-                    f"Outside the 99.8 % funnel limits: {', '.join(outside)}." if outside
-                    else "No therapist's responder share lies outside the 99.8 % funnel limits."
+                "**Therapists, case mix adjusted.** " + (
+                    f"Outside the 99.8 % limits of the adjusted funnel: {', '.join(outside)}." if outside
+                    else "No therapist lies outside the 99.8 % limits of the adjusted funnel: no one's "
+                         "outcomes differ from those expected for her patients by more than chance and "
+                         "the usual spread between therapists would explain."
                 ),
+                "**Summary page.** " + "; ".join(
+                    f"{row['indicator']}: {row['variation'].lower()}"
+                    for row in report.table("summary").frame.to_dict(orient="records")
+                ) + ".",
                 f"**Report.** Written to `{report_path}`.",
             ])))
             """

@@ -190,3 +190,23 @@ def test_docstring_examples_run_design() -> None:
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_terms_the_data_cannot_identify_are_left_out_and_said(sample: Any) -> None:
+    frame = casemix_frame(sample, covariates=("age", "baseline"))
+    frame["contraindicated"] = 0.0  # no variation
+    frame["age_twice"] = 2 * frame["age"]  # the same as age
+    model = fit_casemix(
+        frame, covariates=("age", "age_twice", "contraindications", "baseline"), mcid=2.0
+    )
+    assert model.coefficients["term"].tolist() == ["(intercept)", "age", "baseline"]
+    assert model.design.aliased == ("age_twice", "contraindicated")
+    assert any(
+        "cannot identify them" in n and "age_twice, contraindicated" in n for n in model.notes
+    )
+    # the fit and the expected values are those of the model without them (lstsq here)
+    ok = frame[["age", "baseline", "improvement"]].notna().all(axis=1)
+    x = np.column_stack([np.ones(int(ok.sum())), frame.loc[ok, "age"], frame.loc[ok, "baseline"]])
+    beta = np.linalg.lstsq(x, frame.loc[ok, "improvement"].to_numpy(), rcond=None)[0]
+    np.testing.assert_allclose(model.coefficients["estimate"], beta, rtol=1e-9)
+    np.testing.assert_allclose(model.expected(frame)[ok], x @ beta, rtol=1e-9)

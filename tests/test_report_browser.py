@@ -250,10 +250,13 @@ def test_report_renders_offline_without_errors(report_file: Path, tmp_path: Path
     # The only request is the file itself: no other host, no other file.
     assert log.requests == [report_file.resolve().as_uri()]
     assert log.results["title"].startswith("Dry needling for low back pain")
-    assert log.results["sections"] == 10
-    # Every figure embedded in the file renders (forest, I and U charts here; the flow
-    # diagram, the P chart and the funnel are left out when a count below min_cell could be
-    # read or worked back from them, and the page says why).
+    # summary, headline, data quality, flow, caseload, Table 1, comparisons, safety,
+    # control charts, benchmarking, methods
+    assert log.results["sections"] == 11
+    # Every figure embedded in the file renders (forest, I and U charts, the summary's
+    # charts and the benchmarking funnels here; the flow diagram, the P chart and a chart
+    # are left out when a count below min_cell could be read or worked back from them, and
+    # the page says why).
     embedded = report_file.read_text(encoding="utf-8").count("<svg")
     assert log.results["svgs"] == embedded >= 3 and log.results["tables"] >= 10
     assert log.results["height"] > 4000 and log.results["text"] > 5000

@@ -174,6 +174,7 @@ def _rows(report: Report, key: str) -> list[dict[str, Any]]:
 
 def test_sections_in_the_issue_order(report: Report) -> None:
     assert [s.key for s in report.sections] == [
+        "summary",
         "headline",
         "data_quality",
         "flow",
@@ -182,7 +183,7 @@ def test_sections_in_the_issue_order(report: Report) -> None:
         "comparisons",
         "safety",
         "control_charts",
-        "funnel",
+        "benchmarking",
         "methods",
     ]
     assert report.omitted == ()

@@ -21,7 +21,11 @@ def sample_spc() -> dict[str, object]:
     from dnoutcomes.report.build import build_report
 
     report = build_report(
-        load_quietly(SAMPLE), period="2025-Q3", run_time="2026-01-01T00:00:00Z", figures=False
+        load_quietly(SAMPLE),
+        period="2025-Q3",
+        run_time="2026-01-01T00:00:00Z",
+        figures=False,
+        benchmark="raw",
     )
     return dict(report.to_dict()["spc"])
 
@@ -101,7 +105,11 @@ def test_funnel_target_withheld_when_a_therapist_is_hidden() -> None:
     from dnoutcomes.report.build import build_report
 
     report = build_report(
-        load_quietly(SAMPLE), period="2025-Q3", run_time="2026-01-01T00:00:00Z", figures=False
+        load_quietly(SAMPLE),
+        period="2025-Q3",
+        run_time="2026-01-01T00:00:00Z",
+        figures=False,
+        benchmark="raw",
     )
     frame = report.table("funnel").frame
     hidden = frame[["n", "events", "share"]].astype(str)

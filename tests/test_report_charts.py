@@ -149,7 +149,12 @@ def test_funnel_is_not_drawn_when_a_share_would_give_a_small_count_away() -> Non
 
     def funnel_words(min_cell: int) -> str:
         report = build_report(
-            data, period="2025-Q3", run_time="2025-10-01", figures=False, min_cell=min_cell
+            data,
+            period="2025-Q3",
+            run_time="2025-10-01",
+            figures=False,
+            min_cell=min_cell,
+            benchmark="raw",
         )
         return " ".join(p.text for p in report.section("funnel").paragraphs)
 

@@ -29,6 +29,7 @@ def test_plain_numbers() -> None:
 
 def test_builders_follow_the_issue_order() -> None:
     assert [key for key, _, _ in all_builders()] == [
+        "summary",
         "headline",
         "data_quality",
         "flow",
@@ -38,4 +39,5 @@ def test_builders_follow_the_issue_order() -> None:
         "safety",
         "control_charts",
         "funnel",
+        "benchmarking",
     ]

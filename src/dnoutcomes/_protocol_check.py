@@ -114,6 +114,11 @@ def check_data(p: Protocol, dataset: Dataset) -> list[Problem]:
         ("primary.covariates", p.primary.covariates),
         *((f"secondary.{i}.covariates", s.covariates) for i, s in enumerate(p.secondary)),
         ("weighting.covariates", p.weighting.covariates),
+        # the benchmarked measure's own baseline and "any contraindication" are derived
+        (
+            "casemix.covariates",
+            tuple(c for c in p.casemix.covariates if c not in ("baseline", "contraindications")),
+        ),
     ]
     for key, covariates in groups:
         for name in covariates or ():

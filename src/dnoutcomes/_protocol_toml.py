@@ -533,6 +533,7 @@ _TOP = (
     "weighting",
     "medication",
     "report",
+    "casemix",
     "deidentification",
     "missing_data",
     "mmrm",
@@ -631,6 +632,9 @@ def parse(
     medication = MedicationSpec(r.get(medication_t, "medication", "timepoint", _later, None))
     report_t = r.table(data, "report", ("min_cell",))
     min_cell = r.get(report_t, "report", "min_cell", _min_cell, 11)
+    from dnoutcomes._protocol_casemix import parse_casemix
+
+    casemix = parse_casemix(r, data, names)
     deid = r.table(data, "deidentification", ("allow_columns",))
     allow = r.get(deid, "deidentification", "allow_columns", _names, ())
     missing = _missing_data(r, data, names, primary)
@@ -655,6 +659,7 @@ def parse(
         weighting=WeightingSpec(estimand, weights or (), method, trim),
         medication=medication,
         report=ReportSpec(min_cell),
+        casemix=casemix,
         allow_columns=allow,
         missing_data=missing,
         mmrm=mmrm,

@@ -9,6 +9,9 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from dnoutcomes._protocol_casemix import casemix_dict, casemix_toml, describe_casemix
+from dnoutcomes.protocol import CaseMixSpec
+
 if TYPE_CHECKING:
     from dnoutcomes.protocol import OutcomeSpec, Protocol
 
@@ -95,6 +98,7 @@ def _full_dict(p: Protocol) -> dict[str, Any]:
         },
         "medication": {"timepoint": p.medication.timepoint},
         "report": {"min_cell": int(p.report.min_cell)},
+        "casemix": casemix_dict(p.casemix),
         "deidentification": {"allow_columns": list(p.allow_columns)},
         "missing_data": {
             "method": md.method,
@@ -147,18 +151,23 @@ def _settings(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
 
 def checksum(p: Protocol) -> str:
     """SHA-256 of the canonical JSON of :func:`to_dict` (sorted keys, no spaces, UTF-8;
-    the routine-care settings enter only where they differ from their defaults).
+    the routine-care settings enter only where they differ from their defaults, and
+    ``casemix`` only when it is not at its defaults).
 
     Examples
     --------
     >>> from dnoutcomes.protocol import default_protocol
     >>> p = default_protocol()
+    >>> plain = {k: v for k, v in to_dict(p).items() if k != "casemix"}  # at its defaults
     >>> checksum(p) == hashlib.sha256(
-    ...     json.dumps(to_dict(p), sort_keys=True, separators=(",", ":")).encode()
+    ...     json.dumps(plain, sort_keys=True, separators=(",", ":")).encode()
     ... ).hexdigest()
     True
     """
-    text = json.dumps(to_dict(p), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    data = to_dict(p)
+    if p.casemix == CaseMixSpec():  # a protocol from before [casemix] keeps its checksum
+        del data["casemix"]
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -404,6 +413,9 @@ def to_toml(p: Protocol, *, commented: bool = False) -> str:
         new = {k: defaults[name][k] for k in NEW_KEYS.get(name, ())}
         _table(lines, f"[{name}]", name, data[name], commented, new)
     _table(lines, "[report]", "report", data["report"], commented)
+    casemix = casemix_toml(p.casemix, commented=commented)
+    if casemix:
+        lines.extend(["", *casemix])
     _table(lines, "[deidentification]", "deidentification", data["deidentification"], commented)
     for name in NEW_TABLES:
         _new_table(lines, name, data[name], commented)
@@ -482,6 +494,7 @@ def describe(p: Protocol) -> list[str]:
     out.append(
         f"Confounding: {estimand} from a propensity model on {_listed(p.weighting.covariates)}."
     )
+    out.append(describe_casemix(p.casemix, *p.casemix_outcome()))
     out.extend(_describe_routine_care(p, label))
     out.append(f"Counts from 1 to {p.report.min_cell - 1} are suppressed in shared outputs.")
     return out

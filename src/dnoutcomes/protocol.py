@@ -22,8 +22,11 @@ if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
 
 __all__ = [
+    "CASEMIX_COVARIATES",
+    "CASEMIX_TARGETS",
     "DEFAULT_SECONDARY",
     "DEFAULT_WEIGHTING_COVARIATES",
+    "CaseMixSpec",
     "ClusteringSpec",
     "Estimand",
     "MedicationSpec",
@@ -205,6 +208,68 @@ class MedicationSpec:
     timepoint: str | None = None
 
 
+#: Case-mix variables of the built-in benchmarking (as
+#: :data:`dnoutcomes.qi.casemix.DEFAULT_COVARIATES`; a test keeps the two equal).
+CASEMIX_COVARIATES: tuple[str, ...] = (
+    "age",
+    "sex",
+    "condition",
+    "chronicity",
+    "symptom_weeks",
+    "contraindications",
+    "baseline",
+)
+
+#: The summary page's indicators that may have a target (assurance icons): mean
+#: improvement (points), responders (a share 0–1), adverse events (per 100 DN sessions).
+CASEMIX_TARGETS: tuple[str, ...] = ("mean_improvement", "responders", "adverse_events")
+
+
+@dataclass(frozen=True)
+class CaseMixSpec:
+    """Case-mix adjusted benchmarking and the summary page's targets (``[casemix]``).
+
+    Attributes
+    ----------
+    covariates
+        Case-mix variables of the expected-outcome model (see
+        :mod:`dnoutcomes.qi.casemix`): ``baseline`` is the measure's own baseline.
+    model
+        ``"linear"`` (expected improvement, OLS) or ``"logistic"`` (expected chance of
+        responding).
+    measure, timepoint
+        The indicator benchmarked; ``None`` means the primary outcome's.
+    reference_from, reference_to
+        The reference window the model is fitted on (ISO dates of the episodes'
+        ``end_date``); ``None``: from the first discharge, and up to the report period's end.
+    overdispersion
+        The funnels' limits: ``"additive"`` (Spiegelhalter's random-effects τ²),
+        ``"multiplicative"`` (φ) or ``"none"``.
+    targets
+        ``(indicator, target)`` pairs for the assurance icons of the summary page
+        (indicators of :data:`CASEMIX_TARGETS`); an indicator without one has no
+        assurance icon and the report says "no target set".
+    phases
+        ``(first month, name)`` of each deliberate change to the process
+        (``("2025-01", "new exercise programme")``), in month order: the summary page's
+        charts recompute their limits from each.
+    """
+
+    covariates: tuple[str, ...] = CASEMIX_COVARIATES
+    model: Literal["linear", "logistic"] = "linear"
+    measure: str | None = None
+    timepoint: str | None = None
+    reference_from: str | None = None
+    reference_to: str | None = None
+    overdispersion: Literal["additive", "multiplicative", "none"] = "additive"
+    targets: tuple[tuple[str, float], ...] = ()
+    phases: tuple[tuple[str, str], ...] = ()
+
+    def target_map(self) -> dict[str, float]:
+        """The targets as ``{indicator: target}``."""
+        return dict(self.targets)
+
+
 @dataclass(frozen=True)
 class ReportSpec:
     """The report's settings: counts from 1 to ``min_cell - 1`` are suppressed."""
@@ -235,7 +300,7 @@ class Protocol:
         Measures declared by the protocol (new ones, or built-in ones overridden).
     primary, secondary
         The ANCOVA outcomes; secondary outcomes are Holm-corrected together.
-    responders, trajectory, time_to_response, weighting, medication, report
+    responders, trajectory, time_to_response, weighting, medication, report, casemix
         The settings of those analyses.
     missing_data, mmrm, clustering
         The routine-care methods (multiple imputation and the tipping point, the MMRM,
@@ -262,6 +327,7 @@ class Protocol:
     weighting: WeightingSpec = WeightingSpec()
     medication: MedicationSpec = MedicationSpec()
     report: ReportSpec = ReportSpec()
+    casemix: CaseMixSpec = CaseMixSpec()
     allow_columns: tuple[str, ...] = ()
     missing_data: MissingDataSpec = MissingDataSpec()
     mmrm: MmrmSpec = MmrmSpec()
@@ -371,7 +437,7 @@ class Protocol:
         dict
             The TOML file's structure: ``title``, ``arms``, ``measures``, ``primary``,
             ``secondary``, ``responders``, ``trajectory``, ``time_to_response``,
-            ``weighting``, ``medication``, ``report``, ``deidentification``, and the
+            ``weighting``, ``medication``, ``report``, ``casemix``, ``deidentification``, and the
             routine-care settings (``missing_data``, ``mmrm``, ``clustering`` and their
             keys in ``trajectory``, ``time_to_response``, ``weighting``) where they differ
             from their defaults. ``None``
@@ -419,7 +485,9 @@ class Protocol:
         """The protocol's checksum: SHA-256 of the canonical JSON of :meth:`to_dict`
         (sorted keys, no spaces, defaults filled in, numbers of ranges, MCIDs and percentages
         as floats). Comments, spacing, key and table order, and spelled-out defaults do not
-        change it; the order of list items does. ``source`` and ``lines`` do not enter.
+        change it; the order of list items does. ``source`` and ``lines`` do not enter. A
+        ``[casemix]`` table left at its defaults does not enter either, so a protocol
+        written before that table existed keeps its checksum.
 
         Examples
         --------
@@ -548,6 +616,13 @@ class Protocol:
     def medication_timepoint(self) -> str:
         """The timepoint of the medication analyses (default: the primary's)."""
         return self.medication.timepoint or self.primary.timepoint
+
+    def casemix_outcome(self) -> tuple[str, str]:
+        """The benchmarked measure and timepoint (defaults: the primary's)."""
+        return (
+            self.casemix.measure or self.primary.measure,
+            self.casemix.timepoint or self.primary.timepoint,
+        )
 
     def with_arms(self, reference: str | None, comparator: str | None) -> Protocol:
         """A copy with the arms replaced where given (the command line's ``--reference``

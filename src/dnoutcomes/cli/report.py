@@ -70,6 +70,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="suppress counts from 1 to N-1 (default: the protocol's, 11)",
     )
+    parser.add_argument(
+        "--benchmark",
+        choices=("adjusted", "raw"),
+        default="adjusted",
+        help="therapists and sites against the outcomes expected for their case mix, the raw "
+        "funnel beside (adjusted, the default), or the unadjusted therapist funnel only (raw)",
+    )
     parser.add_argument("--xlsx", metavar="FILE", help="also write the tables as a workbook")
     parser.add_argument("--data", metavar="FILE", help="also write the numbers as JSON")
     parser.add_argument(
@@ -175,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
             min_cell=args.min_cell,
             run_time=run_time,
             progress=say,
+            benchmark=args.benchmark,
         )
     from dnoutcomes.report.render_html import write_html
 

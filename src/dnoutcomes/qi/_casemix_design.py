@@ -31,10 +31,13 @@ class _Design:
     """How covariates become columns of the design matrix (fixed at fit time).
 
     ``columns`` in covariate order: ``(column, None)`` for a number, ``(column, levels)``
-    for a category (reference level first, one indicator per other level)."""
+    for a category (reference level first, one indicator per other level). ``aliased``:
+    terms left out because the fitting data cannot tell them from the others (a constant
+    column, a level that coincides with another term); ``terms`` are the others."""
 
     columns: tuple[tuple[str, tuple[str, ...] | None], ...]
     terms: tuple[str, ...]
+    aliased: tuple[str, ...] = ()
 
     @property
     def levels(self) -> dict[str, tuple[str, ...]]:
@@ -57,8 +60,39 @@ class _Design:
             for level in levels[1:]:
                 parts.append((text == level).fillna(False).to_numpy(dtype=float).reshape(-1, 1))
         x = np.hstack(parts)
+        if self.aliased:
+            names = ["(intercept)"]
+            for col, levels in self.columns:
+                names.extend([col] if levels is None else [f"{col}[{lv}]" for lv in levels[1:]])
+            x = x[:, [name not in self.aliased for name in names]]
         x[~ok] = np.nan
         return x, ok
+
+    def without_aliased(self, x: np.ndarray) -> _Design:
+        """This design less the terms the rows of ``x`` (a full design matrix with every
+        value) cannot identify: in order (intercept first, covariates in order), a column
+        is kept unless the columns kept before it explain all but 1e-9 of its sum of
+        squares (a column of zeros, a constant, a copy or a sum of others). Computed on the
+        cross-product matrix, so the cost is one pass over the rows."""
+        gram = x.T @ x
+        norms = np.sqrt(np.diag(gram))
+        kept: list[int] = []
+        for j in range(x.shape[1]):
+            if norms[j] == 0:
+                continue
+            own = 1.0
+            if kept:
+                scale = norms[kept]
+                inner = gram[np.ix_(kept, kept)] / np.outer(scale, scale)
+                cross = gram[kept, j] / (scale * norms[j])
+                own = 1.0 - float(cross @ np.linalg.lstsq(inner, cross, rcond=None)[0])
+            if own > 1e-9:
+                kept.append(j)
+        if len(kept) == x.shape[1]:
+            return self
+        aliased = tuple(t for j, t in enumerate(self.terms) if j not in kept)
+        terms = tuple(t for j, t in enumerate(self.terms) if j in kept)
+        return _Design(columns=self.columns, terms=terms, aliased=aliased)
 
 
 def _design(frame: pd.DataFrame, covariates: Sequence[str]) -> _Design:

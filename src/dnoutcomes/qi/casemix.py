@@ -378,11 +378,20 @@ def fit_casemix(
     use = ok & np.isfinite(y_all)
     missing_y = int((~np.isfinite(y_all)).sum())
     if missing_y:
-        notes.append(f"{missing_y} episode(s) in the window without a {outcome} were left out.")
+        what = "an improvement" if outcome == "improvement" else "a responder status"
+        notes.append(f"{missing_y} episode(s) in the window without {what} were left out.")
     missing_x = int((np.isfinite(y_all) & ~ok).sum())
     if missing_x:
         notes.append(f"{missing_x} episode(s) missing a case-mix variable were left out.")
     x, y = x[use], y_all[use]
+    if y.size:
+        design = design.without_aliased(x)
+        if design.aliased:
+            x = design.matrix(inside.loc[use])[0]
+            notes.append(
+                f"Left out of the model because the fitting data cannot identify them (no "
+                f"variation, or the same as other terms): {', '.join(design.aliased)}."
+            )
     p = x.shape[1]
     if y.size < p + 2:
         raise InsufficientDataError(

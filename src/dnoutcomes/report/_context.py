@@ -60,6 +60,9 @@ class Context:
         says why): the sections render these and compute no statistic themselves.
     protocol
         The study protocol the analyses ran.
+    benchmark
+        ``"adjusted"`` (the case-mix adjusted benchmarking section) or ``"raw"`` (the
+        unadjusted therapist funnel).
     """
 
     dataset: Dataset
@@ -78,6 +81,7 @@ class Context:
     previous_analysis: Analysis | None = None
     analysis_failure: str = ""
     protocol: Protocol | None = None
+    benchmark: str = "adjusted"
 
 
 def analysed(context: Context, key: str, what: str) -> tuple[Any, Paragraph | None]:

@@ -146,6 +146,7 @@ def build_report(
     title: str = DEFAULT_TITLE,
     figures: bool = True,
     progress: Progress | None = None,
+    benchmark: str = "adjusted",
 ) -> Report:
     """Build the quality-improvement report of one period.
 
@@ -179,6 +180,10 @@ def build_report(
         ``--data`` document or tests of the numbers.
     progress
         Called with a short line before each step (the command line prints them).
+    benchmark
+        ``"adjusted"`` (default): the case-mix adjusted benchmarking of therapists and
+        sites (:mod:`~dnoutcomes.report.benchmarking`), the raw funnel beside the adjusted
+        one; ``"raw"``: the unadjusted therapist funnel plot instead.
 
     Returns
     -------
@@ -190,18 +195,19 @@ def build_report(
     ------
     RequestError
         For an unknown site, a period without discharged episodes, a threshold below 1,
-        or arms that are not in the data.
+        arms that are not in the data, or a ``benchmark`` that is neither choice.
     InsufficientDataError
         When no episode has a discharge date (no default period).
 
     Notes
     -----
-    Sections, in order: headline figures against the previous period, data quality,
-    patient flow, caseload, Table 1, comparisons (primary and secondary, with the
-    weighted estimate beside the naive one), safety, control charts, therapist funnel
-    plot, methods and provenance. A section whose analysis fails for lack of data keeps a
-    sentence saying so; a section whose module is not available is left out and listed in
-    :attr:`Report.omitted`.
+    Sections, in order: the summary of indicators (Making-Data-Count icons), headline
+    figures against the previous period, data quality, patient flow, caseload, Table 1,
+    comparisons (primary and secondary, with the weighted estimate beside the naive one),
+    safety, control charts, benchmarking (case-mix adjusted; or, with
+    ``benchmark="raw"``, the therapist funnel plot), methods and provenance. A section
+    whose analysis fails for lack of data keeps a sentence saying so; a section whose
+    module is not available is left out and listed in :attr:`Report.omitted`.
 
     Examples
     --------
@@ -212,7 +218,13 @@ def build_report(
     >>> report.table("headline").frame  # doctest: +SKIP
     """
     from dnoutcomes.protocol import default_protocol
+    from dnoutcomes.report.benchmarking import BENCHMARK_MODES
 
+    if benchmark not in BENCHMARK_MODES:
+        raise RequestError(
+            f"--benchmark: expected 'adjusted' (case-mix adjusted benchmarking) or 'raw' "
+            f"(the unadjusted therapist funnel); got {benchmark!r}."
+        )
     say = progress or _quiet
     protocol = (protocol or default_protocol()).with_arms(reference, comparator)
     reference, comparator = protocol.reference, protocol.comparator
@@ -277,14 +289,18 @@ def build_report(
         previous_analysis=previous_analysis,
         analysis_failure=failure,
         protocol=protocol,
+        benchmark=benchmark,
     )
 
     sections: list[Section] = []
+    skipped = "funnel" if benchmark == "adjusted" else "benchmarking"
     omitted: list[tuple[str, str]] = []
     extra: dict[str, Any] = {}
     spc: dict[str, Any] = {}
     restricted: list[Table] = []
     for key, label, builder in sec.all_builders():
+        if key == skipped:
+            continue
         say(f"building {label}")
         outcome = builder(context)
         if outcome.section is not None:
@@ -296,9 +312,15 @@ def build_report(
         restricted.extend(outcome.restricted)
 
     say("protecting the counts across tables")
+    drawn = {k for k, v in spc.items() if isinstance(v, dict) and "withheld" not in v}
     sections, extra, spc = protect_report(
         sections, extra, spc, reference=reference, comparator=comparator, min_cell=min_cell
     )
+    if any(isinstance(spc.get(k), dict) and "withheld" in spc[k] for k in drawn):
+        # the summary page's charts are drawn from the control charts' counts
+        from dnoutcomes.report.summary import withhold_summary
+
+        sections, extra = withhold_summary(sections, extra, min_cell)
     say("recording provenance")
     provenance = make_provenance(
         dataset.sources,
@@ -312,6 +334,7 @@ def build_report(
             "min_cell": min_cell,
             "mode": getattr(dataset, "mode", "strict"),
             "protocol_sha256": protocol.sha256(),
+            "benchmark": benchmark,
         },
         run_time=run_time,
     )

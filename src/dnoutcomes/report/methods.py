@@ -78,6 +78,16 @@ def methods_section(
             "chart with Shewhart limits, and Anhøj's runs rules for shifts."
         ),
         Paragraph(
+            "Summary icons (NHS England, Making Data Count): the variation icon is the latest "
+            "point's type — common cause (no signal), or special cause improving or concerning "
+            "(a point outside the limits, 7 in a row on one side of the mean, 7 rising or "
+            "falling, or 2 of 3 beyond two-thirds of the way to a limit); the assurance icon "
+            "compares the protocol's target with the latest limits — consistently met (the "
+            "target lies beyond the limits on the worse side), consistently missed (beyond "
+            "them on the better side) or hit and miss (between them); no target, or a run "
+            "chart (fewer than 12 points, median and Anhøj's rules), gives none."
+        ),
+        Paragraph(
             f"Small numbers: a count from 1 to {context.min_cell - 1} is shown as "
             f"“<{context.min_cell}”, and any figure from which it could be worked back (a "
             "percentage, the complement in a row, a mean of so few episodes) as “[c]”. "
@@ -85,6 +95,18 @@ def methods_section(
             f"{' and '.join(m.upper() for m in COMPLETE_MEASURES)}."
         ),
     ]
+    if getattr(context, "benchmark", "adjusted") == "adjusted":
+        blocks.append(
+            Paragraph(
+                "Benchmarking: each episode's expected outcome comes from a case-mix model "
+                "(least squares for improvement, logistic for response) fitted on every "
+                "site's episodes of the reference window; each therapist's and site's mean "
+                "observed − expected has a t-interval, observed ÷ expected responders a "
+                "normal interval. The funnels' limits are widened for overdispersion "
+                "(Spiegelhalter 2005: z-scores winsorised at the 10th and 90th percentiles, "
+                "φ their mean square, additive between-unit variance τ² by default)."
+            )
+        )
     if omitted:
         blocks.append(
             Paragraph(

@@ -395,7 +395,7 @@ def caseload_section(context: Context) -> SectionOutcome:
 
 
 def _late_builders() -> list[tuple[str, str, Callable[[Context], SectionOutcome]]]:
-    from dnoutcomes.report import charts, comparisons, safety, table1
+    from dnoutcomes.report import benchmarking, charts, comparisons, safety, table1
 
     return [
         ("table1", "Table 1", table1.table1_section),
@@ -403,6 +403,7 @@ def _late_builders() -> list[tuple[str, str, Callable[[Context], SectionOutcome]
         ("safety", "safety", safety.safety_section),
         ("control_charts", "the control charts", charts.control_charts_section),
         ("funnel", "the therapist funnel plot", charts.funnel_section),
+        ("benchmarking", "the case-mix adjusted benchmarking", benchmarking.benchmarking_section),
     ]
 
 
@@ -416,6 +417,13 @@ BUILDERS: list[tuple[str, str, Callable[[Context], SectionOutcome]]] = [
 ]
 
 
+def _summary_builder() -> list[tuple[str, str, Callable[[Context], SectionOutcome]]]:
+    from dnoutcomes.report.summary import summary_section
+
+    return [("summary", "the summary of indicators", summary_section)]
+
+
 def all_builders() -> list[tuple[str, str, Callable[[Context], SectionOutcome]]]:
-    """Every section builder in reading order (the methods section excluded)."""
-    return [*BUILDERS, *_late_builders()]
+    """Every section builder in reading order (the methods section excluded). The report
+    runs either ``funnel`` (``benchmark="raw"``) or ``benchmarking`` (``"adjusted"``)."""
+    return [*_summary_builder(), *BUILDERS, *_late_builders()]
