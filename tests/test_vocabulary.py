@@ -4,7 +4,8 @@ the same names, keeping the analysis plan's first keys (``se``, ``ci_low``, ``ci
 ``p``) beside them as deprecated aliases with the same values.
 
 The result classes are found by walking the subclasses of ``ResultMixin`` after importing
-every module of ``dnoutcomes.stats``, ``dnoutcomes.qi`` and ``dnoutcomes.cohort``: a new
+every module of ``dnoutcomes.stats``, ``dnoutcomes.qi``, ``dnoutcomes.cohort`` and
+``dnoutcomes.network``: a new
 result class without an instance here fails the completeness test.
 """
 
@@ -36,10 +37,11 @@ FOREIGN = re.compile(
 
 def _result_classes() -> set[type]:
     import dnoutcomes.cohort
+    import dnoutcomes.network
     import dnoutcomes.qi
     import dnoutcomes.stats
 
-    for package in (dnoutcomes.stats, dnoutcomes.qi, dnoutcomes.cohort):
+    for package in (dnoutcomes.stats, dnoutcomes.qi, dnoutcomes.cohort, dnoutcomes.network):
         for module in pkgutil.iter_modules(package.__path__):
             importlib.import_module(f"{package.__name__}.{module.name}")
     found: set[type] = set()
@@ -54,6 +56,8 @@ def _result_classes() -> set[type]:
 
 @pytest.fixture(scope="module")
 def results() -> list[Any]:
+    from dnoutcomes.network import pool, summarise
+    from dnoutcomes.protocol import default_protocol
     from dnoutcomes.qi import qi_charts
     from dnoutcomes.qi.benchmark import benchmark
     from dnoutcomes.qi.casemix import fit_casemix
@@ -88,6 +92,7 @@ def results() -> list[Any]:
             bernoulli_cusum([0, 1, 0, 0, 1, 0], p0=0.1, p1=0.2, h=2.0),
             mdc_chart(np.arange(20.0)), proportion_funnel([3, 5, 8, 2], [40, 50, 60, 30]),
             model, benchmark(ds, model),
+            pool([summarise(ds, default_protocol(), disclosure=False)]),
         ]  # fmt: skip
 
 
