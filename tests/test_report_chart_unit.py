@@ -121,3 +121,40 @@ def test_funnel_target_withheld_when_a_therapist_is_hidden() -> None:
         assert "Outside the 99.8 % limits:" not in text
     else:
         assert target is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("period", "site"), [("2025-Q3", None), ("2025-10", "south")])
+def test_no_chart_shows_some_points_and_a_centre(period: str, site: str | None) -> None:
+    """On main at f79030f the I chart hid one small month and printed the others and the
+    centre line: the hidden month's mean was 24 × centre − Σ(shown means). A chart now
+    shows every point of its unit, or no point, no centre and no limits at all."""
+    from test_report_build import load_quietly
+
+    from dnoutcomes.report.build import build_report
+
+    report = build_report(
+        load_quietly(SAMPLE),
+        period=period,
+        site=site,
+        run_time="2026-01-01T00:00:00Z",
+        figures=False,
+        benchmark="raw",
+    )
+    spc = report.to_dict()["spc"]
+    seen = 0
+    for key in ("i_chart", "p_chart", "u_chart"):
+        block = spc[key]
+        assert isinstance(block, dict)
+        if "withheld" in block:
+            assert not {"values", "centre", "center", "ucl", "lcl", "n"} & set(block), key
+            continue
+        seen += 1
+        values = np.asarray(block["values"], dtype=float)
+        assert np.isfinite(values).all(), key  # no point hidden among shown ones
+        if key == "i_chart":
+            centre = next(block[k] for k in ("centre", "center", "cl") if k in block)
+            # the centre is the mean of the points shown: it determines nothing hidden
+            assert np.isclose(np.mean(values), np.asarray(centre, dtype=float).ravel()[0])
+    if site is None:
+        assert seen == 3  # the whole sample has every chart at some unit
