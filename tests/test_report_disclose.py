@@ -82,3 +82,44 @@ def test_caseload_level_is_not_given_back_by_table1() -> None:
         out["caseload_condition"].loc[0, "episodes"],
     ]
     assert HIDDEN in published
+
+
+def _benchmark(by: str, units: list[str], n: list[object]) -> Table:
+    frame = pd.DataFrame(
+        {
+            by: units,
+            "n": n,
+            "observed": [1.0] * len(units),
+            "expected": [1.0] * len(units),
+            "estimate": [0.0] * len(units),
+            "conf_low": [-1.0] * len(units),
+            "conf_high": [1.0] * len(units),
+        }
+    )
+    return Table(key=f"benchmark_{by}", title=by, frame=frame)
+
+
+def test_benchmark_tables_share_their_total() -> None:
+    """Both benchmarking tables list every unit of one model: therapists 60 + 50 + <11 and
+    a single site of 115 give the small therapist as 115 − 110 = 5. The pass hides the
+    smallest linked count (the therapist's 50) and the figures computed from it."""
+    out = _run(
+        _benchmark("therapist_id", ["t1", "t2", "t3"], [60, 50, "<11"]),
+        _benchmark("site_id", ["s1"], [115]),
+    )
+    therapists = out["benchmark_therapist_id"]
+    assert therapists.loc[1, "n"] == HIDDEN
+    assert therapists.loc[1, "estimate"] == HIDDEN and therapists.loc[1, "observed"] == HIDDEN
+    assert therapists.loc[0, "n"] == 60 and therapists.loc[0, "estimate"] == 0.0
+
+
+def test_benchmark_tables_as_built_are_left_alone() -> None:
+    """As the section publishes them (hidden units as [c] beside a complement), the equal
+    totals 440 + 2 × [c] = 505 pin neither hidden therapist: nothing more is hidden."""
+    therapists = [35, 39, 51, 79, 92, 99, 45, HIDDEN, HIDDEN]
+    out = _run(
+        _benchmark("therapist_id", [f"t{i}" for i in range(9)], therapists),
+        _benchmark("site_id", ["a", "b", "c"], [125, 270, 110]),
+    )
+    assert out["benchmark_therapist_id"]["n"].tolist() == therapists
+    assert out["benchmark_site_id"]["n"].tolist() == [125, 270, 110]

@@ -66,6 +66,8 @@ COUNTS: dict[str, tuple[str, ...]] = {
     "spc_monthly": ("episodes", "responders", "adverse_events"),
     "funnel": ("events", "n"),
     "ancova": ("n", "n_reference", "n_comparator"),
+    "benchmark_therapist_id": ("n",),
+    "benchmark_site_id": ("n",),
 }
 
 #: Derived columns hidden with the count they are computed from: ``{table: {column:
@@ -94,6 +96,32 @@ FOLLOW: dict[str, dict[str, tuple[str, ...]]] = {
     "ancova": {
         "adjusted_mean_reference": ("n_reference",),
         "adjusted_mean_comparator": ("n_comparator",),
+    },
+    "benchmark_therapist_id": {
+        c: ("n",)
+        for c in (
+            "observed",
+            "expected",
+            "estimate",
+            "conf_low",
+            "conf_high",
+            "oe_ratio",
+            "oe_conf_low",
+            "oe_conf_high",
+        )
+    },
+    "benchmark_site_id": {
+        c: ("n",)
+        for c in (
+            "observed",
+            "expected",
+            "estimate",
+            "conf_low",
+            "conf_high",
+            "oe_ratio",
+            "oe_conf_low",
+            "oe_conf_high",
+        )
     },
 }
 
@@ -286,6 +314,15 @@ def _declare(cells: _Cells, reference: str, comparator: str) -> None:
             start = first.get(arm)
             if start is not None:
                 cells.equal(("safety_rates", i, "episodes"), ("patient_flow", start, "n"))
+    # The benchmarking tables list every unit (hidden ones with "[c]"): both add up to the
+    # episodes the case-mix model was fitted on, so the two totals are equal.
+    by_therapist = frames.get("benchmark_therapist_id")
+    by_site = frames.get("benchmark_site_id")
+    if by_therapist is not None and by_site is not None and len(by_therapist) and len(by_site):
+        terms = [(("benchmark_therapist_id", i, "n"), 1.0) for i in range(len(by_therapist))]
+        terms += [(("benchmark_site_id", j, "n"), -1.0) for j in range(len(by_site))]
+        if all(cells.known(c) for c, _ in terms):
+            cells.relations.append(Relation(tuple(terms)))
     monthly = frames.get("spc_monthly")
     funnel = frames.get("funnel")
     if monthly is not None and funnel is not None and len(funnel):
