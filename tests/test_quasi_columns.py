@@ -128,9 +128,36 @@ def test_validate_never_echoes_the_values(
     ]  # fmt: skip
 
 
-def test_the_sample_data_has_no_quasi_identifier_warning() -> None:
+def test_the_sample_data_and_clinic_a_have_no_quasi_identifier_warning(
+    clinic_a_dataset: dnoutcomes.Dataset,
+) -> None:
     root = Path(__file__).parents[1] / "data" / "sample"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dnoutcomes.DataQualityWarning)
         ds = dnoutcomes.load(root)
     assert not (ds.warnings["rule"] == "quasi_identifier").any()
+    # the counts docs/validation.md states for clinic_a: all contraindicated_needling
+    assert clinic_a_dataset.warnings["rule"].value_counts().to_dict() == {
+        "contraindicated_needling": 204
+    }
+
+
+def test_cell_shapes_per_distinct_value_equal_cell_by_cell() -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from dnoutcomes.contract.deid import column_shapes
+
+    pool = ["02139", " 90210 ", "12345.0", "1961-07-14", "3.11.1932", "27/02/1994 ", "", "x"]
+    rng = np.random.default_rng(5)
+    columns = [pa.array([*rng.choice(pool, 999).tolist(), None]) for _ in range(6)]
+    whole = column_shapes(columns)  # 6000 cells: the dictionary path
+    for j, column in enumerate(columns):
+        one = column_shapes([column])  # 1000 cells: cell by cell
+        for got, want in zip(whole, one, strict=True):
+            np.testing.assert_array_equal(got[j], want[0])
+    filled, zip5, dated, year = column_shapes([pa.array(pool + [None])])
+    assert filled[0].tolist() == [True] * 6 + [False, True, False]
+    assert zip5[0].tolist() == [True, True] + [False] * 7
+    assert dated[0].tolist() == [False] * 3 + [True] * 3 + [False] * 3
+    np.testing.assert_array_equal(year[0][3:6], [1961, 1932, 1994])

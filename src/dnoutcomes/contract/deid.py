@@ -474,6 +474,21 @@ def column_shapes(
         none = np.zeros((k, n), dtype=bool)
         return none, none, none, np.full((k, n), np.nan)
     cells = stack_text(columns) if stacked is None else stacked
+    if len(cells) < 4096:
+        shapes: list[np.ndarray] = list(_shapes(cells))
+    else:  # once per distinct value, spread back by the dictionary codes
+        encoded = pc.dictionary_encode(cells)
+        codes = encoded.indices.fill_null(len(encoded.dictionary))
+        at = np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)
+        shapes = [
+            np.append(part, np.nan if part.dtype.kind == "f" else False)[at]
+            for part in _shapes(encoded.dictionary)
+        ]
+    filled, zip5, dated, year = (part.reshape(k, n) for part in shapes)
+    return filled, zip5, dated, year
+
+
+def _shapes(cells: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     arr = pc.utf8_trim_whitespace(fold_arrow(cells))
     filled = _bools(pc.greater(pc.utf8_length(arr), 0))
     zip5 = _bools(pc.match_substring_regex(arr, ZIP5))
@@ -487,4 +502,4 @@ def column_shapes(
         last = pc.utf8_slice_codeunits(picked, -4)
         chosen = pc.if_else(pa.array(iso), first, last)
         year[rows] = np.asarray(pc.cast(chosen, pa.float64()).to_numpy(zero_copy_only=False))
-    return filled.reshape(k, n), zip5.reshape(k, n), dated.reshape(k, n), year.reshape(k, n)
+    return filled, zip5, dated, year
