@@ -35,7 +35,7 @@ def _with(column: str, values: list[str]) -> Tables:
     return tables
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("fmt", ["csv", "semicolon_bom", "parquet", "xlsx"])
 def test_a_column_of_zip_codes_warns(tmp_path: Path, fmt: str) -> None:
     # no hint in the name: the leading zero (text) and repeated codes make it ZIP-like
     w = _quasi(_with("area_code", ZIPS), tmp_path, fmt)
@@ -70,7 +70,7 @@ def test_numbers_and_ids_do_not_warn_as_zip_codes(tmp_path: Path, values: list[s
     assert _quasi(_with("code", values), tmp_path, "csv").empty
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("fmt", ["csv", "semicolon_bom", "parquet", "xlsx"])
 def test_full_dates_of_birth_warn(tmp_path: Path, fmt: str) -> None:
     w = _quasi(_with("ref_date", BIRTHS), tmp_path, fmt)
     assert w[["table", "line", "column"]].values.tolist() == [
