@@ -370,10 +370,12 @@ def validate_export(
 def _with_quasi(warn: pd.DataFrame, tables: dict[str, _Table]) -> pd.DataFrame:
     """The quality warnings and the quasi-identifier warnings of the rows that load."""
     parts = []
+    span = _episode_years(tables)
     for name in _ORDER:
         tab = tables.get(name)
         if tab is None or tab.quasi is None:
             continue
+        _birth_dates(tab, span)
         found = tab.quasi.frame()
         if found.empty:
             continue
@@ -382,6 +384,50 @@ def _with_quasi(warn: pd.DataFrame, tables: dict[str, _Table]) -> pd.DataFrame:
     if not parts:
         return warn
     return _sort(pd.concat([warn, *parts], ignore_index=True))
+
+
+#: Ages, in years, between which a full date reads as a date of birth of a patient.
+BIRTH_AGES = (18, 110)
+
+
+def _episode_years(tables: dict[str, _Table]) -> tuple[float, float] | None:
+    """The first and last year of the episodes' start dates (rows that load), or None."""
+    tab = tables.get("episodes")
+    if tab is None or "start_date" not in tab.typed:
+        return None
+    start = pd.to_datetime(tab.typed["start_date"], errors="coerce")[~tab.checks.bad]
+    years = start.dt.year.dropna()
+    return (float(years.min()), float(years.max())) if len(years) else None
+
+
+def _birth_dates(tab: _Table, span: tuple[float, float] | None) -> None:
+    """Warn, on ``tab.quasi``, of extra columns of full dates that read as dates of birth:
+    the column's name hints a birth date, or at least 80 % of its dates fall in years
+    18 to 110 before the episodes (from the first start year - 110 to the last - 18); the
+    cells so dated are named, never shown."""
+    assert tab.quasi is not None
+    for col, (dated, year, hinted) in tab.birth_dates.items():
+        if hinted:
+            hit = dated
+        elif span is None:
+            continue
+        else:
+            with np.errstate(invalid="ignore"):
+                hit = dated & (year >= span[0] - BIRTH_AGES[1]) & (year <= span[1] - BIRTH_AGES[0])
+            if hit.sum() < 0.8 * dated.sum():
+                continue
+        if hit.any():
+            tab.quasi.add(
+                hit,
+                col,
+                "quasi_identifier",
+                "the column holds full dates that read as dates of birth (a birth column "
+                f"name, or dates {BIRTH_AGES[0]} to {BIRTH_AGES[1]} years before the "
+                "episodes), which with other facts can identify a person (value not shown)",
+                None,
+                fix="Keep only the year of birth or an age band, or remove the column.",
+                reject=False,
+            )
 
 
 def _allowed(allow_columns: Collection[str], protocol: Protocol | None) -> tuple[str, ...]:

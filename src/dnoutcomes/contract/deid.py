@@ -15,7 +15,9 @@ confusables folded):
   1931-04-02``);
 * :func:`old_ages` — an exact age of 90 or more (a number in a column whose name has the
   token ``age``, or ``95 years`` / ``aged 95`` in text), which must arrive as ``90+``;
-* :func:`quasi_values` — full UK postcodes and US ZIP+4 codes (warnings only).
+* :func:`quasi_values` — full UK postcodes and US ZIP+4 codes (warnings only);
+* :func:`column_shapes` — whole cells of five digits (US ZIP codes) and full dates (dates
+  of birth), which the table rules judge column by column (warnings only).
 
 None of them ever returns or prints the suspect value itself.
 """
@@ -42,7 +44,12 @@ __all__ = [
     "PLAIN",
     "POSTCODE",
     "SSN",
+    "BIRTH_TOKENS",
+    "FULL_DATE",
+    "ZIP5",
+    "ZIP_TOKENS",
     "arrow_text",
+    "column_shapes",
     "header_kind",
     "identifier_column",
     "is_age_column",
@@ -99,6 +106,25 @@ AGE_TEXT = (
 )
 #: Full UK postcodes (``SW1A 1AA``) and US ZIP+4 codes (``12345-6789``): warnings.
 POSTCODE = r"\b[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][ABD-HJLNP-UW-Z]{2}\b|\b[0-9]{5}-[0-9]{4}\b"
+#: A whole cell of exactly five digits, as written (a US ZIP code when its column qualifies).
+ZIP5 = r"^[0-9]{5}$"
+#: A whole cell that is a full date, day precision: ``YYYY-MM-DD`` (a time may follow),
+#: ``D/M/YYYY``, ``D.M.YYYY`` or ``D-M-YYYY`` (either order of day and month).
+FULL_DATE = (
+    r"^(?:[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[T ][0-9:.]+)?"
+    r"|[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-][0-9]{4})$"
+)
+#: Column-name tokens that hint a ZIP or postal code.
+ZIP_TOKENS = frozenset(
+    {"zip", "zipcode", "zips", "postal", "postcode", "plz", "postleitzahl", "cap", "cep"}
+)
+#: Column-name tokens that hint a birth date.
+BIRTH_TOKENS = frozenset(
+    {
+        "dob", "birth", "birthdate", "birthday", "born", "bday", "geburt", "geburtsdatum",
+        "geboren", "naissance", "nacimiento", "nascita", "geboorte", "geboortedatum",
+    }
+)  # fmt: skip
 # a column name that is itself an identifier value (compiled once: a table can have
 # thousands of columns)
 _HEADER_VALUE = re.compile(f"(?:{_SUSPECT_PATTERN})|(?:{AGE_TEXT})", re.ASCII)
@@ -421,3 +447,59 @@ def _quasi(text: pa.Array) -> np.ndarray:
     if len(arr) == 0:
         return np.zeros(0, dtype=bool)
     return _bools(pc.match_substring_regex(arr, POSTCODE))
+
+
+def column_shapes(
+    columns: Sequence[pa.Array | pa.ChunkedArray], stacked: pa.Array | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cell shapes of many text columns in one pass, for the column-level quasi-identifier
+    rules (a column of ZIP codes, a column of dates of birth).
+
+    Parameters
+    ----------
+    columns
+        Arrow text columns of the same length (:func:`arrow_text`).
+    stacked
+        Their cells as :func:`stack_text` gives them, when already at hand.
+
+    Returns
+    -------
+    filled, zip5, full_date, year
+        Each of shape (columns, rows): a non-missing, non-blank cell; a cell of exactly
+        five digits (:data:`ZIP5`, after trimming); a full date (:data:`FULL_DATE`); the
+        year of a full date (NaN elsewhere). The values themselves are not returned.
+    """
+    k, n = _shape(columns)
+    if k == 0 or n == 0:
+        none = np.zeros((k, n), dtype=bool)
+        return none, none, none, np.full((k, n), np.nan)
+    cells = stack_text(columns) if stacked is None else stacked
+    if len(cells) < 4096:
+        shapes: list[np.ndarray] = list(_shapes(cells))
+    else:  # once per distinct value, spread back by the dictionary codes
+        encoded = pc.dictionary_encode(cells)
+        codes = encoded.indices.fill_null(len(encoded.dictionary))
+        at = np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)
+        shapes = [
+            np.append(part, np.nan if part.dtype.kind == "f" else False)[at]
+            for part in _shapes(encoded.dictionary)
+        ]
+    filled, zip5, dated, year = (part.reshape(k, n) for part in shapes)
+    return filled, zip5, dated, year
+
+
+def _shapes(cells: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    arr = pc.utf8_trim_whitespace(fold_arrow(cells))
+    filled = _bools(pc.greater(pc.utf8_length(arr), 0))
+    zip5 = _bools(pc.match_substring_regex(arr, ZIP5))
+    dated = _bools(pc.match_substring_regex(arr, FULL_DATE))
+    year = np.full(len(arr), np.nan)
+    rows = np.flatnonzero(dated)
+    if len(rows):
+        picked = arr.take(pa.array(rows))
+        iso = _bools(pc.match_substring_regex(picked, r"^[0-9]{4}-"))
+        first = pc.utf8_slice_codeunits(picked, 0, 4)
+        last = pc.utf8_slice_codeunits(picked, -4)
+        chosen = pc.if_else(pa.array(iso), first, last)
+        year[rows] = np.asarray(pc.cast(chosen, pa.float64()).to_numpy(zero_copy_only=False))
+    return filled, zip5, dated, year

@@ -15,7 +15,10 @@ import pyarrow.compute as pc
 
 from dnoutcomes.contract.arrow import arrow_strings
 from dnoutcomes.contract.deid import (
+    BIRTH_TOKENS,
+    ZIP_TOKENS,
     arrow_text,
+    column_shapes,
     header_kind,
     is_age_column,
     old_ages_columns,
@@ -23,6 +26,7 @@ from dnoutcomes.contract.deid import (
     shown_header,
     stack_text,
 )
+from dnoutcomes.contract.deid_names import tokens
 from dnoutcomes.contract.measures import MeasureRegistry
 from dnoutcomes.contract.parse import codes_of, numbers_of, parse_column, screen_values
 from dnoutcomes.contract.problems import TableChecks, as_text
@@ -88,7 +92,12 @@ class PreparedTable:
     repeated
         Rows whose key is repeated (filled by the cross-table rules).
     quasi
-        Warnings about quasi-identifiers (full postcodes) in extra columns.
+        Warnings about quasi-identifiers (full postcodes, ZIP codes, dates of birth) in
+        extra columns.
+    birth_dates
+        Extra columns that are mostly full dates, judged as dates of birth once the
+        episode dates are known: per column, its full-date cells, their years, and whether
+        its name hints a birth date.
     """
 
     name: str
@@ -102,6 +111,7 @@ class PreparedTable:
     refs: dict[str, np.ndarray] = field(default_factory=dict)
     repeated: np.ndarray | None = None
     quasi: TableChecks | None = None  # quasi-identifier warnings (not problems)
+    birth_dates: dict[str, tuple[np.ndarray, np.ndarray, bool]] = field(default_factory=dict)
 
 
 def _wide_to_long(
@@ -274,7 +284,7 @@ def prepare_table(
         text=text_arrow,
     )
     extras = list(extra_arrays)
-    quasi = _screen_extras(checks, extras, text_arrow)
+    quasi, birth_dates = _screen_extras(checks, extras, text_arrow)
     if extras and not set(extras) & set(typed):
         # one frame of every column: adding thousands of columns one by one was quadratic
         typed_frame = pd.DataFrame(
@@ -295,6 +305,7 @@ def prepare_table(
         len(raw.malformed),
         source_columns,
         quasi=quasi,
+        birth_dates=birth_dates,
     )
 
 
@@ -315,25 +326,65 @@ def _large(values: Any) -> np.ndarray | None:
     return big if big.any() else None
 
 
+#: Share of a column's filled cells that must be five-digit codes (or full dates) for the
+#: column to be judged as ZIP codes (or dates of birth).
+COLUMN_SHARE = 0.8
+
+
+def _zip_column(name: str, zip5: np.ndarray, filled: np.ndarray, text: pa.Array) -> bool:
+    """Whether an extra column reads as US ZIP codes: at least :data:`COLUMN_SHARE` of its
+    filled cells are exactly five digits as written, and either its name has a ZIP or
+    postal token, or some code starts with ``0`` (written as text: no measurement is) and
+    the codes repeat (a column of distinct codes is more likely a row id)."""
+    count = int(filled.sum())
+    if count == 0 or zip5.sum() < COLUMN_SHARE * count:
+        return False
+    if set(tokens(name)) & ZIP_TOKENS:
+        return True
+    codes = pc.utf8_trim_whitespace(text.filter(pa.array(zip5)))
+    leading = bool(np.asarray(pc.starts_with(codes, "0").to_numpy(zero_copy_only=False)).any())
+    return leading and len(pc.unique(codes)) < len(codes)
+
+
 def _screen_extras(
     checks: TableChecks, extras: list[str], text: dict[str, pa.Array]
-) -> TableChecks:
+) -> tuple[TableChecks, dict[str, tuple[np.ndarray, np.ndarray, bool]]]:
     """Exact ages of 90 or more in extra columns (problems), and quasi-identifiers in
-    them (warnings, returned). Extra columns are text (``text``: their Arrow form); cells
+    them (warnings, returned with the columns of full dates that the dataset rules judge
+    as dates of birth). Extra columns are text (``text``: their Arrow form); cells
     already withheld as identifiers are left to that rule. All the extra columns are
     screened together, stacked into one Arrow array."""
     quasi = TableChecks(checks.table, checks.file, checks.lines)
+    births: dict[str, tuple[np.ndarray, np.ndarray, bool]] = {}
     if not extras:
-        return quasi
+        return quasi, births
     columns = [text[c] for c in extras]
     stacked = stack_text(columns)
     olds = old_ages_columns(columns, [is_age_column(c) for c in extras], stacked)
     nears = quasi_columns(columns, stacked)
-    for col, old, near in zip(extras, olds, nears, strict=True):
+    filled, zip5, dated, years = column_shapes(columns, stacked)
+    shaped = zip(filled, zip5, dated, years, strict=True)
+    for col, old, near, (full, five, date, year) in zip(extras, olds, nears, shaped, strict=True):
         held = checks.withheld.get(col)
         if held is not None:
             old = old & ~held
             near = near & ~held
+            five = five & ~held
+            date = date & ~held
+        count = int(full.sum())
+        if count and date.sum() >= COLUMN_SHARE * count:
+            births[col] = (date, year, bool(set(tokens(col)) & BIRTH_TOKENS))
+        if _zip_column(col, five, full, text[col]):
+            quasi.add(
+                five & ~old,
+                col,
+                "quasi_identifier",
+                "the column looks like 5-digit US ZIP codes, which with other facts can "
+                "identify a person (value not shown)",
+                None,
+                fix="Keep only the first three ZIP digits, or remove the column.",
+                reject=False,
+            )
         if old.any():
             checks.withheld[col] = old if held is None else old | held
             checks.add(
@@ -358,7 +409,7 @@ def _screen_extras(
                 "ZIP digits.",
                 reject=False,
             )
-    return quasi
+    return quasi, births
 
 
 def _written(raw: RawTable) -> Callable[[str], pd.Series | None]:
