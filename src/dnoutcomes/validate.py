@@ -18,7 +18,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from dnoutcomes.contract.measures import MeasureRegistry, default_registry
-from dnoutcomes.contract.problems import empty_problems
+from dnoutcomes.contract.problems import TableChecks, empty_problems
 from dnoutcomes.contract.quality import Links, quality_warnings
 from dnoutcomes.contract.references import Codes, KeyCodes, Rows, cascade, cross_checks
 from dnoutcomes.contract.specs import TABLE_KEYS
@@ -375,7 +375,7 @@ def _with_quasi(warn: pd.DataFrame, tables: dict[str, _Table]) -> pd.DataFrame:
         tab = tables.get(name)
         if tab is None or tab.quasi is None:
             continue
-        _birth_dates(tab, span)
+        _birth_dates(tab, tab.quasi, span)
         found = tab.quasi.frame()
         if found.empty:
             continue
@@ -400,12 +400,11 @@ def _episode_years(tables: dict[str, _Table]) -> tuple[float, float] | None:
     return (float(years.min()), float(years.max())) if len(years) else None
 
 
-def _birth_dates(tab: _Table, span: tuple[float, float] | None) -> None:
-    """Warn, on ``tab.quasi``, of extra columns of full dates that read as dates of birth:
-    the column's name hints a birth date, or at least 80 % of its dates fall in years
-    18 to 110 before the episodes (from the first start year - 110 to the last - 18); the
-    cells so dated are named, never shown."""
-    assert tab.quasi is not None
+def _birth_dates(tab: _Table, quasi: TableChecks, span: tuple[float, float] | None) -> None:
+    """Warn, on ``quasi`` (the table's quasi-identifier checks), of extra columns of full
+    dates that read as dates of birth: the column's name hints a birth date, or at least
+    80 % of its dates fall in years 18 to 110 before the episodes (from the first start
+    year - 110 to the last - 18); the cells so dated are named, never shown."""
     for col, (dated, year, hinted) in tab.birth_dates.items():
         if hinted:
             hit = dated
@@ -417,7 +416,7 @@ def _birth_dates(tab: _Table, span: tuple[float, float] | None) -> None:
             if hit.sum() < 0.8 * dated.sum():
                 continue
         if hit.any():
-            tab.quasi.add(
+            quasi.add(
                 hit,
                 col,
                 "quasi_identifier",

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from dnoutcomes.errors import InsufficientDataError
-from dnoutcomes.stats._ancova_fit import MIN_PER_ARM, AncovaResult
+from dnoutcomes.stats._ancova_fit import MIN_PER_ARM, AncovaResult, hedges_scale
 from dnoutcomes.stats._ols import OlsFit
 from dnoutcomes.stats.results import TIDY_COLUMNS
 
@@ -265,8 +265,7 @@ def fit_crossproducts(
     )
     var = (cp.y_sumsq - cp.y_sum**2 / cp.n) / (cp.n - 1)
     pooled_sd = float(np.sqrt(((n0 - 1) * var[0] + (n1 - 1) * var[1]) / (n0 + n1 - 2)))
-    j = 1 - 3 / (4 * (n0 + n1) - 9)
-    scale = j / pooled_sd if pooled_sd > 0 else float("nan")
+    scale = hedges_scale(n0, n1, pooled_sd)
     arm = coefficients.iloc[1]
     return AncovaResult(
         measure=cp.measure,

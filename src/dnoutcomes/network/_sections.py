@@ -285,7 +285,12 @@ def site_meta(
 ) -> Any:
     """Each site's baseline-adjusted ANCOVA from its own cross-products, pooled by
     DerSimonian–Laird (:func:`~dnoutcomes.stats.meta.compare_sites` on summaries)."""
-    from dnoutcomes.stats.meta import MIN_SITES, SiteMetaResult, pool_dersimonian_laird
+    from dnoutcomes.stats.meta import (
+        MIN_SITES,
+        SiteMetaResult,
+        pool_dersimonian_laird,
+        site_row,
+    )
 
     rows: list[dict[str, Any]] = []
     left_out: list[str] = []
@@ -314,21 +319,7 @@ def site_meta(
             left_out.append(site)
             notes.append(f"Site {site} was left out: {exc}")
             continue
-        rows.append(
-            {
-                "site_id": site,
-                "n": fit.n,
-                "n_reference": fit.n_reference,
-                "n_comparator": fit.n_comparator,
-                "estimate": fit.estimate,
-                "std_error": fit.std_error,
-                "statistic": fit.statistic,
-                "df": fit.df,
-                "p_value": fit.p_value,
-                "conf_low": fit.conf_low,
-                "conf_high": fit.conf_high,
-            }
-        )
+        rows.append(site_row(site, fit))
     if len(rows) < MIN_SITES:
         raise InsufficientDataError(
             f"site meta-analysis of {measure} at {timepoint}: {len(rows)} site(s) have enough "

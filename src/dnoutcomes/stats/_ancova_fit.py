@@ -312,9 +312,8 @@ def fit_ancova(
     var0 = float(np.var(y[treat == 0], ddof=1))
     var1 = float(np.var(y[treat == 1], ddof=1))
     pooled_sd = float(np.sqrt(((n0 - 1) * var0 + (n1 - 1) * var1) / (n0 + n1 - 2)))
-    j = 1 - 3 / (4 * (n0 + n1) - 9)
     arm_row = coefficients.iloc[1]
-    scale = j / pooled_sd if pooled_sd > 0 else float("nan")
+    scale = hedges_scale(n0, n1, pooled_sd)
     n_incomplete = int(len(frame) - n - n_dropped_cov)
     if n_incomplete:
         notes.append(
@@ -440,3 +439,10 @@ def compare_ancova(
         comparator=comparator,
     )
     return result
+
+
+def hedges_scale(n0: int, n1: int, pooled_sd: float) -> float:
+    """The factor turning an arm difference into Hedges' g: the small-sample correction
+    ``J = 1 − 3 / (4 (n0 + n1) − 9)`` over the pooled within-arm SD (NaN when that SD is 0)."""
+    j = 1 - 3 / (4 * (n0 + n1) - 9)
+    return j / pooled_sd if pooled_sd > 0 else float("nan")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from dnoutcomes.dataset import Dataset
+    from dnoutcomes.stats._ancova_fit import AncovaResult
 
 __all__ = ["PooledEstimate", "SiteMetaResult", "compare_sites", "pool_dersimonian_laird"]
 
@@ -423,21 +424,7 @@ def compare_sites(
             notes.append(f"Site {site} was left out: {exc}")
             continue
         used.extend(fit.episodes_used)
-        rows.append(
-            {
-                "site_id": str(site),
-                "n": fit.n,
-                "n_reference": fit.n_reference,
-                "n_comparator": fit.n_comparator,
-                "estimate": fit.estimate,
-                "std_error": fit.std_error,
-                "statistic": fit.statistic,
-                "df": fit.df,
-                "p_value": fit.p_value,
-                "conf_low": fit.conf_low,
-                "conf_high": fit.conf_high,
-            }
-        )
+        rows.append(site_row(str(site), fit))
     if len(rows) < MIN_SITES:
         raise InsufficientDataError(
             f"site meta-analysis of {measure} at {timepoint}: {len(rows)} site(s) have enough "
@@ -470,3 +457,20 @@ def compare_sites(
         episodes_used=tuple(used),
         notes=tuple(notes),
     )
+
+
+def site_row(site: str, fit: AncovaResult) -> dict[str, Any]:
+    """One site's row of :attr:`SiteMetaResult.sites` from its ANCOVA (before the weight)."""
+    return {
+        "site_id": site,
+        "n": fit.n,
+        "n_reference": fit.n_reference,
+        "n_comparator": fit.n_comparator,
+        "estimate": fit.estimate,
+        "std_error": fit.std_error,
+        "statistic": fit.statistic,
+        "df": fit.df,
+        "p_value": fit.p_value,
+        "conf_low": fit.conf_low,
+        "conf_high": fit.conf_high,
+    }

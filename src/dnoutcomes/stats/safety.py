@@ -18,7 +18,7 @@ from scipy import stats
 
 from dnoutcomes.cohort import comparison_episodes
 from dnoutcomes.cohort._codes import comparison_index, comparison_rows, event_sessions
-from dnoutcomes.errors import RequestError
+from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
 
@@ -383,7 +383,8 @@ def _events_of(
     ``episode_id``, ``session_date``, ``dn_performed`` and ``arm``, found by integer
     codes instead of a merge on text ids."""
     adverse_events = dataset.adverse_events
-    assert adverse_events is not None
+    if adverse_events is None:
+        raise InsufficientDataError("the dataset has no adverse_events table.")
     session_of = event_sessions(dataset)
     in_comparison = comparison_index(dataset, "sessions", reference, comparator)
     at = np.where(session_of >= 0, in_comparison[session_of], -1)
