@@ -6,12 +6,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dnoutcomes.protocol import CASEMIX_TARGETS, CaseMixSpec
-
-if TYPE_CHECKING:
-    from dnoutcomes._protocol_toml import _Reader
+from dnoutcomes._protocol_specs import CASEMIX_TARGETS, CaseMixSpec
+from dnoutcomes._protocol_values import (
+    _Bad,
+    _choice,
+    _kind,
+    _later,
+    _name,
+    _names,
+    _number,
+    _Reader,
+    _unknown_measure,
+    _value,
+    derived_covariate,
+)
 
 __all__ = ["KEYS", "casemix_dict", "casemix_toml", "describe_casemix", "parse_casemix"]
 
@@ -73,7 +83,6 @@ _PHASES_EXAMPLE = """\
 
 
 def _date(value: Any) -> str:
-    from dnoutcomes._protocol_toml import _Bad, _kind
 
     if isinstance(value, dt.datetime):
         raise _Bad(f"expected a date such as 2025-01-01 (no time of day); got {value}.")
@@ -88,7 +97,6 @@ def _date(value: Any) -> str:
 
 
 def _covariates(r: _Reader, data: Mapping[str, Any], names: frozenset[str]) -> tuple[str, ...]:
-    from dnoutcomes._protocol_toml import _names, derived_covariate
 
     key = "casemix.covariates"
     listed = r.get(data, "casemix", "covariates", _names, CaseMixSpec().covariates)
@@ -106,7 +114,6 @@ def _covariates(r: _Reader, data: Mapping[str, Any], names: frozenset[str]) -> t
 
 
 def _targets(r: _Reader, data: Mapping[str, Any]) -> tuple[tuple[str, float], ...]:
-    from dnoutcomes._protocol_toml import _number
 
     table = r.table(data, "casemix.targets", CASEMIX_TARGETS)
     out: list[tuple[str, float]] = []
@@ -134,8 +141,6 @@ def _phases(r: _Reader, data: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     if value is None:
         return ()
     if not isinstance(value, Mapping):
-        from dnoutcomes._protocol_toml import _kind
-
         r.add("casemix.phases", f"expected a table [casemix.phases]; got {_kind(value)}.")
         return ()
     out: list[tuple[str, str]] = []
@@ -158,7 +163,6 @@ def _phases(r: _Reader, data: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 
 def parse_casemix(r: _Reader, data: Mapping[str, Any], names: frozenset[str]) -> CaseMixSpec:
     """Read ``[casemix]`` (absent: the defaults), adding every problem to ``r``."""
-    from dnoutcomes._protocol_toml import _choice, _later, _name, _unknown_measure
 
     t = r.table(data, "casemix", KEYS)
     covariates = _covariates(r, t, names)
@@ -213,7 +217,6 @@ def casemix_dict(spec: CaseMixSpec) -> dict[str, Any]:
 def casemix_toml(spec: CaseMixSpec, *, commented: bool) -> list[str]:
     """The ``[casemix]`` lines of a TOML file (none when left at the defaults and not
     commented)."""
-    from dnoutcomes._protocol_write import _value
 
     if not commented and spec == CaseMixSpec():
         return []

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from dnoutcomes._protocol_toml import TIMEPOINTS, derived_covariate, line_of
+from dnoutcomes._protocol_values import TIMEPOINTS, derived_covariate, line_of
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset

@@ -8,45 +8,52 @@ built-in file) lives in :mod:`dnoutcomes._protocol_write`.
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from dnoutcomes.contract.measures import Measure, default_registry
-from dnoutcomes.errors import ProtocolError, RequestError
-from dnoutcomes.protocol import (
-    DEFAULT_WEIGHTING_COVARIATES,
-    ClusteringSpec,
+from dnoutcomes._protocol_casemix import parse_casemix
+from dnoutcomes._protocol_measures import parse_measure, parse_responders
+from dnoutcomes._protocol_routine import (
+    check_aipw,
+    parse_clustering,
+    parse_missing_data,
+    parse_mmrm,
+)
+from dnoutcomes._protocol_specs import (
     MedicationSpec,
-    MissingDataSpec,
-    MmrmSpec,
     OutcomeSpec,
-    Protocol,
     ReportSpec,
-    ResponderSpec,
     TimeToResponseSpec,
     TrajectorySpec,
     WeightingSpec,
 )
+from dnoutcomes._protocol_values import (
+    TIMEPOINTS,
+    Problem,
+    _Bad,
+    _bool,
+    _choice,
+    _fraction_below_half,
+    _kind,
+    _later,
+    _name,
+    _names,
+    _positive,
+    _Reader,
+    _text,
+    _timepoints,
+    _unknown_measure,
+    _weeks,
+    _whole,
+    derived_covariate,
+)
+from dnoutcomes.contract.measures import Measure, default_registry
+from dnoutcomes.errors import ProtocolError
+from dnoutcomes.protocol import Protocol
 
 __all__ = ["TIMEPOINTS", "derived_covariate", "key_lines", "parse", "parse_text"]
-
-#: The data contract's timepoints, in time order.
-TIMEPOINTS: tuple[str, ...] = (
-    "baseline",
-    "session",
-    "discharge",
-    "followup_4w",
-    "followup_12w",
-    "followup_26w",
-    "followup_52w",
-)
-_LATER = TIMEPOINTS[2:]
-_LATER_TEXT = "discharge or a follow-up timepoint (followup_4w … followup_52w)"
-
-Problem = tuple[str, int | None, str]
 
 # ---------------------------------------------------------------------------------------
 # Lines of keys
@@ -152,304 +159,8 @@ def key_lines(text: str) -> dict[str, int]:
     return lines
 
 
-def line_of(lines: Mapping[str, int], key: str) -> int | None:
-    """The line of ``key``, else of its nearest enclosing key or table, else ``None``."""
-    parts = key.split(".") if key else []
-    while parts:
-        found = lines.get(".".join(parts))
-        if found is not None:
-            return found
-        parts.pop()
-    return None
-
-
-# ---------------------------------------------------------------------------------------
-# Covariates derived from the outcome
-
-_OUTCOME_WORDS = frozenset(
-    {"value", "later", "improvement", "change", "responder", "response", "outcome", "baseline"}
-)
-_EXPOSURE = frozenset({"arm", "arm_declared", "arm_derived", "treated"})
-
-
-def derived_covariate(name: str, measures: set[str] | frozenset[str]) -> str | None:
-    """Why ``name`` cannot be a covariate (derived from an outcome, the exposure, or a
-    ``baseline:`` of an unknown measure), or ``None`` when it may be one.
-
-    Examples
-    --------
-    >>> derived_covariate("improvement", {"nprs"})
-    "'improvement' is derived from the outcome itself"
-    >>> derived_covariate("baseline:nprs", {"nprs"}) is None, derived_covariate("age", {"nprs"})
-    (True, None)
-    """
-    lower = name.lower()
-    if lower in _OUTCOME_WORDS:
-        return f"{name!r} is derived from the outcome itself"
-    if lower in _EXPOSURE:
-        return f"{name!r} is the treatment compared, not a covariate"
-    if lower in measures:
-        return (
-            f"{name!r} is a measure's later value (an outcome); name baseline:{lower} for "
-            "its baseline value"
-        )
-    if ":" in name:
-        when, _, measure = name.partition(":")
-        if when != "baseline":
-            return (
-                f"{name!r} is a value after baseline (derived from an outcome); only "
-                "baseline:<measure> can be named"
-            )
-        if measure not in measures:
-            known = ", ".join(sorted(measures))
-            return (
-                f"{name!r} names no known measure; baseline:<measure> needs one of {known} "
-                "(or a measure declared under [[measures]])"
-            )
-        return None
-    for measure in measures:
-        if lower.startswith(measure + "_"):
-            rest = lower[len(measure) + 1 :]
-            if rest in _OUTCOME_WORDS or rest in TIMEPOINTS or rest in {"improved", "pct"}:
-                return f"{name!r} is derived from the outcome {measure}"
-    return None
-
-
 # ---------------------------------------------------------------------------------------
 # Parsing
-
-
-class _Reader:
-    """Collects problems while reading a mapping's values."""
-
-    def __init__(self, lines: Mapping[str, int]) -> None:
-        self.lines = lines
-        self.problems: list[Problem] = []
-
-    def add(self, key: str, message: str) -> None:
-        self.problems.append((key, line_of(self.lines, key), message))
-
-    def table(self, data: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
-        value = data.get(key.rsplit(".", 1)[-1])
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            self.add(key, f"expected a table [{key}]; got {_kind(value)}.")
-            return {}
-        self.unknown(value, key, allowed)
-        return dict(value)
-
-    def unknown(self, data: Mapping[str, Any], prefix: str, allowed: tuple[str, ...]) -> None:
-        for name in data:
-            if name not in allowed:
-                where = f"{prefix}.{name}" if prefix else name
-                inside = _table_name(prefix)
-                hint = _close(name, allowed)
-                self.add(
-                    where,
-                    f"unknown key {name!r} in {inside}; expected one of {', '.join(allowed)}"
-                    f"{hint}. Remove it or correct its spelling.",
-                )
-
-    def get(
-        self,
-        data: Mapping[str, Any],
-        prefix: str,
-        name: str,
-        check: Callable[[Any], Any],
-        default: Any,
-        *,
-        required: bool = False,
-    ) -> Any:
-        key = f"{prefix}.{name}" if prefix else name
-        if name not in data or data[name] is None:
-            if required:
-                self.add(key, f"is required; add `{name} = …` to [{prefix}].")
-            return default
-        try:
-            return check(data[name])
-        except _Bad as exc:
-            self.add(key, str(exc))
-            return default
-
-
-def _table_name(prefix: str) -> str:
-    if not prefix:
-        return "the top level"
-    table, _, index = prefix.partition(".")
-    if index.isdigit():
-        return f"[[{table}]] number {int(index) + 1}"
-    return f"[{prefix}]"
-
-
-class _Bad(Exception):
-    pass
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, str):
-        return f"the text {value!r}"
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a table"
-    return type(value).__name__
-
-
-def _close(name: str, allowed: tuple[str, ...]) -> str:
-    import difflib
-
-    match = difflib.get_close_matches(name, allowed, n=1)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _Bad(f"expected text in quotes; got {_kind(value)}.")
-    return value
-
-
-def _name(value: Any) -> str:
-    text = _text(value)
-    if not text.strip():
-        raise _Bad("expected a non-empty name; got an empty text.")
-    return text
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Bad(f"expected a number; got {_kind(value)}.")
-    if not math.isfinite(value):
-        raise _Bad(f"expected a finite number; got {value!r}.")
-    return float(value)
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _Bad(f"expected true or false; got {_kind(value)}.")
-    return value
-
-
-def _choice(*choices: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        text = _text(value)
-        if text not in choices:
-            listed = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
-            raise _Bad(f"expected {listed}; got {text!r}.")
-        return text
-
-    return check
-
-
-def _later(value: Any) -> str:
-    text = _text(value)
-    if text not in _LATER:
-        extra = ""
-        if text == "session":
-            extra = " Session values enter the trajectory and time-to-response analyses."
-        elif text == "baseline":
-            extra = " Baseline is the comparison's anchor, always in the model."
-        elif text not in TIMEPOINTS:
-            extra = f" The contract's timepoints are {', '.join(TIMEPOINTS)}."
-        raise _Bad(f"expected {_LATER_TEXT}; got {text!r}.{extra}")
-    return text
-
-
-def _names(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise _Bad(f'expected a list of names such as ["age", "sex"]; got {_kind(value)}.')
-    out: list[str] = []
-    for i, item in enumerate(value):
-        if not isinstance(item, str) or not item.strip():
-            got = "an empty text" if isinstance(item, str) else _kind(item)
-            raise _Bad(f"item {i + 1} must be a non-empty name in quotes; got {got}.")
-        if item in out:
-            raise _Bad(f"{item!r} is listed twice; list each name once.")
-        out.append(item)
-    return tuple(out)
-
-
-def _timepoints(value: Any) -> tuple[str, ...]:
-    names = _names(value)
-    bad = [t for t in names if t not in TIMEPOINTS]
-    if bad:
-        raise _Bad(
-            f"expected timepoints of the data contract ({', '.join(TIMEPOINTS)}); got "
-            f"{', '.join(repr(b) for b in bad)}."
-        )
-    if not names:
-        raise _Bad("expected at least one timepoint; got an empty list.")
-    return names
-
-
-_MEASURE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-
-_MEASURE_KEYS = (
-    "name",
-    "label",
-    "unit",
-    "low",
-    "high",
-    "integer",
-    "direction",
-    "mcid_points",
-    "mcid_percent",
-    "responder_values",
-)
-
-
-def _measure(r: _Reader, entry: Any, key: str) -> Measure | None:
-    if not isinstance(entry, Mapping):
-        r.add(key, f"expected a [[measures]] table; got {_kind(entry)}.")
-        return None
-    r.unknown(entry, key, _MEASURE_KEYS)
-    before = len(r.problems)
-    name = r.get(entry, key, "name", _name, None, required=True)
-    label = r.get(entry, key, "label", _text, name)
-    unit = r.get(entry, key, "unit", _text, "points")
-    low = r.get(entry, key, "low", _number, None, required=True)
-    high = r.get(entry, key, "high", _number, None, required=True)
-    integer = r.get(entry, key, "integer", _bool, False)
-    direction = r.get(entry, key, "direction", _choice("lower", "higher"), None, required=True)
-    mcid_points = r.get(entry, key, "mcid_points", _number, None)
-    mcid_percent = r.get(entry, key, "mcid_percent", _number, None)
-
-    def values(value: Any) -> tuple[float, ...]:
-        if not isinstance(value, list):
-            raise _Bad(f"expected a list of numbers such as [1, 2]; got {_kind(value)}.")
-        return tuple(_number(v) for v in value)
-
-    responder = r.get(entry, key, "responder_values", values, ())
-    if name is not None and not _MEASURE_NAME.match(name):
-        r.add(
-            f"{key}.name",
-            f"expected 1-64 characters of lower-case a-z, 0-9 and _ starting with a letter "
-            f"(the outcomes' measure name); got {name!r}.",
-        )
-    if low is not None and high is not None and low > high:
-        r.add(f"{key}.high", f"expected high >= low; got low = {low:g}, high = {high:g}.")
-    if len(r.problems) > before:
-        return None
-    try:
-        return Measure(
-            name,
-            label,
-            unit,
-            low,
-            high,
-            integer,
-            direction,
-            mcid_points,
-            mcid_percent,
-            responder,
-        )
-    except RequestError as exc:
-        r.add(f"{key}.name" if "name" in str(exc).split(":")[0] else key, str(exc))
-        return None
 
 
 def _covariates(
@@ -513,14 +224,6 @@ def _outcome(
     return OutcomeSpec(measure, timepoint, covariates, optional)
 
 
-def _unknown_measure(name: str, measures: frozenset[str]) -> str:
-    return (
-        f"unknown measure {name!r}; expected a built-in measure or one declared under "
-        f"[[measures]] ({', '.join(sorted(measures))}). Declare it with [[measures]] name = "
-        f'"{name}", low, high and direction.'
-    )
-
-
 _TOP = (
     "title",
     "arms",
@@ -574,7 +277,7 @@ def parse(
 
     declared: list[Measure] = []
     for i, entry in enumerate(_list_of_tables(r, data, "measures")):
-        measure = _measure(r, entry, f"measures.{i}")
+        measure = parse_measure(r, entry, f"measures.{i}")
         if measure is None:
             continue
         if any(m.name == measure.name for m in declared):
@@ -608,7 +311,7 @@ def parse(
     table = data.get("primary")
     named = table.get("measure") if isinstance(table, Mapping) else None
     known = named if isinstance(named, str) and named in names else None
-    responders = _responders(r, data, names, declared, known)
+    responders = parse_responders(r, data, names, declared, known)
     trajectory = _series(r, data, "trajectory", names, TrajectorySpec)
     ttr = _series(r, data, "time_to_response", names, TimeToResponseSpec)
     if "baseline" in ttr.timepoints:
@@ -625,25 +328,19 @@ def parse(
     method = r.get(weighting_t, "weighting", "method", _choice("iptw", "aipw"), "iptw")
     trim = r.get(weighting_t, "weighting", "trim", _fraction_below_half, None)
     if method == "aipw":
-        _check_aipw(r, primary, estimand, weights)
+        check_aipw(r, primary, estimand, weights)
     elif trim is not None:
         r.add("weighting.trim", 'trim applies to method = "aipw"; set it or remove trim.')
     medication_t = r.table(data, "medication", ("timepoint",))
     medication = MedicationSpec(r.get(medication_t, "medication", "timepoint", _later, None))
     report_t = r.table(data, "report", ("min_cell",))
     min_cell = r.get(report_t, "report", "min_cell", _min_cell, 11)
-    from dnoutcomes._protocol_casemix import parse_casemix
-
     casemix = parse_casemix(r, data, names)
     deid = r.table(data, "deidentification", ("allow_columns",))
     allow = r.get(deid, "deidentification", "allow_columns", _names, ())
-    missing = _missing_data(r, data, names, primary)
-    mmrm = _mmrm(r, data)
-    clustering_t = r.table(data, "clustering", ("cluster", "type"))
-    clustering = ClusteringSpec(
-        r.get(clustering_t, "clustering", "cluster", _choice("none", "therapist", "site"), "none"),
-        r.get(clustering_t, "clustering", "type", _choice("HC1", "HC0"), "HC1"),
-    )
+    missing = parse_missing_data(r, data, names, primary)
+    mmrm = parse_mmrm(r, data)
+    clustering = parse_clustering(r, data)
     if r.problems or primary is None:
         raise ProtocolError(sorted(r.problems, key=_order), source)
     return Protocol(
@@ -677,53 +374,6 @@ def _min_cell(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise _Bad(f"expected a whole number of at least 1; got {_kind(value)}.")
     return value
-
-
-def _responders(
-    r: _Reader,
-    data: Mapping[str, Any],
-    names: frozenset[str],
-    declared: list[Measure],
-    primary: str | None,
-) -> ResponderSpec:
-    t = r.table(data, "responders", ("measure", "timepoint", "definition", "percent"))
-    measure = r.get(t, "responders", "measure", _name, None)
-    if measure is not None and measure not in names:
-        r.add("responders.measure", _unknown_measure(measure, names))
-        measure = None
-    timepoint = r.get(t, "responders", "timepoint", _later, None)
-    definition = r.get(t, "responders", "definition", _choice("mcid", "percent", "values"), "mcid")
-    percent = r.get(t, "responders", "percent", _number, 30.0)
-    if not 0 < percent <= 100:
-        r.add(
-            "responders.percent", f"expected a percentage above 0 and at most 100; got {percent:g}."
-        )
-    resolved = measure or primary
-    registry = {
-        **{m: default_registry()[m] for m in default_registry()},
-        **{m.name: m for m in declared},
-    }
-    spec = registry.get(resolved) if resolved else None
-    key = "responders.definition" if "definition" in t else "responders"
-    if spec is not None and definition == "mcid" and spec.mcid_points is None:
-        r.add(
-            key,
-            f"definition 'mcid' needs an MCID in points for {spec.name}, which has none; "
-            'give mcid_points under [[measures]] or use definition = "percent".',
-        )
-    if spec is not None and definition == "values" and not spec.responder_values:
-        r.add(
-            key,
-            f"definition 'values' needs responder_values for {spec.name}, which has "
-            "none; give responder_values under [[measures]].",
-        )
-    if spec is not None and definition == "percent" and spec.low < 0:
-        r.add(
-            key,
-            f"definition 'percent' needs a measure with no negative values; "
-            f"{spec.name} ranges from {spec.low:g}.",
-        )
-    return ResponderSpec(measure, timepoint, definition, percent)
 
 
 _SERIES_KEYS: dict[str, tuple[str, ...]] = {
@@ -771,147 +421,6 @@ def _series(
         r.get(t, key, "spline_df", _whole(1, 10), 3),
         r.get(t, key, "contrast_weeks", _weeks, default.contrast_weeks),
         r.get(t, key, "extrapolate", _bool, False),
-    )
-
-
-def _whole(low: int, high: int) -> Callable[[Any], int]:
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise _Bad(f"expected a whole number from {low} to {high}; got {_kind(value)}.")
-        return value
-
-    return check
-
-
-def _positive(value: Any) -> float:
-    number = _number(value)
-    if number <= 0:
-        raise _Bad(f"expected a number above 0; got {value!r}.")
-    return number
-
-
-def _fraction_below_half(value: Any) -> float:
-    number = _number(value)
-    if not 0 < number < 0.5:
-        raise _Bad(f"expected a number above 0 and below 0.5 (e.g. 0.05); got {value!r}.")
-    return number
-
-
-def _numbers(value: Any) -> tuple[float, ...]:
-    if not isinstance(value, list):
-        raise _Bad(f"expected a list of numbers such as [0, 2, 4]; got {_kind(value)}.")
-    out = []
-    for i, item in enumerate(value):
-        try:
-            out.append(_number(item))
-        except _Bad as exc:
-            raise _Bad(f"item {i + 1}: {exc}") from None
-    return tuple(out)
-
-
-def _weeks(value: Any) -> tuple[float, ...]:
-    weeks = _numbers(value)
-    if not weeks:
-        raise _Bad("expected at least one week; got an empty list.")
-    if any(w < 0 for w in weeks):
-        raise _Bad(f"expected weeks of 0 or more; got {', '.join(f'{w:g}' for w in weeks)}.")
-    return weeks
-
-
-def _visits(value: Any) -> tuple[str, ...]:
-    names = _names(value)
-    bad = [t for t in names if t not in _LATER]
-    if bad:
-        raise _Bad(
-            f"expected post-baseline scheduled visits ({_LATER_TEXT}); got "
-            f"{', '.join(repr(b) for b in bad)}. The baseline value is the MMRM's covariate."
-        )
-    return names
-
-
-def _check_aipw(
-    r: _Reader, primary: OutcomeSpec | None, estimand: str, weights: tuple[str, ...] | None
-) -> None:
-    """AIPW is implemented for the plan's set: NPRS at discharge, its covariates, the ATE."""
-    if primary is not None and (primary.measure, primary.timepoint) != ("nprs", "discharge"):
-        r.add(
-            "weighting.method",
-            f"method 'aipw' estimates the effect on NPRS at discharge; the primary outcome is "
-            f'{primary.measure} at {primary.timepoint}. Use method = "iptw".',
-        )
-    if estimand != "ate":
-        r.add(
-            "weighting.method",
-            f"method 'aipw' estimates the ATE; estimand is {estimand!r}. Use estimand = "
-            '"ate" or method = "iptw".',
-        )
-    if weights is not None and tuple(weights) != DEFAULT_WEIGHTING_COVARIATES:
-        r.add(
-            "weighting.method",
-            "method 'aipw' uses the plan's propensity covariates ("
-            + ", ".join(DEFAULT_WEIGHTING_COVARIATES)
-            + '); remove weighting.covariates or use method = "iptw".',
-        )
-
-
-_MISSING_KEYS = (
-    "method",
-    "m",
-    "maxit",
-    "seed",
-    "auxiliaries",
-    "tipping",
-    "tipping_shifted",
-    "tipping_deltas",
-)
-
-
-def _missing_data(
-    r: _Reader, data: Mapping[str, Any], names: frozenset[str], primary: OutcomeSpec | None
-) -> MissingDataSpec:
-    t = r.table(data, "missing_data", _MISSING_KEYS)
-    key = "missing_data"
-    default = MissingDataSpec()
-    method = r.get(t, key, "method", _choice("complete_case", "mi"), "complete_case")
-    auxiliaries = r.get(t, key, "auxiliaries", _names, ())
-    for name in auxiliaries:
-        if name not in names:
-            r.add(f"{key}.auxiliaries", _unknown_measure(name, names))
-        elif primary is not None and name == primary.measure:
-            r.add(
-                f"{key}.auxiliaries",
-                f"{name!r} is the primary outcome's measure, always in the imputation models; "
-                "list other measures.",
-            )
-    tipping = r.get(t, key, "tipping", _bool, False)
-    if tipping and method != "mi":
-        r.add(f"{key}.tipping", 'the tipping-point analysis needs method = "mi".')
-    return MissingDataSpec(
-        method,
-        r.get(t, key, "m", _whole(2, 1000), default.m),
-        r.get(t, key, "maxit", _whole(1, 100), default.maxit),
-        r.get(t, key, "seed", _whole(0, 2**63 - 1), default.seed),
-        auxiliaries,
-        tipping,
-        r.get(t, key, "tipping_shifted", _choice("comparator", "reference"), "comparator"),
-        r.get(t, key, "tipping_deltas", _numbers, ()),
-    )
-
-
-def _mmrm(r: _Reader, data: Mapping[str, Any]) -> MmrmSpec:
-    t = r.table(data, "mmrm", ("enabled", "visits", "df"))
-    df = t.get("df")
-    if df in ("kenward-roger", "kenward_roger", "kr"):
-        r.add(
-            "mmrm.df",
-            "Kenward-Roger degrees of freedom are not implemented yet; use df = "
-            '"satterthwaite" (they agree closely for balanced visits).',
-        )
-        df = None
-    return MmrmSpec(
-        r.get(t, "mmrm", "enabled", _bool, False),
-        r.get(t, "mmrm", "visits", _visits, ()),
-        r.get({"df": df}, "mmrm", "df", _choice("satterthwaite"), "satterthwaite"),
     )
 
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from typing import TYPE_CHECKING, Any
 
 from dnoutcomes._protocol_casemix import casemix_dict, casemix_toml, describe_casemix
-from dnoutcomes.protocol import CaseMixSpec
+from dnoutcomes._protocol_specs import CaseMixSpec
+from dnoutcomes._protocol_values import _value
 
 if TYPE_CHECKING:
-    from dnoutcomes.protocol import OutcomeSpec, Protocol
+    from dnoutcomes._protocol_specs import OutcomeSpec
+    from dnoutcomes.protocol import Protocol
 
 __all__ = ["checksum", "describe", "to_dict", "to_toml"]
 
@@ -173,39 +174,6 @@ def checksum(p: Protocol) -> str:
 
 # ---------------------------------------------------------------------------------------
 # TOML text
-
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
-            "\r": "\\r"}  # fmt: skip
-
-
-def _string(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        if not math.isfinite(value):  # never produced by a checked protocol
-            raise ValueError(f"cannot write the number {value!r} in a protocol")
-        return repr(value)
-    if isinstance(value, str):
-        return _string(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} in a protocol")
 
 
 #: Comments of the built-in file, by dotted key (a table's own comment under its name).
