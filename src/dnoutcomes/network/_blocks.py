@@ -118,15 +118,16 @@ def ancova_blocks(
     return out
 
 
-def responder_blocks(
-    dataset: Dataset, protocol: Protocol, sites: Sequence[str]
-) -> dict[str, dict[str, Any]]:
-    """Responders and classified episodes per arm ([reference, comparator]), per site."""
+def _responder_flags(
+    dataset: Dataset, protocol: Protocol
+) -> tuple[pd.DataFrame, pd.Series, pd.Series, float]:
+    """:func:`~dnoutcomes.stats.responders.responder_flags` for the protocol's responder
+    outcome and definition (the responder and the monthly blocks count from it)."""
     from dnoutcomes.stats.responders import responder_flags
 
     measure, timepoint = protocol.responder_outcome()
     definition = RESPONDER_DEFINITIONS[protocol.responders.definition]
-    pairs, usable, responder, cut = responder_flags(
+    return responder_flags(
         dataset,
         reference=protocol.reference,
         comparator=protocol.comparator,
@@ -135,6 +136,15 @@ def responder_blocks(
         definition=definition,  # type: ignore[arg-type]
         threshold=protocol.responders.percent if definition == "percent" else None,
     )
+
+
+def responder_blocks(
+    dataset: Dataset, protocol: Protocol, sites: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Responders and classified episodes per arm ([reference, comparator]), per site."""
+    measure, timepoint = protocol.responder_outcome()
+    definition = RESPONDER_DEFINITIONS[protocol.responders.definition]
+    pairs, usable, responder, cut = _responder_flags(dataset, protocol)
     keep = usable.to_numpy(dtype=bool)
     arm = pairs["treated"].to_numpy(dtype=int)[keep]
     hit = responder.to_numpy(dtype=bool)[keep]
@@ -309,19 +319,7 @@ def monthly_blocks(
     """Per discharge month (episode ``end_date``), the episodes classified as responder or
     not (both arms) and the responders, and the sum and sum of squares of the primary
     outcome's improvement, per site."""
-    from dnoutcomes.stats.responders import responder_flags
-
-    measure, timepoint = protocol.responder_outcome()
-    definition = RESPONDER_DEFINITIONS[protocol.responders.definition]
-    pairs, usable, responder, _ = responder_flags(
-        dataset,
-        reference=protocol.reference,
-        comparator=protocol.comparator,
-        measure=measure,
-        timepoint=timepoint,
-        definition=definition,  # type: ignore[arg-type]
-        threshold=protocol.responders.percent if definition == "percent" else None,
-    )
+    pairs, usable, responder, _ = _responder_flags(dataset, protocol)
     keep = usable.to_numpy(dtype=bool) & pairs["end_date"].notna().to_numpy()
     rows = pairs.loc[keep].assign(
         month=pairs.loc[keep, "end_date"].dt.strftime("%Y-%m"),

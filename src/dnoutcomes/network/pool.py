@@ -20,7 +20,7 @@ from dnoutcomes.network._ancova import (
 )
 from dnoutcomes.network.summary import SiteSummary, check_poolable
 from dnoutcomes.stats._ancova_fit import AncovaResult
-from dnoutcomes.stats.results import ResultMixin, jsonable
+from dnoutcomes.stats.results import HEADLINE_COLUMNS, ResultMixin, jsonable
 
 __all__ = ["NetworkAnalysis", "pool", "with_iptw"]
 
@@ -140,17 +140,19 @@ class NetworkAnalysis(ResultMixin):
         return document
 
 
-_HEADLINE = [
-    "section",
-    "measure",
-    "timepoint",
-    "term",
-    "n",
-    "estimate",
-    "conf_low",
-    "conf_high",
-    "p_value",
-]
+def _effect_row(section: str, term: str, r: Any, p_value: float) -> dict[str, Any]:
+    """A headline row of one pooled effect (an ANCOVA result, the site meta-analysis)."""
+    return {
+        "section": section,
+        "measure": r.measure,
+        "timepoint": r.timepoint,
+        "term": term,
+        "n": r.n,
+        "estimate": r.estimate,
+        "conf_low": r.conf_low,
+        "conf_high": r.conf_high,
+        "p_value": p_value,
+    }
 
 
 def _headline(
@@ -160,34 +162,14 @@ def _headline(
     ttr: Mapping[str, Any] | None,
     meta: Any,
 ) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
-    for r in ancova:
-        rows.append(
-            {
-                "section": "ancova",
-                "measure": r.measure,
-                "timepoint": r.timepoint,
-                "term": "mean difference",
-                "n": r.n,
-                "estimate": r.estimate,
-                "conf_low": r.conf_low,
-                "conf_high": r.conf_high,
-                "p_value": r.p_value,
-            }
-        )
+    rows: list[dict[str, Any]] = [
+        _effect_row("ancova", "mean difference", r, r.p_value) for r in ancova
+    ]
     if fe is not None:
         rows.append(
-            {
-                "section": "ancova_site_effects",
-                "measure": fe.measure,
-                "timepoint": fe.timepoint,
-                "term": "mean difference (site fixed effects)",
-                "n": fe.n,
-                "estimate": fe.estimate,
-                "conf_low": fe.conf_low,
-                "conf_high": fe.conf_high,
-                "p_value": fe.p_value,
-            }
+            _effect_row(
+                "ancova_site_effects", "mean difference (site fixed effects)", fe, fe.p_value
+            )
         )
     if resp is not None:
         for row in resp["frame"].itertuples():
@@ -220,20 +202,8 @@ def _headline(
                 }
             )
     if meta is not None:
-        rows.append(
-            {
-                "section": "site_meta",
-                "measure": meta.measure,
-                "timepoint": meta.timepoint,
-                "term": "pooled (DerSimonian-Laird)",
-                "n": meta.n,
-                "estimate": meta.estimate,
-                "conf_low": meta.conf_low,
-                "conf_high": meta.conf_high,
-                "p_value": float("nan"),
-            }
-        )
-    frame = pd.DataFrame(rows, columns=_HEADLINE)
+        rows.append(_effect_row("site_meta", "pooled (DerSimonian-Laird)", meta, float("nan")))
+    frame = pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
     frame["p_value"] = frame["p_value"].astype(float)
     return frame
 
@@ -447,7 +417,7 @@ def with_iptw(result: NetworkAnalysis, iptw: Mapping[str, Any]) -> NetworkAnalys
         timepoint=result.ancova[0].timepoint if result.ancova else "",
         n=iptw["n"],
     )
-    frame = pd.concat([result.frame, rows.reindex(columns=_HEADLINE)], ignore_index=True)
+    frame = pd.concat([result.frame, rows.reindex(columns=HEADLINE_COLUMNS)], ignore_index=True)
     frame["p_value"] = frame["p_value"].astype(float)
     notes = result.notes + tuple(f"IPTW: {n}" for n in iptw["notes"])
     return dataclasses.replace(result, iptw=dict(iptw), frame=frame, notes=notes)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dnoutcomes.protocol import DEFAULT_WEIGHTING_COVARIATES
+from dnoutcomes.stats.results import HEADLINE_COLUMNS
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -169,8 +170,25 @@ def run_extra(
     cluster = _CLUSTER_COLUMN.get(p.clustering.cluster, "")
     for key, weighting in (("clustered", "none"), ("clustered_iptw", "iptw")):
         runs[key] = _clustered(compare_clustered, dataset, p, cluster, weighting, level)
-    runs["mi_responders"] = _mi_responders(compare_responders_mi, dataset, p, mi_args, notes)
-    runs["mi_iptw"] = _mi_iptw(compare_iptw_mi, dataset, p, mi_args, notes)
+    definition = p.responders.definition
+    responder_measure, responder_timepoint = p.responder_outcome()
+    runs["mi_responders"] = _noted_unless(
+        _MI_RESPONDERS_VALUES if definition == "values" else None,
+        notes,
+        lambda: compare_responders_mi(
+            dataset,
+            measure=responder_measure,
+            timepoint=responder_timepoint,
+            definition="points" if definition == "mcid" else "percent",
+            threshold=p.responders.percent if definition == "percent" else None,
+            **mi_args,
+        ),
+    )
+    runs["mi_iptw"] = _noted_unless(
+        None if _mi_plan_set(p) else _MI_IPTW_OFF_PLAN,
+        notes,
+        lambda: compare_iptw_mi(dataset, **mi_args),
+    )
     out: dict[str, Any] = {}
     labels = dict(EXTRA_SECTIONS)
     for key in requested(p):
@@ -207,60 +225,39 @@ def _clustered(
     return run
 
 
-def _mi_responders(
-    compare: Callable[..., Any],
-    dataset: Dataset,
-    p: Protocol,
-    mi_args: dict[str, Any],
-    notes: list[str],
+def _noted_unless(
+    reason: str | None, notes: list[str], run: Callable[[], Any]
 ) -> Callable[[], Any]:
-    def run() -> Any:
-        definition = p.responders.definition
-        if definition == "values":
-            notes.append(
-                "Responders under multiple imputation: not run for definition 'values' (the "
-                "imputed outcome is continuous; the responder values are categories)."
-            )
+    """``run``, or (when ``reason`` is given) a section that adds ``reason`` to the notes
+    and returns ``None``, when it is run."""
+
+    def guarded() -> Any:
+        if reason is not None:
+            notes.append(reason)
             return None
-        measure, timepoint = p.responder_outcome()
-        return compare(
-            dataset,
-            measure=measure,
-            timepoint=timepoint,
-            definition="points" if definition == "mcid" else "percent",
-            threshold=p.responders.percent if definition == "percent" else None,
-            **mi_args,
-        )
+        return run()
 
-    return run
+    return guarded
 
 
-def _mi_iptw(
-    compare: Callable[..., Any],
-    dataset: Dataset,
-    p: Protocol,
-    mi_args: dict[str, Any],
-    notes: list[str],
-) -> Callable[[], Any]:
-    def run() -> Any:
-        plan_set = (
-            (p.primary.measure, p.primary.timepoint) == ("nprs", "discharge")
-            and p.weighting.estimand == "ate"
-            and p.weighting.covariates == DEFAULT_WEIGHTING_COVARIATES
-        )
-        if not plan_set:
-            notes.append(
-                "IPTW under multiple imputation: not run; it is implemented for NPRS at "
-                "discharge with the plan's ATE weights and covariates."
-            )
-            return None
-        return compare(dataset, **mi_args)
-
-    return run
+#: Why a routine-care section under multiple imputation is not run.
+_MI_RESPONDERS_VALUES = (
+    "Responders under multiple imputation: not run for definition 'values' (the "
+    "imputed outcome is continuous; the responder values are categories)."
+)
+_MI_IPTW_OFF_PLAN = (
+    "IPTW under multiple imputation: not run; it is implemented for NPRS at "
+    "discharge with the plan's ATE weights and covariates."
+)
 
 
-_HEADLINE = ["section", "measure", "timepoint", "term", "n", "estimate", "conf_low",
-             "conf_high", "p_value"]  # fmt: skip
+def _mi_plan_set(p: Protocol) -> bool:
+    """IPTW under MI is implemented for NPRS at discharge with the plan's ATE weights."""
+    return (
+        (p.primary.measure, p.primary.timepoint) == ("nprs", "discharge")
+        and p.weighting.estimand == "ate"
+        and p.weighting.covariates == DEFAULT_WEIGHTING_COVARIATES
+    )
 
 
 def extra_headline(parts: dict[str, Any]) -> list[pd.DataFrame]:
@@ -309,4 +306,4 @@ def extra_headline(parts: dict[str, Any]) -> list[pd.DataFrame]:
             add(key, r.measure, r.timepoint, r.estimates, n=r.n)
     if not rows:
         return []
-    return [pd.DataFrame(rows, columns=_HEADLINE)]
+    return [pd.DataFrame(rows, columns=HEADLINE_COLUMNS)]

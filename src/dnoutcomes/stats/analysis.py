@@ -43,7 +43,13 @@ from dnoutcomes.stats.responders import (
     ResponderResult,
     compare_responders,
 )
-from dnoutcomes.stats.results import ResultMixin, format_p, id_tuple, jsonable
+from dnoutcomes.stats.results import (
+    HEADLINE_COLUMNS,
+    ResultMixin,
+    format_p,
+    id_tuple,
+    jsonable,
+)
 from dnoutcomes.stats.safety import SafetyResult, compare_safety
 from dnoutcomes.stats.survival import TimeToResponseResult, compare_time_to_response
 
@@ -245,28 +251,14 @@ clustered, clustered_iptw
         return document
 
 
-#: The columns of :attr:`Analysis.frame`, in order.
-_HEADLINE_COLUMNS = [
-    "section",
-    "measure",
-    "timepoint",
-    "term",
-    "n",
-    "estimate",
-    "conf_low",
-    "conf_high",
-    "p_value",
-]
-
-
 def _headline_part(section: str, frame: pd.DataFrame, **columns: Any) -> pd.DataFrame:
     """The headline columns of one section's result frame; ``columns`` sets the others."""
-    return frame.assign(section=section, **columns).reindex(columns=_HEADLINE_COLUMNS)
+    return frame.assign(section=section, **columns).reindex(columns=HEADLINE_COLUMNS)
 
 
 def _headline(analysis_parts: dict[str, Any]) -> pd.DataFrame:
     ancova: OutcomesResult | None = analysis_parts["ancova"]
-    parts = [_headline_part("ancova", pd.DataFrame(columns=_HEADLINE_COLUMNS))]
+    parts = [_headline_part("ancova", pd.DataFrame(columns=HEADLINE_COLUMNS))]
     if ancova is not None:
         parts = [_headline_part("ancova", ancova.frame, term="mean difference")]
     lmm: TrajectoryResult | None = analysis_parts["lmm"]
@@ -320,7 +312,7 @@ def _headline(analysis_parts: dict[str, Any]) -> pd.DataFrame:
             "conf_high": pooled["ci_high"],
             "p_value": float("nan"),
         }
-        parts.append(pd.DataFrame([row], columns=_HEADLINE_COLUMNS))
+        parts.append(pd.DataFrame([row], columns=HEADLINE_COLUMNS))
     parts.extend(extra_headline(analysis_parts))
     frame = pd.concat(parts, ignore_index=True)
     frame["p_value"] = frame["p_value"].astype(float)

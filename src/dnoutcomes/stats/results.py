@@ -38,6 +38,7 @@ import pandas as pd
 
 __all__ = [
     "DICT_ALIASES",
+    "HEADLINE_COLUMNS",
     "TIDY_COLUMNS",
     "ResultMixin",
     "id_tuple",
@@ -57,6 +58,22 @@ TIDY_COLUMNS: tuple[str, ...] = (
     "conf_low",
     "conf_high",
 )
+
+
+#: The columns of a headline frame (:attr:`Analysis.results
+#: <dnoutcomes.stats.analysis.Analysis.results>`, the network's pooled headline), in order:
+#: one row per effect.
+HEADLINE_COLUMNS: list[str] = [
+    "section",
+    "measure",
+    "timepoint",
+    "term",
+    "n",
+    "estimate",
+    "conf_low",
+    "conf_high",
+    "p_value",
+]
 
 
 #: The analysis plan's first JSON keys (deprecated) and the vocabulary's name for each: a
