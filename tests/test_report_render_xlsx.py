@@ -55,6 +55,12 @@ def test_sheets_cells_and_formats(tmp_path: Path) -> None:
     assert [c.value for c in ws[3]] == ["Site", "Episodes", "% of episodes"]
     assert [c.value for c in ws[4]] == ["north", 40, 88.9]
     assert [c.value for c in ws[5]] == ["south", "<11", "[c]"]
+    # suppressed cells are text with a comment; numbers are numbers, with the legend below
+    assert ws["B5"].data_type == "s" and ws["C5"].data_type == "s"
+    assert ws["B5"].comment.text == "Suppressed: a count from 1 to 10."
+    assert "could be worked back" in ws["C5"].comment.text
+    assert ws["B4"].data_type == "n" and ws["B4"].comment is None
+    assert ws["A8"].value.startswith('Counts below 11 are shown as "<11"')
     assert ws["C4"].number_format == '0.0" %"'
     assert ws["A7"].value == "Discharged in the period."
     about = book["about"]

@@ -135,6 +135,20 @@ def _deterministic(data: bytes, run_time: dt.datetime) -> bytes:
     return out.getvalue()
 
 
+def _suppressed_comment(value: str, min_cell: int) -> Any:
+    """The note on a suppressed cell (text, never a number a formula could add up)."""
+    from openpyxl.comments import Comment
+
+    if value == HIDDEN:
+        text = (
+            f"Suppressed: a count below {min_cell} could be worked back from this figure "
+            "(complementary suppression)."
+        )
+    else:
+        text = f"Suppressed: a count from 1 to {min_cell - 1}."
+    return Comment(text, "dnoutcomes", width=220, height=60)
+
+
 def _write_table(ws: Any, table: Table, min_cell: int) -> None:
     from openpyxl.styles import Alignment, Font
 
@@ -154,6 +168,7 @@ def _write_table(ws: Any, table: Table, min_cell: int) -> None:
                 cell.number_format = _NUMBER_FORMATS[fmt]
             if isinstance(value, str) and (value.startswith("<") or value == HIDDEN):
                 cell.alignment = Alignment(horizontal="right")
+                cell.comment = _suppressed_comment(value, min_cell)
     last = len(table.frame) + 5
     notes = [table.note] if table.note else []
     notes.append(
@@ -179,7 +194,8 @@ def render_xlsx(report: Report) -> bytes:
         The workbook. Its first sheet, ``about``, names the report, the period, the site,
         the suppression threshold and the provenance; then one sheet per table in
         reading order (the table's key as sheet name), numbers kept as numbers with a
-        display format, ``<11`` and ``[c]`` as text.
+        display format, ``<11`` and ``[c]`` as text cells (so no sum or formula counts
+        them) with a comment saying what each means, and the legend under the table.
 
     Notes
     -----
