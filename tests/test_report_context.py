@@ -86,24 +86,25 @@ def test_safe_turns_expected_failures_into_a_sentence() -> None:
     def too_few() -> None:
         raise InsufficientDataError("needs 2 episodes per arm; got 1.")
 
-    result, paragraph = safe("The ANCOVA", too_few)
+    result, paragraph = safe("The ANCOVA", too_few, _context())
     assert result is None and isinstance(paragraph, Paragraph)
+    # the error's own words, with their counts through the threshold (a requirement kept)
     assert paragraph.text == (
-        "The ANCOVA could not be computed for this period: needs 2 episodes per arm; got 1."
+        "The ANCOVA could not be computed for this period: needs <11 episodes per arm; got <11."
     )
-    assert safe("Fine", lambda: 42) == (42, None)
+    assert safe("Fine", lambda: 42, _context()) == (42, None)
 
     def bug() -> None:
         raise KeyError("a bug, not bad data")
 
     with pytest.raises(KeyError):
-        safe("Buggy", bug)
+        safe("Buggy", bug, _context())
     # A bare ValueError or ZeroDivisionError is a programming error, not an expected
     # failure of the data: it is raised, never turned into report text (issue 13).
     with pytest.raises(ValueError, match="not bad data"):
-        safe("Buggy", lambda: int("not bad data"))
+        safe("Buggy", lambda: int("not bad data"), _context())
     with pytest.raises(ZeroDivisionError):
-        safe("Division", lambda: 1 / 0)
+        safe("Division", lambda: 1 / 0, _context())
 
 
 def test_small_any() -> None:
@@ -127,6 +128,49 @@ def test_figure_block_respects_the_switch_and_failures() -> None:
     def broken() -> Any:
         raise ValueError("no data to draw")
 
-    [failed] = figure_block(_context(), "k", "T", "alt", broken)
+    context = _context()
+    [failed] = figure_block(context, "k", "T", "alt", broken)
     assert isinstance(failed, Paragraph)
-    assert failed.text == "The figure “T” could not be drawn: no data to draw"
+    assert failed.text == "The figure “T” could not be drawn from these data."
+    assert context.log == ["the figure 'k' could not be drawn: ValueError: no data to draw"]
+
+
+def test_a_figure_error_never_reaches_the_report_only_the_run_log() -> None:
+    # an error's own words may hold an episode id or a small count (issue 13): the shared
+    # report gets a fixed sentence, the person running it the message
+    context = _context()
+
+    def leaky() -> Any:
+        raise ValueError("episode E000123: 3 points with NaN in column nprs")
+
+    [failed] = figure_block(context, "flow", "Patient flow", "alt", leaky)
+    assert isinstance(failed, Paragraph)
+    assert "E000123" not in failed.text and "3" not in failed.text
+    assert any("E000123" in note for note in context.log)
+
+
+@pytest.mark.slow
+def test_build_report_passes_figure_errors_to_the_run_log_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import warnings
+
+    import dnoutcomes
+    from dnoutcomes.report import _context
+    from dnoutcomes.report.build import build_report
+    from dnoutcomes.sample import generate
+
+    def failing(key: str, painter: Any) -> str:
+        raise ValueError(f"secret E000042 in {key}")
+
+    monkeypatch.setattr(_context, "draw", failing)
+    lines: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        generate(episodes=400, seed=2).write(tmp_path, force=True)
+        dataset = dnoutcomes.load(tmp_path)
+        report = build_report(dataset, run_time="2025-10-01", progress=lines.append)
+    page = report.to_html()
+    assert "E000042" not in page
+    assert "could not be drawn from these data" in page
+    assert any(line.startswith("note (not in the report)") and "E000042" in line for line in lines)

@@ -63,6 +63,11 @@ class Context:
     benchmark
         ``"adjusted"`` (the case-mix adjusted benchmarking section) or ``"raw"`` (the
         unadjusted therapist funnel).
+    log
+        Notes for the person running the report, never for the report itself (a figure
+        that could not be drawn, with the error's own words, which may name ids or small
+        counts): :func:`~dnoutcomes.report.build.build_report` passes them to its
+        ``progress`` and to the ``dnoutcomes.report`` logger.
     """
 
     dataset: Dataset
@@ -82,6 +87,7 @@ class Context:
     analysis_failure: str = ""
     protocol: Protocol | None = None
     benchmark: str = "adjusted"
+    log: list[str] = field(default_factory=list)
 
 
 def analysed(context: Context, key: str, what: str) -> tuple[Any, Paragraph | None]:
@@ -237,13 +243,15 @@ def draw(key: str, painter: Callable[[], Any]) -> str:
     return figure_to_svg(figure, key=key)
 
 
-def safe(what: str, compute: Callable[[], Any]) -> tuple[Any, Paragraph | None]:
+def safe(what: str, compute: Callable[[], Any], context: Context) -> tuple[Any, Paragraph | None]:
     """Run an analysis; when the data are too few or unsuitable, return a sentence instead.
 
     Returns
     -------
     (result, None) or (None, Paragraph)
-        The paragraph says what could not be computed and why, in the error's own words.
+        The paragraph says what could not be computed and why, in the error's own words
+        with their counts through the threshold (:func:`suppress_text`: "got 1" month of
+        a site's chart is ``got <11``).
         Only the package's own errors (:class:`~dnoutcomes.errors.DnOutcomesError`: too
         few data, a request the data cannot answer) are expected; any other exception,
         a bare ``ValueError`` or ``ZeroDivisionError`` included, is a bug and propagates
@@ -252,7 +260,7 @@ def safe(what: str, compute: Callable[[], Any]) -> tuple[Any, Paragraph | None]:
     try:
         return compute(), None
     except DnOutcomesError as exc:
-        reason = str(exc) or type(exc).__name__
+        reason = suppress_text(str(exc) or type(exc).__name__, context)
         return None, Paragraph(f"{what} could not be computed for this period: {reason}")
 
 
@@ -273,11 +281,15 @@ def figure_block(
     data: pd.DataFrame | None = None,
 ) -> list[Figure | Paragraph]:
     """A figure (in a list, empty when the report is built without figures), or a sentence
-    when drawing fails (a figure is never worth a crash)."""
+    when drawing fails (a figure is never worth a crash).
+
+    The sentence is fixed: the error's own words (which may hold an id, a small count or a
+    value of the data) go to ``context.log``, the run's notes, never into the report."""
     if not context.figures:
         return []
     try:
         svg = draw(key, painter)
     except (DnOutcomesError, ValueError) as exc:
-        return [Paragraph(f"The figure “{title}” could not be drawn: {exc}")]
+        context.log.append(f"the figure {key!r} could not be drawn: {type(exc).__name__}: {exc}")
+        return [Paragraph(f"The figure “{title}” could not be drawn from these data.")]
     return [Figure(key=key, title=title, svg=svg, alt=alt, data=data)]

@@ -76,7 +76,7 @@ def _setup(context: Context) -> tuple[Any, Any, Paragraph | None]:
         )
         return frame, model
 
-    result, failure = safe("The case-mix model", compute)
+    result, failure = safe("The case-mix model", compute, context)
     if failure is not None:
         return None, None, failure
     return result[0], result[1], None
@@ -415,6 +415,7 @@ def benchmarking_section(context: Context) -> SectionOutcome:
             lambda by=by, force=force: _benchmark(  # type: ignore[misc]
                 local, model, by, period, context, force
             ),
+            context,
         )
         if why is not None:
             blocks.append(why)

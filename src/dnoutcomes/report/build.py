@@ -10,6 +10,7 @@ that leaves the package shows a count below the threshold.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,8 @@ __all__ = ["DEFAULT_TITLE", "build_report", "select_site", "subset_dataset"]
 DEFAULT_TITLE = "Dry needling for low back pain: quality-improvement report"
 
 Progress = Callable[[str], None]
+
+_LOG = logging.getLogger("dnoutcomes.report")
 
 
 def _quiet(_: str) -> None:
@@ -311,6 +314,9 @@ def build_report(
         spc.update(outcome.spc)
         restricted.extend(outcome.restricted)
 
+    for note in context.log:  # for the person running the report, not for the report
+        _LOG.warning(note)
+        say(f"note (not in the report): {note}")
     say("protecting the counts across tables")
     drawn = {k for k, v in spc.items() if isinstance(v, dict) and "withheld" not in v}
     sections, extra, spc = protect_report(

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from dnoutcomes.errors import DnOutcomesError
-from dnoutcomes.report._chart_unit import chart_frame, choose_unit, rebuild
+from dnoutcomes.report._chart_unit import chart_frame, choose_unit, rebuild, small_points
 from dnoutcomes.report._context import (
     Context,
     SectionOutcome,
@@ -138,7 +138,7 @@ def _qi(context: Context, what: str) -> tuple[Any, Paragraph | None]:
     if "qi" not in context.cache:
         first, last = chart_window(context)
         context.cache["qi"] = safe(
-            "{what}", lambda: qi_charts(context.local, start=first, end=last)
+            "{what}", lambda: qi_charts(context.local, start=first, end=last), context
         )
     result, failure = context.cache["qi"]
     if failure is not None:
@@ -287,23 +287,38 @@ def _site_signals(context: Context) -> tuple[list[Any], dict[str, Any]]:
             lambda site=site: qi_charts(  # type: ignore[misc]
                 lean, site=site, start=months[0], end=months[-1]
             ),
+            context,
         )
         if failure is not None:
             sentences.append(failure)
             continue
+        frame = chart_frame(charts)
+        if 0 < int(frame["episodes"].sum()) < context.min_cell:
+            # Its run statistics bound its months with data, and so its episodes from
+            # below: with a small total they could pin the hidden count (benchmarking).
+            sentences.append(
+                Paragraph(
+                    f"Site {site}: not charted: its charts would describe fewer than "
+                    f"{context.min_cell} episodes over these months."
+                )
+            )
+            continue
+        small = small_points(frame, context.min_cell)
         by_site[site] = {}
         for key, what in (
             ("i_chart", "mean improvement in pain"),
             ("p_chart", "share of responders"),
         ):
             chart = getattr(charts, key)
+            block, unnamed = _named_signals(chart, set(frame["month"][small[key]]))
+            by_site[site][key] = block["signals"]
             signals = chart.signals
-            by_site[site][key] = signals.to_dict()
+            outside = ", ".join(block["signals"]["outside_limits"]) or "none"
             rows.append(
                 {
                     "site_id": site,
                     "chart": key.replace("_chart", "").upper() + " chart",
-                    "outside_limits": ", ".join(signals.outside_limits) or "none",
+                    "outside_limits": outside + (f" (+{unnamed} not named)" if unnamed else ""),
                     "longest_run": signals.longest_run,
                     "longest_run_limit": signals.longest_run_limit,
                     "crossings": signals.crossings,
@@ -311,10 +326,20 @@ def _site_signals(context: Context) -> tuple[list[Any], dict[str, Any]]:
                     "signal": "yes" if signals.any_signal else "no",
                 }
             )
-            if signals.any_signal:
+            if block["signals"]["outside_limits"] or signals.runs_signal:
                 sentences.extend(
                     Paragraph(f"Site {site}: {text}")
-                    for text in spc_signal_sentences(chart.to_dict(), what=what)
+                    for text in spc_signal_sentences(block, what=what)
+                )
+            if unnamed:
+                sentences.append(
+                    Paragraph(
+                        f"Site {site}: the {what} was outside the control limits in "
+                        f"{unnamed} more month{'s' if unnamed != 1 else ''}, not named: "
+                        f"{'they describe' if unnamed != 1 else 'it describes'} fewer than "
+                        f"{context.min_cell} episodes"
+                        + (", responders or non-responders." if key == "p_chart" else ".")
+                    )
                 )
     if not rows:
         return sentences, by_site
@@ -347,6 +372,19 @@ def _site_signals(context: Context) -> tuple[list[Any], dict[str, Any]]:
         "the limits is a signal (Anhøj rules and Shewhart limits).",
     )
     return [intro, *sentences, table], by_site
+
+
+def _named_signals(chart: Any, small_months: set[str]) -> tuple[dict[str, Any], int]:
+    """A site chart's block for the signal sentences, its months outside the limits
+    restricted to those whose point describes at least ``min_cell`` episodes (responders
+    and non-responders for the P chart), and the number of months left unnamed. Naming a
+    small month would say that a site had a few episodes there, and how they fared."""
+    block = chart.to_dict()
+    signals = dict(block["signals"])
+    outside = list(signals["outside_limits"])
+    signals["outside_limits"] = [m for m in outside if m not in small_months]
+    block["signals"] = signals
+    return block, len(outside) - len(signals["outside_limits"])
 
 
 def funnel_section(context: Context) -> SectionOutcome:
