@@ -864,7 +864,7 @@ def notebook_02() -> list[Cell]:
                 else "None is clear after adjustment. "
             ) + (f"Not clear: {outcomes(unclear)}." if len(unclear) else "")
             # course of pain
-            fixed = trajectory.fixed.set_index("term")
+            fixed = trajectory.table.set_index("term")
             weekly, extra = fixed.loc["weeks", "estimate"], fixed.loc["arm_x_weeks"]
             course_text = (
                 f"**Course of pain.** Pain fell by {abs(weekly):.2f} points a week under `{REF}`, "
@@ -893,7 +893,7 @@ def notebook_02() -> list[Cell]:
                      "(every interval includes no difference)."
             )
             # safety
-            rates = safety.rates.set_index("arm")
+            rates = safety.table.set_index("arm")
             serious = safety.by_severity.query("severity == 'serious'")
             rate = {arm: f"{rates.loc[arm, 'rate_per_100']:.1f} with `{arm}` "
                          f"({interval(rates.loc[arm, 'conf_low'], rates.loc[arm, 'conf_high'])})"
@@ -918,7 +918,7 @@ def notebook_02() -> list[Cell]:
         hidden(
             r"""
             # Checks behind the answer's wording (and section 5's: the combined arm starts higher).
-            assert trajectory.fixed.set_index("term").loc["arm", "estimate"] > 0
+            assert trajectory.table.set_index("term").loc["arm", "estimate"] > 0
             assert primary.conf_low <= primary.estimate <= primary.conf_high
             assert (primary.p_value < 0.05) == (primary.conf_high < 0 or primary.conf_low > 0)
             assert list(secondary.to_frame()["role"]).count("primary") == 1
@@ -1123,7 +1123,7 @@ def notebook_03() -> list[Cell]:
         ),
         code(
             r"""
-            estimates = iptw.estimates
+            estimates = iptw.table
             estimates
             """
         ),
@@ -1232,7 +1232,7 @@ def notebook_03() -> list[Cell]:
         ),
         code(
             r"""
-            e = iptw.estimates.set_index("term")
+            e = iptw.table.set_index("term")
             naive, weighted = e.loc["naive"], e.loc["iptw"]
             pooled = sites.pooled
             shift = weighted["estimate"] - naive["estimate"]
@@ -1323,8 +1323,8 @@ def notebook_03() -> list[Cell]:
 
             def three_ways(data, truth, covariates):
                 mi = compare_ancova_mi(data, covariates=covariates, auxiliaries=["odi"], m=20, rng=2024)
-                rows = mi.estimates.set_index("method")
-                aipw = compare_aipw(data).estimates.set_index("term").loc["ate"]
+                rows = mi.table.set_index("method")
+                aipw = compare_aipw(data).table.set_index("term").loc["ate"]
                 table = pd.DataFrame(
                     [rows.loc["complete_case"], rows.loc["multiple_imputation"], aipw],
                     index=["complete cases (ANCOVA)", "multiple imputation (ANCOVA)", "AIPW"],

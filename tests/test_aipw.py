@@ -25,7 +25,7 @@ def expected() -> dict[str, Any]:
 
 
 def _check(result: Any, want: dict[str, Any]) -> None:
-    rows = result.estimates.set_index("term")
+    rows = result.table.set_index("term")
     assert result.n == want["n"]
     for term, est, se in (
         ("ate", "estimate", "se"),
@@ -49,7 +49,7 @@ def test_matches_hand_formula_in_r(clinic_a_dataset: Any, expected: dict[str, An
     """
     result = compare_aipw(clinic_a_dataset)
     _check(result, expected["aipw"])
-    ate = result.estimates.set_index("term").loc["ate"]
+    ate = result.table.set_index("term").loc["ate"]
     assert ate["conf_low"] == pytest.approx(ate["estimate"] - 1.959963985 * ate["std_error"])
     assert result.weights["influence"].mean() == pytest.approx(0.0, abs=1e-12)
 

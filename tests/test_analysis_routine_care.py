@@ -107,32 +107,32 @@ def test_each_section_is_its_function_with_the_protocols_settings(
 ) -> None:
     mi = {"auxiliaries": ("odi",), "m": 3, "maxit": 3, "rng": 5}
     _same(
-        analysis.mi_ancova.estimates,
-        compare_ancova_mi(dataset, covariates=("age",), **mi).estimates,
+        analysis.mi_ancova.table,
+        compare_ancova_mi(dataset, covariates=("age",), **mi).table,
     )
     _same(
-        analysis.mi_responders.estimates,
-        compare_responders_mi(dataset, definition="points", **mi).estimates,
+        analysis.mi_responders.table,
+        compare_responders_mi(dataset, definition="points", **mi).table,
     )
-    _same(analysis.mi_iptw.estimates, compare_iptw_mi(dataset, **mi).estimates)
+    _same(analysis.mi_iptw.table, compare_iptw_mi(dataset, **mi).table)
     _same(
-        analysis.tipping.grid,
-        tipping_point(dataset, covariates=("age",), deltas=[0, 0.5, 1, 1.5], **mi).grid,
-    )
-    _same(
-        analysis.mmrm.contrasts,
-        compare_mmrm(dataset, visits=["discharge", "followup_12w"]).contrasts,
+        analysis.tipping.table,
+        tipping_point(dataset, covariates=("age",), deltas=[0, 0.5, 1, 1.5], **mi).table,
     )
     _same(
-        analysis.trajectory_flex.contrasts,
-        compare_trajectory_flex(dataset, time="linear", weeks=[0, 2, 4]).contrasts,
+        analysis.mmrm.table,
+        compare_mmrm(dataset, visits=["discharge", "followup_12w"]).table,
     )
-    _same(analysis.cox.estimates, compare_cox(dataset, tau=30).estimates)
-    _same(analysis.aipw.estimates, compare_aipw(dataset, trim=0.02).estimates)
-    _same(analysis.clustered.estimates, compare_clustered(dataset, cluster="site_id").estimates)
     _same(
-        analysis.clustered_iptw.estimates,
-        compare_clustered(dataset, cluster="site_id", weighting="iptw").estimates,
+        analysis.trajectory_flex.table,
+        compare_trajectory_flex(dataset, time="linear", weeks=[0, 2, 4]).table,
+    )
+    _same(analysis.cox.table, compare_cox(dataset, tau=30).table)
+    _same(analysis.aipw.table, compare_aipw(dataset, trim=0.02).table)
+    _same(analysis.clustered.table, compare_clustered(dataset, cluster="site_id").table)
+    _same(
+        analysis.clustered_iptw.table,
+        compare_clustered(dataset, cluster="site_id", weighting="iptw").table,
     )
     assert analysis.extra_sections == (
         "mi_ancova",
@@ -151,7 +151,7 @@ def test_each_section_is_its_function_with_the_protocols_settings(
 def test_the_plans_sections_do_not_move(analysis: Any, dataset: Any) -> None:
     plain = analyze(dataset, Protocol.from_toml_text('[primary]\nmeasure = "nprs"\n'))
     assert plain.extra_sections == ()
-    _same(analysis.iptw.estimates, plain.iptw.estimates)
+    _same(analysis.iptw.table, plain.iptw.table)
     assert analysis.to_dict()["lmm"] == plain.to_dict()["lmm"]
     for key in ("mi_ancova", "mmrm", "aipw", "cox", "clustered"):
         assert getattr(plain, key) is None
@@ -215,12 +215,12 @@ def test_report_comparisons_show_mi_beside_complete_cases(dataset: Any, protocol
     assert table["analysis"].iloc[0] == "Adjusted difference (ANCOVA)"
     np.testing.assert_allclose(
         table["estimate"].iloc[:2].astype(float),
-        context.analysis.mi_ancova.estimates["estimate"],
+        context.analysis.mi_ancova.table["estimate"],
     )
     assert "mi_ancova" in outcome.extra
     # the imputed n minus the complete-case n counts the imputed episodes: a small
     # difference hides the imputed n
-    rows = context.analysis.mi_ancova.estimates
+    rows = context.analysis.mi_ancova.table
     imputed = int(rows["n"].iloc[1] - rows["n"].iloc[0])
     strict = dataclasses.replace(context, min_cell=imputed + 1)
     shown = next(t for t in comparisons_section(strict).section.tables if t.key == "missing_data")
@@ -286,7 +286,7 @@ def test_mi_takes_another_measures_baseline_as_covariate(dataset: Any) -> None:
     np.testing.assert_array_equal(frame["baseline:odi"], odi["baseline"].astype(float))
     result = compare_ancova_mi(dataset, covariates=["baseline:odi"], m=2, maxit=2, rng=1)
     cc = compare_ancova(dataset, covariates=["baseline:odi"])
-    assert result.estimates["estimate"].iloc[0] == pytest.approx(cc.estimate, rel=1e-12)
+    assert result.table["estimate"].iloc[0] == pytest.approx(cc.estimate, rel=1e-12)
     assert "baseline:odi" in result.pooled["term"].tolist()
 
 

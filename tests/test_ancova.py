@@ -87,9 +87,9 @@ def test_covariates_match_statsmodels_formula(vickers: pd.DataFrame) -> None:
     assert res.estimate == pytest.approx(ref.params["treated"], rel=1e-9)
     assert res.std_error == pytest.approx(ref.bse["treated"], rel=1e-9)
     assert res.df == ref.df_resid
-    terms = list(res.coefficients["term"])
+    terms = list(res.table["term"])
     assert terms == ["intercept", "arm", "baseline", "age", "sex_label=male", "chronicity"]
-    assert res.coefficients.columns.tolist() == [
+    assert res.table.columns.tolist() == [
         "term",
         "estimate",
         "std_error",
@@ -104,7 +104,7 @@ def test_covariates_match_statsmodels_formula(vickers: pd.DataFrame) -> None:
 def test_user_covariates_on_a_dataset(clinic_a_dataset: Any) -> None:
     res = compare_ancova(clinic_a_dataset, covariates=["age", "sex", "site_id"])
     assert res.covariates == ("age", "sex", "site_id")
-    assert "site_id=north" in set(res.coefficients["term"])
+    assert "site_id=north" in set(res.table["term"])
     with pytest.raises(RequestError, match="favourite_colour"):
         compare_ancova(clinic_a_dataset, covariates=["favourite_colour"])
 
@@ -178,7 +178,7 @@ def test_text_and_html(clinic_a_dataset: Any) -> None:
     assert "<table" in res._repr_html_()
     frame = res.to_frame()
     frame.loc[0, "estimate"] = 99.0
-    assert res.coefficients.loc[0, "estimate"] != 99.0
+    assert res.table.loc[0, "estimate"] != 99.0
 
 
 def test_extra_export_columns_as_covariates(clinic_a_dataset: Any) -> None:
@@ -188,7 +188,7 @@ def test_extra_export_columns_as_covariates(clinic_a_dataset: Any) -> None:
     as_number = _replace(clinic_a_dataset, patients=patients.assign(bmi=bmi))
     text_fit = compare_ancova(as_text, covariates=["bmi"])
     number_fit = compare_ancova(as_number, covariates=["bmi"])
-    assert list(text_fit.coefficients["term"]) == ["intercept", "arm", "baseline", "bmi"]
+    assert list(text_fit.table["term"]) == ["intercept", "arm", "baseline", "bmi"]
     assert text_fit.estimate == pytest.approx(number_fit.estimate, rel=1e-12)
     with pytest.raises(RequestError, match="holds lists"):
         compare_ancova(clinic_a_dataset, covariates=["contraindications"])

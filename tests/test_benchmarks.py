@@ -81,7 +81,7 @@ def test_trajectory_rows_are_the_models_rows(root: Path, trajectory: Any) -> Non
     assert run.child("mixed_setup", EPISODES, root)["n_obs"] == model.n_obs  # the cached rows
     assert x.shape == (len(y), 4) and set(np.unique(x[:, 1])) <= {0.0, 1.0}
     np.testing.assert_allclose(
-        model.fixed["estimate"], run.child("mixed_fast", EPISODES, root)["coef"]
+        model.table["estimate"], run.child("mixed_fast", EPISODES, root)["coef"]
     )
 
 

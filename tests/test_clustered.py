@@ -45,7 +45,7 @@ def test_arm_se_matches_vcovcl(
         weighting=weighting,  # type: ignore[arg-type]
         cluster=cluster,
     )
-    rows = result.estimates.set_index("term")
+    rows = result.table.set_index("term")
     want_se = math.sqrt(np.reshape(expected[key], (3, 3), order="F")[1, 1])
     coef = expected["iptw_coef" if weighting == "iptw" else "ancova_coef"][1]
     assert rows.loc["cluster_robust", "estimate"] == pytest.approx(coef, rel=TOL)

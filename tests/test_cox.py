@@ -50,7 +50,7 @@ def test_cox_zph_and_rmst_match_survival(clinic_a_dataset: Any, expected: dict[s
     """
     result = compare_cox(clinic_a_dataset, tau=30)
     assert result.threshold == 2.0  # NPRS MCID
-    rows = result.estimates.set_index("term")
+    rows = result.table.set_index("term")
     assert rows.loc["log_hazard_ratio", "estimate"] == pytest.approx(expected["coef"], rel=TOL)
     assert rows.loc["log_hazard_ratio", "std_error"] == pytest.approx(expected["se"], rel=TOL)
     assert rows.loc["hazard_ratio", "estimate"] == pytest.approx(
@@ -76,7 +76,7 @@ def test_default_horizon_is_the_shorter_follow_up(
     """R: ``tau <- min(tapply(tm$time, tm$treated, max)); summary(sf, rmean = tau)``."""
     result = compare_cox(clinic_a_dataset)
     assert result.tau == expected["tau_default"]
-    rows = result.estimates.set_index("term")
+    rows = result.table.set_index("term")
     got = rows.loc[["rmst_reference", "rmst_comparator"]]
     np.testing.assert_allclose(got["estimate"], expected["rmean_default"], rtol=TOL)
     np.testing.assert_allclose(got["std_error"], expected["rmean_se_default"], rtol=TOL)
@@ -112,10 +112,10 @@ def test_rmst_is_the_area_under_a_step_curve() -> None:
 
 
 def test_swapping_arms_inverts_the_hazard_ratio(clinic_a_dataset: Any) -> None:
-    a = compare_cox(clinic_a_dataset, tau=30).estimates.set_index("term")
+    a = compare_cox(clinic_a_dataset, tau=30).table.set_index("term")
     b = compare_cox(
         clinic_a_dataset, reference="dn_manual_exercise", comparator="dn_only", tau=30
-    ).estimates.set_index("term")
+    ).table.set_index("term")
     assert a.loc["log_hazard_ratio", "estimate"] == pytest.approx(
         -b.loc["log_hazard_ratio", "estimate"], rel=1e-9
     )

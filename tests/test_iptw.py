@@ -56,7 +56,7 @@ def test_every_iptw_figure_matches_r(result: Any, clinic_a_expected: dict[str, A
 def test_naive_row_is_the_primary_ancova(result: Any, clinic_a_expected: dict[str, Any]) -> None:
     ancova = clinic_a_expected["ancova"][0]
     assert (ancova["measure"], ancova["timepoint"]) == ("nprs", "discharge")
-    naive = result.estimates.set_index("term").loc["naive"]
+    naive = result.table.set_index("term").loc["naive"]
     assert naive["estimate"] == pytest.approx(ancova["estimate"], rel=REL)
     assert naive["std_error"] == pytest.approx(ancova["se"], rel=REL)
     assert naive["conf_low"] == pytest.approx(ancova["ci_low"], rel=REL)
@@ -110,7 +110,7 @@ def test_robust_se_agrees_with_statsmodels_wls_hc0(clinic_a_dataset: Any, result
     data = pairs.loc[w.index]
     x = sm.add_constant(np.column_stack([data["treated"], data["baseline"]]).astype(float))
     fit = sm.WLS(data["value"].to_numpy(float), x, weights=w["weight"]).fit(cov_type="HC0")
-    row = result.estimates.set_index("term").loc["iptw"]
+    row = result.table.set_index("term").loc["iptw"]
     assert row["estimate"] == pytest.approx(fit.params[1], rel=1e-10)
     assert row["std_error"] == pytest.approx(fit.bse[1], rel=1e-10)
     low, high = fit.conf_int()[1]
@@ -169,7 +169,7 @@ def test_e_value_reproduces_vanderweele_and_ding() -> None:
 
 
 def test_result_e_value_uses_the_standardised_difference(result: Any) -> None:
-    row = result.estimates.set_index("term").loc["iptw"]
+    row = result.table.set_index("term").loc["iptw"]
     rr = math.exp(0.91 * row["estimate"] / result.sd_outcome)
     rr_limit = math.exp(0.91 * row["conf_high"] / result.sd_outcome)  # nearer the null
     assert result.e_value == pytest.approx(1 / rr + math.sqrt(1 / rr * (1 / rr - 1)), rel=1e-12)
@@ -260,7 +260,7 @@ def test_generated_confounding_is_corrected_toward_the_truth() -> None:
         dataset = sample.to_dataset()
     res = compare_iptw(dataset)
     truth = sample.truth.effects["nprs@discharge"]["compared"]
-    rows = res.estimates.set_index("term")
+    rows = res.table.set_index("term")
     naive, adjusted = rows.loc["naive"], rows.loc["iptw"]
     assert abs(adjusted["estimate"] - truth) < abs(naive["estimate"] - truth)
     assert adjusted["conf_low"] < truth < adjusted["conf_high"]

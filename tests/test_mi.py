@@ -345,7 +345,7 @@ def test_mi_frame_columns(dataset: Any) -> None:
 
 def test_ancova_mi_against_per_set_fit_ancova(dataset: Any) -> None:
     result = compare_ancova_mi(dataset, covariates=["age", "sex"], auxiliaries=["odi"], m=4, rng=9)
-    rows = result.estimates.set_index("method")
+    rows = result.table.set_index("method")
     cc = compare_ancova(dataset, covariates=["age", "sex"])
     assert rows.loc["complete_case", "estimate"] == cc.estimate
     assert rows.loc["complete_case", "std_error"] == cc.std_error
@@ -370,7 +370,7 @@ def test_ancova_mi_against_per_set_fit_ancova(dataset: Any) -> None:
 
 def test_responders_mi_against_per_set_risk_measures(dataset: Any) -> None:
     result = compare_responders_mi(dataset, auxiliaries=["odi"], m=3, rng=4)
-    rows = result.estimates.set_index("method")
+    rows = result.table.set_index("method")
     cc = compare_responders(dataset).frame.set_index("term").loc["risk_difference"]
     assert rows.loc["complete_case", "estimate"] == cc["estimate"]
     imp = _imputations(dataset, 4, 3, auxiliaries=["odi"])
@@ -394,8 +394,8 @@ def test_responders_mi_against_per_set_risk_measures(dataset: Any) -> None:
 
 def test_iptw_mi_against_statsmodels_wls_hc0(dataset: Any) -> None:
     result = compare_iptw_mi(dataset, m=3, rng=5)
-    rows = result.estimates.set_index("method")
-    cc = compare_iptw(dataset).estimates.set_index("term").loc["iptw"]
+    rows = result.table.set_index("method")
+    cc = compare_iptw(dataset).table.set_index("term").loc["iptw"]
     assert rows.loc["complete_case", "estimate"] == cc["estimate"]
     imp = _imputations(
         dataset,
@@ -440,8 +440,8 @@ def test_analysis_needs_observed_outcomes_in_each_arm(dataset: Any) -> None:
 def test_tipping_point_matches_brute_force_refits(dataset: Any) -> None:
     result = tipping_point(dataset, auxiliaries=["odi"], m=3, rng=8, deltas=[0.0, 1.5, 4.0])
     at_zero = compare_ancova_mi(dataset, auxiliaries=["odi"], m=3, rng=8)
-    mi = at_zero.estimates.set_index("method").loc["multiple_imputation"]
-    grid = result.grid.set_index("delta")
+    mi = at_zero.table.set_index("method").loc["multiple_imputation"]
+    grid = result.table.set_index("delta")
     assert grid.loc[0.0, "estimate"] == pytest.approx(mi["estimate"], rel=1e-10)
     assert grid.loc[0.0, "std_error"] == pytest.approx(mi["std_error"], rel=1e-10)
     imp = _imputations(dataset, 8, 3, auxiliaries=["odi"])
@@ -475,10 +475,10 @@ def test_tipping_delta_is_where_the_conclusion_changes(
     tip = result.tipping_delta
     assert 0 < tip
     assert (tip < result.sign_delta) == (base != "no difference")
-    near = tipping_point(dataset, deltas=[tip - 1e-6, tip + 1e-6], **args).grid
+    near = tipping_point(dataset, deltas=[tip - 1e-6, tip + 1e-6], **args).table
     assert near[limit].iloc[0] * near[limit].iloc[1] < 0
     assert near["conclusion"].tolist() == [base, after]
-    signs = tipping_point(dataset, deltas=[result.sign_delta], **args).grid
+    signs = tipping_point(dataset, deltas=[result.sign_delta], **args).table
     assert signs["estimate"].iloc[0] == pytest.approx(0.0, abs=1e-9)
     assert result.to_dict()["tipping_delta"] == pytest.approx(tip)
 
@@ -497,7 +497,7 @@ def test_tipping_plot_draws_the_grid(dataset: Any) -> None:
     result = tipping_point(dataset, auxiliaries=["odi"], m=2, rng=3, shifted="reference")
     ax = result.plot()
     line = next(ln for ln in ax.get_lines() if ln.get_label() == "Pooled estimate")
-    grid = result.grid.sort_values("delta")  # drawn left to right
+    grid = result.table.sort_values("delta")  # drawn left to right
     np.testing.assert_allclose(line.get_xdata(), grid["delta"])
     np.testing.assert_allclose(line.get_ydata(), grid["estimate"])
     tip = [ln for ln in ax.get_lines() if ln.get_label() == "Tipping point"]
@@ -546,7 +546,7 @@ def test_simulation_mi_covers_the_truth_complete_cases_are_biased() -> None:
             dataset = _mar_dropout(sample.to_dataset(), seed)
         truth = sample.truth.effects["nprs@discharge"]["compared"]
         result = compare_ancova_mi(dataset, auxiliaries=["odi"], m=5, maxit=5, rng=seed)
-        e = result.estimates.set_index("method")
+        e = result.table.set_index("method")
         for method in ("complete_case", "multiple_imputation"):
             low, high = e.loc[method, "conf_low"], e.loc[method, "conf_high"]
             rows.append((method, e.loc[method, "estimate"] - truth, low <= truth <= high))

@@ -111,7 +111,7 @@ def test_statsmodels_engine_matches_lme4(
 
 
 def test_fast_matches_statsmodels_on_clinic_a(fast: Any, reference_engine: Any) -> None:
-    a, b = fast.fixed.set_index("term"), reference_engine.fixed.set_index("term")
+    a, b = fast.table.set_index("term"), reference_engine.table.set_index("term")
     np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-4)
     np.testing.assert_allclose(a["std_error"], b["std_error"], rtol=1e-4)
     assert fast.sd_episode == pytest.approx(reference_engine.sd_episode, rel=1e-4)
@@ -190,7 +190,7 @@ def test_model_means_are_linear_combinations(fast: Any) -> None:
     assert list(means.columns) == ["arm", "weeks", "estimate", "std_error", "conf_low", "conf_high"]
     assert list(means["arm"].unique()) == ["dn_only", "dn_manual_exercise"]
     assert list(means["weeks"].unique()) == [0.0, 2.0, 4.0, 6.0, 8.0]
-    b = fast.fixed.set_index("term")
+    b = fast.table.set_index("term")
     ref0 = means.iloc[0]
     assert ref0["estimate"] == pytest.approx(b.loc["intercept", "estimate"], rel=1e-12)
     assert ref0["std_error"] == pytest.approx(b.loc["intercept", "std_error"], rel=1e-12)
@@ -217,7 +217,7 @@ def test_fixed_frame_is_tidy(fast: Any) -> None:
     ]
     assert tuple(frame["term"]) == FIXED_TERMS
     np.testing.assert_allclose(frame["statistic"], frame["estimate"] / frame["std_error"])
-    assert frame is not fast.fixed
+    assert frame is not fast.table
     text = str(fast)
     assert "REML" in text and "arm_x_weeks" in text
     assert "<table" in fast._repr_html_()
@@ -227,7 +227,7 @@ def test_swapping_arms_flips_the_arm_terms(clinic_a_dataset: Any, fast: Any) -> 
     swapped = compare_trajectories(
         clinic_a_dataset, reference="dn_manual_exercise", comparator="dn_only"
     )
-    a, b = fast.fixed.set_index("term")["estimate"], swapped.fixed.set_index("term")["estimate"]
+    a, b = fast.table.set_index("term")["estimate"], swapped.table.set_index("term")["estimate"]
     assert b["arm"] == pytest.approx(-a["arm"], rel=1e-6)
     assert b["arm_x_weeks"] == pytest.approx(-a["arm_x_weeks"], rel=1e-6)
     assert b["intercept"] == pytest.approx(a["intercept"] + a["arm"], rel=1e-6)
@@ -247,7 +247,7 @@ def test_adding_a_constant_to_nprs_moves_only_the_intercept(
     is_nprs = outcomes["measure"] == "nprs"
     outcomes.loc[is_nprs, "value"] = outcomes.loc[is_nprs, "value"] + 3.0
     shifted = compare_trajectories(_replace(clinic_a_dataset, outcomes=outcomes))
-    a, b = fast.fixed.set_index("term"), shifted.fixed.set_index("term")
+    a, b = fast.table.set_index("term"), shifted.table.set_index("term")
     assert b.loc["intercept", "estimate"] == pytest.approx(a.loc["intercept", "estimate"] + 3)
     for term in ("arm", "weeks", "arm_x_weeks"):
         assert b.loc[term, "estimate"] == pytest.approx(a.loc[term, "estimate"], rel=1e-6)
@@ -310,7 +310,7 @@ def test_recovers_the_generators_slope_difference() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the generator's deliberate data-quality warnings
         dataset = sample.to_dataset()
-    row = compare_trajectories(dataset).fixed.set_index("term").loc["arm_x_weeks"]
+    row = compare_trajectories(dataset).table.set_index("term").loc["arm_x_weeks"]
     # The truth on the observed 0-10 scale (after rounding and clipping).
     truth = sample.truth.nprs_weekly_scale["difference"]
     assert row["conf_low"] < truth < row["conf_high"]

@@ -52,7 +52,7 @@ def _sim_frame() -> pd.DataFrame:
 def _check(result: Any, want: dict[str, Any]) -> None:
     assert result.n_obs == want["n_obs"]
     assert result.n_episodes == want["n_episodes"]
-    got = result.contrasts
+    got = result.table
     np.testing.assert_allclose(got["estimate"], want["contrast_estimate"], rtol=TOL)
     np.testing.assert_allclose(got["estimate"], want["std_arm_contrast"], rtol=TOL)
     np.testing.assert_allclose(got["std_error"], want["contrast_se"], rtol=TOL)
@@ -65,7 +65,7 @@ def test_clinic_a_matches_gls(clinic_a_dataset: Any, expected: dict[str, Any]) -
     result = compare_mmrm(clinic_a_dataset, visits=VISITS)
     _check(result, expected["mmrm"])
     assert result.converged
-    assert list(result.contrasts["term"]) == ["arm@discharge", "arm@followup_12w"]
+    assert list(result.table["term"]) == ["arm@discharge", "arm@followup_12w"]
 
 
 def test_inputs_are_the_package_frame(clinic_a_dataset: Any) -> None:
@@ -136,7 +136,7 @@ def test_one_visit_is_the_ancova_with_residual_df(clinic_a_dataset: Any) -> None
     residual df n - 3 (the REML variance is s2 on n - p df)."""
     from dnoutcomes.stats.ancova import compare_ancova
 
-    mmrm = compare_mmrm(clinic_a_dataset, visits=["discharge"]).contrasts.iloc[0]
+    mmrm = compare_mmrm(clinic_a_dataset, visits=["discharge"]).table.iloc[0]
     ancova = compare_ancova(clinic_a_dataset, measure="nprs", timepoint="discharge")
     row = ancova.to_dict()
     assert mmrm["estimate"] == pytest.approx(row["estimate"], rel=1e-8)
@@ -150,8 +150,8 @@ def test_swapping_arms_flips_the_contrasts() -> None:
         treated=1 - frame["treated"],
         arm=np.where(frame["arm"] == "dn_only", "dn_manual_exercise", "dn_only"),
     )
-    a = mmrm_from_frame(frame).contrasts
-    b = mmrm_from_frame(swapped, reference="dn_manual_exercise", comparator="dn_only").contrasts
+    a = mmrm_from_frame(frame).table
+    b = mmrm_from_frame(swapped, reference="dn_manual_exercise", comparator="dn_only").table
     np.testing.assert_allclose(a["estimate"], -b["estimate"], rtol=1e-6)
     np.testing.assert_allclose(a["std_error"], b["std_error"], rtol=1e-6)
 

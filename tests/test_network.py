@@ -78,9 +78,9 @@ def check_ancova(net: NetworkAnalysis, dataset: Any, protocol: Protocol) -> None
     ]
     for mine, theirs in zip(net.ancova, row.results, strict=True):
         assert mine.covariates == theirs.covariates
-        assert list(mine.coefficients["term"]) == list(theirs.coefficients["term"])
+        assert list(mine.table["term"]) == list(theirs.table["term"])
         for column in ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"):
-            close(mine.coefficients[column], theirs.coefficients[column])
+            close(mine.table[column], theirs.table[column])
         close(mine.adjusted_means["estimate"], theirs.adjusted_means["estimate"])
         close(mine.adjusted_means["std_error"], theirs.adjusted_means["std_error"])
         close(mine.hedges_g, theirs.hedges_g)
@@ -96,9 +96,9 @@ def check_ancova(net: NetworkAnalysis, dataset: Any, protocol: Protocol) -> None
         covariates=(*(primary.covariates or ()), "site_id"),
     )
     assert net.ancova_site_effects is not None
-    assert list(net.ancova_site_effects.coefficients["term"]) == list(fe.coefficients["term"])
+    assert list(net.ancova_site_effects.table["term"]) == list(fe.table["term"])
     for column in ("estimate", "std_error", "p_value", "conf_low", "conf_high"):
-        close(net.ancova_site_effects.coefficients[column], fe.coefficients[column])
+        close(net.ancova_site_effects.table[column], fe.table[column])
 
 
 def check_responders(net: NetworkAnalysis, dataset: Any, protocol: Protocol) -> None:
@@ -282,12 +282,12 @@ def test_categorical_covariates_enter_with_the_row_level_reference_level(
     generated: tuple[Any, NetworkAnalysis],
 ) -> None:
     _, net = generated
-    terms = net.ancova[0].coefficients["term"].tolist()
+    terms = net.ancova[0].table["term"].tolist()
     assert terms[:3] == ["intercept", "arm", "baseline"]
     assert any(t.startswith("sex=") for t in terms) and any(
         t.startswith("condition=") for t in terms
     )
-    fe_terms = net.ancova_site_effects.coefficients["term"].tolist()  # type: ignore[union-attr]
+    fe_terms = net.ancova_site_effects.table["term"].tolist()  # type: ignore[union-attr]
     assert sum(t.startswith("site_id=") for t in fe_terms) == len(net.sites) - 1
 
 
@@ -354,7 +354,7 @@ def test_iterated_iptw_equals_row_level(clinic_a_dataset: Any, estimand: str) ->
     assert mine["covariates"] == row.covariates
     assert mine["n"] == row.n and mine["ps_converged"] == row.ps_converged
     a = mine["estimates"].set_index("term")
-    b = row.estimates.set_index("term")
+    b = row.table.set_index("term")
     for column in ("estimate", "std_error", "p_value", "conf_low", "conf_high"):
         np.testing.assert_allclose(a[column], b.loc[a.index, column], rtol=1e-8)
     np.testing.assert_allclose(
@@ -370,7 +370,7 @@ def test_iterated_iptw_on_generated_sites(generated: tuple[Any, NetworkAnalysis]
     mine, row = _iptw_pair(dataset, default_protocol(), "ate")
     assert mine["covariates"] == row.covariates
     a = mine["estimates"].set_index("term")
-    b = row.estimates.set_index("term")
+    b = row.table.set_index("term")
     np.testing.assert_allclose(a["estimate"], b.loc[a.index, "estimate"], rtol=1e-8)
     np.testing.assert_allclose(a["std_error"], b.loc[a.index, "std_error"], rtol=1e-8)
 

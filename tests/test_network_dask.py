@@ -82,7 +82,7 @@ def test_dask_and_in_memory_agree(export: dict[str, Any], scheduler: str) -> Non
     # the weighted comparison by rounds of summaries on the workers (iterative: 1e-8)
     assert dask_result.iptw is not None and row.iptw is not None
     mine = dask_result.iptw["estimates"].set_index("term")
-    theirs = row.iptw.estimates.set_index("term")
+    theirs = row.iptw.table.set_index("term")
     for column in ("estimate", "std_error", "conf_low", "conf_high"):
         np.testing.assert_allclose(mine[column], theirs.loc[mine.index, column], rtol=1e-8)
     assert "iptw" in set(dask_result.frame["section"])

@@ -61,7 +61,7 @@ def test_safety_table(dataset: object, tmp_path: Path) -> None:
     safety = compare_safety(dataset)  # type: ignore[arg-type]
     table = safety_table(safety)
     body = table.body.set_index(["group", "level"])
-    rates = safety.rates.set_index("arm")
+    rates = safety.table.set_index("arm")
     for arm in rates.index:
         assert body.loc[("", "All adverse events"), f"events_{arm}"] == rates.at[arm, "events"]
         assert body.loc[("", "All adverse events"), f"rate_{arm}"] == rates.at[arm, "rate_per_100"]

@@ -72,7 +72,7 @@ def test_matches_r(sample: Any, expected: dict[str, Any], outcome: str) -> None:
     # values of their few episodes by ~1e-7; OLS agrees to rounding.
     se_tol, pred_tol = (1e-9, 1e-9) if outcome == "improvement" else (1e-7, 1e-6)
     assert int(model.fit["n"]) == expected["n_fit"]
-    coef = model.coefficients.set_index("term")
+    coef = model.table.set_index("term")
     for r_name, term in _R_TERMS.items():
         if outcome == "responder" and r_name in ("sexother", "sexunknown"):
             continue  # few episodes, all responders: separated, estimate not identified
@@ -105,11 +105,11 @@ def test_ols_by_hand_and_calibration(sample: Any) -> None:
         ]
     )
     beta, *_ = np.linalg.lstsq(x, use["improvement"].to_numpy(), rcond=None)
-    np.testing.assert_allclose(model.coefficients["estimate"], beta, rtol=1e-9)
+    np.testing.assert_allclose(model.table["estimate"], beta, rtol=1e-9)
     resid = use["improvement"].to_numpy() - x @ beta
     sigma2 = resid @ resid / (len(use) - 5)
     se = np.sqrt(np.diag(sigma2 * np.linalg.inv(x.T @ x)))
-    np.testing.assert_allclose(model.coefficients["std_error"], se, rtol=1e-9)
+    np.testing.assert_allclose(model.table["std_error"], se, rtol=1e-9)
     cal = model.calibration
     assert cal["n"].sum() == len(use)
     assert list(cal["decile"]) == list(range(1, 11))
@@ -135,7 +135,7 @@ def test_window_extra_baselines_and_contraindications(sample: Any) -> None:
         window=("2024-06-01", None),
     )
     assert model.window == ("2024-06-01", None)
-    assert list(model.coefficients["term"]) == [
+    assert list(model.table["term"]) == [
         "(intercept)",
         "baseline",
         "baseline_odi",
@@ -199,7 +199,7 @@ def test_terms_the_data_cannot_identify_are_left_out_and_said(sample: Any) -> No
     model = fit_casemix(
         frame, covariates=("age", "age_twice", "contraindications", "baseline"), mcid=2.0
     )
-    assert model.coefficients["term"].tolist() == ["(intercept)", "age", "baseline"]
+    assert model.table["term"].tolist() == ["(intercept)", "age", "baseline"]
     assert model.design.aliased == ("age_twice", "contraindicated")
     assert any(
         "cannot identify them" in n and "age_twice, contraindicated" in n for n in model.notes
@@ -208,5 +208,5 @@ def test_terms_the_data_cannot_identify_are_left_out_and_said(sample: Any) -> No
     ok = frame[["age", "baseline", "improvement"]].notna().all(axis=1)
     x = np.column_stack([np.ones(int(ok.sum())), frame.loc[ok, "age"], frame.loc[ok, "baseline"]])
     beta = np.linalg.lstsq(x, frame.loc[ok, "improvement"].to_numpy(), rcond=None)[0]
-    np.testing.assert_allclose(model.coefficients["estimate"], beta, rtol=1e-9)
+    np.testing.assert_allclose(model.table["estimate"], beta, rtol=1e-9)
     np.testing.assert_allclose(model.expected(frame)[ok], x @ beta, rtol=1e-9)

@@ -64,14 +64,14 @@ def test_random_slopes_match_lmer(dataset: Any, r: dict[str, Any]) -> None:
     np.testing.assert_allclose(result.fixed["estimate"], ref["fixef"], rtol=1e-3)
     np.testing.assert_allclose(result.fixed["std_error"], ref["se"], rtol=1e-3)
     np.testing.assert_allclose(result.random["sd_residual"], ref["sd_residual"], rtol=1e-3)
-    np.testing.assert_allclose(result.contrasts["estimate"], ref["contrast_estimate"], rtol=1e-3)
-    np.testing.assert_allclose(result.contrasts["std_error"], ref["contrast_se"], rtol=1e-3)
+    np.testing.assert_allclose(result.table["estimate"], ref["contrast_estimate"], rtol=1e-3)
+    np.testing.assert_allclose(result.table["std_error"], ref["contrast_se"], rtol=1e-3)
 
 
 def test_cox_zph_and_rmst_match_survival(dataset: Any, r: dict[str, Any]) -> None:
     ref = r["cox"]
     result = compare_cox(dataset, tau=30)
-    rows = result.estimates.set_index("term")
+    rows = result.table.set_index("term")
     assert result.n == ref["n"]
     np.testing.assert_allclose(rows.loc["log_hazard_ratio", "estimate"], ref["coef"], rtol=1e-6)
     np.testing.assert_allclose(rows.loc["log_hazard_ratio", "std_error"], ref["se"], rtol=1e-6)
@@ -88,7 +88,7 @@ def test_cox_zph_and_rmst_match_survival(dataset: Any, r: dict[str, Any]) -> Non
 def test_aipw_matches_the_hand_formula(dataset: Any, r: dict[str, Any]) -> None:
     ref = r["aipw"]
     result = compare_aipw(dataset)
-    ate = result.estimates.set_index("term").loc["ate"]
+    ate = result.table.set_index("term").loc["ate"]
     assert result.n == ref["n"]
     np.testing.assert_allclose(ate["estimate"], ref["estimate"], rtol=1e-6)
     np.testing.assert_allclose(ate["std_error"], ref["se"], rtol=1e-6)
@@ -100,7 +100,7 @@ def test_cluster_robust_ses_match_vcovcl(
 ) -> None:
     ref = r["cluster"]
     result = compare_clustered(dataset, cluster="therapist_id", weighting=weighting)  # type: ignore[arg-type]
-    rows = result.estimates.set_index("term")
+    rows = result.table.set_index("term")
     key = "ancova" if weighting == "none" else "iptw"
     assert result.n == ref[f"{key}_n"]
     np.testing.assert_allclose(rows.loc["cluster_robust", "estimate"], ref[f"{key}_coef"][1],

@@ -76,7 +76,7 @@ def test_counts_agree_with_the_raw_tables(clinic_a_dataset: Any, result: Any) ->
     sessions = d.sessions.assign(arm=d.sessions["episode_id"].map(arm_of))
     dn = sessions.loc[sessions["dn_performed"].astype(bool)]
     events = d.adverse_events.merge(dn[["session_id", "arm"]], on="session_id")
-    rates = result.rates.set_index("arm")
+    rates = result.table.set_index("arm")
     for arm in ("dn_only", "dn_manual_exercise"):
         assert rates.loc[arm, "dn_sessions"] == int((dn["arm"] == arm).sum())
         assert rates.loc[arm, "events"] == int((events["arm"] == arm).sum())
@@ -84,7 +84,7 @@ def test_counts_agree_with_the_raw_tables(clinic_a_dataset: Any, result: Any) ->
 
 
 def test_by_type_and_severity_add_up(result: Any) -> None:
-    totals = result.rates.set_index("arm")["events"]
+    totals = result.table.set_index("arm")["events"]
     frames = (
         (result.by_type, "type"),
         (result.by_severity, "severity"),
@@ -135,7 +135,7 @@ def test_events_after_sessions_without_needling_are_not_counted(
     sessions["dn_performed"] = sessions["dn_performed"].astype(bool)
     sessions.loc[sessions["session_id"] == session, "dn_performed"] = False
     again = compare_safety(_replace(d, sessions=sessions))
-    before, after = result.rates, again.rates
+    before, after = result.table, again.table
     assert after["events"].sum() == before["events"].sum() - n_events
     assert after["dn_sessions"].sum() == before["dn_sessions"].sum() - 1
     assert any(f"{n_events} adverse events followed sessions" in n for n in again.notes)
@@ -151,7 +151,7 @@ def test_contraindicated_needling_is_counted(clinic_a_dataset: Any, result: Any)
         & episodes["episode_id"].isin(needled).to_numpy(dtype=bool)
     ]
     assert set(result.contraindicated["episode_id"]) == set(expected["episode_id"])
-    counts = result.rates.set_index("arm")["contraindicated_episodes"]
+    counts = result.table.set_index("arm")["contraindicated_episodes"]
     assert counts.sum() == len(expected) > 0
     assert result.to_dict()[0]["contraindicated_episodes"] == counts["dn_only"]
 
@@ -217,8 +217,8 @@ def test_generated_rates_and_contraindications_match_the_truth() -> None:
     res = compare_safety(dataset)
     rates = sample.truth.adverse_events["rates_per_dn_session"]
     true_per_100 = 100 * sum(sum(by_type.values()) for by_type in rates.values())
-    assert (res.rates["conf_low"] < true_per_100).all()
-    assert (res.rates["conf_high"] > true_per_100).all()
+    assert (res.table["conf_low"] < true_per_100).all()
+    assert (res.table["conf_high"] > true_per_100).all()
     compared = set(res.episodes_used)
     expected = set(sample.truth.contraindicated_dn_episodes) & compared
     assert set(res.contraindicated["episode_id"]) == expected and expected

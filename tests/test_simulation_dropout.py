@@ -28,8 +28,8 @@ def _one(seed: int) -> list[tuple[str, float, bool]]:
         dataset = sample.to_dataset()
     truth = float(sample.truth.effects["nprs@discharge"]["compared"])
     mi = compare_ancova_mi(dataset, auxiliaries=["odi"], m=5, maxit=5, rng=seed)
-    rows = mi.estimates.set_index("method")
-    aipw = compare_aipw(dataset).estimates.set_index("term").loc["ate"]
+    rows = mi.table.set_index("method")
+    aipw = compare_aipw(dataset).table.set_index("term").loc["ate"]
     out = []
     for method, row in (
         ("complete_case", rows.loc["complete_case"]),

@@ -51,7 +51,7 @@ def _check(result: Any, want: dict[str, Any], tol: float = TOL) -> None:
     np.testing.assert_allclose(result.fixed["std_error"], want["se"], rtol=tol)
     for key in ("sd_intercept", "sd_slope", "corr", "sd_residual"):
         assert result.random[key] == pytest.approx(want[key], rel=tol), key
-    contrasts = result.contrasts
+    contrasts = result.table
     np.testing.assert_array_equal(contrasts["weeks"], want["weeks"])
     np.testing.assert_allclose(contrasts["estimate"], want["contrast_estimate"], rtol=tol)
     np.testing.assert_allclose(contrasts["std_error"], want["contrast_se"], rtol=tol)
@@ -101,11 +101,11 @@ def small() -> Any:
 def test_no_extrapolation_unless_asked(small: Any) -> None:
     weeks = (0.0, 4.0, 12.0)
     kept = compare_trajectory_flex(small, time="linear", weeks=weeks)
-    assert kept.contrasts["weeks"].tolist() == [0.0, 4.0]
+    assert kept.table["weeks"].tolist() == [0.0, 4.0]
     assert set(kept.means["weeks"]) == {0.0, 4.0}
     assert any("beyond the observed follow-up" in note for note in kept.notes)
     marked = compare_trajectory_flex(small, time="linear", weeks=weeks, extrapolate=True)
-    assert marked.contrasts["extrapolated"].tolist() == [False, False, True]
+    assert marked.table["extrapolated"].tolist() == [False, False, True]
     assert marked.means.loc[marked.means["weeks"] == 12.0, "extrapolated"].all()
 
 

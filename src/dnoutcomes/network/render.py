@@ -41,7 +41,7 @@ def network_tables(result: NetworkAnalysis) -> dict[str, pd.DataFrame]:
     """The tables of the network report, by name (the sheets of the workbook)."""
     tables: dict[str, pd.DataFrame] = {"headline": result.frame, "ancova": result.ancova_frame}
     if result.ancova_site_effects is not None:
-        tables["ancova_site_effects"] = result.ancova_site_effects.coefficients
+        tables["ancova_site_effects"] = result.ancova_site_effects.table
     if result.responders is not None:
         tables["responders"] = result.responders["frame"]
     if result.time_to_response is not None:

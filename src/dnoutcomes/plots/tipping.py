@@ -54,7 +54,7 @@ def plot_tipping_point(
     """
     frame = tidy_frame(
         result,
-        attributes=("grid", "to_frame"),
+        attributes=("to_frame",),
         required=("delta", "estimate", "conf_low", "conf_high"),
         figure="tipping-point plot",
     ).sort_values("delta")

@@ -250,7 +250,7 @@ def iter_figures(analysis: Analysis, dataset: Dataset) -> Iterator[FigureOutcome
             result = need("safety")
             if not result.recorded:
                 raise _Skip("adverse events are not recorded in this export")
-            if int(result.rates["events"].sum()) == 0:
+            if int(result.table["events"].sum()) == 0:
                 raise _Skip("no adverse event was recorded in the compared arms")
             return _fig(plots.plot_safety(result, by=by))
 

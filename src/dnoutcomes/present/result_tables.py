@@ -187,7 +187,9 @@ def safety_table(safety: Any) -> Table:
         When the result has no rates.
     """
     source = _frame_of(safety, attributes=("safety",), required=_RATE_COLUMNS)
-    rates = getattr(source, "rates", source)
+    from dnoutcomes.stats.safety import SafetyResult
+
+    rates = source.table if isinstance(source, SafetyResult) else getattr(source, "rates", source)
     rates = _to_frame(rates, _RATE_COLUMNS, "safety table")
     arms = [str(a) for a in rates["arm"]]
     parts = [rates.assign(level="All adverse events", group="", indent=0)]

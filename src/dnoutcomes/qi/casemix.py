@@ -58,7 +58,7 @@ from dnoutcomes.qi._casemix_design import (
     _design,
     c_statistic,
 )
-from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, id_tuple, jsonable
+from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, id_tuple, jsonable, table_alias
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -207,6 +207,7 @@ def _in_window(
     return keep.fillna(False), text
 
 
+@table_alias("coefficients")
 @dataclass(frozen=True, repr=False)
 class CaseMixModel(ResultMixin):
     """A fitted case-mix model: coefficients, calibration and fit, and how to apply it.
@@ -248,10 +249,6 @@ class CaseMixModel(ResultMixin):
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
-        return self.coefficients
-
-    @property
     def title(self) -> str:  # type: ignore[override]
         kind = "linear (OLS)" if self.outcome == "improvement" else "logistic"
         what = f"{self.measure} {self.outcome} at {self.timepoint}"
@@ -268,7 +265,7 @@ class CaseMixModel(ResultMixin):
             seen when fitting.
         """
         x, ok = self.design.matrix(frame)
-        beta = self.coefficients["estimate"].to_numpy(dtype=float)
+        beta = self._frame["estimate"].to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
             eta = x @ beta
         if self.outcome == "responder":
@@ -286,7 +283,7 @@ class CaseMixModel(ResultMixin):
             "window": list(self.window),
             "conf_level": self.conf_level,
             "fit": jsonable(dict(self.fit)),
-            "coefficients": jsonable(self.coefficients.to_dict(orient="records")),
+            "coefficients": jsonable(self._frame.to_dict(orient="records")),
             "calibration": jsonable(self.calibration.to_dict(orient="records")),
         }
 
@@ -351,7 +348,7 @@ def fit_casemix(
     >>> from dnoutcomes.sample import generate
     >>> dataset = generate(episodes=300, seed=1).to_dataset()
     >>> model = fit_casemix(dataset, covariates=("age", "chronicity", "baseline"))
-    >>> model.coefficients["term"].tolist()
+    >>> model.table["term"].tolist()
     ['(intercept)', 'age', 'chronicity[subacute]', 'chronicity[chronic]', 'baseline']
     >>> int(model.fit["n"])
     256

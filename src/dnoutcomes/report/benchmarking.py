@@ -276,7 +276,7 @@ def _funnel_sentence(result: Any, word: str) -> str:
 def _coefficients(model: Any, frame: pd.DataFrame, context: Context) -> pd.DataFrame:
     """The coefficients, a category level's hidden when fewer than ``min_cell`` fitted
     episodes have it (its coefficient would describe those few patients)."""
-    coef = model.coefficients[["term", "estimate", "std_error", "conf_low", "conf_high"]]
+    coef = model.table[["term", "estimate", "std_error", "conf_low", "conf_high"]]
     coef = coef.reset_index(drop=True).astype(object)
     used = frame.loc[frame["episode_id"].astype(str).isin(model.episodes_used)]
     for column, levels in model.design.levels.items():

@@ -211,7 +211,7 @@ def _iptw_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
     result, failure = analysed(context, "iptw", "The weighted (IPTW) estimate")
     if failure is not None:
         return [failure], {}
-    estimates = result.estimates.set_index("term")
+    estimates = result.table.set_index("term")
     adjusted = estimates.loc["iptw"]
     # The naive estimate on the weighted analysis's own episodes (it needs a baseline ODI),
     # so that the two numbers side by side differ only by the weighting.

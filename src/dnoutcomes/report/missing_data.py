@@ -43,9 +43,8 @@ def mi_blocks(context: Context) -> tuple[list[Any], dict[str, Any]]:
         result = getattr(analysis, key)
         if result is None:
             continue
-        frame = result.estimates.assign(
-            analysis=label, method=result.estimates["method"].map(_METHODS)
-        )
+        estimates = result.table
+        frame = estimates.assign(analysis=label, method=estimates["method"].map(_METHODS))
         parts.append(frame)
         extra[key] = scrub_counts(jsonable(result.to_dict()), context)
     if not parts:

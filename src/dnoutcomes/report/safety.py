@@ -64,7 +64,7 @@ def safety_section(context: Context) -> SectionOutcome:
     result, failure = analysed(context, "safety", "The safety analysis")
     if failure is not None:
         return SectionOutcome(Section("safety", title, (failure,)))
-    rates = result.rates[
+    rates = result.table[
         ["arm", "episodes", "events", "dn_sessions", "rate_per_100", "conf_low", "conf_high"]
     ].copy()
     for column in ("episodes", "events", "dn_sessions"):

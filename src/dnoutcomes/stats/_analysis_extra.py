@@ -284,26 +284,28 @@ def extra_headline(parts: dict[str, Any]) -> list[pd.DataFrame]:
     for key in ("mi_ancova", "mi_responders", "mi_iptw"):
         result = parts.get(key)
         if result is not None:
-            frame = result.estimates.assign(term=result.estimates["method"])
+            frame = result.table.assign(term=result.table["method"])
             add(key, result.measure, result.timepoint, frame)
     if parts.get("mmrm") is not None:
         r = parts["mmrm"]
-        add("mmrm", r.measure, "visit", r.contrasts, n=r.n_episodes)
+        add("mmrm", r.measure, "visit", r.table, n=r.n_episodes)
     if parts.get("trajectory_flex") is not None:
         r = parts["trajectory_flex"]
-        add("trajectory_flex", r.measure, "weeks", r.contrasts, n=r.n_episodes)
+        add("trajectory_flex", r.measure, "weeks", r.table, n=r.n_episodes)
     if parts.get("cox") is not None:
         r = parts["cox"]
-        keep = r.estimates.loc[r.estimates["term"].isin(["hazard_ratio", "rmst_difference"])]
+        estimates = r.table
+        keep = estimates.loc[estimates["term"].isin(["hazard_ratio", "rmst_difference"])]
         add("cox", r.measure, "days", keep, n=r.n)
     if parts.get("aipw") is not None:
         r = parts["aipw"]
-        keep = r.estimates.loc[r.estimates["term"] == "ate"]
+        estimates = r.table
+        keep = estimates.loc[estimates["term"] == "ate"]
         add("aipw", r.measure, r.timepoint, keep, n=r.n)
     for key in ("clustered", "clustered_iptw"):
         r = parts.get(key)
         if r is not None:
-            add(key, r.measure, r.timepoint, r.estimates, n=r.n)
+            add(key, r.measure, r.timepoint, r.table, n=r.n)
     if not rows:
         return []
     return [pd.DataFrame(rows, columns=HEADLINE_COLUMNS)]

@@ -14,7 +14,7 @@ from dnoutcomes.cohort import BASELINE_PREFIX, check_covariates, outcome_pairs, 
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats._ols import design_matrix, fit_ols
-from dnoutcomes.stats.results import ResultMixin, jsonable
+from dnoutcomes.stats.results import ResultMixin, jsonable, table_alias
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -27,6 +27,7 @@ __all__ = ["MIN_PER_ARM", "AncovaResult", "compare_ancova", "fit_ancova"]
 MIN_PER_ARM = 2
 
 
+@table_alias("coefficients")
 @dataclass(frozen=True, repr=False)
 class AncovaResult(ResultMixin):
     """An ANCOVA of one measure at one timepoint.
@@ -73,10 +74,6 @@ class AncovaResult(ResultMixin):
     n_comparator: int
     episodes_used: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
-
-    @property
-    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
-        return self.coefficients
 
     @property
     def title(self) -> str:  # type: ignore[override]

@@ -19,7 +19,7 @@ from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats._mi_frame import ancova_sets, impute_episodes, mi_frame
 from dnoutcomes.stats._mice import DEFAULT_M, DEFAULT_MAXIT, crossprod, matvec
 from dnoutcomes.stats._rubin import pool_rubin
-from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, jsonable
+from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, jsonable, table_alias
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -31,6 +31,7 @@ __all__ = ["TippingPointResult", "tipping_point"]
 Role = Literal["reference", "comparator"]
 
 
+@table_alias("grid")
 @dataclass(frozen=True, repr=False, eq=False)
 class TippingPointResult(ResultMixin):
     """The pooled ANCOVA effect as the imputed outcomes of one arm are shifted by δ.
@@ -72,10 +73,6 @@ class TippingPointResult(ResultMixin):
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
-        return self.grid
-
-    @property
     def title(self) -> str:  # type: ignore[override]
         arm = self.comparator if self.shifted == "comparator" else self.reference
         return (
@@ -105,7 +102,7 @@ class TippingPointResult(ResultMixin):
                 "n_shifted": self.n_shifted,
                 "m": self.m,
                 "seed": self.seed,
-                "grid": self.grid.to_dict(orient="records"),
+                "grid": self._frame.to_dict(orient="records"),
             }
         )
 

@@ -15,7 +15,7 @@ from scipy import stats as sps
 from dnoutcomes.cohort import outcome_pairs
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level, wald_table
-from dnoutcomes.stats.results import ResultMixin, jsonable
+from dnoutcomes.stats.results import ResultMixin, jsonable, table_alias
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["UseResult", "compare_medication_use", "fit_use_logistic"]
 
 
+@table_alias("coefficients")
 @dataclass(frozen=True, repr=False)
 class UseResult(ResultMixin):
     """Logistic regression of use at a timepoint on the arm and baseline use.
@@ -61,10 +62,6 @@ class UseResult(ResultMixin):
     n: int
     episodes_used: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
-
-    @property
-    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
-        return self.coefficients
 
     @property
     def title(self) -> str:  # type: ignore[override]

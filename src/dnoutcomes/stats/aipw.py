@@ -21,7 +21,7 @@ from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._balance import balance_table, indicator_columns
 from dnoutcomes.stats._inference import check_conf_level, wald_table, z_critical
 from dnoutcomes.stats._propensity import _drop_reference_levels, propensity_weights
-from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
+from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable, table_alias
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -201,6 +201,7 @@ def propensity_frame(
     return frame.loc[complete].reset_index(drop=True), notes
 
 
+@table_alias("estimates")
 @dataclass(frozen=True, repr=False, eq=False)
 class AipwResult(ResultMixin):
     """AIPW average treatment effect of the comparator on NPRS at discharge.
@@ -235,12 +236,8 @@ class AipwResult(ResultMixin):
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
-        return self.estimates
-
-    @property
     def title(self) -> str:  # type: ignore[override]
-        ate = self.estimates.set_index("term").loc["ate"]
+        ate = self._frame.set_index("term").loc["ate"]
         return (
             f"AIPW effect on {self.measure} at {self.timepoint}: {self.comparator} minus "
             f"{self.reference} = {ate['estimate']:.3f} (SE {ate['std_error']:.3f}), n = {self.n}"
@@ -257,7 +254,7 @@ class AipwResult(ResultMixin):
 
     def to_dict(self) -> dict[str, Any]:
         """The ATE with SE, interval and p, the potential-outcome means and balance."""
-        rows = self.estimates.set_index("term")
+        rows = self._frame.set_index("term")
         keys = self.balance["covariate"]
         out: dict[str, Any] = jsonable(
             {

@@ -263,7 +263,7 @@ def _headline(analysis_parts: dict[str, Any]) -> pd.DataFrame:
         parts = [_headline_part("ancova", ancova.frame, term="mean difference")]
     lmm: TrajectoryResult | None = analysis_parts["lmm"]
     if lmm is not None:
-        fixed = lmm.fixed.loc[lmm.fixed["term"].isin(["arm", "arm_x_weeks"])]
+        fixed = lmm.table.loc[lmm.table["term"].isin(["arm", "arm_x_weeks"])]
         parts.append(
             _headline_part("lmm", fixed, measure=lmm.measure, timepoint="weeks", n=lmm.n_episodes)
         )
@@ -295,7 +295,7 @@ def _headline(analysis_parts: dict[str, Any]) -> pd.DataFrame:
     if iptw is not None:
         parts.append(
             _headline_part(
-                "iptw", iptw.estimates, measure=iptw.measure, timepoint=iptw.timepoint, n=iptw.n
+                "iptw", iptw.table, measure=iptw.measure, timepoint=iptw.timepoint, n=iptw.n
             )
         )
     meta: SiteMetaResult | None = analysis_parts["site_meta"]

@@ -25,7 +25,7 @@ from dnoutcomes.stats._cluster import ClusterType, cluster_vcov
 from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats._propensity import propensity_weights
 from dnoutcomes.stats.aipw import PS_CATEGORICAL, PS_CONTINUOUS, propensity_frame
-from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, id_tuple, jsonable
+from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, id_tuple, jsonable, table_alias
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -35,6 +35,7 @@ __all__ = ["ClusteredResult", "cluster_vcov", "compare_clustered"]
 Weighting = Literal["none", "iptw"]
 
 
+@table_alias("estimates")
 @dataclass(frozen=True, repr=False, eq=False)
 class ClusteredResult(ResultMixin):
     """The arm effect with its usual and its cluster-robust standard error.
@@ -64,10 +65,6 @@ class ClusteredResult(ResultMixin):
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
-        return self.estimates
-
-    @property
     def title(self) -> str:  # type: ignore[override]
         how = "IPTW-weighted ANCOVA" if self.weighting == "iptw" else "ANCOVA"
         return (
@@ -78,7 +75,7 @@ class ClusteredResult(ResultMixin):
 
     def to_dict(self) -> dict[str, Any]:
         """Both rows keyed by term, with the clustering."""
-        rows = self.estimates.set_index("term")
+        rows = self._frame.set_index("term")
         out: dict[str, Any] = jsonable(
             {
                 "measure": self.measure,
@@ -179,7 +176,7 @@ def compare_clustered(
     >>> from dnoutcomes.sample import generate
     >>> dataset = generate(episodes=300, seed=1).to_dataset()
     >>> result = compare_clustered(dataset, cluster="site_id")
-    >>> result.estimates["term"].tolist()
+    >>> result.table["term"].tolist()
     ['model', 'cluster_robust']
     """
     check_conf_level(conf_level, where="compare_clustered")

@@ -24,7 +24,7 @@ from dnoutcomes.cohort import get_measure
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level, z_critical
 from dnoutcomes.stats._km import kaplan_meier
-from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, id_tuple, jsonable
+from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, id_tuple, jsonable, table_alias
 from dnoutcomes.stats.survival import response_times
 
 if TYPE_CHECKING:
@@ -282,6 +282,7 @@ def rmst(time: ArrayLike, event: ArrayLike, tau: float) -> tuple[float, float]:
     return float(rect.sum()), float(math.sqrt((area_after**2 * h).sum()))
 
 
+@table_alias("estimates")
 @dataclass(frozen=True, repr=False, eq=False)
 class CoxResult(ResultMixin):
     """Hazard ratio (comparator over reference) and restricted mean time to response.
@@ -316,12 +317,8 @@ class CoxResult(ResultMixin):
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
-        return self.estimates
-
-    @property
     def title(self) -> str:  # type: ignore[override]
-        rows = self.estimates.set_index("term")["estimate"]
+        rows = self._frame.set_index("term")["estimate"]
         hr = float(rows["hazard_ratio"])
         return (
             f"Cox model of time to {self.measure} response ({self.ties} ties): hazard ratio "
@@ -331,7 +328,7 @@ class CoxResult(ResultMixin):
 
     def to_dict(self) -> dict[str, Any]:
         """Estimates keyed by term, the PH test and the horizon."""
-        rows = self.estimates.set_index("term")
+        rows = self._frame.set_index("term")
         out: dict[str, Any] = jsonable(
             {
                 "n": self.n,

@@ -34,7 +34,7 @@ from dnoutcomes.stats._balance import (
 from dnoutcomes.stats._evalue import e_value
 from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats._propensity import propensity_weights
-from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, id_tuple, jsonable
+from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, id_tuple, jsonable, table_alias
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -64,6 +64,7 @@ PS_CONTINUOUS: tuple[str, ...] = ("age", "symptom_weeks", "nprs_baseline", "odi_
 PS_CATEGORICAL: tuple[str, ...] = ("sex", "condition", "site_id")
 
 
+@table_alias("estimates")
 @dataclass(frozen=True, repr=False, eq=False)
 class IptwResult(ResultMixin):
     """The IPTW-adjusted effect beside the naive one, with balance and the E-value.
@@ -117,10 +118,6 @@ class IptwResult(ResultMixin):
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
-        return self.estimates
-
-    @property
     def title(self) -> str:  # type: ignore[override]
         return (
             f"IPTW-adjusted ({self.estimand.upper()}) {self.measure} at {self.timepoint}: "
@@ -154,8 +151,8 @@ class IptwResult(ResultMixin):
 
     def to_dict(self) -> dict[str, Any]:
         """The plan's ``iptw`` section, plus the naive estimate and the E-values."""
-        adjusted = self.estimates.loc[self.estimates["term"] == "iptw"].iloc[0]
-        naive = self.estimates.loc[self.estimates["term"] == "naive"].iloc[0]
+        adjusted = self._frame.loc[self._frame["term"] == "iptw"].iloc[0]
+        naive = self._frame.loc[self._frame["term"] == "naive"].iloc[0]
         keys = self.balance["covariate"]
         out: dict[str, Any] = jsonable(
             {

@@ -43,7 +43,7 @@ from dnoutcomes.stats._rubin import barnard_rubin_df, pool_rubin
 from dnoutcomes.stats._tipping import TippingPointResult, tipping_point
 from dnoutcomes.stats.iptw import PS_CATEGORICAL, PS_CONTINUOUS, compare_iptw
 from dnoutcomes.stats.responders import compare_responders
-from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, jsonable
+from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, jsonable, table_alias
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -62,12 +62,13 @@ __all__ = [
     "tipping_point",
 ]
 
-#: Columns of :attr:`MiResult.estimates`.
+#: Columns of :attr:`MiResult.table`.
 ESTIMATE_COLUMNS = ("method", *TIDY_COLUMNS, "fmi", "riv", "m", "n")
 
 Analysis = Literal["ancova", "responders", "iptw"]
 
 
+@table_alias("estimates")
 @dataclass(frozen=True, repr=False, eq=False)
 class MiResult(ResultMixin):
     """One analysis on complete cases and under multiple imputation.
@@ -110,10 +111,6 @@ class MiResult(ResultMixin):
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
-        return self.estimates
-
-    @property
     def title(self) -> str:  # type: ignore[override]
         what = {
             "ancova": "ANCOVA",
@@ -128,7 +125,7 @@ class MiResult(ResultMixin):
     def to_dict(self) -> dict[str, Any]:
         """``complete_case`` and ``multiple_imputation`` entries plus the imputation
         settings and counts."""
-        rows = self.estimates.set_index("method")
+        rows = self._frame.set_index("method")
         out: dict[str, Any] = {
             "analysis": self.analysis,
             "measure": self.measure,
@@ -279,7 +276,7 @@ def compare_ancova_mi(
     ...     warnings.simplefilter("ignore")
     ...     dataset = generate(episodes=300, seed=1).to_dataset()
     >>> result = compare_ancova_mi(dataset, auxiliaries=["odi"], m=5, rng=7)
-    >>> result.estimates["method"].tolist()
+    >>> result.table["method"].tolist()
     ['complete_case', 'multiple_imputation']
     """
     check_conf_level(conf_level, where="compare_ancova_mi")
@@ -310,7 +307,7 @@ def compare_ancova_mi(
         np.array(coefs), np.array(variances), dfcom=dfcom, terms=terms, conf_level=conf_level
     )
     arm = _row(pooled, "arm")
-    cc_row = _row(cc.coefficients, "arm")
+    cc_row = _row(cc.table, "arm")
     return MiResult(
         analysis="ancova",
         measure=measure,
@@ -519,7 +516,7 @@ def compare_iptw_mi(
         x = np.column_stack([np.ones_like(y), t, completed["baseline"].to_numpy(np.float64)])
         est[i], var[i] = _weighted_arm(x, y, weights)
     pooled = pool_rubin(est, var, dfcom=math.inf, terms=["iptw"], conf_level=conf_level)
-    cc_row = _row(cc.estimates, "iptw")
+    cc_row = _row(cc.table, "iptw")
     return MiResult(
         analysis="iptw",
         measure="nprs",

@@ -35,7 +35,7 @@ from dnoutcomes.stats._reml import Engine, RandomInterceptFit, fit_random_interc
 from dnoutcomes.stats._reml import _profile as _profile
 from dnoutcomes.stats._reml import _profile_slope as _profile_slope
 from dnoutcomes.stats._reml import _suffstats as _suffstats
-from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
+from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable, table_alias
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -61,6 +61,7 @@ TRAJECTORY_TIMEPOINTS: tuple[str, ...] = ("baseline", "session", "discharge")
 FIXED_TERMS: tuple[str, ...] = ("intercept", "arm", "weeks", "arm_x_weeks")
 
 
+@table_alias("fixed")
 @dataclass(frozen=True, repr=False, eq=False)
 class TrajectoryResult(ResultMixin):
     """The mixed model of a measure's trajectory over the weeks of care.
@@ -114,10 +115,6 @@ class TrajectoryResult(ResultMixin):
     timepoints: tuple[str, ...] = TRAJECTORY_TIMEPOINTS
 
     @property
-    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
-        return self.fixed
-
-    @property
     def title(self) -> str:  # type: ignore[override]
         return (
             f"Mixed model of {self.measure} over weeks (REML, random intercept per episode): "
@@ -156,7 +153,7 @@ class TrajectoryResult(ResultMixin):
         fixed = {
             str(term): {"estimate": est, "se": se}
             for term, est, se in zip(
-                self.fixed["term"], self.fixed["estimate"], self.fixed["std_error"], strict=True
+                self._frame["term"], self._frame["estimate"], self._frame["std_error"], strict=True
             )
         }
         out: dict[str, Any] = jsonable(

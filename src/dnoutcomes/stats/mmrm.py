@@ -22,7 +22,7 @@ from dnoutcomes.cohort import comparison_episodes, get_measure
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats._mmrm_reml import MmrmFit, fit_mmrm
-from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, id_tuple, jsonable
+from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, id_tuple, jsonable, table_alias
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -32,6 +32,7 @@ __all__ = ["MmrmFit", "MmrmResult", "compare_mmrm", "fit_mmrm"]
 _DEFAULT_VISITS: tuple[str, ...] = ("discharge", "followup_4w", "followup_12w")
 
 
+@table_alias("contrasts")
 @dataclass(frozen=True, repr=False, eq=False)
 class MmrmResult(ResultMixin):
     """The arm contrast at each visit from an MMRM.
@@ -67,10 +68,6 @@ class MmrmResult(ResultMixin):
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
-        return self.contrasts
-
-    @property
     def title(self) -> str:  # type: ignore[override]
         return (
             f"MMRM of {self.measure} at {', '.join(self.visits)} (unstructured covariance, "
@@ -97,7 +94,7 @@ class MmrmResult(ResultMixin):
                         "ci_high": r.conf_high,
                         "p": r.p_value,
                     }
-                    for r in self.contrasts.itertuples()
+                    for r in self._frame.itertuples()
                 ],
             }
         )

@@ -17,12 +17,16 @@ One vocabulary
 Frames, ``to_dict()``, ``analyze --json`` and the report's workbook name the same things
 the same way: ``estimate, std_error, statistic, df, p_value, conf_low, conf_high``
 (:data:`TIDY_COLUMNS`). Every result's main frame is ``.table``, whatever its type; the
-type-specific names (``frame``, ``coefficients``, ``fixed``, ``estimates``, ``rates`` …)
-stay as they are for this release. The analysis plan's first JSON keys ``se``,
+type-specific names of the main frame (``coefficients``, ``fixed``, ``estimates``,
+``contrasts``, ``grid``, ``rates``) are deprecated aliases for one release
+(:func:`table_alias`: reading one warns with a :class:`DeprecationWarning`); ``frame`` is
+not yet warned about. The analysis plan's first JSON keys ``se``,
 ``ci_low``, ``ci_high`` and ``p`` are kept beside the new ones as deprecated aliases for
 one release (:data:`DICT_ALIASES`, also as the end of a prefixed key such as
 ``naive_se`` or ``rd_ci_low``): each ``to_dict()`` of a subclass is wrapped so that
 wherever it writes ``se`` it also writes ``std_error`` with the same value, and so on.
+A dict key cannot warn when read: the old keys are deprecated by documentation only
+(``docs/analysis-plan.md``), and go in the release after next.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from __future__ import annotations
 import functools
 import html
 import math
+import sys
+import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -43,6 +49,7 @@ __all__ = [
     "ResultMixin",
     "id_tuple",
     "jsonable",
+    "table_alias",
     "vocabulary_key",
     "with_vocabulary",
 ]
@@ -211,6 +218,51 @@ class ResultMixin:
         notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes)
         notes_html = f"<ul>{notes}</ul>" if notes else ""
         return f"<div><strong>{html.escape(self.title)}</strong>{table}{notes_html}</div>"
+
+
+_R = TypeVar("_R", bound=type)
+
+
+class _TableAlias:
+    """A result's former name for its main frame (``estimates``, ``coefficients`` …): the
+    stored frame, with a :class:`DeprecationWarning` pointing to ``.table``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        caller = sys._getframe(1)
+        # the dataclass's own __eq__ and dataclasses.replace/asdict read every field
+        if caller.f_code.co_filename != "<string>" and caller.f_globals.get("__name__") not in (
+            "dataclasses",
+            __name__,
+        ):
+            warnings.warn(
+                f"{type(obj).__name__}.{self.name} is deprecated and will be removed in the "
+                "release after next; use .table (the same frame, as a copy).",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        return obj.__dict__[self.name]
+
+    def __set__(self, obj: Any, value: Any) -> None:  # the dataclass's __init__
+        obj.__dict__[self.name] = value
+
+
+def table_alias(name: str) -> Callable[[_R], _R]:
+    """Class decorator (above ``@dataclass``): the field ``name`` is the result's main
+    frame, read as ``.table``; reading ``name`` itself still works for one release, with a
+    :class:`DeprecationWarning`. The constructor keeps the keyword ``name``."""
+
+    def wrap(cls: _R) -> _R:
+        setattr(cls, name, _TableAlias(name))
+        cls._frame = property(lambda self: self.__dict__[name])  # type: ignore[attr-defined]
+        cls.__dnoutcomes_table_alias__ = name  # type: ignore[attr-defined]
+        return cls
+
+    return wrap
 
 
 def format_p(p: float) -> str:

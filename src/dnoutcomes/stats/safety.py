@@ -20,7 +20,7 @@ from dnoutcomes.cohort import comparison_episodes
 from dnoutcomes.cohort._codes import comparison_index, comparison_rows, event_sessions
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level
-from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
+from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable, table_alias
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -116,6 +116,7 @@ def poisson_rate_ci(
     )
 
 
+@table_alias("rates")
 @dataclass(frozen=True, repr=False, eq=False)
 class SafetyResult(ResultMixin):
     """Adverse events after dry-needling sessions, per arm.
@@ -168,10 +169,6 @@ class SafetyResult(ResultMixin):
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
-        return self.rates
-
-    @property
     def title(self) -> str:  # type: ignore[override]
         if not self.recorded:
             return "Adverse events: not recorded in this dataset"
@@ -207,7 +204,7 @@ class SafetyResult(ResultMixin):
     def to_dict(self) -> list[dict[str, Any]]:
         """The plan's ``safety`` section: one entry per arm (plus ``recorded`` and the
         count of contraindicated-needling episodes)."""
-        r = self.rates
+        r = self._frame
         out: list[dict[str, Any]] = jsonable(
             [
                 {

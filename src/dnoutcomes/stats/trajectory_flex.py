@@ -28,7 +28,7 @@ from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level, wald_table, z_critical
 from dnoutcomes.stats._reml_slopes import fit_slopes_reml
 from dnoutcomes.stats._splines import NaturalSpline, natural_spline
-from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable
+from dnoutcomes.stats.results import ResultMixin, id_tuple, jsonable, table_alias
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -173,6 +173,7 @@ def _gls_cov(
     return out
 
 
+@table_alias("contrasts")
 @dataclass(frozen=True, repr=False, eq=False)
 class TrajectoryFlexResult(ResultMixin):
     """Random-slopes trajectory model with linear or spline time.
@@ -213,10 +214,6 @@ class TrajectoryFlexResult(ResultMixin):
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def _frame(self) -> pd.DataFrame:  # type: ignore[override]
-        return self.contrasts
-
-    @property
     def title(self) -> str:  # type: ignore[override]
         shape = (
             "linear time" if self.time == "linear" else f"natural spline time ({self.spline_df} df)"
@@ -250,7 +247,7 @@ class TrajectoryFlexResult(ResultMixin):
                         "ci_high": r.conf_high,
                         "extrapolated": r.extrapolated,
                     }
-                    for r in self.contrasts.itertuples()
+                    for r in self._frame.itertuples()
                 ],
             }
         )
@@ -344,7 +341,7 @@ def compare_trajectory_flex(
     >>> from dnoutcomes.sample import generate
     >>> dataset = generate(episodes=200, seed=1).to_dataset()
     >>> result = compare_trajectory_flex(dataset, time="linear", weeks=[0, 4])
-    >>> result.contrasts["weeks"].tolist()
+    >>> result.table["weeks"].tolist()
     [0.0, 4.0]
     """
     check_conf_level(conf_level, where="compare_trajectory_flex")
