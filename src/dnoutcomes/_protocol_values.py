@@ -15,18 +15,10 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from dnoutcomes.contract.specs import TIMEPOINTS  # the contract's, in time order
+
 __all__ = ["TIMEPOINTS", "Problem", "derived_covariate", "line_of"]
 
-#: The data contract's timepoints, in time order.
-TIMEPOINTS: tuple[str, ...] = (
-    "baseline",
-    "session",
-    "discharge",
-    "followup_4w",
-    "followup_12w",
-    "followup_26w",
-    "followup_52w",
-)
 _LATER = TIMEPOINTS[2:]
 _LATER_TEXT = "discharge or a follow-up timepoint (followup_4w … followup_52w)"
 Problem = tuple[str, int | None, str]
