@@ -642,7 +642,7 @@ def parse(
     clustering_t = r.table(data, "clustering", ("cluster", "type"))
     clustering = ClusteringSpec(
         r.get(clustering_t, "clustering", "cluster", _choice("none", "therapist", "site"), "none"),
-        r.get(clustering_t, "clustering", "type", _choice("HC1", "HC0"), "HC1"),
+        r.get(clustering_t, "clustering", "type", _choice("HC1", "HC0", "CR2"), "HC1"),
     )
     if r.problems or primary is None:
         raise ProtocolError(sorted(r.problems, key=_order), source)
@@ -900,18 +900,10 @@ def _missing_data(
 
 def _mmrm(r: _Reader, data: Mapping[str, Any]) -> MmrmSpec:
     t = r.table(data, "mmrm", ("enabled", "visits", "df"))
-    df = t.get("df")
-    if df in ("kenward-roger", "kenward_roger", "kr"):
-        r.add(
-            "mmrm.df",
-            "Kenward-Roger degrees of freedom are not implemented yet; use df = "
-            '"satterthwaite" (they agree closely for balanced visits).',
-        )
-        df = None
     return MmrmSpec(
         r.get(t, "mmrm", "enabled", _bool, False),
         r.get(t, "mmrm", "visits", _visits, ()),
-        r.get({"df": df}, "mmrm", "df", _choice("satterthwaite"), "satterthwaite"),
+        r.get(t, "mmrm", "df", _choice("satterthwaite", "kenward-roger"), "satterthwaite"),
     )
 
 
