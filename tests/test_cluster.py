@@ -121,7 +121,7 @@ def test_errors() -> None:
     with pytest.raises(InsufficientDataError, match="at least 2"):
         cluster_vcov(x, e, ["a"] * 4)
     with pytest.raises(RequestError, match="type"):
-        cluster_vcov(x, e, ["a", "a", "b", "b"], type="CR2")  # type: ignore[arg-type]
+        cluster_vcov(x, e, ["a", "a", "b", "b"], type="CR3")  # type: ignore[arg-type]
     with pytest.raises(RequestError, match="one value per row"):
         cluster_vcov(x, e, ["a", "b"])
     with pytest.raises(RequestError, match="cluster id"):

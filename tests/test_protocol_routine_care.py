@@ -140,7 +140,7 @@ _P = "[primary]\nmeasure = 'nprs'\n"
         (_P + "[missing_data]\nimputations = 5\n", "missing_data.imputations", 4, "unknown key"),
         (_P + "[mmrm]\nenabled = 'yes'\n", "mmrm.enabled", 4, "true or false"),
         (_P + "[mmrm]\nvisits = ['baseline']\n", "mmrm.visits", 4, "post-baseline"),
-        (_P + "[mmrm]\ndf = 'kenward-roger'\n", "mmrm.df", 4, "not implemented"),
+        (_P + "[mmrm]\ndf = 'kr'\n", "mmrm.df", 4, "'kenward-roger'"),
         (_P + "[mmrm]\ndf = 'residual'\n", "mmrm.df", 4, "'satterthwaite'"),
         (_P + "[trajectory]\nrandom_slopes = 1\n", "trajectory.random_slopes", 4, "true or false"),
         (_P + "[trajectory]\ntime = 'cubic'\n", "trajectory.time", 4, "'linear'"),
@@ -171,7 +171,7 @@ _P = "[primary]\nmeasure = 'nprs'\n"
             "NPRS at discharge",
         ),  # fmt: skip
         (_P + "[clustering]\ncluster = 'clinic'\n", "clustering.cluster", 4, "'site'"),
-        (_P + "[clustering]\ntype = 'CR2'\n", "clustering.type", 4, "'HC0'"),
+        (_P + "[clustering]\ntype = 'CR3'\n", "clustering.type", 4, "'CR2'"),
         ("clustering = 'site'\n" + _P, "clustering", 1, "expected a table"),
     ],
 )
@@ -218,3 +218,17 @@ def test_check_data_finds_mmrm_visits_and_auxiliaries_without_values() -> None:
     assert "'rmdq' has no baseline values" in problems[1][2]
     fine = text.replace(', "followup_52w"', "").replace('"rmdq", ', "")
     assert Protocol.from_toml_text(fine).check_data(dataset) == []
+
+
+def test_small_sample_options_parse_and_keep_the_default_checksum() -> None:
+    """``df = "kenward-roger"`` and ``type = "CR2"`` are accepted, round-trip through the
+    writer, change the checksum and are described; the defaults stay as they were."""
+    text = _P + "[mmrm]\nenabled = true\ndf = 'kenward-roger'\n[clustering]\ncluster = 'site'\n"
+    p = Protocol.from_toml_text(text + "type = 'CR2'\n")
+    assert p.mmrm.df == "kenward-roger" and p.clustering.type == "CR2"
+    assert Protocol.from_toml_text(p.to_toml()).sha256() == p.sha256()
+    assert p.sha256() != Protocol.from_toml_text(text).sha256()
+    described = " ".join(p.describe())
+    assert "Kenward-Roger adjusted standard errors and df" in described
+    assert "CR2, Bell-McCaffrey, with Satterthwaite df" in described
+    assert MmrmSpec().df == "satterthwaite" and ClusteringSpec().type == "HC1"

@@ -113,18 +113,10 @@ def _visits(value: Any) -> tuple[str, ...]:
 
 def parse_mmrm(r: _Reader, data: Mapping[str, Any]) -> MmrmSpec:
     t = r.table(data, "mmrm", ("enabled", "visits", "df"))
-    df = t.get("df")
-    if df in ("kenward-roger", "kenward_roger", "kr"):
-        r.add(
-            "mmrm.df",
-            "Kenward-Roger degrees of freedom are not implemented yet; use df = "
-            '"satterthwaite" (they agree closely for balanced visits).',
-        )
-        df = None
     return MmrmSpec(
         r.get(t, "mmrm", "enabled", _bool, False),
         r.get(t, "mmrm", "visits", _visits, ()),
-        r.get({"df": df}, "mmrm", "df", _choice("satterthwaite"), "satterthwaite"),
+        r.get(t, "mmrm", "df", _choice("satterthwaite", "kenward-roger"), "satterthwaite"),
     )
 
 
@@ -133,5 +125,5 @@ def parse_clustering(r: _Reader, data: Mapping[str, Any]) -> ClusteringSpec:
     t = r.table(data, "clustering", ("cluster", "type"))
     return ClusteringSpec(
         r.get(t, "clustering", "cluster", _choice("none", "therapist", "site"), "none"),
-        r.get(t, "clustering", "type", _choice("HC1", "HC0"), "HC1"),
+        r.get(t, "clustering", "type", _choice("HC1", "HC0", "CR2"), "HC1"),
     )

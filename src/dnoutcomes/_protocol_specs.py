@@ -45,7 +45,7 @@ ShiftedArm = Literal["comparator", "reference"]
 TimeShape = Literal["spline", "linear"]
 WeightingMethod = Literal["iptw", "aipw"]
 ClusterBy = Literal["none", "therapist", "site"]
-ClusterType = Literal["HC1", "HC0"]
+ClusterType = Literal["HC1", "HC0", "CR2"]
 
 #: Propensity-model covariates of the built-in analysis (analysis plan, section 6).
 DEFAULT_WEIGHTING_COVARIATES: tuple[str, ...] = (
@@ -178,17 +178,19 @@ class MmrmSpec:
     """The mixed model for repeated measures of the primary measure (when ``enabled``):
     unstructured covariance by REML, the arm contrast at each of ``visits`` (empty:
     discharge, followup_4w and followup_12w where recorded) with ``df`` degrees of
-    freedom (``"satterthwaite"``)."""
+    freedom (``"satterthwaite"``, or ``"kenward-roger"``: Kenward & Roger's adjusted
+    standard errors and df, for small samples)."""
 
     enabled: bool = False
     visits: tuple[str, ...] = ()
-    df: Literal["satterthwaite"] = "satterthwaite"
+    df: Literal["satterthwaite", "kenward-roger"] = "satterthwaite"
 
 
 @dataclass(frozen=True)
 class ClusteringSpec:
     """Cluster-robust standard errors for the primary ANCOVA and IPTW: ``cluster``
-    ``"none"``, ``"therapist"`` or ``"site"``; ``type`` ``"HC1"`` (CR1) or ``"HC0"``."""
+    ``"none"``, ``"therapist"`` or ``"site"``; ``type`` ``"HC1"`` (CR1), ``"HC0"`` or
+    ``"CR2"`` (Bell–McCaffrey, with Satterthwaite df: for few clusters)."""
 
     cluster: ClusterBy = "none"
     type: ClusterType = "HC1"

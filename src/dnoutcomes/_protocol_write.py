@@ -275,10 +275,16 @@ COMMENTS: dict[str, str] = {
     "mmrm.visits": (
         "Post-baseline timepoints ([] = discharge, followup_4w and followup_12w where recorded)."
     ),
-    "mmrm.df": 'Degrees of freedom of the contrasts: "satterthwaite".',
+    "mmrm.df": (
+        'Degrees of freedom of the contrasts: "satterthwaite" or "kenward-roger" (adjusted '
+        "SEs and df for small samples)."
+    ),
     "clustering": "Cluster-robust SEs of the primary ANCOVA and IPTW (off by default).",
     "clustering.cluster": '"none", "therapist" or "site".',
-    "clustering.type": '"HC1" (CR1, as sandwich::vcovCL) or "HC0".',
+    "clustering.type": (
+        '"HC1" (CR1, as sandwich::vcovCL), "HC0" or "CR2" (Bell-McCaffrey with '
+        "Satterthwaite df, as clubSandwich; for few clusters)."
+    ),
     "medication": "Medication use (analgesics, opioids).",
     "medication.timepoint": "Default: the primary outcome's timepoint.",
     "report": "The report's small-number suppression.",
@@ -468,6 +474,17 @@ def describe(p: Protocol) -> list[str]:
     return out
 
 
+_MMRM_DF = {
+    "satterthwaite": "Satterthwaite df",
+    "kenward-roger": "Kenward-Roger adjusted standard errors and df",
+}
+_CLUSTER_TYPE = {
+    "HC1": "HC1",
+    "HC0": "HC0",
+    "CR2": "CR2, Bell-McCaffrey, with Satterthwaite df",
+}
+
+
 def _describe_routine_care(p: Protocol, label: Any) -> list[str]:
     """Sentences for the routine-care settings that are switched on (none by default)."""
     out = []
@@ -484,7 +501,7 @@ def _describe_routine_care(p: Protocol, label: Any) -> list[str]:
         visits = _listed(list(p.mmrm.visits)) or "discharge, followup_4w and followup_12w"
         out.append(
             f"MMRM: {label(p.primary.measure)} at {visits} (where recorded) by arm and visit, "
-            f"adjusted for baseline, unstructured covariance, REML, {p.mmrm.df} df."
+            f"adjusted for baseline, unstructured covariance, REML, {_MMRM_DF[p.mmrm.df]}."
         )
     if ttr.cox:
         horizon = f"{ttr.rmst_horizon:g} days" if ttr.rmst_horizon is not None else "the data"
@@ -501,8 +518,8 @@ def _describe_routine_care(p: Protocol, label: Any) -> list[str]:
         )
     if p.clustering.cluster != "none":
         out.append(
-            f"Clustering: cluster-robust ({p.clustering.type}) SEs of the primary ANCOVA and "
-            f"IPTW by {p.clustering.cluster}."
+            f"Clustering: cluster-robust ({_CLUSTER_TYPE[p.clustering.type]}) SEs of the "
+            f"primary ANCOVA and IPTW by {p.clustering.cluster}."
         )
     if md.method == "mi":
         aux = f"; auxiliaries {_listed(list(md.auxiliaries))}" if md.auxiliaries else ""

@@ -142,6 +142,7 @@ def run_extra(
             measure=primary.measure,
             visits=p.mmrm.visits or None,
             conf_level=level,
+            df=p.mmrm.df,
         ),
         "trajectory_flex": lambda: compare_trajectory_flex(
             dataset,

@@ -13,6 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 
 from dnoutcomes.errors import InsufficientDataError, RequestError
+from dnoutcomes.stats._kenward_roger import KrPieces, Pattern, kr_covariance, kr_pieces
 
 __all__ = ["MmrmFit", "fit_mmrm"]
 
@@ -21,8 +22,8 @@ _STEP = 1e-4  # central-difference step on the log-Cholesky parameters
 
 @dataclass(frozen=True)
 class MmrmFit:
-    """An MMRM fit: coefficients, their covariance, the visit covariance matrix and the
-    function giving Satterthwaite df for a contrast."""
+    """An MMRM fit: coefficients, their covariance, the visit covariance matrix, the
+    function giving Satterthwaite df for a contrast and the Kenward–Roger adjustment."""
 
     coef: NDArray[np.float64]
     cov: NDArray[np.float64]
@@ -34,6 +35,27 @@ class MmrmFit:
     n_obs: int
     _vcov_at: Callable[[NDArray[np.float64]], NDArray[np.float64]]
     _theta_cov: NDArray[np.float64]
+    _patterns: tuple[Pattern, ...] = ()
+
+    def kenward_roger(self) -> tuple[NDArray[np.float64], KrPieces]:
+        """The Kenward–Roger (1997) adjusted covariance of the coefficients and the pieces
+        for :func:`~dnoutcomes.stats._kenward_roger.kr_df`.
+
+        ``Phi_A = Phi + 2 Phi {sum_hj W_hj (Q_hj - P_h Phi P_j)} Phi`` with ``W`` the
+        inverse observed REML information of the log-Cholesky parameters (as mmrm's
+        ``vcov = "Kenward-Roger-Linear"``; the result does not depend on the
+        parameterisation, see :func:`~dnoutcomes.stats._kenward_roger.kr_covariance`).
+        """
+        n_visits = self.sigma.shape[0]
+        low = np.linalg.cholesky(self.sigma)
+        rows, cols = np.tril_indices(n_visits)
+        dsigma = np.zeros((len(rows), n_visits, n_visits))
+        for t, (i, j) in enumerate(zip(rows, cols, strict=True)):  # over the few parameters
+            d_low = np.zeros((n_visits, n_visits))
+            d_low[i, j] = low[i, i] if i == j else 1.0  # the diagonal is stored as a log
+            dsigma[t] = d_low @ low.T + low @ d_low.T
+        pieces = kr_pieces(self._patterns, self.sigma, dsigma)
+        return kr_covariance(pieces, self._theta_cov), pieces
 
     def satterthwaite_df(self, contrast: ArrayLike) -> float:
         """Satterthwaite df of ``L beta`` for one contrast row L:
@@ -187,6 +209,7 @@ def fit_mmrm(y: ArrayLike, design: ArrayLike) -> MmrmFit:
         n_obs=n_obs,
         _vcov_at=vcov_at,
         _theta_cov=np.asarray(theta_cov, dtype=np.float64),
+        _patterns=tuple((pat, xs) for pat, _, xs in groups),
     )
 
 

@@ -2,9 +2,10 @@
 (section 6): episodes are nested in therapists and sites, so their outcomes are not
 independent (section 10 of the analysis plan).
 
-The array-level function is :func:`~dnoutcomes.stats._cluster.cluster_vcov` (re-exported
-here); :func:`compare_clustered` gives the arm effect with its classical (or HC0) and its
-cluster-robust standard error side by side.
+The array-level functions are :func:`~dnoutcomes.stats._cluster.cluster_vcov` and
+:func:`~dnoutcomes.stats._cluster.cr2_vcov` (re-exported here); :func:`compare_clustered`
+gives the arm effect with its classical (or HC0) and its cluster-robust standard error side
+by side.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from scipy import stats as sps
 from dnoutcomes.cohort import get_measure, outcome_pairs
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._balance import indicator_columns
-from dnoutcomes.stats._cluster import ClusterType, cluster_vcov
+from dnoutcomes.stats._cluster import ClusterType, cluster_vcov, cr2_vcov
 from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats._propensity import propensity_weights
 from dnoutcomes.stats.aipw import PS_CATEGORICAL, PS_CONTINUOUS, propensity_frame
@@ -30,7 +31,10 @@ from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, id_tuple, jsonab
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
 
-__all__ = ["ClusteredResult", "cluster_vcov", "compare_clustered"]
+__all__ = ["ClusteredResult", "cluster_vcov", "compare_clustered", "cr2_vcov"]
+
+#: The df of the cluster-robust interval for each type.
+_DF_METHOD = {"HC0": "clusters - 1", "HC1": "clusters - 1", "CR2": "satterthwaite"}
 
 Weighting = Literal["none", "iptw"]
 
@@ -45,9 +49,15 @@ class ClusteredResult(ResultMixin):
     estimates
         Two tidy rows: ``term`` ``"model"`` (classical OLS SE with a t(n - k) interval, or
         for IPTW the HC0 SE with a normal interval, as sections 1 and 6 report them) and
-        ``"cluster_robust"`` (CR1 SE, t interval on G - 1 df).
+        ``"cluster_robust"`` (CR1 or HC0 SE with a t interval on G - 1 df, or the CR2 SE
+        with a t interval on its Satterthwaite df).
     cluster
         The column clustered on; ``n_clusters`` its number of distinct values.
+    cluster_type
+        ``"HC1"`` (CR1), ``"HC0"`` or ``"CR2"``.
+    df_method
+        The df of the cluster-robust row: ``"clusters - 1"`` (HC0, HC1) or
+        ``"satterthwaite"`` (CR2; Bell & McCaffrey 2002).
     """
 
     reference: str
@@ -63,13 +73,15 @@ class ClusteredResult(ResultMixin):
     conf_level: float
     episodes_used: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    df_method: str = "clusters - 1"
 
     @property
     def title(self) -> str:  # type: ignore[override]
         how = "IPTW-weighted ANCOVA" if self.weighting == "iptw" else "ANCOVA"
         return (
             f"{how} of {self.measure} at {self.timepoint} with SEs clustered by "
-            f"{self.cluster} ({self.n_clusters} clusters, {self.cluster_type}): "
+            f"{self.cluster} ({self.n_clusters} clusters, {self.cluster_type}, "
+            f"{self.df_method} df): "
             f"{self.comparator} minus {self.reference}, n = {self.n}"
         )
 
@@ -83,6 +95,7 @@ class ClusteredResult(ResultMixin):
                 "weighting": self.weighting,
                 "cluster": self.cluster,
                 "type": self.cluster_type,
+                "df_method": self.df_method,
                 "n": self.n,
                 "n_clusters": self.n_clusters,
                 **{
@@ -146,8 +159,9 @@ def compare_clustered(
         ``"none"``: OLS ``y ~ arm + baseline``; ``"iptw"``: the stabilised-ATE-weighted OLS
         of section 6.
     type
-        ``"HC1"`` (CR1, default) or ``"HC0"``; see
-        :func:`~dnoutcomes.stats._cluster.cluster_vcov`.
+        ``"HC1"`` (CR1, default), ``"HC0"`` or ``"CR2"`` (for few clusters); see
+        :func:`~dnoutcomes.stats._cluster.cluster_vcov` and
+        :func:`~dnoutcomes.stats._cluster.cr2_vcov`.
     conf_level
         Level of the intervals.
 
@@ -169,7 +183,12 @@ def compare_clustered(
     cluster sums of the scores (Cameron & Miller 2015), as ``sandwich::vcovCL(fit, cluster
     = ~ therapist_id, type = "HC1")``. The cluster-robust interval is a t interval on G - 1
     degrees of freedom (G clusters; Cameron & Miller's recommendation; with few clusters,
-    below about 30, it is still too narrow). Episodes without a cluster id are left out.
+    below about 30, it is still too narrow). ``type="CR2"`` is the small-sample version:
+    Bell & McCaffrey's (2002) bias-reduced CR2 covariance with a t interval on the
+    Satterthwaite df of the arm coefficient, as ``clubSandwich::coef_test(fit, vcov =
+    "CR2", cluster = ~ site_id, test = "Satterthwaite")`` (Imbens & Kolesár 2016;
+    Pustejovsky & Tipton 2018); those df fall well below G - 1 when the clusters are
+    unequal or one arm sits in few of them. Episodes without a cluster id are left out.
 
     Examples
     --------
@@ -184,6 +203,8 @@ def compare_clustered(
         raise RequestError(
             f"compare_clustered: weighting must be 'none' or 'iptw'; got {weighting!r}."
         )
+    if type not in _DF_METHOD:
+        raise RequestError(f"compare_clustered: type must be 'HC1', 'HC0' or 'CR2'; got {type!r}.")
     get_measure(dataset, measure)
     notes: list[str] = []
     weights: NDArray[np.float64] | None
@@ -249,17 +270,29 @@ def compare_clustered(
         model_se = math.sqrt((bread @ (scores.T @ scores) @ bread)[1, 1])
         model_df = math.nan
     ids = data[cluster].astype(str).to_numpy()
-    vcov = cluster_vcov(x, resid, ids, weights=weights, type=type)
     n_clusters = len(np.unique(ids))
-    if n_clusters < 30:
+    if type == "CR2":
+        vcov, cr2_df = cr2_vcov(x, resid, ids, weights=weights)
+        robust_df = float(cr2_df[1])
+    else:
+        vcov = cluster_vcov(x, resid, ids, weights=weights, type=type)
+        robust_df = float(n_clusters - 1)
+    if n_clusters < 30 and type != "CR2":
         notes.append(
             f"Only {n_clusters} clusters: cluster-robust SEs are biased downwards with fewer "
-            "than about 30 (Cameron & Miller 2015); read the interval as too narrow."
+            "than about 30 (Cameron & Miller 2015); read the interval as too narrow, or use "
+            "type CR2."
+        )
+    elif type == "CR2" and robust_df < 4:
+        notes.append(
+            f"CR2 by {cluster}: {robust_df:.1f} Satterthwaite df (fewer than 4): even the "
+            "small-sample interval is unreliable with so little between-cluster information "
+            "(Pustejovsky & Tipton 2018)."
         )
     est = float(beta[1])
     rows = [
         _row("model", est, model_se, model_df, conf_level),
-        _row("cluster_robust", est, math.sqrt(vcov[1, 1]), float(n_clusters - 1), conf_level),
+        _row("cluster_robust", est, math.sqrt(vcov[1, 1]), robust_df, conf_level),
     ]
     return ClusteredResult(
         reference=reference,
@@ -275,4 +308,5 @@ def compare_clustered(
         conf_level=conf_level,
         episodes_used=id_tuple(data["episode_id"]),
         notes=tuple(notes),
+        df_method=_DF_METHOD[type],
     )

@@ -1,6 +1,6 @@
 """Mixed model for repeated measures (MMRM): the outcome at each scheduled visit with an
 unstructured covariance, fitted by REML, and the arm contrast at each visit with
-Satterthwaite degrees of freedom (section 10 of the analysis plan).
+Satterthwaite or Kenward–Roger degrees of freedom (section 10 of the analysis plan).
 
 :func:`fit_mmrm` works on arrays (a wide outcome matrix, one row per episode);
 :func:`compare_mmrm` builds them from a dataset.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,13 +21,19 @@ from scipy import stats as sps
 from dnoutcomes.cohort import comparison_episodes, get_measure
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level
+from dnoutcomes.stats._kenward_roger import KrPieces, kr_df
 from dnoutcomes.stats._mmrm_reml import MmrmFit, fit_mmrm
 from dnoutcomes.stats.results import TIDY_COLUMNS, ResultMixin, id_tuple, jsonable, table_alias
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
 
-__all__ = ["MmrmFit", "MmrmResult", "compare_mmrm", "fit_mmrm"]
+__all__ = ["DfMethod", "MmrmFit", "MmrmResult", "compare_mmrm", "fit_mmrm"]
+
+#: Degrees of freedom of the contrasts: Satterthwaite (1946) with the model-based
+#: covariance, or Kenward & Roger (1997) with their adjusted covariance.
+DfMethod = Literal["satterthwaite", "kenward-roger"]
+_DF_METHODS: tuple[str, ...] = ("satterthwaite", "kenward-roger")
 
 _DEFAULT_VISITS: tuple[str, ...] = ("discharge", "followup_4w", "followup_12w")
 
@@ -41,15 +47,16 @@ class MmrmResult(ResultMixin):
     ----------
     contrasts
         One row per visit: ``term`` (``"arm@<visit>"``), ``estimate`` (comparator minus
-        reference), ``std_error``, ``statistic`` (t), ``df`` (Satterthwaite), ``p_value``,
-        ``conf_low``, ``conf_high``; plus ``visit``.
+        reference), ``std_error``, ``statistic`` (t), ``df`` (Satterthwaite or
+        Kenward–Roger, see ``df_method``), ``p_value``, ``conf_low``, ``conf_high``; plus
+        ``visit``. Under Kenward–Roger ``std_error`` is from the adjusted covariance.
     means
         Adjusted means: ``arm``, ``visit``, ``estimate``, ``std_error``, ``df``,
         ``conf_low``, ``conf_high`` at the mean baseline of the analysed episodes.
     covariance
         The estimated visit covariance matrix (rows and columns: the visits).
     df_method
-        ``"satterthwaite"``.
+        ``"satterthwaite"`` or ``"kenward-roger"``.
     """
 
     reference: str
@@ -141,6 +148,7 @@ def compare_mmrm(
     measure: str = "nprs",
     visits: Sequence[str] | None = None,
     conf_level: float = 0.95,
+    df: DfMethod = "satterthwaite",
 ) -> MmrmResult:
     """MMRM of ``measure`` at the scheduled visits with the arm contrast at each.
 
@@ -157,6 +165,9 @@ def compare_mmrm(
         that have values of the measure).
     conf_level
         Level of the t-intervals.
+    df
+        ``"satterthwaite"`` (default) or ``"kenward-roger"`` (Kenward & Roger 1997: the
+        adjusted covariance of the coefficients and its df; for small samples).
 
     Returns
     -------
@@ -165,7 +176,8 @@ def compare_mmrm(
     Raises
     ------
     RequestError
-        Unknown arm or measure, ``baseline`` among the visits, bad ``conf_level``.
+        Unknown arm or measure, ``baseline`` among the visits, bad ``conf_level`` or
+        ``df``.
     InsufficientDataError
         A requested visit without values, or fewer than 2 episodes per arm.
 
@@ -175,8 +187,17 @@ def compare_mmrm(
     ``arm * visit + baseline * visit``), ``e`` unstructured across visits within an
     episode, REML (:func:`fit_mmrm`); episodes enter with every visit they have (missing
     at random given the observed ones; Mallinckrodt et al. 2008). The arm contrast at v is
-    ``b_v`` with a t-interval on Satterthwaite (1946) df. Adjusted means per arm and visit
-    at the mean baseline of the analysed episodes.
+    ``b_v`` with a t-interval on Satterthwaite (1946) df of the model-based covariance
+    ``Phi = (X'V^-1 X)^-1``. With ``df="kenward-roger"`` the standard errors come from
+    Kenward & Roger's (1997) adjusted covariance
+    ``Phi_A = Phi + 2 Phi {sum_hj W_hj (Q_hj - P_h Phi P_j)} Phi`` (``W`` the inverse
+    observed REML information of the covariance parameters; the second-derivative term
+    ``R_hj``, zero for the unstructured covariance in its elements, is left out, as in
+    mmrm's ``"Kenward-Roger-Linear"`` and SAS's ``DDFM=KR`` for ``TYPE=UN``), which
+    allows for the uncertainty in the estimated covariance, and the df are Kenward &
+    Roger's, which for one contrast equal Satterthwaite's (Halekoh & Højsgaard 2014).
+    Only the unstructured covariance is fitted. Adjusted means per arm and visit at the
+    mean baseline of the analysed episodes.
 
     Examples
     --------
@@ -218,6 +239,7 @@ def compare_mmrm(
         measure=measure,
         conf_level=conf_level,
         notes=notes,
+        df=df,
     )
 
 
@@ -229,6 +251,7 @@ def mmrm_from_frame(
     measure: str = "nprs",
     conf_level: float = 0.95,
     notes: Sequence[str] = (),
+    df: DfMethod = "satterthwaite",
 ) -> MmrmResult:
     """The MMRM of :func:`compare_mmrm` on a long frame (for analysts' own data).
 
@@ -245,6 +268,8 @@ def mmrm_from_frame(
         Level of the t-intervals.
     notes
         Notes to carry into the result.
+    df
+        ``"satterthwaite"`` or ``"kenward-roger"`` (see :func:`compare_mmrm`).
 
     Returns
     -------
@@ -253,11 +278,13 @@ def mmrm_from_frame(
     Raises
     ------
     RequestError
-        Missing columns, ``visit`` not categorical.
+        Missing columns, ``visit`` not categorical, an unknown ``df``.
     InsufficientDataError
         Fewer than 2 episodes per arm, or a visit without values.
     """
     check_conf_level(conf_level, where="mmrm_from_frame")
+    if df not in _DF_METHODS:
+        raise RequestError(f"mmrm: df must be 'satterthwaite' or 'kenward-roger'; got {df!r}.")
     needed = ["episode_id", "arm", "treated", "baseline", "visit", "value"]
     missing = [c for c in needed if c not in frame.columns]
     if missing or not isinstance(frame.get("visit", pd.Series()).dtype, pd.CategoricalDtype):
@@ -298,17 +325,18 @@ def mmrm_from_frame(
         notes.append("MMRM: the REML optimisation did NOT converge; treat estimates with caution.")
     p = design.shape[2]
     alpha_half = 0.5 + conf_level / 2.0
+    inference = _Inference(fit, df)
     rows = []
     mean_rows = []
     base_mean = float(base_sub.mean())
     for v, visit in enumerate(used):  # over the few visits
         ell = np.zeros(p)
         ell[n_vis + v] = 1.0
-        rows.append(_t_row(f"arm@{visit}", ell, fit, alpha_half) | {"visit": visit})
+        rows.append(_t_row(f"arm@{visit}", ell, inference, alpha_half) | {"visit": visit})
         for flag, arm in ((0.0, reference), (1.0, comparator)):
             m = np.zeros(p)
             m[v], m[n_vis + v], m[2 * n_vis + v] = 1.0, flag, base_mean
-            row = _t_row("mean", m, fit, alpha_half)
+            row = _t_row("mean", m, inference, alpha_half)
             mean_rows.append(
                 {"arm": arm, "visit": visit, **{k: row[k] for k in row if k != "term"}}
             )
@@ -327,17 +355,36 @@ def mmrm_from_frame(
         n_episodes=fit.n_subjects,
         n_obs=fit.n_obs,
         converged=fit.converged,
-        df_method="satterthwaite",
+        df_method=df,
         conf_level=conf_level,
         episodes_used=id_tuple(pd.Index(ids)),
         notes=tuple(notes),
     )
 
 
-def _t_row(term: str, ell: NDArray[np.float64], fit: MmrmFit, alpha_half: float) -> dict[str, Any]:
+class _Inference:
+    """The covariance and df function of the chosen method."""
+
+    def __init__(self, fit: MmrmFit, method: str) -> None:
+        self.coef = fit.coef
+        self._fit = fit
+        self._pieces: KrPieces | None = None
+        self.cov = fit.cov
+        if method == "kenward-roger":
+            self.cov, self._pieces = fit.kenward_roger()
+
+    def df(self, ell: NDArray[np.float64]) -> float:
+        if self._pieces is None:
+            return self._fit.satterthwaite_df(ell)
+        return kr_df(self._pieces, self._fit._theta_cov, ell)
+
+
+def _t_row(
+    term: str, ell: NDArray[np.float64], fit: _Inference, alpha_half: float
+) -> dict[str, Any]:
     est = float(ell @ fit.coef)
     se = float(math.sqrt(ell @ fit.cov @ ell))
-    df = fit.satterthwaite_df(ell)
+    df = fit.df(ell)
     crit = float(sps.t.ppf(alpha_half, df))
     return {
         "term": term,
