@@ -130,7 +130,7 @@ def test_clinic_a_matches_coef_test(
         cluster=cluster,
         type="CR2",
     )
-    row = result.estimates.set_index("term").loc["cluster_robust"]
+    row = result.table.set_index("term").loc["cluster_robust"]
     assert result.n == want["n"] and result.n_clusters == want["clusters"]
     assert row["estimate"] == pytest.approx(want["coef"][1], rel=TOL)
     assert row["std_error"] == pytest.approx(want["se"][1], rel=TOL)
@@ -157,7 +157,7 @@ def test_six_sites_end_to_end(expected: dict[str, Any], weighting: str) -> None:
         cluster="site_id",
         type="CR2",
     )
-    rows = result.estimates.set_index("term")
+    rows = result.table.set_index("term")
     assert result.n_clusters == 6
     assert rows.loc["cluster_robust", "std_error"] == pytest.approx(want["se"][1], rel=TOL)
     assert rows.loc["cluster_robust", "df"] == pytest.approx(want["df"][1], rel=TOL)
@@ -170,7 +170,7 @@ def test_six_sites_end_to_end(expected: dict[str, Any], weighting: str) -> None:
         weighting=weighting,  # type: ignore[arg-type]
         cluster="site_id",
     )
-    hc1_row = hc1.estimates.set_index("term").loc["cluster_robust"]
+    hc1_row = hc1.table.set_index("term").loc["cluster_robust"]
     assert hc1.df_method == "clusters - 1" and hc1_row["df"] == 5
     width = rows.loc["cluster_robust", "conf_high"] - rows.loc["cluster_robust", "conf_low"]
     assert width > hc1_row["conf_high"] - hc1_row["conf_low"]

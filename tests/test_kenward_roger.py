@@ -129,7 +129,7 @@ def test_mmrm_matches_hand_kr_on_gls(expected: dict[str, Any], key: str, csv: st
     sat = mmrm_from_frame(frame)
     assert kr.df_method == "kenward-roger" and sat.df_method == "satterthwaite"
     assert kr.n_obs == want["n_obs"] and kr.n_episodes == want["n_episodes"]
-    got = kr.contrasts
+    got = kr.table
     np.testing.assert_allclose(got["estimate"], want["contrast_estimate"], rtol=TOL_MMRM)
     np.testing.assert_allclose(got["std_error"], want["contrast_se"], rtol=TOL_MMRM)
     np.testing.assert_allclose(got["df"], want["contrast_df"], rtol=TOL_MMRM)
@@ -139,9 +139,9 @@ def test_mmrm_matches_hand_kr_on_gls(expected: dict[str, Any], key: str, csv: st
         got["conf_high"] - got["estimate"], crit * got["std_error"], rtol=1e-12
     )
     # same point estimates; KR SEs are never smaller; one-contrast KR df = Satterthwaite's
-    np.testing.assert_allclose(got["estimate"], sat.contrasts["estimate"], rtol=1e-12)
-    assert (got["std_error"] >= sat.contrasts["std_error"] - 1e-12).all()
-    np.testing.assert_allclose(got["df"], sat.contrasts["df"], rtol=1e-5)
+    np.testing.assert_allclose(got["estimate"], sat.table["estimate"], rtol=1e-12)
+    assert (got["std_error"] >= sat.table["std_error"] - 1e-12).all()
+    np.testing.assert_allclose(got["df"], sat.table["df"], rtol=1e-5)
 
 
 def test_small_sample_widens_visibly(expected: dict[str, Any]) -> None:
@@ -149,8 +149,8 @@ def test_small_sample_widens_visibly(expected: dict[str, Any]) -> None:
     first is complete, where it is zero): KR SE more than 1 % above the model-based one."""
     want = expected["kr_small"]
     frame = _frame("small_sample_mmrm.csv", want["visits"])
-    kr = mmrm_from_frame(frame, df="kenward-roger").contrasts["std_error"].to_numpy()
-    sat = mmrm_from_frame(frame).contrasts["std_error"].to_numpy()
+    kr = mmrm_from_frame(frame, df="kenward-roger").table["std_error"].to_numpy()
+    sat = mmrm_from_frame(frame).table["std_error"].to_numpy()
     assert kr[0] == pytest.approx(sat[0], rel=1e-8)
     assert (kr[1:] / sat[1:] > 1.01).all()
 
@@ -158,7 +158,7 @@ def test_small_sample_widens_visibly(expected: dict[str, Any]) -> None:
 def test_dataset_route_and_bad_df(clinic_a_dataset: Any, expected: dict[str, Any]) -> None:
     want = expected["kr_clinic_a"]
     result = compare_mmrm(clinic_a_dataset, visits=want["visits"], df="kenward-roger")
-    np.testing.assert_allclose(result.contrasts["std_error"], want["contrast_se"], rtol=TOL_MMRM)
+    np.testing.assert_allclose(result.table["std_error"], want["contrast_se"], rtol=TOL_MMRM)
     assert "kenward-roger" in result.title.lower().replace("–", "-")
     doc = result.to_dict()
     assert doc["df_method"] == "kenward-roger"

@@ -46,12 +46,12 @@ def analysis(dataset: Any) -> Any:
 
 def test_sections_are_their_functions(analysis: Any, dataset: Any) -> None:
     mmrm = compare_mmrm(dataset, visits=["discharge", "followup_12w"], df="kenward-roger")
-    pd.testing.assert_frame_equal(analysis.mmrm.contrasts, mmrm.contrasts)
+    pd.testing.assert_frame_equal(analysis.mmrm.table, mmrm.table)
     assert analysis.mmrm.df_method == "kenward-roger"
     for key, weighting in (("clustered", "none"), ("clustered_iptw", "iptw")):
         want = compare_clustered(dataset, cluster="site_id", weighting=weighting, type="CR2")
         got = getattr(analysis, key)
-        pd.testing.assert_frame_equal(got.estimates, want.estimates)
+        pd.testing.assert_frame_equal(got.table, want.table)
         assert got.cluster_type == "CR2" and got.df_method == "satterthwaite"
 
 
@@ -63,7 +63,7 @@ def test_json_and_text_name_the_method(analysis: Any) -> None:
     first = doc["mmrm"]["contrasts"][0]
     for key in ("std_error", "conf_low", "conf_high", "p_value", "df"):
         assert key in first
-    assert first["std_error"] == pytest.approx(analysis.mmrm.contrasts["std_error"].iloc[0])
+    assert first["std_error"] == pytest.approx(analysis.mmrm.table["std_error"].iloc[0])
     for key in ("clustered", "clustered_iptw"):
         assert doc[key]["type"] == "CR2" and doc[key]["df_method"] == "satterthwaite"
         robust = doc[key]["cluster_robust"]
