@@ -277,10 +277,10 @@ def _sorted_fixed(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]]
     if strays:
         encoded = pc.dictionary_encode(pa.chunked_array(strays, type=pa.large_string()))
         more = np.concatenate([_indices(c) for c in encoded.chunks]) + n
-        at = 0
+        done = 0
         for (k, rows), piece in zip(stray_rows, strays, strict=True):
-            codes[k][rows] = more[at : at + len(piece)]
-            at += len(piece)
+            codes[k][rows] = more[done : done + len(piece)]
+            done += len(piece)
         last = encoded.chunks[-1].dictionary.cast(pa.large_string())
         dictionary = pa.concat_arrays([dictionary, last])
     return codes, dictionary
