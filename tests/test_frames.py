@@ -180,3 +180,16 @@ def test_sorted_fixed_width_ids_over_chunks_with_orphans() -> None:
     want, want_values = _hashed([parent, child])
     np.testing.assert_array_equal(c, want[1])
     assert values.equals(want_values)
+
+
+def test_sorted_fixed_width_runs_are_searched_once_with_the_same_codes() -> None:
+    from dnoutcomes._frames import _hashed, _sorted_fixed
+
+    parent = pd.Series([f"E{i:03d}" for i in range(0, 300, 2)], dtype="str")
+    ids = [f"E{i:03d}" for i in range(300) for _ in range(i % 4 + 1)]  # runs, orphans (odd)
+    child = pd.Series(ids + [None, None] + ids[:7], dtype="str")
+    assert _sorted_fixed([parent, child]) is not None
+    got, values = encode_shared([parent, child])
+    want, want_values = _hashed([parent, child])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert values.equals(want_values)

@@ -221,6 +221,21 @@ def _packed(chunk: pa.Array, width: int | None) -> tuple[NDArray[np.uint64], int
     return out, size
 
 
+def _look_up(keys: NDArray[np.uint64], values: NDArray[np.uint64]) -> NDArray[np.int32]:
+    """The position of each of ``values`` in the strictly increasing ``keys``, -2 where
+    absent; a run of equal values (a sorted export) is searched once."""
+    n = len(values)
+    if n > 1:
+        starts = np.flatnonzero(values[1:] != values[:-1]) + 1
+        if 2 * len(starts) < n:  # runs: search the first value of each
+            starts = np.concatenate([np.zeros(1, dtype=starts.dtype), starts])
+            found = _look_up(keys, values[starts])
+            return np.repeat(found, np.diff(np.append(starts, n)))
+    found = np.searchsorted(keys, values)
+    found[found == len(keys)] = len(keys) - 1
+    return np.where(keys[found] == values, found, -2).astype(np.int32)
+
+
 def _sorted_fixed(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]], pa.Array] | None:
     """:func:`encode_shared` without hashing, for the usual sorted export: the first column
     is text with no missing value, every value of every column has one length of at most
@@ -257,17 +272,15 @@ def _sorted_fixed(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]]
             packed = _packed(chunk, width)
             if packed is None:
                 return None
-            found = np.searchsorted(keys, packed[0])
-            found[found == n] = n - 1
-            hit = keys[found] == packed[0]
+            found = _look_up(keys, packed[0])
             part = out[start : start + len(chunk)]
             if chunk.null_count:
                 valid = np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
                 part[~valid] = -1
-                part[valid] = np.where(hit, found, -2)
+                part[valid] = found
             else:
-                part[:] = np.where(hit, found, -2)
-            if not hit.all():
+                part[:] = found
+            if (found == -2).any():
                 at = np.flatnonzero(part == -2)
                 strays.append(chunk.take(pa.array(at)))
                 stray_rows.append((k, at + start))
