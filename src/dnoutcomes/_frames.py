@@ -229,8 +229,8 @@ def _look_up(keys: NDArray[np.uint64], values: NDArray[np.uint64]) -> NDArray[np
         starts = np.flatnonzero(values[1:] != values[:-1]) + 1
         if 2 * len(starts) < n:  # runs: search the first value of each
             starts = np.concatenate([np.zeros(1, dtype=starts.dtype), starts])
-            found = _look_up(keys, values[starts])
-            return np.repeat(found, np.diff(np.append(starts, n)))
+            first = _look_up(keys, values[starts])
+            return np.repeat(first, np.diff(np.append(starts, n)))
     found = np.searchsorted(keys, values)
     found[found == len(keys)] = len(keys) - 1
     return np.where(keys[found] == values, found, -2).astype(np.int32)
