@@ -126,3 +126,70 @@ def test_runs_of_equal_ids_give_the_codes_of_hashing_every_row() -> None:
     np.testing.assert_array_equal(codes, expected)
     np.testing.assert_array_equal(again, expected[::-1])
     assert len(none) == 0 and dictionary.to_pylist() == plain.dictionary.to_pylist()
+
+
+FIXED = st.text(alphabet="ab0Zé", min_size=1, max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    parent=st.lists(FIXED, min_size=1, max_size=40, unique=True),
+    children=st.lists(st.lists(st.one_of(st.none(), FIXED), max_size=60), min_size=1, max_size=3),
+    sort=st.booleans(),
+)
+def test_sorted_fixed_width_ids_give_the_codes_of_hashing(
+    parent: list[str], children: list[list[str | None]], sort: bool
+) -> None:
+    """The binary-search path (sorted parent, one byte length) agrees with hashing: the
+    same codes and dictionary, orphans after the parent's values; it is taken only when
+    the columns qualify, and otherwise the hash path answers."""
+    from dnoutcomes._frames import _hashed, _sorted_fixed
+
+    keys = sorted(parent, key=lambda v: v.encode()) if sort else parent
+    columns = [pd.Series(keys, dtype="str")] + [pd.Series(c, dtype="str") for c in children]
+    lengths = {len(v.encode()) for c in [keys, *children] for v in c if v is not None}
+    byte_sorted = all(a.encode() < b.encode() for a, b in zip(keys, keys[1:], strict=False))
+    qualifies = len(keys) >= 2 and len(lengths) == 1 and byte_sorted
+    assert (_sorted_fixed(columns) is not None) == qualifies
+    got, got_values = encode_shared(columns)
+    want, want_values = _hashed(columns)
+    assert got_values.equals(want_values)
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == np.int32
+        np.testing.assert_array_equal(g, w)
+
+
+def test_sorted_fixed_width_ids_over_chunks_with_orphans() -> None:
+    import pyarrow as pa
+
+    from dnoutcomes._frames import _hashed, _sorted_fixed
+
+    parent = pd.Series([f"S{i:07d}" for i in range(1000)], dtype="str")
+    chunks = pa.chunked_array(
+        [
+            pa.array([f"S{i:07d}" for i in range(0, 2000, 3)] + [None], pa.large_string()),
+            pa.array(["S0000005", None, "S9999999", "S0001999"], pa.large_string()),
+        ]
+    )
+    child = pd.Series(pd.arrays.ArrowStringArray(chunks))
+    assert _sorted_fixed([parent, child]) is not None
+    (p, c), values = encode_shared([parent, child])
+    np.testing.assert_array_equal(p, np.arange(1000))
+    assert c[1] == 3 and c[-4] == 5 and c[-3] == -1
+    assert values[int(c[-2])].as_py() == "S9999999" and values[int(c[-1])].as_py() == "S0001999"
+    want, want_values = _hashed([parent, child])
+    np.testing.assert_array_equal(c, want[1])
+    assert values.equals(want_values)
+
+
+def test_sorted_fixed_width_runs_are_searched_once_with_the_same_codes() -> None:
+    from dnoutcomes._frames import _hashed, _sorted_fixed
+
+    parent = pd.Series([f"E{i:03d}" for i in range(0, 300, 2)], dtype="str")
+    ids = [f"E{i:03d}" for i in range(300) for _ in range(i % 4 + 1)]  # runs, orphans (odd)
+    child = pd.Series(ids + [None, None] + ids[:7], dtype="str")
+    assert _sorted_fixed([parent, child]) is not None
+    got, values = encode_shared([parent, child])
+    want, want_values = _hashed([parent, child])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert values.equals(want_values)

@@ -182,9 +182,11 @@ def _measure_positions(o: pd.DataFrame, links: Links, names: list[str]) -> NDArr
     return np.append(at, np.int8(-1))[codes]
 
 
-def _sort_key(group: NDArray[np.int64], when: NDArray[np.int64]) -> NDArray[np.int64] | None:
-    """``group`` and ``when`` as one int64 key ordering by group, then date (in place, in
-    ``group``); None when it would not fit, or a date is missing."""
+def _sort_key(group: NDArray[np.int64], when: NDArray[np.int64]) -> tuple[int, int] | None:
+    """Turn ``group`` (in place) into one int64 key ordering by group, then date:
+    ``group * span + when - low``; returns ``(span, low)``, by which ``key // span`` is
+    the group and ``key % span`` the date - low. None (``group`` untouched) when it would
+    not fit, or a date is missing."""
     low, high = int(when.min()), int(when.max())
     span = high - low + 1
     if low == np.iinfo(np.int64).min or (int(group.max()) + 1) * span >= 2**62:
@@ -192,7 +194,7 @@ def _sort_key(group: NDArray[np.int64], when: NDArray[np.int64]) -> NDArray[np.i
     group *= span
     group += when
     group -= low
-    return group
+    return span, low
 
 
 def _implausible(o: pd.DataFrame, links: Links, lines: np.ndarray, file: str) -> pd.DataFrame:
@@ -213,19 +215,23 @@ def _implausible(o: pd.DataFrame, links: Links, lines: np.ndarray, file: str) ->
     group += pos[rows]
     del pos
     when = o["assessed_on"].to_numpy()[rows].astype("datetime64[D]").view(np.int64)
-    key = _sort_key(group.copy(), when)
-    if key is None:  # several keys: the same order
+    packed = _sort_key(group, when)  # group and date in one int64 (in place), if they fit
+    if packed is None:  # several keys: the same order
         order = np.lexsort((rows, when, group))
     else:
-        order = np.argsort(key, kind="stable")  # ties stay in file order
-    del key
+        order = np.argsort(group, kind="stable")  # ties stay in file order
+        del when  # both are in the key now (one full-length array fewer at the peak)
     value = o["value"].to_numpy(dtype=float)
     # each assessment against the one before it in the same episode and measure, block by
     # block along the sorted order (pairs k-1, k); keep only the pairs that warn
     found: list[tuple[np.ndarray, ...]] = []
     for b in blocks(len(order) - 1):
         k = order[b.start : b.stop + 1]
-        g, w, v = group[k], when[k], value[rows[k]]
+        if packed is None:
+            g, w = group[k], when[k]
+        else:
+            g, w = np.divmod(group[k], packed[0])
+        v = value[rows[k]]
         m = g[1:] % len(names)
         with np.errstate(invalid="ignore"):
             fast = (g[1:] == g[:-1]) & (np.abs(np.diff(v)) > points[m]) & (np.diff(w) <= days[m])

@@ -1,9 +1,10 @@
 """The rules across tables: unique ids, references, dates within the episode, one
 baseline / discharge / follow-up per episode and measure, and the quarantine cascade.
 
-Each key column is hashed once, together with the columns that refer to it
+Each key column is encoded once, together with the columns that refer to it
 (:func:`dnoutcomes._frames.encode_shared`: integer codes in one code space per key, so the
-same code is the same id in every table); duplicate ids are a :func:`numpy.bincount`, a
+same code is the same id in every table; hashed, or, for sorted ids of one length, found
+by binary search); duplicate ids are a :func:`numpy.bincount`, a
 reference is the parent's first row of the child's code, and every later step (parent
 values, the same-episode rule, duplicate baselines, the cascade, the Dataset's derived
 columns and the warnings) works on the integer row positions kept in
