@@ -27,6 +27,7 @@ Run from the repository root::
 
     python benchmarks/bench_scale.py --episodes 1000000 --rounds 3
     python benchmarks/bench_scale.py --episodes 5000000 --rounds 1 --steps analyze
+        # 5M is generated in chunks of --chunk episodes (default 1M), ids prefixed per chunk
     python benchmarks/bench_scale.py --episodes 2000 --rounds 1    # a smoke run
 """
 
@@ -54,14 +55,30 @@ SITES = 10
 PERIOD = "2025-Q3"
 
 
-def export_dir(episodes: int) -> Path:
-    """Folder of the generated Parquet export of ``episodes`` episodes."""
+CHUNK = 1_000_000
+
+
+def export_dir(episodes: int, chunk: int = CHUNK) -> Path:
+    """Folder of the generated Parquet export of ``episodes`` episodes (those of more than
+    ``chunk`` episodes are generated in chunks, under ``chunked/``)."""
+    if episodes > chunk:
+        return OUT.parent / "chunked" / f"{episodes}-parquet"
     return OUT / f"{episodes}-parquet"
 
 
-def ensure_export(episodes: int) -> Path:
-    """Generate the export unless it is already there; its folder."""
-    folder = export_dir(episodes)
+def ensure_export(episodes: int, chunk: int = CHUNK) -> Path:
+    """Generate the export unless it is already there; its folder.
+
+    Up to ``chunk`` episodes, one :func:`dnoutcomes.sample.generate` call; more, in
+    chunks of ``chunk`` episodes written into one Parquet file per table with ids
+    prefixed per chunk (``_chunks.write_single_export``), since one call for 5M episodes
+    would need more memory than the analysis itself.
+    """
+    folder = export_dir(episodes, chunk)
+    if episodes > chunk:
+        from _chunks import write_single_export
+
+        return write_single_export(episodes, chunk, SITES, SEED, folder)
     if not (folder / "truth.json").exists():
         from dnoutcomes.sample import generate
 
@@ -237,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", nargs="+", default=list(STEPS), choices=STEPS)
+    parser.add_argument(
+        "--chunk", type=int, default=CHUNK, help="generate larger exports in chunks this big"
+    )
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
@@ -252,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("polars not installed (pip install dnoutcomes[bench]): step skipped")
             steps.remove("polars")
-    folder = ensure_export(args.episodes)
+    folder = ensure_export(args.episodes, args.chunk)
     about = machine()
     results: dict[str, list[dict[str, Any]]] = {step: [] for step in steps}
     for round_ in range(args.rounds):
