@@ -154,6 +154,7 @@ def child(step: str, folder: Path) -> dict[str, Any]:
         from dnoutcomes.stats import analyze
 
         load_wall, load_cpu, ds = _timed(lambda: dnoutcomes.load(folder))
+        print(f"bench_scale: loaded in {load_wall:.1f} s, analysing", file=sys.stderr, flush=True)
         wall, cpu, doc = _timed(lambda: analyze(ds).to_dict())
         result.update(load_wall=load_wall, load_cpu=load_cpu, failures=doc.get("failures"))
     elif step == "report":
@@ -175,15 +176,47 @@ def child(step: str, folder: Path) -> dict[str, Any]:
     return result
 
 
-def run_child(step: str, folder: Path) -> dict[str, Any]:
-    """One step in a fresh interpreter; adds its peak RSS (MiB)."""
+def _rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def run_child(step: str, folder: Path, max_rss_gib: float | None = None) -> dict[str, Any]:
+    """One step in a fresh interpreter; adds its peak RSS (MiB). With ``max_rss_gib`` the
+    child is stopped (SIGKILL) once its resident set passes that many GiB, so a run that
+    does not fit cannot push the shared machine into swapping or the OOM killer."""
+    import signal
+    import threading
+
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = Path(handle.name)
     argv = [sys.executable, __file__, "--child", step, "--folder", str(folder), "--out", str(out)]
     process = subprocess.Popen(argv, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    stopped: list[float] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while max_rss_gib is not None and not done.wait(0.2):
+            rss = _rss_mib(process.pid)
+            if rss > max_rss_gib * 1024:
+                stopped.append(rss)
+                os.kill(process.pid, signal.SIGKILL)
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     _, status, usage = os.wait4(process.pid, 0)
+    done.set()
     result: dict[str, Any] = {"step": step}
-    if os.waitstatus_to_exitcode(status) == 0:
+    if stopped:
+        result["error"] = f"stopped at {stopped[0] / 1024:.1f} GiB (cap {max_rss_gib} GiB)"
+    elif os.waitstatus_to_exitcode(status) == 0:
         result.update(json.loads(out.read_text()))
     else:
         result["error"] = f"exit {os.waitstatus_to_exitcode(status)}"
@@ -257,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--chunk", type=int, default=CHUNK, help="generate larger exports in chunks this big"
     )
+    parser.add_argument(
+        "--max-rss-gib", type=float, default=None, help="stop a step past this resident set"
+    )
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
@@ -277,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[dict[str, Any]]] = {step: [] for step in steps}
     for round_ in range(args.rounds):
         for step in steps:
-            result = run_child(step, folder)
+            result = run_child(step, folder, args.max_rss_gib)
             results[step].append(result)
             print(
                 f"round {round_ + 1} {step}: wall {result.get('wall', float('nan')):.2f} s, "
