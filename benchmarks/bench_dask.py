@@ -36,8 +36,9 @@ SEED = 18
 def generate_partitioned(episodes: int, chunk: int, sites: int, root: Path) -> Path:
     """The partitioned export of ``episodes`` episodes under ``root/parts-<episodes>``
     (reused when already there)."""
+    from _chunks import chunks
+
     from dnoutcomes.network.dask_engine import partition_export
-    from dnoutcomes.sample import generate
 
     parts = root / f"parts-{episodes}"
     stamp = parts / "_done.json"
@@ -46,19 +47,13 @@ def generate_partitioned(episodes: int, chunk: int, sites: int, root: Path) -> P
         return parts
     shutil.rmtree(parts, ignore_errors=True)
     parts.mkdir(parents=True)
-    done = 0
-    index = 0
-    while done < episodes:
-        size = min(chunk, episodes - done)
+    for index, data in chunks(episodes, chunk, sites, SEED):
         scratch = root / f"chunk-{index}"
         shutil.rmtree(scratch, ignore_errors=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            generate(episodes=size, seed=SEED + index, sites=sites).write(scratch, format="parquet")
+        data.write(scratch, format="parquet")
+        del data
         partition_export(scratch, parts, prefix=f"c{index:03d}_")
         shutil.rmtree(scratch)
-        done += size
-        index += 1
     stamp.write_text(json.dumps(wanted))
     return parts
 

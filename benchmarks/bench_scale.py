@@ -27,6 +27,7 @@ Run from the repository root::
 
     python benchmarks/bench_scale.py --episodes 1000000 --rounds 3
     python benchmarks/bench_scale.py --episodes 5000000 --rounds 1 --steps analyze
+        # 5M is generated in chunks of --chunk episodes (default 1M), ids prefixed per chunk
     python benchmarks/bench_scale.py --episodes 2000 --rounds 1    # a smoke run
 """
 
@@ -54,14 +55,30 @@ SITES = 10
 PERIOD = "2025-Q3"
 
 
-def export_dir(episodes: int) -> Path:
-    """Folder of the generated Parquet export of ``episodes`` episodes."""
+CHUNK = 1_000_000
+
+
+def export_dir(episodes: int, chunk: int = CHUNK) -> Path:
+    """Folder of the generated Parquet export of ``episodes`` episodes (those of more than
+    ``chunk`` episodes are generated in chunks, under ``chunked/``)."""
+    if episodes > chunk:
+        return OUT.parent / "chunked" / f"{episodes}-parquet"
     return OUT / f"{episodes}-parquet"
 
 
-def ensure_export(episodes: int) -> Path:
-    """Generate the export unless it is already there; its folder."""
-    folder = export_dir(episodes)
+def ensure_export(episodes: int, chunk: int = CHUNK) -> Path:
+    """Generate the export unless it is already there; its folder.
+
+    Up to ``chunk`` episodes, one :func:`dnoutcomes.sample.generate` call; more, in
+    chunks of ``chunk`` episodes written into one Parquet file per table with ids
+    prefixed per chunk (``_chunks.write_single_export``), since one call for 5M episodes
+    would need more memory than the analysis itself.
+    """
+    folder = export_dir(episodes, chunk)
+    if episodes > chunk:
+        from _chunks import write_single_export
+
+        return write_single_export(episodes, chunk, SITES, SEED, folder)
     if not (folder / "truth.json").exists():
         from dnoutcomes.sample import generate
 
@@ -137,6 +154,7 @@ def child(step: str, folder: Path) -> dict[str, Any]:
         from dnoutcomes.stats import analyze
 
         load_wall, load_cpu, ds = _timed(lambda: dnoutcomes.load(folder))
+        print(f"bench_scale: loaded in {load_wall:.1f} s, analysing", file=sys.stderr, flush=True)
         wall, cpu, doc = _timed(lambda: analyze(ds).to_dict())
         result.update(load_wall=load_wall, load_cpu=load_cpu, failures=doc.get("failures"))
     elif step == "report":
@@ -158,15 +176,47 @@ def child(step: str, folder: Path) -> dict[str, Any]:
     return result
 
 
-def run_child(step: str, folder: Path) -> dict[str, Any]:
-    """One step in a fresh interpreter; adds its peak RSS (MiB)."""
+def _rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def run_child(step: str, folder: Path, max_rss_gib: float | None = None) -> dict[str, Any]:
+    """One step in a fresh interpreter; adds its peak RSS (MiB). With ``max_rss_gib`` the
+    child is stopped (SIGKILL) once its resident set passes that many GiB, so a run that
+    does not fit cannot push the shared machine into swapping or the OOM killer."""
+    import signal
+    import threading
+
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = Path(handle.name)
     argv = [sys.executable, __file__, "--child", step, "--folder", str(folder), "--out", str(out)]
     process = subprocess.Popen(argv, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    stopped: list[float] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while max_rss_gib is not None and not done.wait(0.2):
+            rss = _rss_mib(process.pid)
+            if rss > max_rss_gib * 1024:
+                stopped.append(rss)
+                os.kill(process.pid, signal.SIGKILL)
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     _, status, usage = os.wait4(process.pid, 0)
+    done.set()
     result: dict[str, Any] = {"step": step}
-    if os.waitstatus_to_exitcode(status) == 0:
+    if stopped:
+        result["error"] = f"stopped at {stopped[0] / 1024:.1f} GiB (cap {max_rss_gib} GiB)"
+    elif os.waitstatus_to_exitcode(status) == 0:
         result.update(json.loads(out.read_text()))
     else:
         result["error"] = f"exit {os.waitstatus_to_exitcode(status)}"
@@ -237,6 +287,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", nargs="+", default=list(STEPS), choices=STEPS)
+    parser.add_argument(
+        "--chunk", type=int, default=CHUNK, help="generate larger exports in chunks this big"
+    )
+    parser.add_argument(
+        "--max-rss-gib", type=float, default=None, help="stop a step past this resident set"
+    )
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
@@ -252,12 +308,12 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("polars not installed (pip install dnoutcomes[bench]): step skipped")
             steps.remove("polars")
-    folder = ensure_export(args.episodes)
+    folder = ensure_export(args.episodes, args.chunk)
     about = machine()
     results: dict[str, list[dict[str, Any]]] = {step: [] for step in steps}
     for round_ in range(args.rounds):
         for step in steps:
-            result = run_child(step, folder)
+            result = run_child(step, folder, args.max_rss_gib)
             results[step].append(result)
             print(
                 f"round {round_ + 1} {step}: wall {result.get('wall', float('nan')):.2f} s, "

@@ -26,6 +26,24 @@ def _column_of(name: str) -> str:
     return name
 
 
+def _level_positions(column: pd.Series, levels: tuple[str, ...]) -> np.ndarray:
+    """For each row, the position in ``levels`` of the row's value as text
+    (``astype("string")``), -1 when it is missing or not a level. The distinct values are
+    converted and looked up, then spread back by their codes: the same answer as comparing
+    the text of every row with each level, without converting a million rows to text."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        uniques = pd.Index(column.cat.categories)
+    else:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        uniques = pd.Index(uniques)
+    text = pd.Series(uniques, dtype=uniques.dtype).astype("string")
+    found = pd.Index(list(levels), dtype="string").get_indexer(text)
+    found = np.where(text.isna().to_numpy(), -1, found)
+    lookup = np.append(found, -1)  # code -1 (missing) reads the last entry
+    return np.asarray(lookup[codes], dtype=np.intp)
+
+
 @dataclass(frozen=True)
 class _Design:
     """How covariates become columns of the design matrix (fixed at fit time).
@@ -55,10 +73,10 @@ class _Design:
                 ok &= np.isfinite(x)
                 parts.append(x.reshape(-1, 1))
                 continue
-            text = frame[col].astype("string")
-            ok &= text.isin(levels).fillna(False).to_numpy(dtype=bool)
-            for level in levels[1:]:
-                parts.append((text == level).fillna(False).to_numpy(dtype=float).reshape(-1, 1))
+            position = _level_positions(frame[col], levels)
+            ok &= position >= 0
+            for k in range(1, len(levels)):
+                parts.append((position == k).astype(float).reshape(-1, 1))
         x = np.hstack(parts)
         if self.aliased:
             names = ["(intercept)"]
@@ -115,7 +133,9 @@ def _design(frame: pd.DataFrame, covariates: Sequence[str]) -> _Design:
             columns.append((col, None))
             terms.append(col)
             continue
-        present = set(series.dropna().astype(str))
+        # the distinct values first, then their text: the same set as the text of every
+        # value, without a Python string per row
+        present = set(series.dropna().drop_duplicates().astype(str))
         if isinstance(series.dtype, pd.CategoricalDtype):
             order = [str(c) for c in series.cat.categories if str(c) in present]
         else:

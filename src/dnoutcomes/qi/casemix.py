@@ -50,6 +50,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from dnoutcomes.cohort import get_measure, improvement_of
+from dnoutcomes.cohort._codes import episode_codes, episode_values
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.qi._casemix_design import (
     _calibration,
@@ -92,11 +93,13 @@ DEFAULT_COVARIATES: tuple[str, ...] = (
 _LATER_TIMEPOINTS = ("discharge", "followup_4w", "followup_12w", "followup_26w", "followup_52w")
 
 
-def _values_at(dataset: Dataset, measure: str, timepoint: str) -> pd.Series:
-    out = dataset.outcomes
-    rows = out.loc[(out["measure"] == measure) & (out["timepoint"] == timepoint)]
-    values: pd.Series = rows.groupby("episode_id", sort=False)["value"].first()
-    return values.astype(float)
+def _values_at(dataset: Dataset, measure: str, timepoint: str) -> np.ndarray:
+    """Each episode's (row of ``dataset.episodes``) first non-missing value of ``measure``
+    at ``timepoint``, NaN when none: read off the per-episode wide table shared with the
+    analyses and QI charts (:func:`dnoutcomes.cohort._codes.episode_values`), the same
+    numbers as ``groupby("episode_id").first()`` without scanning the outcome rows."""
+    wide = episode_values(dataset, measure, timepoint)
+    return np.asarray(wide[episode_codes(dataset, "episodes")], dtype=float)
 
 
 def casemix_frame(
@@ -152,15 +155,14 @@ def casemix_frame(
     patients = dataset.patients
     cols = [c for c in patients.columns if c not in episodes.columns or c == "patient_id"]
     frame = episodes.merge(patients[cols], on="patient_id", how="left", validate="m:1")
-    ids = frame["episode_id"]
     if "contraindications" in frame.columns:
         frame["contraindicated"] = (
             frame["contraindications"]
             .map(lambda v: float(len(v) > 0) if isinstance(v, tuple | list) else np.nan)
             .astype(float)
         )
-    frame["baseline"] = ids.map(_values_at(dataset, measure, "baseline")).astype(float)
-    frame["value"] = ids.map(_values_at(dataset, measure, timepoint)).astype(float)
+    frame["baseline"] = _values_at(dataset, measure, "baseline")
+    frame["value"] = _values_at(dataset, measure, timepoint)
     frame["improvement"] = improvement_of(spec, frame["baseline"], frame["value"])
     frame["responder"] = (frame["improvement"] >= float(mcid)).astype(float)
     frame.loc[frame["improvement"].isna(), "responder"] = np.nan
@@ -168,7 +170,7 @@ def casemix_frame(
         if name.startswith("baseline:"):
             other = name.split(":", 1)[1]
             get_measure(dataset, other)
-            frame[_column_of(name)] = ids.map(_values_at(dataset, other, "baseline")).astype(float)
+            frame[_column_of(name)] = _values_at(dataset, other, "baseline")
     return frame
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dnoutcomes._frames import isin
 from dnoutcomes.report._context import (
     Context,
     SectionOutcome,
@@ -46,6 +47,13 @@ __all__ = ["BENCHMARK_MODES", "benchmarking_section"]
 BENCHMARK_MODES: tuple[str, ...] = ("adjusted", "raw")
 
 _UNITS: tuple[tuple[str, str], ...] = (("therapist_id", "therapist"), ("site_id", "site"))
+
+
+def _rows_of(frame: pd.DataFrame, episodes: tuple[str, ...]) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``episode_id`` is one of ``episodes`` (a result's
+    ``episodes_used``), looked up in one Arrow hash pass: ``Series.isin`` with a tuple of
+    a million ids turns each into a Python object first (about 4 s at 1M episodes)."""
+    return frame.loc[isin(frame["episode_id"].astype(str), episodes)]
 
 
 def _setup(context: Context) -> tuple[Any, Any, Paragraph | None]:
@@ -128,7 +136,7 @@ def _with_complement(first: Any, frame: pd.DataFrame, by: str, hidden: list[str]
         return hidden
     candidates = shown
     if by == "therapist_id" and "site_id" in frame.columns:
-        used = frame.loc[frame["episode_id"].astype(str).isin(first.episodes_used)]
+        used = _rows_of(frame, first.episodes_used)
         site_of = used.groupby(used[by].astype(str))["site_id"].agg(
             lambda s: str(s.astype(str).mode().iloc[0])
         )
@@ -147,7 +155,7 @@ def _sites_giving_back(
     or hidden episodes (responders, non-responders) from 1 to ``min_cell − 1`` in all."""
     if not hidden:
         return frozenset()
-    rows = frame.loc[frame["episode_id"].astype(str).isin(used)]
+    rows = _rows_of(frame, used)
     rows = rows.loc[rows["therapist_id"].astype(str).isin(hidden)]
     if rows.empty:
         return frozenset()
@@ -278,7 +286,7 @@ def _coefficients(model: Any, frame: pd.DataFrame, context: Context) -> pd.DataF
     episodes have it (its coefficient would describe those few patients)."""
     coef = model.table[["term", "estimate", "std_error", "conf_low", "conf_high"]]
     coef = coef.reset_index(drop=True).astype(object)
-    used = frame.loc[frame["episode_id"].astype(str).isin(model.episodes_used)]
+    used = _rows_of(frame, model.episodes_used)
     for column, levels in model.design.levels.items():
         counts = used[column].astype("string").value_counts()
         for level in levels[1:]:
