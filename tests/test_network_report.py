@@ -56,7 +56,7 @@ def _in_memory(folder: Path, period: str | None, min_cell: int | None = None) ->
     """The in-memory report restricted to the Dask report's sections, as its document."""
     import dnoutcomes
     from dnoutcomes.protocol import default_protocol
-    from dnoutcomes.report.build import assemble_report, resolve_period, subset_dataset
+    from dnoutcomes.report.build import _analyse, assemble_report, resolve_period, subset_dataset
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -65,10 +65,11 @@ def _in_memory(folder: Path, period: str | None, min_cell: int | None = None) ->
     chosen, note = resolve_period(period, data.episodes["end_date"])
     ends = data.episodes["end_date"]
     previous = chosen.previous()
+    current = subset_dataset(data, data.episodes.loc[chosen.contains(ends), "episode_id"])
     context = sec.Context(
         dataset=data,
         local=data,
-        current=subset_dataset(data, data.episodes.loc[chosen.contains(ends), "episode_id"]),
+        current=current,
         previous=subset_dataset(data, data.episodes.loc[previous.contains(ends), "episode_id"]),
         period=chosen,
         previous_period=previous,
@@ -78,6 +79,7 @@ def _in_memory(folder: Path, period: str | None, min_cell: int | None = None) ->
         min_cell=protocol.report.min_cell if min_cell is None else min_cell,
         figures=False,
         protocol=protocol,
+        analysis=_analyse(current, protocol)[0],
     )
     builders = [b for b in sec.all_builders() if b[0] in DASK_SECTIONS]
     report = assemble_report(

@@ -7,7 +7,8 @@ in-memory report.
 
 Sections built from summaries, exactly: the headline figures (median visits from the
 value counts of ``n_sessions``), data quality (rows and warnings added over the
-partitions) and the caseload (episodes per group and arm; medians from value counts).
+partitions), the patient flow (episodes per arm and stage) and the caseload (episodes
+per group and arm; medians from value counts).
 The other sections are left out and listed in the report's ``omitted`` with the reason
 (:data:`NOT_FROM_SUMMARIES`).
 """
@@ -35,13 +36,12 @@ if TYPE_CHECKING:
 __all__ = ["DASK_SECTIONS", "NOT_FROM_SUMMARIES", "median_of_counts", "report_partitions"]
 
 #: The sections the Dask report builds from partition summaries.
-DASK_SECTIONS: tuple[str, ...] = ("headline", "data_quality", "caseload")
+DASK_SECTIONS: tuple[str, ...] = ("headline", "data_quality", "flow", "caseload")
 
 #: The sections the Dask report leaves out, with the reason printed in the report.
 NOT_FROM_SUMMARIES: dict[str, str] = {
     "summary": "the summary page is drawn from the control charts, which the Dask engine "
     "does not build yet",
-    "flow": "not built from partition summaries yet (the Dask engine's report)",
     "table1": "not built from partition summaries yet (the Dask engine's report)",
     "comparisons": "not built from partition summaries yet; `dnoutcomes analyze --engine "
     "dask` gives the ANCOVA, responders, Kaplan-Meier and IPTW of the whole export",
@@ -144,6 +144,30 @@ def _caseload_parts(dataset: Any, by: str, reference: str, comparator: str) -> p
     return counts
 
 
+def _flow_parts(
+    dataset: Any, reference: str, comparator: str, measure: str, timepoint: str
+) -> dict[str, Any]:
+    """Episodes per arm, and per compared arm: episodes, with a baseline value, with both
+    values (the counts of :func:`~dnoutcomes.cohort.patient_flow`)."""
+    from dnoutcomes.cohort import _arm_counts
+    from dnoutcomes.cohort._codes import episode_codes, episode_values
+
+    arms = dataset.episodes["arm"].astype("string").fillna("(none)").to_numpy()
+    per_arm = {}
+    if len(dataset.episodes):
+        codes = episode_codes(dataset, "episodes")
+        base = ~np.isnan(episode_values(dataset, measure, "baseline")[codes])
+        both = base & ~np.isnan(episode_values(dataset, measure, timepoint)[codes])
+    for arm in (reference, comparator):
+        in_arm = arms == arm
+        per_arm[arm] = (
+            (int(in_arm.sum()), int((in_arm & base).sum()), int((in_arm & both).sum()))
+            if len(arms)
+            else (0, 0, 0)
+        )
+    return {"counts": _arm_counts(dataset), "per_arm": per_arm}
+
+
 def _parts(
     part: Partition,
     protocol: Protocol,
@@ -180,6 +204,13 @@ def _parts(
             "caseload": {
                 by: _caseload_parts(current, by, reference, comparator) for by, _ in _CASELOAD
             },
+            "flow": _flow_parts(
+                current,
+                reference,
+                comparator,
+                protocol.primary.measure,
+                protocol.primary.timepoint,
+            ),
         }
 
 
@@ -234,7 +265,32 @@ def _caseload(parts: Sequence[dict[str, Any]], by: str) -> tuple[pd.DataFrame, p
     return per_kind, medians, overall
 
 
-def _sections(parts: Sequence[dict[str, Any]]) -> list[tuple[str, str, Any]]:
+def _flow(parts: Sequence[dict[str, Any]], protocol: Protocol, arms: tuple[str, str]) -> Any:
+    from dnoutcomes.cohort import flow_from_counts
+
+    counts = pd.concat([p["flow"]["counts"] for p in parts]).groupby(level=0).sum()
+    # the order of _arm_counts: largest first, ties in order of appearance
+    counts = counts.sort_values(ascending=False, kind="stable")
+    per_arm = {
+        arm: tuple(int(sum(p["flow"]["per_arm"][arm][i] for p in parts)) for i in range(3))
+        for arm in arms
+    }
+    return flow_from_counts(
+        counts,
+        per_arm,  # type: ignore[arg-type]
+        reference=arms[0],
+        comparator=arms[1],
+        measure=protocol.primary.measure,
+        timepoint=protocol.primary.timepoint,
+    )
+
+
+def _sections(
+    parts: Sequence[dict[str, Any]], protocol: Protocol, arms: tuple[str, str]
+) -> list[tuple[str, str, Any]]:
+    import dataclasses
+    from types import SimpleNamespace
+
     from dnoutcomes.report import sections as sec
     from dnoutcomes.report.model import Paragraph, Section
 
@@ -262,6 +318,12 @@ def _sections(parts: Sequence[dict[str, Any]]) -> list[tuple[str, str, Any]]:
         )
         return sec.SectionOutcome(Section("caseload", "Caseload", (lead, *tables)))
 
+    flow = _flow(parts, protocol, arms)
+
+    def flow_builder(context: Any) -> Any:
+        only_flow = SimpleNamespace(flow=flow, failures={})
+        return sec.flow_section(dataclasses.replace(context, analysis=only_flow))
+
     return [
         ("headline", "the headline figures", lambda c: sec.headline_outcome(c, now, then)),
         (
@@ -269,6 +331,7 @@ def _sections(parts: Sequence[dict[str, Any]]) -> list[tuple[str, str, Any]]:
             "data quality",
             lambda c: sec.data_quality_outcome(c, accounting, by_rule, mode),
         ),
+        ("flow", "the patient flow", flow_builder),
         ("caseload", "the caseload", caseload),
     ]
 
@@ -406,7 +469,7 @@ def report_partitions(
     omitted = [(k, v) for k, v in NOT_FROM_SUMMARIES.items() if k not in ("funnel",)]
     return assemble_report(
         context,
-        _sections(summed),
+        _sections(summed, protocol, (reference, comparator)),
         title=title or DEFAULT_TITLE,
         period_note=period_note,
         sources=sources,
