@@ -13,6 +13,7 @@ Usage::
     python benchmarks/bench_dask.py --episodes 100000              # one size
     python benchmarks/bench_dask.py --episodes 1000000 --agree      # and the in-memory check
     python benchmarks/bench_dask.py --episodes 5000000 --chunk 250000 --workers 2
+    python benchmarks/bench_dask.py --report benchmarks/out/scale/1000000-parquet --parts 20
 
 Results are printed as JSON lines (and appended to ``--out`` when given).
 """
@@ -121,6 +122,96 @@ def _child_memory(path: str) -> None:
     print(json.dumps({"seconds": time.perf_counter() - start, "result": result.to_dict()}))
 
 
+def _child_report_dask(path: str, workers: int) -> None:
+    from dnoutcomes.network.report import report_partitions
+    from dnoutcomes.report.render_json import report_document
+
+    start = time.perf_counter()
+    report = report_partitions(path, n_workers=workers, run_time="2026-01-01T00:00:00")
+    doc = report_document(report)
+    print(json.dumps({"seconds": time.perf_counter() - start, "result": doc}))
+
+
+def _child_report_memory(path: str) -> None:
+    import dnoutcomes
+    from dnoutcomes.report.build import build_report
+    from dnoutcomes.report.render_json import report_document
+
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset = dnoutcomes.load(path)
+    report = build_report(dataset, run_time="2026-01-01T00:00:00", figures=False)
+    doc = report_document(report)
+    print(json.dumps({"seconds": time.perf_counter() - start, "result": doc}))
+
+
+def report_agreement(dask_doc: dict[str, Any], memory_doc: dict[str, Any]) -> dict[str, Any]:
+    """Cells of the Dask report's tables (the provenance left out) compared with the
+    in-memory report's: how many, how many equal (numbers to 1e-9 relative), and the
+    tables whose cells differ (a cell the full report hides more, through a table the
+    Dask report does not have, counts as a difference)."""
+    import math
+
+    cells = equal = 0
+    differ: set[str] = set()
+    for key, table in dask_doc["tables"].items():
+        if key.startswith("provenance") or key not in memory_doc["tables"]:
+            continue
+        for a, b in zip(table["rows"], memory_doc["tables"][key]["rows"], strict=False):
+            for column in table["columns"]:
+                x, y = a.get(column), b.get(column)
+                cells += 1
+                same = x == y or (
+                    isinstance(x, int | float)
+                    and isinstance(y, int | float)
+                    and math.isclose(x, y, rel_tol=1e-9)
+                )
+                equal += same
+                if not same:
+                    differ.add(key)
+    return {"cells": cells, "equal": equal, "tables_differing": sorted(differ)}
+
+
+def bench_report(source: Path, parts: int, workers: int, root: Path) -> list[dict[str, Any]]:
+    """``report --engine dask`` on ``source`` cut into ``parts`` (many-files layout)
+    against the in-memory report of ``source``; both without figures."""
+    from dnoutcomes.network.dask_engine import partition_files
+
+    target = root / f"files-{source.name}-{parts}"
+    if not (target / "_done").is_file():
+        shutil.rmtree(target, ignore_errors=True)
+        partition_files(source, target, parts=parts)
+        (target / "_done").write_text("")
+    me = [sys.executable, __file__, "--workers", str(workers), "--child"]
+    wall, peak, out = measured([*me, "report-dask", str(target)])
+    dask_doc = json.loads(out.splitlines()[-1])
+    wall_m, peak_m, out_m = measured([*me, "report-memory", str(source)])
+    memory_doc = json.loads(out_m.splitlines()[-1])
+    return [
+        {
+            "engine": "dask",
+            "command": "report",
+            "source": str(source),
+            "partitions": parts,
+            "workers": workers,
+            "wall_s": round(wall, 1),
+            "report_s": round(dask_doc["seconds"], 1),
+            "peak_rss_mib": round(peak / 2**20),
+            "sections": sorted({t["section"] for t in dask_doc["result"]["tables"].values()}),
+        },
+        {
+            "engine": "memory",
+            "command": "report",
+            "source": str(source),
+            "wall_s": round(wall_m, 1),
+            "report_s": round(memory_doc["seconds"], 1),
+            "peak_rss_mib": round(peak_m / 2**20),
+            **report_agreement(dask_doc["result"], memory_doc["result"]),
+        },
+    ]
+
+
 def agreement(dask_doc: dict[str, Any], memory_doc: dict[str, Any]) -> float:
     """The largest relative difference between the two engines' ANCOVA estimates and SEs,
     responder effects and the DerSimonian-Laird estimate."""
@@ -142,16 +233,35 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=Path(__file__).parent / "out" / "dask")
     parser.add_argument("--agree", action="store_true", help="also run the in-memory engine")
     parser.add_argument("--out", type=Path, default=None, help="append the JSON lines here")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="EXPORT",
+        help="benchmark report --engine dask on this single Parquet export (cut into --parts "
+        "files per table) against the in-memory report, instead of analyze",
+    )
+    parser.add_argument("--parts", type=int, default=20, help="parts for --report")
     parser.add_argument("--child", nargs=2, metavar=("ENGINE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         engine, path = args.child
-        if engine == "dask":
-            _child_dask(path, args.workers)
-        else:
-            _child_memory(path)
+        children = {
+            "dask": lambda: _child_dask(path, args.workers),
+            "memory": lambda: _child_memory(path),
+            "report-dask": lambda: _child_report_dask(path, args.workers),
+            "report-memory": lambda: _child_report_memory(path),
+        }
+        children[engine]()
         return
     args.root.mkdir(parents=True, exist_ok=True)
+    if args.report is not None:
+        for line in bench_report(args.report, args.parts, args.workers, args.root):
+            print(json.dumps(line))
+            if args.out:
+                with args.out.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(line) + "\n")
+        return
     start = time.perf_counter()
     chunk = args.episodes if args.agree else args.chunk
     parts = generate_partitioned(args.episodes, chunk, args.sites, args.root)

@@ -48,3 +48,16 @@ def test_agreement_is_the_largest_relative_difference() -> None:
         "responders": {"risk_difference": 0.25},
     }
     assert abs(bench.agreement(dask_doc, memory_doc) - 0.2) < 1e-12
+
+
+def test_report_agreement_counts_cells_and_names_differing_tables() -> None:
+    table = {"columns": ["a", "b"], "rows": [{"a": 1, "b": 0.5}, {"a": "<11", "b": None}]}
+    other = {"columns": ["a", "b"], "rows": [{"a": 1, "b": 0.5 + 1e-12}, {"a": 3, "b": None}]}
+    provenance = {"columns": ["x"], "rows": [{"x": 1}]}
+    dask_doc = {"tables": {"t": table, "provenance_inputs": provenance}}
+    memory_doc = {"tables": {"t": other, "provenance_inputs": {"columns": ["x"], "rows": []}}}
+    assert bench.report_agreement(dask_doc, memory_doc) == {
+        "cells": 4,
+        "equal": 3,
+        "tables_differing": ["t"],
+    }

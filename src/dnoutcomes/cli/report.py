@@ -94,6 +94,22 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="load the valid rows and report the rejected ones (default: strict)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=("memory", "dask"),
+        default="memory",
+        help="memory (default): load the export; dask: summarise each partition of a "
+        "partitioned export on a Dask cluster and build the sections that come from "
+        "summaries (headline, data quality, caseload; see docs/network.md; needs pip install "
+        '"dnoutcomes[dask]")',
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="with --engine dask: a running scheduler (tcp://host:8786); default a local "
+        "cluster on this machine",
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -161,6 +177,28 @@ def run(args: argparse.Namespace) -> int:
         protocol=getattr(args, "protocol", None),
     )
 
+    if getattr(args, "engine", "memory") == "dask":
+        from dnoutcomes.cli._protocol_args import read_protocol
+        from dnoutcomes.network.report import report_partitions
+
+        report = report_partitions(
+            args.path,
+            protocol=read_protocol(args),
+            period=period,
+            site=args.site,
+            min_cell=args.min_cell,
+            run_time=run_time,
+            scheduler=args.scheduler,
+            progress=say,
+        )
+    else:
+        report = _in_memory(args, period, run_time, say)
+    _write(args, report, say)
+    return 0
+
+
+def _in_memory(args: argparse.Namespace, period: Any, run_time: Any, say: _Progress) -> Any:
+    """Load the export and build the report in memory (the default engine)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DnOutcomesWarning)
         from dnoutcomes.cli._protocol_args import check_fit, load_for, read_protocol
@@ -184,6 +222,11 @@ def run(args: argparse.Namespace) -> int:
             progress=say,
             benchmark=args.benchmark,
         )
+    return report
+
+
+def _write(args: argparse.Namespace, report: Any, say: _Progress) -> None:
+    """Write the files asked for and print where they went."""
     from dnoutcomes.report.render_html import write_html
 
     say(f"writing {args.out}")
@@ -214,4 +257,3 @@ def run(args: argparse.Namespace) -> int:
         + (f", restricted listings to {args.restricted}" if args.restricted else "")
         + "."
     )
-    return 0

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
 
 __all__ = [
+    "flow_from_counts",
     "BASELINE_PREFIX",
     "CONTRACT_COVARIATES",
     "FOLLOWUP_TIMEPOINTS",
@@ -424,6 +425,89 @@ class PatientFlow(ResultMixin):
         }
 
 
+def flow_from_counts(
+    counts: pd.Series,
+    per_arm: dict[str, tuple[int, int, int]],
+    *,
+    reference: str,
+    comparator: str,
+    measure: str,
+    timepoint: str,
+    episodes_used: tuple[str, ...] = (),
+) -> PatientFlow:
+    """:class:`PatientFlow` from counts (:func:`patient_flow`; the Dask engine's report
+    adds the counts over partitions).
+
+    Parameters
+    ----------
+    counts
+        Episodes per arm, every arm (``"(none)"`` for no arm), largest first.
+    per_arm
+        For the reference and the comparator: episodes, with a baseline value, with both
+        the baseline and the ``timepoint`` value.
+    reference, comparator, measure, timepoint
+        What the flow is for.
+    episodes_used
+        The ids of the analysed episodes (empty when only counts are known).
+
+    Returns
+    -------
+    PatientFlow
+    """
+    total = int(counts.sum())
+    others = counts.drop([reference, comparator], errors="ignore")
+    rows: list[dict[str, Any]] = [
+        {"arm": "all", "stage": "loaded", "n": total, "excluded": 0, "reason": ""},
+        {
+            "arm": "all",
+            "stage": "in_compared_arms",
+            "n": total - int(others.sum()),
+            "excluded": int(others.sum()),
+            "reason": ("other arms: " + _describe_counts(others)) if len(others) else "",
+        },
+    ]
+    for arm in (reference, comparator):
+        n_arm, n_base, n_both = per_arm[arm]
+        rows.extend(
+            [
+                {"arm": arm, "stage": "in_compared_arms", "n": n_arm, "excluded": 0, "reason": ""},
+                {
+                    "arm": arm,
+                    "stage": "with_baseline",
+                    "n": n_base,
+                    "excluded": n_arm - n_base,
+                    "reason": f"no baseline {measure}" if n_arm > n_base else "",
+                },
+                {
+                    "arm": arm,
+                    "stage": "with_outcome",
+                    "n": n_both,
+                    "excluded": n_base - n_both,
+                    "reason": f"no {measure} at {timepoint}" if n_base > n_both else "",
+                },
+                {"arm": arm, "stage": "analysed", "n": n_both, "excluded": 0, "reason": ""},
+            ]
+        )
+    frame = pd.DataFrame(rows, columns=["arm", "stage", "n", "excluded", "reason"])
+    frame["n"] = frame["n"].astype(np.int64)
+    frame["excluded"] = frame["excluded"].astype(np.int64)
+    lost = frame.loc[frame["excluded"] > 0]
+    notes = tuple(
+        f"{n} {'' if arm == 'all' else arm + ' '}episodes left out: {reason}."
+        for arm, n, reason in zip(lost["arm"], lost["excluded"], lost["reason"], strict=True)
+    )
+    return PatientFlow(
+        reference=reference,
+        comparator=comparator,
+        measure=measure,
+        timepoint=timepoint,
+        frame=frame,
+        n=sum(per_arm[a][2] for a in (reference, comparator)),
+        episodes_used=episodes_used,
+        notes=notes,
+    )
+
+
 def patient_flow(
     dataset: Dataset,
     *,
@@ -480,62 +564,23 @@ def patient_flow(
     pairs = outcome_pairs(
         dataset, measure=measure, timepoint=timepoint, reference=reference, comparator=comparator
     )
-    counts = _arm_counts(dataset)
-    total = int(counts.sum())
-    others = counts.drop([reference, comparator], errors="ignore")
-    rows: list[dict[str, Any]] = [
-        {"arm": "all", "stage": "loaded", "n": total, "excluded": 0, "reason": ""},
-        {
-            "arm": "all",
-            "stage": "in_compared_arms",
-            "n": total - int(others.sum()),
-            "excluded": int(others.sum()),
-            "reason": ("other arms: " + _describe_counts(others)) if len(others) else "",
-        },
-    ]
     has_base = pairs["baseline"].notna()
     has_value = pairs["value"].notna()
+    per_arm = {}
     for arm in (reference, comparator):
         in_arm = (pairs["arm"] == arm).to_numpy()
-        n_arm = int(in_arm.sum())
-        n_base = int((in_arm & has_base).sum())
-        n_both = int((in_arm & has_base & has_value).sum())
-        rows.extend(
-            [
-                {"arm": arm, "stage": "in_compared_arms", "n": n_arm, "excluded": 0, "reason": ""},
-                {
-                    "arm": arm,
-                    "stage": "with_baseline",
-                    "n": n_base,
-                    "excluded": n_arm - n_base,
-                    "reason": f"no baseline {measure}" if n_arm > n_base else "",
-                },
-                {
-                    "arm": arm,
-                    "stage": "with_outcome",
-                    "n": n_both,
-                    "excluded": n_base - n_both,
-                    "reason": f"no {measure} at {timepoint}" if n_base > n_both else "",
-                },
-                {"arm": arm, "stage": "analysed", "n": n_both, "excluded": 0, "reason": ""},
-            ]
+        per_arm[arm] = (
+            int(in_arm.sum()),
+            int((in_arm & has_base).sum()),
+            int((in_arm & has_base & has_value).sum()),
         )
-    frame = pd.DataFrame(rows, columns=["arm", "stage", "n", "excluded", "reason"])
-    frame["n"] = frame["n"].astype(np.int64)
-    frame["excluded"] = frame["excluded"].astype(np.int64)
     used = pairs.loc[has_base & has_value, "episode_id"]
-    lost = frame.loc[frame["excluded"] > 0]
-    notes = tuple(
-        f"{n} {'' if arm == 'all' else arm + ' '}episodes left out: {reason}."
-        for arm, n, reason in zip(lost["arm"], lost["excluded"], lost["reason"], strict=True)
-    )
-    return PatientFlow(
+    return flow_from_counts(
+        _arm_counts(dataset),
+        per_arm,
         reference=reference,
         comparator=comparator,
         measure=measure,
         timepoint=timepoint,
-        frame=frame,
-        n=int(len(used)),
         episodes_used=id_tuple(used),
-        notes=notes,
     )

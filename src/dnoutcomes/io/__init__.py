@@ -17,7 +17,7 @@ from dnoutcomes.io._parquet import _read_parquet, _read_parquet_text
 from dnoutcomes.io._raw import RawDataset, RawTable, _unreadable
 from dnoutcomes.io._xlsx import _read_xlsx
 
-__all__ = ["RawDataset", "RawTable", "read_export"]
+__all__ = ["RawDataset", "RawTable", "read_export", "read_files"]
 
 
 def _find_files(folder: Path, *, follow_symlinks: bool = False) -> dict[str, Path]:
@@ -118,22 +118,7 @@ def read_export(
             raise _unreadable(
                 root, None, f"the folder cannot be listed ({exc.strerror})", "check permissions"
             ) from None
-        tables = {}
-        for table, file in files.items():
-            name = file.name.lower()
-            try:
-                if name.endswith(".parquet"):
-                    tables[table] = (
-                        _read_parquet_text(file, table)
-                        if _text_only
-                        else _read_parquet(file, table)
-                    )
-                else:
-                    tables[table] = _read_csv(file, table, typed=not _text_only)
-            except OSError as exc:  # permissions, a file removed while reading…
-                raise _unreadable(
-                    file, table, f"the file cannot be read ({exc.strerror or exc})", "check it"
-                ) from None
+        tables = _read_files(files, _text_only=_text_only)
         kind = "file"
     missing = [t for t in REQUIRED_TABLES if t not in tables]
     if missing:
@@ -145,3 +130,55 @@ def read_export(
             f"add {missing[0]}.csv (or a sheet named {missing[0]})",
         )
     return RawDataset(path=root, tables=tables)
+
+
+def _read_files(files: dict[str, Path], *, _text_only: bool = False) -> dict[str, RawTable]:
+    """Read named table files (``.parquet``, else CSV) into raw tables."""
+    tables: dict[str, RawTable] = {}
+    for table, file in files.items():
+        name = file.name.lower()
+        try:
+            if name.endswith(".parquet"):
+                tables[table] = (
+                    _read_parquet_text(file, table) if _text_only else _read_parquet(file, table)
+                )
+            else:
+                tables[table] = _read_csv(file, table, typed=not _text_only)
+        except OSError as exc:  # permissions, a file removed while reading…
+            raise _unreadable(
+                file, table, f"the file cannot be read ({exc.strerror or exc})", "check it"
+            ) from None
+    return tables
+
+
+def read_files(root: str | Path, files: dict[str, Path]) -> RawDataset:
+    """Read an export whose tables are named files (not ``<table>.csv`` in one folder).
+
+    Parameters
+    ----------
+    root
+        What the export is called in messages and provenance (e.g. a partition's name).
+    files
+        Table name → its file (``.parquet``, ``.csv`` or ``.csv.gz``); the required tables
+        must be present.
+
+    Returns
+    -------
+    RawDataset
+        As :func:`read_export`.
+
+    Raises
+    ------
+    UnreadableInputError
+        A required table missing, or a file that cannot be read (the file is named).
+    """
+    missing = [t for t in REQUIRED_TABLES if t not in files]
+    if missing:
+        raise _unreadable(
+            Path(root),
+            missing[0],
+            f"no file for the required table(s) {', '.join(missing)} (found: "
+            f"{', '.join(files) or 'none'})",
+            f"add the {missing[0]} file of this partition",
+        )
+    return RawDataset(path=Path(root), tables=_read_files(files))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import operator
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,22 +24,158 @@ if TYPE_CHECKING:
     from dnoutcomes.network.summary import SiteSummary
     from dnoutcomes.protocol import Protocol
 
-__all__ = ["analyze_partitions", "find_partitions", "partition_export", "summarise_partitions"]
+__all__ = [
+    "Partition",
+    "analyze_partitions",
+    "find_partitions",
+    "partition_export",
+    "partition_files",
+    "summarise_partitions",
+]
 
 _TABLE_SUFFIXES = (".csv", ".parquet", ".tsv", ".txt")
+#: Suffixes of a part file in the many-files layout (longest first).
+_PART_SUFFIXES = (".csv.gz", ".parquet", ".csv")
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One partition of a partitioned export.
+
+    Attributes
+    ----------
+    name
+        The partition folder's name (``site_id=north``), or the part files' shared name
+        (``part-0003``) in the many-files layout.
+    path
+        The partition folder, or the export's root in the many-files layout.
+    files
+        ``None`` for a partition folder; else ``(table, file)`` pairs, one per table.
+    """
+
+    name: str
+    path: Path
+    files: tuple[tuple[str, Path], ...] | None = None
+
+    def __str__(self) -> str:
+        return str(self.path) if self.files is None else f"{self.path}[{self.name}]"
 
 
 def _is_export(folder: Path) -> bool:
     return any((folder / f"episodes{s}").is_file() for s in _TABLE_SUFFIXES)
 
 
-def find_partitions(path: str | Path) -> list[Path]:
-    """The partition folders of a partitioned export, sorted by name.
+def _part_name(file: Path) -> str | None:
+    lower = file.name.lower()
+    suffix = next((s for s in _PART_SUFFIXES if lower.endswith(s)), None)
+    return None if suffix is None else file.name[: -len(suffix)]
+
+
+def _schema(file: Path) -> tuple[str, ...]:
+    """The file's columns (Parquet: name and type; CSV: the header's names, lower-cased)."""
+    import gzip
+
+    if file.name.lower().endswith(".parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            schema = pq.read_schema(file)
+        except (pa.ArrowException, OSError) as exc:
+            raise UnreadableInputError(
+                f"{file}: the file is not readable Parquet ({exc}); export it again."
+            ) from None
+        return tuple(f"{f.name.lower()}:{f.type}" for f in schema)
+    opener: Any = gzip.open if file.name.lower().endswith(".gz") else open
+    try:
+        with opener(file, "rt", encoding="utf-8-sig", newline="") as handle:
+            header = handle.readline()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnreadableInputError(
+            f"{file}: the header line cannot be read ({exc}); export it again."
+        ) from None
+    sep = ";" if header.count(";") > header.count(",") else ","
+    return tuple(c.strip().strip('"').lower() for c in header.rstrip("\r\n").split(sep))
+
+
+def _table_parts(folder: Path) -> dict[str, Path]:
+    """The part files of one table folder by part name; one format per folder."""
+    parts: dict[str, Path] = {}
+    for file in sorted(p for p in folder.iterdir() if p.is_file()):
+        name = _part_name(file)
+        if name is None or file.name.startswith((".", "_")):
+            continue
+        if name in parts:
+            raise UnreadableInputError(
+                f"{file}: part {name} of table {folder.name} is given twice ({parts[name].name} "
+                f"and {file.name}); keep one file per part."
+            )
+        parts[name] = file
+    return parts
+
+
+def _file_partitions(root: Path) -> list[Partition]:
+    """The partitions of the many-files layout: ``root/<table>/<part>.parquet``."""
+    from dnoutcomes.contract.specs import OPTIONAL_TABLES, REQUIRED_TABLES
+
+    tables = {
+        t: _table_parts(root / t)
+        for t in (*REQUIRED_TABLES, *OPTIONAL_TABLES)
+        if (root / t).is_dir()
+    }
+    missing = [t for t in REQUIRED_TABLES if t not in tables]
+    if missing:
+        raise UnreadableInputError(
+            f"{root}: the many-files layout needs one folder per table; {missing[0]}/ is "
+            f"missing (found: {', '.join(f'{t}/' for t in tables) or 'none'})."
+        )
+    names = sorted(set().union(*(set(p) for p in tables.values())))
+    if not names:
+        raise UnreadableInputError(
+            f"{root / 'episodes'}: no part file (.parquet, .csv or .csv.gz) in the table folders."
+        )
+    for table, parts in tables.items():
+        absent = [n for n in names if n not in parts]
+        if absent:
+            other = next(t for t, p in tables.items() if absent[0] in p)
+            raise UnreadableInputError(
+                f"{root / table}: partition {absent[0]} has no {table} file (expected "
+                f"{table}/{absent[0]}.parquet beside {tables[other][absent[0]].relative_to(root)}"
+                "); every table folder must hold the same part names."
+            )
+        first = parts[names[0]]
+        expected = _schema(first)
+        for name in names[1:]:
+            got = _schema(parts[name])
+            if got != expected:
+                extra = [c for c in got if c not in expected]
+                lacking = [c for c in expected if c not in got]
+                raise UnreadableInputError(
+                    f"{parts[name]}: its columns differ from {first.relative_to(root)} "
+                    f"(not in {first.name}: {', '.join(extra) or 'none'}; missing here: "
+                    f"{', '.join(lacking) or 'none'}); every part of table {table} must "
+                    "have the same columns and types."
+                )
+    return [Partition(name, root, tuple((t, tables[t][name]) for t in tables)) for name in names]
+
+
+def find_partitions(path: str | Path) -> list[Partition]:
+    """The partitions of a partitioned export, sorted by name.
+
+    Two layouts are read. **Partition folders**: ``path`` holds folders (hive-style
+    ``site_id=north/`` or any names), each a complete export (``episodes.parquet``,
+    ``patients.parquet``…); ``path`` itself may be one export. **Many files**: ``path``
+    holds one folder per table (``episodes/``, ``patients/``, ``sessions/``,
+    ``outcomes/``, optionally ``adverse_events/``), each with the same part files
+    (``part-0000.parquet``, ``part-0001.parquet``… or ``.csv``/``.csv.gz``); partition
+    ``part-0000`` is the file of that name in every table folder.
 
     Raises
     ------
     UnreadableInputError
-        ``path`` is not a folder, or holds no partition folder with an episodes table.
+        ``path`` is not a folder or holds no partition; in the many-files layout, a table
+        folder missing, a part missing from one table folder, a part given twice, or a part
+        whose columns differ from the table's first part (the file is named).
     """
     root = Path(path)
     if not root.is_dir():
@@ -47,14 +184,17 @@ def find_partitions(path: str | Path) -> list[Path]:
             "or is not a folder."
         )
     if _is_export(root):
-        return [root]
+        return [Partition(root.name, root)]
+    if (root / "episodes").is_dir():
+        return _file_partitions(root)
     parts = sorted(p for p in root.iterdir() if p.is_dir() and _is_export(p))
     if not parts:
         raise UnreadableInputError(
             f"{root}: no partition found; expected sub-folders (e.g. site_id=north/) each "
-            "holding a complete export (episodes, patients, sessions, outcomes tables)."
+            "holding a complete export (episodes, patients, sessions, outcomes tables), or "
+            "one folder per table (episodes/, patients/, …) of part files."
         )
-    return parts
+    return [Partition(p.name, p) for p in parts]
 
 
 def _in_partition(folder: str, exc: Exception) -> Exception:
@@ -71,21 +211,35 @@ def _in_partition(folder: str, exc: Exception) -> Exception:
     return kind(f"partition {folder}: {exc}")
 
 
-def _load(folder: str, protocol: Protocol) -> Any:
+def _load(part: Partition, protocol: Protocol) -> Any:
     """Load one partition (runs on a worker)."""
     from dnoutcomes import load
-    from dnoutcomes.errors import DnOutcomesError
-    from dnoutcomes.validate import validate
+    from dnoutcomes.errors import DatasetError, DnOutcomesError
+    from dnoutcomes.io import read_files
+    from dnoutcomes.validate import validate, validate_export
 
     try:
         # validate() rather than load(): the same dataset without the warning, which a
         # worker thread cannot silence safely (warning filters are global)
-        report = validate(folder, protocol=protocol)
+        if part.files is not None:
+            report = validate_export(
+                read_files(f"{part.path}/{part.name}", dict(part.files)), protocol=protocol
+            )
+            if report.dataset is None:
+                n = len(report.problems)
+                first = "\n".join("  " + m for m in report.problems["message"].head(5))
+                raise DatasetError(
+                    f"the partition breaks the data contract ({n} problem"
+                    f"{'s' if n != 1 else ''}); nothing was loaded:\n{first}",
+                    problems=report.problems,
+                )
+            return report.dataset
+        report = validate(part.path, protocol=protocol)
         if report.dataset is None:
-            load(folder, protocol=protocol)  # raises the contract error with its message
+            load(part.path, protocol=protocol)  # raises the contract error with its message
         return report.dataset
     except DnOutcomesError as exc:
-        raise _in_partition(folder, exc) from None
+        raise _in_partition(str(part), exc) from None
 
 
 def _summarise(
@@ -130,7 +284,7 @@ def _prepare_iptw(dataset: Any, protocol: Protocol) -> Any:
 
 
 def _partition(
-    folder: str,
+    part: Partition,
     protocol: Protocol,
     grid_days: float,
     horizon_days: float,
@@ -138,8 +292,8 @@ def _partition(
     iptw: bool,
 ) -> tuple[SiteSummary, Any]:
     """Load one partition, summarise it and prepare its IPTW rows (runs on a worker)."""
-    dataset = _load(folder, protocol)
-    summary = _summarise(dataset, folder, protocol, grid_days, horizon_days, charts)
+    dataset = _load(part, protocol)
+    summary = _summarise(dataset, str(part), protocol, grid_days, horizon_days, charts)
     site = _prepare_iptw(dataset, protocol) if iptw else None
     return summary, site
 
@@ -208,7 +362,7 @@ def summarise_partitions(
     """
     from dnoutcomes.network.summary import DEFAULT_GRID_DAYS, DEFAULT_HORIZON_DAYS
 
-    parts = [str(p) for p in find_partitions(path)]
+    parts = find_partitions(path)
     grid = DEFAULT_GRID_DAYS if grid_days is None else grid_days
     horizon = DEFAULT_HORIZON_DAYS if horizon_days is None else horizon_days
     client, cluster = _client(scheduler, n_workers, processes)
@@ -369,5 +523,73 @@ def partition_export(source: str | Path, target: str | Path, *, prefix: str = ""
         folder.mkdir(parents=True, exist_ok=False)
         for table_name, table in parts.items():
             pq.write_table(table, folder / f"{table_name}.parquet")
+        written.append(folder)
+    return written
+
+
+def partition_files(source: str | Path, target: str | Path, *, parts: int) -> list[Path]:
+    """Split a Parquet export by patient into the many-files layout.
+
+    Parameters
+    ----------
+    source
+        An export folder of Parquet tables (``episodes.parquet``, ``patients.parquet``…).
+    target
+        The folder to write: ``<table>/part-0000.parquet`` … for every table of the export.
+    parts
+        How many parts: the patients, in the order of the patients table, are cut into
+        this many runs of (nearly) equal length.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The table folders written.
+
+    Notes
+    -----
+    A patient's episodes go with the patient, so no row is written twice: the parts hold
+    the export's rows exactly once. Sessions and outcomes follow their episode, adverse
+    events their session.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    if parts < 1:
+        raise RequestError(f"parts: expected at least 1; got {parts}.")
+    src, dst = Path(source), Path(target)
+    tables = {p.stem: pq.read_table(p) for p in sorted(src.glob("*.parquet"))}
+    if "episodes" not in tables or "patients" not in tables:
+        raise UnreadableInputError(
+            f"{src}: expected Parquet tables episodes.parquet and patients.parquet to partition."
+        )
+    patients = tables["patients"]
+    part_of_patient = pa.array(
+        (np.arange(patients.num_rows) * parts // max(patients.num_rows, 1)).astype("int64")
+    )
+
+    def lookup(keys: Any, table: pa.Table, key: str, values: Any) -> Any:
+        return pc.take(values, pc.index_in(keys, value_set=table[key]))
+
+    episodes = tables["episodes"]
+    of = {
+        "patients": part_of_patient,
+        "episodes": lookup(episodes["patient_id"], patients, "patient_id", part_of_patient),
+    }
+    for name in ("sessions", "outcomes"):
+        if name in tables:
+            of[name] = lookup(tables[name]["episode_id"], episodes, "episode_id", of["episodes"])
+    if "adverse_events" in tables and "sessions" in tables:
+        of["adverse_events"] = lookup(
+            tables["adverse_events"]["session_id"], tables["sessions"], "session_id", of["sessions"]
+        )
+    written = []
+    for name, part_of in of.items():
+        folder = dst / name
+        folder.mkdir(parents=True, exist_ok=False)
+        for k in range(parts):
+            keep = pc.fill_null(pc.equal(part_of, k), False)
+            pq.write_table(tables[name].filter(keep), folder / f"part-{k:04d}.parquet")
         written.append(folder)
     return written

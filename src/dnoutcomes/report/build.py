@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -32,7 +32,14 @@ if TYPE_CHECKING:
     from dnoutcomes.protocol import Protocol
     from dnoutcomes.stats.analysis import Analysis
 
-__all__ = ["DEFAULT_TITLE", "build_report", "select_site", "subset_dataset"]
+__all__ = [
+    "DEFAULT_TITLE",
+    "assemble_report",
+    "build_report",
+    "resolve_period",
+    "select_site",
+    "subset_dataset",
+]
 
 DEFAULT_TITLE = "Dry needling for low back pain: quality-improvement report"
 
@@ -134,6 +141,39 @@ def _analyse(dataset: Dataset, protocol: Protocol) -> tuple[Analysis | None, str
         return analyze(dataset, protocol, require_primary=False), ""
     except DnOutcomesError as exc:
         return None, str(exc)
+
+
+def resolve_period(period: Period | str | None, end_dates: pd.Series) -> tuple[Period, str]:
+    """The period reported and the sentence saying how it was chosen.
+
+    Parameters
+    ----------
+    period
+        As :func:`build_report`'s.
+    end_dates
+        The discharge dates at the site reported (any order; repeated dates may be left
+        out: only the set of dates matters).
+
+    Returns
+    -------
+    (Period, str)
+    """
+    if isinstance(period, str):
+        period = parse_period(period)
+    if period is not None:
+        return period, f"Period asked for: {period.label}."
+    period = default_period(end_dates)
+    latest = pd.to_datetime(end_dates).max().date()
+    if latest < period.end:
+        return period, (
+            "No period was asked for, and no quarter in the data is complete yet (the "
+            f"last discharge is on {latest:%Y-%m-%d}), so this report covers the quarter "
+            f"of the latest discharges, {period.label}, which is not complete."
+        )
+    return period, (
+        "No period was asked for, so this report covers the last complete quarter "
+        f"with discharges in the data: {period.label}."
+    )
 
 
 def build_report(
@@ -243,24 +283,7 @@ def build_report(
     from dnoutcomes.cohort import check_arms
 
     check_arms(local, reference, comparator)
-    if isinstance(period, str):
-        period = parse_period(period)
-    if period is None:
-        period = default_period(local.episodes["end_date"])
-        latest = pd.to_datetime(local.episodes["end_date"]).max().date()
-        if latest < period.end:
-            period_note = (
-                "No period was asked for, and no quarter in the data is complete yet (the "
-                f"last discharge is on {latest:%Y-%m-%d}), so this report covers the quarter "
-                f"of the latest discharges, {period.label}, which is not complete."
-            )
-        else:
-            period_note = (
-                "No period was asked for, so this report covers the last complete quarter "
-                f"with discharges in the data: {period.label}."
-            )
-    else:
-        period_note = f"Period asked for: {period.label}."
+    period, period_note = resolve_period(period, local.episodes["end_date"])
     previous = period.previous()
     current_ids = _discharged_in(local, period)
     if current_ids.empty:
@@ -295,13 +318,82 @@ def build_report(
         benchmark=benchmark,
     )
 
+    return assemble_report(
+        context,
+        sec.all_builders(),
+        title=title,
+        period_note=period_note,
+        sources=dataset.sources,
+        mode=getattr(dataset, "mode", "strict"),
+        run_time=run_time,
+        progress=say,
+    )
+
+
+Builder = Callable[[sec.Context], sec.SectionOutcome]
+
+
+def assemble_report(
+    context: sec.Context,
+    builders: Sequence[tuple[str, str, Builder]],
+    *,
+    title: str,
+    period_note: str,
+    sources: Mapping[str, Any],
+    mode: str,
+    run_time: str | dt.datetime | None,
+    progress: Progress | None = None,
+    omitted: Sequence[tuple[str, str]] = (),
+    engine: str | None = None,
+) -> Report:
+    """Run the section builders, protect the counts across every table, and add the
+    methods and provenance: the last steps of :func:`build_report`, shared with the Dask
+    engine's report (:func:`dnoutcomes.network.report.report_partitions`).
+
+    Parameters
+    ----------
+    context
+        The report's data and parameters.
+    builders
+        ``(key, label, builder)`` in reading order (:func:`sections.all_builders`); the
+        one of ``funnel`` / ``benchmarking`` that ``context.benchmark`` does not ask for
+        is skipped.
+    title, period_note
+        Printed in the report.
+    sources
+        ``{table: path}`` of the files read (digested in the provenance).
+    mode
+        The loading mode (``strict`` or ``quarantine``), recorded in the provenance.
+    run_time
+        See :func:`~dnoutcomes.report.provenance.parse_run_time`.
+    progress
+        Called with a short line before each step.
+    omitted
+        ``(section, reason)`` of sections left out before any builder ran.
+    engine
+        Recorded in the provenance's parameters when given (``"dask"``).
+
+    Returns
+    -------
+    Report
+    """
+    say = progress or _quiet
+    period, previous = context.period, context.previous_period
+    site, reference, comparator = context.site, context.reference, context.comparator
+    min_cell, benchmark = context.min_cell, context.benchmark
+    if context.protocol is None:
+        from dnoutcomes.protocol import default_protocol
+
+        protocol = default_protocol()
+    else:
+        protocol = context.protocol
     sections: list[Section] = []
     skipped = "funnel" if benchmark == "adjusted" else "benchmarking"
-    omitted: list[tuple[str, str]] = []
+    left_out: list[tuple[str, str]] = list(omitted)
     extra: dict[str, Any] = {}
     spc: dict[str, Any] = {}
     restricted: list[Table] = []
-    for key, label, builder in sec.all_builders():
+    for key, label, builder in builders:
         if key == skipped:
             continue
         say(f"building {label}")
@@ -309,7 +401,7 @@ def build_report(
         if outcome.section is not None:
             sections.append(outcome.section)
         if outcome.omitted:
-            omitted.append((key, outcome.omitted))
+            left_out.append((key, outcome.omitted))
         extra.update(outcome.extra)
         spc.update(outcome.spc)
         restricted.extend(outcome.restricted)
@@ -328,23 +420,22 @@ def build_report(
 
         sections, extra = withhold_summary(sections, extra, min_cell)
     say("recording provenance")
-    provenance = make_provenance(
-        dataset.sources,
-        parameters={
-            "period": period.label,
-            "period_start": period.start.isoformat(),
-            "period_end": period.end.isoformat(),
-            "site": site,
-            "reference": reference,
-            "comparator": comparator,
-            "min_cell": min_cell,
-            "mode": getattr(dataset, "mode", "strict"),
-            "protocol_sha256": protocol.sha256(),
-            "benchmark": benchmark,
-        },
-        run_time=run_time,
-    )
-    sections.append(methods_section(context, provenance, omitted))
+    parameters: dict[str, Any] = {
+        "period": period.label,
+        "period_start": period.start.isoformat(),
+        "period_end": period.end.isoformat(),
+        "site": site,
+        "reference": reference,
+        "comparator": comparator,
+        "min_cell": min_cell,
+        "mode": mode,
+        "protocol_sha256": protocol.sha256(),
+        "benchmark": benchmark,
+    }
+    if engine is not None:
+        parameters["engine"] = engine
+    provenance = make_provenance(sources, parameters=parameters, run_time=run_time)
+    sections.append(methods_section(context, provenance, left_out))
     return Report(
         title=title,
         period=period,
@@ -358,6 +449,6 @@ def build_report(
         spc=spc,
         provenance=provenance,
         extra=extra,
-        omitted=tuple(omitted),
+        omitted=tuple(left_out),
         restricted=tuple(restricted),
     )

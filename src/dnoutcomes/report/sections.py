@@ -98,6 +98,24 @@ def headline_section(context: Context) -> SectionOutcome:
     """
     now = headline_figures(context.current, context.current.episodes["episode_id"])
     then = headline_figures(context.previous, context.previous.episodes["episode_id"])
+    return headline_outcome(context, now, then)
+
+
+def headline_outcome(context: Context, now: Headline, then: Headline) -> SectionOutcome:
+    """The headline section from the two periods' figures (:func:`headline_section`; the
+    Dask engine computes the figures from partition summaries).
+
+    Parameters
+    ----------
+    context
+        The report's parameters.
+    now, then
+        The figures of the period and of the previous period.
+
+    Returns
+    -------
+    SectionOutcome
+    """
     frame = _headline_frame((now, then))
     safe_table = suppress(
         frame,
@@ -176,7 +194,41 @@ def data_quality_section(context: Context) -> SectionOutcome:
         there are warnings, ``data_quality_warnings`` (``table``, ``rule``, ``warnings``).
     """
     data = context.dataset
-    accounting = data.accounting[["table", "read", "loaded", "rejected"]].copy()
+    warnings = data.warnings
+    by_rule = None
+    if len(warnings):
+        by_rule = (
+            warnings.groupby(["table", "rule"], observed=True, sort=True)
+            .size()
+            .rename("warnings")
+            .reset_index()
+        )
+    return data_quality_outcome(context, data.accounting, by_rule, getattr(data, "mode", "strict"))
+
+
+def data_quality_outcome(
+    context: Context, accounting: pd.DataFrame, by_rule: pd.DataFrame | None, mode: str
+) -> SectionOutcome:
+    """The data-quality section from the row accounting and the warnings by rule
+    (:func:`data_quality_section`; the Dask engine adds them over the partitions).
+
+    Parameters
+    ----------
+    context
+        The report's parameters.
+    accounting
+        ``table``, ``read``, ``loaded``, ``rejected``.
+    by_rule
+        ``table``, ``rule``, ``warnings`` (sorted by table and rule), or ``None`` when
+        there is no warning.
+    mode
+        The loading mode.
+
+    Returns
+    -------
+    SectionOutcome
+    """
+    accounting = accounting[["table", "read", "loaded", "rejected"]].copy()
     for column in ("read", "loaded", "rejected"):
         accounting[column] = accounting[column].astype("int64")
     shown = suppress(
@@ -188,7 +240,6 @@ def data_quality_section(context: Context) -> SectionOutcome:
     blocks: list[Any] = []
     total_read = int(accounting["read"].sum())
     total_rejected = int(accounting["rejected"].sum())
-    mode = getattr(data, "mode", "strict")
     if total_rejected == 0:
         blocks.append(
             Paragraph(
@@ -213,14 +264,8 @@ def data_quality_section(context: Context) -> SectionOutcome:
             formats={"read": "int", "loaded": "int", "rejected": "int"},
         )
     )
-    warnings = data.warnings
-    if len(warnings):
-        by_rule = (
-            warnings.groupby(["table", "rule"], observed=True, sort=True)
-            .size()
-            .rename("warnings")
-            .reset_index()
-        )
+    if by_rule is not None and len(by_rule):
+        by_rule = by_rule.copy()
         by_rule["warnings"] = by_rule["warnings"].astype("int64")
         blocks.append(
             Table(
@@ -305,6 +350,12 @@ def flow_section(context: Context) -> SectionOutcome:
 
 
 def _caseload_table(context: Context, by: str, label: str) -> Table:
+    counts, visits, all_visits = _caseload_counts(context, by)
+    return caseload_table(context, by, label, counts, visits, all_visits)
+
+
+def _caseload_counts(context: Context, by: str) -> tuple[pd.DataFrame, pd.Series, float]:
+    """Episodes per group and arm kind, the median visits per group and overall."""
     episodes = context.current.episodes
     patients = context.current.patients.set_index("patient_id")
     column = episodes[by] if by in episodes else episodes["patient_id"].map(patients[by])
@@ -320,14 +371,45 @@ def _caseload_table(context: Context, by: str, label: str) -> Table:
         .reindex(columns=["reference", "comparator", "other_arms"], fill_value=0)
         .astype("int64")
     )
+    visits = episodes["n_sessions"].astype("float64").groupby(groups).median()
+    return counts, visits, float(episodes["n_sessions"].median())
+
+
+def caseload_table(
+    context: Context,
+    by: str,
+    label: str,
+    counts: pd.DataFrame,
+    visits: pd.Series,
+    all_visits: float,
+) -> Table:
+    """One caseload table from its counts (:func:`caseload_section`; the Dask engine
+    adds the counts over the partitions).
+
+    Parameters
+    ----------
+    context
+        The report's parameters.
+    by, label
+        The grouping column and its name in words.
+    counts
+        Episodes per group (index, sorted) and arm kind (columns ``reference``,
+        ``comparator``, ``other_arms``).
+    visits, all_visits
+        The median visits per group, and over every episode.
+
+    Returns
+    -------
+    Table
+    """
+    counts = counts.copy()
     counts.insert(0, "episodes", counts.sum(axis=1).astype("int64"))
     counts.loc["All"] = counts.sum(axis=0)
     counts = counts.astype("int64")
     total = int(counts["episodes"].iloc[-1])
     counts["pct"] = 100 * counts["episodes"] / total
-    visits = episodes["n_sessions"].astype("float64").groupby(groups).median()
     counts["median_visits"] = visits.reindex(counts.index)
-    counts.loc["All", "median_visits"] = float(episodes["n_sessions"].median())
+    counts.loc["All", "median_visits"] = all_visits
     shown = suppress(
         counts,
         context,

@@ -1,0 +1,256 @@
+"""``report --engine dask``: the sections built from partition summaries equal the
+in-memory report's (the same tables after the same report-wide suppression), on clinic_a
+split by site and on a generated export in the many-files layout; and the many-files
+layout's errors name the file (skipped without the optional extra ``dask``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("distributed")
+
+from dnoutcomes.cli import main
+from dnoutcomes.errors import UnreadableInputError
+from dnoutcomes.network.dask_engine import find_partitions, partition_export, partition_files
+from dnoutcomes.network.report import DASK_SECTIONS, median_of_counts, report_partitions
+from dnoutcomes.report import sections as sec
+from dnoutcomes.report.render_json import report_document
+
+RUN_TIME = "2026-01-01T00:00:00"
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Any:
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+    )
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+def _to_parquet(csv_folder: Path, target: Path) -> Path:
+    """A CSV export as Parquet tables of text (the loader reads them as it reads CSV)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    target.mkdir(parents=True)
+    for file in sorted(csv_folder.glob("*.csv")):
+        names = file.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+        types = {n: pa.string() for n in names}
+        table = pcsv.read_csv(file, convert_options=pcsv.ConvertOptions(column_types=types))
+        pq.write_table(table, target / f"{file.stem}.parquet")
+    return target
+
+
+def _in_memory(folder: Path, period: str | None, min_cell: int | None = None) -> dict[str, Any]:
+    """The in-memory report restricted to the Dask report's sections, as its document."""
+    import dnoutcomes
+    from dnoutcomes.protocol import default_protocol
+    from dnoutcomes.report.build import _analyse, assemble_report, resolve_period, subset_dataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = dnoutcomes.load(folder)
+    protocol = default_protocol()
+    chosen, note = resolve_period(period, data.episodes["end_date"])
+    ends = data.episodes["end_date"]
+    previous = chosen.previous()
+    current = subset_dataset(data, data.episodes.loc[chosen.contains(ends), "episode_id"])
+    context = sec.Context(
+        dataset=data,
+        local=data,
+        current=current,
+        previous=subset_dataset(data, data.episodes.loc[previous.contains(ends), "episode_id"]),
+        period=chosen,
+        previous_period=previous,
+        site=None,
+        reference=protocol.reference,
+        comparator=protocol.comparator,
+        min_cell=protocol.report.min_cell if min_cell is None else min_cell,
+        figures=False,
+        protocol=protocol,
+        analysis=_analyse(current, protocol)[0],
+    )
+    builders = [b for b in sec.all_builders() if b[0] in DASK_SECTIONS]
+    report = assemble_report(
+        context,
+        builders,
+        title="t",
+        period_note=note,
+        sources={},
+        mode="strict",
+        run_time=RUN_TIME,
+    )
+    return report_document(report)
+
+
+def _same(mine: Any, theirs: Any, where: str) -> None:
+    """Equal cell by cell: text and counts exactly, floats to 1e-9 relative."""
+    if isinstance(theirs, float) and isinstance(mine, int | float):
+        assert math.isclose(mine, theirs, rel_tol=1e-9, abs_tol=1e-12), where
+    else:
+        assert mine == theirs, f"{where}: {mine!r} != {theirs!r}"
+
+
+def _compare(dask_doc: dict[str, Any], memory_doc: dict[str, Any]) -> int:
+    # the provenance differs by design (the files read, the engine); every other table
+    # must be the same
+    keys = sorted(k for k in memory_doc["tables"] if not k.startswith("provenance"))
+    assert keys == sorted(k for k in dask_doc["tables"] if not k.startswith("provenance"))
+    assert keys
+    cells = 0
+    for key in keys:
+        mine, theirs = dask_doc["tables"][key], memory_doc["tables"][key]
+        assert mine["columns"] == theirs["columns"], key
+        assert len(mine["rows"]) == len(theirs["rows"]), key
+        for i, (a, b) in enumerate(zip(mine["rows"], theirs["rows"], strict=True)):
+            for column in theirs["columns"]:
+                _same(a[column], b[column], f"{key}[{i}].{column}")
+                cells += 1
+    assert dask_doc["period"] == memory_doc["period"]
+    assert dask_doc["period_note"] == memory_doc["period_note"]
+    return cells
+
+
+def test_median_of_counts_is_pandas_median() -> None:
+    for values in ([3.0], [1.0, 2.0], [5.0, 1.0, 1.0, 2.0, 9.0], [2.0, 2.0, 4.0, 4.0, 4.0, 7.0]):
+        s = pd.Series(values)
+        assert median_of_counts(s.value_counts()) == s.median()
+    assert math.isnan(median_of_counts(pd.Series(dtype="float64")))
+
+
+@pytest.fixture(scope="module")
+def clinic_parts(tmp_path_factory: pytest.TempPathFactory, clinic_a_path: Path) -> Path:
+    root = tmp_path_factory.mktemp("clinic_report")
+    whole = _to_parquet(clinic_a_path, root / "whole")
+    partition_export(whole, root / "parts")
+    return root
+
+
+def test_clinic_a_by_site_equals_in_memory(clinic_parts: Path, scheduler: str) -> None:
+    dask_doc = report_document(
+        report_partitions(clinic_parts / "parts", scheduler=scheduler, run_time=RUN_TIME)
+    )
+    memory_doc = _in_memory(clinic_parts / "whole", None)
+    assert _compare(dask_doc, memory_doc) > 50
+    # the sections not built from summaries are named, with the reason
+    omitted = {o["section"] for o in dask_doc["omitted"]}
+    assert {"comparisons", "table1", "control_charts"} <= omitted
+
+
+def test_generated_many_files_equals_in_memory(
+    tmp_path_factory: pytest.TempPathFactory, scheduler: str
+) -> None:
+    from dnoutcomes.sample import generate
+
+    root = tmp_path_factory.mktemp("gen_report")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        generate(episodes=3000, seed=5, sites=4).write(root / "whole", format="parquet")
+    partition_files(root / "whole", root / "files", parts=5)
+    assert [p.name for p in find_partitions(root / "files")] == [f"part-{k:04d}" for k in range(5)]
+    for period, min_cell in ((None, None), ("2025-Q1", 30)):
+        dask_doc = report_document(
+            report_partitions(
+                root / "files",
+                scheduler=scheduler,
+                run_time=RUN_TIME,
+                period=period,
+                min_cell=min_cell,
+            )
+        )
+        memory_doc = _in_memory(root / "whole", period, min_cell)
+        assert _compare(dask_doc, memory_doc) > 50
+        if min_cell == 30:
+            # the suppression is exercised: some counts are hidden, the same in both
+            hidden = [
+                v
+                for t in dask_doc["tables"].values()
+                for row in t["rows"]
+                for v in row.values()
+                if isinstance(v, str) and (v.startswith("<30") or v == "[c]")
+            ]
+            assert hidden
+
+
+def test_cli_report_engine_dask(
+    clinic_parts: Path, scheduler: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, data = tmp_path / "r.html", tmp_path / "r.json"
+    code = main(
+        [
+            "report",
+            str(clinic_parts / "parts"),
+            "--engine",
+            "dask",
+            "--scheduler",
+            scheduler,
+            "--out",
+            str(out),
+            "--data",
+            str(data),
+            "--run-time",
+            RUN_TIME,
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    document = json.loads(data.read_text())
+    assert set(document["tables"]) >= {"headline", "caseload_site_id"}
+    assert "engine" in out.read_text()
+
+
+def _files_export(tmp_path: Path) -> Path:
+    from dnoutcomes.sample import generate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        generate(episodes=300, seed=2).write(tmp_path / "whole", format="parquet")
+    partition_files(tmp_path / "whole", tmp_path / "files", parts=2)
+    return tmp_path / "files"
+
+
+def test_many_files_a_part_missing_names_the_file(tmp_path: Path) -> None:
+    files = _files_export(tmp_path)
+    (files / "outcomes" / "part-0001.parquet").unlink()
+    with pytest.raises(UnreadableInputError, match=r"partition part-0001 has no outcomes file"):
+        find_partitions(files)
+
+
+def test_many_files_a_table_missing_names_the_folder(tmp_path: Path) -> None:
+    import shutil
+
+    files = _files_export(tmp_path)
+    shutil.rmtree(files / "sessions")
+    with pytest.raises(UnreadableInputError, match=r"sessions/ is missing"):
+        find_partitions(files)
+
+
+def test_many_files_mixed_schemas_names_the_file(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    files = _files_export(tmp_path)
+    target = files / "episodes" / "part-0001.parquet"
+    table = pq.read_table(target)
+    pq.write_table(table.drop_columns([table.column_names[-1]]), target)
+    with pytest.raises(UnreadableInputError, match=r"part-0001\.parquet: its columns differ"):
+        find_partitions(files)
+
+
+def test_cli_many_files_error_is_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = _files_export(tmp_path)
+    (files / "patients" / "part-0000.parquet").unlink()
+    code = main(["analyze", str(files), "--engine", "dask"])
+    err = capsys.readouterr().err
+    assert code == 2 and "part-0000" in err and "Traceback" not in err
