@@ -196,17 +196,21 @@ def _packed(chunk: pa.Array, width: int | None) -> tuple[NDArray[np.uint64], int
     )
     if n == 0:
         return np.zeros(0, dtype=np.uint64), width or 0
-    lengths = np.diff(offsets)
     if chunk.null_count:
+        lengths = np.diff(offsets)
         valid = np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
         if lengths[~valid].any():
             return None
         lengths = lengths[valid]
-    if len(lengths) == 0:
-        return np.zeros(0, dtype=np.uint64), width or 0
-    size = int(lengths[0]) if width is None else width
-    if not 0 < size <= _PACKED_BYTES or not bool((lengths == size).all()):
-        return None
+        if len(lengths) == 0:
+            return np.zeros(0, dtype=np.uint64), width or 0
+        size = int(lengths[0]) if width is None else width
+        if not 0 < size <= _PACKED_BYTES or not bool((lengths == size).all()):
+            return None
+    else:
+        size = int(offsets[1] - offsets[0]) if width is None else width
+        if not 0 < size <= _PACKED_BYTES or not _one_length(offsets, size):
+            return None
     data = chunk.buffers()[2]
     body = np.frombuffer(
         data, dtype=np.uint8, count=int(offsets[-1] - offsets[0]), offset=int(offsets[0])
@@ -219,6 +223,20 @@ def _packed(chunk: pa.Array, width: int | None) -> tuple[NDArray[np.uint64], int
         out <<= np.uint64(8)
         out |= rows[:, j]
     return out, size
+
+
+def _one_length(offsets: NDArray[np.int64], size: int) -> bool:
+    """Whether every value whose ``offsets`` these are is ``size`` bytes long, checked a
+    block at a time (no full-length array of lengths: at 19 million rows, 155 MB of fresh
+    pages)."""
+    if int(offsets[-1] - offsets[0]) != size * (len(offsets) - 1):
+        return False
+    step = 1 << 20
+    for start in range(0, len(offsets) - 1, step):
+        block = offsets[start : start + step + 1]
+        if not bool((np.diff(block) == size).all()):
+            return False
+    return True
 
 
 def _look_up(keys: NDArray[np.uint64], values: NDArray[np.uint64]) -> NDArray[np.int32]:

@@ -128,8 +128,9 @@ def session_arms(
     bins = episode + 1  # bin 0 holds the sessions of no episode, dropped below
 
     def count(flag: str | None) -> NDArray[np.int64]:
-        weights = None if flag is None else sessions[flag].to_numpy(dtype=bool, na_value=False)
-        counted = np.bincount(bins, weights=weights, minlength=n_episodes + 1)[1:]
+        # the flagged sessions' bins counted (no float weights: a full-length float copy)
+        chosen = bins if flag is None else bins[sessions[flag].to_numpy(dtype=bool, na_value=False)]
+        counted = np.bincount(chosen, minlength=n_episodes + 1)[1:]
         return np.asarray(counted, dtype=np.int64)
 
     n_sessions = count(None)

@@ -197,6 +197,18 @@ def _sort_key(group: NDArray[np.int64], when: NDArray[np.int64]) -> tuple[int, i
     return span, low
 
 
+def _days(stamps: np.ndarray) -> NDArray[np.int64]:
+    """Dates (``datetime64``, a fresh array) as whole days since 1970-01-01, int64; NaT
+    stays NaT's integer. Nanosecond dates without NaT are divided in place (flooring, as
+    the cast to ``datetime64[D]`` does), with no second full-length array."""
+    if stamps.dtype == np.dtype("datetime64[ns]"):
+        ns = stamps.view(np.int64)
+        if len(ns) and ns.min() != np.iinfo(np.int64).min:
+            ns //= 86_400 * 10**9
+            return ns
+    return stamps.astype("datetime64[D]").view(np.int64)
+
+
 def _implausible(o: pd.DataFrame, links: Links, lines: np.ndarray, file: str) -> pd.DataFrame:
     co = TableChecks("outcomes", file, lines)
     names = list(IMPLAUSIBLE_CHANGE)
@@ -207,14 +219,14 @@ def _implausible(o: pd.DataFrame, links: Links, lines: np.ndarray, file: str) ->
     if len(rows) < 2:  # no pair to compare
         return co.frame()
     # one group per episode and measure (an outcome without a known episode: its own)
-    group = links.outcome_episode[rows].astype(np.int64)
+    group = links.outcome_episode[rows].astype(np.int64, copy=False)  # a fresh gather
     if (group < 0).any():
         group = np.where(group >= 0, group, -1 - np.arange(len(rows)))
         group -= group.min()
     group *= len(names)
     group += pos[rows]
     del pos
-    when = o["assessed_on"].to_numpy()[rows].astype("datetime64[D]").view(np.int64)
+    when = _days(o["assessed_on"].to_numpy()[rows])
     packed = _sort_key(group, when)  # group and date in one int64 (in place), if they fit
     if packed is None:  # several keys: the same order
         order = np.lexsort((rows, when, group))

@@ -28,7 +28,13 @@ from dnoutcomes.contract.deid import (
 )
 from dnoutcomes.contract.deid_names import tokens
 from dnoutcomes.contract.measures import MeasureRegistry
-from dnoutcomes.contract.parse import codes_of, numbers_of, parse_column, screen_values
+from dnoutcomes.contract.parse import (
+    category_pick,
+    codes_of,
+    numbers_of,
+    parse_column,
+    screen_values,
+)
 from dnoutcomes.contract.problems import TableChecks, as_text
 from dnoutcomes.contract.specs import OUTCOME_ID_COLUMNS, TABLES
 from dnoutcomes.io import RawTable
@@ -321,8 +327,9 @@ def _large(values: Any) -> np.ndarray | None:
         num = np.asarray(values)
         if num.dtype.kind not in "iuf":
             return None
-    with np.errstate(invalid="ignore"):
-        big = np.abs(num) >= 1e5
+    with np.errstate(invalid="ignore"):  # two comparisons: no full-length |num| array
+        big = num >= 1e5
+        big |= num <= -1e5
     return big if big.any() else None
 
 
@@ -457,10 +464,9 @@ def _outcome_values(
     if isinstance(measure_raw.dtype, pd.CategoricalDtype):
         # the registry is matched once per category, then spread by the codes
         categories = as_text(pd.Series(measure_raw.cat.categories))
-        cat_pos = np.append(codes_of(categories, names), -1).astype(np.intp)
-        codes = measure_raw.cat.codes.to_numpy()
-        pick = np.where(codes >= 0, codes, len(cat_pos) - 1).astype(np.intp)
-        pos = cat_pos[pick]
+        cat_pos = np.append(codes_of(categories, names), -1).astype(_small_int(len(names)))
+        pick = category_pick(measure_raw.cat.codes.to_numpy(), len(cat_pos) - 1)
+        pos = cat_pos[pick]  # small integers: no full-length intp array
         known = pos >= 0
         cat_text = pc.utf8_lower(arrow_strings(categories)).to_pylist()
         cat_measure = np.array(
@@ -470,7 +476,7 @@ def _outcome_values(
         )
         measure = pd.Series(pd.array(cat_measure, dtype="str").take(pick), dtype="str", name="m")
     else:
-        pos = codes_of(measure_raw, names)
+        pos = codes_of(measure_raw, names).astype(_small_int(len(names)))
         known = pos >= 0
         # the typed measure: the registry's name, else the text in lower case (a rejected row)
         lowered = pc.utf8_lower(arrow_strings(measure_raw))
@@ -524,18 +530,62 @@ def _outcome_values(
         return np.asarray(texts[np.where(known[rows], pos[rows], len(texts) - 1)])
 
     checks.add(has_v & ~isnum, where_v, "not_a_number", expected, value_raw)
-    # one full-length float buffer, reused (at 19.5 million rows each new array costs)
-    buf = np.take(low_t, pos)
-    with np.errstate(invalid="ignore"):
-        outside = num < buf
-        np.take(high_t, pos, out=buf)
-        outside |= num > buf
-        outside &= isnum
-        np.floor(num, out=buf)
-        fraction = buf != num
-        fraction &= isnum
-        fraction &= int_t[pos]
-    del buf
+    outside, fraction = _value_rules(num, isnum, pos, low_t, high_t, int_t)
     checks.add(fraction, where_v, "not_whole", expected, value_raw)
     checks.add(outside, where_v, "out_of_range", expected, value_raw)
     return {"measure": measure, "value": num}
+
+
+#: Rows per block of :func:`_value_rules`: its float buffer (8 MiB) is reused, not faulted in.
+_BLOCK = 1 << 20
+
+
+def _small_int(count: int) -> type[np.signedinteger[Any]]:
+    """The smallest signed integer type that holds the positions -1 to ``count``."""
+    for kind in (np.int8, np.int16, np.int32):
+        if count <= np.iinfo(kind).max:
+            return kind
+    return np.int64
+
+
+def _value_rules(
+    num: np.ndarray,
+    isnum: np.ndarray,
+    pos: np.ndarray,
+    low_t: np.ndarray,
+    high_t: np.ndarray,
+    int_t: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which values are outside their measure's range, and which are not whole where the
+    measure counts whole numbers.
+
+    ``pos`` is each row's measure position in the tables ``low_t``, ``high_t`` and
+    ``int_t`` (-1 picks their last entry: NaN, NaN, False). The bounds are gathered a block
+    of rows at a time into one reused buffer: two full-length float arrays (and NumPy's
+    ``intp`` copies of ``pos``) cost more, in fresh pages, than the comparisons.
+
+    Returns
+    -------
+    outside, fraction
+        Boolean, one per row; only where ``isnum``.
+    """
+    n = len(num)
+    outside = np.empty(n, dtype=bool)
+    fraction = np.empty(n, dtype=bool)
+    buf = np.empty(min(n, _BLOCK))
+    part = np.empty(min(n, _BLOCK), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for start in range(0, n, _BLOCK):
+            stop = min(start + _BLOCK, n)
+            size = stop - start
+            p, x, b, q = pos[start:stop], num[start:stop], buf[:size], part[:size]
+            out, frac = outside[start:stop], fraction[start:stop]
+            np.less(x, low_t[p], out=out)
+            np.greater(x, high_t[p], out=q)
+            out |= q
+            out &= isnum[start:stop]
+            np.floor(x, out=b)
+            np.not_equal(b, x, out=frac)
+            frac &= isnum[start:stop]
+            frac &= int_t[p]
+    return outside, fraction
