@@ -154,6 +154,18 @@ def session_arms(
     )
 
 
+def narrow_codes(
+    codes: NDArray[np.signedinteger[Any]], n: int
+) -> NDArray[np.signedinteger[Any]]:
+    """``codes`` (0 to ``n - 1``, -1 for none) in the narrowest integer type that holds
+    them: a registry's few measures fit in int8, a quarter of the int32 codes' memory
+    (74 MB → 19 MB for the 19M outcome rows of a million episodes)."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n <= np.iinfo(dtype).max:
+            return codes.astype(dtype, copy=False)
+    return codes
+
+
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
 
@@ -249,7 +261,7 @@ class Dataset:
         if outcome_measure is not None:
             m_codes, names = outcome_measure
             lookup = {str(name): k for k, name in enumerate(names.to_pylist())}
-            self._cache[MEASURE_CODES] = (m_codes, lookup)
+            self._cache[MEASURE_CODES] = (narrow_codes(m_codes, len(lookup)), lookup)
         if event_session is not None:
             self._cache[EVENT_SESSIONS] = event_session
 

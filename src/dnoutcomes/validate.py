@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -94,6 +94,16 @@ def _build(
     e.insert(after + 1, "dn_sessions", arms["dn_sessions"])
     keep["episodes"] = e
     return keep, links, kept
+
+
+def _release_read_columns(t: dict[str, _Table]) -> None:
+    """Let go of the columns as read (and their text form) once the typed frames are
+    built: nothing after the build reads them, and at a million episodes the read
+    columns the typed ones do not share (dates, timepoints as read…) are a large part of
+    the load's peak memory, which the data-quality warnings would otherwise add to."""
+    for tab in t.values():
+        tab.raw = replace(tab.raw, frame=tab.raw.frame.iloc[:0], text_table=None)
+        tab.text = tab.text.iloc[:0]
 
 
 def _measure_codes(o: _Table, keys: KeyCodes, rows: NDArray[np.int64]) -> Codes | None:
@@ -307,6 +317,8 @@ def validate_export(
         for name in _ORDER
         if name in raw.tables
     }
+    path = raw.path
+    del raw  # the read frames live on in ``tables`` only, to be let go after _build
     keys = cross_checks(tables)
     row_problems = pd.concat(
         [tables[n].checks.frame() for n in tables]
@@ -326,6 +338,7 @@ def validate_export(
         )
     frames, links, kept = _build(tables, keys)
     del keys
+    _release_read_columns(tables)
     warn = quality_warnings(
         frames,
         {n: _rows_of(tables[n].checks.lines, kept[n]) for n in tables},
@@ -350,7 +363,7 @@ def validate_export(
             accounting=accounting[["table", "read", "loaded", "rejected"]],
             sources={n: str(tables[n].raw.path) for n in tables},
             sha256={n: tables[n].raw.sha256 for n in tables},
-            path=raw.path,
+            path=path,
             mode=mode,
             outcomes_form="wide" if tables["outcomes"].source_columns is not None else "long",
         )
@@ -364,7 +377,7 @@ def validate_export(
                 else None
             ),
         )
-    return ValidationReport(raw.path, mode, valid, accounting, problems, warn, dataset)
+    return ValidationReport(path, mode, valid, accounting, problems, warn, dataset)
 
 
 def _with_quasi(warn: pd.DataFrame, tables: dict[str, _Table]) -> pd.DataFrame:

@@ -27,7 +27,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from dnoutcomes._frames import encode, encode_shared
-from dnoutcomes.dataset import EPISODE_CODES, EVENT_SESSIONS, MEASURE_CODES
+from dnoutcomes.dataset import EPISODE_CODES, EVENT_SESSIONS, MEASURE_CODES, narrow_codes
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -85,14 +85,19 @@ def measure_categorical(dataset: Dataset, rows: NDArray[np.intp]) -> pd.Categori
     return pd.Categorical.from_codes(codes[rows], categories=pd.Index(list(lookup), dtype="str"))
 
 
-def measure_codes(dataset: Dataset) -> tuple[NDArray[np.int32], dict[str, int]]:
-    """The code of each outcome row's ``measure``, and ``{measure: code}``."""
+def measure_codes(dataset: Dataset) -> tuple[NDArray[np.signedinteger[Any]], dict[str, int]]:
+    """The code of each outcome row's ``measure`` (the narrowest integer type that holds
+    them, -1: missing), and ``{measure: code}``."""
 
-    def build() -> tuple[NDArray[np.int32], dict[str, int]]:
+    def build() -> tuple[NDArray[np.signedinteger[Any]], dict[str, int]]:
         codes, dictionary = encode(dataset.outcomes["measure"])
-        return codes, {str(name): k for k, name in enumerate(dictionary.to_pylist())}
+        return narrow_codes(codes, len(dictionary)), {
+            str(name): k for k, name in enumerate(dictionary.to_pylist())
+        }
 
-    built: tuple[NDArray[np.int32], dict[str, int]] = dataset._cached(MEASURE_CODES, build)
+    built: tuple[NDArray[np.signedinteger[Any]], dict[str, int]] = dataset._cached(
+        MEASURE_CODES, build
+    )
     return built
 
 

@@ -14,7 +14,7 @@ from dnoutcomes.cohort import BASELINE_PREFIX, check_covariates, outcome_pairs, 
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level
 from dnoutcomes.stats._ols import design_matrix, fit_ols
-from dnoutcomes.stats.results import ResultMixin, jsonable, table_alias
+from dnoutcomes.stats.results import ResultMixin, jsonable, shared_ids, table_alias
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -349,7 +349,7 @@ def fit_ancova(
         n=int(n),
         n_reference=n0,
         n_comparator=n1,
-        episodes_used=tuple(ids),
+        episodes_used=shared_ids(ids),
         notes=tuple(notes),
     )
 

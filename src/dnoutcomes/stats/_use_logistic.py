@@ -15,7 +15,7 @@ from scipy import stats as sps
 from dnoutcomes.cohort import outcome_pairs
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level, wald_table
-from dnoutcomes.stats.results import ResultMixin, jsonable, table_alias
+from dnoutcomes.stats.results import ResultMixin, jsonable, shared_ids, table_alias
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -247,7 +247,7 @@ def fit_use_logistic(
         converged=converged,
         baseline_in_model=baseline_in_model,
         n=len(y),
-        episodes_used=tuple(ids),
+        episodes_used=shared_ids(ids),
         notes=tuple(notes),
     )
 
