@@ -294,8 +294,10 @@ def pool(
     Exact (the row-level analysis of the pooled rows, to rounding): every ANCOVA (with and
     without site fixed effects), the responders' 2×2 table, Kaplan–Meier and log-rank on
     the grouped times of the grid, Table 1's means, SDs, shares and SMDs, each site's
-    ANCOVA and their DerSimonian–Laird pooling, the monthly chart data. See
-    ``docs/network.md``.
+    ANCOVA and their DerSimonian–Laird pooling, the monthly chart data, the medication
+    amounts' ANCOVA and the adverse-event counts and rates. Iterative, to the documented
+    1e-6: the mixed model (REML from sums grouped by episode size) and the logistic models
+    of medication use (on the pooled 2 × 2 × 2 tables). See ``docs/network.md``.
 
     Examples
     --------
