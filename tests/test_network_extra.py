@@ -271,3 +271,35 @@ def test_format_version_1_is_read_and_its_sections_left_out(tmp_path: Path) -> N
     new.write_text(json.dumps(document), encoding="utf-8")
     with pytest.raises(InsufficientDataError, match="format_version 3 is not supported"):
         read_summary(new)
+
+
+def test_a_site_without_a_medication_measure_adds_no_episode(clinic_a_path: Path) -> None:
+    import dataclasses
+
+    import dnoutcomes
+
+    p = default_protocol()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parts = split_by_site(dnoutcomes.load(clinic_a_path))
+        first = parts[0]
+        parts[0] = dataclasses.replace(
+            first, outcomes=first.outcomes.loc[first.outcomes["measure"] != "opioid_use"]
+        )
+        summaries = [summarise(part, p, disclosure=False) for part in parts]
+        merged = dataclasses.replace(
+            parts[1],
+            episodes=pd.concat([x.episodes for x in parts], ignore_index=True),
+            patients=pd.concat([x.patients for x in parts]).drop_duplicates("patient_id"),
+            sessions=pd.concat([x.sessions for x in parts]),
+            outcomes=pd.concat([x.outcomes for x in parts]),
+            adverse_events=pd.concat([x.adverse_events for x in parts]),
+        )
+        row = compare_medication(
+            merged, reference=p.reference, comparator=p.comparator, timepoint="discharge"
+        )
+    mine = pool(summaries).medication
+    assert mine is not None
+    assert list(mine.frame["measure"]) == list(row.frame["measure"])
+    assert list(mine.frame["n"]) == list(row.frame["n"])
+    _close(mine.frame["estimate"], row.frame["estimate"], ITERATIVE)

@@ -85,11 +85,18 @@ def pooled_medication(
 
     ref, comp = arms
     timepoint = blocks[0]["timepoint"]
+    if any(b["timepoint"] != timepoint for b in blocks):
+        raise InsufficientDataError(
+            "medication: the summaries count use at different timepoints; every site must "
+            "summarise with the network's protocol."
+        )
     notes: list[str] = []
     use: list[UseResult] = []
-    measures = [u["measure"] for u in blocks[0]["use"]]
-    for i, measure in enumerate(measures):
-        counts = np.sum([b["use"][i]["counts"] for b in blocks], axis=0).reshape(-1)
+    # by name: a measure a site's data do not record adds no episode there
+    measures = list(dict.fromkeys(u["measure"] for b in blocks for u in b["use"]))
+    for measure in measures:
+        tables = [u["counts"] for b in blocks for u in b["use"] if u["measure"] == measure]
+        counts = np.sum(tables, axis=0).reshape(-1)
         pattern = np.array([(a, b, u) for a in (0, 1) for b in (0, 1) for u in (0, 1)])
         rows = np.repeat(pattern, counts.astype(np.int64), axis=0)
         frame = pd.DataFrame(rows, columns=["treated", "baseline", "value"])
@@ -108,8 +115,9 @@ def pooled_medication(
         except InsufficientDataError as exc:
             notes.append(f"{measure} not analysed: {exc}")
     doses = []
-    for i in range(len(blocks[0]["doses"])):
-        cp = pool_entries([b["doses"][i] for b in blocks])
+    dose_measures = list(dict.fromkeys(d["measure"] for b in blocks for d in b["doses"]))
+    for measure in dose_measures:
+        cp = pool_entries([d for b in blocks for d in b["doses"] if d["measure"] == measure])
         try:
             doses.append(
                 fit_crossproducts(cp, conf_level=conf_level, reference=ref, comparator=comp)
