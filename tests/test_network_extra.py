@@ -303,3 +303,14 @@ def test_a_site_without_a_medication_measure_adds_no_episode(clinic_a_path: Path
     assert list(mine.frame["measure"]) == list(row.frame["measure"])
     assert list(mine.frame["n"]) == list(row.frame["n"])
     _close(mine.frame["estimate"], row.frame["estimate"], ITERATIVE)
+
+
+def test_pool_report_shows_the_new_sections(case: dict[str, Any]) -> None:
+    from dnoutcomes.network.render import network_html, network_tables, xlsx_bytes
+
+    tables = network_tables(case["net"])
+    assert {"lmm", "lmm_means", "medication", "safety", "safety_type"} <= set(tables)
+    pd.testing.assert_frame_equal(tables["safety"], case["net"].safety.table)
+    html = network_html(case["net"])
+    assert "Mixed model of the trajectory" in html and "Adverse events by type" in html
+    assert xlsx_bytes(case["net"])[:2] == b"PK"
