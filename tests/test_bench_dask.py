@@ -53,6 +53,23 @@ def test_agreement_is_the_largest_relative_difference() -> None:
     assert abs(bench.agreement(dask_doc, memory_doc) - 0.2) < 1e-12
 
 
+def test_iterative_agreement_covers_the_mixed_model_medication_and_safety() -> None:
+    def doc(se: float, events: int) -> dict[str, object]:
+        return {
+            "lmm": {
+                "fixed": {"arm": {"estimate": -0.5, "se": se}},
+                "sd_episode": 1.0,
+                "sd_residual": 2.0,
+            },
+            "medication": [{"odds_ratio": 0.8}],
+            "safety": [{"events": events, "rate_per_100": 10.0}],
+        }
+
+    assert bench.agreement_iterative(doc(0.1, 40), doc(0.1, 40)) == 0.0
+    assert abs(bench.agreement_iterative(doc(0.11, 40), doc(0.1, 40)) - 0.1) < 1e-12
+    assert abs(bench.agreement_iterative(doc(0.1, 41), doc(0.1, 40)) - 0.025) < 1e-12
+
+
 def test_report_agreement_counts_cells_and_names_differing_tables() -> None:
     table = {"columns": ["a", "b"], "rows": [{"a": 1, "b": 0.5}, {"a": "<11", "b": None}]}
     other = {"columns": ["a", "b"], "rows": [{"a": 1, "b": 0.5 + 1e-12}, {"a": 3, "b": None}]}

@@ -107,6 +107,15 @@ def test_cli_analyze_engine_dask(
     document = json.loads(out)
     assert document["sites"] == sorted(export["whole"].episodes["site_id"].unique())
     assert document["ancova"][0]["n"] > 0
+    # the format-2 sections, under the keys of the row-level analyze --json
+    assert document["lmm"]["n_episodes"] > 0 and set(document["lmm"]["fixed"]) == {
+        "intercept",
+        "arm",
+        "weeks",
+        "arm_x_weeks",
+    }
+    assert [m["measure"] for m in document["medication"]] == ["opioid_use", "analgesic_use"]
+    assert [row["arm"] for row in document["safety"]] == ["dn_only", "dn_manual_exercise"]
 
 
 def test_cli_engine_dask_on_a_folder_without_partitions(
@@ -116,3 +125,41 @@ def test_cli_engine_dask_on_a_folder_without_partitions(
     code = main(["analyze", str(tmp_path / "empty"), "--engine", "dask"])
     err = capsys.readouterr().err
     assert code == 2 and "no partition found" in err and "Traceback" not in err
+
+
+def test_dask_mixed_model_medication_and_safety(export: dict[str, Any], scheduler: str) -> None:
+    """The format-2 sections: the Dask engine equals pooling the whole export's summary
+    (1e-8: the REML optimisation runs on sums added in another order) and the row-level
+    analysis (mixed model and logistic models 1e-6, iterative; safety counts identical)."""
+    import pandas as pd
+
+    from dnoutcomes.stats.medication import compare_medication
+    from dnoutcomes.stats.mixed import compare_trajectories
+    from dnoutcomes.stats.safety import compare_safety
+
+    protocol = default_protocol()
+    ref, comp = protocol.reference, protocol.comparator
+    dask_result = analyze_partitions(
+        export["root"] / "parts", protocol, scheduler=scheduler, iptw=False
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        memory = pool([summarise(export["whole"], protocol, disclosure=False)])
+        lmm = compare_trajectories(export["whole"], reference=ref, comparator=comp)
+        med = compare_medication(export["whole"], reference=ref, comparator=comp)
+        safety = compare_safety(export["whole"], reference=ref, comparator=comp)
+    mine, same = dask_result.trajectory, memory.trajectory
+    assert mine is not None and same is not None
+    for column in ("estimate", "std_error", "conf_low", "conf_high"):
+        np.testing.assert_allclose(mine.table[column], same.table[column], rtol=1e-8)
+        np.testing.assert_allclose(mine.table[column], lmm.table[column], rtol=1e-6)
+    np.testing.assert_allclose(mine.sd_episode, lmm.sd_episode, rtol=1e-6)
+    assert (mine.n_obs, mine.n_episodes) == (lmm.n_obs, lmm.n_episodes)
+    assert dask_result.medication is not None
+    for column in ("estimate", "conf_low", "conf_high"):
+        np.testing.assert_allclose(
+            dask_result.medication.frame[column], med.frame[column], rtol=1e-6
+        )
+    assert dask_result.safety is not None
+    pd.testing.assert_frame_equal(dask_result.safety.table, safety.table)
+    pd.testing.assert_frame_equal(dask_result.safety.by_type, safety.by_type)

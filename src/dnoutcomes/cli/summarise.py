@@ -1,7 +1,7 @@
 """``dnoutcomes summarise PATH [--protocol FILE] --out site.json [--grid-days D]
-[--horizon-days H] [--no-charts]``: reduce one site's export to the sufficient statistics of
-the protocol's analyses, checked for disclosure, for a network to pool
-(``dnoutcomes pool``).
+[--horizon-days H] [--no-charts] [--no-trajectory] [--no-medication] [--no-safety]``:
+reduce one site's export to the sufficient statistics of the protocol's analyses,
+checked for disclosure, for a network to pool (``dnoutcomes pool``).
 
 Exit code 0 when written; 1 when the data break the contract or a statistic would disclose
 (every such statistic is named and nothing is written); 2 for a bad request or unreadable
@@ -67,6 +67,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-charts", action="store_true", help="leave out the monthly control-chart data"
     )
+    for name, what in (
+        ("trajectory", "the mixed model's sums (grouped by episode size)"),
+        ("medication", "the medication counts and cross-products"),
+        ("safety", "the adverse-event counts"),
+    ):
+        parser.add_argument(f"--no-{name}", action="store_true", help=f"leave out {what}")
     parser.add_argument(
         "--quarantine",
         action="store_true",
@@ -93,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
         grid_days=args.grid_days,
         horizon_days=args.horizon_days,
         charts=not args.no_charts,
+        trajectory=not args.no_trajectory,
+        medication=not args.no_medication,
+        safety=not args.no_safety,
     )
     write_atomic(args.out, summary.to_json())
     record_written(args.out)

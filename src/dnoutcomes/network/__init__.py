@@ -2,7 +2,8 @@
 
 At each site, :func:`summarise` reduces the export to the sufficient statistics of the
 protocol's analyses (cross-products, 2×2 counts, event tables on a time grid, moments,
-monthly aggregates), checked for disclosure; :func:`pool` computes the network's analysis
+monthly aggregates, the mixed model's REML sums grouped by episode size, medication and
+adverse-event counts), checked for disclosure; :func:`pool` computes the network's analysis
 from the summaries alone. The Dask engine (``dnoutcomes analyze --engine dask``) computes
 the same summaries per partition of a large export. See ``docs/network.md``.
 """

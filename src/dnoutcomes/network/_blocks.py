@@ -76,45 +76,55 @@ def ancova_blocks(
         # the per-site models pooled by DerSimonian-Laird adjust for the baseline only
         specs.append((replace(primary, covariates=(), optional=True), "site_model"))
     for spec, role in specs:
-        get_measure(dataset, spec.measure)
-        pairs = outcome_pairs(
-            dataset, measure=spec.measure, timepoint=spec.timepoint, reference=ref, comparator=comp
-        )
-        names = check_covariates(dataset, spec.covariates or (), where="ANCOVA")
-        names = tuple(c for c in names if c != f"{BASELINE_PREFIX}{spec.measure}")
-        pairs = with_covariates(pairs, dataset, names)
-        needed = ["value", "baseline", "treated", *names]
-        data = pairs.loc[pairs[needed].notna().all(axis=1)]
-        site_of = _sites(data)
+        entries = crossproduct_entries(dataset, spec, role, ref, comp, sites)
         for site in sites:
-            rows = data.loc[(site_of == site).to_numpy()]
-            x, columns = full_design(rows, names)
-            y = rows["value"].to_numpy(dtype=float)
-            arm = rows["treated"].to_numpy(dtype=int)
-            out[site].append(
+            out[site].append(entries[site])
+    return out
+
+
+def crossproduct_entries(
+    dataset: Dataset, spec: Any, role: str, ref: str, comp: str, sites: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """One ANCOVA block entry (see :func:`ancova_blocks`) of the outcome ``spec`` (an
+    :class:`~dnoutcomes.protocol.OutcomeSpec`) per site; ``role`` labels it."""
+    out: dict[str, dict[str, Any]] = {}
+    get_measure(dataset, spec.measure)
+    pairs = outcome_pairs(
+        dataset, measure=spec.measure, timepoint=spec.timepoint, reference=ref, comparator=comp
+    )
+    names = check_covariates(dataset, spec.covariates or (), where="ANCOVA")
+    names = tuple(c for c in names if c != f"{BASELINE_PREFIX}{spec.measure}")
+    pairs = with_covariates(pairs, dataset, names)
+    needed = ["value", "baseline", "treated", *names]
+    data = pairs.loc[pairs[needed].notna().all(axis=1)]
+    site_of = _sites(data)
+    for site in sites:
+        rows = data.loc[(site_of == site).to_numpy()]
+        x, columns = full_design(rows, names)
+        y = rows["value"].to_numpy(dtype=float)
+        arm = rows["treated"].to_numpy(dtype=int)
+        out[site] = {
+            "role": role,
+            "measure": spec.measure,
+            "timepoint": spec.timepoint,
+            "optional": bool(spec.optional),
+            "covariates": list(names),
+            "columns": [
                 {
-                    "role": role,
-                    "measure": spec.measure,
-                    "timepoint": spec.timepoint,
-                    "optional": bool(spec.optional),
-                    "covariates": list(names),
-                    "columns": [
-                        {
-                            "name": c.name,
-                            "covariate": c.covariate,
-                            "level": c.level,
-                            "order": c.order,
-                        }
-                        for c in columns
-                    ],
-                    "n": [int((arm == 0).sum()), int((arm == 1).sum())],
-                    "xtx": (x.T @ x).tolist(),
-                    "xty": (x.T @ y).tolist(),
-                    "yty": float(y @ y),
-                    "y_sum": [float(y[arm == 0].sum()), float(y[arm == 1].sum())],
-                    "y_sumsq": [float(y[arm == 0] @ y[arm == 0]), float(y[arm == 1] @ y[arm == 1])],
+                    "name": c.name,
+                    "covariate": c.covariate,
+                    "level": c.level,
+                    "order": c.order,
                 }
-            )
+                for c in columns
+            ],
+            "n": [int((arm == 0).sum()), int((arm == 1).sum())],
+            "xtx": (x.T @ x).tolist(),
+            "xty": (x.T @ y).tolist(),
+            "yty": float(y @ y),
+            "y_sum": [float(y[arm == 0].sum()), float(y[arm == 1].sum())],
+            "y_sumsq": [float(y[arm == 0] @ y[arm == 0]), float(y[arm == 1] @ y[arm == 1])],
+        }
     return out
 
 

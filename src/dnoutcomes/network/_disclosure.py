@@ -38,8 +38,9 @@ class DisclosureError(InsufficientDataError):
             "[report] min_cell) or describe too few episodes:\n  "
             + "\n  ".join(shown)
             + more
-            + "\nCoarsen what is summarised (a coarser --grid-days, --no-charts, fewer "
-            "covariates) or pool this site's rows with another site before summarising."
+            + "\nCoarsen what is summarised (a coarser --grid-days, --no-charts, "
+            "--no-trajectory, --no-medication, --no-safety, fewer covariates) or pool this "
+            "site's rows with another site before summarising."
         )
 
 
@@ -190,5 +191,69 @@ def check_summary(
                     [n, r, n - r],
                     min_cell,
                 )
+        problems += _extra_problems(site, block, min_cell, per_param)
     if problems:
         raise DisclosureError(problems, min_cell)
+
+
+def _extra_problems(
+    site: str, block: Mapping[str, Any], min_cell: int, per_param: int
+) -> list[str]:
+    """The mixed model's, medication's and safety's small cells (format version 2)."""
+    problems: list[str] = []
+    arms = ("reference", "comparator")
+    traj = block.get("trajectory")
+    if traj is not None:
+        where = f"site {site}, mixed model of {traj['measure']}"
+        problems += _count_problems(
+            where, [f"episodes, {a} arm" for a in arms], traj["episodes"], min_cell
+        )
+        for a, arm in enumerate(arms):
+            problems += _count_problems(
+                where,
+                [f"episodes with {n} values, {arm} arm" for n in traj["sizes"]],
+                traj["clusters"][a],
+                min_cell,
+            )
+        problems += _count_problems(
+            where,
+            [f"values at week {w}" for w in traj["observed"]["weeks"]],
+            traj["observed"]["n"],
+            min_cell,
+        )
+    med = block.get("medication")
+    if med is not None:
+        for entry in med["use"]:
+            where = f"site {site}, {entry['measure']} at {med['timepoint']}"
+            labels, values = [], []
+            for a, arm in enumerate(arms):
+                for b in (0, 1):
+                    for u in (0, 1):
+                        labels.append(f"{arm} arm, baseline use {b}, use {u}")
+                        values.append(entry["counts"][a][b][u])
+            problems += _count_problems(where, labels, values, min_cell)
+        for entry in med["doses"]:
+            problems += _ancova(site, entry, min_cell, per_param)
+    safety = block.get("safety")
+    if safety is not None:
+        where = f"site {site}, safety"
+        for key in (
+            "episodes",
+            "dn_sessions",
+            "contraindicated_episodes",
+            "events",
+            "other_events",
+        ):
+            if key in safety:
+                problems += _count_problems(
+                    where,
+                    [f"{key.replace('_', ' ')}, {a} arm" for a in arms],
+                    safety[key],
+                    min_cell,
+                )
+        for column in ("type", "severity", "reporter"):
+            for level, pair in safety.get(f"by_{column}", {}).items():
+                problems += _count_problems(
+                    where, [f"events of {column} {level}, {a} arm" for a in arms], pair, min_cell
+                )
+    return problems

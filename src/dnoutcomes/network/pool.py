@@ -11,7 +11,7 @@ import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
 from dnoutcomes.errors import InsufficientDataError, RequestError
-from dnoutcomes.network import _sections
+from dnoutcomes.network import _medsafety, _sections, _trajectory
 from dnoutcomes.network._ancova import (
     CrossProducts,
     add_site_effects,
@@ -53,6 +53,12 @@ class NetworkAnalysis(ResultMixin):
     iptw
         The weighted comparison by iterated summaries
         (:func:`~dnoutcomes.network.iptw.iterated_iptw`; the Dask engine), else ``None``.
+    trajectory, medication, safety
+        The mixed model (:class:`~dnoutcomes.stats.mixed.TrajectoryResult`, REML from the
+        sums grouped by episode size), medication
+        (:class:`~dnoutcomes.stats.medication.MedicationResult`) and adverse events
+        (:class:`~dnoutcomes.stats.safety.SafetyResult`, counts and rates; the listings stay
+        at the sites), or ``None`` when not in every summary or not analysable.
     chart
         The P chart of the monthly share of responders
         (:class:`~dnoutcomes.qi.chart_result.ControlChart`), or ``None``.
@@ -78,6 +84,9 @@ class NetworkAnalysis(ResultMixin):
     frame: pd.DataFrame
     n: int
     iptw: Mapping[str, Any] | None = None
+    trajectory: Any = None
+    medication: Any = None
+    safety: Any = None
     episodes_used: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
@@ -133,6 +142,12 @@ class NetworkAnalysis(ResultMixin):
                 **{k: v for k, v in self.iptw.items() if k != "estimates"},
                 "estimates": self.iptw["estimates"].to_dict(orient="records"),
             },
+            "lmm": self.trajectory.to_dict() if self.trajectory is not None else None,
+            "medication": self.medication.to_dict() if self.medication is not None else None,
+            "medication_doses": (
+                self.medication.doses_to_dict() if self.medication is not None else None
+            ),
+            "safety": self.safety.to_dict() if self.safety is not None else None,
             "headline": self.frame.to_dict(orient="records"),
             "notes": list(self.notes),
         }
@@ -161,10 +176,28 @@ def _headline(
     resp: Mapping[str, Any] | None,
     ttr: Mapping[str, Any] | None,
     meta: Any,
+    lmm: Any = None,
+    med: Any = None,
 ) -> pd.DataFrame:
     rows: list[dict[str, Any]] = [
         _effect_row("ancova", "mean difference", r, r.p_value) for r in ancova
     ]
+    if lmm is not None:
+        fixed = lmm.table.loc[lmm.table["term"].isin(["arm", "arm_x_weeks"])]
+        rows.extend(
+            {
+                "section": "lmm",
+                "measure": lmm.measure,
+                "timepoint": "weeks",
+                "term": row.term,
+                "n": lmm.n_episodes,
+                "estimate": row.estimate,
+                "conf_low": row.conf_low,
+                "conf_high": row.conf_high,
+                "p_value": row.p_value,
+            }
+            for row in fixed.itertuples()
+        )
     if fe is not None:
         rows.append(
             _effect_row(
@@ -201,6 +234,21 @@ def _headline(
                     "p_value": ttr["logrank_p"],
                 }
             )
+    if med is not None:
+        rows.extend(
+            {
+                "section": "medication",
+                "measure": row.measure,
+                "timepoint": med.timepoint,
+                "term": "odds ratio" if row.model == "logistic" else "mean difference",
+                "n": row.n,
+                "estimate": row.estimate,
+                "conf_low": row.conf_low,
+                "conf_high": row.conf_high,
+                "p_value": row.p_value,
+            }
+            for row in med.frame.itertuples()
+        )
     if meta is not None:
         rows.append(_effect_row("site_meta", "pooled (DerSimonian-Laird)", meta, float("nan")))
     frame = pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
@@ -246,8 +294,10 @@ def pool(
     Exact (the row-level analysis of the pooled rows, to rounding): every ANCOVA (with and
     without site fixed effects), the responders' 2×2 table, Kaplan–Meier and log-rank on
     the grouped times of the grid, Table 1's means, SDs, shares and SMDs, each site's
-    ANCOVA and their DerSimonian–Laird pooling, the monthly chart data. See
-    ``docs/network.md``.
+    ANCOVA and their DerSimonian–Laird pooling, the monthly chart data, the medication
+    amounts' ANCOVA and the adverse-event counts and rates. Iterative, to the documented
+    1e-6: the mixed model (REML from sums grouped by episode size) and the logistic models
+    of medication use (on the pooled 2 × 2 × 2 tables). See ``docs/network.md``.
 
     Examples
     --------
@@ -384,6 +434,26 @@ def pool(
                 label="share of responders",
             ),
         )
+    arms = (ref, comp)
+    extra: dict[str, Any] = {}
+    for key, label, run in (
+        ("trajectory", "Mixed model", _trajectory.pooled_trajectory),
+        ("medication", "Medication", _medsafety.pooled_medication),
+        ("safety", "Safety", _medsafety.pooled_safety),
+    ):
+        parts = [b[key] for b in flat.values() if key in b]
+        if len(parts) < len(flat):
+            notes.append(
+                f"{label} not analysed: {len(flat) - len(parts)} of {len(flat)} site block(s) "
+                f"have no {key} section (left out at the site, or a format version 1 summary)."
+            )
+            extra[key] = None
+            continue
+        extra[key] = optional(
+            label, lambda run=run, parts=parts: run(parts, arms=arms, conf_level=conf_level)
+        )
+        if extra[key] is not None:
+            notes.extend(f"{label}: {n}" for n in extra[key].notes)
     n_total = int(np.sum([b["baseline"]["episodes"] for b in flat.values()]))
     return NetworkAnalysis(
         reference=ref,
@@ -400,7 +470,10 @@ def pool(
         site_meta=meta,
         monthly=monthly,
         chart=chart,
-        frame=_headline(results, fe, resp, ttr, meta),
+        frame=_headline(results, fe, resp, ttr, meta, extra["trajectory"], extra["medication"]),
+        trajectory=extra["trajectory"],
+        medication=extra["medication"],
+        safety=extra["safety"],
         n=n_total,
         notes=tuple(notes),
     )

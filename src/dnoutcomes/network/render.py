@@ -49,6 +49,17 @@ def network_tables(result: NetworkAnalysis) -> dict[str, pd.DataFrame]:
         tables["time_grid"] = result.time_to_response["table"]
     if result.site_meta is not None:
         tables["sites"] = result.site_meta.sites
+    if result.trajectory is not None:
+        tables["lmm"] = result.trajectory.table
+        tables["lmm_means"] = result.trajectory.means
+        tables["lmm_observed"] = result.trajectory.observed
+    if result.medication is not None:
+        tables["medication"] = result.medication.frame
+    if result.safety is not None:
+        tables["safety"] = result.safety.table
+        tables["safety_severity"] = result.safety.by_severity
+        tables["safety_type"] = result.safety.by_type
+        tables["safety_reporter"] = result.safety.by_reporter
     tables["baseline"] = result.baseline
     tables["monthly"] = result.monthly
     if result.chart is not None:
@@ -64,6 +75,14 @@ _TITLES = {
     "time_to_response": "Time to response (Kaplan–Meier on the grid)",
     "time_grid": "Responses and censorings per grid interval",
     "sites": "Per-site ANCOVA and DerSimonian–Laird pooling",
+    "lmm": "Mixed model of the trajectory (REML, random intercept per episode)",
+    "lmm_means": "Model-based means by arm and week",
+    "lmm_observed": "Observed means by arm and whole week",
+    "medication": "Medication at the protocol's timepoint (odds ratio; adjusted mean difference)",
+    "safety": "Adverse events after DN sessions per 100 DN sessions (exact Poisson CI)",
+    "safety_severity": "Adverse events by severity",
+    "safety_type": "Adverse events by type",
+    "safety_reporter": "Adverse events by reporter",
     "baseline": "Baseline characteristics and SMDs",
     "monthly": "Monthly chart data",
     "control_chart": "P chart of the monthly share of responders",

@@ -35,7 +35,10 @@ __all__ = [
 ]
 
 FORMAT = "dnoutcomes-site-summary"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions :func:`read_summary` reads: version 1 lacks the ``trajectory``, ``medication``
+#: and ``safety`` sections (pooling leaves them out and says so).
+READABLE_VERSIONS = (1, 2)
 #: Default width and end of the time-to-response grid, in days.
 DEFAULT_GRID_DAYS = 7.0
 DEFAULT_HORIZON_DAYS = 182.0
@@ -86,7 +89,8 @@ class SiteSummary:
         The time-to-response grid points, in days.
     blocks
         ``site_id`` → the sections: ``ancova``, ``responders``, ``time_to_response``,
-        ``baseline``, ``monthly`` (see ``docs/network.md``).
+        ``baseline``, ``monthly``, and (format version 2) ``trajectory``, ``medication``,
+        ``safety`` (see ``docs/network.md``).
     format_version, package_version
         The file format's version and the dnoutcomes that wrote it.
     sha256
@@ -153,6 +157,9 @@ def summarise(
     horizon_days: float = DEFAULT_HORIZON_DAYS,
     charts: bool = True,
     disclosure: bool = True,
+    trajectory: bool = True,
+    medication: bool = True,
+    safety: bool = True,
 ) -> SiteSummary:
     """Reduce one site's export to the sufficient statistics of the protocol's analyses.
 
@@ -167,6 +174,10 @@ def summarise(
         every site of a network must use the same grid.
     charts
         Include the monthly aggregates of the control charts.
+    trajectory, medication, safety
+        Include the mixed model's sums (grouped by episode size), the medication counts and
+        cross-products, and the adverse-event counts (each on by default; leave one out
+        when its small cells make a site's summary refused).
     disclosure
         Check the summary before returning it (default). ``False`` is for partitions that
         never leave the machine (the Dask engine); a file for another organisation must
@@ -203,6 +214,15 @@ def summarise(
     survival = _blocks.survival_blocks(dataset, protocol, sites, grid)
     baseline = _blocks.baseline_blocks(dataset, protocol, sites)
     monthly = _blocks.monthly_blocks(dataset, protocol, sites) if charts else {}
+    extra = _extra_sections(
+        dataset,
+        protocol,
+        sites,
+        trajectory,
+        medication,
+        safety,
+        protocol.report.min_cell if disclosure else 0,
+    )
     blocks: dict[str, dict[str, Any]] = {}
     for site in sites:
         block: dict[str, Any] = {
@@ -217,6 +237,8 @@ def summarise(
         }
         if charts:
             block["monthly"] = monthly[site]
+        for name, per_site in extra.items():
+            block[name] = per_site[site]
         blocks[site] = block
     min_cell = protocol.report.min_cell
     if disclosure:
@@ -229,6 +251,41 @@ def summarise(
         grid=tuple(grid.tolist()),
         blocks=blocks,
     )
+
+
+def _extra_sections(
+    dataset: Dataset,
+    protocol: Protocol,
+    sites: list[str],
+    trajectory: bool,
+    medication: bool,
+    safety: bool,
+    suppress_below: int,
+) -> dict[str, dict[str, Any]]:
+    """The sections of format version 2 asked for. A section the data cannot supply (no
+    trajectory measure, say) is left out, as the row-level analysis leaves it out."""
+    from dnoutcomes.errors import DnOutcomesError
+    from dnoutcomes.network._medsafety import medication_blocks, safety_blocks
+    from dnoutcomes.network._trajectory import trajectory_blocks
+
+    out: dict[str, dict[str, Any]] = {}
+    wanted: list[tuple[str, bool, Any]] = [
+        (
+            "trajectory",
+            trajectory,
+            lambda: trajectory_blocks(dataset, protocol, sites, suppress_below=suppress_below),
+        ),
+        ("medication", medication, lambda: medication_blocks(dataset, protocol, sites)),
+        ("safety", safety, lambda: safety_blocks(dataset, protocol, sites)),
+    ]
+    for name, on, build in wanted:
+        if not on:
+            continue
+        try:
+            out[name] = build()
+        except DnOutcomesError:
+            continue
+    return out
 
 
 def _bad(source: str, why: str) -> InsufficientDataError:
@@ -247,11 +304,12 @@ def from_dict(document: Any, *, source: str = "<summary>") -> SiteSummary:
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise _bad(source, f'not a dnoutcomes site summary (expected "format": "{FORMAT}").')
     version = document.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise _bad(
             source,
-            f"format_version {version!r} is not supported; this dnoutcomes reads version "
-            f"{FORMAT_VERSION}. Summarise again with the same dnoutcomes version.",
+            f"format_version {version!r} is not supported; this dnoutcomes reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}. Summarise again with this dnoutcomes "
+            "version (or read the file with the version that wrote it).",
         )
     stated = document.get("sha256")
     if not isinstance(stated, str) or _checksum(document) != stated:

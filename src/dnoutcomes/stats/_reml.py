@@ -227,6 +227,13 @@ class _Suffstats:
     xtx: NDArray[np.float64]
     xty: NDArray[np.float64]
     yty: float
+    # clusters per row of n_i when the rows are cluster sizes with their clusters' sums
+    # added (the network's summaries); None: one row per cluster
+    count: NDArray[np.float64] | None = None
+
+    def over_groups(self, values: NDArray[np.float64]) -> float:
+        """The sum over clusters of a per-row value (weighted by ``count`` if given)."""
+        return float(values.sum() if self.count is None else self.count @ values)
 
 
 def _suffstats(
@@ -286,7 +293,7 @@ def _profile(
         return math.inf, beta, a_inv, sigma2
     crit = (
         dof * (1.0 + math.log(2.0 * math.pi * sigma2))
-        + float(np.log1p(s.n_i * theta).sum())
+        + s.over_groups(np.log1p(s.n_i * theta))
         + 2.0 * float(np.log(np.diag(chol)).sum())
     )
     return crit, beta, a_inv, sigma2
@@ -310,20 +317,15 @@ def _profile_slope(s: _Suffstats, theta: float) -> float:
     rss = sigma2 * (s.n_obs - s.p)
     return (
         (s.n_obs - s.p) * drss / rss
-        + float((s.n_i / (1.0 + s.n_i * theta)).sum())
+        + s.over_groups(s.n_i / (1.0 + s.n_i * theta))
         + float(np.sum(a_inv * da))
     )
 
 
-def _fit_fast(
-    y: NDArray[np.float64], X: NDArray[np.float64], codes: NDArray[np.intp], g: int
-) -> RandomInterceptFit:
-    # Work on OLS residuals: y - X b0 lies in the same model (the fixed effects absorb X b0),
-    # so theta and the residuals are unchanged, while y'y shrinks to the scale of the RSS
-    # and y'y - b'beta no longer loses digits when the outcome has a large mean or trend.
-    b0 = np.linalg.lstsq(X, y, rcond=None)[0]
-    y = y - X @ b0
-    s = _suffstats(y, X, codes, g)
+def _optimise(s: _Suffstats) -> tuple[float, float, bool, list[str]]:
+    """The REML estimate of ``theta`` from sufficient statistics: (theta, -2 l_R,
+    converged, messages). Shared by the row-level fit and the network's pooled fit
+    (:mod:`dnoutcomes.network._trajectory`)."""
 
     def objective(log_theta: float) -> float:
         return _profile(s, math.exp(log_theta))[0]
@@ -364,6 +366,19 @@ def _fit_fast(
             "the variance ratio ran to the upper end of its search range; the residual "
             "variance is close to 0 and the fit is unreliable"
         )
+    return theta, crit, converged, messages
+
+
+def _fit_fast(
+    y: NDArray[np.float64], X: NDArray[np.float64], codes: NDArray[np.intp], g: int
+) -> RandomInterceptFit:
+    # Work on OLS residuals: y - X b0 lies in the same model (the fixed effects absorb X b0),
+    # so theta and the residuals are unchanged, while y'y shrinks to the scale of the RSS
+    # and y'y - b'beta no longer loses digits when the outcome has a large mean or trend.
+    b0 = np.linalg.lstsq(X, y, rcond=None)[0]
+    y = y - X @ b0
+    s = _suffstats(y, X, codes, g)
+    theta, crit, converged, messages = _optimise(s)
     _, beta, a_inv, _ = _profile(s, theta)
     # Residual sum of squares recomputed from residuals (no cancellation in y'y - b'beta).
     resid = y - X @ beta

@@ -300,24 +300,7 @@ def compare_trajectories(
         )
     get_measure(dataset, measure)
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
-    # on integer episode codes, no text merge; ``at``: the row's comparison episode, which
-    # also serves as the group label (first appearance gives the same groups, in the same
-    # order, as the episode ids)
-    keep = measure_mask(dataset, measure) & timepoint_mask(dataset, timepoints)
-    rows = join_comparison(
-        dataset,
-        "outcomes",
-        keep,
-        ["assessed_on", "value"],
-        episodes,
-        ["arm", "treated", "start_date"],
-        reference,
-        comparator,
-    )
-    rows["at"] = comparison_rows(dataset, "outcomes", keep, reference, comparator)[1]
-    weeks_col = (rows["assessed_on"] - rows["start_date"]).dt.total_seconds() / 86400.0 / 7.0
-    rows = rows.assign(weeks=weeks_col.astype(float))
-    rows = rows.loc[rows["value"].notna() & rows["weeks"].notna()]
+    rows = trajectory_rows(dataset, episodes, measure, timepoints, reference, comparator)
     if weeks is None:
         if timepoints == TRAJECTORY_TIMEPOINTS:
             weeks_at = np.array([0.0, 2.0, 4.0, 6.0, 8.0])
@@ -386,6 +369,40 @@ def compare_trajectories(
         notes=tuple(notes),
         timepoints=timepoints,
     )
+
+
+def trajectory_rows(
+    dataset: Dataset,
+    episodes: pd.DataFrame,
+    measure: str,
+    timepoints: Sequence[str],
+    reference: str,
+    comparator: str,
+) -> pd.DataFrame:
+    """The rows of the mixed model: the measure's values at ``timepoints`` of the compared
+    episodes (``episodes`` from :func:`~dnoutcomes.cohort.comparison_episodes`) with
+    ``arm``, ``treated``, ``weeks`` and ``at`` (the episode's position in ``episodes``, the
+    group label); rows without a value or a week left out. Also used by the network's
+    summaries (:mod:`dnoutcomes.network._trajectory`)."""
+    # on integer episode codes, no text merge; ``at``: the row's comparison episode, which
+    # also serves as the group label (first appearance gives the same groups, in the same
+    # order, as the episode ids)
+    keep = measure_mask(dataset, measure) & timepoint_mask(dataset, timepoints)
+    rows = join_comparison(
+        dataset,
+        "outcomes",
+        keep,
+        ["assessed_on", "value"],
+        episodes,
+        ["arm", "treated", "start_date"],
+        reference,
+        comparator,
+    )
+    rows["at"] = comparison_rows(dataset, "outcomes", keep, reference, comparator)[1]
+    weeks_col = (rows["assessed_on"] - rows["start_date"]).dt.total_seconds() / 86400.0 / 7.0
+    rows = rows.assign(weeks=weeks_col.astype(float))
+    rows = rows.loc[rows["value"].notna() & rows["weeks"].notna()]
+    return rows
 
 
 def _model_means(
