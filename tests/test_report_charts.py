@@ -116,22 +116,23 @@ def test_data_sample_shift_is_flagged_in_the_report() -> None:
     assert f"Site {shift['site_id']}: " in words
 
 
-def test_site_charts_on_the_trimmed_rows_equal_those_on_the_whole_export(
-    clinic_a_dataset: Any,
-) -> None:
-    # the per-site charts read a dataset trimmed once to NPRS baseline/discharge values and
-    # DN sessions (network scale); every site's frames must be those of the whole dataset
+def test_site_charts_equal_those_of_the_site_alone(clinic_a_dataset: Any) -> None:
+    # the per-site charts pick a site's episodes by site codes built once per dataset and
+    # read the network's shared per-episode tables; every site's frames must be those of
+    # the site's own export (its rows selected by text, no site filter in the charts)
     from dnoutcomes.qi.indicators import qi_charts
-    from dnoutcomes.report.charts import _qi_rows_only
+    from dnoutcomes.report.build import select_site
 
-    lean = _qi_rows_only(clinic_a_dataset)
-    assert len(lean.outcomes) < len(clinic_a_dataset.outcomes) / 3
-    for site in sorted(clinic_a_dataset.episodes["site_id"].unique()):
-        whole, trimmed = qi_charts(clinic_a_dataset, site=site), qi_charts(lean, site=site)
-        pd.testing.assert_frame_equal(whole.monthly, trimmed.monthly)
-        pd.testing.assert_frame_equal(whole.therapists, trimmed.therapists)
-        assert whole.adverse_events is not None and trimmed.adverse_events is not None
-        pd.testing.assert_frame_equal(whole.adverse_events, trimmed.adverse_events)
+    sites = sorted(clinic_a_dataset.episodes["site_id"].unique())
+    assert len(sites) >= 2
+    for site in sites:
+        network = qi_charts(clinic_a_dataset, site=site)
+        alone = qi_charts(select_site(clinic_a_dataset, site))
+        pd.testing.assert_frame_equal(network.monthly, alone.monthly)
+        pd.testing.assert_frame_equal(network.therapists, alone.therapists)
+        assert network.adverse_events is not None and alone.adverse_events is not None
+        pd.testing.assert_frame_equal(network.adverse_events, alone.adverse_events)
+        assert network.episodes_used == alone.episodes_used
 
 
 @pytest.mark.slow

@@ -58,18 +58,31 @@ def _window(start: MonthLike | None, end: MonthLike | None) -> tuple[pd.Period |
     return first, last
 
 
-def _site_episodes(dataset: Dataset, site: str | None) -> pd.DataFrame:
-    episodes = dataset.episodes
-    if site is None:
-        return episodes
-    sites = sorted(str(s) for s in episodes["site_id"].dropna().unique())
-    if site not in sites:
+def _site_codes(dataset: Dataset) -> tuple[np.ndarray, dict[str, int]]:
+    """Each episode's site as an integer (-1: none) and the code of each site, built once
+    per dataset: a site's rows are then an integer comparison, not a scan of the text
+    ``site_id`` per site and chart."""
+
+    def build() -> tuple[np.ndarray, dict[str, int]]:
+        codes, names = pd.factorize(dataset.episodes["site_id"])
+        return np.asarray(codes), {str(name): k for k, name in enumerate(names)}
+
+    built: tuple[np.ndarray, dict[str, int]] = dataset._cached(("site_codes",), build)
+    return built
+
+
+def _in_site(dataset: Dataset, site: str) -> np.ndarray:
+    """Boolean over ``dataset.episodes``: the episodes of ``site`` (a request error when it
+    has none)."""
+    codes, lookup = _site_codes(dataset)
+    if site not in lookup:
+        sites = sorted(lookup)
         raise RequestError(
             f"QI charts: site {site!r} has no episode; expected one of {', '.join(sites)}. "
             "Check the spelling of --site."
         )
-    chosen: pd.DataFrame = episodes.loc[episodes["site_id"] == site]
-    return chosen
+    in_site: np.ndarray = codes == lookup[site]
+    return in_site
 
 
 def _in_window(months: pd.Series, first: pd.Period | None, last: pd.Period | None) -> pd.Series:
@@ -109,13 +122,10 @@ def _episode_outcomes(
             "or register an MCID."
         )
     episodes = dataset.episodes
-    _site_episodes(dataset, site)  # an unknown site is a request error
     # read off the per-episode wide tables (first non-missing baseline value, discharge
     # value and discharge date of each episode), shared by every site and chart: no scan
     # of the outcomes per site
-    in_site = np.ones(len(episodes), dtype=bool)
-    if site is not None:
-        in_site = (episodes["site_id"] == site).fillna(False).to_numpy(dtype=bool)
+    in_site = np.ones(len(episodes), dtype=bool) if site is None else _in_site(dataset, site)
     codes = episode_codes(dataset, "episodes")
     baseline = episode_values(dataset, measure, "baseline")[codes]
     value = episode_values(dataset, measure, "discharge")[codes]
@@ -249,17 +259,15 @@ def monthly_adverse_events(
     counted (the rate is per DN session, as in the safety analysis).
     """
     first, last = _window(start, end)
-    _site_episodes(dataset, site)  # an unknown site is a request error
+    picked = None if site is None else _in_site(dataset, site)  # unknown: a request error
     if dataset.adverse_events is None:
         return None
     # on integer codes: the site's sessions by episode code, each event's session by row
     # (no look-up of text ids, no merge), months as integers (Period ordinals)
     sessions = dataset.sessions
     dn = sessions["dn_performed"].astype(bool).to_numpy(copy=True)
-    if site is not None:
+    if picked is not None:
         in_site = np.zeros(n_codes(dataset) + 1, dtype=bool)  # the last entry: code -1
-        site_ids = dataset.episodes["site_id"]
-        picked = (site_ids == site).fillna(False).to_numpy(dtype=bool)
         in_site[episode_codes(dataset, "episodes")[np.flatnonzero(picked)]] = True
         dn &= in_site[episode_codes(dataset, "sessions")]
     month = _session_months(dataset)

@@ -102,6 +102,22 @@ def _values_at(dataset: Dataset, measure: str, timepoint: str) -> np.ndarray:
     return np.asarray(wide[episode_codes(dataset, "episodes")], dtype=float)
 
 
+def _any_listed(lists: pd.Series) -> np.ndarray:
+    """1.0 where an entry is a non-empty tuple or list, 0.0 where empty, NaN otherwise:
+    decided once per distinct entry (a handful of combinations) and spread back by their
+    codes, not once per row in Python."""
+    values = lists.to_numpy(dtype=object)
+    try:
+        codes, uniques = pd.factorize(values)
+    except TypeError:  # a list cannot be hashed: look it up as a tuple
+        as_tuples = [tuple(v) if isinstance(v, list) else v for v in values]
+        codes, uniques = pd.factorize(pd.Series(as_tuples, dtype=object).to_numpy())
+    flags = np.array(
+        [float(len(v) > 0) if isinstance(v, tuple) else np.nan for v in uniques] + [np.nan]
+    )
+    return flags[codes]
+
+
 def casemix_frame(
     dataset: Dataset,
     *,
@@ -156,11 +172,7 @@ def casemix_frame(
     cols = [c for c in patients.columns if c not in episodes.columns or c == "patient_id"]
     frame = episodes.merge(patients[cols], on="patient_id", how="left", validate="m:1")
     if "contraindications" in frame.columns:
-        frame["contraindicated"] = (
-            frame["contraindications"]
-            .map(lambda v: float(len(v) > 0) if isinstance(v, tuple | list) else np.nan)
-            .astype(float)
-        )
+        frame["contraindicated"] = _any_listed(frame["contraindications"])
     frame["baseline"] = _values_at(dataset, measure, "baseline")
     frame["value"] = _values_at(dataset, measure, timepoint)
     frame["improvement"] = improvement_of(spec, frame["baseline"], frame["value"])

@@ -104,7 +104,11 @@ def _benchmark(
     and the episodes of the first pass."""
     from dnoutcomes.protocol import default_protocol
     from dnoutcomes.qi.benchmark import benchmark
+    from dnoutcomes.qi.casemix import _in_window
 
+    # the period's rows, taken once: each pass below (and the complement's look-up) would
+    # otherwise filter every episode of the export again; benchmark() keeps them all
+    frame = frame.loc[_in_window(frame, period)[0]]
     method = (context.protocol or default_protocol()).casemix.overdispersion
     common: dict[str, Any] = {
         "by": by,

@@ -11,7 +11,6 @@ of dry-needling sessions (exposure, not people) and is shown as it is.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 from collections.abc import Hashable
 from typing import Any
@@ -119,6 +118,13 @@ def chart_window(context: Context) -> tuple[str, str]:
     (str, str)
         ``YYYY-MM`` months.
     """
+    if "chart_window" not in context.cache:  # one scan of the outcomes per report
+        context.cache["chart_window"] = _chart_window(context)
+    window: tuple[str, str] = context.cache["chart_window"]
+    return window
+
+
+def _chart_window(context: Context) -> tuple[str, str]:
     months = context.period.trailing_months(TRAILING_MONTHS)
     outcomes = context.local.outcomes
     discharges = outcomes.loc[
@@ -252,20 +258,6 @@ def control_charts_section(context: Context) -> SectionOutcome:
     return SectionOutcome(Section("control_charts", title, tuple(blocks)), spc=spc, extra=extra)
 
 
-def _qi_rows_only(dataset: Any) -> Any:
-    """The dataset with only the rows the NPRS QI charts read: NPRS baseline and discharge
-    values, and DN sessions. Each site's charts then scan these tables, trimmed once,
-    instead of every outcome and session of the network (at a million episodes ~2M of the
-    ~19M outcome rows; 10 sites' charts took 22 s of a 2-minute report before)."""
-    out, sessions = dataset.outcomes, dataset.sessions
-    keep = (out["measure"] == "nprs") & out["timepoint"].isin(["baseline", "discharge"])
-    return dataclasses.replace(
-        dataset,
-        outcomes=out.loc[keep].reset_index(drop=True),
-        sessions=sessions.loc[sessions["dn_performed"].astype(bool)].reset_index(drop=True),
-    )
-
-
 def _site_signals(context: Context) -> tuple[list[Any], dict[str, Any]]:
     """For a report of every site: each site's own I and P charts, their signals in words
     and a table (a shift at one site is diluted, and can be missed, in the clinic's chart)."""
@@ -280,12 +272,12 @@ def _site_signals(context: Context) -> tuple[list[Any], dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     sentences: list[Paragraph] = []
     by_site: dict[str, Any] = {}
-    lean = _qi_rows_only(context.local)
+    local = context.local  # its per-episode tables are shared with the network's charts
     for site in sites:
         charts, failure = safe(
             f"The control charts of site {site}",
             lambda site=site: qi_charts(  # type: ignore[misc]
-                lean, site=site, start=months[0], end=months[-1]
+                local, site=site, start=months[0], end=months[-1]
             ),
             context,
         )
