@@ -66,8 +66,17 @@ def ancova_blocks(
         ``n`` ([reference, comparator] complete rows), ``xtx``, ``xty``, ``yty``,
         ``y_sum`` and ``y_sumsq`` per arm.
     """
-    ref, comp = protocol.reference, protocol.comparator
     out: dict[str, list[dict[str, Any]]] = {s: [] for s in sites}
+    for spec, role in ancova_specs(protocol):
+        for site, entry in ancova_entries(dataset, protocol, spec, role, sites).items():
+            out[site].append(entry)
+    return out
+
+
+def ancova_specs(protocol: Protocol) -> list[tuple[Any, str]]:
+    """The protocol's outcomes with their role (``primary``, ``secondary``, and
+    ``site_model``: the primary with the baseline only, for DerSimonian-Laird, when the
+    primary has covariates)."""
     specs = [
         (spec, "primary" if i == 0 else "secondary") for i, spec in enumerate(protocol.outcomes())
     ]
@@ -75,46 +84,53 @@ def ancova_blocks(
     if primary.covariates:
         # the per-site models pooled by DerSimonian-Laird adjust for the baseline only
         specs.append((replace(primary, covariates=(), optional=True), "site_model"))
-    for spec, role in specs:
-        get_measure(dataset, spec.measure)
-        pairs = outcome_pairs(
-            dataset, measure=spec.measure, timepoint=spec.timepoint, reference=ref, comparator=comp
-        )
-        names = check_covariates(dataset, spec.covariates or (), where="ANCOVA")
-        names = tuple(c for c in names if c != f"{BASELINE_PREFIX}{spec.measure}")
-        pairs = with_covariates(pairs, dataset, names)
-        needed = ["value", "baseline", "treated", *names]
-        data = pairs.loc[pairs[needed].notna().all(axis=1)]
-        site_of = _sites(data)
-        for site in sites:
-            rows = data.loc[(site_of == site).to_numpy()]
-            x, columns = full_design(rows, names)
-            y = rows["value"].to_numpy(dtype=float)
-            arm = rows["treated"].to_numpy(dtype=int)
-            out[site].append(
+    return specs
+
+
+def ancova_entries(
+    dataset: Dataset, protocol: Protocol, spec: Any, role: str, sites: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The cross-products of one outcome's full design, per site (see
+    :func:`ancova_blocks`)."""
+    ref, comp = protocol.reference, protocol.comparator
+    get_measure(dataset, spec.measure)
+    pairs = outcome_pairs(
+        dataset, measure=spec.measure, timepoint=spec.timepoint, reference=ref, comparator=comp
+    )
+    names = check_covariates(dataset, spec.covariates or (), where="ANCOVA")
+    names = tuple(c for c in names if c != f"{BASELINE_PREFIX}{spec.measure}")
+    pairs = with_covariates(pairs, dataset, names)
+    needed = ["value", "baseline", "treated", *names]
+    data = pairs.loc[pairs[needed].notna().all(axis=1)]
+    site_of = _sites(data)
+    out = {}
+    for site in sites:
+        rows = data.loc[(site_of == site).to_numpy()]
+        x, columns = full_design(rows, names)
+        y = rows["value"].to_numpy(dtype=float)
+        arm = rows["treated"].to_numpy(dtype=int)
+        out[site] = {
+            "role": role,
+            "measure": spec.measure,
+            "timepoint": spec.timepoint,
+            "optional": bool(spec.optional),
+            "covariates": list(names),
+            "columns": [
                 {
-                    "role": role,
-                    "measure": spec.measure,
-                    "timepoint": spec.timepoint,
-                    "optional": bool(spec.optional),
-                    "covariates": list(names),
-                    "columns": [
-                        {
-                            "name": c.name,
-                            "covariate": c.covariate,
-                            "level": c.level,
-                            "order": c.order,
-                        }
-                        for c in columns
-                    ],
-                    "n": [int((arm == 0).sum()), int((arm == 1).sum())],
-                    "xtx": (x.T @ x).tolist(),
-                    "xty": (x.T @ y).tolist(),
-                    "yty": float(y @ y),
-                    "y_sum": [float(y[arm == 0].sum()), float(y[arm == 1].sum())],
-                    "y_sumsq": [float(y[arm == 0] @ y[arm == 0]), float(y[arm == 1] @ y[arm == 1])],
+                    "name": c.name,
+                    "covariate": c.covariate,
+                    "level": c.level,
+                    "order": c.order,
                 }
-            )
+                for c in columns
+            ],
+            "n": [int((arm == 0).sum()), int((arm == 1).sum())],
+            "xtx": (x.T @ x).tolist(),
+            "xty": (x.T @ y).tolist(),
+            "yty": float(y @ y),
+            "y_sum": [float(y[arm == 0].sum()), float(y[arm == 1].sum())],
+            "y_sumsq": [float(y[arm == 0] @ y[arm == 0]), float(y[arm == 1] @ y[arm == 1])],
+        }
     return out
 
 

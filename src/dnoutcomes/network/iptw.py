@@ -187,6 +187,29 @@ class IptwSite:
         scores = x * (w * (self.outcome - x @ beta_out))[:, None]
         return np.asarray(scores.T @ scores)
 
+    # -- one more round (the report): the balance table's sums --------------------------------
+    def balance_sums(
+        self,
+        columns: Sequence[str],
+        beta: FloatArray,
+        share: float,
+        estimand: str,
+        shown: Sequence[str],
+    ) -> dict[str, Any]:
+        """Per arm, of the covariate columns ``shown``: the number of rows, Σx and Σx²
+        (unweighted), Σw and Σw·x at the final weights (the SMDs before and after)."""
+        w = self._weights(columns, beta, share, estimand)
+        x = self._x(shown)[:, 1:]
+        t = self.treated
+        arms = [t == a for a in (0.0, 1.0)]
+        return {
+            "n": np.array([float(m.sum()) for m in arms]),
+            "x_sum": np.array([x[m].sum(axis=0) for m in arms]),
+            "x_sumsq": np.array([(x[m] * x[m]).sum(axis=0) for m in arms]),
+            "w_sum": np.array([w[m].sum() for m in arms]),
+            "wx_sum": np.array([w[m] @ x[m] for m in arms]),
+        }
+
 
 Round = Callable[[Callable[[IptwSite], Any]], list[Any]]
 
@@ -253,6 +276,9 @@ def iterated_iptw(
     estimand: str = "ate",
     conf_level: float = 0.95,
     ask: Round | None = None,
+    min_per_arm: int = 2,
+    labels: tuple[str, str, str, str] | None = None,
+    balance: bool = False,
 ) -> dict[str, Any]:
     """The weighted comparison of ``compare_iptw`` from rounds of site summaries.
 
@@ -267,13 +293,23 @@ def iterated_iptw(
     ask
         A function that runs a function on every site and returns the answers (the Dask
         engine's rounds); default: call the ``sites`` in turn.
+    min_per_arm
+        Complete episodes needed per arm (``compare_iptw`` needs 10; 2 by default).
+    labels
+        ``(reference, comparator, measure, timepoint)``: with them, too few episodes in an
+        arm is refused in ``compare_iptw``'s words.
+    balance
+        Add one round for the balance table (``balance``: ``covariate``, ``smd_before``,
+        ``smd_after``, ``balanced_after``, as ``compare_iptw``'s).
 
     Returns
     -------
     dict
         ``estimates`` (the naive and the ``iptw`` row, tidy columns), ``n``, ``covariates``
         entered, ``ess_reference``, ``ess_comparator``, ``ps_converged``, ``rounds``
-        (rounds of summaries used), ``notes``.
+        (rounds of summaries used), ``notes``, ``n_arm`` (complete episodes per arm),
+        ``sd_outcome`` (the pooled within-arm SD of the outcome, as the E-value's) and
+        ``balance`` (``None`` unless asked for).
 
     Raises
     ------
@@ -310,7 +346,14 @@ def iterated_iptw(
         y_sum += d["y_sum"]
         y_sumsq += d["y_sumsq"]
     for a, role in enumerate(("reference", "comparator")):
-        if n_arm[a] < 2:
+        if labels is not None and n_arm[a] < min_per_arm:
+            arm, measure, timepoint = labels[a], labels[2], labels[3]
+            raise InsufficientDataError(
+                f"IPTW: arm {arm!r} has {int(n_arm[a])} episodes with a baseline and "
+                f"{timepoint} {measure} and every propensity covariate; the propensity model "
+                f"needs at least {min_per_arm} per arm."
+            )
+        if n_arm[a] < max(2, min_per_arm):
             raise InsufficientDataError(
                 f"IPTW: the {role} arm has {int(n_arm[a])} complete episodes over the network; "
                 "the propensity model needs at least 2 per arm."
@@ -399,6 +442,13 @@ def iterated_iptw(
         columns=list(TIDY_COLUMNS),
     )
     ess = total["w_sum"] ** 2 / total["w_sumsq"]
+    table = None
+    if balance:
+        shown = _balance_columns(columns, xtx, first[0], entered)
+        sums = ask(lambda s: s.balance_sums(model, beta, share, estimand, shown))
+        rounds += 1
+        table = _balance_table(shown, {k: np.sum([s[k] for s in sums], axis=0) for k in sums[0]})
+    var = (y_sumsq - y_sum**2 / n_arm) / (n_arm - 1)
     return {
         "estimand": estimand,
         "estimates": estimates,
@@ -409,4 +459,55 @@ def iterated_iptw(
         "ps_converged": converged,
         "rounds": rounds,
         "notes": tuple(notes),
+        "n_arm": (int(n_arm[0]), int(n_arm[1])),
+        "sd_outcome": math.sqrt(float(var.sum()) / 2.0),
+        "balance": table,
     }
+
+
+def _balance_columns(
+    columns: list[str], xtx: FloatArray, continuous: Sequence[str], entered: Sequence[str]
+) -> list[str]:
+    """The balance table's columns, as ``compare_iptw``'s: each entered covariate, a
+    categorical one by every level present (in text order)."""
+    index = {c: i + 1 for i, c in enumerate(columns)}
+    shown: list[str] = []
+    for name in entered:
+        if name in continuous:
+            shown.append(name)
+            continue
+        shown.extend(
+            sorted(
+                (c for c in columns if c.split("=")[0] == name and xtx[0, index[c]] > 0),
+                key=lambda c: c.split("=", 1)[1],
+            )
+        )
+    return shown
+
+
+def _balance_table(shown: list[str], sums: dict[str, Any]) -> pd.DataFrame:
+    """SMDs before and after weighting from the pooled sums (the formula of
+    :func:`~dnoutcomes.stats.iptw.standardized_mean_differences`)."""
+    from dnoutcomes.stats._balance import BALANCE_THRESHOLD
+
+    n = sums["n"][:, None]
+    mean = sums["x_sum"] / n
+    var = (sums["x_sumsq"] - sums["x_sum"] ** 2 / n) / (n - 1)
+    # a constant column: rounding may leave a tiny variance where the rows give 0
+    var = np.where(var <= 1e-12 * np.maximum(sums["x_sumsq"] / n, 1.0), 0.0, var)
+    pooled = np.sqrt((var[0] + var[1]) / 2.0)
+    weighted = sums["wx_sum"] / sums["w_sum"][:, None]
+
+    def smd(diff: FloatArray) -> FloatArray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(pooled > 0, diff / np.where(pooled > 0, pooled, 1.0), 0.0)
+
+    before, after = smd(mean[1] - mean[0]), smd(weighted[1] - weighted[0])
+    return pd.DataFrame(
+        {
+            "covariate": shown,
+            "smd_before": before,
+            "smd_after": after,
+            "balanced_after": np.abs(after) < BALANCE_THRESHOLD,
+        }
+    )
