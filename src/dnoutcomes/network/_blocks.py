@@ -88,10 +88,17 @@ def ancova_specs(protocol: Protocol) -> list[tuple[Any, str]]:
 
 
 def ancova_entries(
-    dataset: Dataset, protocol: Protocol, spec: Any, role: str, sites: Sequence[str]
+    dataset: Dataset,
+    protocol: Protocol,
+    spec: Any,
+    role: str,
+    sites: Sequence[str],
+    left_out: list[int] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The cross-products of one outcome's full design, per site (see
-    :func:`ancova_blocks`)."""
+    :func:`ancova_blocks`); ``left_out`` (when given) gets the episodes left out without
+    both values and those left out for a missing covariate (the report's notes; not part
+    of a site summary)."""
     ref, comp = protocol.reference, protocol.comparator
     get_measure(dataset, spec.measure)
     pairs = outcome_pairs(
@@ -101,7 +108,11 @@ def ancova_entries(
     names = tuple(c for c in names if c != f"{BASELINE_PREFIX}{spec.measure}")
     pairs = with_covariates(pairs, dataset, names)
     needed = ["value", "baseline", "treated", *names]
-    data = pairs.loc[pairs[needed].notna().all(axis=1)]
+    complete = pairs[needed].notna().all(axis=1)
+    data = pairs.loc[complete]
+    if left_out is not None:
+        dropped_cov = int((pairs[["value", "baseline"]].notna().all(axis=1) & ~complete).sum())
+        left_out.extend([len(pairs) - len(data) - dropped_cov, dropped_cov])
     site_of = _sites(data)
     out = {}
     for site in sites:

@@ -148,7 +148,7 @@ def _safety_parts(dataset: Any, protocol: Protocol) -> dict[str, Any]:
     result = compare_safety(dataset, reference=protocol.reference, comparator=protocol.comparator)
     return {
         "recorded": result.recorded,
-        "rates": result.rates[
+        "rates": result.table[
             ["arm", "episodes", "dn_sessions", "events", "contraindicated_episodes"]
         ],
         "by_type": result.by_type[["arm", "type", "events"]],
@@ -164,6 +164,16 @@ def _try(compute: Any) -> Any:
         return compute()
     except DnOutcomesError as exc:
         return str(exc)
+
+
+def _ancova_part(
+    dataset: Any, protocol: Protocol, spec: Any, role: str, sites: Sequence[str]
+) -> dict[str, Any]:
+    from dnoutcomes.network import _blocks
+
+    left_out: list[int] = []
+    entries = _blocks.ancova_entries(dataset, protocol, spec, role, sites, left_out)
+    return {"entries": list(entries.values()), "left_out": left_out}
 
 
 def period_parts(dataset: Any, protocol: Protocol) -> dict[str, Any] | None:
@@ -195,11 +205,7 @@ def period_parts(dataset: Any, protocol: Protocol) -> dict[str, Any] | None:
     with part_of_export(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ancova = [
-            _try(
-                lambda spec=spec, role=role: list(
-                    _blocks.ancova_entries(dataset, protocol, spec, role, sites).values()
-                )
-            )
+            _try(lambda spec=spec, role=role: _ancova_part(dataset, protocol, spec, role, sites))
             for spec, role in _blocks.ancova_specs(protocol)
             if role != "site_model"
         ]
@@ -242,15 +248,20 @@ def _ancova(
     results = []
     notes: list[str] = []
     for i, spec in enumerate(protocol.outcomes()):
-        entries, error = _entries(parts, lambda p, i=i: p["ancova"][i])
+        entries, error = _entries(
+            parts,
+            lambda p, i=i: p["ancova"][i] if isinstance(p["ancova"][i], str) else [p["ancova"][i]],
+        )
         try:
-            if not entries:
+            if not any(e["entries"] for e in entries):
                 raise InsufficientDataError(error or f"{spec.measure} at {spec.timepoint}")
-            results.append(
-                fit_crossproducts(
-                    pool_entries(entries), conf_level=conf_level, reference=ref, comparator=comp
-                )
+            fitted = fit_crossproducts(
+                pool_entries([x for e in entries for x in e["entries"]]),
+                conf_level=conf_level,
+                reference=ref,
+                comparator=comp,
             )
+            results.append(_with_left_out(fitted, [e["left_out"] for e in entries]))
         except InsufficientDataError as exc:
             if not spec.optional or not results and i == 0:
                 return None, str(exc), []
@@ -285,6 +296,24 @@ def _ancova(
         notes=tuple(notes),
     )
     return result, "", list(result.notes)
+
+
+def _with_left_out(result: Any, counts: Sequence[Sequence[int]]) -> Any:
+    """The ANCOVA result with ``compare_ancova``'s notes on the episodes left out."""
+    import dataclasses
+
+    incomplete = sum(c[0] for c in counts)
+    dropped = sum(c[1] for c in counts)
+    notes = [n for n in result.notes if n.startswith("Covariate ")]
+    if incomplete:
+        notes.append(
+            f"{incomplete} episodes without both a baseline and a {result.timepoint} "
+            f"{result.measure} were left out."
+        )
+    if dropped:
+        notes.append(f"{dropped} episodes with a missing covariate were left out.")
+    notes.extend(n for n in result.notes if not n.startswith("Covariate "))
+    return dataclasses.replace(result, notes=tuple(notes))
 
 
 def _responders(
@@ -381,8 +410,58 @@ def iptw_result(weighted: Mapping[str, Any], protocol: Protocol, conf_level: flo
         ps_converged=bool(weighted["ps_converged"]),
         conf_level=conf_level,
         episodes_used=(),
-        notes=tuple(weighted["notes"]),
+        notes=_iptw_notes(weighted, protocol),
     )
+
+
+def _iptw_notes(weighted: Mapping[str, Any], protocol: Protocol) -> tuple[str, ...]:
+    """``compare_iptw``'s notes, in its order, from the iterated answer."""
+    from dnoutcomes.stats._propensity import _IRLS_MAXIT
+
+    primary = protocol.outcomes()[0]
+    notes = [
+        f"{left} {arm} episodes without a baseline and {primary.timepoint} {primary.measure} "
+        "or a propensity covariate were left out."
+        for arm, left in zip(
+            (protocol.reference, protocol.comparator), weighted["left_out"], strict=True
+        )
+        if left
+    ]
+    given = list(weighted["notes"])
+    notes.extend(n for n in given if n.startswith("Covariate "))
+    balance = weighted["balance"]
+    x_sum = balance.attrs.get("x_sum")
+    if x_sum is not None:
+        one_arm = [
+            (c, x_sum[0][j] + x_sum[1][j])
+            for j, c in enumerate(balance["covariate"])
+            if "=" in c and (x_sum[0][j] == 0 or x_sum[1][j] == 0)
+        ]
+        if one_arm:
+            notes.append(
+                "Propensity model: "
+                + ", ".join(f"{c} ({int(round(n))} episodes)" for c, n in one_arm)
+                + " occur in one arm only, so the model separates them from the other arm "
+                "(propensities near 0 or 1, as R's glm gives them)."
+            )
+    converged = bool(weighted["ps_converged"])
+    if any("singular" in n for n in given):
+        notes.append(
+            "Propensity model: the propensity design is singular (a covariate level is aliased)."
+        )
+    elif not converged:
+        notes.append(
+            f"Propensity model: the logistic regression did not converge in {_IRLS_MAXIT} "
+            "iterations."
+        )
+    if weighted.get("extreme_propensities"):
+        notes.append(
+            "Propensity model: fitted propensities of 0 or 1 occurred (a covariate separates "
+            "the arms); the weights of those episodes are extreme."
+        )
+    if not converged:
+        notes.append("Propensity model: the logistic regression did NOT converge.")
+    return tuple(notes)
 
 
 def _numeric_row(variable: str, moments: Sequence[Sequence[float]], summary: str) -> dict[str, Any]:

@@ -48,6 +48,8 @@ class IptwSite:
         one (:func:`~dnoutcomes.stats.iptw.indicator_columns`).
     continuous, categorical
         The covariate names by kind, in the protocol's order.
+    left_out
+        Episodes of each arm (reference, comparator) left out for a missing value.
     """
 
     treated: FloatArray
@@ -56,6 +58,7 @@ class IptwSite:
     covariates: pd.DataFrame
     continuous: tuple[str, ...]
     categorical: tuple[str, ...]
+    left_out: tuple[int, int] = (0, 0)
 
     @classmethod
     def prepare(cls, dataset: Dataset, protocol: Protocol) -> IptwSite:
@@ -87,6 +90,10 @@ class IptwSite:
             covariates=covs,
             continuous=tuple(continuous),
             categorical=tuple(categorical),
+            left_out=(
+                int(((frame["treated"] == 0) & ~complete).sum()),
+                int(((frame["treated"] == 1) & ~complete).sum()),
+            ),
         )
 
     # -- round 0: what the design can hold -------------------------------------------------
@@ -97,6 +104,7 @@ class IptwSite:
             "columns": list(self.covariates.columns),
             "xtx": x.T @ x,
             "n": np.array([(self.treated == 0).sum(), (self.treated == 1).sum()], dtype=float),
+            "left_out": np.array(self.left_out, dtype=float),
             "y_sum": np.array([self.outcome[self.treated == a].sum() for a in (0, 1)]),
             "y_sumsq": np.array(
                 [self.outcome[self.treated == a] @ self.outcome[self.treated == a] for a in (0, 1)]
@@ -197,7 +205,12 @@ class IptwSite:
         shown: Sequence[str],
     ) -> dict[str, Any]:
         """Per arm, of the covariate columns ``shown``: the number of rows, Σx and Σx²
-        (unweighted), Σw and Σw·x at the final weights (the SMDs before and after)."""
+        (unweighted), Σw and Σw·x at the final weights (the SMDs before and after); and
+        the number of propensities of 0 or 1 to machine precision."""
+        from dnoutcomes.stats._propensity import _logit_linkinv
+
+        e = _logit_linkinv(self._x(columns) @ beta)
+        eps = 10.0 * np.finfo(np.float64).eps
         w = self._weights(columns, beta, share, estimand)
         x = self._x(shown)[:, 1:]
         t = self.treated
@@ -208,6 +221,7 @@ class IptwSite:
             "x_sumsq": np.array([(x[m] * x[m]).sum(axis=0) for m in arms]),
             "w_sum": np.array([w[m].sum() for m in arms]),
             "wx_sum": np.array([w[m] @ x[m] for m in arms]),
+            "extreme": int(((e < eps) | (e > 1.0 - eps)).sum()),
         }
 
 
@@ -308,8 +322,10 @@ def iterated_iptw(
         ``estimates`` (the naive and the ``iptw`` row, tidy columns), ``n``, ``covariates``
         entered, ``ess_reference``, ``ess_comparator``, ``ps_converged``, ``rounds``
         (rounds of summaries used), ``notes``, ``n_arm`` (complete episodes per arm),
-        ``sd_outcome`` (the pooled within-arm SD of the outcome, as the E-value's) and
-        ``balance`` (``None`` unless asked for).
+        ``sd_outcome`` (the pooled within-arm SD of the outcome, as the E-value's),
+        ``left_out`` (episodes per arm without a value needed), ``balance`` (``None``
+        unless asked for; its ``attrs["x_sum"]`` are Σx per arm and column) and
+        ``extreme_propensities`` (propensities of 0 or 1, counted with the balance).
 
     Raises
     ------
@@ -339,7 +355,9 @@ def iterated_iptw(
     n_arm = np.zeros(2)
     y_sum = np.zeros(2)
     y_sumsq = np.zeros(2)
+    left_out = np.zeros(2)
     for d in designs:
+        left_out += d.get("left_out", np.zeros(2))
         pos = [0] + [index[c] for c in d["columns"]]
         xtx[np.ix_(pos, pos)] += d["xtx"]
         n_arm += d["n"]
@@ -443,11 +461,15 @@ def iterated_iptw(
     )
     ess = total["w_sum"] ** 2 / total["w_sumsq"]
     table = None
+    extreme = 0
     if balance:
         shown = _balance_columns(columns, xtx, first[0], entered)
-        sums = ask(lambda s: s.balance_sums(model, beta, share, estimand, shown))
+        answers = ask(lambda s: s.balance_sums(model, beta, share, estimand, shown))
         rounds += 1
-        table = _balance_table(shown, {k: np.sum([s[k] for s in sums], axis=0) for k in sums[0]})
+        pooled_sums = {k: np.sum([s[k] for s in answers], axis=0) for k in answers[0]}
+        table = _balance_table(shown, pooled_sums)
+        table.attrs["x_sum"] = pooled_sums["x_sum"]
+        extreme = int(pooled_sums["extreme"])
     var = (y_sumsq - y_sum**2 / n_arm) / (n_arm - 1)
     return {
         "estimand": estimand,
@@ -462,6 +484,8 @@ def iterated_iptw(
         "n_arm": (int(n_arm[0]), int(n_arm[1])),
         "sd_outcome": math.sqrt(float(var.sum()) / 2.0),
         "balance": table,
+        "left_out": (int(left_out[0]), int(left_out[1])),
+        "extreme_propensities": extreme,
     }
 
 
