@@ -5,16 +5,18 @@ builds the report's sections from the sums with the same table code and the same
 report-wide suppression (:func:`~dnoutcomes.report.build.assemble_report`) as the
 in-memory report.
 
-Sections built from summaries, exactly: the headline figures (median visits from the
-value counts of ``n_sessions``), data quality (rows and warnings added over the
-partitions), the patient flow (episodes per arm and stage) and the caseload (episodes
-per group and arm; medians from value counts).
-The other sections are left out and listed in the report's ``omitted`` with the reason
-(:data:`NOT_FROM_SUMMARIES`).
+Sections built from summaries: the headline figures (median visits from the value counts
+of ``n_sessions``), data quality (rows and warnings added over the partitions), the
+patient flow (episodes per arm and stage), the caseload (episodes per group and arm;
+medians from value counts), and, from the period's analysis rebuilt out of partition sums
+(:mod:`dnoutcomes.network._report_stats`), Table 1, the comparisons (ANCOVA, responders,
+IPTW by iterated summaries) and safety. The other sections are left out and listed in the
+report's ``omitted`` with the reason (:data:`NOT_FROM_SUMMARIES`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import warnings
 from collections.abc import Sequence
@@ -39,6 +41,7 @@ __all__ = ["DASK_SECTIONS", "NOT_FROM_SUMMARIES", "median_of_counts", "report_pa
 
 #: The sections the Dask report builds from partition summaries.
 DASK_SECTIONS: tuple[str, ...] = (
+    "summary",
     "headline",
     "data_quality",
     "flow",
@@ -46,13 +49,11 @@ DASK_SECTIONS: tuple[str, ...] = (
     "table1",
     "comparisons",
     "safety",
+    "control_charts",
 )
 
 #: The sections the Dask report leaves out, with the reason printed in the report.
 NOT_FROM_SUMMARIES: dict[str, str] = {
-    "summary": "the summary page is drawn from the control charts, which the Dask engine "
-    "does not build yet",
-    "control_charts": "not built from partition summaries yet (the Dask engine's report)",
     "funnel": "not built from partition summaries yet (the Dask engine's report)",
     "benchmarking": "the case-mix model is fitted on every row (iterative); not computed by "
     "the Dask engine",
@@ -186,6 +187,7 @@ def _parts(
     """Second pass (on a worker): the partition's additive report summaries, its rows of
     the weighted comparison (they stay on the worker) and whether it has any (``None``),
     or why they could not be prepared."""
+    from dnoutcomes.network._report_charts import chart_parts
     from dnoutcomes.network._report_stats import period_parts
     from dnoutcomes.network.dask_engine import _load, _prepare_iptw
     from dnoutcomes.report.build import subset_dataset
@@ -230,6 +232,7 @@ def _parts(
             ),
             "analysis": analysis,
             "registry": dataset.registry,
+            "charts": chart_parts(local),
         }
     return summary, weighted, status
 
@@ -325,9 +328,10 @@ def _analysis(
 
 
 def _sections(parts: Sequence[dict[str, Any]]) -> list[tuple[str, str, Any]]:
-    from dnoutcomes.report import comparisons, safety, table1
+    from dnoutcomes.report import charts, comparisons, safety, table1
     from dnoutcomes.report import sections as sec
     from dnoutcomes.report.model import Paragraph, Section
+    from dnoutcomes.report.summary import summary_section
 
     now, then = _headline(parts, 0), _headline(parts, 1)
     accounting = (
@@ -354,6 +358,7 @@ def _sections(parts: Sequence[dict[str, Any]]) -> list[tuple[str, str, Any]]:
         return sec.SectionOutcome(Section("caseload", "Caseload", (lead, *tables)))
 
     return [
+        ("summary", "the summary of indicators", summary_section),
         ("headline", "the headline figures", lambda c: sec.headline_outcome(c, now, then)),
         (
             "data_quality",
@@ -365,6 +370,7 @@ def _sections(parts: Sequence[dict[str, Any]]) -> list[tuple[str, str, Any]]:
         ("table1", "Table 1", table1.table1_section),
         ("comparisons", "the comparisons", comparisons.comparisons_section),
         ("safety", "safety", safety.safety_section),
+        ("control_charts", "the control charts", charts.control_charts_section),
     ]
 
 
@@ -539,6 +545,11 @@ def report_partitions(
         analysis=analysis,
         analysis_failure=failure,
     )
+    from dnoutcomes.network._report_charts import pooled_charts
+
+    local, cache = pooled_charts([p["charts"] for p in summed], chosen, context)
+    context = dataclasses.replace(context, local=cast(Any, local))
+    context.cache.update(cache)
     sources = {
         f"{p.name}/{table}": file
         for p in parts
