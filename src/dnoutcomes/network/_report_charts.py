@@ -238,12 +238,12 @@ def pooled_charts(
         chosen = rows if site is None else rows.loc[rows["site_id"] == site]
         return _charts(chosen, ae if site is None else None, months, mcid, site)
 
+    def one_site(site: str) -> Any:
+        return safe(f"The control charts of site {site}", lambda: compute(site), context)
+
     cache = {
         "qi": safe("{what}", lambda: compute(None), context),
-        "qi_sites": {
-            s: safe(f"The control charts of site {s}", lambda s=s: compute(s), context)
-            for s in sites
-        },
+        "qi_sites": {s: one_site(s) for s in sites},
     }
     return local, cache
 

@@ -8,10 +8,12 @@ in-memory report.
 Sections built from summaries: the headline figures (median visits from the value counts
 of ``n_sessions``), data quality (rows and warnings added over the partitions), the
 patient flow (episodes per arm and stage), the caseload (episodes per group and arm;
-medians from value counts), and, from the period's analysis rebuilt out of partition sums
+medians from value counts); from the period's analysis rebuilt out of partition sums
 (:mod:`dnoutcomes.network._report_stats`), Table 1, the comparisons (ANCOVA, responders,
-IPTW by iterated summaries) and safety. The other sections are left out and listed in the
-report's ``omitted`` with the reason (:data:`NOT_FROM_SUMMARIES`).
+IPTW by iterated summaries) and safety; and from monthly aggregates
+(:mod:`dnoutcomes.network._report_charts`), the control charts and the summary page.
+Benchmarking is left out and listed in the report's ``omitted`` with the reason
+(:data:`NOT_FROM_SUMMARIES`).
 """
 
 from __future__ import annotations

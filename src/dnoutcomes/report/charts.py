@@ -283,7 +283,7 @@ def _site_signals(context: Context) -> tuple[list[Any], dict[str, Any]]:
     # each site's charts, or the sentence why not; computed here unless the report was
     # given them (the Dask engine sums them from partitions)
     given = context.cache.get("qi_sites")
-    lean = _qi_rows_only(context.local) if given is None else None
+    lean = _qi_rows_only(context.local) if given is None else context.local
     for site in sites:
         charts, failure = (
             given[site]
