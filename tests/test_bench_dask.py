@@ -12,6 +12,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _load() -> ModuleType:
+    # run as a script, bench_dask.py has its folder on sys.path (it imports _chunks from it)
+    if str(REPO / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(REPO / "benchmarks"))
     spec = importlib.util.spec_from_file_location(
         "bench_dask", REPO / "benchmarks" / "bench_dask.py"
     )
