@@ -182,6 +182,34 @@ def test_median_of_counts_is_pandas_median() -> None:
     assert math.isnan(median_of_counts(pd.Series(dtype="float64")))
 
 
+def test_quantile_of_counts_is_pandas_quantile() -> None:
+    from dnoutcomes.network._report_stats import quantile_of_counts
+
+    for values in ([3.0], [1.0, 2.0], [5.0, 1.0, 1.0, 2.0, 9.0], [2.0, 2.0, 4.0, 4.0, 4.0, 7.0]):
+        s = pd.Series(values)
+        for q in (0.25, 0.5, 0.75):
+            assert quantile_of_counts(s.value_counts(), q) == pytest.approx(s.quantile(q))
+    assert math.isnan(quantile_of_counts(pd.Series(dtype="float64"), 0.25))
+
+
+def test_part_of_export_lets_a_partition_hold_one_arm(clinic_a_dataset: Any) -> None:
+    from dnoutcomes.cohort import check_arms, comparison_episodes, part_of_export
+    from dnoutcomes.errors import RequestError
+    from dnoutcomes.report.build import subset_dataset
+
+    episodes = clinic_a_dataset.episodes
+    one_arm = subset_dataset(
+        clinic_a_dataset, episodes.loc[episodes["arm"] == "dn_only", "episode_id"]
+    )
+    with pytest.raises(RequestError, match="unknown comparator arm"):
+        check_arms(one_arm, "dn_only", "dn_manual_exercise")
+    with part_of_export():
+        frame = comparison_episodes(one_arm, reference="dn_only", comparator="dn_manual_exercise")
+    assert set(frame["arm"]) == {"dn_only"} and len(frame) == (episodes["arm"] == "dn_only").sum()
+    with pytest.raises(RequestError, match="unknown comparator arm"):  # only inside the block
+        check_arms(one_arm, "dn_only", "dn_manual_exercise")
+
+
 @pytest.fixture(scope="module")
 def clinic_parts(tmp_path_factory: pytest.TempPathFactory, clinic_a_path: Path) -> Path:
     root = tmp_path_factory.mktemp("clinic_report")
