@@ -76,9 +76,18 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
+#: CPU seconds of the last :func:`measured` command and its descendants.
+LAST_CPU = 0.0
+
+
 def measured(command: list[str]) -> tuple[float, int, str]:
     """Run a command; its wall time, the peak summed RSS of it and its descendants, and
-    its standard output."""
+    its standard output. The CPU time (user + system) of the command and its waited-for
+    descendants is in :data:`LAST_CPU` afterwards."""
+    import resource
+
+    global LAST_CPU
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     peak = 0
@@ -96,6 +105,8 @@ def measured(command: list[str]) -> tuple[float, int, str]:
     stop.set()
     sampler.join()
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if child.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed with exit code {child.returncode}")
     return wall, peak, out
@@ -185,8 +196,10 @@ def bench_report(source: Path, parts: int, workers: int, root: Path) -> list[dic
         (target / "_done").write_text("")
     me = [sys.executable, __file__, "--workers", str(workers), "--child"]
     wall, peak, out = measured([*me, "report-dask", str(target)])
+    cpu = LAST_CPU
     dask_doc = json.loads(out.splitlines()[-1])
     wall_m, peak_m, out_m = measured([*me, "report-memory", str(source)])
+    cpu_m = LAST_CPU
     memory_doc = json.loads(out_m.splitlines()[-1])
     return [
         {
@@ -196,6 +209,7 @@ def bench_report(source: Path, parts: int, workers: int, root: Path) -> list[dic
             "partitions": parts,
             "workers": workers,
             "wall_s": round(wall, 1),
+            "cpu_s": round(cpu, 1),
             "report_s": round(dask_doc["seconds"], 1),
             "peak_rss_mib": round(peak / 2**20),
             "sections": sorted({t["section"] for t in dask_doc["result"]["tables"].values()}),
@@ -205,6 +219,7 @@ def bench_report(source: Path, parts: int, workers: int, root: Path) -> list[dic
             "command": "report",
             "source": str(source),
             "wall_s": round(wall_m, 1),
+            "cpu_s": round(cpu_m, 1),
             "report_s": round(memory_doc["seconds"], 1),
             "peak_rss_mib": round(peak_m / 2**20),
             **report_agreement(dask_doc["result"], memory_doc["result"]),

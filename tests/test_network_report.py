@@ -54,26 +54,40 @@ def _to_parquet(csv_folder: Path, target: Path) -> Path:
 
 def _in_memory(folder: Path, period: str | None, min_cell: int | None = None) -> dict[str, Any]:
     """The in-memory report restricted to the Dask report's sections, as its document."""
+    return report_document(_in_memory_report(folder, period, min_cell))
+
+
+def _in_memory_report(
+    folder: Path, period: str | None, min_cell: int | None = None, site: str | None = None
+) -> Any:
+    """The in-memory report restricted to the Dask report's sections."""
     import dnoutcomes
     from dnoutcomes.protocol import default_protocol
-    from dnoutcomes.report.build import _analyse, assemble_report, resolve_period, subset_dataset
+    from dnoutcomes.report.build import (
+        _analyse,
+        assemble_report,
+        resolve_period,
+        select_site,
+        subset_dataset,
+    )
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = dnoutcomes.load(folder)
     protocol = default_protocol()
-    chosen, note = resolve_period(period, data.episodes["end_date"])
-    ends = data.episodes["end_date"]
+    local = select_site(data, site)
+    chosen, note = resolve_period(period, local.episodes["end_date"])
+    ends = local.episodes["end_date"]
     previous = chosen.previous()
-    current = subset_dataset(data, data.episodes.loc[chosen.contains(ends), "episode_id"])
+    current = subset_dataset(local, local.episodes.loc[chosen.contains(ends), "episode_id"])
     context = sec.Context(
         dataset=data,
-        local=data,
+        local=local,
         current=current,
-        previous=subset_dataset(data, data.episodes.loc[previous.contains(ends), "episode_id"]),
+        previous=subset_dataset(local, local.episodes.loc[previous.contains(ends), "episode_id"]),
         period=chosen,
         previous_period=previous,
-        site=None,
+        site=site,
         reference=protocol.reference,
         comparator=protocol.comparator,
         min_cell=protocol.report.min_cell if min_cell is None else min_cell,
@@ -91,7 +105,7 @@ def _in_memory(folder: Path, period: str | None, min_cell: int | None = None) ->
         mode="strict",
         run_time=RUN_TIME,
     )
-    return report_document(report)
+    return report
 
 
 def _same(mine: Any, theirs: Any, where: str) -> None:
@@ -122,11 +136,78 @@ def _compare(dask_doc: dict[str, Any], memory_doc: dict[str, Any]) -> int:
     return cells
 
 
+def _close(mine: Any, theirs: Any, where: str) -> int:
+    """Equal to rounding through nested lists and dicts (the analyses' JSON blocks): text,
+    counts and flags exactly, floats to 1e-9 relative (IPTW is iterative: the same
+    tolerance holds, measured below 1e-12)."""
+    if isinstance(theirs, dict):
+        assert isinstance(mine, dict) and sorted(mine) == sorted(theirs), where
+        return sum(_close(mine[k], theirs[k], f"{where}.{k}") for k in theirs)
+    if isinstance(theirs, list):
+        assert isinstance(mine, list) and len(mine) == len(theirs), where
+        return sum(
+            _close(a, b, f"{where}[{i}]") for i, (a, b) in enumerate(zip(mine, theirs, strict=True))
+        )
+    if isinstance(theirs, float) and not isinstance(theirs, bool):
+        assert isinstance(mine, int | float), where
+        assert math.isclose(mine, theirs, rel_tol=1e-9, abs_tol=1e-10), f"{where}: {mine} {theirs}"
+        return 1
+    assert mine == theirs, f"{where}: {mine!r} != {theirs!r}"
+    return 1
+
+
+def _compare_words(dask_report: Any, memory_report: Any) -> int:
+    """Every sentence of every section (methods aside), and each table's title and note,
+    the same in both reports; and the analyses' JSON blocks equal to rounding."""
+    theirs = {s.key: s for s in memory_report.sections if s.key != "methods"}
+    mine = {s.key: s for s in dask_report.sections if s.key != "methods"}
+    assert sorted(mine) == sorted(theirs)
+    checked = 0
+    for key, section in theirs.items():
+        words = [(type(b).__name__, getattr(b, "text", None)) for b in section.blocks]
+        assert [(type(b).__name__, getattr(b, "text", None)) for b in mine[key].blocks] == words
+        for a, b in zip(mine[key].tables, section.tables, strict=True):
+            assert (a.key, a.title, a.note) == (b.key, b.title, b.note), key
+        checked += len(words)
+    dask_doc, memory_doc = report_document(dask_report), report_document(memory_report)
+    assert sorted(dask_doc["results"]) == sorted(memory_doc["results"])
+    checked += _close(dask_doc["spc"], memory_doc["spc"], "spc")
+    return checked + _close(dask_doc["results"], memory_doc["results"], "results")
+
+
 def test_median_of_counts_is_pandas_median() -> None:
     for values in ([3.0], [1.0, 2.0], [5.0, 1.0, 1.0, 2.0, 9.0], [2.0, 2.0, 4.0, 4.0, 4.0, 7.0]):
         s = pd.Series(values)
         assert median_of_counts(s.value_counts()) == s.median()
     assert math.isnan(median_of_counts(pd.Series(dtype="float64")))
+
+
+def test_quantile_of_counts_is_pandas_quantile() -> None:
+    from dnoutcomes.network._report_stats import quantile_of_counts
+
+    for values in ([3.0], [1.0, 2.0], [5.0, 1.0, 1.0, 2.0, 9.0], [2.0, 2.0, 4.0, 4.0, 4.0, 7.0]):
+        s = pd.Series(values)
+        for q in (0.25, 0.5, 0.75):
+            assert quantile_of_counts(s.value_counts(), q) == pytest.approx(s.quantile(q))
+    assert math.isnan(quantile_of_counts(pd.Series(dtype="float64"), 0.25))
+
+
+def test_part_of_export_lets_a_partition_hold_one_arm(clinic_a_dataset: Any) -> None:
+    from dnoutcomes.cohort import check_arms, comparison_episodes, part_of_export
+    from dnoutcomes.errors import RequestError
+    from dnoutcomes.report.build import subset_dataset
+
+    episodes = clinic_a_dataset.episodes
+    one_arm = subset_dataset(
+        clinic_a_dataset, episodes.loc[episodes["arm"] == "dn_only", "episode_id"]
+    )
+    with pytest.raises(RequestError, match="unknown comparator arm"):
+        check_arms(one_arm, "dn_only", "dn_manual_exercise")
+    with part_of_export():
+        frame = comparison_episodes(one_arm, reference="dn_only", comparator="dn_manual_exercise")
+    assert set(frame["arm"]) == {"dn_only"} and len(frame) == (episodes["arm"] == "dn_only").sum()
+    with pytest.raises(RequestError, match="unknown comparator arm"):  # only inside the block
+        check_arms(one_arm, "dn_only", "dn_manual_exercise")
 
 
 @pytest.fixture(scope="module")
@@ -137,15 +218,40 @@ def clinic_parts(tmp_path_factory: pytest.TempPathFactory, clinic_a_path: Path) 
     return root
 
 
-def test_clinic_a_by_site_equals_in_memory(clinic_parts: Path, scheduler: str) -> None:
-    dask_doc = report_document(
-        report_partitions(clinic_parts / "parts", scheduler=scheduler, run_time=RUN_TIME)
+@pytest.mark.parametrize(
+    ("period", "min_cell", "site"), [(None, None, None), ("2025-Q3", 30, None), (None, 5, "north")]
+)
+def test_clinic_a_by_site_equals_in_memory(
+    clinic_parts: Path, scheduler: str, period: str | None, min_cell: int | None, site: str | None
+) -> None:
+    dask_report = report_partitions(
+        clinic_parts / "parts",
+        scheduler=scheduler,
+        run_time=RUN_TIME,
+        period=period,
+        min_cell=min_cell,
+        site=site,
     )
-    memory_doc = _in_memory(clinic_parts / "whole", None)
-    assert _compare(dask_doc, memory_doc) > 50
+    memory_report = _in_memory_report(clinic_parts / "whole", period, min_cell, site)
+    dask_doc = report_document(dask_report)
+    assert _compare(dask_doc, report_document(memory_report)) > 500
+    assert _compare_words(dask_report, memory_report) > 100
+    # the new sections are there, with the weighted estimate beside the naive one (at
+    # one site of clinic_a the period has too few episodes for it: both reports say so)
+    assert {"table1", "comparisons", "responders", "safety_rates", "spc_monthly"} <= set(
+        dask_doc["tables"]
+    )
+    if site is None:
+        assert len(dask_doc["tables"]["iptw"]["rows"]) == 2
+        assert {"summary", "spc_sites"} <= set(dask_doc["tables"])
+    # the restricted listings (episode ids) are the same too, and stay out of the document
+    assert [t.key for t in dask_report.restricted] == [t.key for t in memory_report.restricted]
+    for a, b in zip(dask_report.restricted, memory_report.restricted, strict=True):
+        pd.testing.assert_frame_equal(a.frame, b.frame)
     # the sections not built from summaries are named, with the reason
     omitted = {o["section"] for o in dask_doc["omitted"]}
-    assert {"comparisons", "table1", "control_charts"} <= omitted
+    assert "benchmarking" in omitted
+    assert not {"comparisons", "table1", "safety", "control_charts", "summary"} & omitted
 
 
 def test_generated_many_files_equals_in_memory(
@@ -160,17 +266,18 @@ def test_generated_many_files_equals_in_memory(
     partition_files(root / "whole", root / "files", parts=5)
     assert [p.name for p in find_partitions(root / "files")] == [f"part-{k:04d}" for k in range(5)]
     for period, min_cell in ((None, None), ("2025-Q1", 30)):
-        dask_doc = report_document(
-            report_partitions(
-                root / "files",
-                scheduler=scheduler,
-                run_time=RUN_TIME,
-                period=period,
-                min_cell=min_cell,
-            )
+        dask_report = report_partitions(
+            root / "files",
+            scheduler=scheduler,
+            run_time=RUN_TIME,
+            period=period,
+            min_cell=min_cell,
         )
-        memory_doc = _in_memory(root / "whole", period, min_cell)
-        assert _compare(dask_doc, memory_doc) > 50
+        dask_doc = report_document(dask_report)
+        memory_report = _in_memory_report(root / "whole", period, min_cell)
+        memory_doc = report_document(memory_report)
+        assert _compare(dask_doc, memory_doc) > 500
+        assert _compare_words(dask_report, memory_report) > 100
         if min_cell == 30:
             # the suppression is exercised: some counts are hidden, the same in both
             hidden = [

@@ -100,8 +100,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default="memory",
         help="memory (default): load the export; dask: summarise each partition of a "
         "partitioned export on a Dask cluster and build the sections that come from "
-        "summaries (headline, data quality, patient flow, caseload; see docs/network.md; needs pip install "
-        '"dnoutcomes[dask]")',
+        "summaries (every section but benchmarking: the same numbers as in memory; see "
+        'docs/network.md; needs pip install "dnoutcomes[dask]")',
     )
     parser.add_argument(
         "--scheduler",

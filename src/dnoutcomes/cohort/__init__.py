@@ -8,6 +8,9 @@ come from the patient.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +55,7 @@ __all__ = [
     "covariate_names",
     "get_measure",
     "improvement_of",
+    "part_of_export",
     "outcome_pairs",
     "patient_flow",
 ]
@@ -83,6 +87,24 @@ EPISODE_COLUMNS: tuple[str, ...] = (
     "start_date",
     "end_date",
 )
+
+
+#: True inside :func:`part_of_export`: an arm may be absent from the dataset.
+_PART: ContextVar[bool] = ContextVar("dnoutcomes_part_of_export", default=False)
+
+
+@contextmanager
+def part_of_export() -> Iterator[None]:
+    """Within this block, an arm absent from the dataset is not an error for
+    :func:`check_arms`: the dataset is one partition of an export (the Dask engine's
+    report), whose sums over the partitions are the export's, and a partition may hold
+    episodes of one compared arm only.
+    """
+    token = _PART.set(True)
+    try:
+        yield
+    finally:
+        _PART.reset(token)
 
 
 def _arm_counts(dataset: Dataset) -> pd.Series:
@@ -139,6 +161,8 @@ def check_arms(dataset: Dataset, reference: str, comparator: str) -> None:
             "'dnoutcomes validate --quarantine PATH' to see why the rows were rejected."
         )
     for role, arm in (("reference", reference), ("comparator", comparator)):
+        if _PART.get() and arm != "(none)":
+            continue
         if arm not in counts.index or arm == "(none)":
             raise RequestError(
                 f"comparison of arms: unknown {role} arm {arm!r}; expected one of the arms in "

@@ -66,8 +66,17 @@ def ancova_blocks(
         ``n`` ([reference, comparator] complete rows), ``xtx``, ``xty``, ``yty``,
         ``y_sum`` and ``y_sumsq`` per arm.
     """
-    ref, comp = protocol.reference, protocol.comparator
     out: dict[str, list[dict[str, Any]]] = {s: [] for s in sites}
+    for spec, role in ancova_specs(protocol):
+        for site, entry in ancova_entries(dataset, protocol, spec, role, sites).items():
+            out[site].append(entry)
+    return out
+
+
+def ancova_specs(protocol: Protocol) -> list[tuple[Any, str]]:
+    """The protocol's outcomes with their role (``primary``, ``secondary``, and
+    ``site_model``: the primary with the baseline only, for DerSimonian-Laird, when the
+    primary has covariates)."""
     specs = [
         (spec, "primary" if i == 0 else "secondary") for i, spec in enumerate(protocol.outcomes())
     ]
@@ -75,19 +84,22 @@ def ancova_blocks(
     if primary.covariates:
         # the per-site models pooled by DerSimonian-Laird adjust for the baseline only
         specs.append((replace(primary, covariates=(), optional=True), "site_model"))
-    for spec, role in specs:
-        entries = crossproduct_entries(dataset, spec, role, ref, comp, sites)
-        for site in sites:
-            out[site].append(entries[site])
-    return out
+    return specs
 
 
-def crossproduct_entries(
-    dataset: Dataset, spec: Any, role: str, ref: str, comp: str, sites: Sequence[str]
+def ancova_entries(
+    dataset: Dataset,
+    protocol: Protocol,
+    spec: Any,
+    role: str,
+    sites: Sequence[str],
+    left_out: list[int] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """One ANCOVA block entry (see :func:`ancova_blocks`) of the outcome ``spec`` (an
-    :class:`~dnoutcomes.protocol.OutcomeSpec`) per site; ``role`` labels it."""
-    out: dict[str, dict[str, Any]] = {}
+    """The cross-products of one outcome's full design, per site (see
+    :func:`ancova_blocks`); ``left_out`` (when given) gets the episodes left out without
+    both values and those left out for a missing covariate (the report's notes; not part
+    of a site summary)."""
+    ref, comp = protocol.reference, protocol.comparator
     get_measure(dataset, spec.measure)
     pairs = outcome_pairs(
         dataset, measure=spec.measure, timepoint=spec.timepoint, reference=ref, comparator=comp
@@ -96,8 +108,13 @@ def crossproduct_entries(
     names = tuple(c for c in names if c != f"{BASELINE_PREFIX}{spec.measure}")
     pairs = with_covariates(pairs, dataset, names)
     needed = ["value", "baseline", "treated", *names]
-    data = pairs.loc[pairs[needed].notna().all(axis=1)]
+    complete = pairs[needed].notna().all(axis=1)
+    data = pairs.loc[complete]
+    if left_out is not None:
+        dropped_cov = int((pairs[["value", "baseline"]].notna().all(axis=1) & ~complete).sum())
+        left_out.extend([len(pairs) - len(data) - dropped_cov, dropped_cov])
     site_of = _sites(data)
+    out: dict[str, dict[str, Any]] = {}
     for site in sites:
         rows = data.loc[(site_of == site).to_numpy()]
         x, columns = full_design(rows, names)
@@ -159,7 +176,7 @@ def responder_blocks(
     arm = pairs["treated"].to_numpy(dtype=int)[keep]
     hit = responder.to_numpy(dtype=bool)[keep]
     site_of = _sites(pairs).to_numpy()[keep]
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for site in sites:
         here = site_of == site
         out[site] = {
@@ -218,7 +235,7 @@ def survival_blocks(
     k = np.searchsorted(grid, at)
     arm = times["treated"].to_numpy(dtype=int)
     size = len(grid)
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for site in sites:
         here = site_of == site
         counts: dict[str, list[list[int]]] = {"events": [], "censored": []}
@@ -299,7 +316,7 @@ def baseline_blocks(
     baseline_values = {
         m: ids.map(values_at(dataset, m, "baseline")).astype(float) for m in measures
     }
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for site in sites:
         here = site_of == site
         arm = arm_all[here]
@@ -338,7 +355,7 @@ def monthly_blocks(
         improvement=pairs.loc[keep, "improvement"].astype(float),
     )
     rows = rows.assign(improvement_sq=rows["improvement"] ** 2)
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for site in sites:
         grouped = (
             rows.loc[rows["site"] == site]

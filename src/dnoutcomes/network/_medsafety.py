@@ -3,7 +3,7 @@
 Medication (plan, section 5): the logistic model of any use on the arm and the baseline use
 has two 0/1 regressors, so the 2 × 2 × 2 table of (arm, baseline use, use) counts is
 sufficient: the pooled fit is the row-level fit on the pooled table. Amounts are ANCOVAs
-(the cross-products of :func:`~dnoutcomes.network._blocks.crossproduct_entries`).
+(the cross-products of :func:`~dnoutcomes.network._blocks.ancova_entries`).
 Safety (section 8): adverse events, DN sessions, episodes and contraindicated-needling
 episodes per arm, and events per arm by type, severity and reporter, are counts that add.
 """
@@ -38,7 +38,7 @@ def medication_blocks(
     [arm][baseline use][use] of episodes with both values; ``doses``: per amount measure,
     an ANCOVA entry (baseline-adjusted, as ``compare_medication``)."""
     from dnoutcomes.cohort import outcome_pairs
-    from dnoutcomes.network._blocks import crossproduct_entries
+    from dnoutcomes.network._blocks import ancova_entries
     from dnoutcomes.protocol import OutcomeSpec
     from dnoutcomes.stats.medication import DOSE_MEASURES, USE_MEASURES
 
@@ -68,7 +68,7 @@ def medication_blocks(
         if measure not in dataset.registry:
             continue
         spec = OutcomeSpec(measure=measure, timepoint=timepoint, optional=True)
-        entries = crossproduct_entries(dataset, spec, "medication", ref, comp, sites)
+        entries = ancova_entries(dataset, protocol, spec, "medication", sites)
         for site in sites:
             out[site]["doses"].append(entries[site])
     return out

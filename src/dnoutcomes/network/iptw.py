@@ -48,6 +48,8 @@ class IptwSite:
         one (:func:`~dnoutcomes.stats.iptw.indicator_columns`).
     continuous, categorical
         The covariate names by kind, in the protocol's order.
+    left_out
+        Episodes of each arm (reference, comparator) left out for a missing value.
     """
 
     treated: FloatArray
@@ -56,6 +58,7 @@ class IptwSite:
     covariates: pd.DataFrame
     continuous: tuple[str, ...]
     categorical: tuple[str, ...]
+    left_out: tuple[int, int] = (0, 0)
 
     @classmethod
     def prepare(cls, dataset: Dataset, protocol: Protocol) -> IptwSite:
@@ -87,6 +90,10 @@ class IptwSite:
             covariates=covs,
             continuous=tuple(continuous),
             categorical=tuple(categorical),
+            left_out=(
+                int(((frame["treated"] == 0) & ~complete).sum()),
+                int(((frame["treated"] == 1) & ~complete).sum()),
+            ),
         )
 
     # -- round 0: what the design can hold -------------------------------------------------
@@ -97,6 +104,7 @@ class IptwSite:
             "columns": list(self.covariates.columns),
             "xtx": x.T @ x,
             "n": np.array([(self.treated == 0).sum(), (self.treated == 1).sum()], dtype=float),
+            "left_out": np.array(self.left_out, dtype=float),
             "y_sum": np.array([self.outcome[self.treated == a].sum() for a in (0, 1)]),
             "y_sumsq": np.array(
                 [self.outcome[self.treated == a] @ self.outcome[self.treated == a] for a in (0, 1)]
@@ -187,6 +195,35 @@ class IptwSite:
         scores = x * (w * (self.outcome - x @ beta_out))[:, None]
         return np.asarray(scores.T @ scores)
 
+    # -- one more round (the report): the balance table's sums --------------------------------
+    def balance_sums(
+        self,
+        columns: Sequence[str],
+        beta: FloatArray,
+        share: float,
+        estimand: str,
+        shown: Sequence[str],
+    ) -> dict[str, Any]:
+        """Per arm, of the covariate columns ``shown``: the number of rows, Σx and Σx²
+        (unweighted), Σw and Σw·x at the final weights (the SMDs before and after); and
+        the number of propensities of 0 or 1 to machine precision."""
+        from dnoutcomes.stats._propensity import _logit_linkinv
+
+        e = _logit_linkinv(self._x(columns) @ beta)
+        eps = 10.0 * np.finfo(np.float64).eps
+        w = self._weights(columns, beta, share, estimand)
+        x = self._x(shown)[:, 1:]
+        t = self.treated
+        arms = [t == a for a in (0.0, 1.0)]
+        return {
+            "n": np.array([float(m.sum()) for m in arms]),
+            "x_sum": np.array([x[m].sum(axis=0) for m in arms]),
+            "x_sumsq": np.array([(x[m] * x[m]).sum(axis=0) for m in arms]),
+            "w_sum": np.array([w[m].sum() for m in arms]),
+            "wx_sum": np.array([w[m] @ x[m] for m in arms]),
+            "extreme": int(((e < eps) | (e > 1.0 - eps)).sum()),
+        }
+
 
 Round = Callable[[Callable[[IptwSite], Any]], list[Any]]
 
@@ -253,6 +290,9 @@ def iterated_iptw(
     estimand: str = "ate",
     conf_level: float = 0.95,
     ask: Round | None = None,
+    min_per_arm: int = 2,
+    labels: tuple[str, str, str, str] | None = None,
+    balance: bool = False,
 ) -> dict[str, Any]:
     """The weighted comparison of ``compare_iptw`` from rounds of site summaries.
 
@@ -267,13 +307,25 @@ def iterated_iptw(
     ask
         A function that runs a function on every site and returns the answers (the Dask
         engine's rounds); default: call the ``sites`` in turn.
+    min_per_arm
+        Complete episodes needed per arm (``compare_iptw`` needs 10; 2 by default).
+    labels
+        ``(reference, comparator, measure, timepoint)``: with them, too few episodes in an
+        arm is refused in ``compare_iptw``'s words.
+    balance
+        Add one round for the balance table (``balance``: ``covariate``, ``smd_before``,
+        ``smd_after``, ``balanced_after``, as ``compare_iptw``'s).
 
     Returns
     -------
     dict
         ``estimates`` (the naive and the ``iptw`` row, tidy columns), ``n``, ``covariates``
         entered, ``ess_reference``, ``ess_comparator``, ``ps_converged``, ``rounds``
-        (rounds of summaries used), ``notes``.
+        (rounds of summaries used), ``notes``, ``n_arm`` (complete episodes per arm),
+        ``sd_outcome`` (the pooled within-arm SD of the outcome, as the E-value's),
+        ``left_out`` (episodes per arm without a value needed), ``balance`` (``None``
+        unless asked for; its ``attrs["x_sum"]`` are Σx per arm and column) and
+        ``extreme_propensities`` (propensities of 0 or 1, counted with the balance).
 
     Raises
     ------
@@ -303,14 +355,23 @@ def iterated_iptw(
     n_arm = np.zeros(2)
     y_sum = np.zeros(2)
     y_sumsq = np.zeros(2)
+    left_out = np.zeros(2)
     for d in designs:
+        left_out += d.get("left_out", np.zeros(2))
         pos = [0] + [index[c] for c in d["columns"]]
         xtx[np.ix_(pos, pos)] += d["xtx"]
         n_arm += d["n"]
         y_sum += d["y_sum"]
         y_sumsq += d["y_sumsq"]
     for a, role in enumerate(("reference", "comparator")):
-        if n_arm[a] < 2:
+        if labels is not None and n_arm[a] < min_per_arm:
+            arm, measure, timepoint = labels[a], labels[2], labels[3]
+            raise InsufficientDataError(
+                f"IPTW: arm {arm!r} has {int(n_arm[a])} episodes with a baseline and "
+                f"{timepoint} {measure} and every propensity covariate; the propensity model "
+                f"needs at least {min_per_arm} per arm."
+            )
+        if n_arm[a] < max(2, min_per_arm):
             raise InsufficientDataError(
                 f"IPTW: the {role} arm has {int(n_arm[a])} complete episodes over the network; "
                 "the propensity model needs at least 2 per arm."
@@ -399,6 +460,17 @@ def iterated_iptw(
         columns=list(TIDY_COLUMNS),
     )
     ess = total["w_sum"] ** 2 / total["w_sumsq"]
+    table = None
+    extreme = 0
+    if balance:
+        shown = _balance_columns(columns, xtx, first[0], entered)
+        answers = ask(lambda s: s.balance_sums(model, beta, share, estimand, shown))
+        rounds += 1
+        pooled_sums = {k: np.sum([s[k] for s in answers], axis=0) for k in answers[0]}
+        table = _balance_table(shown, pooled_sums)
+        table.attrs["x_sum"] = pooled_sums["x_sum"]
+        extreme = int(pooled_sums["extreme"])
+    var = (y_sumsq - y_sum**2 / n_arm) / (n_arm - 1)
     return {
         "estimand": estimand,
         "estimates": estimates,
@@ -409,4 +481,57 @@ def iterated_iptw(
         "ps_converged": converged,
         "rounds": rounds,
         "notes": tuple(notes),
+        "n_arm": (int(n_arm[0]), int(n_arm[1])),
+        "sd_outcome": math.sqrt(float(var.sum()) / 2.0),
+        "balance": table,
+        "left_out": (int(left_out[0]), int(left_out[1])),
+        "extreme_propensities": extreme,
     }
+
+
+def _balance_columns(
+    columns: list[str], xtx: FloatArray, continuous: Sequence[str], entered: Sequence[str]
+) -> list[str]:
+    """The balance table's columns, as ``compare_iptw``'s: each entered covariate, a
+    categorical one by every level present (in text order)."""
+    index = {c: i + 1 for i, c in enumerate(columns)}
+    shown: list[str] = []
+    for name in entered:
+        if name in continuous:
+            shown.append(name)
+            continue
+        shown.extend(
+            sorted(
+                (c for c in columns if c.split("=")[0] == name and xtx[0, index[c]] > 0),
+                key=lambda c: c.split("=", 1)[1],
+            )
+        )
+    return shown
+
+
+def _balance_table(shown: list[str], sums: dict[str, Any]) -> pd.DataFrame:
+    """SMDs before and after weighting from the pooled sums (the formula of
+    :func:`~dnoutcomes.stats.iptw.standardized_mean_differences`)."""
+    from dnoutcomes.stats._balance import BALANCE_THRESHOLD
+
+    n = sums["n"][:, None]
+    mean = sums["x_sum"] / n
+    var = (sums["x_sumsq"] - sums["x_sum"] ** 2 / n) / (n - 1)
+    # a constant column: rounding may leave a tiny variance where the rows give 0
+    var = np.where(var <= 1e-12 * np.maximum(sums["x_sumsq"] / n, 1.0), 0.0, var)
+    pooled = np.sqrt((var[0] + var[1]) / 2.0)
+    weighted = sums["wx_sum"] / sums["w_sum"][:, None]
+
+    def smd(diff: FloatArray) -> FloatArray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(pooled > 0, diff / np.where(pooled > 0, pooled, 1.0), 0.0)
+
+    before, after = smd(mean[1] - mean[0]), smd(weighted[1] - weighted[0])
+    return pd.DataFrame(
+        {
+            "covariate": shown,
+            "smd_before": before,
+            "smd_after": after,
+            "balanced_after": np.abs(after) < BALANCE_THRESHOLD,
+        }
+    )

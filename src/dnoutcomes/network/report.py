@@ -5,25 +5,31 @@ builds the report's sections from the sums with the same table code and the same
 report-wide suppression (:func:`~dnoutcomes.report.build.assemble_report`) as the
 in-memory report.
 
-Sections built from summaries, exactly: the headline figures (median visits from the
-value counts of ``n_sessions``), data quality (rows and warnings added over the
-partitions), the patient flow (episodes per arm and stage) and the caseload (episodes
-per group and arm; medians from value counts).
-The other sections are left out and listed in the report's ``omitted`` with the reason
+Sections built from summaries: the headline figures (median visits from the value counts
+of ``n_sessions``), data quality (rows and warnings added over the partitions), the
+patient flow (episodes per arm and stage), the caseload (episodes per group and arm;
+medians from value counts); from the period's analysis rebuilt out of partition sums
+(:mod:`dnoutcomes.network._report_stats`), Table 1, the comparisons (ANCOVA, responders,
+IPTW by iterated summaries) and safety; and from monthly aggregates
+(:mod:`dnoutcomes.network._report_charts`), the control charts and the summary page.
+Benchmarking is left out and listed in the report's ``omitted`` with the reason
 (:data:`NOT_FROM_SUMMARIES`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import operator
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
-from dnoutcomes.errors import RequestError
+from dnoutcomes.errors import InsufficientDataError, RequestError
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -36,17 +42,20 @@ if TYPE_CHECKING:
 __all__ = ["DASK_SECTIONS", "NOT_FROM_SUMMARIES", "median_of_counts", "report_partitions"]
 
 #: The sections the Dask report builds from partition summaries.
-DASK_SECTIONS: tuple[str, ...] = ("headline", "data_quality", "flow", "caseload")
+DASK_SECTIONS: tuple[str, ...] = (
+    "summary",
+    "headline",
+    "data_quality",
+    "flow",
+    "caseload",
+    "table1",
+    "comparisons",
+    "safety",
+    "control_charts",
+)
 
 #: The sections the Dask report leaves out, with the reason printed in the report.
 NOT_FROM_SUMMARIES: dict[str, str] = {
-    "summary": "the summary page is drawn from the control charts, which the Dask engine "
-    "does not build yet",
-    "table1": "not built from partition summaries yet (the Dask engine's report)",
-    "comparisons": "not built from partition summaries yet; `dnoutcomes analyze --engine "
-    "dask` gives the ANCOVA, responders, Kaplan-Meier and IPTW of the whole export",
-    "safety": "not built from partition summaries yet (the Dask engine's report)",
-    "control_charts": "not built from partition summaries yet (the Dask engine's report)",
     "funnel": "not built from partition summaries yet (the Dask engine's report)",
     "benchmarking": "the case-mix model is fitted on every row (iterative); not computed by "
     "the Dask engine",
@@ -176,9 +185,13 @@ def _parts(
     previous: Period,
     reference: str,
     comparator: str,
-) -> dict[str, Any]:
-    """Second pass (on a worker): the partition's additive report summaries."""
-    from dnoutcomes.network.dask_engine import _load
+) -> tuple[dict[str, Any], Any, str | None]:
+    """Second pass (on a worker): the partition's additive report summaries, its rows of
+    the weighted comparison (they stay on the worker) and whether it has any (``None``),
+    or why they could not be prepared."""
+    from dnoutcomes.network._report_charts import chart_parts
+    from dnoutcomes.network._report_stats import period_parts
+    from dnoutcomes.network.dask_engine import _load, _prepare_iptw
     from dnoutcomes.report.build import subset_dataset
 
     dataset = _load(part, protocol)
@@ -192,9 +205,17 @@ def _parts(
         if len(warned)
         else pd.Series(dtype="int64", name="warnings")
     )
+    analysis = period_parts(current, protocol)
+    weighted: Any = None
+    if analysis is not None:
+        from dnoutcomes.cohort import part_of_export
+
+        with part_of_export():
+            weighted = _prepare_iptw(current, protocol)
+    status = weighted if isinstance(weighted, str) else None if weighted is None else "ok"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {
+        summary = {
             "name": part.name,
             "accounting": dataset.accounting[["table", "read", "loaded", "rejected"]].copy(),
             "warnings": by_rule,
@@ -211,7 +232,11 @@ def _parts(
                 protocol.primary.measure,
                 protocol.primary.timepoint,
             ),
+            "analysis": analysis,
+            "registry": dataset.registry,
+            "charts": chart_parts(local),
         }
+    return summary, weighted, status
 
 
 def _headline(parts: Sequence[dict[str, Any]], which: int) -> Any:
@@ -285,14 +310,30 @@ def _flow(parts: Sequence[dict[str, Any]], protocol: Protocol, arms: tuple[str, 
     )
 
 
-def _sections(
-    parts: Sequence[dict[str, Any]], protocol: Protocol, arms: tuple[str, str]
-) -> list[tuple[str, str, Any]]:
-    import dataclasses
-    from types import SimpleNamespace
+def _analysis(
+    parts: Sequence[dict[str, Any]], protocol: Protocol, weighted: dict[str, Any]
+) -> tuple[Any, str]:
+    """The period's analysis from the partitions' sums
+    (:func:`~dnoutcomes.network._report_stats.pooled_analysis`), or ``None`` and why."""
+    from dnoutcomes.network._report_stats import pooled_analysis
 
+    arms = (protocol.reference, protocol.comparator)
+    counts = pd.concat([p["flow"]["counts"] for p in parts]).groupby(level=0).sum()
+    counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
+    return pooled_analysis(
+        [p["analysis"] for p in parts],
+        protocol,
+        flow=_flow(parts, protocol, arms),
+        arm_counts=counts,
+        weighted=weighted,
+    )
+
+
+def _sections(parts: Sequence[dict[str, Any]]) -> list[tuple[str, str, Any]]:
+    from dnoutcomes.report import charts, comparisons, safety, table1
     from dnoutcomes.report import sections as sec
     from dnoutcomes.report.model import Paragraph, Section
+    from dnoutcomes.report.summary import summary_section
 
     now, then = _headline(parts, 0), _headline(parts, 1)
     accounting = (
@@ -318,22 +359,47 @@ def _sections(
         )
         return sec.SectionOutcome(Section("caseload", "Caseload", (lead, *tables)))
 
-    flow = _flow(parts, protocol, arms)
-
-    def flow_builder(context: Any) -> Any:
-        only_flow = SimpleNamespace(flow=flow, failures={})
-        return sec.flow_section(dataclasses.replace(context, analysis=only_flow))
-
     return [
+        ("summary", "the summary of indicators", summary_section),
         ("headline", "the headline figures", lambda c: sec.headline_outcome(c, now, then)),
         (
             "data_quality",
             "data quality",
             lambda c: sec.data_quality_outcome(c, accounting, by_rule, mode),
         ),
-        ("flow", "the patient flow", flow_builder),
+        ("flow", "the patient flow", sec.flow_section),
         ("caseload", "the caseload", caseload),
+        ("table1", "Table 1", table1.table1_section),
+        ("comparisons", "the comparisons", comparisons.comparisons_section),
+        ("safety", "safety", safety.safety_section),
+        ("control_charts", "the control charts", charts.control_charts_section),
     ]
+
+
+def _weighted(
+    client: Any, sites: list[Any], statuses: Sequence[str | None], protocol: Protocol
+) -> dict[str, Any]:
+    """The period's weighted comparison by iterated summaries (with its balance table),
+    or ``{"failed": why}``."""
+    from dnoutcomes.network.iptw import iterated_iptw
+    from dnoutcomes.stats.iptw import MIN_PER_ARM
+
+    failed = [s for s in statuses if s not in (None, "ok")]
+    if failed:
+        return {"failed": failed[0]}
+    if not sites:
+        return {"failed": "no episode of the compared arms in the period."}
+    primary = protocol.outcomes()[0]
+    try:
+        return iterated_iptw(
+            ask=lambda f: client.gather(client.map(f, sites, pure=False)),
+            estimand=protocol.weighting.estimand,
+            min_per_arm=MIN_PER_ARM,
+            labels=(protocol.reference, protocol.comparator, primary.measure, primary.timepoint),
+            balance=True,
+        )
+    except InsufficientDataError as exc:
+        return {"failed": str(exc)}
 
 
 def report_partitions(
@@ -430,27 +496,45 @@ def report_partitions(
                 "discharges with --period or --from/--to."
             )
         say(f"summarising {len(parts)} partitions on Dask")
-        summed = client.gather(
-            client.map(
-                _parts,
-                parts,
-                protocol=protocol,
-                site=site,
-                period=chosen,
-                previous=previous,
-                reference=reference,
-                comparator=comparator,
-                pure=False,
-            )
+        done = client.map(
+            _parts,
+            parts,
+            protocol=protocol,
+            site=site,
+            period=chosen,
+            previous=previous,
+            reference=reference,
+            comparator=comparator,
+            pure=False,
         )
+        summed = client.gather([client.submit(operator.itemgetter(0), f, pure=False) for f in done])
+        statuses = client.gather(
+            [client.submit(operator.itemgetter(2), f, pure=False) for f in done]
+        )
+        # the weighted comparison's rows stay on the workers; only sums travel
+        sites = [
+            client.submit(operator.itemgetter(1), f, pure=False)
+            for f, status in zip(done, statuses, strict=True)
+            if status == "ok"
+        ]
+        del done
+        say("the weighted comparison (IPTW) by rounds of summaries")
+        weighted = _weighted(client, sites, statuses, protocol)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+    analysis, failure = _analysis(summed, protocol, weighted)
+    recorded = all(p["has_events"] for p in summed)
+    # what the sections read of the period's data: the measures and whether adverse
+    # events are recorded
+    current = SimpleNamespace(
+        registry=summed[0]["registry"], adverse_events=() if recorded else None
+    )
     context = sec.Context(
         dataset=cast(Any, None),
         local=cast(Any, None),
-        current=cast(Any, None),
+        current=cast(Any, current),
         previous=cast(Any, None),
         period=chosen,
         previous_period=previous,
@@ -460,7 +544,14 @@ def report_partitions(
         min_cell=min_cell,
         figures=False,
         protocol=protocol,
+        analysis=analysis,
+        analysis_failure=failure,
     )
+    from dnoutcomes.network._report_charts import pooled_charts
+
+    local, cache = pooled_charts([p["charts"] for p in summed], chosen, context)
+    context = dataclasses.replace(context, local=cast(Any, local))
+    context.cache.update(cache)
     sources = {
         f"{p.name}/{table}": file
         for p in parts
@@ -469,7 +560,7 @@ def report_partitions(
     omitted = [(k, v) for k, v in NOT_FROM_SUMMARIES.items() if k not in ("funnel",)]
     return assemble_report(
         context,
-        _sections(summed, protocol, (reference, comparator)),
+        _sections(summed),
         title=title or DEFAULT_TITLE,
         period_note=period_note,
         sources=sources,

@@ -272,14 +272,21 @@ def _site_signals(context: Context) -> tuple[list[Any], dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     sentences: list[Paragraph] = []
     by_site: dict[str, Any] = {}
+    # each site's charts, or the sentence why not; computed here unless the report was
+    # given them (the Dask engine sums them from partitions)
+    given = context.cache.get("qi_sites")
     local = context.local  # its per-episode tables are shared with the network's charts
     for site in sites:
-        charts, failure = safe(
-            f"The control charts of site {site}",
-            lambda site=site: qi_charts(  # type: ignore[misc]
-                local, site=site, start=months[0], end=months[-1]
-            ),
-            context,
+        charts, failure = (
+            given[site]
+            if given is not None
+            else safe(
+                f"The control charts of site {site}",
+                lambda site=site: qi_charts(  # type: ignore[misc]
+                    local, site=site, start=months[0], end=months[-1]
+                ),
+                context,
+            )
         )
         if failure is not None:
             sentences.append(failure)
