@@ -154,9 +154,7 @@ def session_arms(
     )
 
 
-def narrow_codes(
-    codes: NDArray[np.signedinteger[Any]], n: int
-) -> NDArray[np.signedinteger[Any]]:
+def narrow_codes(codes: NDArray[np.signedinteger[Any]], n: int) -> NDArray[np.signedinteger[Any]]:
     """``codes`` (0 to ``n - 1``, -1 for none) in the narrowest integer type that holds
     them: a registry's few measures fit in int8, a quarter of the int32 codes' memory
     (74 MB → 19 MB for the 19M outcome rows of a million episodes)."""
