@@ -238,7 +238,43 @@ def check_monthly(net: NetworkAnalysis, dataset: Any, protocol: Protocol) -> Non
     close(net.chart.frame["centre"], chart.frame["centre"])
 
 
-CHECKS = (check_ancova, check_responders, check_survival, check_baseline, check_meta, check_monthly)
+def check_benchmark(net: NetworkAnalysis, dataset: Any, protocol: Protocol) -> None:
+    """The sites' funnel equals one built from episode-level probabilities (each
+    episode's arm share over the whole export) summed per site with pandas."""
+    from dnoutcomes.network._blocks import _responder_flags
+    from dnoutcomes.qi.overdispersion import ratio_funnel
+
+    pairs, usable, responder, _ = _responder_flags(dataset, protocol)
+    keep = usable.to_numpy(bool)
+    rows = pairs.loc[keep, ["site_id", "treated"]].assign(
+        hit=responder.to_numpy(bool)[keep].astype(float)
+    )
+    rows["p"] = rows.groupby("treated")["hit"].transform("mean")
+    rows["v"] = rows["p"] * (1 - rows["p"])
+    per_site = rows.groupby(rows["site_id"].astype(str)).agg(
+        o=("hit", "sum"), e=("p", "sum"), v=("v", "sum"), n=("hit", "size")
+    )
+    want = ratio_funnel(
+        per_site["o"], per_site["e"], per_site["v"], n=per_site["n"], units=list(per_site.index)
+    )
+    assert net.benchmark is not None
+    got = net.benchmark.frame
+    assert got["unit"].tolist() == want.frame["unit"].tolist()
+    assert got["position"].tolist() == want.frame["position"].tolist()
+    for column in ("n", "precision", "value", "z", "lower_inner", "upper_outer"):
+        close(got[column], want.frame[column])
+    close([net.benchmark.phi, net.benchmark.tau2], [want.phi, want.tau2])
+
+
+CHECKS = (
+    check_ancova,
+    check_responders,
+    check_survival,
+    check_baseline,
+    check_meta,
+    check_monthly,
+    check_benchmark,
+)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
 from dnoutcomes.errors import InsufficientDataError, RequestError
-from dnoutcomes.network import _medsafety, _sections, _trajectory
+from dnoutcomes.network import _benchmark, _medsafety, _sections, _trajectory
 from dnoutcomes.network._ancova import (
     CrossProducts,
     add_site_effects,
@@ -59,6 +59,12 @@ class NetworkAnalysis(ResultMixin):
         (:class:`~dnoutcomes.stats.medication.MedicationResult`) and adverse events
         (:class:`~dnoutcomes.stats.safety.SafetyResult`, counts and rates; the listings stay
         at the sites), or ``None`` when not in every summary or not analysable.
+    benchmark
+        The sites' responders against the number expected from the network's share in
+        each arm, on a funnel of observed / expected ratios
+        (:class:`~dnoutcomes.qi.overdispersion.OverdispersedFunnel`, additive
+        overdispersion; standardised for the arm mix only), or ``None`` (one site, or
+        responders not analysable).
     chart
         The P chart of the monthly share of responders
         (:class:`~dnoutcomes.qi.chart_result.ControlChart`), or ``None``.
@@ -87,6 +93,7 @@ class NetworkAnalysis(ResultMixin):
     trajectory: Any = None
     medication: Any = None
     safety: Any = None
+    benchmark: Any = None
     episodes_used: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
@@ -136,6 +143,7 @@ class NetworkAnalysis(ResultMixin):
             "site_meta": self.site_meta.to_dict() if self.site_meta is not None else None,
             "monthly": self.monthly.to_dict(orient="records"),
             "control_chart": self.chart.to_dict() if self.chart is not None else None,
+            "benchmark": self.benchmark.to_dict() if self.benchmark is not None else None,
             "iptw": None
             if self.iptw is None
             else {
@@ -419,6 +427,11 @@ def pool(
     )
     if meta is not None:
         notes.extend(f"Sites pooled: {n}" for n in meta.notes)
+    bench = None
+    if resp is not None and len(by_site) > 1:
+        bench = optional("Site benchmarking", lambda: _benchmark.site_benchmark(by_site))
+        if bench is not None:
+            notes.extend(f"Site benchmarking: {n}" for n in bench.notes)
     baseline = _sections.pooled_baseline(flat)
     monthly = _sections.pooled_monthly(flat)
     chart = None
@@ -474,6 +487,7 @@ def pool(
         trajectory=extra["trajectory"],
         medication=extra["medication"],
         safety=extra["safety"],
+        benchmark=bench,
         n=n_total,
         notes=tuple(notes),
     )

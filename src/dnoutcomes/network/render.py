@@ -60,12 +60,28 @@ def network_tables(result: NetworkAnalysis) -> dict[str, pd.DataFrame]:
         tables["safety_severity"] = result.safety.by_severity
         tables["safety_type"] = result.safety.by_type
         tables["safety_reporter"] = result.safety.by_reporter
+    if result.benchmark is not None:
+        tables["benchmark"] = result.benchmark.frame[list(BENCHMARK_COLUMNS)]
     tables["baseline"] = result.baseline
     tables["monthly"] = result.monthly
     if result.chart is not None:
         tables["control_chart"] = result.chart.frame
     return tables
 
+
+#: The columns of the site benchmarking table (of the funnel's frame).
+BENCHMARK_COLUMNS = (
+    "unit",
+    "n",
+    "precision",
+    "value",
+    "lower_inner",
+    "upper_inner",
+    "lower_outer",
+    "upper_outer",
+    "z",
+    "position",
+)
 
 _TITLES = {
     "headline": "Headline estimates",
@@ -83,6 +99,11 @@ _TITLES = {
     "safety_severity": "Adverse events by severity",
     "safety_type": "Adverse events by type",
     "safety_reporter": "Adverse events by reporter",
+    "benchmark": (
+        "Sites: responders observed / expected from the network's share in each arm "
+        "(funnel limits 95 % and 99.8 %, additive overdispersion; not adjusted for case mix "
+        "beyond the arm)"
+    ),
     "baseline": "Baseline characteristics and SMDs",
     "monthly": "Monthly chart data",
     "control_chart": "P chart of the monthly share of responders",
@@ -99,6 +120,12 @@ def network_html(result: NetworkAnalysis) -> str:
             text = (
                 f"Log-rank χ² = {result.time_to_response['logrank_chisq']:.3f}, "
                 f"p = {result.time_to_response['logrank_p']:.4g}."
+            )
+        if name == "benchmark" and result.benchmark is not None:
+            b = result.benchmark
+            text = (
+                f"precision = expected responders; n = classified episodes; "
+                f"φ = {b.phi:.3g}, τ² = {b.tau2:.3g}."
             )
         if name == "sites" and result.site_meta is not None:
             m = result.site_meta
