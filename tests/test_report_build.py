@@ -486,3 +486,24 @@ def test_safety_not_recorded_without_adverse_events(tmp_path: Path) -> None:
 def test_same_inputs_same_html(dataset: Any, report: Report) -> None:
     again = build_report(dataset, period=parse_period("2025-Q3"), run_time=RUN_TIME)
     assert render_html(again).encode() == render_html(report).encode()
+
+
+def test_one_analysis_per_report(dataset: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report analyses the period only: the previous period's analysis was never
+    read by any section (issue 19), so building it again would only cost time."""
+    import dnoutcomes.stats.analysis as analysis_module
+
+    real = analysis_module.analyze
+    calls: list[int] = []
+
+    def counted(data: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(data.episodes))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(analysis_module, "analyze", counted)
+    lines: list[str] = []
+    build_report(dataset, period="2025-Q3", run_time=RUN_TIME, figures=False, progress=lines.append)
+    ends = pd.to_datetime(dataset.episodes["end_date"])
+    in_q3 = int(((ends >= "2025-07-01") & (ends <= "2025-09-30")).sum())
+    assert calls == [in_q3]  # once, on the period's own episodes
+    assert not any("previous period" in line for line in lines)

@@ -325,8 +325,6 @@ def build_report(
     before = subset_dataset(local, _discharged_in(local, previous))
     say("analysing the period")
     analysis, failure = _analyse(current, protocol)
-    say("analysing the previous period")
-    previous_analysis, _ = _analyse(before, protocol)
     context = sec.Context(
         dataset=dataset,
         local=local,
@@ -340,7 +338,6 @@ def build_report(
         min_cell=min_cell,
         figures=figures,
         analysis=analysis,
-        previous_analysis=previous_analysis,
         analysis_failure=failure,
         protocol=protocol,
         benchmark=benchmark,
