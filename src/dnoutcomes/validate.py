@@ -42,19 +42,23 @@ def _after(frame: pd.DataFrame, column: str) -> int:
     return list(frame.columns).index(column) + 1
 
 
-def _kept(frame: pd.DataFrame, rows: NDArray[np.int64]) -> pd.DataFrame:
+def _kept(frame: pd.DataFrame, rows: NDArray[np.signedinteger[Any]]) -> pd.DataFrame:
     """The rows of ``frame`` that load, renumbered; no copy when every row loads."""
     if len(rows) == len(frame):
         return frame.copy(deep=False)  # copy-on-write: the columns are shared until changed
     return frame.take(rows).reset_index(drop=True)
 
 
-def _rows_of(values: np.ndarray, rows: NDArray[np.int64]) -> np.ndarray:
+def _rows_of(values: np.ndarray, rows: NDArray[np.signedinteger[Any]]) -> np.ndarray:
     return values if len(rows) == len(values) else values[rows]
 
 
 def _link(
-    t: dict[str, _Table], kept: dict[str, NDArray[np.int64]], child: str, column: str, parent: str
+    t: dict[str, _Table],
+    kept: dict[str, NDArray[np.signedinteger[Any]]],
+    child: str,
+    column: str,
+    parent: str,
 ) -> Rows:
     """For each loaded ``child`` row, its parent's position among the loaded ``parent``
     rows (-1 when its parent did not load), from the rows the cross-table rules found."""
@@ -69,12 +73,23 @@ def _link(
     return renumber[pos]  # the last entry: no parent
 
 
+def _loaded_rows(bad: NDArray[np.bool_]) -> NDArray[np.signedinteger[Any]]:
+    """The positions of the rows that load, int32 when they fit (half of NumPy's int64
+    positions: 78 MB for the 19M outcome rows of a million episodes, kept until the
+    Dataset is built)."""
+    n = len(bad)
+    dtype = np.int32 if n < 2**31 - 1 else np.int64
+    if not bad.any():
+        return np.arange(n, dtype=dtype)
+    return np.flatnonzero(~bad).astype(dtype, copy=False)
+
+
 def _build(
     t: dict[str, _Table], keys: KeyCodes
-) -> tuple[dict[str, pd.DataFrame], Links, dict[str, NDArray[np.int64]]]:
+) -> tuple[dict[str, pd.DataFrame], Links, dict[str, NDArray[np.signedinteger[Any]]]]:
     """Typed frames of the rows that load, with the derived columns, the links between
     them (row positions) for the warnings, and which input rows they are."""
-    kept = {name: np.flatnonzero(~tab.checks.bad) for name, tab in t.items()}
+    kept = {name: _loaded_rows(tab.checks.bad) for name, tab in t.items()}
     keep = {name: _kept(tab.typed, kept[name]) for name, tab in t.items()}
     links = Links(
         episode_patient=_link(t, kept, "episodes", "patient_id", "patients"),
@@ -184,12 +199,22 @@ def _release_read_columns(t: dict[str, _Table]) -> None:
     built: nothing after the build reads them, and at a million episodes the read
     columns the typed ones do not share (dates, timepoints as read…) are a large part of
     the load's peak memory, which the data-quality warnings would otherwise add to."""
-    for tab in t.values():
+    for name, tab in t.items():
         tab.raw = replace(tab.raw, frame=tab.raw.frame.iloc[:0], text_table=None)
         tab.text = tab.text.iloc[:0]
+        if name not in ("sessions", "outcomes"):
+            continue
+        # the typed frames as prepared: the loaded frames hold what loads (the outcomes'
+        # ids now as categoricals), the rejects need only the rejected rows' keys
+        key = TABLE_KEYS[name]
+        if not tab.checks.bad.any():
+            tab.typed = tab.typed.iloc[:0]
+        elif key in tab.typed:
+            tab.typed = tab.typed[[key]]
+        tab.refs = {}  # the links between loaded rows were taken from them
 
 
-def _measure_codes(o: _Table, keys: KeyCodes, rows: NDArray[np.int64]) -> Codes | None:
+def _measure_codes(o: _Table, keys: KeyCodes, rows: NDArray[np.signedinteger[Any]]) -> Codes | None:
     found = keys.get(("outcomes", "measure"))
     if found is None:
         return None
