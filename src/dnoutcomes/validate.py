@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from dnoutcomes._frames import release_unused_memory
+from dnoutcomes._frames import blocks, release_unused_memory
 from dnoutcomes.contract.measures import MeasureRegistry, default_registry
 from dnoutcomes.contract.problems import TableChecks, empty_problems
 from dnoutcomes.contract.quality import Links, quality_warnings
@@ -153,8 +153,8 @@ def _categorical(
     """A categorical column from the row positions of its values among the categories'
     source (-1: missing), renumbered by ``rank`` when the categories were sorted; the
     codes are shared, not copied, when no renumbering is needed."""
-    if rank is not None:
-        codes = np.append(rank, -1)[codes].astype(codes.dtype, copy=False)
+    if rank is not None:  # gathered in the codes' own type: no full-length int64 copy
+        codes = np.append(rank, -1).astype(codes.dtype)[codes]
     values = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
     return pd.Series(values, index=index, copy=False)
 
@@ -184,10 +184,15 @@ def _as_categories(
         return links
     m_codes, names = links.outcome_measure
     # the names of loaded rows only (a rejected row's unknown measure is not a category)
-    used = np.flatnonzero(np.bincount(m_codes + 1, minlength=len(names) + 1)[1:])
+    counts = np.zeros(len(names) + 1, dtype=np.int64)
+    for b in blocks(len(m_codes)):  # block by block: no full-length temporary
+        counts += np.bincount(m_codes[b] + 1, minlength=len(names) + 1)
+    used = np.flatnonzero(counts[1:])
     order = used[pc.sort_indices(names.take(used)).to_numpy()]
     m_rank = np.full(len(names), -1, dtype=np.int64)
     m_rank[order] = np.arange(len(order))
+    if len(names) < 127:  # gathered straight into the categorical's int8 codes
+        m_codes, m_rank = m_codes.astype(np.int8, copy=False), m_rank.astype(np.int8)
     m_dtype = pd.CategoricalDtype(pd.Index(pd.array(names.take(order), dtype="str")))
     o["measure"] = _categorical(m_codes, m_dtype, m_rank, o.index)
     measure = (o["measure"].array.codes, names.take(order))
