@@ -166,6 +166,10 @@ def redcap_records(ds: Dataset) -> pd.DataFrame:
     """The raw records export: one row per record-event (non-repeating instruments) and per
     repeating instance, instrument by instrument (rows in the contract tables' order)."""
     p, e, s, o, a = ds.patients, ds.episodes, ds.sessions, ds.outcomes, ds.adverse_events
+    # the loader's categoricals as text, as an export holds them (a fill value of "" is
+    # not a category)
+    s = s.astype({"episode_id": "str"})
+    o = o.astype({c: "str" for c in ("episode_id", "session_id", "measure")})
     sites = sorted(p["site_id"].unique())
     n = np.arange(len(p))
     demo = pd.DataFrame(
@@ -232,6 +236,7 @@ def redcap_records(ds: Dataset) -> pd.DataFrame:
     # one assessment = one (episode, session, date, timepoint); its measures side by side
     keys = ["episode_id", "session_id", "assessed_on", "timepoint"]
     o = o.assign(
+        # a categorical as loaded: to text before a fill value that is not a category
         session_id=o["session_id"].fillna(""),
         timepoint=o["timepoint"].astype(str),
         _order=np.arange(len(o)),

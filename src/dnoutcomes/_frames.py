@@ -18,11 +18,41 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-__all__ = ["BLOCK_ROWS", "arrow_text", "blocks", "encode", "encode_shared", "isin"]
+__all__ = [
+    "BLOCK_ROWS",
+    "arrow_text",
+    "blocks",
+    "encode",
+    "encode_shared",
+    "isin",
+    "release_unused_memory",
+]
 
 #: rows per block in :func:`blocks`: temporaries of a few megabytes, which the allocator
 #: reuses from one block to the next instead of mapping fresh pages for each array
 BLOCK_ROWS = 1 << 20
+
+
+def release_unused_memory() -> None:
+    """Give the memory freed so far back to the operating system.
+
+    Notes
+    -----
+    Freed memory is kept by the allocators for reuse: Arrow's memory pool (mimalloc or
+    jemalloc) keeps freed pages, and the C library's ``malloc`` (behind NumPy's arrays
+    smaller than its mapping threshold, up to 32 MiB) keeps freed blocks in its heap.
+    Neither can reuse what the other keeps, so a load that frees Arrow text and then
+    allocates NumPy arrays grows by both. At a million episodes this kept memory was a
+    third of the loaded process's resident set. ``release_unused`` asks the Arrow pool to
+    return its free pages, and the system pool's does the same for ``malloc``
+    (``malloc_trim`` where the C library has it); both are no-ops elsewhere. A few
+    milliseconds per call: call it between phases, not in loops.
+    """
+    pool = pa.default_memory_pool()
+    pool.release_unused()
+    system = pa.system_memory_pool()
+    if system.backend_name != pool.backend_name:
+        system.release_unused()
 
 
 def blocks(n: int) -> Iterator[slice]:

@@ -44,6 +44,24 @@ def _id(*, unique: bool = False, nullable: bool = False) -> pa.Column:
     )
 
 
+def _is_text(series: pd.Series) -> bool:
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        dtype = dtype.categories.dtype
+    return pd.api.types.is_string_dtype(dtype)
+
+
+def _text(*checks: pa.Check, nullable: bool = False) -> pa.Column:
+    """A text column that the loader stores as a categorical (the outcomes' ids and
+    measure, the sessions' episode id): text or a categorical of text both pass."""
+    is_text = pa.Check(_is_text, error="text, or a categorical of text")
+    return pa.Column(None, [is_text, *checks], nullable=nullable)
+
+
+def _ref_id(*, nullable: bool = False) -> pa.Column:
+    return _text(pa.Check.str_matches(f"^{ID_PATTERN}$"), nullable=nullable)
+
+
 def _cat(levels: tuple[str, ...], *, ordered: bool = False, nullable: bool = False) -> pa.Column:
     return pa.Column(pd.CategoricalDtype(list(levels), ordered=ordered), nullable=nullable)
 
@@ -152,7 +170,7 @@ def sessions() -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
             "session_id": _id(unique=True),
-            "episode_id": _id(),
+            "episode_id": _ref_id(),
             "session_date": pa.Column("datetime64[ns]"),
             "dn_performed": pa.Column(bool),
             "needles": pa.Column("Int64", pa.Check.in_range(0, 60), nullable=True),
@@ -203,11 +221,11 @@ def outcomes(registry: MeasureRegistry | None = None) -> pa.DataFrameSchema:
 
     return pa.DataFrameSchema(
         {
-            "episode_id": _id(),
-            "session_id": _id(nullable=True),
+            "episode_id": _ref_id(),
+            "session_id": _ref_id(nullable=True),
             "assessed_on": pa.Column("datetime64[ns]"),
             "timepoint": _cat(TIMEPOINTS, ordered=True),
-            "measure": pa.Column("str", pa.Check.isin(list(reg.index))),
+            "measure": _text(pa.Check.isin(list(reg.index))),
             "value": pa.Column(float),
         },
         checks=[pa.Check(in_measure_range, error="value inside its measure's range")],

@@ -474,7 +474,14 @@ def _outcome_values(
             + [None],
             dtype=object,
         )
-        measure = pd.Series(pd.array(cat_measure, dtype="str").take(pick), dtype="str", name="m")
+        # the typed measure as a categorical too (the Dataset keeps it so): a full-length
+        # text column here was 0.3 GiB at a million episodes, alive through the checks
+        label, names_used = pd.factorize(pd.Series(cat_measure, dtype="str"), sort=True)
+        label = label.astype(_small_int(len(names_used)))
+        measure = pd.Series(
+            pd.Categorical.from_codes(label[pick], categories=names_used, validate=False),
+            name="m",
+        )
     else:
         pos = codes_of(measure_raw, names).astype(_small_int(len(names)))
         known = pos >= 0
