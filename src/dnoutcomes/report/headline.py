@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from dnoutcomes._frames import isin
+from dnoutcomes.cohort._codes import episode_codes, episode_values, event_sessions, n_codes
 from dnoutcomes.errors import RequestError
 
 if TYPE_CHECKING:
@@ -106,22 +108,6 @@ class Headline:
         }
 
 
-def _pair_values(outcomes: pd.DataFrame, measure: str) -> pd.DataFrame:
-    """Baseline and discharge value per episode (columns ``baseline``, ``discharge``)."""
-    rows = outcomes[
-        (outcomes["measure"] == measure)
-        & outcomes["timepoint"].isin(["baseline", "discharge"])  # on the categories
-    ]
-    wide = rows.pivot_table(
-        index="episode_id",
-        columns=rows["timepoint"].astype("string"),
-        values="value",
-        aggfunc="first",
-        observed=True,
-    )
-    return wide.reindex(columns=["baseline", "discharge"])
-
-
 def headline_figures(dataset: Dataset, episode_ids: pd.Series | pd.Index) -> Headline:
     """Compute the headline figures of the given episodes.
 
@@ -157,38 +143,56 @@ def headline_figures(dataset: Dataset, episode_ids: pd.Series | pd.Index) -> Hea
             "measure for the headline figures. Load with the default registry."
         ) from None
     ids = pd.Index(pd.unique(pd.Series(episode_ids, dtype="string")))
-    episodes = dataset.episodes[isin(dataset.episodes["episode_id"], ids)]
-    outcomes = dataset.outcomes[isin(dataset.outcomes["episode_id"], ids)]
-
-    pairs = _pair_values(outcomes, "nprs").dropna()
-    improvement = nprs.improvement(pairs["baseline"], pairs["discharge"])
+    chosen = isin(dataset.episodes["episode_id"], ids)
+    episodes = dataset.episodes[chosen]
     if nprs.mcid_points is None:
         raise RequestError(
             "report: the registry's nprs measure has no mcid_points; expected the "
             "improvement that makes a responder (2 points in the contract). Set it."
         )
     mcid = float(nprs.mcid_points)
+
+    # Everything below is on the dataset's integer episode codes (shared with the
+    # analyses of the same dataset): the per-episode first non-missing value of a measure
+    # at a timepoint, and which codes are chosen -- no text id is hashed again.
+    codes = episode_codes(dataset, "episodes")[chosen]
+
+    def pair(measure: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        return (
+            episode_values(dataset, measure, "baseline")[codes],
+            episode_values(dataset, measure, "discharge")[codes],
+        )
+
+    baseline, discharge = pair("nprs")
+    paired = ~np.isnan(baseline) & ~np.isnan(discharge)
+    improvement = nprs.improvement(
+        pd.Series(baseline[paired], dtype="float64"), pd.Series(discharge[paired], dtype="float64")
+    )
     responders = int((improvement >= mcid).sum())
 
-    complete = pd.Series(True, index=ids)
+    complete = np.ones(len(codes), dtype=bool)
     for measure in COMPLETE_MEASURES:
-        both = _pair_values(outcomes, measure).notna().all(axis=1)
-        complete &= both.reindex(ids, fill_value=False)
+        before, after = pair(measure)
+        complete &= ~np.isnan(before) & ~np.isnan(after)
 
-    sessions = dataset.sessions[isin(dataset.sessions["episode_id"], ids)]
-    dn = sessions[sessions["dn_performed"].astype(bool)]
+    picked = np.zeros(n_codes(dataset) + 1, dtype=bool)  # the last entry: code -1
+    picked[codes] = True
+    picked[-1] = False
+    in_set = picked[episode_codes(dataset, "sessions")]
+    dn_rows = in_set & dataset.sessions["dn_performed"].to_numpy(dtype=bool, na_value=False)
     events: int | None = None
     if dataset.adverse_events is not None:
-        events = int(isin(dataset.adverse_events["session_id"], dn["session_id"]).sum())
+        at = event_sessions(dataset)  # the session row of each event, -1: none
+        events = int(np.count_nonzero(dn_rows[at[at >= 0]]))
 
     visits = episodes["n_sessions"].astype("float64")
     return Headline(
         episodes=len(episodes),
         median_visits=float(visits.median()) if len(visits) else float("nan"),
-        nprs_pairs=len(pairs),
+        nprs_pairs=int(np.count_nonzero(paired)),
         nprs_responders=responders,
-        mean_nprs_improvement=float(improvement.mean()) if len(pairs) else float("nan"),
-        dn_sessions=len(dn),
+        mean_nprs_improvement=float(improvement.mean()) if paired.any() else float("nan"),
+        dn_sessions=int(np.count_nonzero(dn_rows)),
         adverse_events=events,
-        complete_outcomes=int(complete.sum()),
+        complete_outcomes=int(np.count_nonzero(complete)),
     )
