@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -71,27 +71,25 @@ def _site_codes(dataset: Dataset) -> tuple[np.ndarray, dict[str, int]]:
     return built
 
 
-def _in_site(dataset: Dataset, site: str) -> np.ndarray:
-    """Boolean over ``dataset.episodes``: the episodes of ``site`` (a request error when it
-    has none)."""
-    codes, lookup = _site_codes(dataset)
+def _site_code(dataset: Dataset, site: str) -> int:
+    """The code of ``site`` in :func:`_site_codes` (a request error when it has no
+    episode)."""
+    _, lookup = _site_codes(dataset)
     if site not in lookup:
         sites = sorted(lookup)
         raise RequestError(
             f"QI charts: site {site!r} has no episode; expected one of {', '.join(sites)}. "
             "Check the spelling of --site."
         )
-    in_site: np.ndarray = codes == lookup[site]
+    return lookup[site]
+
+
+def _in_site(dataset: Dataset, site: str) -> np.ndarray:
+    """Boolean over ``dataset.episodes``: the episodes of ``site`` (a request error when it
+    has none)."""
+    code = _site_code(dataset, site)
+    in_site: np.ndarray = _site_codes(dataset)[0] == code
     return in_site
-
-
-def _in_window(months: pd.Series, first: pd.Period | None, last: pd.Period | None) -> pd.Series:
-    keep = pd.Series(True, index=months.index)
-    if first is not None:
-        keep &= months >= first
-    if last is not None:
-        keep &= months <= last
-    return keep
 
 
 def _month_range(
@@ -105,14 +103,20 @@ def _month_range(
     return pd.period_range(lo, hi, freq="M", name="month")
 
 
-def _episode_outcomes(
-    dataset: Dataset,
-    measure: str,
-    site: str | None,
-    first: pd.Period | None,
-    last: pd.Period | None,
-) -> tuple[pd.DataFrame, float]:
-    """One row per episode with baseline and discharge values, inside the window."""
+class _Outcomes(NamedTuple):
+    """The episodes of a measure's QI charts, every site and date, in the order of their
+    ids: built once per dataset and measure, so that each chart (network or site, any
+    window) is a boolean mask over these arrays rather than a new pass over the episodes."""
+
+    rows: np.ndarray  # rows of dataset.episodes with a baseline, a discharge value and date
+    month: pd.arrays.PeriodArray  # the month of the discharge assessment
+    ordinal: np.ndarray  # int64, that month as a Period ordinal
+    improvement: np.ndarray  # float64, positive when better
+    responder: np.ndarray  # bool, improvement >= MCID
+    site: np.ndarray  # the site code of each (_site_codes; -1: none)
+
+
+def _checked_mcid(dataset: Dataset, measure: str) -> tuple[Any, float]:
     spec = get_measure(dataset, measure)
     mcid = getattr(spec, "mcid_points", None)
     if mcid is None or not np.isfinite(mcid):
@@ -121,36 +125,90 @@ def _episode_outcomes(
             "counted; expected a measure with one (nprs, odi, rmdq). Choose another measure "
             "or register an MCID."
         )
+    return spec, float(mcid)
+
+
+def _outcomes(dataset: Dataset, measure: str) -> _Outcomes:
+    """The :class:`_Outcomes` of ``measure`` (a checked measure with an MCID)."""
+
+    def build() -> _Outcomes:
+        spec, mcid = _checked_mcid(dataset, measure)
+        episodes = dataset.episodes
+        # read off the per-episode wide tables (first non-missing baseline value,
+        # discharge value and discharge date of each episode): no scan of the outcomes
+        codes = episode_codes(dataset, "episodes")
+        baseline = episode_values(dataset, measure, "baseline")[codes]
+        value = episode_values(dataset, measure, "discharge")[codes]
+        when = episode_dates(dataset, measure, "discharge")[codes]
+        rows = np.flatnonzero(~np.isnan(baseline) & ~np.isnan(value) & ~np.isnat(when))
+        # in the order of the episode ids, as a group-by on them gave; a site's or a
+        # window's episodes are a subset, so they stay in that order
+        ids = arrow_text(episodes["episode_id"].take(rows))
+        rows = rows[np.asarray(pc.array_sort_indices(ids), dtype=np.intp)]
+        improvement = np.asarray(improvement_of(spec, baseline[rows], value[rows]))
+        assessed = pd.Series(when[rows]).astype(dataset.outcomes["assessed_on"].dtype)
+        month = assessed.dt.to_period("M").array
+        return _Outcomes(
+            rows=rows,
+            month=month,
+            ordinal=np.asarray(month.astype("int64")),
+            improvement=improvement,
+            responder=improvement >= mcid,
+            site=_site_codes(dataset)[0][rows],
+        )
+
+    built: _Outcomes = dataset._cached(("qi_outcomes", measure), build)
+    return built
+
+
+def _chosen(
+    dataset: Dataset,
+    measure: str,
+    site: str | None,
+    first: pd.Period | None,
+    last: pd.Period | None,
+) -> tuple[_Outcomes, np.ndarray, float]:
+    """The episodes of one chart: the :class:`_Outcomes` of ``measure``, which of them are
+    at ``site`` with a discharge in the window (boolean), and the MCID."""
+    _, mcid = _checked_mcid(dataset, measure)
+    in_site = None if site is None else _site_code(dataset, site)  # unknown: a request error
+    table = _outcomes(dataset, measure)
+    keep = np.ones(len(table.rows), dtype=bool) if in_site is None else table.site == in_site
+    if first is not None:
+        keep &= table.ordinal >= first.ordinal
+    if last is not None:
+        keep &= table.ordinal <= last.ordinal
+    return table, keep, mcid
+
+
+def _episode_outcomes(
+    dataset: Dataset,
+    measure: str,
+    site: str | None,
+    first: pd.Period | None,
+    last: pd.Period | None,
+) -> tuple[pd.DataFrame, float]:
+    """One row per episode with baseline and discharge values, inside the window."""
+    table, keep, mcid = _chosen(dataset, measure, site, first, last)
+    chosen = table.rows[keep]
     episodes = dataset.episodes
-    # read off the per-episode wide tables (first non-missing baseline value, discharge
-    # value and discharge date of each episode), shared by every site and chart: no scan
-    # of the outcomes per site
-    in_site = np.ones(len(episodes), dtype=bool) if site is None else _in_site(dataset, site)
-    codes = episode_codes(dataset, "episodes")
-    baseline = episode_values(dataset, measure, "baseline")[codes]
-    value = episode_values(dataset, measure, "discharge")[codes]
-    when = episode_dates(dataset, measure, "discharge")[codes]
-    chosen = np.flatnonzero(in_site & ~np.isnan(baseline) & ~np.isnan(value) & ~np.isnat(when))
-    # in the order of the episode ids, as a group-by on them gave
-    ids = arrow_text(episodes["episode_id"].take(chosen))
-    chosen = chosen[np.asarray(pc.array_sort_indices(ids), dtype=np.intp)]
+    codes = episode_codes(dataset, "episodes")[chosen]
     frame = pd.DataFrame(
         {
-            "value": value[chosen],
-            "assessed_on": pd.Series(when[chosen])
+            "value": episode_values(dataset, measure, "discharge")[codes],
+            "assessed_on": pd.Series(episode_dates(dataset, measure, "discharge")[codes])
             .astype(dataset.outcomes["assessed_on"].dtype)
             .array,
-            "baseline": baseline[chosen],
+            "baseline": episode_values(dataset, measure, "baseline")[codes],
         },
         index=pd.Index(episodes["episode_id"].take(chosen).array, name="episode_id"),
     )
     for column in ("therapist_id", "site_id", "arm"):
         frame[column] = episodes[column].take(chosen).array
-    frame["improvement"] = improvement_of(spec, frame["baseline"], frame["value"])
-    frame["responder"] = frame["improvement"] >= float(mcid)
-    frame["month"] = frame["assessed_on"].dt.to_period("M")
-    frame = frame.loc[_in_window(frame["month"], first, last)]
-    return frame.reset_index(), float(mcid)
+    frame["improvement"] = table.improvement[keep]
+    frame["responder"] = table.responder[keep]
+    frame["month"] = table.month[keep]
+    return frame.reset_index(), mcid
 
 
 def monthly_outcomes(
