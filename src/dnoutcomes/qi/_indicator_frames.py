@@ -22,6 +22,7 @@ from dnoutcomes.cohort._codes import (
     n_codes,
 )
 from dnoutcomes.errors import RequestError
+from dnoutcomes.stats.results import id_tuple
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -71,6 +72,19 @@ def _site_codes(dataset: Dataset) -> tuple[np.ndarray, dict[str, int]]:
     return built
 
 
+def _therapist_codes(dataset: Dataset) -> tuple[np.ndarray, pd.Index]:
+    """Each episode's therapist as an integer (-1: none) and the therapists, sorted (code
+    ``k`` is ``names[k]``), built once per dataset: a funnel's counts are then a
+    ``bincount``, not a group-by on the text ids per site and chart."""
+
+    def build() -> tuple[np.ndarray, pd.Index]:
+        codes, names = pd.factorize(dataset.episodes["therapist_id"], sort=True)
+        return np.asarray(codes), pd.Index(names)
+
+    built: tuple[np.ndarray, pd.Index] = dataset._cached(("therapist_codes",), build)
+    return built
+
+
 def _site_code(dataset: Dataset, site: str) -> int:
     """The code of ``site`` in :func:`_site_codes` (a request error when it has no
     episode)."""
@@ -114,6 +128,7 @@ class _Outcomes(NamedTuple):
     improvement: np.ndarray  # float64, positive when better
     responder: np.ndarray  # bool, improvement >= MCID
     site: np.ndarray  # the site code of each (_site_codes; -1: none)
+    therapist: np.ndarray  # the therapist code of each (_therapist_codes; -1: none)
 
 
 def _checked_mcid(dataset: Dataset, measure: str) -> tuple[Any, float]:
@@ -155,6 +170,7 @@ def _outcomes(dataset: Dataset, measure: str) -> _Outcomes:
             improvement=improvement,
             responder=improvement >= mcid,
             site=_site_codes(dataset)[0][rows],
+            therapist=_therapist_codes(dataset)[0][rows],
         )
 
     built: _Outcomes = dataset._cached(("qi_outcomes", measure), build)
@@ -209,6 +225,55 @@ def _episode_outcomes(
     frame["responder"] = table.responder[keep]
     frame["month"] = table.month[keep]
     return frame.reset_index(), mcid
+
+
+def _chart_frames(
+    dataset: Dataset,
+    measure: str,
+    site: str | None,
+    first: pd.Period | None,
+    last: pd.Period | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...], float]:
+    """What :func:`~dnoutcomes.qi.indicators.qi_charts` needs of the episodes, without the
+    text columns of :func:`_episode_outcomes`: the frame ``month``, ``improvement``,
+    ``responder`` (its rows, in the same order), the :func:`_per_therapist` frame, the ids
+    of the episodes and the MCID."""
+    table, keep, mcid = _chosen(dataset, measure, site, first, last)
+    frame = pd.DataFrame(
+        {
+            "month": table.month[keep],
+            "improvement": table.improvement[keep],
+            "responder": table.responder[keep],
+        }
+    )
+    therapist = table.therapist[keep]
+    known = therapist >= 0  # a group-by leaves missing ids out
+    names = _therapist_codes(dataset)[1]
+    episodes = np.bincount(therapist[known], minlength=len(names))
+    responders = np.bincount(therapist[known & frame["responder"].to_numpy()], minlength=len(names))
+    present = np.flatnonzero(episodes)
+    therapists = pd.DataFrame(
+        {"episodes": episodes[present], "responders": responders[present]},
+        index=names.take(present),
+    )
+    therapists["share_responders"] = therapists["responders"] / therapists["episodes"]
+    ids = _outcome_ids(dataset, measure)[keep]
+    return frame, therapists.rename_axis("therapist_id").reset_index(), tuple(ids.tolist()), mcid
+
+
+def _outcome_ids(dataset: Dataset, measure: str) -> np.ndarray:
+    """The ids of the :class:`_Outcomes` episodes as one object array of interned ``str``
+    (:func:`~dnoutcomes.stats.results.id_tuple`), made once per dataset and measure: each
+    chart's ``episodes_used`` is then a C-level take, not a million new strings per chart."""
+
+    def build() -> np.ndarray:
+        rows = _outcomes(dataset, measure).rows
+        ids = np.empty(len(rows), dtype=object)
+        ids[:] = id_tuple(dataset.episodes["episode_id"].take(rows))
+        return ids
+
+    built: np.ndarray = dataset._cached(("qi_outcome_ids", measure), build)
+    return built
 
 
 def monthly_outcomes(

@@ -26,9 +26,8 @@ import pandas as pd
 from dnoutcomes.errors import InsufficientDataError
 from dnoutcomes.qi._indicator_frames import (
     MonthLike,
-    _episode_outcomes,
+    _chart_frames,
     _monthly,
-    _per_therapist,
     _window,
     monthly_adverse_events,
     monthly_outcomes,
@@ -36,7 +35,6 @@ from dnoutcomes.qi._indicator_frames import (
 )
 from dnoutcomes.qi.charts import ControlChart, i_chart, p_chart, u_chart
 from dnoutcomes.qi.funnel import FunnelChart, funnel_chart
-from dnoutcomes.stats.results import id_tuple
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -213,7 +211,7 @@ def qi_charts(
     QICharts(measure='nprs', months=23, episodes=256, therapists=9)
     """
     first, last = _window(start, end)
-    frame, mcid = _episode_outcomes(dataset, measure, site, first, last)
+    frame, therapists, episodes_used, mcid = _chart_frames(dataset, measure, site, first, last)
     monthly = _monthly(frame, first, last)
     with_data = int((monthly["episodes"] > 0).sum())
     where = f" at site {site}" if site else ""
@@ -252,7 +250,6 @@ def qi_charts(
             periods=ae["month"],
             label=f"adverse events per {per:g} DN sessions",
         )
-    therapists = _per_therapist(frame)
     funnel = funnel_chart(
         therapists["responders"],
         therapists["episodes"],
@@ -276,6 +273,6 @@ def qi_charts(
         measure=measure,
         mcid=mcid,
         site=site,
-        episodes_used=id_tuple(frame["episode_id"]),
+        episodes_used=episodes_used,
         notes=tuple(notes),
     )
