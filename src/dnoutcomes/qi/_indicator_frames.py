@@ -382,28 +382,23 @@ def monthly_adverse_events(
     counted (the rate is per DN session, as in the safety analysis).
     """
     first, last = _window(start, end)
-    picked = None if site is None else _in_site(dataset, site)  # unknown: a request error
+    code = None if site is None else _site_code(dataset, site)  # unknown: a request error
     if dataset.adverse_events is None:
         return None
-    # on integer codes: the site's sessions by episode code, each event's session by row
-    # (no look-up of text ids, no merge), months as integers (Period ordinals)
-    sessions = dataset.sessions
-    dn = sessions["dn_performed"].astype(bool).to_numpy(copy=True)
-    if picked is not None:
-        in_site = np.zeros(n_codes(dataset) + 1, dtype=bool)  # the last entry: code -1
-        in_site[episode_codes(dataset, "episodes")[np.flatnonzero(picked)]] = True
-        dn &= in_site[episode_codes(dataset, "sessions")]
-    month = _session_months(dataset)
-    dn &= month != _NO_MONTH
+    counts = _safety_counts(dataset)
+    # the network: every session, with a site or without
+    sessions = counts.sessions.sum(axis=0) if code is None else counts.sessions[code + 1]
+    events = counts.events.sum(axis=0) if code is None else counts.events[code + 1]
+    month = counts.first_month + np.arange(sessions.size, dtype=np.int64)
+    inside = np.ones(month.size, dtype=bool)
     if first is not None:
-        dn &= month >= first.ordinal
+        inside &= month >= first.ordinal
     if last is not None:
-        dn &= month <= last.ordinal
-    session_of = event_sessions(dataset)
-    counted = session_of[session_of >= 0]
-    counted = counted[dn[counted]]
-    sessions_by_month = pd.Series(month[dn]).value_counts()
-    events_by_month = pd.Series(month[counted]).value_counts()
+        inside &= month <= last.ordinal
+    # the months with a DN session (with an event), as value_counts of the months gave
+    with_sessions, with_events = inside & (sessions > 0), inside & (events > 0)
+    sessions_by_month = pd.Series(sessions[with_sessions], index=month[with_sessions])
+    events_by_month = pd.Series(events[with_events], index=month[with_events])
     ordinals = np.sort(sessions_by_month.index.to_numpy(dtype=np.int64))
     present = pd.Series(pd.PeriodIndex.from_ordinals(ordinals, freq="M"))  # type: ignore[attr-defined]
     months = _month_range(present, first, last)
@@ -423,6 +418,56 @@ def monthly_adverse_events(
 
 
 _NO_MONTH = np.iinfo(np.int64).min  # NaT as an integer
+
+
+class _SafetyCounts(NamedTuple):
+    """DN sessions, and adverse events after them, per site and month of the session."""
+
+    first_month: int  # the Period ordinal of column 0
+    sessions: np.ndarray  # int64 (sites + 1, months); row 0: no site, row k + 1: site code k
+    events: np.ndarray  # int64, the same shape
+
+
+def _safety_counts(dataset: Dataset) -> _SafetyCounts:
+    """The :class:`_SafetyCounts` of a dataset with an adverse-events table, built in one
+    pass over the sessions: every site's U chart and the network's are then read off
+    them, instead of a pass over the sessions per site.
+
+    Notes
+    -----
+    A session's site is that of its episode (by episode code; none when its episode is
+    missing). Episode ids are unique in a loaded dataset; were one listed twice, its
+    sessions would go to the site of its last row.
+    """
+
+    def build() -> _SafetyCounts:
+        site_codes, lookup = _site_codes(dataset)
+        site_of = np.full(n_codes(dataset) + 1, -1, dtype=np.int64)  # the last entry: code -1
+        site_of[episode_codes(dataset, "episodes")] = site_codes
+        month = _session_months(dataset)
+        dn = dataset.sessions["dn_performed"].astype(bool).to_numpy(copy=True)
+        dn &= month != _NO_MONTH
+        rows = np.flatnonzero(dn)
+        lo = int(month[rows].min()) if rows.size else 0
+        span = int(month[rows].max()) - lo + 1 if rows.size else 0
+        # one integer per session: (site + 1) * span + (month - lo); -1 when not counted
+        key = np.full(len(dn), -1, dtype=np.int64)
+        key[rows] = (site_of[episode_codes(dataset, "sessions")[rows]] + 1) * span + (
+            month[rows] - lo
+        )
+        session_of = event_sessions(dataset)
+        counted = key[session_of[session_of >= 0]]
+        size = (len(lookup) + 1) * span
+        return _SafetyCounts(
+            first_month=lo,
+            sessions=np.bincount(key[rows], minlength=size).reshape(len(lookup) + 1, span),
+            events=np.bincount(counted[counted >= 0], minlength=size).reshape(
+                len(lookup) + 1, span
+            ),
+        )
+
+    counts: _SafetyCounts = dataset._cached(("qi_safety_counts",), build)
+    return counts
 
 
 def _session_months(dataset: Dataset) -> np.ndarray:
