@@ -17,6 +17,7 @@ from dnoutcomes.qi._indicator_frames import (
     _chart_frames,
     _episode_outcomes,
     _monthly,
+    _months_of,
     _per_therapist,
 )
 from dnoutcomes.qi.indicators import monthly_adverse_events, qi_charts
@@ -133,3 +134,14 @@ def test_site_charts_after_network_charts_are_unchanged(sample: Any) -> None:
     assert alone.episodes_used == after.episodes_used
     assert_frame_equal(alone.therapists, after.therapists)
     assert_frame_equal(alone.funnel.frame, after.funnel.frame)
+
+
+@pytest.mark.parametrize("unit", ["ns", "us", "ms", "s"])
+def test_months_of_matches_numpy_calendar(unit: str) -> None:
+    rng = np.random.default_rng(7)
+    seconds = rng.integers(-(10**9), 3 * 10**9, 20_000).astype("timedelta64[s]")
+    dates = (np.datetime64("1960-01-01", "s") + seconds).astype(f"M8[{unit}]")
+    dates[:3] = [np.datetime64("1969-12-31T23:59:59"), np.datetime64("1970-01-01"), 0]
+    want = dates.astype("datetime64[M]").astype(np.int64)
+    np.testing.assert_array_equal(_months_of(dates), want)
+    assert _months_of(dates[:0]).dtype == np.int64

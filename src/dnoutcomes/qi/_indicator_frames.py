@@ -417,9 +417,6 @@ def monthly_adverse_events(
     return result
 
 
-_NO_MONTH = np.iinfo(np.int64).min  # NaT as an integer
-
-
 class _SafetyCounts(NamedTuple):
     """DN sessions, and adverse events after them, per site and month of the session."""
 
@@ -444,43 +441,49 @@ def _safety_counts(dataset: Dataset) -> _SafetyCounts:
         site_codes, lookup = _site_codes(dataset)
         site_of = np.full(n_codes(dataset) + 1, -1, dtype=np.int64)  # the last entry: code -1
         site_of[episode_codes(dataset, "episodes")] = site_codes
-        month = _session_months(dataset)
-        dn = dataset.sessions["dn_performed"].astype(bool).to_numpy(copy=True)
-        dn &= month != _NO_MONTH
-        rows = np.flatnonzero(dn)
-        lo = int(month[rows].min()) if rows.size else 0
-        span = int(month[rows].max()) - lo + 1 if rows.size else 0
-        # one integer per session: (site + 1) * span + (month - lo); -1 when not counted
-        key = np.full(len(dn), -1, dtype=np.int64)
-        key[rows] = (site_of[episode_codes(dataset, "sessions")[rows]] + 1) * span + (
-            month[rows] - lo
-        )
+        session_episode = episode_codes(dataset, "sessions")
+        dates = dataset.sessions["session_date"].to_numpy()
+        # the DN sessions with a date, then the events after one of them
+        counted = dataset.sessions["dn_performed"].astype(bool).to_numpy(copy=True)
+        counted &= ~np.isnat(dates)
+        rows = np.flatnonzero(counted)
         session_of = event_sessions(dataset)
-        counted = key[session_of[session_of >= 0]]
-        size = (len(lookup) + 1) * span
+        after = session_of[session_of >= 0]
+        after = after[counted[after]]
+        month, event_month = _months_of(dates[rows]), _months_of(dates[after])
+        lo = int(month.min()) if rows.size else 0
+        span = int(month.max()) - lo + 1 if rows.size else 0
+        shape = (len(lookup) + 1, span)
+
+        def per_site_and_month(at: np.ndarray, months: np.ndarray) -> np.ndarray:
+            # one integer per session: (site + 1) * span + (month - lo)
+            key = (site_of[session_episode[at]] + 1) * span + (months - lo)
+            counts: np.ndarray = np.bincount(key, minlength=shape[0] * span).reshape(shape)
+            return counts
+
         return _SafetyCounts(
             first_month=lo,
-            sessions=np.bincount(key[rows], minlength=size).reshape(len(lookup) + 1, span),
-            events=np.bincount(counted[counted >= 0], minlength=size).reshape(
-                len(lookup) + 1, span
-            ),
+            sessions=per_site_and_month(rows, month),
+            events=per_site_and_month(after, event_month),
         )
 
     counts: _SafetyCounts = dataset._cached(("qi_safety_counts",), build)
     return counts
 
 
-def _session_months(dataset: Dataset) -> np.ndarray:
-    """Each session's month as a Period ordinal (months since 1970-01); NaT as
-    :data:`_NO_MONTH`. Built once per dataset."""
-
-    def build() -> np.ndarray:
-        dates = dataset.sessions["session_date"].to_numpy()
-        months = dates.astype("datetime64[M]").astype(np.int64)
-        months[np.isnat(dates)] = _NO_MONTH
-        return months
-
-    months: np.ndarray = dataset._cached(("session_months",), build)
+def _months_of(dates: np.ndarray) -> np.ndarray:
+    """The month of each datetime64 value as a Period ordinal (months since 1970-01), for
+    values without NaT: ``dates.astype("datetime64[M]")`` without its calendar arithmetic
+    per value (a third of the time for millions of sessions): the values are floored to
+    days by an integer division, and each day of their range is converted once."""
+    if not len(dates):
+        return np.zeros(0, dtype=np.int64)
+    unit, count = np.datetime_data(dates.dtype)
+    per_day = int(np.array(1, dtype="m8[D]").astype(f"m8[{count}{unit}]").view(np.int64))
+    days = dates.view(np.int64) // per_day  # floored, also before 1970
+    lo = int(days.min())
+    each_day = np.arange(lo, int(days.max()) + 1).astype("datetime64[D]")
+    months: np.ndarray = each_day.astype("datetime64[M]").astype(np.int64)[days - lo]
     return months
 
 
