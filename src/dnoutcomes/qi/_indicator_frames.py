@@ -21,6 +21,7 @@ from dnoutcomes.cohort._codes import (
     event_sessions,
     n_codes,
 )
+from dnoutcomes.dataset import narrow_codes
 from dnoutcomes.errors import RequestError
 from dnoutcomes.stats.results import id_tuple
 
@@ -123,8 +124,7 @@ class _Outcomes(NamedTuple):
     window) is a boolean mask over these arrays rather than a new pass over the episodes."""
 
     rows: np.ndarray  # rows of dataset.episodes with a baseline, a discharge value and date
-    month: pd.arrays.PeriodArray  # the month of the discharge assessment
-    ordinal: np.ndarray  # int64, that month as a Period ordinal
+    ordinal: np.ndarray  # int64, the month of the discharge assessment (Period ordinal)
     improvement: np.ndarray  # float64, positive when better
     responder: np.ndarray  # bool, improvement >= MCID
     site: np.ndarray  # the site code of each (_site_codes; -1: none)
@@ -161,20 +161,29 @@ def _outcomes(dataset: Dataset, measure: str) -> _Outcomes:
         ids = arrow_text(episodes["episode_id"].take(rows))
         rows = rows[np.asarray(pc.array_sort_indices(ids), dtype=np.intp)]
         improvement = np.asarray(improvement_of(spec, baseline[rows], value[rows]))
+        sites, site_names = _site_codes(dataset)
+        therapists, therapist_names = _therapist_codes(dataset)
         assessed = pd.Series(when[rows]).astype(dataset.outcomes["assessed_on"].dtype)
         month = assessed.dt.to_period("M").array
         return _Outcomes(
-            rows=rows,
-            month=month,
+            rows=narrow_codes(rows, len(episodes)),
             ordinal=np.asarray(month.astype("int64")),
             improvement=improvement,
             responder=improvement >= mcid,
-            site=_site_codes(dataset)[0][rows],
-            therapist=_therapist_codes(dataset)[0][rows],
+            site=narrow_codes(sites[rows], len(site_names)),
+            therapist=narrow_codes(therapists[rows], len(therapist_names)),
         )
 
     built: _Outcomes = dataset._cached(("qi_outcomes", measure), build)
     return built
+
+
+def _months(ordinals: np.ndarray) -> pd.arrays.PeriodArray:
+    """Period ordinals as a ``period[M]`` array."""
+    months: pd.arrays.PeriodArray = pd.PeriodIndex.from_ordinals(  # type: ignore[attr-defined]
+        ordinals, freq="M"
+    ).array
+    return months
 
 
 def _chosen(
@@ -223,7 +232,7 @@ def _episode_outcomes(
         frame[column] = episodes[column].take(chosen).array
     frame["improvement"] = table.improvement[keep]
     frame["responder"] = table.responder[keep]
-    frame["month"] = table.month[keep]
+    frame["month"] = _months(table.ordinal[keep])
     return frame.reset_index(), mcid
 
 
@@ -241,7 +250,7 @@ def _chart_frames(
     table, keep, mcid = _chosen(dataset, measure, site, first, last)
     frame = pd.DataFrame(
         {
-            "month": table.month[keep],
+            "month": _months(table.ordinal[keep]),
             "improvement": table.improvement[keep],
             "responder": table.responder[keep],
         }
