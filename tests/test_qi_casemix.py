@@ -151,6 +151,31 @@ def test_window_extra_baselines_and_contraindications(sample: Any) -> None:
     )
 
 
+def test_patients_join_is_the_merge(sample: Any) -> None:
+    """The positional join of the patients gives the merge's frame exactly (columns,
+    dtypes, values, index), and the cases it does not handle go to the merge itself."""
+    from dnoutcomes.qi.casemix import _with_patients
+
+    episodes, patients = sample.episodes, sample.patients
+    cols = [c for c in patients.columns if c not in episodes.columns or c == "patient_id"]
+
+    def merged(e: pd.DataFrame, p: pd.DataFrame) -> pd.DataFrame:
+        return e.merge(p[cols], on="patient_id", how="left", validate="m:1")
+
+    pd.testing.assert_frame_equal(_with_patients(episodes, patients), merged(episodes, patients))
+    # patients in another order, episodes with a non-default index
+    shuffled = patients.iloc[::-1]
+    tail = episodes.iloc[5:]
+    pd.testing.assert_frame_equal(_with_patients(tail, shuffled), merged(tail, shuffled))
+    # an episode whose patient is missing: the merge's own left join (NaN, upcast dtypes)
+    fewer = patients.loc[patients["patient_id"] != episodes["patient_id"].iloc[0]]
+    pd.testing.assert_frame_equal(_with_patients(episodes, fewer), merged(episodes, fewer))
+    # a patient listed twice: the merge's own error
+    twice = pd.concat([patients, patients.head(1)])
+    with pytest.raises(pd.errors.MergeError):
+        _with_patients(episodes, twice)
+
+
 def test_unseen_category_gets_no_expected_value(sample: Any) -> None:
     model = fit_casemix(sample, covariates=("sex", "baseline"))
     frame = casemix_frame(sample, covariates=("sex", "baseline")).head(5).copy()

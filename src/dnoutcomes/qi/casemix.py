@@ -49,6 +49,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from dnoutcomes._frames import encode_shared
 from dnoutcomes.cohort import get_measure, improvement_of
 from dnoutcomes.cohort._codes import episode_codes, episode_values
 from dnoutcomes.errors import InsufficientDataError, RequestError
@@ -118,6 +119,30 @@ def _any_listed(lists: pd.Series) -> np.ndarray:
     return flags[codes]
 
 
+def _with_patients(episodes: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+    """``episodes.merge(patients[cols], on="patient_id", how="left", validate="m:1")``,
+    ``cols`` the patients' columns the episodes lack (and ``patient_id``).
+
+    The usual case — patients' ids unique, every episode's patient among them — is a
+    positional join: the two id columns are encoded together once
+    (:func:`dnoutcomes._frames.encode_shared`, no text hashed for a sorted export) and the
+    patients' rows taken in episode order, the same frame (columns, dtypes, values, a
+    fresh ``RangeIndex``) as the merge without hashing a million text keys. Anything else
+    (a duplicate patient id, an episode whose patient is missing) goes to the merge itself,
+    for its own result or error."""
+    cols = [c for c in patients.columns if c not in episodes.columns or c == "patient_id"]
+    (own, wanted), ids = encode_shared([patients["patient_id"], episodes["patient_id"]])
+    if len(own) and own.min() >= 0 and not (np.bincount(own) > 1).any():
+        lookup = np.full(len(ids) + 1, -1, dtype=np.intp)  # the last entry: code -1
+        lookup[own] = np.arange(len(own))
+        rows = lookup[wanted]
+        if len(rows) == 0 or rows.min() >= 0:
+            left = episodes.reset_index(drop=True)
+            right = patients[[c for c in cols if c != "patient_id"]].take(rows)
+            return pd.concat([left, right.reset_index(drop=True)], axis=1)
+    return episodes.merge(patients[cols], on="patient_id", how="left", validate="m:1")
+
+
 def casemix_frame(
     dataset: Dataset,
     *,
@@ -169,8 +194,7 @@ def casemix_frame(
         )
     episodes = dataset.episodes
     patients = dataset.patients
-    cols = [c for c in patients.columns if c not in episodes.columns or c == "patient_id"]
-    frame = episodes.merge(patients[cols], on="patient_id", how="left", validate="m:1")
+    frame = _with_patients(episodes, patients)
     if "contraindications" in frame.columns:
         frame["contraindicated"] = _any_listed(frame["contraindications"])
     frame["baseline"] = _values_at(dataset, measure, "baseline")
