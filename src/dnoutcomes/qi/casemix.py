@@ -406,7 +406,14 @@ def fit_casemix(
         threshold = float(get_measure(dataset, measure).mcid_points)  # type: ignore[arg-type]
     keep, window_text = _in_window(frame, window)
     notes: list[str] = []
-    inside = frame.loc[keep]
+    # only the columns the model reads, taken with the window's rows in one copy (not every
+    # column of a million episodes); every covariate's column must be there, else the
+    # whole frame goes to _design for its error naming the columns there are
+    wanted = list(dict.fromkeys([outcome, *map(_column_of, covariates), "episode_id"]))
+    if all(_column_of(name) in frame.columns for name in covariates):
+        inside = frame.loc[keep, [c for c in wanted if c in frame.columns]]
+    else:
+        inside = frame.loc[keep]
     y_all = inside[outcome].astype(float).to_numpy()
     design = _design(inside.loc[np.isfinite(y_all)], covariates)
     x, ok = design.matrix(inside)
