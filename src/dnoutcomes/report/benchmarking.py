@@ -290,11 +290,16 @@ def _coefficients(model: Any, frame: pd.DataFrame, context: Context) -> pd.DataF
     episodes have it (its coefficient would describe those few patients)."""
     coef = model.table[["term", "estimate", "std_error", "conf_low", "conf_high"]]
     coef = coef.reset_index(drop=True).astype(object)
+    from dnoutcomes.qi._casemix_design import _level_positions
+
     used = _rows_of(frame, model.episodes_used)
     for column, levels in model.design.levels.items():
-        counts = used[column].astype("string").value_counts()
-        for level in levels[1:]:
-            n = int(counts.get(level, 0))
+        # the fitted rows at each level, counted on the level positions of the distinct
+        # values: the counts of ``astype("string").value_counts()``, without a text copy
+        # of every row (0.4 s at 1M episodes); position -1 (missing, not a level) first
+        counts = np.bincount(_level_positions(used[column], levels) + 1, minlength=len(levels) + 1)
+        for k, level in enumerate(levels[1:], start=1):
+            n = int(counts[k + 1])
             if 0 < n < context.min_cell:
                 coef.loc[coef["term"] == f"{column}[{level}]", coef.columns[1:]] = HIDDEN
     return coef
