@@ -100,15 +100,12 @@ def _benchmark(
 ) -> tuple[Any | None, list[str], tuple[str, ...]]:
     """Benchmark twice: once to find the suppressed units (and those in ``force``), then
     without their episodes, so that the funnels' centres and spreads describe only the
-    units shown. Returns the result (``None`` when every unit is hidden), the hidden units
+    units shown. ``frame`` holds the period's rows (:func:`_in_period`; benchmark() keeps
+    them all). Returns the result (``None`` when every unit is hidden), the hidden units
     and the episodes of the first pass."""
     from dnoutcomes.protocol import default_protocol
     from dnoutcomes.qi.benchmark import benchmark
-    from dnoutcomes.qi.casemix import _in_window
 
-    # the period's rows, taken once: each pass below (and the complement's look-up) would
-    # otherwise filter every episode of the export again; benchmark() keeps them all
-    frame = frame.loc[_in_window(frame, period)[0]]
     method = (context.protocol or default_protocol()).casemix.overdispersion
     common: dict[str, Any] = {
         "by": by,
@@ -127,6 +124,25 @@ def _benchmark(
         return first, hidden, first.episodes_used
     kept = frame.loc[~frame[by].astype("string").isin(hidden).fillna(False)]
     return benchmark(kept, model, **common), hidden, first.episodes_used
+
+
+def _in_period(frame: pd.DataFrame, model: Any, period: tuple[str, str]) -> pd.DataFrame:
+    """The rows of ``frame`` discharged in ``period``, with the columns the benchmarking
+    reads (the model's, the units', the ids, the discharge date): taken once for both
+    units' passes and look-ups, rather than every column of every episode of the export
+    copied again for each unit."""
+    from dnoutcomes.qi.casemix import _in_window
+
+    wanted = [
+        "episode_id",
+        "end_date",
+        "therapist_id",
+        "site_id",
+        model.outcome,
+        *(column for column, _ in model.design.columns),
+    ]
+    columns = [c for c in dict.fromkeys(wanted) if c in frame.columns]
+    return frame.loc[_in_window(frame, period)[0], columns]
 
 
 def _with_complement(first: Any, frame: pd.DataFrame, by: str, hidden: list[str]) -> list[str]:
@@ -397,6 +413,9 @@ def benchmarking_section(context: Context) -> SectionOutcome:
     first, last = chart_window(context)
     period = (f"{first}-01", context.period.end.isoformat())
     local = frame if context.site is None else frame.loc[frame["site_id"] == context.site]
+    # every therapist's and site's episodes used are among these rows, so the sites'
+    # look-up below finds the same rows here as in ``local``
+    in_period = _in_period(local, model, period)
     responder = model.outcome == "responder"
     blocks: list[Any] = [
         Paragraph(
@@ -423,14 +442,14 @@ def benchmarking_section(context: Context) -> SectionOutcome:
             blocks.append(Paragraph(f"Only one {word} in the data: no {word} is benchmarked."))
             continue
         force = (
-            _sites_giving_back(local, *therapists, model, context.min_cell)
+            _sites_giving_back(in_period, *therapists, model, context.min_cell)
             if by == "site_id"
             else frozenset()
         )
         found, why = safe(
             f"The {word} benchmarking",
             lambda by=by, force=force: _benchmark(  # type: ignore[misc]
-                local, model, by, period, context, force
+                in_period, model, by, period, context, force
             ),
             context,
         )
