@@ -97,14 +97,16 @@ def _benchmark(
     period: tuple[str, str],
     context: Context,
     force: frozenset[str] = frozenset(),
+    shared: dict[str, Any] | None = None,
 ) -> tuple[Any | None, list[str], tuple[str, ...]]:
     """Benchmark twice: once to find the suppressed units (and those in ``force``), then
     without their episodes, so that the funnels' centres and spreads describe only the
     units shown. ``frame`` holds the period's rows (:func:`_in_period`; benchmark() keeps
-    them all). Returns the result (``None`` when every unit is hidden), the hidden units
-    and the episodes of the first pass."""
+    them all); ``shared`` what every unit's first pass over them shares (:func:`_shared`).
+    Returns the result (``None`` when every unit is hidden), the hidden units and the
+    episodes of the first pass."""
     from dnoutcomes.protocol import default_protocol
-    from dnoutcomes.qi.benchmark import benchmark
+    from dnoutcomes.qi.benchmark import _benchmark_frame
 
     method = (context.protocol or default_protocol()).casemix.overdispersion
     common: dict[str, Any] = {
@@ -113,7 +115,8 @@ def _benchmark(
         "min_cell": context.min_cell,
         "overdispersion": method,
     }
-    first = benchmark(frame, model, **common)
+    found = _shared(frame, model, {} if shared is None else shared)
+    first = _benchmark_frame(frame, model, **common, **found)
     units = first.frame["unit"].astype(str)
     hidden = sorted(set(units[first.frame["suppressed"]]) | (set(units) & force))
     if hidden and set(hidden) <= set(units[first.frame["suppressed"]]):
@@ -122,8 +125,32 @@ def _benchmark(
         return None, hidden, first.episodes_used
     if not hidden:
         return first, hidden, first.episodes_used
-    kept = frame.loc[~frame[by].astype("string").isin(hidden).fillna(False)]
-    return benchmark(kept, model, **common), hidden, first.episodes_used
+    left = ~frame[by].astype("string").isin(hidden).fillna(False).to_numpy(dtype=bool)
+    ids = found["ids"]
+    # the model applied to these rows afresh (not a selection of the first pass's expected
+    # values), exactly as benchmark() of them computes it
+    again = _benchmark_frame(
+        frame.loc[left], model, **common, ids=None if ids is None else ids[left]
+    )
+    return again, hidden, first.episodes_used
+
+
+def _shared(frame: pd.DataFrame, model: Any, cache: dict[str, Any]) -> dict[str, Any]:
+    """What every unit's first pass over the period's rows ``frame`` computes alike, built
+    at the first (inside its ``safe``) and kept in ``cache``: the model's expected values
+    and the episode ids (interned strings, once, rather than a million ids converted
+    again for each unit and pass; ``None`` when an id is missing)."""
+    from dnoutcomes.stats.results import id_tuple
+
+    if not cache:
+        ids = frame["episode_id"] if "episode_id" in frame.columns else None
+        cache["expected"] = model.expected(frame)
+        cache["ids"] = (
+            np.array(id_tuple(ids), dtype=object)
+            if ids is not None and bool(ids.notna().all())
+            else None
+        )
+    return cache
 
 
 def _in_period(frame: pd.DataFrame, model: Any, period: tuple[str, str]) -> pd.DataFrame:
@@ -416,6 +443,7 @@ def benchmarking_section(context: Context) -> SectionOutcome:
     # every therapist's and site's episodes used are among these rows, so the sites'
     # look-up below finds the same rows here as in ``local``
     in_period = _in_period(local, model, period)
+    shared: dict[str, Any] = {}
     responder = model.outcome == "responder"
     blocks: list[Any] = [
         Paragraph(
@@ -449,7 +477,7 @@ def benchmarking_section(context: Context) -> SectionOutcome:
         found, why = safe(
             f"The {word} benchmarking",
             lambda by=by, force=force: _benchmark(  # type: ignore[misc]
-                in_period, model, by, period, context, force
+                in_period, model, by, period, context, force, shared
             ),
             context,
         )
