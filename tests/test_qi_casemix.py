@@ -235,3 +235,30 @@ def test_terms_the_data_cannot_identify_are_left_out_and_said(sample: Any) -> No
     beta = np.linalg.lstsq(x, frame.loc[ok, "improvement"].to_numpy(), rcond=None)[0]
     np.testing.assert_allclose(model.table["estimate"], beta, rtol=1e-9)
     np.testing.assert_allclose(model.expected(frame)[ok], x @ beta, rtol=1e-9)
+
+
+def test_the_report_fit_says_its_rows_and_shares_the_ids(sample: Any) -> None:
+    """The report's fit (the rows fitted as a mask, the ids selected from one array) is
+    fit_casemix itself: the same model, and the mask selects the episodes it used."""
+    from dnoutcomes.qi.casemix import _fit_frame
+    from dnoutcomes.stats.results import id_tuple
+
+    frame = casemix_frame(sample, covariates=COVARIATES)
+    ids = np.array(id_tuple(frame["episode_id"]), dtype=object)
+    for given in (ids, None):
+        model, rows = _fit_frame(
+            frame,
+            measure="nprs",
+            timepoint="discharge",
+            covariates=COVARIATES,
+            outcome="improvement",
+            window=WINDOW,
+            conf_level=0.95,
+            threshold=2.0,
+            ids=given,
+        )
+        reference = fit_casemix(frame, covariates=COVARIATES, window=WINDOW, mcid=2.0)
+        assert model.to_dict() == reference.to_dict()
+        assert model.episodes_used == reference.episodes_used
+        assert tuple(frame.loc[rows, "episode_id"]) == reference.episodes_used
+        assert 0 < rows.sum() < len(frame)

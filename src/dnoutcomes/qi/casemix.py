@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from numpy.typing import NDArray
 from scipy import stats
 
 from dnoutcomes._frames import encode_shared
@@ -404,6 +405,38 @@ def fit_casemix(
     else:
         frame = casemix_frame(dataset, measure=measure, timepoint=timepoint, covariates=covariates)
         threshold = float(get_measure(dataset, measure).mcid_points)  # type: ignore[arg-type]
+    return _fit_frame(
+        frame,
+        measure=measure,
+        timepoint=timepoint,
+        covariates=covariates,
+        outcome=outcome,
+        window=window,
+        conf_level=conf_level,
+        threshold=threshold,
+    )[0]
+
+
+def _fit_frame(
+    frame: pd.DataFrame,
+    *,
+    measure: str,
+    timepoint: str,
+    covariates: tuple[str, ...],
+    outcome: CaseMixOutcome,
+    window: tuple[DateLike | None, DateLike | None] | None,
+    conf_level: float,
+    threshold: float,
+    ids: NDArray[np.object_] | None = None,
+) -> tuple[CaseMixModel, NDArray[np.bool_]]:
+    """:func:`fit_casemix` of a case-mix frame, and which of its rows were fitted.
+
+    For a caller that reads the fitting rows again (the report counts the category levels
+    fitted): the rows come back as a mask, rather than looked up again by their ids. With
+    ``ids`` (``frame``'s episode ids as an object array of the interned strings of
+    ``id_tuple(frame["episode_id"])``), ``episodes_used`` is a selection of them, the same
+    strings, instead of the fitted rows' ids converted again.
+    """
     keep, window_text = _in_window(frame, window)
     notes: list[str] = []
     # only the columns the model reads, taken with the window's rows in one copy (not every
@@ -483,6 +516,14 @@ def fit_casemix(
             "c_statistic": c_statistic(y, fitted),
             "brier": float(np.mean((y - fitted) ** 2)),
         }
+    fitted_rows = np.zeros(len(frame), dtype=bool)
+    fitted_rows[np.flatnonzero(keep.to_numpy(dtype=bool))[use]] = True
+    if "episode_id" not in inside.columns:
+        episodes_used: tuple[str, ...] = ()
+    elif ids is not None:
+        episodes_used = tuple(ids[fitted_rows])
+    else:
+        episodes_used = id_tuple(inside.loc[use, "episode_id"])
     est = np.asarray(res.params, dtype=float)
     se = np.asarray(res.bse, dtype=float)
     coefficients = pd.DataFrame(
@@ -509,8 +550,6 @@ def fit_casemix(
         conf_level=conf_level,
         mcid=threshold,
         design=design,
-        episodes_used=id_tuple(inside.loc[use, "episode_id"])
-        if "episode_id" in inside.columns
-        else (),
+        episodes_used=episodes_used,
         notes=tuple(notes),
-    )
+    ), fitted_rows

@@ -56,11 +56,13 @@ def _rows_of(frame: pd.DataFrame, episodes: tuple[str, ...]) -> pd.DataFrame:
     return frame.loc[isin(frame["episode_id"].astype(str), episodes)]
 
 
-def _setup(context: Context) -> tuple[Any, Any, Paragraph | None]:
-    """The case-mix frame of the whole export and the fitted model (or why not)."""
+def _setup(context: Context) -> tuple[Any, Any, Any, Paragraph | None]:
+    """The case-mix frame of the whole export, the fitted model and what the section reads
+    again (or why not): ``fitted``, the mask of the frame's rows fitted, ``ids``, the
+    frame's episode ids (:func:`_frame_ids`)."""
     from dnoutcomes.cohort import get_measure
     from dnoutcomes.protocol import default_protocol
-    from dnoutcomes.qi.casemix import casemix_frame, fit_casemix
+    from dnoutcomes.qi.casemix import _fit_frame, casemix_frame
 
     protocol = context.protocol or default_protocol()
     spec = protocol.casemix
@@ -68,26 +70,47 @@ def _setup(context: Context) -> tuple[Any, Any, Paragraph | None]:
     outcome = "improvement" if spec.model == "linear" else "responder"
     end = spec.reference_to or context.period.end.isoformat()
 
-    def compute() -> tuple[pd.DataFrame, Any]:
+    def compute() -> tuple[pd.DataFrame, Any, Any]:
         frame = casemix_frame(
             context.dataset, measure=measure, timepoint=timepoint, covariates=spec.covariates
         )
         mcid = float(get_measure(context.dataset, measure).mcid_points)  # type: ignore[arg-type]
-        model = fit_casemix(
+        ids = _frame_ids(context, frame)
+        # fit_casemix(frame, ...) itself, which also says which rows it fitted
+        model, fitted = _fit_frame(
             frame,
             measure=measure,
             timepoint=timepoint,
-            covariates=spec.covariates,
+            covariates=tuple(spec.covariates),
             outcome=outcome,  # type: ignore[arg-type]
             window=(spec.reference_from, end),
-            mcid=mcid,
+            conf_level=0.95,
+            threshold=mcid,
+            ids=ids,
         )
-        return frame, model
+        return frame, model, {"fitted": fitted, "ids": ids}
 
     result, failure = safe("The case-mix model", compute, context)
     if failure is not None:
-        return None, None, failure
-    return result[0], result[1], None
+        return None, None, None, failure
+    return result[0], result[1], result[2], None
+
+
+def _frame_ids(context: Context, frame: pd.DataFrame) -> Any:
+    """The case-mix frame's episode ids, once, as an object array of the interned strings
+    the results' ``episodes_used`` list (every result's is then a selection of them), when
+    they are those of the dataset's episodes, one row each, every id there and none twice
+    (as in a loaded dataset: then a row mask and the ids it selects say the same);
+    ``None`` otherwise, and each result converts its own."""
+    from dnoutcomes.cohort._codes import episode_codes
+    from dnoutcomes.stats.results import id_tuple
+
+    codes = episode_codes(context.dataset, "episodes")
+    if len(codes) != len(frame) or not len(codes) or codes.min() < 0:
+        return None
+    if np.bincount(codes).max() > 1:
+        return None
+    return np.array(id_tuple(frame["episode_id"]), dtype=object)
 
 
 def _benchmark(
@@ -142,9 +165,10 @@ def _shared(frame: pd.DataFrame, model: Any, cache: dict[str, Any]) -> dict[str,
     again for each unit and pass; ``None`` when an id is missing)."""
     from dnoutcomes.stats.results import id_tuple
 
-    if not cache:
-        ids = frame["episode_id"] if "episode_id" in frame.columns else None
+    if "expected" not in cache:
         cache["expected"] = model.expected(frame)
+    if "ids" not in cache:
+        ids = frame["episode_id"] if "episode_id" in frame.columns else None
         cache["ids"] = (
             np.array(id_tuple(ids), dtype=object)
             if ids is not None and bool(ids.notna().all())
@@ -153,11 +177,13 @@ def _shared(frame: pd.DataFrame, model: Any, cache: dict[str, Any]) -> dict[str,
     return cache
 
 
-def _in_period(frame: pd.DataFrame, model: Any, period: tuple[str, str]) -> pd.DataFrame:
+def _in_period(
+    frame: pd.DataFrame, model: Any, period: tuple[str, str]
+) -> tuple[pd.DataFrame, Any]:
     """The rows of ``frame`` discharged in ``period``, with the columns the benchmarking
     reads (the model's, the units', the ids, the discharge date): taken once for both
     units' passes and look-ups, rather than every column of every episode of the export
-    copied again for each unit."""
+    copied again for each unit; and the mask of ``frame``'s rows taken."""
     from dnoutcomes.qi.casemix import _in_window
 
     wanted = [
@@ -169,7 +195,8 @@ def _in_period(frame: pd.DataFrame, model: Any, period: tuple[str, str]) -> pd.D
         *(column for column, _ in model.design.columns),
     ]
     columns = [c for c in dict.fromkeys(wanted) if c in frame.columns]
-    return frame.loc[_in_window(frame, period)[0], columns]
+    rows = _in_window(frame, period)[0].to_numpy(dtype=bool)
+    return frame.loc[rows, columns], rows
 
 
 def _with_complement(first: Any, frame: pd.DataFrame, by: str, hidden: list[str]) -> list[str]:
@@ -328,14 +355,18 @@ def _funnel_sentence(result: Any, word: str) -> str:
     return f"{flagged}{extra} Between-{word} spread: {spread}."
 
 
-def _coefficients(model: Any, frame: pd.DataFrame, context: Context) -> pd.DataFrame:
+def _coefficients(
+    model: Any, frame: pd.DataFrame, context: Context, fitted: Any = None
+) -> pd.DataFrame:
     """The coefficients, a category level's hidden when fewer than ``min_cell`` fitted
-    episodes have it (its coefficient would describe those few patients)."""
+    episodes have it (its coefficient would describe those few patients). ``fitted``: the
+    mask of ``frame``'s rows fitted, when known (else they are looked up by id)."""
     coef = model.table[["term", "estimate", "std_error", "conf_low", "conf_high"]]
     coef = coef.reset_index(drop=True).astype(object)
     from dnoutcomes.qi._casemix_design import _level_positions
 
-    used = _rows_of(frame, model.episodes_used)
+    levels = list(model.design.levels)
+    used = _rows_of(frame, model.episodes_used) if fitted is None else frame.loc[fitted, levels]
     for column, levels in model.design.levels.items():
         # the fitted rows at each level, counted on the level positions of the distinct
         # values: the counts of ``astype("string").value_counts()``, without a text copy
@@ -348,7 +379,9 @@ def _coefficients(model: Any, frame: pd.DataFrame, context: Context) -> pd.DataF
     return coef
 
 
-def _model_blocks(model: Any, frame: pd.DataFrame, context: Context) -> list[Any]:
+def _model_blocks(
+    model: Any, frame: pd.DataFrame, context: Context, fitted: Any = None
+) -> list[Any]:
     responder = model.outcome == "responder"
     fit = model.fit
     quality = (
@@ -367,7 +400,7 @@ def _model_blocks(model: Any, frame: pd.DataFrame, context: Context) -> list[Any
             + (" " + suppress_text(" ".join(model.notes), context) if model.notes else "")
         )
     ]
-    coef = _coefficients(model, frame, context)
+    coef = _coefficients(model, frame, context, fitted)
     blocks.append(
         Table(
             key="casemix_coefficients",
@@ -434,7 +467,7 @@ def benchmarking_section(context: Context) -> SectionOutcome:
         (``to_dict`` without its episode count) and each funnel's φ, τ² and target.
     """
     title = "Benchmarking: therapists and sites, case mix adjusted"
-    frame, model, failure = _setup(context)
+    frame, model, known, failure = _setup(context)
     if failure is not None:
         return SectionOutcome(Section("benchmarking", title, (failure,)))
     first, last = chart_window(context)
@@ -442,8 +475,10 @@ def benchmarking_section(context: Context) -> SectionOutcome:
     local = frame if context.site is None else frame.loc[frame["site_id"] == context.site]
     # every therapist's and site's episodes used are among these rows, so the sites'
     # look-up below finds the same rows here as in ``local``
-    in_period = _in_period(local, model, period)
+    in_period, rows = _in_period(local, model, period)
     shared: dict[str, Any] = {}
+    if context.site is None and known["ids"] is not None:  # local is the frame
+        shared["ids"] = known["ids"][rows]
     responder = model.outcome == "responder"
     blocks: list[Any] = [
         Paragraph(
@@ -459,7 +494,7 @@ def benchmarking_section(context: Context) -> SectionOutcome:
             "the 99.8 % limits is worth a conversation, not a verdict."
         )
     ]
-    blocks.extend(_model_blocks(model, frame, context))
+    blocks.extend(_model_blocks(model, frame, context, known["fitted"]))
     extra: dict[str, Any] = {"model": _model_summary(model), "units": {}}
     therapists: tuple[tuple[str, ...], list[str]] = ((), [])
     for by, word in _UNITS:
