@@ -177,3 +177,28 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_shared_expected_values_and_ids_give_the_same_result(dataset: Any) -> None:
+    """The report hands the unit-independent work (expected values, the ids as interned
+    strings) to every unit's pass: the results must be those of benchmark() itself, over
+    the same rows and over a subset (a second pass without the hidden units)."""
+    from dnoutcomes.qi.benchmark import _benchmark_frame
+    from dnoutcomes.stats.results import id_tuple
+
+    model = fit_casemix(dataset, covariates=COVARIATES)
+    frame = casemix_frame(dataset, covariates=COVARIATES)
+    period = ("2024-07-01", "2025-06-30")
+    expected = model.expected(frame)
+    ids = np.array(id_tuple(frame["episode_id"]), dtype=object)
+    for by in ("therapist_id", "site_id"):
+        ours = _benchmark_frame(frame, model, by=by, period=period, expected=expected, ids=ids)
+        theirs = benchmark(frame, model, by=by, period=period)
+        assert ours.to_dict() == theirs.to_dict()
+        assert ours.episodes_used == theirs.episodes_used and len(ours.episodes_used) > 100
+    left = (frame["therapist_id"] != "north_pt2").to_numpy()
+    ours = _benchmark_frame(frame.loc[left], model, period=period, ids=ids[left])
+    theirs = benchmark(frame.loc[left], model, period=period)
+    assert ours.to_dict() == theirs.to_dict()
+    assert ours.episodes_used == theirs.episodes_used
+    assert "north_pt2" not in set(ours.frame["unit"])

@@ -151,6 +151,31 @@ def test_window_extra_baselines_and_contraindications(sample: Any) -> None:
     )
 
 
+def test_patients_join_is_the_merge(sample: Any) -> None:
+    """The positional join of the patients gives the merge's frame exactly (columns,
+    dtypes, values, index), and the cases it does not handle go to the merge itself."""
+    from dnoutcomes.qi.casemix import _with_patients
+
+    episodes, patients = sample.episodes, sample.patients
+    cols = [c for c in patients.columns if c not in episodes.columns or c == "patient_id"]
+
+    def merged(e: pd.DataFrame, p: pd.DataFrame) -> pd.DataFrame:
+        return e.merge(p[cols], on="patient_id", how="left", validate="m:1")
+
+    pd.testing.assert_frame_equal(_with_patients(episodes, patients), merged(episodes, patients))
+    # patients in another order, episodes with a non-default index
+    shuffled = patients.iloc[::-1]
+    tail = episodes.iloc[5:]
+    pd.testing.assert_frame_equal(_with_patients(tail, shuffled), merged(tail, shuffled))
+    # an episode whose patient is missing: the merge's own left join (NaN, upcast dtypes)
+    fewer = patients.loc[patients["patient_id"] != episodes["patient_id"].iloc[0]]
+    pd.testing.assert_frame_equal(_with_patients(episodes, fewer), merged(episodes, fewer))
+    # a patient listed twice: the merge's own error
+    twice = pd.concat([patients, patients.head(1)])
+    with pytest.raises(pd.errors.MergeError):
+        _with_patients(episodes, twice)
+
+
 def test_unseen_category_gets_no_expected_value(sample: Any) -> None:
     model = fit_casemix(sample, covariates=("sex", "baseline"))
     frame = casemix_frame(sample, covariates=("sex", "baseline")).head(5).copy()
@@ -210,3 +235,30 @@ def test_terms_the_data_cannot_identify_are_left_out_and_said(sample: Any) -> No
     beta = np.linalg.lstsq(x, frame.loc[ok, "improvement"].to_numpy(), rcond=None)[0]
     np.testing.assert_allclose(model.table["estimate"], beta, rtol=1e-9)
     np.testing.assert_allclose(model.expected(frame)[ok], x @ beta, rtol=1e-9)
+
+
+def test_the_report_fit_says_its_rows_and_shares_the_ids(sample: Any) -> None:
+    """The report's fit (the rows fitted as a mask, the ids selected from one array) is
+    fit_casemix itself: the same model, and the mask selects the episodes it used."""
+    from dnoutcomes.qi.casemix import _fit_frame
+    from dnoutcomes.stats.results import id_tuple
+
+    frame = casemix_frame(sample, covariates=COVARIATES)
+    ids = np.array(id_tuple(frame["episode_id"]), dtype=object)
+    for given in (ids, None):
+        model, rows = _fit_frame(
+            frame,
+            measure="nprs",
+            timepoint="discharge",
+            covariates=COVARIATES,
+            outcome="improvement",
+            window=WINDOW,
+            conf_level=0.95,
+            threshold=2.0,
+            ids=given,
+        )
+        reference = fit_casemix(frame, covariates=COVARIATES, window=WINDOW, mcid=2.0)
+        assert model.to_dict() == reference.to_dict()
+        assert model.episodes_used == reference.episodes_used
+        assert tuple(frame.loc[rows, "episode_id"]) == reference.episodes_used
+        assert 0 < rows.sum() < len(frame)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from scipy import stats
 
 from dnoutcomes.errors import InsufficientDataError, RequestError
@@ -314,14 +315,59 @@ def benchmark(
         frame = casemix_frame(
             data, measure=model.measure, timepoint=model.timepoint, covariates=model.covariates
         )
+    return _benchmark_frame(
+        frame,
+        model,
+        by=by,
+        period=period,
+        min_cell=min_cell,
+        conf_level=conf_level,
+        overdispersion=overdispersion,
+        inner_level=inner_level,
+        outer_level=outer_level,
+    )
+
+
+def _benchmark_frame(
+    frame: pd.DataFrame,
+    model: CaseMixModel,
+    *,
+    by: str = "therapist_id",
+    period: tuple[DateLike | None, DateLike | None] | None = None,
+    min_cell: int = DEFAULT_THRESHOLD,
+    conf_level: float = 0.95,
+    overdispersion: Overdispersion = "additive",
+    inner_level: float = 0.95,
+    outer_level: float = 0.998,
+    expected: pd.Series | None = None,
+    ids: NDArray[np.object_] | None = None,
+) -> BenchmarkResult:
+    """:func:`benchmark` of a case-mix frame, for a caller comparing several units over the
+    same rows (the report), who can hand over what does not depend on the unit:
+
+    ``expected``
+        ``model.expected(frame)``, computed once for every unit rather than once each
+        (the same numbers: the same rows through the same model).
+    ``ids``
+        ``frame``'s episode ids as one object array of the (interned) strings of
+        ``id_tuple(frame["episode_id"])``: each result's ``episodes_used`` is then a
+        selection of them, the same strings, instead of a million ids converted again.
+    """
+    if min_cell < 1:
+        raise RequestError(f"benchmark: min_cell must be at least 1; got {min_cell!r}.")
     if by not in frame.columns:
         raise RequestError(
             f"benchmark: by must name a column such as 'therapist_id' or 'site_id'; got {by!r}."
         )
     keep, period_text = _in_window(frame, period)
+    rows = keep.to_numpy(dtype=bool)
     frame = frame.loc[keep]
     observed = frame[model.outcome].astype(float)
-    expected = model.expected(frame)
+    if expected is None:
+        expected = model.expected(frame)
+    else:
+        values = np.asarray(expected, dtype=float)[rows]
+        expected = pd.Series(values, index=frame.index, name="expected")
     ok = np.isfinite(observed) & np.isfinite(expected) & frame[by].notna()
     notes: list[str] = []
     lost = int((np.isfinite(observed) & ~np.isfinite(expected)).sum())
@@ -404,7 +450,12 @@ def benchmark(
     out.loc[out["suppressed"], figures] = np.nan
     out["n"] = out["n"].astype("Int64")
     out = out[list(BENCHMARK_COLUMNS)].reset_index(drop=True)
-    episode_ids = frame.loc[ok, "episode_id"] if "episode_id" in frame.columns else None
+    if ids is not None:
+        episodes_used = tuple(ids[rows][ok.to_numpy(dtype=bool)])
+    elif "episode_id" in frame.columns:
+        episodes_used = id_tuple(frame.loc[ok, "episode_id"])
+    else:
+        episodes_used = ()
     return BenchmarkResult(
         frame=out,
         adjusted=adjusted,
@@ -417,6 +468,6 @@ def benchmark(
         min_cell=int(min_cell),
         conf_level=conf_level,
         model_window=model.window,
-        episodes_used=() if episode_ids is None else id_tuple(episode_ids),
+        episodes_used=episodes_used,
         notes=tuple(notes),
     )

@@ -47,8 +47,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from numpy.typing import NDArray
 from scipy import stats
 
+from dnoutcomes._frames import encode_shared
 from dnoutcomes.cohort import get_measure, improvement_of
 from dnoutcomes.cohort._codes import episode_codes, episode_values
 from dnoutcomes.errors import InsufficientDataError, RequestError
@@ -118,6 +120,30 @@ def _any_listed(lists: pd.Series) -> np.ndarray:
     return flags[codes]
 
 
+def _with_patients(episodes: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+    """``episodes.merge(patients[cols], on="patient_id", how="left", validate="m:1")``,
+    ``cols`` the patients' columns the episodes lack (and ``patient_id``).
+
+    The usual case — patients' ids unique, every episode's patient among them — is a
+    positional join: the two id columns are encoded together once
+    (:func:`dnoutcomes._frames.encode_shared`, no text hashed for a sorted export) and the
+    patients' rows taken in episode order, the same frame (columns, dtypes, values, a
+    fresh ``RangeIndex``) as the merge without hashing a million text keys. Anything else
+    (a duplicate patient id, an episode whose patient is missing) goes to the merge itself,
+    for its own result or error."""
+    cols = [c for c in patients.columns if c not in episodes.columns or c == "patient_id"]
+    (own, wanted), ids = encode_shared([patients["patient_id"], episodes["patient_id"]])
+    if len(own) and own.min() >= 0 and not (np.bincount(own) > 1).any():
+        lookup = np.full(len(ids) + 1, -1, dtype=np.intp)  # the last entry: code -1
+        lookup[own] = np.arange(len(own))
+        rows = lookup[wanted]
+        if len(rows) == 0 or rows.min() >= 0:
+            left = episodes.reset_index(drop=True)
+            right = patients[[c for c in cols if c != "patient_id"]].take(rows)
+            return pd.concat([left, right.reset_index(drop=True)], axis=1)
+    return episodes.merge(patients[cols], on="patient_id", how="left", validate="m:1")
+
+
 def casemix_frame(
     dataset: Dataset,
     *,
@@ -169,8 +195,7 @@ def casemix_frame(
         )
     episodes = dataset.episodes
     patients = dataset.patients
-    cols = [c for c in patients.columns if c not in episodes.columns or c == "patient_id"]
-    frame = episodes.merge(patients[cols], on="patient_id", how="left", validate="m:1")
+    frame = _with_patients(episodes, patients)
     if "contraindications" in frame.columns:
         frame["contraindicated"] = _any_listed(frame["contraindications"])
     frame["baseline"] = _values_at(dataset, measure, "baseline")
@@ -380,9 +405,48 @@ def fit_casemix(
     else:
         frame = casemix_frame(dataset, measure=measure, timepoint=timepoint, covariates=covariates)
         threshold = float(get_measure(dataset, measure).mcid_points)  # type: ignore[arg-type]
+    return _fit_frame(
+        frame,
+        measure=measure,
+        timepoint=timepoint,
+        covariates=covariates,
+        outcome=outcome,
+        window=window,
+        conf_level=conf_level,
+        threshold=threshold,
+    )[0]
+
+
+def _fit_frame(
+    frame: pd.DataFrame,
+    *,
+    measure: str,
+    timepoint: str,
+    covariates: tuple[str, ...],
+    outcome: CaseMixOutcome,
+    window: tuple[DateLike | None, DateLike | None] | None,
+    conf_level: float,
+    threshold: float,
+    ids: NDArray[np.object_] | None = None,
+) -> tuple[CaseMixModel, NDArray[np.bool_]]:
+    """:func:`fit_casemix` of a case-mix frame, and which of its rows were fitted.
+
+    For a caller that reads the fitting rows again (the report counts the category levels
+    fitted): the rows come back as a mask, rather than looked up again by their ids. With
+    ``ids`` (``frame``'s episode ids as an object array of the interned strings of
+    ``id_tuple(frame["episode_id"])``), ``episodes_used`` is a selection of them, the same
+    strings, instead of the fitted rows' ids converted again.
+    """
     keep, window_text = _in_window(frame, window)
     notes: list[str] = []
-    inside = frame.loc[keep]
+    # only the columns the model reads, taken with the window's rows in one copy (not every
+    # column of a million episodes); every covariate's column must be there, else the
+    # whole frame goes to _design for its error naming the columns there are
+    wanted = list(dict.fromkeys([outcome, *map(_column_of, covariates), "episode_id"]))
+    if all(_column_of(name) in frame.columns for name in covariates):
+        inside = frame.loc[keep, [c for c in wanted if c in frame.columns]]
+    else:
+        inside = frame.loc[keep]
     y_all = inside[outcome].astype(float).to_numpy()
     design = _design(inside.loc[np.isfinite(y_all)], covariates)
     x, ok = design.matrix(inside)
@@ -452,6 +516,14 @@ def fit_casemix(
             "c_statistic": c_statistic(y, fitted),
             "brier": float(np.mean((y - fitted) ** 2)),
         }
+    fitted_rows = np.zeros(len(frame), dtype=bool)
+    fitted_rows[np.flatnonzero(keep.to_numpy(dtype=bool))[use]] = True
+    if "episode_id" not in inside.columns:
+        episodes_used: tuple[str, ...] = ()
+    elif ids is not None:
+        episodes_used = tuple(ids[fitted_rows])
+    else:
+        episodes_used = id_tuple(inside.loc[use, "episode_id"])
     est = np.asarray(res.params, dtype=float)
     se = np.asarray(res.bse, dtype=float)
     coefficients = pd.DataFrame(
@@ -478,8 +550,6 @@ def fit_casemix(
         conf_level=conf_level,
         mcid=threshold,
         design=design,
-        episodes_used=id_tuple(inside.loc[use, "episode_id"])
-        if "episode_id" in inside.columns
-        else (),
+        episodes_used=episodes_used,
         notes=tuple(notes),
-    )
+    ), fitted_rows

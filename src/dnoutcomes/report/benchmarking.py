@@ -56,11 +56,13 @@ def _rows_of(frame: pd.DataFrame, episodes: tuple[str, ...]) -> pd.DataFrame:
     return frame.loc[isin(frame["episode_id"].astype(str), episodes)]
 
 
-def _setup(context: Context) -> tuple[Any, Any, Paragraph | None]:
-    """The case-mix frame of the whole export and the fitted model (or why not)."""
+def _setup(context: Context) -> tuple[Any, Any, Any, Paragraph | None]:
+    """The case-mix frame of the whole export, the fitted model and what the section reads
+    again (or why not): ``fitted``, the mask of the frame's rows fitted, ``ids``, the
+    frame's episode ids (:func:`_frame_ids`)."""
     from dnoutcomes.cohort import get_measure
     from dnoutcomes.protocol import default_protocol
-    from dnoutcomes.qi.casemix import casemix_frame, fit_casemix
+    from dnoutcomes.qi.casemix import _fit_frame, casemix_frame
 
     protocol = context.protocol or default_protocol()
     spec = protocol.casemix
@@ -68,26 +70,47 @@ def _setup(context: Context) -> tuple[Any, Any, Paragraph | None]:
     outcome = "improvement" if spec.model == "linear" else "responder"
     end = spec.reference_to or context.period.end.isoformat()
 
-    def compute() -> tuple[pd.DataFrame, Any]:
+    def compute() -> tuple[pd.DataFrame, Any, Any]:
         frame = casemix_frame(
             context.dataset, measure=measure, timepoint=timepoint, covariates=spec.covariates
         )
         mcid = float(get_measure(context.dataset, measure).mcid_points)  # type: ignore[arg-type]
-        model = fit_casemix(
+        ids = _frame_ids(context, frame)
+        # fit_casemix(frame, ...) itself, which also says which rows it fitted
+        model, fitted = _fit_frame(
             frame,
             measure=measure,
             timepoint=timepoint,
-            covariates=spec.covariates,
+            covariates=tuple(spec.covariates),
             outcome=outcome,  # type: ignore[arg-type]
             window=(spec.reference_from, end),
-            mcid=mcid,
+            conf_level=0.95,
+            threshold=mcid,
+            ids=ids,
         )
-        return frame, model
+        return frame, model, {"fitted": fitted, "ids": ids}
 
     result, failure = safe("The case-mix model", compute, context)
     if failure is not None:
-        return None, None, failure
-    return result[0], result[1], None
+        return None, None, None, failure
+    return result[0], result[1], result[2], None
+
+
+def _frame_ids(context: Context, frame: pd.DataFrame) -> Any:
+    """The case-mix frame's episode ids, once, as an object array of the interned strings
+    the results' ``episodes_used`` list (every result's is then a selection of them), when
+    they are those of the dataset's episodes, one row each, every id there and none twice
+    (as in a loaded dataset: then a row mask and the ids it selects say the same);
+    ``None`` otherwise, and each result converts its own."""
+    from dnoutcomes.cohort._codes import episode_codes
+    from dnoutcomes.stats.results import id_tuple
+
+    codes = episode_codes(context.dataset, "episodes")
+    if len(codes) != len(frame) or not len(codes) or codes.min() < 0:
+        return None
+    if np.bincount(codes).max() > 1:
+        return None
+    return np.array(id_tuple(frame["episode_id"]), dtype=object)
 
 
 def _benchmark(
@@ -97,18 +120,17 @@ def _benchmark(
     period: tuple[str, str],
     context: Context,
     force: frozenset[str] = frozenset(),
+    shared: dict[str, Any] | None = None,
 ) -> tuple[Any | None, list[str], tuple[str, ...]]:
     """Benchmark twice: once to find the suppressed units (and those in ``force``), then
     without their episodes, so that the funnels' centres and spreads describe only the
-    units shown. Returns the result (``None`` when every unit is hidden), the hidden units
-    and the episodes of the first pass."""
+    units shown. ``frame`` holds the period's rows (:func:`_in_period`; benchmark() keeps
+    them all); ``shared`` what every unit's first pass over them shares (:func:`_shared`).
+    Returns the result (``None`` when every unit is hidden), the hidden units and the
+    episodes of the first pass."""
     from dnoutcomes.protocol import default_protocol
-    from dnoutcomes.qi.benchmark import benchmark
-    from dnoutcomes.qi.casemix import _in_window
+    from dnoutcomes.qi.benchmark import _benchmark_frame
 
-    # the period's rows, taken once: each pass below (and the complement's look-up) would
-    # otherwise filter every episode of the export again; benchmark() keeps them all
-    frame = frame.loc[_in_window(frame, period)[0]]
     method = (context.protocol or default_protocol()).casemix.overdispersion
     common: dict[str, Any] = {
         "by": by,
@@ -116,7 +138,8 @@ def _benchmark(
         "min_cell": context.min_cell,
         "overdispersion": method,
     }
-    first = benchmark(frame, model, **common)
+    found = _shared(frame, model, {} if shared is None else shared)
+    first = _benchmark_frame(frame, model, **common, **found)
     units = first.frame["unit"].astype(str)
     hidden = sorted(set(units[first.frame["suppressed"]]) | (set(units) & force))
     if hidden and set(hidden) <= set(units[first.frame["suppressed"]]):
@@ -125,8 +148,55 @@ def _benchmark(
         return None, hidden, first.episodes_used
     if not hidden:
         return first, hidden, first.episodes_used
-    kept = frame.loc[~frame[by].astype("string").isin(hidden).fillna(False)]
-    return benchmark(kept, model, **common), hidden, first.episodes_used
+    left = ~frame[by].astype("string").isin(hidden).fillna(False).to_numpy(dtype=bool)
+    ids = found["ids"]
+    # the model applied to these rows afresh (not a selection of the first pass's expected
+    # values), exactly as benchmark() of them computes it
+    again = _benchmark_frame(
+        frame.loc[left], model, **common, ids=None if ids is None else ids[left]
+    )
+    return again, hidden, first.episodes_used
+
+
+def _shared(frame: pd.DataFrame, model: Any, cache: dict[str, Any]) -> dict[str, Any]:
+    """What every unit's first pass over the period's rows ``frame`` computes alike, built
+    at the first (inside its ``safe``) and kept in ``cache``: the model's expected values
+    and the episode ids (interned strings, once, rather than a million ids converted
+    again for each unit and pass; ``None`` when an id is missing)."""
+    from dnoutcomes.stats.results import id_tuple
+
+    if "expected" not in cache:
+        cache["expected"] = model.expected(frame)
+    if "ids" not in cache:
+        ids = frame["episode_id"] if "episode_id" in frame.columns else None
+        cache["ids"] = (
+            np.array(id_tuple(ids), dtype=object)
+            if ids is not None and bool(ids.notna().all())
+            else None
+        )
+    return cache
+
+
+def _in_period(
+    frame: pd.DataFrame, model: Any, period: tuple[str, str]
+) -> tuple[pd.DataFrame, Any]:
+    """The rows of ``frame`` discharged in ``period``, with the columns the benchmarking
+    reads (the model's, the units', the ids, the discharge date): taken once for both
+    units' passes and look-ups, rather than every column of every episode of the export
+    copied again for each unit; and the mask of ``frame``'s rows taken."""
+    from dnoutcomes.qi.casemix import _in_window
+
+    wanted = [
+        "episode_id",
+        "end_date",
+        "therapist_id",
+        "site_id",
+        model.outcome,
+        *(column for column, _ in model.design.columns),
+    ]
+    columns = [c for c in dict.fromkeys(wanted) if c in frame.columns]
+    rows = _in_window(frame, period)[0].to_numpy(dtype=bool)
+    return frame.loc[rows, columns], rows
 
 
 def _with_complement(first: Any, frame: pd.DataFrame, by: str, hidden: list[str]) -> list[str]:
@@ -285,22 +355,33 @@ def _funnel_sentence(result: Any, word: str) -> str:
     return f"{flagged}{extra} Between-{word} spread: {spread}."
 
 
-def _coefficients(model: Any, frame: pd.DataFrame, context: Context) -> pd.DataFrame:
+def _coefficients(
+    model: Any, frame: pd.DataFrame, context: Context, fitted: Any = None
+) -> pd.DataFrame:
     """The coefficients, a category level's hidden when fewer than ``min_cell`` fitted
-    episodes have it (its coefficient would describe those few patients)."""
+    episodes have it (its coefficient would describe those few patients). ``fitted``: the
+    mask of ``frame``'s rows fitted, when known (else they are looked up by id)."""
     coef = model.table[["term", "estimate", "std_error", "conf_low", "conf_high"]]
     coef = coef.reset_index(drop=True).astype(object)
-    used = _rows_of(frame, model.episodes_used)
+    from dnoutcomes.qi._casemix_design import _level_positions
+
+    levels = list(model.design.levels)
+    used = _rows_of(frame, model.episodes_used) if fitted is None else frame.loc[fitted, levels]
     for column, levels in model.design.levels.items():
-        counts = used[column].astype("string").value_counts()
-        for level in levels[1:]:
-            n = int(counts.get(level, 0))
+        # the fitted rows at each level, counted on the level positions of the distinct
+        # values: the counts of ``astype("string").value_counts()``, without a text copy
+        # of every row (0.4 s at 1M episodes); position -1 (missing, not a level) first
+        counts = np.bincount(_level_positions(used[column], levels) + 1, minlength=len(levels) + 1)
+        for k, level in enumerate(levels[1:], start=1):
+            n = int(counts[k + 1])
             if 0 < n < context.min_cell:
                 coef.loc[coef["term"] == f"{column}[{level}]", coef.columns[1:]] = HIDDEN
     return coef
 
 
-def _model_blocks(model: Any, frame: pd.DataFrame, context: Context) -> list[Any]:
+def _model_blocks(
+    model: Any, frame: pd.DataFrame, context: Context, fitted: Any = None
+) -> list[Any]:
     responder = model.outcome == "responder"
     fit = model.fit
     quality = (
@@ -319,7 +400,7 @@ def _model_blocks(model: Any, frame: pd.DataFrame, context: Context) -> list[Any
             + (" " + suppress_text(" ".join(model.notes), context) if model.notes else "")
         )
     ]
-    coef = _coefficients(model, frame, context)
+    coef = _coefficients(model, frame, context, fitted)
     blocks.append(
         Table(
             key="casemix_coefficients",
@@ -386,12 +467,18 @@ def benchmarking_section(context: Context) -> SectionOutcome:
         (``to_dict`` without its episode count) and each funnel's φ, τ² and target.
     """
     title = "Benchmarking: therapists and sites, case mix adjusted"
-    frame, model, failure = _setup(context)
+    frame, model, known, failure = _setup(context)
     if failure is not None:
         return SectionOutcome(Section("benchmarking", title, (failure,)))
     first, last = chart_window(context)
     period = (f"{first}-01", context.period.end.isoformat())
     local = frame if context.site is None else frame.loc[frame["site_id"] == context.site]
+    # every therapist's and site's episodes used are among these rows, so the sites'
+    # look-up below finds the same rows here as in ``local``
+    in_period, rows = _in_period(local, model, period)
+    shared: dict[str, Any] = {}
+    if context.site is None and known["ids"] is not None:  # local is the frame
+        shared["ids"] = known["ids"][rows]
     responder = model.outcome == "responder"
     blocks: list[Any] = [
         Paragraph(
@@ -407,7 +494,7 @@ def benchmarking_section(context: Context) -> SectionOutcome:
             "the 99.8 % limits is worth a conversation, not a verdict."
         )
     ]
-    blocks.extend(_model_blocks(model, frame, context))
+    blocks.extend(_model_blocks(model, frame, context, known["fitted"]))
     extra: dict[str, Any] = {"model": _model_summary(model), "units": {}}
     therapists: tuple[tuple[str, ...], list[str]] = ((), [])
     for by, word in _UNITS:
@@ -418,14 +505,14 @@ def benchmarking_section(context: Context) -> SectionOutcome:
             blocks.append(Paragraph(f"Only one {word} in the data: no {word} is benchmarked."))
             continue
         force = (
-            _sites_giving_back(local, *therapists, model, context.min_cell)
+            _sites_giving_back(in_period, *therapists, model, context.min_cell)
             if by == "site_id"
             else frozenset()
         )
         found, why = safe(
             f"The {word} benchmarking",
             lambda by=by, force=force: _benchmark(  # type: ignore[misc]
-                local, model, by, period, context, force
+                in_period, model, by, period, context, force, shared
             ),
             context,
         )
