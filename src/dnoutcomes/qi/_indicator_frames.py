@@ -23,7 +23,7 @@ from dnoutcomes.cohort._codes import (
 )
 from dnoutcomes.dataset import narrow_codes
 from dnoutcomes.errors import RequestError
-from dnoutcomes.stats.results import id_tuple
+from dnoutcomes.stats.results import id_array
 
 if TYPE_CHECKING:
     from dnoutcomes.dataset import Dataset
@@ -245,7 +245,7 @@ def _chart_frames(
 ) -> tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...], float]:
     """What :func:`~dnoutcomes.qi.indicators.qi_charts` needs of the episodes, without the
     text columns of :func:`_episode_outcomes`: the frame ``month``, ``improvement``,
-    ``responder`` (its rows, in the same order), the :func:`_per_therapist` frame, the ids
+    ``responder`` (its rows, in the same order), the :func:`therapist_responders` frame, the ids
     of the episodes and the MCID."""
     table, keep, mcid = _chosen(dataset, measure, site, first, last)
     frame = pd.DataFrame(
@@ -272,14 +272,11 @@ def _chart_frames(
 
 def _outcome_ids(dataset: Dataset, measure: str) -> np.ndarray:
     """The ids of the :class:`_Outcomes` episodes as one object array of interned ``str``
-    (:func:`~dnoutcomes.stats.results.id_tuple`), made once per dataset and measure: each
+    (:func:`~dnoutcomes.stats.results.id_array`), made once per dataset and measure: each
     chart's ``episodes_used`` is then a C-level take, not a million new strings per chart."""
 
     def build() -> np.ndarray:
-        rows = _outcomes(dataset, measure).rows
-        ids = np.empty(len(rows), dtype=object)
-        ids[:] = id_tuple(dataset.episodes["episode_id"].take(rows))
-        return ids
+        return id_array(dataset.episodes["episode_id"].take(_outcomes(dataset, measure).rows))
 
     built: np.ndarray = dataset._cached(("qi_outcome_ids", measure), build)
     return built
@@ -534,15 +531,4 @@ def therapist_responders(
     The same episodes as :func:`monthly_outcomes` (every arm, both values present).
     """
     first, last = _window(start, end)
-    frame, _ = _episode_outcomes(dataset, measure, site, first, last)
-    return _per_therapist(frame)
-
-
-def _per_therapist(frame: pd.DataFrame) -> pd.DataFrame:
-    grouped = frame.groupby("therapist_id", sort=True)
-    table = pd.DataFrame(
-        {"episodes": grouped.size(), "responders": grouped["responder"].sum().astype(int)}
-    )
-    table["share_responders"] = table["responders"] / table["episodes"]
-    result: pd.DataFrame = table.rename_axis("therapist_id").reset_index()
-    return result
+    return _chart_frames(dataset, measure, site, first, last)[1]

@@ -103,14 +103,14 @@ def _frame_ids(context: Context, frame: pd.DataFrame) -> Any:
     (as in a loaded dataset: then a row mask and the ids it selects say the same);
     ``None`` otherwise, and each result converts its own."""
     from dnoutcomes.cohort._codes import episode_codes
-    from dnoutcomes.stats.results import id_tuple
+    from dnoutcomes.stats.results import id_array
 
     codes = episode_codes(context.dataset, "episodes")
     if len(codes) != len(frame) or not len(codes) or codes.min() < 0:
         return None
     if np.bincount(codes).max() > 1:
         return None
-    return np.array(id_tuple(frame["episode_id"]), dtype=object)
+    return id_array(frame["episode_id"])
 
 
 def _benchmark(
@@ -163,17 +163,13 @@ def _shared(frame: pd.DataFrame, model: Any, cache: dict[str, Any]) -> dict[str,
     at the first (inside its ``safe``) and kept in ``cache``: the model's expected values
     and the episode ids (interned strings, once, rather than a million ids converted
     again for each unit and pass; ``None`` when an id is missing)."""
-    from dnoutcomes.stats.results import id_tuple
+    from dnoutcomes.stats.results import id_array
 
     if "expected" not in cache:
         cache["expected"] = model.expected(frame)
     if "ids" not in cache:
         ids = frame["episode_id"] if "episode_id" in frame.columns else None
-        cache["ids"] = (
-            np.array(id_tuple(ids), dtype=object)
-            if ids is not None and bool(ids.notna().all())
-            else None
-        )
+        cache["ids"] = id_array(ids) if ids is not None and bool(ids.notna().all()) else None
     return cache
 
 
@@ -361,12 +357,12 @@ def _coefficients(
     """The coefficients, a category level's hidden when fewer than ``min_cell`` fitted
     episodes have it (its coefficient would describe those few patients). ``fitted``: the
     mask of ``frame``'s rows fitted, when known (else they are looked up by id)."""
-    coef = model.table[["term", "estimate", "std_error", "conf_low", "conf_high"]]
-    coef = coef.reset_index(drop=True).astype(object)
     from dnoutcomes.qi._casemix_design import _level_positions
 
-    levels = list(model.design.levels)
-    used = _rows_of(frame, model.episodes_used) if fitted is None else frame.loc[fitted, levels]
+    coef = model.table[["term", "estimate", "std_error", "conf_low", "conf_high"]]
+    coef = coef.reset_index(drop=True).astype(object)
+    columns = list(model.design.levels)
+    used = _rows_of(frame, model.episodes_used) if fitted is None else frame.loc[fitted, columns]
     for column, levels in model.design.levels.items():
         # the fitted rows at each level, counted on the level positions of the distinct
         # values: the counts of ``astype("string").value_counts()``, without a text copy

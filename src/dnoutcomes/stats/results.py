@@ -309,6 +309,15 @@ def id_tuple(ids: pd.Series | pd.Index) -> tuple[str, ...]:
     return shared_ids(ids.astype("str").tolist())
 
 
+def id_array(ids: pd.Series | pd.Index) -> np.ndarray:
+    """The strings of :func:`id_tuple` as a 1-D object array, for a caller that hands
+    several results selections of the same ids (``tuple(array[mask])``: the same interned
+    strings, not each result's ids converted again)."""
+    out = np.empty(len(ids), dtype=object)
+    out[:] = id_tuple(ids)
+    return out
+
+
 def shared_ids(ids: Iterable[str]) -> tuple[str, ...]:
     """``tuple(ids)`` with each string interned (:func:`sys.intern`), so that the results
     of one analysis share one string object per id instead of a copy each; the values,
