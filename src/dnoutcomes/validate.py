@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +30,7 @@ from dnoutcomes.contract.tables import PreparedTable as _Table
 from dnoutcomes.contract.tables import prepare_table
 from dnoutcomes.dataset import Dataset, chronicity, session_arms
 from dnoutcomes.errors import DataQualityWarning, DatasetError, RequestError
-from dnoutcomes.io import RawDataset, read_export
+from dnoutcomes.io import RawDataset, check_required, export_files, read_export, read_table_file
 from dnoutcomes.protocol import Protocol
 
 __all__ = ["Mode", "ValidationReport", "load", "validate"]
@@ -433,6 +434,47 @@ def validate_export(
     }
     path = raw.path
     del raw  # the read frames live on in ``tables`` only, to be let go after _build
+    return _validated(path, tables, mode, reg)
+
+
+#: From this many bytes of table files, the tables are read and checked on two threads.
+_THREADED_BYTES = 64 << 20
+
+
+def _read_and_prepare(
+    files: dict[str, Path], registry: MeasureRegistry, allow: tuple[str, ...]
+) -> dict[str, _Table]:
+    """Read each table file and apply the table's own rules, largest file first, on two
+    threads when the export is large (Arrow's reader and most NumPy passes release the GIL,
+    so the outcomes, about 60 % of the work, run beside the other four tables).
+
+    Raises the first table's read error in the contract's table order, as the sequential
+    reader would.
+    """
+
+    def one(table: str) -> _Table:
+        return prepare_table(read_table_file(table, files[table]), registry, allow_columns=allow)
+
+    order = [n for n in _ORDER if n in files] + [n for n in files if n not in _ORDER]
+    sizes = {n: _size(files[n]) for n in order}
+    if sum(sizes.values()) < _THREADED_BYTES:
+        return {n: one(n) for n in order}
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dnoutcomes-load") as pool:
+        futures = {n: pool.submit(one, n) for n in sorted(order, key=lambda n: -sizes[n])}
+        return {n: futures[n].result() for n in order}
+
+
+def _size(file: Path) -> int:
+    try:
+        return file.stat().st_size
+    except OSError:  # reported by the reader, with the file named
+        return 0
+
+
+def _validated(
+    path: Path, tables: dict[str, _Table], mode: Mode, reg: MeasureRegistry
+) -> ValidationReport:
+    """The cross-table rules, quarantine and the Dataset, from the prepared tables."""
     release_unused_memory()  # the files' Arrow tables, freed by the reader
     keys = cross_checks(tables)
     row_problems = pd.concat(
@@ -677,15 +719,21 @@ def validate(
     >>> report.valid, len(report.problems)
     (True, 0)
     """
-    _check_args(mode, registry, protocol)
+    reg = _check_args(mode, registry, protocol)
     allow = _allowed(allow_columns, protocol)
-    return validate_export(
-        read_export(path, follow_symlinks=follow_symlinks),
-        mode=mode,
-        registry=registry,
-        protocol=protocol,
-        allow_columns=allow,
-    )
+    root = Path(path)
+    if not root.is_dir():  # a workbook, or a path that is neither: the reader says which
+        return validate_export(
+            read_export(path, follow_symlinks=follow_symlinks),
+            mode=mode,
+            registry=registry,
+            protocol=protocol,
+            allow_columns=allow,
+        )
+    files = export_files(root, follow_symlinks=follow_symlinks)
+    tables = _read_and_prepare(files, reg, allow)
+    check_required(root, tables)
+    return _validated(root, tables, mode, reg)
 
 
 def load(

@@ -9,6 +9,7 @@ trimmed. :mod:`dnoutcomes.validate` applies the contract.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from dnoutcomes.contract.specs import OPTIONAL_TABLES, REQUIRED_TABLES
@@ -17,7 +18,15 @@ from dnoutcomes.io._parquet import _read_parquet, _read_parquet_text
 from dnoutcomes.io._raw import RawDataset, RawTable, _unreadable
 from dnoutcomes.io._xlsx import _read_xlsx
 
-__all__ = ["RawDataset", "RawTable", "read_export", "read_files"]
+__all__ = [
+    "RawDataset",
+    "RawTable",
+    "check_required",
+    "export_files",
+    "read_export",
+    "read_files",
+    "read_table_file",
+]
 
 
 def _find_files(folder: Path, *, follow_symlinks: bool = False) -> dict[str, Path]:
@@ -112,14 +121,33 @@ def read_export(
         tables = _read_xlsx(root)
         kind = "sheet"
     else:
-        try:
-            files = _find_files(root, follow_symlinks=follow_symlinks)
-        except OSError as exc:
-            raise _unreadable(
-                root, None, f"the folder cannot be listed ({exc.strerror})", "check permissions"
-            ) from None
+        files = export_files(root, follow_symlinks=follow_symlinks)
         tables = _read_files(files, _text_only=_text_only)
         kind = "file"
+    check_required(root, tables, kind)
+    return RawDataset(path=root, tables=tables)
+
+
+def export_files(root: Path, *, follow_symlinks: bool = False) -> dict[str, Path]:
+    """The table files of an export folder, by table (no file read yet).
+
+    Raises
+    ------
+    UnreadableInputError
+        The folder cannot be listed, a table is given twice, or a table file is a symbolic
+        link (unless ``follow_symlinks``).
+    """
+    try:
+        return _find_files(root, follow_symlinks=follow_symlinks)
+    except OSError as exc:
+        raise _unreadable(
+            root, None, f"the folder cannot be listed ({exc.strerror})", "check permissions"
+        ) from None
+
+
+def check_required(root: Path, tables: Collection[str], kind: str = "file") -> None:
+    """Raise :class:`~dnoutcomes.errors.UnreadableInputError` naming the required tables
+    missing from ``tables`` (``kind``: ``"file"`` or ``"sheet"``, for the message)."""
     missing = [t for t in REQUIRED_TABLES if t not in tables]
     if missing:
         raise _unreadable(
@@ -129,26 +157,31 @@ def read_export(
             f"{', '.join(tables) or 'none'})",
             f"add {missing[0]}.csv (or a sheet named {missing[0]})",
         )
-    return RawDataset(path=root, tables=tables)
+
+
+def read_table_file(table: str, file: Path, *, _text_only: bool = False) -> RawTable:
+    """Read one table file (``.parquet``, else CSV, gzip-compressed when ``.csv.gz``).
+
+    Raises
+    ------
+    UnreadableInputError
+        The file cannot be read (named in the message with the reason).
+    """
+    try:
+        if file.name.lower().endswith(".parquet"):
+            return _read_parquet_text(file, table) if _text_only else _read_parquet(file, table)
+        return _read_csv(file, table, typed=not _text_only)
+    except OSError as exc:  # permissions, a file removed while reading…
+        raise _unreadable(
+            file, table, f"the file cannot be read ({exc.strerror or exc})", "check it"
+        ) from None
 
 
 def _read_files(files: dict[str, Path], *, _text_only: bool = False) -> dict[str, RawTable]:
     """Read named table files (``.parquet``, else CSV) into raw tables."""
-    tables: dict[str, RawTable] = {}
-    for table, file in files.items():
-        name = file.name.lower()
-        try:
-            if name.endswith(".parquet"):
-                tables[table] = (
-                    _read_parquet_text(file, table) if _text_only else _read_parquet(file, table)
-                )
-            else:
-                tables[table] = _read_csv(file, table, typed=not _text_only)
-        except OSError as exc:  # permissions, a file removed while reading…
-            raise _unreadable(
-                file, table, f"the file cannot be read ({exc.strerror or exc})", "check it"
-            ) from None
-    return tables
+    return {
+        table: read_table_file(table, file, _text_only=_text_only) for table, file in files.items()
+    }
 
 
 def read_files(root: str | Path, files: dict[str, Path]) -> RawDataset:
