@@ -193,3 +193,59 @@ def test_sorted_fixed_width_runs_are_searched_once_with_the_same_codes() -> None
     want, want_values = _hashed([parent, child])
     np.testing.assert_array_equal(got[1], want[1])
     assert values.equals(want_values)
+
+
+@settings(max_examples=200, deadline=None)
+@given(width=st.integers(1, 17), prefix=st.sampled_from(["", "c1_", "CLINIC-"]), data=st.data())
+def test_sorted_fixed_long_ids_give_the_codes_of_hashing(
+    width: int, prefix: str, data: st.DataObject
+) -> None:
+    """Ids of 9 to 16 bytes (two words: a rank of the first eight bytes, then the rest)
+    give the hashing path's codes and dictionary; the path is taken exactly when the key is
+    strictly increasing and the rank and the rest fit in 64 bits."""
+    from dnoutcomes._frames import _hashed, _sorted_fixed
+
+    size = max(width - len(prefix), 1)
+    ids = st.text(alphabet="ab0Z", min_size=size, max_size=size).map(lambda v: prefix + v)
+    parent = sorted(data.draw(st.lists(ids, min_size=1, max_size=40, unique=True)))
+    if data.draw(st.booleans()):  # sometimes not in order
+        parent = parent[::-1]
+    children = data.draw(st.lists(st.lists(st.one_of(st.none(), ids), max_size=60), max_size=3))
+    columns = [pd.Series(parent, dtype="str")] + [pd.Series(c, dtype="str") for c in children]
+    n_bytes = len(parent[0].encode())
+    increasing = all(a < b for a, b in zip(parent, parent[1:], strict=False))
+    firsts = {v.encode()[:8] for v in parent}
+    fits = n_bytes <= 8 or len(firsts).bit_length() + 8 * (n_bytes - 8) <= 64
+    qualifies = len(parent) >= 2 and increasing and n_bytes <= 16 and fits
+    assert (_sorted_fixed(columns) is not None) == qualifies
+    got, got_values = encode_shared(columns)
+    want, want_values = _hashed(columns)
+    assert got_values.equals(want_values)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_sorted_fixed_two_word_ids_over_chunks_with_orphans_and_runs() -> None:
+    """Chunk-prefixed ids (``c1_S0000001``, 11 bytes: the 5M benchmark's) take the
+    binary-search path; orphans (an unknown prefix, an unknown number) are hashed after."""
+    import pyarrow as pa
+
+    from dnoutcomes._frames import _hashed, _sorted_fixed
+
+    parent = pd.Series([f"c{k}_S{i:07d}" for k in range(3) for i in range(400)], dtype="str")
+    ids = [f"c{k}_S{i:07d}" for k in range(4) for i in range(0, 500, 7) for _ in range(i % 3 + 1)]
+    chunks = pa.chunked_array(
+        [
+            pa.array(ids[:300] + [None], pa.large_string()),
+            pa.array([None, None], pa.large_string()),
+            pa.array(ids[300:], pa.large_string()),
+        ]
+    )
+    child = pd.Series(pd.arrays.ArrowStringArray(chunks))
+    assert _sorted_fixed([parent, child]) is not None
+    got, values = encode_shared([parent, child])
+    want, want_values = _hashed([parent, child])
+    np.testing.assert_array_equal(got[0], np.arange(len(parent)))
+    np.testing.assert_array_equal(got[1], want[1])
+    assert values.equals(want_values)
+    assert (got[1] >= len(parent)).any()  # orphans were found and numbered after

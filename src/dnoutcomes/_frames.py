@@ -10,7 +10,7 @@ duplicate tests and group-bys work on integers rather than hashing the text agai
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -213,19 +213,35 @@ def _hashed(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]], pa.A
 
 #: the longest ids (in bytes) that :func:`_sorted_fixed` packs into one 64-bit integer
 _PACKED_BYTES = 8
+#: the longest ids (in bytes) that :func:`_sorted_fixed` reads as two 64-bit words
+_TWO_WORD_BYTES = 16
+
+Words = tuple[NDArray[np.uint64], NDArray[np.uint64] | None, int]
 
 
-def _packed(chunk: pa.Array, width: int | None) -> tuple[NDArray[np.uint64], int] | None:
+def _word(rows: NDArray[np.uint8]) -> NDArray[np.uint64]:
+    """Each row of bytes as one unsigned integer (big-endian: ordered as the bytes are)."""
+    out = np.zeros(len(rows), dtype=np.uint64)
+    for j in range(rows.shape[1]):
+        out <<= np.uint64(8)
+        out |= rows[:, j]
+    return out
+
+
+def _packed(chunk: pa.Array, width: int | None) -> Words | None:
     """The non-missing values of a ``large_string`` chunk as unsigned integers whose order
     is the texts' byte order, and their common length in bytes: None unless every value
-    has the same length (``width`` when given), at most :data:`_PACKED_BYTES`, and every
-    missing value is empty (as Arrow writes it). Equal texts give equal integers."""
+    has the same length (``width`` when given), at most :data:`_TWO_WORD_BYTES`, and every
+    missing value is empty (as Arrow writes it). Equal texts give equal integers.
+
+    Returns ``(high, low, size)``: ``high`` the first eight bytes of each value, ``low``
+    the rest (None for values of at most eight bytes); the pairs order as the texts do."""
     n = len(chunk)
     offsets = np.frombuffer(
         chunk.buffers()[1], dtype=np.int64, count=n + 1, offset=chunk.offset * 8
     )
     if n == 0:
-        return np.zeros(0, dtype=np.uint64), width or 0
+        return np.zeros(0, dtype=np.uint64), None, width or 0
     if chunk.null_count:
         lengths = np.diff(offsets)
         valid = np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
@@ -233,26 +249,25 @@ def _packed(chunk: pa.Array, width: int | None) -> tuple[NDArray[np.uint64], int
             return None
         lengths = lengths[valid]
         if len(lengths) == 0:
-            return np.zeros(0, dtype=np.uint64), width or 0
+            return np.zeros(0, dtype=np.uint64), None, width or 0
         size = int(lengths[0]) if width is None else width
-        if not 0 < size <= _PACKED_BYTES or not bool((lengths == size).all()):
+        if not 0 < size <= _TWO_WORD_BYTES or not bool((lengths == size).all()):
             return None
     else:
         size = int(offsets[1] - offsets[0]) if width is None else width
-        if not 0 < size <= _PACKED_BYTES or not _one_length(offsets, size):
+        if not 0 < size <= _TWO_WORD_BYTES or not _one_length(offsets, size):
             return None
     data = chunk.buffers()[2]
     body = np.frombuffer(
         data, dtype=np.uint8, count=int(offsets[-1] - offsets[0]), offset=int(offsets[0])
     )
     if size == _PACKED_BYTES:  # big-endian: the integers order as the bytes do
-        return body.view(">u8").astype(np.uint64), size
+        return body.view(">u8").astype(np.uint64), None, size
     rows = body.reshape(-1, size)
-    out = np.zeros(len(rows), dtype=np.uint64)
-    for j in range(size):
-        out <<= np.uint64(8)
-        out |= rows[:, j]
-    return out, size
+    if size < _PACKED_BYTES:
+        return _word(rows), None, size
+    high = np.ascontiguousarray(rows[:, :_PACKED_BYTES]).view(">u8").ravel().astype(np.uint64)
+    return high, _word(rows[:, _PACKED_BYTES:]), size
 
 
 def _one_length(offsets: NDArray[np.int64], size: int) -> bool:
@@ -284,31 +299,90 @@ def _look_up(keys: NDArray[np.uint64], values: NDArray[np.uint64]) -> NDArray[np
     return np.where(keys[found] == values, found, -2).astype(np.int32)
 
 
+def _sortable(
+    high: NDArray[np.uint64], low: NDArray[np.uint64] | None, width: int
+) -> (
+    tuple[
+        NDArray[np.uint64],
+        Callable[[NDArray[np.uint64], NDArray[np.uint64] | None], NDArray[np.uint64]],
+    ]
+    | None
+):
+    """A key column's values (as :func:`_packed` words) as one strictly increasing 64-bit
+    integer each, and the function that turns other values' words into the same integers
+    (a value the key lacks gets an integer no key has); None unless the key is strictly
+    increasing and its integers fit.
+
+    Values of at most eight bytes are their own integer. Longer ones (two words) become
+    ``rank(high) << bits | low``, ``rank`` counting the distinct first words (few: ids
+    share their leading bytes) and ``bits`` the length of ``low``: the pairs' order is
+    kept, as long as the rank and ``low`` fit in 64 bits together.
+    """
+    if low is None:
+        if not bool((high[1:] > high[:-1]).all()):
+            return None
+        return high, lambda values, _: values
+    bits = 8 * (width - _PACKED_BYTES)
+    changed = high[1:] != high[:-1]
+    if not bool(((high[1:] > high[:-1]) | (~changed & (low[1:] > low[:-1]))).all()):
+        return None
+    starts = np.flatnonzero(changed) + 1
+    firsts = np.concatenate([high[:1], high[starts]])  # the distinct first words, increasing
+    if len(firsts).bit_length() + bits > 64:
+        return None
+    rank = np.zeros(len(high), dtype=np.uint64)
+    rank[starts] = 1
+    np.cumsum(rank, out=rank)
+    shift = np.uint64(bits)
+
+    def key_of(values: NDArray[np.uint64], rest: NDArray[np.uint64] | None) -> NDArray[np.uint64]:
+        if rest is None:  # no value in this chunk (every cell missing)
+            return values
+        at = np.searchsorted(firsts, values)
+        at[at == len(firsts)] = 0
+        at[firsts[at] != values] = len(firsts)  # no key has this rank
+        out = at.astype(np.uint64)
+        out <<= shift
+        out |= rest
+        return out
+
+    rank <<= shift
+    rank |= low
+    return rank, key_of
+
+
 def _sorted_fixed(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]], pa.Array] | None:
     """:func:`encode_shared` without hashing, for the usual sorted export: the first column
     is text with no missing value, every value of every column has one length of at most
-    eight bytes (ids such as ``S0000001``), and the first column is strictly increasing
-    (so it is unique, and row ``i`` holds code ``i``). Each value of the other columns is
-    then found by binary search on 64-bit integers that order as the texts do; values the
-    first column lacks are hashed (Arrow), in order of first appearance, after its codes.
-    The result is the one the hashing path gives. None when the columns do not qualify."""
+    sixteen bytes (ids such as ``S0000001`` or ``c1_S0000001``), and the first column is
+    strictly increasing (so it is unique, and row ``i`` holds code ``i``). Each value of
+    the other columns is then found by binary search on 64-bit integers that order as the
+    texts do (:func:`_sortable`); values the first column lacks are hashed (Arrow), in
+    order of first appearance, after its codes. The result is the one the hashing path
+    gives. None when the columns do not qualify."""
     if not columns or not all(isinstance(c.dtype, pd.StringDtype) for c in columns):
         return None
     first = _text_chunks(columns[0])
     if any(chunk.null_count for chunk in first) or sum(map(len, first)) < 2:
         return None
-    parts = []
+    highs, lows = [], []
     width: int | None = None
     for chunk in first:
         packed = _packed(chunk, width)
         if packed is None:
             return None
-        parts.append(packed[0])
-        width = packed[1]
-    keys = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    del parts
-    if not bool((keys[1:] > keys[:-1]).all()):
+        highs.append(packed[0])
+        if packed[1] is not None:
+            lows.append(packed[1])
+        width = packed[2]
+    high = np.concatenate(highs) if len(highs) > 1 else highs[0]
+    low = (np.concatenate(lows) if len(lows) > 1 else lows[0]) if lows else None
+    del highs, lows
+    sortable = _sortable(high, low, width or 0)
+    if sortable is None:
         return None
+    keys, key_of = sortable
+    del high, low
     n = len(keys)
     codes: list[NDArray[np.int32]] = [np.arange(n, dtype=np.int32)]
     strays: list[pa.Array] = []  # the values the first column lacks, in order
@@ -320,7 +394,8 @@ def _sorted_fixed(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]]
             packed = _packed(chunk, width)
             if packed is None:
                 return None
-            found = _look_up(keys, packed[0])
+            found = _look_up(keys, key_of(packed[0], packed[1]))
+            del packed
             part = out[start : start + len(chunk)]
             if chunk.null_count:
                 valid = np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
