@@ -157,9 +157,10 @@ def encode_shared(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]]
     where equal values sit next to each other (an export sorted by episode) only the first
     of each run is hashed. The usual sorted export hashes nothing: when the first column
     is strictly increasing, has no missing value, and every id has one length of at most
-    eight bytes (``S0000001``), each text is read as a 64-bit integer ordered as the text
-    is, and the other columns' values are found by binary search (about 5× faster at a
-    million episodes; the same codes and dictionary). The codes then serve for duplicate
+    sixteen bytes (``S0000001``, ``c1_S0000001``), each text is read as a 64-bit integer
+    ordered as the text is (two words ranked, :func:`_sortable`), and the other columns'
+    values are found by binary search (about 5× faster at a million episodes; the same
+    codes and dictionary). The codes then serve for duplicate
     tests (:func:`numpy.bincount`), joins (the same code is the same value) and group-bys,
     with no further hashing.
     """
