@@ -20,15 +20,17 @@ from dnoutcomes.validate import ValidationReport
 
 # the module (``dnoutcomes.validate`` is also the function's name on the package)
 validate_module = importlib.import_module("dnoutcomes.validate")
+references_module = importlib.import_module("dnoutcomes.contract.references")
 FRAMES = ("patients", "episodes", "sessions", "outcomes", "adverse_events")
 
 
 def _report(
     path: Path, *, threaded: bool, monkeypatch: pytest.MonkeyPatch, **kw: Any
 ) -> ValidationReport:
-    """``validate`` with the threaded path forced on (threshold 0) or off."""
+    """``validate`` with the threaded paths (tables, key groups) forced on or off."""
     with monkeypatch.context() as m:
         m.setattr(validate_module, "_THREADED_BYTES", 0 if threaded else 1 << 62)
+        m.setattr(references_module, "_THREADED_CELLS", 0 if threaded else 1 << 62)
         return dnoutcomes.validate(path, **kw)
 
 
