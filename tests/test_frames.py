@@ -249,3 +249,60 @@ def test_sorted_fixed_two_word_ids_over_chunks_with_orphans_and_runs() -> None:
     np.testing.assert_array_equal(got[1], want[1])
     assert values.equals(want_values)
     assert (got[1] >= len(parent)).any()  # orphans were found and numbered after
+
+
+def test_run_categorical_holds_the_text_it_was_made_from() -> None:
+    """Runs of ids (an outcome file sorted by episode), over chunks and with missing
+    cells, become a categorical equal to the text, categories in order of first
+    appearance; short runs are left as text (None)."""
+    import pyarrow as pa
+
+    from dnoutcomes._frames import run_categorical
+
+    ids = [f"E{i:03d}" for i in (5, 2, 9, 2) for _ in range(4)]
+    text = ids[:6] + [None, None] + ids[6:] + [None]
+    chunked = pa.chunked_array([pa.array(text[:5]), pa.array([], pa.string()), pa.array(text[5:])])
+    cat = run_categorical(chunked)
+    assert cat is not None
+    assert list(cat.categories) == ["E005", "E002", "E009"]  # E002 again: the same code
+    got = pd.Series(cat).astype("str")
+    pd.testing.assert_series_equal(got, pd.Series(text, dtype="str"))
+    assert cat.codes.dtype.itemsize <= 4  # pandas narrows them to the categories
+    assert run_categorical(pa.array([f"S{i}" for i in range(2000)])) is None  # no runs
+    # a sorted file: each run a new id (nothing hashed), missing cells between runs
+    ordered = [None, *(f"S{i:03d}" for i in range(7) for _ in range(3)), None, "S010", "S010"]
+    cat = run_categorical(pa.chunked_array([pa.array(ordered[:8]), pa.array(ordered[8:])]))
+    assert cat is not None
+    assert list(cat.categories) == [f"S{i:03d}" for i in range(7)] + ["S010"]
+    pd.testing.assert_series_equal(pd.Series(cat).astype("str"), pd.Series(ordered, dtype="str"))
+    assert run_categorical(pa.chunked_array([], pa.string())) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    parent=st.lists(FIXED, min_size=2, max_size=30, unique=True),
+    child=st.lists(st.one_of(st.none(), FIXED), max_size=80),
+)
+def test_sorted_fixed_with_a_categorical_child_gives_the_codes_of_hashing(
+    parent: list[str], child: list[str | None]
+) -> None:
+    """A reference column read as a categorical (its runs' ids, :func:`run_categorical`)
+    is looked up by its categories and gets the hashing path's codes."""
+    from dnoutcomes._frames import _hashed
+
+    keys = sorted(parent, key=lambda v: v.encode())
+    runs = [v for v in child for _ in range(3)]  # runs of three: a categorical
+    text = pd.Series(runs, dtype="str")
+    cat = text.astype("category")
+    cat = cat.cat.set_categories(cat.cat.categories.astype("str"))
+    for columns in ([pd.Series(keys, dtype="str"), cat], [pd.Series(keys, dtype="str"), text]):
+        got, got_values = encode_shared(columns)
+        want, want_values = _hashed(columns)
+        assert got_values.equals(want_values)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+    # and the categorical's codes name the same values as the text's
+    (_, c_cat), v_cat = encode_shared([pd.Series(keys, dtype="str"), cat])
+    (_, c_txt), v_txt = encode_shared([pd.Series(keys, dtype="str"), text])
+    named = [None if c < 0 else v_cat[int(c)].as_py() for c in c_cat]
+    assert named == [None if c < 0 else v_txt[int(c)].as_py() for c in c_txt] == runs

@@ -20,17 +20,15 @@ from dnoutcomes.validate import ValidationReport
 
 # the module (``dnoutcomes.validate`` is also the function's name on the package)
 validate_module = importlib.import_module("dnoutcomes.validate")
-references_module = importlib.import_module("dnoutcomes.contract.references")
 FRAMES = ("patients", "episodes", "sessions", "outcomes", "adverse_events")
 
 
 def _report(
     path: Path, *, threaded: bool, monkeypatch: pytest.MonkeyPatch, **kw: Any
 ) -> ValidationReport:
-    """``validate`` with the threaded paths (tables, key groups) forced on or off."""
+    """``validate`` with the second reading thread forced on (threshold 0) or off."""
     with monkeypatch.context() as m:
         m.setattr(validate_module, "_THREADED_BYTES", 0 if threaded else 1 << 62)
-        m.setattr(references_module, "_THREADED_CELLS", 0 if threaded else 1 << 62)
         return dnoutcomes.validate(path, **kw)
 
 
@@ -129,3 +127,26 @@ def test_threaded_load_missing_table_error(
     threaded = _error(folder, threaded=True, monkeypatch=monkeypatch)
     assert "sessions" in threaded
     assert threaded == _error(folder, threaded=False, monkeypatch=monkeypatch)
+
+
+def test_run_columns_are_read_as_categoricals_with_the_text_paths_dataset(
+    generated: dict[str, Path],
+) -> None:
+    """The Parquet reader keeps the outcomes' and sessions' episode and session ids as
+    categoricals of their runs (RUN_COLUMNS); the Dataset is the one every cell read as
+    text gives, its id columns text but for the four the Dataset holds as categoricals."""
+    from dnoutcomes.io import read_export
+    from dnoutcomes.validate import validate_export
+
+    raw = read_export(generated["parquet"])
+    frames = {name: table.frame for name, table in raw.tables.items()}
+    assert isinstance(frames["outcomes"]["episode_id"].dtype, pd.CategoricalDtype)
+    assert isinstance(frames["outcomes"]["session_id"].dtype, pd.CategoricalDtype)
+    assert isinstance(frames["sessions"]["episode_id"].dtype, pd.CategoricalDtype)
+    assert isinstance(frames["sessions"]["session_id"].dtype, pd.StringDtype)  # no runs
+    typed = validate_export(raw)
+    text = validate_export(read_export(generated["parquet"], _text_only=True))
+    _same(typed, text)
+    assert typed.dataset is not None
+    assert isinstance(typed.dataset.episodes["patient_id"].dtype, pd.StringDtype)
+    assert isinstance(typed.dataset.adverse_events["session_id"].dtype, pd.StringDtype)

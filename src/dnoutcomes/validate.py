@@ -20,17 +20,30 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from dnoutcomes._frames import blocks, release_unused_memory
+from dnoutcomes._frames import (
+    blocks,
+    release_unused_memory,
+    unique_categories,
+)
 from dnoutcomes.contract.measures import MeasureRegistry, default_registry
 from dnoutcomes.contract.problems import TableChecks, empty_problems
 from dnoutcomes.contract.quality import Links, quality_warnings
 from dnoutcomes.contract.references import Codes, KeyCodes, Rows, cascade, cross_checks
-from dnoutcomes.contract.specs import TABLE_KEYS
+from dnoutcomes.contract.specs import RUN_COLUMNS, TABLE_KEYS, TABLES
 from dnoutcomes.contract.tables import PreparedTable as _Table
 from dnoutcomes.contract.tables import prepare_table
 from dnoutcomes.dataset import Dataset, chronicity, session_arms
 from dnoutcomes.errors import DataQualityWarning, DatasetError, RequestError
-from dnoutcomes.io import RawDataset, check_required, export_files, read_export, read_table_file
+from dnoutcomes.io import (
+    ParquetColumns,
+    RawDataset,
+    check_required,
+    export_files,
+    parquet_table,
+    read_export,
+    read_parquet_columns,
+    read_table_file,
+)
 from dnoutcomes.protocol import Protocol
 
 __all__ = ["Mode", "ValidationReport", "load", "validate"]
@@ -85,13 +98,29 @@ def _loaded_rows(bad: NDArray[np.bool_]) -> NDArray[np.signedinteger[Any]]:
     return np.flatnonzero(~bad).astype(dtype, copy=False)
 
 
+def _text_ids(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its id columns as text, but those the Dataset holds as categoricals
+    (:data:`RUN_COLUMNS`, made so by :func:`_as_categories`): an id column read as a
+    categorical (a Parquet dictionary column, or a run column) is text in the Dataset."""
+    for spec in TABLES[table]:
+        col = spec.name
+        if (
+            spec.kind == "id"
+            and col in frame.columns
+            and col not in RUN_COLUMNS.get(table, ())
+            and isinstance(frame[col].dtype, pd.CategoricalDtype)
+        ):
+            frame[col] = frame[col].astype("str")
+    return frame
+
+
 def _build(
     t: dict[str, _Table], keys: KeyCodes
 ) -> tuple[dict[str, pd.DataFrame], Links, dict[str, NDArray[np.signedinteger[Any]]]]:
     """Typed frames of the rows that load, with the derived columns, the links between
     them (row positions) for the warnings, and which input rows they are."""
     kept = {name: _loaded_rows(tab.checks.bad) for name, tab in t.items()}
-    keep = {name: _kept(tab.typed, kept[name]) for name, tab in t.items()}
+    keep = {name: _text_ids(name, _kept(tab.typed, kept[name])) for name, tab in t.items()}
     links = Links(
         episode_patient=_link(t, kept, "episodes", "patient_id", "patients"),
         session_episode=_link(t, kept, "sessions", "episode_id", "episodes"),
@@ -139,10 +168,7 @@ def _sorted_categories(ids: pd.Series) -> tuple[pd.CategoricalDtype, NDArray[np.
         categories = pd.Index(pd.array(arr.take(order), dtype="str"), copy=False)
     else:
         categories = pd.Index(ids.array, copy=False)
-    from_fastpath = getattr(pd.CategoricalDtype, "_from_fastpath", None)
-    if from_fastpath is None:  # pragma: no cover - a pandas without the private builder
-        return pd.CategoricalDtype(categories), rank
-    return from_fastpath(categories, False), rank
+    return unique_categories(categories), rank
 
 
 def _categorical(
@@ -437,31 +463,48 @@ def validate_export(
     return _validated(path, tables, mode, reg)
 
 
-#: From this many bytes of table files, the tables are read and checked on two threads.
+#: From this many bytes of table files, Parquet files are read on a second thread.
 _THREADED_BYTES = 64 << 20
 
 
 def _read_and_prepare(
     files: dict[str, Path], registry: MeasureRegistry, allow: tuple[str, ...]
 ) -> dict[str, _Table]:
-    """Read each table file and apply the table's own rules, largest file first, on two
-    threads when the export is large (Arrow's reader and most NumPy passes release the GIL,
-    so the outcomes, about 60 % of the work, run beside the other four tables).
+    """Read each table file and apply the table's own rules, in the contract's table order.
 
-    Raises the first table's read error in the contract's table order, as the sequential
-    reader would.
+    In a large export the Parquet files' Arrow stage (decode, trim, types:
+    :func:`~dnoutcomes.io.read_parquet_columns`, which releases the GIL and allocates only
+    Arrow memory) runs on a second thread, a table ahead of the main thread, which turns
+    each table into pandas columns and applies its rules: the outcomes are decoded while the
+    sessions are checked. Only Arrow memory is made on the second thread: NumPy arrays
+    made there would be left in that thread's ``malloc`` arena (glibc), where the main
+    thread cannot reuse them (``analyze`` after a load with every step on two threads
+    peaked 0.2 GiB higher at a million episodes). A read error is raised for the first
+    table, in table order, as the sequential reader does.
     """
-
-    def one(table: str) -> _Table:
-        return prepare_table(read_table_file(table, files[table]), registry, allow_columns=allow)
-
     order = [n for n in _ORDER if n in files] + [n for n in files if n not in _ORDER]
-    sizes = {n: _size(files[n]) for n in order}
-    if sum(sizes.values()) < _THREADED_BYTES:
-        return {n: one(n) for n in order}
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dnoutcomes-load") as pool:
-        futures = {n: pool.submit(one, n) for n in sorted(order, key=lambda n: -sizes[n])}
-        return {n: futures[n].result() for n in order}
+
+    def arrow_stage(table: str) -> ParquetColumns | None:
+        file = files[table]
+        return read_parquet_columns(table, file) if _is_parquet(file) else None
+
+    def rest(table: str, columns: ParquetColumns | None) -> _Table:
+        raw = read_table_file(table, files[table]) if columns is None else parquet_table(columns)
+        return prepare_table(raw, registry, allow_columns=allow)
+
+    if sum(_size(files[n]) for n in order) < _THREADED_BYTES:
+        return {n: rest(n, arrow_stage(n)) for n in order}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dnoutcomes-read") as pool:
+        staged = {n: pool.submit(arrow_stage, n) for n in order}
+        try:
+            return {n: rest(n, staged.pop(n).result()) for n in order}
+        finally:
+            for future in staged.values():  # an error: the reads not yet started
+                future.cancel()
+
+
+def _is_parquet(file: Path) -> bool:
+    return file.name.lower().endswith(".parquet")
 
 
 def _size(file: Path) -> int:
@@ -542,6 +585,9 @@ def _validated(
                 else None
             ),
         )
+    # emptied, not only dropped: the caller's name for the same dict must not keep the
+    # checks' arrays (1M episodes: 0.7 GiB) alive past the release below
+    tables.clear()
     del tables, frames, links, kept
     release_unused_memory()  # what only the checks needed
     return ValidationReport(path, mode, valid, accounting, problems, warn, dataset)

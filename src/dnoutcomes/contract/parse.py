@@ -304,6 +304,8 @@ def parse_column(
         recorder = _Recorder(len(text))
         parsed = _parse(recorder, spec, text, decimal_comma)
         recorder.replay(checks, pick, raw)
+        if spec.kind == "id":  # the ids are their own text: kept as codes (RUN_COLUMNS)
+            return {spec.name: raw}
         return {k: _spread(v, pick) for k, v in parsed.items()}
     if not isinstance(dtype, pd.StringDtype) and not _fits(spec.kind, dtype):
         raw = as_text(raw)

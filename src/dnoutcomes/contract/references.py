@@ -14,7 +14,6 @@ columns and the warnings) works on the integer row positions kept in
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -44,28 +43,13 @@ _SHARED = (
 )
 
 
-#: From this many key cells, the key groups are encoded on two threads.
-_THREADED_CELLS = 4_000_000
-
-
 def _encode_keys(t: dict[str, _Table]) -> KeyCodes:
-    """The codes of every key group (:data:`_SHARED`). In a large export the groups are
-    encoded on two threads (binary search, Arrow's hash and NumPy's passes release the
-    GIL; the episode and session groups hold about 90 % of the cells)."""
-    groups = [[(name, col) for name, col in group if name in t] for group in _SHARED]
-    groups = [g for g in groups if g]
-
-    def one(present: list[tuple[str, str]]) -> tuple[list[NDArray[np.int32]], pa.Array]:
-        return encode_shared([t[name].typed[col] for name, col in present])
-
-    cells = sum(len(t[name].typed) for group in groups for name, _ in group)
-    if cells < _THREADED_CELLS:
-        encoded = [one(g) for g in groups]
-    else:
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dnoutcomes-keys") as pool:
-            encoded = list(pool.map(one, groups))
     keys: KeyCodes = {}
-    for present, (codes, values) in zip(groups, encoded, strict=True):
+    for group in _SHARED:
+        present = [(name, col) for name, col in group if name in t]
+        if not present:
+            continue
+        codes, values = encode_shared([t[name].typed[col] for name, col in present])
         keys.update({where: (c, values) for where, c in zip(present, codes, strict=True)})
     return keys
 

@@ -195,6 +195,15 @@ TABLE_KEYS: dict[str, str] = {
     "adverse_events": "event_id",
 }
 
+#: Reference columns whose ids come in runs (one episode's sessions and outcomes sit
+#: together) and which the loaded Dataset holds as categoricals: the Parquet reader
+#: reads them as categoricals of their distinct ids, hashing one id per run
+#: (:func:`dnoutcomes._frames.run_categorical`), not as a text cell per row.
+RUN_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sessions": ("episode_id",),
+    "outcomes": ("episode_id", "session_id"),
+}
+
 REQUIRED_TABLES: tuple[str, ...] = ("patients", "episodes", "sessions", "outcomes")
 OPTIONAL_TABLES: tuple[str, ...] = ("adverse_events",)
 

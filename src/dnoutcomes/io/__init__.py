@@ -14,17 +14,26 @@ from pathlib import Path
 
 from dnoutcomes.contract.specs import OPTIONAL_TABLES, REQUIRED_TABLES
 from dnoutcomes.io._csv import _read_csv
-from dnoutcomes.io._parquet import _read_parquet, _read_parquet_text
+from dnoutcomes.io._parquet import (
+    ParquetColumns,
+    _read_parquet,
+    _read_parquet_text,
+    parquet_columns,
+    parquet_table,
+)
 from dnoutcomes.io._raw import RawDataset, RawTable, _unreadable
 from dnoutcomes.io._xlsx import _read_xlsx
 
 __all__ = [
     "RawDataset",
     "RawTable",
+    "ParquetColumns",
     "check_required",
     "export_files",
+    "parquet_table",
     "read_export",
     "read_files",
+    "read_parquet_columns",
     "read_table_file",
 ]
 
@@ -171,6 +180,23 @@ def read_table_file(table: str, file: Path, *, _text_only: bool = False) -> RawT
         if file.name.lower().endswith(".parquet"):
             return _read_parquet_text(file, table) if _text_only else _read_parquet(file, table)
         return _read_csv(file, table, typed=not _text_only)
+    except OSError as exc:  # permissions, a file removed while reading…
+        raise _unreadable(
+            file, table, f"the file cannot be read ({exc.strerror or exc})", "check it"
+        ) from None
+
+
+def read_parquet_columns(table: str, file: Path) -> ParquetColumns:
+    """The Arrow stage of reading a Parquet table file (:func:`parquet_columns`); finish
+    it with :func:`parquet_table`. Arrow memory only, so it can run on another thread.
+
+    Raises
+    ------
+    UnreadableInputError
+        The file cannot be read (named in the message with the reason).
+    """
+    try:
+        return parquet_columns(file, table)
     except OSError as exc:  # permissions, a file removed while reading…
         raise _unreadable(
             file, table, f"the file cannot be read ({exc.strerror or exc})", "check it"

@@ -4,7 +4,7 @@ form :attr:`~dnoutcomes.io.RawTable.frame` keeps, dates as datetime64[ns]."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.extensions import ExtensionDtype
+
+from dnoutcomes._frames import run_categorical
 
 # datetime64[ns] holds the days from 1677-09-22 to 2262-04-11: other dates take the text path
 _NS_FIRST, _NS_LAST = dt.date(1677, 9, 22), dt.date(2262, 4, 11)
@@ -244,9 +246,15 @@ def _filled_rows(arrays: Sequence[pa.Array | pa.ChunkedArray], num_rows: int) ->
 
 
 def _frame_of(
-    arrays: list[pa.Array | pa.ChunkedArray], names: list[str], lines: np.ndarray, num_rows: int
+    arrays: list[pa.Array | pa.ChunkedArray],
+    names: list[str],
+    lines: np.ndarray,
+    num_rows: int,
+    runs: Collection[str] = (),
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Drop the rows that are entirely empty; one pandas column per array."""
+    """Drop the rows that are entirely empty; one pandas column per array. A text column
+    named in ``runs`` whose values sit in runs becomes a categorical of its distinct values
+    (:func:`dnoutcomes._frames.run_categorical`)."""
     keep = _filled_rows(arrays, num_rows)
     mask = None if keep.all() else pa.array(keep)
     kept = lines if mask is None else lines[keep]
@@ -260,7 +268,8 @@ def _frame_of(
         if arr.type == pa.string() or arr.type == pa.large_string():
             # the pandas array made straight from the Arrow one (what to_pandas does, less
             # its fixed cost per call, which made 10,000 columns take seconds)
-            columns[i] = _FROM_ARROW(arr)
+            runs_of = run_categorical(arr) if names[i] in runs else None
+            columns[i] = _FROM_ARROW(arr) if runs_of is None else runs_of
         else:
             series = _to_series(arr)
             columns[i] = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dnoutcomes.contract.deid import shown_header
+from dnoutcomes.contract.specs import RUN_COLUMNS
 from dnoutcomes.io._cells import (
     _frame_of,
     _text_arrow,
@@ -29,7 +31,34 @@ def _read_arrow(path: Path) -> pa.Table:
         return parquet.read()
 
 
+@dataclass
+class ParquetColumns:
+    """A Parquet file's columns as Arrow arrays in the form the frame keeps (typed or
+    text), before any NumPy or pandas memory is made (:func:`parquet_columns`)."""
+
+    path: Path
+    table: str
+    arrays: list[pa.Array | pa.ChunkedArray]
+    names: list[str]
+    num_rows: int
+    sha256: str
+
+
 def _read_parquet(path: Path, table: str) -> RawTable:
+    return parquet_table(parquet_columns(path, table))
+
+
+def parquet_columns(path: Path, table: str) -> ParquetColumns:
+    """Read a Parquet file and make its columns typed or text, in Arrow only (memory of
+    Arrow's pool): the part of the read that can run on another thread without leaving
+    NumPy memory in that thread's ``malloc`` arena.
+
+    Raises
+    ------
+    UnreadableInputError
+        The file is not readable Parquet, has no columns, holds text that is not UTF-8,
+        or a column of a type that cannot be read as text.
+    """
     try:
         arrow = _read_arrow(path)
     except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
@@ -76,10 +105,23 @@ def _read_parquet(path: Path, table: str) -> RawTable:
     del batch
     num_rows = arrow.num_rows
     del arrow  # the columns now live in ``arrays`` only
+    return ParquetColumns(path, table, arrays, list(map(str, names)), num_rows, _sha256(path))
+
+
+def parquet_table(columns: ParquetColumns) -> RawTable:
+    """The raw table of columns read by :func:`parquet_columns` (pandas columns, line
+    numbers; ``columns.arrays`` is emptied as the frame takes them over)."""
+    path, table, num_rows = columns.path, columns.table, columns.num_rows
     lines = np.arange(2, num_rows + 2, dtype=np.int64)
-    frame, lines = _frame_of(arrays, [str(n).strip().lower() for n in names], lines, num_rows)
+    frame, lines = _frame_of(
+        columns.arrays,
+        [n.strip().lower() for n in columns.names],
+        lines,
+        num_rows,
+        runs=RUN_COLUMNS.get(table, ()),
+    )
     return RawTable(
-        table, path.name, path, frame, lines, tuple(map(str, names)), sha256=_sha256(path)
+        table, path.name, path, frame, lines, tuple(columns.names), sha256=columns.sha256
     )
 
 
