@@ -104,17 +104,30 @@ def _error(path: Path, *, threaded: bool, monkeypatch: pytest.MonkeyPatch) -> st
     return str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("broken", "raised"),
+    [
+        (("outcomes", "episodes"), "episodes"),
+        (("outcomes",), "outcomes"),
+        (("sessions", "patients", "adverse_events"), "patients"),
+    ],
+)
 def test_threaded_load_raises_the_first_tables_read_error(
-    generated: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    generated: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    broken: tuple[str, ...],
+    raised: str,
 ) -> None:
-    """Two unreadable files (the outcomes, read first on its thread, and the episodes):
-    the episodes' error is raised, as the sequential reader, which reads in table order."""
+    """Unreadable files (the outcomes are read first on the second thread, the largest):
+    the error raised is the first broken table's in table order, as the sequential reader
+    raises it."""
     folder = tmp_path / "unreadable"
     shutil.copytree(generated["parquet"], folder)
-    (folder / "outcomes.parquet").write_bytes(b"not parquet at all")
-    (folder / "episodes.parquet").write_bytes(b"PAR1 broken")
+    for table in broken:
+        (folder / f"{table}.parquet").write_bytes(b"not parquet at all")
     threaded = _error(folder, threaded=True, monkeypatch=monkeypatch)
-    assert "episodes.parquet" in threaded
+    assert f"{raised}.parquet" in threaded
     assert threaded == _error(folder, threaded=False, monkeypatch=monkeypatch)
 
 
