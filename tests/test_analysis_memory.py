@@ -174,3 +174,28 @@ def test_observed_means_of_a_categorical_arm_equal_the_text_arm() -> None:
     assert cat_notes == text_notes
     assert set(text["arm"]) == {"x", "y"}
     assert text["arm"].iloc[0] == "y"
+
+
+def test_baseline_covariates_by_code_equal_the_text_map(generated: Any) -> None:
+    from dnoutcomes.cohort import with_covariates
+    from dnoutcomes.cohort._covariates import baseline_values
+
+    frame = comparison_episodes(generated, reference=REF, comparator=COMP)
+    # unknown and missing ids, and a non-default index, read NaN / keep the index
+    extra = pd.DataFrame({"episode_id": pd.Series(["no-such-episode", None], dtype="str")})
+    frame = pd.concat([frame.iloc[::-1], extra], ignore_index=True)
+    frame.index = frame.index * 3 + 1
+    names = ["baseline:nprs", "baseline:odi"]
+    got = with_covariates(frame, _fresh(generated), names)
+    for name in names:
+        want = frame["episode_id"].map(baseline_values(generated, name.split(":")[1]))
+        pd.testing.assert_series_equal(
+            got[name], want.astype(float), check_names=False, check_exact=True
+        )
+    assert got[names].iloc[-2:].isna().all().all()
+    assert got[names].notna().any().all()
+    # an id column not held as text goes through the text map
+    as_object = frame.assign(episode_id=frame["episode_id"].astype(object))
+    pd.testing.assert_frame_equal(
+        with_covariates(as_object, generated, names)[names], got[names], check_exact=True
+    )
