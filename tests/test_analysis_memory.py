@@ -199,3 +199,25 @@ def test_baseline_covariates_by_code_equal_the_text_map(generated: Any) -> None:
     pd.testing.assert_frame_equal(
         with_covariates(as_object, generated, names)[names], got[names], check_exact=True
     )
+
+
+def test_trajectory_rows_with_a_missing_value_are_left_out(generated: Any) -> None:
+    from dnoutcomes.stats.mixed import trajectory_rows
+
+    timepoints = ("baseline", "session", "discharge")
+    episodes = comparison_episodes(generated, reference=REF, comparator=COMP)
+    full = trajectory_rows(generated, episodes, "nprs", timepoints, REF, COMP)
+    assert isinstance(full.index, pd.RangeIndex)  # complete rows: the frame as joined
+    holed = generated.outcomes.copy()
+    keep = (holed["measure"] == "nprs").to_numpy() & timepoint_mask(generated, timepoints)
+    used = comparison_rows(generated, "outcomes", keep, REF, COMP)[0]
+    holed.loc[holed.index[used[:7]], "value"] = np.nan
+    other = dataclasses.replace(generated, outcomes=holed)
+    rows = trajectory_rows(other, episodes, "nprs", timepoints, REF, COMP)
+    assert rows["value"].notna().all()
+    assert len(rows) == len(full) - 7
+    assert rows.index[0] == 7  # positions in the joined rows, as before
+    observed, _ = observed_means(rows, arms=(REF, COMP), min_n=1)
+    with_missing = pd.concat([rows, rows.iloc[:3].assign(value=np.nan)])
+    again, _ = observed_means(with_missing, arms=(REF, COMP), min_n=1)
+    pd.testing.assert_frame_equal(again, observed, check_exact=True)

@@ -77,7 +77,12 @@ def observed_means(
     two values, treated as independent, so the interval is then somewhat too narrow. The
     interval is ``mean -/+ t(1 - (1 - conf_level) / 2; n - 1) * sd / sqrt(n)``.
     """
-    kept = rows.loc[rows["weeks"].notna() & rows["value"].notna()]
+    # the three columns used, and only copied when a row is left out (the mixed model's
+    # rows come complete: a copy of millions of rows for nothing)
+    kept = rows[["arm", "weeks", "value"]]
+    complete = (kept["weeks"].notna() & kept["value"].notna()).to_numpy()
+    if not complete.all():
+        kept = kept.loc[complete]
     # the arm as a categorical of ``arms`` (other arms missing, so left out by the
     # grouping): a text column of millions of rows as Python strings took 0.3 GiB
     frame = pd.DataFrame(
