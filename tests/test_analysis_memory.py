@@ -221,3 +221,23 @@ def test_trajectory_rows_with_a_missing_value_are_left_out(generated: Any) -> No
     with_missing = pd.concat([rows, rows.iloc[:3].assign(value=np.nan)])
     again, _ = observed_means(with_missing, arms=(REF, COMP), min_n=1)
     pd.testing.assert_frame_equal(again, observed, check_exact=True)
+
+
+def test_iptw_weights_hold_the_ids_and_arms_as_before(generated: Any) -> None:
+    from dnoutcomes.stats import compare_iptw
+
+    result = compare_iptw(
+        generated, reference=REF, comparator=COMP, covariates=("age", "sex", "baseline:nprs")
+    )
+    weights = result.weights
+    as_before = pd.DataFrame(
+        {
+            "episode_id": weights["episode_id"].to_numpy(dtype=object),
+            "arm": weights["arm"].to_numpy(dtype=object),
+        }
+    )
+    for column in ("episode_id", "arm"):
+        assert weights[column].dtype == as_before[column].dtype  # str, as inferred before
+        pd.testing.assert_series_equal(weights[column], as_before[column])
+    assert list(weights["episode_id"]) == list(result.episodes_used)
+    assert set(weights["arm"]) == {REF, COMP}

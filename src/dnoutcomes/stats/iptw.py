@@ -389,8 +389,10 @@ def compare_iptw(
         balance=balance_table(covs, treated, weights),
         weights=pd.DataFrame(
             {
-                "episode_id": data["episode_id"].astype(str).to_numpy(),
-                "arm": data["arm"].astype(str).to_numpy(),
+                # the text as text, not a Python string per row first (the frame stores
+                # the same ``str`` column either way)
+                "episode_id": data["episode_id"].astype(str).array,
+                "arm": data["arm"].astype(str).array,
                 "treated": data["treated"].to_numpy(dtype=np.int64),
                 "propensity": ps,
                 "weight": weights,
