@@ -130,6 +130,17 @@ def test_timepoint_mask_on_codes_equals_isin(generated: Any, timepoints: Any) ->
     # a text column (not a categorical) gives the same
     text = dataclasses.replace(generated, outcomes=holed.astype({"timepoint": "str"}))
     np.testing.assert_array_equal(timepoint_mask(text, timepoints), mask)
+    assert timepoint_mask(text, timepoints).flags.writeable
+    assert timepoint_mask(other, timepoints).flags.writeable
+
+
+def test_summary_of_a_text_timepoint_column(generated: Any) -> None:
+    text = dataclasses.replace(
+        generated, outcomes=generated.outcomes.astype({"timepoint": "str", "measure": "str"})
+    )
+    got = summarize_outcomes(text, reference=REF, comparator=COMP)
+    want = summarize_outcomes(_fresh(generated), reference=REF, comparator=COMP)
+    pd.testing.assert_frame_equal(got.frame, want.frame, check_exact=True)
 
 
 def test_baseline_measures_on_codes_equal_the_text(generated: Any) -> None:

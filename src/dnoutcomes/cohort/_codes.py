@@ -105,14 +105,16 @@ def timepoint_mask(dataset: Dataset, timepoints: Sequence[str]) -> NDArray[np.bo
     """Whether each outcome row's ``timepoint`` is one of ``timepoints`` (on the
     categorical's codes, no text).
 
-    Not kept: a mask is one byte per outcome row (19 MB at a million episodes), and
+    Each call returns a new array, the caller's to change. Not kept: a mask is one byte per
+    outcome row (19 MB at a million episodes), and
     comparing the one-byte codes with the few wanted ones is cheap, where keeping every
     combination asked for held six of them (0.1 GiB) for the whole analysis.
     """
     wanted = set(timepoints)
     column = dataset.outcomes["timepoint"]
     if not isinstance(column.dtype, pd.CategoricalDtype):
-        return np.asarray(column.isin(sorted(wanted)).fillna(False).to_numpy(), dtype=bool)
+        # a copy: the caller's own array, writable (pandas hands out read-only views)
+        return np.array(column.isin(sorted(wanted)).fillna(False).to_numpy(), dtype=bool)
     codes = column.cat.codes.to_numpy()  # the categorical's own codes: no copy
     found = np.zeros(len(codes), dtype=bool)
     # an equality per wanted code rather than a look-up table indexed by the codes, which
