@@ -103,24 +103,26 @@ def measure_codes(dataset: Dataset) -> tuple[NDArray[np.signedinteger[Any]], dic
 
 def timepoint_mask(dataset: Dataset, timepoints: Sequence[str]) -> NDArray[np.bool_]:
     """Whether each outcome row's ``timepoint`` is one of ``timepoints`` (on the
-    categorical's codes, no text)."""
-    wanted = tuple(sorted(set(timepoints)))
+    categorical's codes, no text).
 
-    def build() -> NDArray[np.bool_]:
-        column = dataset.outcomes["timepoint"]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            # a look-up table indexed by the codes (the last entry, code -1: missing)
-            table = np.zeros(len(column.cat.categories) + 1, dtype=bool)
-            for k, c in enumerate(column.cat.categories):
-                table[k] = str(c) in wanted
-            found = table[column.cat.codes.to_numpy()]
-        else:
-            found = np.asarray(column.isin(list(wanted)).fillna(False).to_numpy(), dtype=bool)
-        found.flags.writeable = False  # shared by every caller
-        return found
-
-    mask: NDArray[np.bool_] = dataset._cached(("timepoint_mask", wanted), build)
-    return mask
+    Each call returns a new array, the caller's to change. Not kept: a mask is one byte per
+    outcome row (19 MB at a million episodes), and
+    comparing the one-byte codes with the few wanted ones is cheap, where keeping every
+    combination asked for held six of them (0.1 GiB) for the whole analysis.
+    """
+    wanted = set(timepoints)
+    column = dataset.outcomes["timepoint"]
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        # a copy: the caller's own array, writable (pandas hands out read-only views)
+        return np.array(column.isin(sorted(wanted)).fillna(False).to_numpy(), dtype=bool)
+    codes = column.cat.codes.to_numpy()  # the categorical's own codes: no copy
+    found = np.zeros(len(codes), dtype=bool)
+    # an equality per wanted code rather than a look-up table indexed by the codes, which
+    # would first widen the codes to 8-byte indices (150 MB at a million episodes)
+    for k, c in enumerate(column.cat.categories):
+        if str(c) in wanted:
+            found |= codes == k
+    return found
 
 
 def measure_mask(dataset: Dataset, measure: str) -> NDArray[np.bool_]:

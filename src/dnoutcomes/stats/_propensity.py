@@ -59,6 +59,7 @@ def propensity_weights(
     t, _ = _check_arms_and_covariates(covariates, treated, "propensity_weights")
     design = _drop_reference_levels(covariates)
     exog = np.column_stack([np.ones(len(t)), design.to_numpy(dtype=np.float64)])
+    del design  # a copy of the covariates as large as the design: not kept during the fit
     ps, converged, messages = _logistic_irls(t, exog)
     share = float(t.mean())
     weights = np.where(t == 1.0, share / ps, (1.0 - share) / (1.0 - ps))
@@ -74,11 +75,15 @@ def _logistic_irls(
     dev_old = _binomial_deviance(t, mu)
     messages: list[str] = []
     converged = False
+    xw: NDArray[np.float64] | None = None
     for _ in range(_IRLS_MAXIT):  # iterations of the fit, not a loop over rows
         mu_eta = _logit_mu_eta(eta)
         w = mu_eta * mu_eta / (mu * (1.0 - mu))
         z = eta + (t - mu) / mu_eta
-        xw = exog * w[:, None]
+        if xw is None:  # the first product sets the layout the later ones reuse
+            xw = exog * w[:, None]
+        else:  # in place: no second design-sized product alive while the first is freed
+            np.multiply(exog, w[:, None], out=xw)
         try:
             beta = np.linalg.solve(exog.T @ xw, xw.T @ z)
         except np.linalg.LinAlgError:

@@ -211,7 +211,7 @@ def _check_inputs(
         raise RequestError(
             "fit_random_intercept: groups contains missing labels; give every row a group."
         )
-    return y_arr, x_arr, codes.astype(np.intp), len(uniques)
+    return y_arr, x_arr, codes.astype(np.intp, copy=False), len(uniques)
 
 
 @dataclass(frozen=True, eq=False)

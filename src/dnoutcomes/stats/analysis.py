@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import numpy as np
 import pandas as pd
 
+from dnoutcomes._frames import release_unused_memory
 from dnoutcomes.cohort import (
     PatientFlow,
     check_arms,
@@ -406,7 +407,7 @@ def analyze(
 
     def optional(key: str, label: str, run: Callable[[], T]) -> T | None:
         try:
-            return run()
+            return _released(run)
         except (InsufficientDataError, RequestError) as exc:
             # A request error (a measure without the MCID a section needs) stops the run
             # only for a section the protocol file declares; a defaulted one is noted.
@@ -433,7 +434,7 @@ def analyze(
 
     parts: dict[str, Any] = {}
     if require_primary:
-        parts["ancova"] = run_ancova()
+        parts["ancova"] = _released(run_ancova)
     else:
         parts["ancova"] = optional("ancova", "ANCOVA", run_ancova)
     r_measure, r_timepoint = protocol.responder_outcome()
@@ -556,6 +557,21 @@ def analyze(
         **parts,
         **extra,
     )
+
+
+def _released(run: Callable[[], T]) -> T:
+    """``run()``, then the memory it freed given back to the operating system.
+
+    A section's temporaries (design matrices, row frames) are freed when it returns, but
+    the C library's ``malloc`` keeps freed blocks of arrays below its mapping threshold
+    (up to 32 MiB) in its heap, where the next section's differently sized arrays reuse
+    them only in part: at a million episodes the resident set grew by 0.3 GiB more than
+    the analysis kept. A few milliseconds per section.
+    """
+    try:
+        return run()
+    finally:
+        release_unused_memory()
 
 
 #: The protocol file's section behind each analysis key.

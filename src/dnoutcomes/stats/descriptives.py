@@ -9,15 +9,21 @@ They live in the private ``_smd`` module and Table 1 (:func:`describe_baseline`)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from dnoutcomes.cohort import comparison_episodes, get_measure
-from dnoutcomes.cohort._codes import comparison_rows, measure_categorical, timepoint_mask
+from dnoutcomes.cohort._codes import (
+    comparison_index,
+    measure_categorical,
+    measure_codes,
+    timepoint_mask,
+)
 from dnoutcomes.stats._smd import smd_categorical, smd_continuous
 from dnoutcomes.stats._table_one import TABLE_ONE_COLUMNS as TABLE_ONE_COLUMNS
 from dnoutcomes.stats._table_one import BaselineTable, describe_baseline
@@ -130,39 +136,26 @@ def summarize_outcomes(
     5  followup_12w  dn_manual_exercise   64       73  3.50
     """
     episodes = comparison_episodes(dataset, reference=reference, comparator=comparator)
-    # on integer codes: no text merge, and the group keys are categoricals, not text
-    at_rows, at = comparison_rows(
-        dataset, "outcomes", timepoint_mask(dataset, _ONE_PER_EPISODE), reference, comparator
-    )
-    out = dataset.outcomes
-    rows = pd.DataFrame(
-        {
-            "measure": measure_categorical(dataset, at_rows),
-            "timepoint": out["timepoint"].array.take(at_rows),
-            "arm": pd.Categorical.from_codes(
-                episodes["treated"].to_numpy(dtype=np.int64)[at],
-                categories=pd.Index([reference, comparator]),
-            ),
-            "value": out["value"].to_numpy(dtype=np.float64, na_value=np.nan)[at_rows],
-        }
-    )
     if measures is not None:
         for name in measures:
             get_measure(dataset, name)
-        rows = rows.loc[rows["measure"].isin(list(measures))]
+        wanted = list(dict.fromkeys(measures))
         order = list(measures)
     else:
-        present = set(rows["measure"].unique())  # once: iterating Arrow strings is slow
-        order = [m for m in dataset.registry if m in present]
-    grouped = rows.groupby(["measure", "timepoint", "arm"], sort=False, observed=True)["value"]
-    frame = grouped.agg(
-        n="count",
-        mean="mean",
-        sd="std",
-        median="median",
-        q1=lambda v: v.quantile(0.25),
-        q3=lambda v: v.quantile(0.75),
-    ).reset_index()
+        wanted = list(measure_codes(dataset)[1])
+    # on integer codes: no text merge, and the group keys are categoricals, not text; one
+    # measure at a time (no group spans two), so that only one measure's rows and group
+    # sort are in memory at once (0.6 GiB less at a million episodes)
+    parts = {
+        name: _summary_stats(rows)
+        for name, rows in _summary_blocks(dataset, episodes, wanted, reference, comparator)
+    }
+    if measures is None:
+        order = [m for m in dataset.registry if m in parts]
+    if not parts:  # the empty frame the statistics of no rows give
+        none = np.zeros(0, dtype=np.intp)
+        parts[""] = _summary_stats(_summary_rows(dataset, episodes, none, reference, comparator))
+    frame = pd.concat(list(parts.values()), ignore_index=True)
     for column in ("measure", "timepoint", "arm"):  # the few group keys back to text
         frame[column] = frame[column].astype(str)
     arm_size = episodes["arm"].value_counts()
@@ -181,3 +174,65 @@ def summarize_outcomes(
         n=len(episodes),
         episodes_used=id_tuple(episodes["episode_id"]),
     )
+
+
+def _summary_blocks(
+    dataset: Dataset,
+    episodes: pd.DataFrame,
+    wanted: Sequence[str],
+    reference: str,
+    comparator: str,
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """The rows to summarise, one frame per measure of ``wanted`` with any (in that order,
+    each built when the previous is done with): ``measure``, ``timepoint``, ``arm``
+    (categoricals) and ``value``."""
+    codes, lookup = measure_codes(dataset)
+    index = comparison_index(dataset, "outcomes", reference, comparator)
+    candidate = timepoint_mask(dataset, _ONE_PER_EPISODE)
+    candidate &= index >= 0
+    for name in wanted:  # a few measures, not rows
+        if name not in lookup:
+            continue
+        keep = codes == lookup[name]
+        keep &= candidate
+        rows = np.flatnonzero(keep)
+        del keep
+        if len(rows):
+            yield name, _summary_rows(dataset, episodes, rows, reference, comparator)
+
+
+def _summary_rows(
+    dataset: Dataset,
+    episodes: pd.DataFrame,
+    rows: NDArray[np.intp],
+    reference: str,
+    comparator: str,
+) -> pd.DataFrame:
+    """Outcome rows ``rows`` (all in the comparison) with their group keys and value."""
+    out = dataset.outcomes
+    at = comparison_index(dataset, "outcomes", reference, comparator)[rows]
+    treated = episodes["treated"].to_numpy().astype(np.int8)  # 0/1, one byte per episode
+    return pd.DataFrame(
+        {
+            "measure": measure_categorical(dataset, rows),
+            "timepoint": out["timepoint"].array.take(rows),
+            "arm": pd.Categorical.from_codes(
+                treated[at], categories=pd.Index([reference, comparator])
+            ),
+            "value": out["value"].array.take(rows).to_numpy(dtype=np.float64, na_value=np.nan),
+        }
+    )
+
+
+def _summary_stats(rows: pd.DataFrame) -> pd.DataFrame:
+    """Count, mean, SD and quartiles of ``value`` per measure × timepoint × arm of ``rows``."""
+    grouped = rows.groupby(["measure", "timepoint", "arm"], sort=False, observed=True)["value"]
+    frame: pd.DataFrame = grouped.agg(
+        n="count",
+        mean="mean",
+        sd="std",
+        median="median",
+        q1=lambda v: v.quantile(0.25),
+        q3=lambda v: v.quantile(0.75),
+    ).reset_index()
+    return frame

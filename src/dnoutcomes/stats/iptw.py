@@ -336,7 +336,11 @@ def compare_iptw(
                 f"baseline and {timepoint} {measure} and every propensity covariate; the "
                 f"propensity model needs at least {MIN_PER_ARM} per arm."
             )
-    data = frame.loc[complete].reset_index(drop=True)
+    # only the columns used below: the comparison frame's text columns (ids, sites,
+    # contraindications) need no copy, and the frames are let go before the fit
+    used = list(dict.fromkeys(["episode_id", "arm", "treated", *needed]))
+    data = frame.loc[complete, used].reset_index(drop=True)
+    del frame, pairs, complete
     treated = data["treated"].to_numpy(dtype=np.float64)
     covs = indicator_columns(data, continuous=continuous, categorical=categorical)
     covs, entered = _enterable(covs, continuous, categorical, notes)
@@ -385,8 +389,10 @@ def compare_iptw(
         balance=balance_table(covs, treated, weights),
         weights=pd.DataFrame(
             {
-                "episode_id": data["episode_id"].astype(str).to_numpy(),
-                "arm": data["arm"].astype(str).to_numpy(),
+                # the text as text, not a Python string per row first (the frame stores
+                # the same ``str`` column either way)
+                "episode_id": data["episode_id"].astype(str).array,
+                "arm": data["arm"].astype(str).array,
                 "treated": data["treated"].to_numpy(dtype=np.int64),
                 "propensity": ps,
                 "weight": weights,
