@@ -493,7 +493,10 @@ def _match(
     k = min(donors, n)
     width = min(2 * k, n)
     shuffled = gen.permutation(n)  # random order, so that tied means are drawn at random
-    order = shuffled[np.argsort(yhat_obs[shuffled])]
+    # stable sorts throughout: NumPy's default sort and partition use SIMD kernels on some
+    # processors (AVX-512), which order ties and the partitioned entries differently, and
+    # the donor drawn (so every imputation) then depended on the machine
+    order = shuffled[np.argsort(yhat_obs[shuffled], kind="stable")]
     ranked = yhat_obs[order]
     targets = np.argsort(yhat_mis)  # sorted queries make searchsorted cache-friendly
     pos = np.empty(yhat_mis.size, dtype=np.int64)
@@ -503,8 +506,8 @@ def _match(
     distance = np.abs(ranked[window] - yhat_mis[:, None])
     choice = gen.integers(0, k, yhat_mis.size)
     rows = np.arange(yhat_mis.size)
-    if k < width:
-        column = np.argpartition(distance, k - 1, axis=1)[rows, choice]
+    if k < width:  # the k nearest, nearest first (ties: the shuffled order)
+        column = np.argsort(distance, axis=1, kind="stable")[rows, choice]
     else:
         column = choice
     return np.asarray(order[window[rows, column]], dtype=np.int64)
