@@ -37,7 +37,8 @@ class RawTable:
         type instead: ``float64`` (missing = NaN; never NaN or infinity as a value),
         ``Int64``, ``bool`` (``boolean`` when some are missing), ``datetime64[ns]`` (a
         date; a Parquet timestamp truncated to its date) or ``category`` (text categories,
-        trimmed, none empty).
+        trimmed, none empty: a Parquet dictionary column, or a Parquet text column named in
+        :data:`~dnoutcomes.contract.specs.RUN_COLUMNS` whose ids come in runs).
     lines
         The file line number of each row of ``frame`` (header = line 1).
     columns_as_read
