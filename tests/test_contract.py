@@ -159,5 +159,16 @@ def test_typed_column_parses_as_its_text(
     out_typed, problems_typed = _parsed(column, table, typed)
     assert out_text.keys() == out_typed.keys()
     for key in out_text:
-        pd.testing.assert_series_equal(out_typed[key], out_text[key], obj=key)
+        got = out_typed[key]
+        if isinstance(got.dtype, pd.CategoricalDtype) and _kind(table, column) == "id":
+            # a categorical id stays categorical (the loader makes it text, or the
+            # Dataset's categorical, when it builds the frames): the same values
+            got = got.astype("str")
+        pd.testing.assert_series_equal(got, out_text[key], obj=key)
     pd.testing.assert_frame_equal(problems_typed, problems_text)
+
+
+def _kind(table: str, column: str) -> str:
+    from dnoutcomes.contract.specs import TABLES
+
+    return next(s.kind for s in TABLES[table] if s.name == column)

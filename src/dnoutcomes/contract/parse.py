@@ -291,8 +291,9 @@ def parse_column(
     A typed column gives the same result as its text would: numbers for ``integer``,
     ``number`` and ``age``, dates for ``date`` and booleans for ``bool`` are checked as
     they are; a categorical column is parsed once per category and the results spread to
-    the rows by the category codes; any other typed column is parsed as its text
-    (:func:`~dnoutcomes.contract.problems.as_text`).
+    the rows by the category codes (an ``id`` column stays the categorical it is, the same
+    values: the ids of a million outcomes are not spread back to text); any other typed
+    column is parsed as its text (:func:`~dnoutcomes.contract.problems.as_text`).
     """
     if raw is None:
         raw = pd.Series(pd.array([None] * checks.n, dtype="str"))
