@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from loader_data import COUNTS, small_export, to_wide, write_export
@@ -711,3 +712,28 @@ def test_categorical_keys_give_the_same_answers(
     pd.testing.assert_frame_equal(plain.dataset.rejects, coded.dataset.rejects)
     derived = ["site_id", "arm_derived", "arm", "n_sessions", "dn_sessions"]
     pd.testing.assert_frame_equal(plain.dataset.episodes[derived], coded.dataset.episodes[derived])
+
+
+def test_emptied_frames_keep_columns_and_dtypes_but_share_no_memory() -> None:
+    """``iloc[:0]`` would keep a NumPy column's whole base array and an Arrow column's
+    whole buffers alive; the emptied frame holds none of them."""
+    import pyarrow as pa
+
+    from dnoutcomes.validate import _emptied
+
+    frame = pd.DataFrame(
+        {
+            "id": pd.Series([f"S{i}" for i in range(1000)], dtype="str"),
+            "n": np.arange(1000),
+            "when": pd.date_range("2024-01-01", periods=1000),
+            "kind": pd.Categorical(["a", "b"] * 500),
+            "count": pd.array(range(1000), dtype="Int64"),
+        }
+    )
+    empty = _emptied(frame)
+    assert len(empty) == 0 and list(empty.columns) == list(frame.columns)
+    pd.testing.assert_series_equal(empty.dtypes, frame.dtypes)
+    assert not np.shares_memory(empty["n"].to_numpy(), frame["n"].to_numpy())
+    assert empty["n"].to_numpy().base is None or empty["n"].to_numpy().base.nbytes == 0
+    assert pa.array(empty["id"].array).get_total_buffer_size() < 100
+    assert pa.array(frame["id"].array[:0]).get_total_buffer_size() > 1000  # the view would

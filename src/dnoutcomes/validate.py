@@ -56,20 +56,24 @@ def _after(frame: pd.DataFrame, column: str) -> int:
     return list(frame.columns).index(column) + 1
 
 
-def _kept(frame: pd.DataFrame, rows: NDArray[np.signedinteger[Any]]) -> pd.DataFrame:
+#: the positions of a table's rows that load; None when every row loads
+_Loaded = NDArray[np.signedinteger[Any]] | None
+
+
+def _kept(frame: pd.DataFrame, rows: _Loaded) -> pd.DataFrame:
     """The rows of ``frame`` that load, renumbered; no copy when every row loads."""
-    if len(rows) == len(frame):
+    if rows is None:
         return frame.copy(deep=False)  # copy-on-write: the columns are shared until changed
     return frame.take(rows).reset_index(drop=True)
 
 
-def _rows_of(values: np.ndarray, rows: NDArray[np.signedinteger[Any]]) -> np.ndarray:
-    return values if len(rows) == len(values) else values[rows]
+def _rows_of(values: np.ndarray, rows: _Loaded) -> np.ndarray:
+    return values if rows is None else values[rows]
 
 
 def _link(
     t: dict[str, _Table],
-    kept: dict[str, NDArray[np.signedinteger[Any]]],
+    kept: dict[str, _Loaded],
     child: str,
     column: str,
     parent: str,
@@ -77,24 +81,24 @@ def _link(
     """For each loaded ``child`` row, its parent's position among the loaded ``parent``
     rows (-1 when its parent did not load), from the rows the cross-table rules found."""
     pos: Rows = t[child].refs[column]
-    if len(kept[child]) < len(pos):
-        pos = pos[kept[child]]
-    n = t[parent].checks.n
-    if len(kept[parent]) == n:  # every parent row loaded: positions unchanged
+    rows, parent_rows = kept[child], kept[parent]
+    if rows is not None:
+        pos = pos[rows]
+    if parent_rows is None:  # every parent row loaded: positions unchanged
         return pos
+    n = t[parent].checks.n
     renumber: Rows = np.full(n + 1, -1, dtype=np.int32 if n < 2**31 - 1 else np.int64)
-    renumber[kept[parent]] = np.arange(len(kept[parent]))
+    renumber[parent_rows] = np.arange(len(parent_rows))
     return renumber[pos]  # the last entry: no parent
 
 
-def _loaded_rows(bad: NDArray[np.bool_]) -> NDArray[np.signedinteger[Any]]:
+def _loaded_rows(bad: NDArray[np.bool_]) -> _Loaded:
     """The positions of the rows that load, int32 when they fit (half of NumPy's int64
     positions: 78 MB for the 19M outcome rows of a million episodes, kept until the
-    Dataset is built)."""
-    n = len(bad)
-    dtype = np.int32 if n < 2**31 - 1 else np.int64
+    Dataset is built); None when every row loads (no positions held at all)."""
     if not bad.any():
-        return np.arange(n, dtype=dtype)
+        return None
+    dtype = np.int32 if len(bad) < 2**31 - 1 else np.int64
     return np.flatnonzero(~bad).astype(dtype, copy=False)
 
 
@@ -116,9 +120,15 @@ def _text_ids(table: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 def _build(
     t: dict[str, _Table], keys: KeyCodes
-) -> tuple[dict[str, pd.DataFrame], Links, dict[str, NDArray[np.signedinteger[Any]]]]:
+) -> tuple[dict[str, pd.DataFrame], Links, dict[str, _Loaded]]:
     """Typed frames of the rows that load, with the derived columns, the links between
-    them (row positions) for the warnings, and which input rows they are."""
+    them (row positions) for the warnings, and which input rows they are.
+
+    The outcomes' and sessions' id columns become categoricals (:func:`_as_categories`)
+    and the columns as read are let go (:func:`_release_read_columns`) first, before the
+    derived columns are built: at a million episodes the text ids so freed are 0.7 GiB,
+    which would otherwise be held at the peak of the build.
+    """
     kept = {name: _loaded_rows(tab.checks.bad) for name, tab in t.items()}
     keep = {name: _text_ids(name, _kept(tab.typed, kept[name])) for name, tab in t.items()}
     links = Links(
@@ -127,6 +137,15 @@ def _build(
         outcome_episode=_link(t, kept, "outcomes", "episode_id", "episodes"),
         outcome_measure=_measure_codes(t["outcomes"], keys, kept["outcomes"]),
     )
+    outcome_session = (
+        _link(t, kept, "outcomes", "session_id", "sessions")
+        if "session_id" in t["outcomes"].refs
+        else None
+    )
+    links = _as_categories(keep, links, outcome_session)
+    del outcome_session
+    _release_read_columns(t)
+    release_unused_memory()  # the text the categoricals replaced
     p = keep["patients"]
     p.insert(_after(p, "symptom_weeks"), "chronicity", chronicity(p["symptom_weeks"]))
     s = keep["sessions"]
@@ -226,32 +245,42 @@ def _as_categories(
     return replace(links, outcome_measure=measure)
 
 
+def _emptied(frame: pd.DataFrame) -> pd.DataFrame:
+    """An empty frame with the columns and dtypes of ``frame``, sharing none of its memory.
+
+    ``frame.iloc[:0]`` is a view: its NumPy columns keep their whole base array alive, its
+    Arrow columns a zero-length slice of the whole buffers, so nothing would be freed."""
+    return pd.DataFrame(
+        {c: pd.Series([], dtype=d) for c, d in frame.dtypes.items()}, columns=frame.columns
+    )
+
+
 def _release_read_columns(t: dict[str, _Table]) -> None:
     """Let go of the columns as read (and their text form) once the typed frames are
     built: nothing after the build reads them, and at a million episodes the read
     columns the typed ones do not share (dates, timepoints as read…) are a large part of
     the load's peak memory, which the data-quality warnings would otherwise add to."""
     for name, tab in t.items():
-        tab.raw = replace(tab.raw, frame=tab.raw.frame.iloc[:0], text_table=None)
-        tab.text = tab.text.iloc[:0]
+        tab.raw = replace(tab.raw, frame=_emptied(tab.raw.frame), text_table=None)
+        tab.text = _emptied(tab.text)
         if name not in ("sessions", "outcomes"):
             continue
         # the typed frames as prepared: the loaded frames hold what loads (the outcomes'
         # ids now as categoricals), the rejects need only the rejected rows' keys
         key = TABLE_KEYS[name]
         if not tab.checks.bad.any():
-            tab.typed = tab.typed.iloc[:0]
+            tab.typed = _emptied(tab.typed)
         elif key in tab.typed:
             tab.typed = tab.typed[[key]]
         tab.refs = {}  # the links between loaded rows were taken from them
 
 
-def _measure_codes(o: _Table, keys: KeyCodes, rows: NDArray[np.signedinteger[Any]]) -> Codes | None:
+def _measure_codes(o: _Table, keys: KeyCodes, rows: _Loaded) -> Codes | None:
     found = keys.get(("outcomes", "measure"))
     if found is None:
         return None
     codes, values = found
-    return (codes if len(rows) == len(codes) else codes[rows]), values
+    return (codes if rows is None else codes[rows]), values
 
 
 def _accounting(t: dict[str, _Table], *, loaded: bool) -> pd.DataFrame:
@@ -556,15 +585,7 @@ def _validated(
         )
     frames, links, kept = _build(tables, keys)
     del keys
-    links = _as_categories(
-        frames,
-        links,
-        _link(tables, kept, "outcomes", "session_id", "sessions")
-        if "session_id" in tables["outcomes"].refs
-        else None,
-    )
-    _release_read_columns(tables)
-    release_unused_memory()  # the text the categoricals replaced, the cross-table codes
+    release_unused_memory()  # the cross-table codes
     warn = quality_warnings(
         frames,
         {n: _rows_of(tables[n].checks.lines, kept[n]) for n in tables},
