@@ -306,3 +306,40 @@ def test_sorted_fixed_with_a_categorical_child_gives_the_codes_of_hashing(
     (_, c_txt), v_txt = encode_shared([pd.Series(keys, dtype="str"), text])
     named = [None if c < 0 else v_cat[int(c)].as_py() for c in c_cat]
     assert named == [None if c < 0 else v_txt[int(c)].as_py() for c in c_txt] == runs
+
+
+@pytest.mark.parametrize("prefix", ["", "clinic_"])  # one 64-bit word, two words
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 10_000])
+def test_sorted_fixed_width_block_by_block_gives_the_codes_of_hashing(
+    block: int, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Packed and looked up a block at a time, the codes and dictionary are those of one
+    hash over every row: runs of an id across a block boundary, missing values, orphans
+    repeated in several blocks and chunks (numbered in order of first appearance), an
+    empty column; one block (10 000 rows) as well as many."""
+    import pyarrow as pa
+
+    import dnoutcomes._frames
+    from dnoutcomes._frames import _hashed, _sorted_fixed
+
+    monkeypatch.setattr(dnoutcomes._frames, "BLOCK_ROWS", block)
+    parent = pd.Series([f"{prefix}E{i:03d}" for i in range(0, 60, 2)], dtype="str")
+    ids: list[str | None] = [f"{prefix}E{i:03d}" for i in range(60) for _ in range(i % 3 + 1)]
+    ids[5:5] = [None, f"{prefix}E999", None]
+    chunks = pa.chunked_array(
+        [
+            pa.array(ids[:50], pa.large_string()),
+            pa.array([], pa.large_string()),
+            pa.array(ids[50:] + [f"{prefix}E999", f"{prefix}E001", None], pa.large_string()),
+        ]
+    )
+    child = pd.Series(pd.arrays.ArrowStringArray(chunks))
+    empty = pd.Series([], dtype="str")
+    columns = [parent, child, empty, pd.Series(ids[::-1], dtype="str")]
+    assert _sorted_fixed(columns) is not None
+    got, values = encode_shared(columns)
+    want, want_values = _hashed(columns)
+    assert values.equals(want_values)
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == np.int32
+        np.testing.assert_array_equal(g, w)
