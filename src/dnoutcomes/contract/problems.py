@@ -93,7 +93,8 @@ class TableChecks:
         self.table = table
         self.file = file
         self.text_of = text_of
-        self.lines = np.asarray(lines, dtype=np.int64)
+        found = np.asarray(lines)  # int32 line numbers (the readers') are kept as they are
+        self.lines = found if found.dtype in (np.int32, np.int64) else found.astype(np.int64)
         self.n = len(self.lines)
         self.bad = np.zeros(self.n, dtype=bool)
         self.withheld: dict[str, np.ndarray] = {}

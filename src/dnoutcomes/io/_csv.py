@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 
 from dnoutcomes.contract.specs import TABLES
 from dnoutcomes.io._cells import _frame_of, _tidy_arrow, _typed_arrows
-from dnoutcomes.io._raw import RawTable, _arrow_path, _sha256, _unreadable
+from dnoutcomes.io._raw import RawTable, _arrow_path, _sha256, _unreadable, line_numbers
 
 _BOM = b"\xef\xbb\xbf"
 _MAX_HEADER = 1 << 26  # 64 MiB: more than any header line
@@ -254,7 +254,7 @@ def _read_csv(path: Path, table: str, *, typed: bool = True) -> RawTable:
         ) from None
     n_bad = len(bad)
     bad_lines = np.array([b[0] if b[0] is not None else -1 for b in bad], dtype=np.int64)
-    lines = np.arange(2, arrow.num_rows + n_bad + 2, dtype=np.int64)
+    lines = line_numbers(2, arrow.num_rows + n_bad + 2)
     if n_bad:
         lines = lines[~np.isin(lines, bad_lines)]
     frame, lines = _tidy_arrow(arrow, lowered, lines)
@@ -309,5 +309,5 @@ def _read_csv_typed(
         return None
     num_rows = arrow.num_rows
     del arrow
-    lines = np.arange(2, num_rows + 2, dtype=np.int64)
+    lines = line_numbers(2, num_rows + 2)
     return _frame_of(arrays, names, lines, num_rows)

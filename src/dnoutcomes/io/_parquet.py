@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -19,7 +18,7 @@ from dnoutcomes.io._cells import (
     _typed_or_none,
     arrow_to_text,
 )
-from dnoutcomes.io._raw import RawTable, _arrow_path, _sha256, _unreadable
+from dnoutcomes.io._raw import RawTable, _arrow_path, _sha256, _unreadable, line_numbers
 
 
 def _read_arrow(path: Path) -> pa.Table:
@@ -112,7 +111,7 @@ def parquet_table(columns: ParquetColumns) -> RawTable:
     """The raw table of columns read by :func:`parquet_columns` (pandas columns, line
     numbers; ``columns.arrays`` is emptied as the frame takes them over)."""
     path, table, num_rows = columns.path, columns.table, columns.num_rows
-    lines = np.arange(2, num_rows + 2, dtype=np.int64)
+    lines = line_numbers(2, num_rows + 2)
     frame, lines = _frame_of(
         columns.arrays,
         [n.strip().lower() for n in columns.names],
@@ -130,7 +129,7 @@ def _read_parquet_text(path: Path, table: str) -> RawTable:
     typed = _read_parquet(path, table)
     arrow = _read_arrow(path)
     cols = {f"c{i}": arrow_to_text(arrow.column(i)) for i in range(arrow.num_columns)}
-    lines = np.arange(2, arrow.num_rows + 2, dtype=np.int64)
+    lines = line_numbers(2, arrow.num_rows + 2)
     frame, lines = _tidy_arrow(pa.table(cols), list(typed.frame.columns), lines)
     return RawTable(
         table, path.name, path, frame, lines, typed.columns_as_read, sha256=typed.sha256
