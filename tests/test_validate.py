@@ -737,3 +737,96 @@ def test_emptied_frames_keep_columns_and_dtypes_but_share_no_memory() -> None:
     assert empty["n"].to_numpy().base is None or empty["n"].to_numpy().base.nbytes == 0
     assert pa.array(empty["id"].array).get_total_buffer_size() < 100
     assert pa.array(frame["id"].array[:0]).get_total_buffer_size() > 1000  # the view would
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 4, 100])
+@pytest.mark.parametrize(
+    "episode",
+    [[], [0], [0, 0, 0, 1, 2, 2, 2, 2, 5, 5], [3, 3, 3, 3, 3, 3], [0, 1, 2, 3, 4, 5, 6]],
+)
+def test_episode_blocks_hold_whole_episodes(
+    episode: list[int], block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dnoutcomes._frames
+    from dnoutcomes.contract.references import episode_blocks
+
+    monkeypatch.setattr(dnoutcomes._frames, "BLOCK_ROWS", block)
+    codes = np.array(episode, dtype=np.int32)
+    spans = episode_blocks(codes)
+    assert spans is not None
+    covered = [i for b in spans for i in range(b.start, b.stop)]
+    assert covered == list(range(len(codes)))  # every row once, in order
+    assert all(b.stop > b.start for b in spans)
+    for b, after in zip(spans, spans[1:], strict=False):  # no episode split between spans
+        assert codes[b.stop - 1] != codes[after.start]
+    if len(set(episode)) == len(episode) or block >= len(episode):
+        assert len(spans) == -(-len(episode) // block)  # blocks unmoved
+
+
+@pytest.mark.parametrize("episode", [[1, 0], [0, 0, 2, 1, 3], [-1, 0, 1], [0, 1, -1], [0, -1]])
+def test_episode_blocks_need_episode_order(episode: list[int]) -> None:
+    from dnoutcomes.contract.references import episode_blocks
+
+    assert episode_blocks(np.array(episode, dtype=np.int32)) is None
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 1 << 20])
+def test_repeated_timepoints_and_session_dates_block_by_block(
+    block: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outcomes in episode order are checked for repeated baselines one span of whole
+    episodes at a time: the same problems as one sort of every row (the unordered path),
+    with repeats on either side of a block boundary, in one block, and none at all."""
+    import dnoutcomes._frames
+
+    tables = small_export()
+    o = tables["outcomes"]
+    e1, e2 = o[o["episode_id"] == "E1"], o[o["episode_id"] == "E2"]
+    # E1's baselines repeated at its end, E2's at its start: in episode order throughout
+    tables["outcomes"] = pd.concat(
+        [e1, e1.iloc[[0, 1]].assign(value="5"), e2.iloc[[0]].assign(value="4"), e2, o.iloc[[]]],
+        ignore_index=True,
+    )
+    tables["sessions"].loc[1, "session_date"] = "2025-03-01"  # after E1's end
+    path = write_export(tables, tmp_path, "csv")
+    monkeypatch.setattr(dnoutcomes._frames, "BLOCK_ROWS", block)
+    got = dnoutcomes.validate(path, mode="quarantine")
+    # the same export, its outcomes out of episode order: the whole-array sort
+    shuffled = dict(tables, outcomes=tables["outcomes"].iloc[::-1].reset_index(drop=True))
+    whole = dnoutcomes.validate(write_export(shuffled, tmp_path / "whole", "csv"))
+    dup = got.problems[got.problems["rule"] == "duplicate_timepoint"]
+    n = len(tables["outcomes"])
+    want = whole.problems[whole.problems["rule"] == "duplicate_timepoint"]
+    assert sorted(dup["line"]) == sorted(n + 3 - want["line"])  # lines as reversed
+    assert dup["line"].tolist() == [2, 3, 8, 9, 10, 11]
+    assert got.problems["rule"].value_counts()["session_outside_episode"] == 1
+    fine = dnoutcomes.validate(write_export(small_export(), tmp_path / "fine", "csv"))
+    assert fine.valid
+
+
+@pytest.mark.parametrize(
+    "measure",
+    [
+        pd.Series(
+            pd.Categorical(
+                ["odi", None, "nprs", "odi", "psfs"], categories=["psfs", "odi", "nprs", "x"]
+            )
+        ),
+        pd.Series(pd.Categorical([], categories=["odi"])),
+        pd.Series(["odi", None, "nprs", "odi"], dtype="str"),
+    ],
+)
+def test_measure_codes_are_int8_and_those_of_encoding_the_column(measure: pd.Series) -> None:
+    from types import SimpleNamespace
+
+    from dnoutcomes._frames import encode
+    from dnoutcomes.contract.references import _measure_codes
+
+    keys: dict = {}
+    table = SimpleNamespace(name="outcomes", typed=pd.DataFrame({"measure": measure}))
+    codes, values = _measure_codes(keys, table)  # type: ignore[arg-type]
+    want, want_values = encode(measure)
+    assert codes.dtype == np.int8
+    np.testing.assert_array_equal(codes, want)
+    assert values.equals(want_values)
+    assert keys[("outcomes", "measure")][0] is codes  # computed once

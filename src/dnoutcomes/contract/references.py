@@ -247,8 +247,11 @@ def _session_rules(s: _Table, e: _Table, e_start: np.ndarray, e_end: np.ndarray)
     sd = s.typed
     pos = _parent_rows(s, "episode_id", e)
     date = _datetimes(sd["session_date"])
-    outside = date < _after(e_start, "NaT")[pos]
-    outside |= date > _after(e_end, "NaT")[pos]
+    start, end = _after(e_start, "NaT"), _after(e_end, "NaT")
+    outside = np.empty(len(date), dtype=bool)
+    for b in blocks(len(date)):  # no full-length gathered dates (46 MB each at 1M episodes)
+        at = pos[b]
+        outside[b] = (date[b] < start[at]) | (date[b] > end[at])
     s.checks.add(
         outside,
         "session_date",
@@ -330,17 +333,72 @@ def _outcome_rules(o: _Table, e: _Table, s: _Table, e_start: np.ndarray, keys: K
     )
 
 
+def _measure_codes(keys: KeyCodes, o: _Table) -> Codes:
+    """The codes of the outcomes' ``measure`` (computed once, as :func:`_codes`), int8 when
+    the few names fit: the typed measure is a categorical, whose categories are encoded and
+    spread by its own codes, with no full-length int32 array (74 MB for the 19M outcome
+    rows of a million episodes; the Dataset's categorical keeps int8 codes)."""
+    found = keys.get((o.name, "measure"))
+    if found is not None:
+        return found
+    column = o.typed["measure"]
+    if isinstance(column.dtype, pd.CategoricalDtype) and len(column.cat.categories) < 127:
+        # the codes and names that encoding the whole column gives (a categorical is
+        # encoded by its categories, in their order)
+        spread, values = encode(pd.Series(column.cat.categories.astype("str")))
+        small = np.append(spread, -1).astype(np.int8)
+        found = (small[column.cat.codes.to_numpy()], values)
+    else:
+        codes, values = encode(column)
+        found = (codes.astype(np.int8) if len(values) < 127 else codes), values
+    keys[(o.name, "measure")] = found
+    return found
+
+
+def _repeats(keys: NDArray[np.signedinteger[Any]]) -> NDArray[np.signedinteger[Any]]:
+    """Sort ``keys`` in place and return the keys held more than once (a key held ``k``
+    times appears ``k - 1`` times)."""
+    keys.sort()
+    return keys[1:][keys[1:] == keys[:-1]]
+
+
+def episode_blocks(episode: Rows) -> list[slice] | None:
+    """Consecutive spans of rows, each of whole episodes and about
+    :data:`~dnoutcomes._frames.BLOCK_ROWS` rows, when the rows are in episode order.
+
+    Parameters
+    ----------
+    episode
+        Each row's episode (its row position among the episodes; -1: none).
+
+    Returns
+    -------
+    list of slice or None
+        Slices covering every row once, in order, none splitting an episode's rows; None
+        unless ``episode`` is non-decreasing with no -1 (as in an export sorted by
+        episode), when an episode's rows may lie anywhere.
+    """
+    n = len(episode)
+    if n == 0:
+        return []
+    if int(episode[0]) < 0:
+        return None
+    for b in blocks(n):  # one block (and the next block's first row) at a time
+        piece = episode[b.start : b.stop + 1]
+        if not bool((piece[1:] >= piece[:-1]).all()):
+            return None
+    starts = np.array([b.start for b in blocks(n)], dtype=np.int64)
+    # each block start moved back to the first row of its episode
+    cuts = np.unique(np.append(np.searchsorted(episode, episode[starts], side="left"), n))
+    return [slice(int(a), int(z)) for a, z in zip(cuts[:-1], cuts[1:], strict=True)]
+
+
 def _one_per_episode(o: _Table, keys: KeyCodes) -> None:
     od = o.typed
     timepoint = od["timepoint"]
     n_tp = len(timepoint.cat.categories)
     tp = timepoint.cat.codes.to_numpy()  # -1 when missing
-    m_code, m_values = _codes(keys, o, "measure")
-    if len(m_values) < 127 and m_code.dtype != np.int8:
-        # a registry's few measures: int8 codes, kept (for the Dataset's categorical) in
-        # place of int32 ones (74 -> 19 MB for the 19M outcome rows of a million episodes)
-        m_code = m_code.astype(np.int8)
-        keys[(o.name, "measure")] = (m_code, m_values)
+    m_code, m_values = _measure_codes(keys, o)
     e_code = o.refs["episode_id"]  # the episode's row; -1 for an orphan (reported already)
     session = list(timepoint.cat.categories).index("session")
     # episode, measure and timepoint in one int32 key when every key fits (half the
@@ -360,18 +418,24 @@ def _one_per_episode(o: _Table, keys: KeyCodes) -> None:
         part += tp[at]
         return at, part
 
-    # the keys, sorted in place: a repeated key sits next to itself (the array is sized
-    # for every row; the pages past the keys written are never touched)
-    key = np.empty(len(tp), dtype=key_type)
-    filled = 0
-    for b in blocks(len(tp)):
-        part = block_keys(b)[1]
-        key[filled : filled + len(part)] = part
-        filled += len(part)
-    ordered = key[:filled]
-    ordered.sort()
-    again = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-    del key, ordered
+    spans = episode_blocks(e_code)
+    if spans is not None:
+        # outcomes in episode order (a sorted export): a repeated key lies within one span
+        # of whole episodes, so each span's keys are sorted on their own (no full-length
+        # key array: 74 MB at a million episodes, at the cross-table rules' peak)
+        found = [_repeats(block_keys(b)[1]) for b in spans]
+        again = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=key_type)
+    else:
+        # the keys, sorted in place: a repeated key sits next to itself (the array is sized
+        # for every row; the pages past the keys written are never touched)
+        key: NDArray[np.signedinteger[Any]] = np.empty(len(tp), dtype=key_type)
+        filled = 0
+        for b in blocks(len(tp)):
+            part = block_keys(b)[1]
+            key[filled : filled + len(part)] = part
+            filled += len(part)
+        again = np.unique(_repeats(key[:filled]))
+        del key
     if len(again) == 0:
         return
     # only now, the rows holding a repeated key (a second pass over the blocks)
