@@ -727,6 +727,9 @@ def test_emptied_frames_keep_columns_and_dtypes_but_share_no_memory() -> None:
             "n": np.arange(1000),
             "when": pd.date_range("2024-01-01", periods=1000),
             "kind": pd.Categorical(["a", "b"] * 500),
+            "run": pd.Categorical.from_codes(
+                np.arange(1000) % 7, dtype=pd.CategoricalDtype([f"E{i}" for i in range(7)])
+            ),
             "count": pd.array(range(1000), dtype="Int64"),
         }
     )
@@ -737,6 +740,10 @@ def test_emptied_frames_keep_columns_and_dtypes_but_share_no_memory() -> None:
     assert empty["n"].to_numpy().base is None or empty["n"].to_numpy().base.nbytes == 0
     assert pa.array(empty["id"].array).get_total_buffer_size() < 100
     assert pa.array(frame["id"].array[:0]).get_total_buffer_size() > 1000  # the view would
+    for name in ("kind", "run"):  # the dtype object itself: its categories not hashed again
+        assert empty[name].dtype is frame[name].dtype
+        codes = empty[name].array._ndarray  # the codes as stored: no view of the full ones
+        assert codes.base is None or codes.base.nbytes == 0
 
 
 @pytest.mark.parametrize("block", [1, 2, 3, 4, 100])
