@@ -172,3 +172,22 @@ def _kind(table: str, column: str) -> str:
     from dnoutcomes.contract.specs import TABLES
 
     return next(s.kind for s in TABLES[table] if s.name == column)
+
+
+@pytest.mark.parametrize(
+    "categories",
+    [
+        pd.Series(["T1", "T 2", "é-Ω", ""], dtype="str"),
+        pd.Series([], dtype="str"),
+        pd.Series([1.5, 20.0, 3.0]),
+        pd.Series(pd.array(["a", "b"], dtype="string[python]")),
+    ],
+)
+def test_categories_and_a_missing_value_as_the_list_gave_them(categories: pd.Series) -> None:
+    from dnoutcomes.contract.parse import _and_missing
+    from dnoutcomes.contract.problems import as_text
+
+    text = as_text(categories)
+    got = pd.Series(_and_missing(text))
+    want = pd.Series(pd.array([*text.tolist(), None], dtype="str"))
+    pd.testing.assert_series_equal(got, want)
