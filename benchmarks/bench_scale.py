@@ -130,6 +130,12 @@ def polars_checks(folder: Path) -> int:
     return problems
 
 
+def _analysed(analysis: Any) -> dict[str, str]:
+    """Render the analysis as ``analyze --json`` does; the sections that failed."""
+    analysis.to_dict()
+    return dict(analysis.failures)
+
+
 def child(step: str, folder: Path) -> dict[str, Any]:
     """Run one step in this (child) process; its measurements."""
     import warnings
@@ -155,8 +161,9 @@ def child(step: str, folder: Path) -> dict[str, Any]:
 
         load_wall, load_cpu, ds = _timed(lambda: dnoutcomes.load(folder))
         print(f"bench_scale: loaded in {load_wall:.1f} s, analysing", file=sys.stderr, flush=True)
-        wall, cpu, doc = _timed(lambda: analyze(ds).to_dict())
-        result.update(load_wall=load_wall, load_cpu=load_cpu, failures=doc.get("failures"))
+        wall, cpu, analysis = _timed(lambda: _analysed(analyze(ds)))
+        # the sections that could not be computed, with the reason (none expected)
+        result.update(load_wall=load_wall, load_cpu=load_cpu, failures=analysis)
     elif step == "report":
         import contextlib
         import io
@@ -272,6 +279,8 @@ def table(episodes: int, results: dict[str, list[dict[str, Any]]]) -> str:
             note = f"{m['wall'] / read:.2f}× the read"
         elif step == "analyze":
             note = f"load before it {m['load_wall']:.1f} s (not in the time; in the RSS)"
+            failed = sorted({k for r in runs for k in r.get("failures") or {}})
+            note += f"; sections failed: {', '.join(failed)}" if failed else "; no section failed"
         errors = [r["error"] for r in runs if "error" in r]
         if errors:
             note += f" errors: {errors}"
