@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dnoutcomes._frames import blocks, encode, encode_shared, isin
+from dnoutcomes._encode import encode, encode_shared
+from dnoutcomes._frames import blocks, isin
 
 TEXT = st.lists(st.one_of(st.none(), st.text(alphabet="abcé_1", max_size=3)), max_size=30)
 
@@ -143,7 +144,7 @@ def test_sorted_fixed_width_ids_give_the_codes_of_hashing(
     """The binary-search path (sorted parent, one byte length) agrees with hashing: the
     same codes and dictionary, orphans after the parent's values; it is taken only when
     the columns qualify, and otherwise the hash path answers."""
-    from dnoutcomes._frames import _hashed, _sorted_fixed
+    from dnoutcomes._encode import _hashed, _sorted_fixed
 
     keys = sorted(parent, key=lambda v: v.encode()) if sort else parent
     columns = [pd.Series(keys, dtype="str")] + [pd.Series(c, dtype="str") for c in children]
@@ -162,7 +163,7 @@ def test_sorted_fixed_width_ids_give_the_codes_of_hashing(
 def test_sorted_fixed_width_ids_over_chunks_with_orphans() -> None:
     import pyarrow as pa
 
-    from dnoutcomes._frames import _hashed, _sorted_fixed
+    from dnoutcomes._encode import _hashed, _sorted_fixed
 
     parent = pd.Series([f"S{i:07d}" for i in range(1000)], dtype="str")
     chunks = pa.chunked_array(
@@ -183,7 +184,7 @@ def test_sorted_fixed_width_ids_over_chunks_with_orphans() -> None:
 
 
 def test_sorted_fixed_width_runs_are_searched_once_with_the_same_codes() -> None:
-    from dnoutcomes._frames import _hashed, _sorted_fixed
+    from dnoutcomes._encode import _hashed, _sorted_fixed
 
     parent = pd.Series([f"E{i:03d}" for i in range(0, 300, 2)], dtype="str")
     ids = [f"E{i:03d}" for i in range(300) for _ in range(i % 4 + 1)]  # runs, orphans (odd)
@@ -203,7 +204,7 @@ def test_sorted_fixed_long_ids_give_the_codes_of_hashing(
     """Ids of 9 to 16 bytes (two words: a rank of the first eight bytes, then the rest)
     give the hashing path's codes and dictionary; the path is taken exactly when the key is
     strictly increasing and the rank and the rest fit in 64 bits."""
-    from dnoutcomes._frames import _hashed, _sorted_fixed
+    from dnoutcomes._encode import _hashed, _sorted_fixed
 
     size = max(width - len(prefix), 1)
     ids = st.text(alphabet="ab0Z", min_size=size, max_size=size).map(lambda v: prefix + v)
@@ -230,7 +231,7 @@ def test_sorted_fixed_two_word_ids_over_chunks_with_orphans_and_runs() -> None:
     binary-search path; orphans (an unknown prefix, an unknown number) are hashed after."""
     import pyarrow as pa
 
-    from dnoutcomes._frames import _hashed, _sorted_fixed
+    from dnoutcomes._encode import _hashed, _sorted_fixed
 
     parent = pd.Series([f"c{k}_S{i:07d}" for k in range(3) for i in range(400)], dtype="str")
     ids = [f"c{k}_S{i:07d}" for k in range(4) for i in range(0, 500, 7) for _ in range(i % 3 + 1)]
@@ -257,7 +258,7 @@ def test_run_categorical_holds_the_text_it_was_made_from() -> None:
     appearance; short runs are left as text (None)."""
     import pyarrow as pa
 
-    from dnoutcomes._frames import run_categorical
+    from dnoutcomes._encode import run_categorical
 
     ids = [f"E{i:03d}" for i in (5, 2, 9, 2) for _ in range(4)]
     text = ids[:6] + [None, None] + ids[6:] + [None]
@@ -288,7 +289,7 @@ def test_sorted_fixed_with_a_categorical_child_gives_the_codes_of_hashing(
 ) -> None:
     """A reference column read as a categorical (its runs' ids, :func:`run_categorical`)
     is looked up by its categories and gets the hashing path's codes."""
-    from dnoutcomes._frames import _hashed
+    from dnoutcomes._encode import _hashed
 
     keys = sorted(parent, key=lambda v: v.encode())
     runs = [v for v in child for _ in range(3)]  # runs of three: a categorical
@@ -320,7 +321,7 @@ def test_sorted_fixed_width_block_by_block_gives_the_codes_of_hashing(
     import pyarrow as pa
 
     import dnoutcomes._frames
-    from dnoutcomes._frames import _hashed, _sorted_fixed
+    from dnoutcomes._encode import _hashed, _sorted_fixed
 
     monkeypatch.setattr(dnoutcomes._frames, "BLOCK_ROWS", block)
     parent = pd.Series([f"{prefix}E{i:03d}" for i in range(0, 60, 2)], dtype="str")

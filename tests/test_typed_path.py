@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from loader_data import small_export, write_export
 from test_validate_properties import NASTY
 
+import dnoutcomes._encode
 import dnoutcomes._frames
 import dnoutcomes.sample
 from dnoutcomes.contract.specs import BOOL_FALSE, BOOL_TRUE
@@ -731,7 +732,7 @@ def test_runs_and_blocks_change_no_result(
     hashing every row in one block."""
     path = key_problems["paths"][fmt]
     runs = _report(path)
-    monkeypatch.setattr(dnoutcomes._frames, "_runs", lambda chunk: None)
+    monkeypatch.setattr(dnoutcomes._encode, "_runs", lambda chunk: None)
     monkeypatch.setattr(dnoutcomes._frames, "BLOCK_ROWS", 7)
     _same_report(runs, _report(path))
 

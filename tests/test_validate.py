@@ -826,7 +826,7 @@ def test_repeated_timepoints_and_session_dates_block_by_block(
 def test_measure_codes_are_int8_and_those_of_encoding_the_column(measure: pd.Series) -> None:
     from types import SimpleNamespace
 
-    from dnoutcomes._frames import encode
+    from dnoutcomes._encode import encode
     from dnoutcomes.contract.references import _measure_codes
 
     keys: dict = {}

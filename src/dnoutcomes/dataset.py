@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from dnoutcomes._frames import encode_shared
+from dnoutcomes._encode import encode_shared
 from dnoutcomes.contract.measures import MeasureRegistry
 from dnoutcomes.contract.specs import CHRONICITY
 

@@ -20,11 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from dnoutcomes._frames import (
-    blocks,
-    release_unused_memory,
-    unique_categories,
-)
+from dnoutcomes._encode import unique_categories
+from dnoutcomes._frames import blocks, release_unused_memory
 from dnoutcomes.contract.measures import MeasureRegistry, default_registry
 from dnoutcomes.contract.problems import TableChecks, empty_problems
 from dnoutcomes.contract.quality import Links, quality_warnings

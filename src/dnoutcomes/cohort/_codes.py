@@ -4,7 +4,7 @@ The analyses of one :class:`~dnoutcomes.stats.Analysis` all read the same compar
 and the same per-episode values. Joining them on the text ``episode_id`` costs a hash of
 every id each time (a million-episode network has 19M outcome rows), so the episode ids of
 the episodes, outcomes and sessions tables are hashed here once, together, into one code
-space (:func:`dnoutcomes._frames.encode_shared`), and everything after works on integers:
+space (:func:`dnoutcomes._encode.encode_shared`), and everything after works on integers:
 
 * :func:`comparison_positions` — the rows of ``dataset.episodes`` in a comparison;
 * :func:`comparison_index` — for each outcome or session row, the row of the comparison
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from dnoutcomes._frames import encode, encode_shared
+from dnoutcomes._encode import encode, encode_shared
 from dnoutcomes.dataset import EPISODE_CODES, EVENT_SESSIONS, MEASURE_CODES, narrow_codes
 
 if TYPE_CHECKING:

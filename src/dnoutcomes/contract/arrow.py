@@ -2,7 +2,7 @@
 
 pandas' ``isin``/``map`` on Arrow-backed strings go through Python objects; these helpers
 keep the work in Arrow's hash tables. Membership tests use :func:`dnoutcomes._frames.isin`
-and the cross-table rules :func:`dnoutcomes._frames.encode_shared` (each key column hashed
+and the cross-table rules :func:`dnoutcomes._encode.encode_shared` (each key column hashed
 once, into integer codes), both shared with the analyses.
 """
 

@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from dnoutcomes._frames import blocks, encode, isin
+from dnoutcomes._encode import encode
+from dnoutcomes._frames import blocks, isin
 from dnoutcomes.contract.arrow import positions
 from dnoutcomes.contract.problems import TableChecks, empty_problems
 from dnoutcomes.contract.specs import ARMS_STANDARD

@@ -2,7 +2,7 @@
 baseline / discharge / follow-up per episode and measure, and the quarantine cascade.
 
 Each key column is encoded once, together with the columns that refer to it
-(:func:`dnoutcomes._frames.encode_shared`: integer codes in one code space per key, so the
+(:func:`dnoutcomes._encode.encode_shared`: integer codes in one code space per key, so the
 same code is the same id in every table; hashed, or, for sorted ids of one length, found
 by binary search); duplicate ids are a :func:`numpy.bincount`, a
 reference is the parent's first row of the child's code, and every later step (parent
@@ -21,7 +21,8 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from dnoutcomes._frames import blocks, encode, encode_shared
+from dnoutcomes._encode import encode, encode_shared
+from dnoutcomes._frames import blocks
 from dnoutcomes.contract.specs import TABLE_KEYS
 from dnoutcomes.contract.tables import PreparedTable as _Table
 

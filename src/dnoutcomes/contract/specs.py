@@ -198,7 +198,7 @@ TABLE_KEYS: dict[str, str] = {
 #: Reference columns whose ids come in runs (one episode's sessions and outcomes sit
 #: together) and which the loaded Dataset holds as categoricals: the Parquet reader
 #: reads them as categoricals of their distinct ids, hashing one id per run
-#: (:func:`dnoutcomes._frames.run_categorical`), not as a text cell per row.
+#: (:func:`dnoutcomes._encode.run_categorical`), not as a text cell per row.
 RUN_COLUMNS: dict[str, tuple[str, ...]] = {
     "sessions": ("episode_id",),
     "outcomes": ("episode_id", "session_id"),

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.extensions import ExtensionDtype
 
-from dnoutcomes._frames import run_categorical
+from dnoutcomes._encode import run_categorical
 
 # datetime64[ns] holds the days from 1677-09-22 to 2262-04-11: other dates take the text path
 _NS_FIRST, _NS_LAST = dt.date(1677, 9, 22), dt.date(2262, 4, 11)
@@ -254,7 +254,7 @@ def _frame_of(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Drop the rows that are entirely empty; one pandas column per array. A text column
     named in ``runs`` whose values sit in runs becomes a categorical of its distinct values
-    (:func:`dnoutcomes._frames.run_categorical`)."""
+    (:func:`dnoutcomes._encode.run_categorical`)."""
     keep = _filled_rows(arrays, num_rows)
     mask = None if keep.all() else pa.array(keep)
     kept = lines if mask is None else lines[keep]

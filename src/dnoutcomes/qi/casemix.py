@@ -50,7 +50,7 @@ import statsmodels.api as sm
 from numpy.typing import NDArray
 from scipy import stats
 
-from dnoutcomes._frames import encode_shared
+from dnoutcomes._encode import encode_shared
 from dnoutcomes.cohort import get_measure, improvement_of
 from dnoutcomes.cohort._codes import episode_codes, episode_values
 from dnoutcomes.errors import InsufficientDataError, RequestError
@@ -126,7 +126,7 @@ def _with_patients(episodes: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFra
 
     The usual case — patients' ids unique, every episode's patient among them — is a
     positional join: the two id columns are encoded together once
-    (:func:`dnoutcomes._frames.encode_shared`, no text hashed for a sorted export) and the
+    (:func:`dnoutcomes._encode.encode_shared`, no text hashed for a sorted export) and the
     patients' rows taken in episode order, the same frame (columns, dtypes, values, a
     fresh ``RangeIndex``) as the merge without hashing a million text keys. Anything else
     (a duplicate patient id, an episode whose patient is missing) goes to the merge itself,
