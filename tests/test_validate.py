@@ -719,7 +719,7 @@ def test_emptied_frames_keep_columns_and_dtypes_but_share_no_memory() -> None:
     whole buffers alive; the emptied frame holds none of them."""
     import pyarrow as pa
 
-    from dnoutcomes.validate import _emptied
+    from dnoutcomes._loaded import _emptied
 
     frame = pd.DataFrame(
         {
