@@ -33,6 +33,7 @@ from dnoutcomes.io import (
     RawDataset,
     check_required,
     export_files,
+    is_parquet,
     parquet_table,
     read_export,
     read_parquet_columns,
@@ -282,7 +283,7 @@ def _read_and_prepare(
 
     def arrow_stage(table: str) -> ParquetColumns | None:
         file = files[table]
-        return read_parquet_columns(table, file) if _is_parquet(file) else None
+        return read_parquet_columns(table, file) if is_parquet(file) else None
 
     def rest(table: str, columns: ParquetColumns | None) -> _Table:
         raw = read_table_file(table, files[table]) if columns is None else parquet_table(columns)
@@ -311,10 +312,6 @@ def _read_and_prepare(
     if failed is not None:
         raise failed[1]
     return {n: done[n] for n in order}
-
-
-def _is_parquet(file: Path) -> bool:
-    return file.name.lower().endswith(".parquet")
 
 
 def _size(file: Path) -> int:

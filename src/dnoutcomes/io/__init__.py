@@ -9,7 +9,8 @@ trimmed. :mod:`dnoutcomes.validate` applies the contract.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dnoutcomes.contract.specs import OPTIONAL_TABLES, REQUIRED_TABLES
@@ -30,6 +31,7 @@ __all__ = [
     "ParquetColumns",
     "check_required",
     "export_files",
+    "is_parquet",
     "parquet_table",
     "read_export",
     "read_files",
@@ -168,6 +170,23 @@ def check_required(root: Path, tables: Collection[str], kind: str = "file") -> N
         )
 
 
+def is_parquet(file: Path) -> bool:
+    """Whether a table file is read as Parquet (by its name; anything else is CSV)."""
+    return file.name.lower().endswith(".parquet")
+
+
+@contextmanager
+def _file_errors(file: Path, table: str) -> Iterator[None]:
+    """Turn an operating-system error while reading ``file`` into the unreadable-input
+    error that names it."""
+    try:
+        yield
+    except OSError as exc:  # permissions, a file removed while reading…
+        raise _unreadable(
+            file, table, f"the file cannot be read ({exc.strerror or exc})", "check it"
+        ) from None
+
+
 def read_table_file(table: str, file: Path, *, _text_only: bool = False) -> RawTable:
     """Read one table file (``.parquet``, else CSV, gzip-compressed when ``.csv.gz``).
 
@@ -176,14 +195,10 @@ def read_table_file(table: str, file: Path, *, _text_only: bool = False) -> RawT
     UnreadableInputError
         The file cannot be read (named in the message with the reason).
     """
-    try:
-        if file.name.lower().endswith(".parquet"):
+    with _file_errors(file, table):
+        if is_parquet(file):
             return _read_parquet_text(file, table) if _text_only else _read_parquet(file, table)
         return _read_csv(file, table, typed=not _text_only)
-    except OSError as exc:  # permissions, a file removed while reading…
-        raise _unreadable(
-            file, table, f"the file cannot be read ({exc.strerror or exc})", "check it"
-        ) from None
 
 
 def read_parquet_columns(table: str, file: Path) -> ParquetColumns:
@@ -195,12 +210,8 @@ def read_parquet_columns(table: str, file: Path) -> ParquetColumns:
     UnreadableInputError
         The file cannot be read (named in the message with the reason).
     """
-    try:
+    with _file_errors(file, table):
         return parquet_columns(file, table)
-    except OSError as exc:  # permissions, a file removed while reading…
-        raise _unreadable(
-            file, table, f"the file cannot be read ({exc.strerror or exc})", "check it"
-        ) from None
 
 
 def _read_files(files: dict[str, Path], *, _text_only: bool = False) -> dict[str, RawTable]:
