@@ -12,6 +12,13 @@ same-run ratios the issue asks for, and written to a JSON file.
 Steps:
 
 * ``read`` — ``pandas.read_parquet`` of the five tables, nothing else (the baseline);
+* ``read_4k`` — the same read with NumPy's advice for transparent huge pages turned off
+  (``numpy._core.multiarray._set_madvise_hugepage(False)``, so that NumPy's arrays are made
+  of 4 KiB pages): the read without the cost of faulting in fresh 2 MiB pages, which on a
+  virtual machine with free page reporting (the guest hands freed 2 MiB blocks back to the
+  host, so each new one is backed again) varies from run to run and was 0.3–6 s of the
+  read's system time here (``docs/performance.md``). The user/system split of every step
+  is recorded so the two can be told apart;
 * ``load`` — ``dnoutcomes.load``: read, parse, every rule of the contract, the Dataset;
 * ``polars`` — ``polars.read_parquet`` of the five tables, then the same id checks the
   loader makes across tables: each id unique (patients, episodes, sessions, adverse
@@ -49,7 +56,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out" / "scale"
 TABLES = ("patients", "episodes", "sessions", "outcomes", "adverse_events")
-STEPS = ("read", "load", "polars", "analyze", "report")
+STEPS = ("read", "read_4k", "load", "polars", "analyze", "report")
 SEED = 8
 SITES = 10
 PERIOD = "2025-Q3"
@@ -92,10 +99,16 @@ def _files(folder: Path) -> dict[str, Path]:
     return {p.name.split(".")[0]: p for p in folder.glob("*.parquet")}
 
 
+#: user and system CPU seconds of the last :func:`_timed` step (all threads)
+_SPLIT: dict[str, float] = {}
+
+
 def _timed(step: Callable[[], Any]) -> tuple[float, float, Any]:
-    cpu0, wall0 = time.process_time(), time.perf_counter()
+    before, wall0 = os.times(), time.perf_counter()
     value = step()
-    return time.perf_counter() - wall0, time.process_time() - cpu0, value
+    wall, after = time.perf_counter() - wall0, os.times()
+    _SPLIT.update(user=after.user - before.user, sys=after.system - before.system)
+    return wall, _SPLIT["user"] + _SPLIT["sys"], value
 
 
 def polars_checks(folder: Path) -> int:
@@ -146,7 +159,11 @@ def child(step: str, folder: Path) -> dict[str, Any]:
 
     warnings.simplefilter("ignore")
     result: dict[str, Any] = {}
-    if step == "read":
+    if step in ("read", "read_4k"):
+        if step == "read_4k":
+            import numpy
+
+            numpy._core.multiarray._set_madvise_hugepage(False)  # type: ignore[attr-defined]
         files = list(_files(folder).values())
         wall, cpu, n = _timed(lambda: sum(len(pd.read_parquet(f)) for f in files))
         result["rows"] = n
@@ -179,7 +196,7 @@ def child(step: str, folder: Path) -> dict[str, Any]:
             result.update(exit_code=code, progress=err.getvalue().splitlines()[-14:])
     else:
         raise SystemExit(f"unknown step {step!r}")
-    result.update(wall=wall, cpu=cpu)
+    result.update(wall=wall, cpu=cpu, **_SPLIT)
     return result
 
 
@@ -232,6 +249,13 @@ def run_child(step: str, folder: Path, max_rss_gib: float | None = None) -> dict
     return result
 
 
+def _setting(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
+
+
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     import numpy
@@ -246,6 +270,8 @@ def machine() -> dict[str, Any]:
         "pandas": pandas.__version__,
         "pyarrow": pyarrow.__version__,
         "numpy": numpy.__version__,
+        "transparent_hugepages": _setting("/sys/kernel/mm/transparent_hugepage/enabled"),
+        "free_page_reporting": Path("/sys/module/page_reporting").is_dir(),
         "commit": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
         ).stdout.strip(),
@@ -260,22 +286,28 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 def table(episodes: int, results: dict[str, list[dict[str, Any]]]) -> str:
     """The Markdown table of medians, with the same-run ratios."""
     med = {
-        step: {k: _median(runs, k) for k in ("wall", "cpu", "peak_rss_mib", "load_wall")}
+        step: {
+            k: _median(runs, k) for k in ("wall", "cpu", "user", "sys", "peak_rss_mib", "load_wall")
+        }
         for step, runs in results.items()
     }
     read = med.get("read", {}).get("wall", float("nan"))
+    read_4k = med.get("read_4k", {}).get("wall", float("nan"))
     lines = [
-        "| episodes | step | runs | wall s (median) | CPU s (median) | peak RSS MiB | note |",
-        "|---:|---|---:|---:|---:|---:|---|",
+        "| episodes | step | runs | wall s (median) | CPU s (median) | user s | system s "
+        "| peak RSS MiB | note |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for step, runs in results.items():
         m = med[step]
         note = ""
         if step == "load":
             note = f"{m['wall'] / read:.2f}× the read"
+            if "read_4k" in med:
+                note += f"; {m['wall'] / read_4k:.2f}× the read in 4 KiB pages"
             if "polars" in med:
                 note += f"; {m['wall'] / med['polars']['wall']:.2f}× polars + checks"
-        elif step == "polars":
+        elif step in ("polars", "read_4k"):
             note = f"{m['wall'] / read:.2f}× the read"
         elif step == "analyze":
             note = f"load before it {m['load_wall']:.1f} s (not in the time; in the RSS)"
@@ -286,7 +318,7 @@ def table(episodes: int, results: dict[str, list[dict[str, Any]]]) -> str:
             note += f" errors: {errors}"
         lines.append(
             f"| {episodes:,} | {step} | {len(runs)} | {m['wall']:.2f} | {m['cpu']:.2f} | "
-            f"{m['peak_rss_mib']:,.0f} | {note} |"
+            f"{m['user']:.2f} | {m['sys']:.2f} | {m['peak_rss_mib']:,.0f} | {note} |"
         )
     return "\n".join(lines)
 
@@ -326,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
             results[step].append(result)
             print(
                 f"round {round_ + 1} {step}: wall {result.get('wall', float('nan')):.2f} s, "
-                f"CPU {result.get('cpu', float('nan')):.2f} s, "
+                f"CPU {result.get('cpu', float('nan')):.2f} s "
+                f"(system {result.get('sys', float('nan')):.2f}), "
                 f"peak {result['peak_rss_mib']:,.0f} MiB",
                 flush=True,
             )

@@ -53,6 +53,10 @@ def test_steps_run_and_count_the_same_rows(folder: Path) -> None:
     assert analyze["wall"] > 0 and analyze["load_wall"] > 0 and not analyze["failures"]
     for result in (read, load, analyze):
         assert result["cpu"] >= 0
+        assert result["cpu"] == pytest.approx(result["user"] + result["sys"])
+    # in its own process: it turns NumPy's huge-page advice off for the whole process
+    small_pages = scale.run_child("read_4k", folder)
+    assert small_pages["rows"] == read["rows"] and small_pages["wall"] > 0
 
 
 def test_polars_anchor_makes_the_id_checks(folder: Path, tmp_path: Path) -> None:
@@ -80,15 +84,18 @@ def test_polars_anchor_makes_the_id_checks(folder: Path, tmp_path: Path) -> None
 
 def test_table_gives_medians_and_same_run_ratios() -> None:
     def runs(*walls: float, **extra: Any) -> list[dict[str, Any]]:
-        return [{"wall": w, "cpu": w, "peak_rss_mib": 100.0, **extra} for w in walls]
+        split = {"user": 0.75, "sys": 0.25, **extra}
+        return [{"wall": w, "cpu": w, "peak_rss_mib": 100.0, **split} for w in walls]
 
     results = {
         "read": runs(1.0, 2.0, 3.0),
+        "read_4k": runs(1.0, 1.25, 9.0, sys=0.5),
         "load": runs(4.0, 5.0, 9.0),
         "polars": runs(2.5, 2.5, 2.5),
         "analyze": runs(10.0, 11.0, 12.0, load_wall=5.0),
     }
     text = scale.table(1000, results)
     assert "| 1,000 | load | 3 | 5.00 |" in text
-    assert "2.50× the read; 2.00× polars + checks" in text
+    assert "2.50× the read; 4.00× the read in 4 KiB pages; 2.00× polars + checks" in text
+    assert "| 1,000 | read_4k | 3 | 1.25 | 1.25 | 0.75 | 0.50 | 100 | 0.62× the read |" in text
     assert "| 1,000 | analyze | 3 | 11.00 |" in text
