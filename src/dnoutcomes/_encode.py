@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from dnoutcomes._frames import _text_chunks, blocks
+from dnoutcomes._frames import _text_chunks, blocks, category_codes
 
 __all__ = ["encode", "encode_shared", "run_categorical", "unique_categories"]
 
@@ -179,7 +179,7 @@ def _hashed(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]], pa.A
     for col, parts in zip(columns, per_column, strict=True):
         joined = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
         if isinstance(col.dtype, pd.CategoricalDtype):
-            joined = np.append(joined, np.int32(-1))[col.cat.codes.to_numpy()]
+            joined = np.append(joined, np.int32(-1))[category_codes(col)]
         codes.append(joined)
     last = encoded.chunks[-1].dictionary if encoded.num_chunks else pa.array([], pa.string())
     return codes, last.cast(pa.large_string())
@@ -413,7 +413,7 @@ def _sorted_fixed(columns: Sequence[pd.Series]) -> tuple[list[NDArray[np.int32]]
         dictionary = pa.concat_arrays([dictionary, last])
     for k, col in enumerate(columns):
         if isinstance(col.dtype, pd.CategoricalDtype):  # the categories' codes, to the rows
-            codes[k] = np.append(codes[k], np.int32(-1))[col.cat.codes.to_numpy()]
+            codes[k] = np.append(codes[k], np.int32(-1))[category_codes(col)]
     return codes, dictionary
 
 

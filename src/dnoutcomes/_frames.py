@@ -5,7 +5,8 @@ value of the *look-up set* into a Python object first (one ``pyarrow.scalar`` ea
 costs about a second per 100,000 ids: at network scale (a million episodes) the analyses
 spent most of their time there. :func:`isin` hashes both sides in Arrow instead; key
 columns become integer codes once in :mod:`dnoutcomes._encode`. Also here: work a block of
-rows at a time (:func:`blocks`) and hand freed memory back (:func:`release_unused_memory`).
+rows at a time (:func:`blocks`), hand freed memory back (:func:`release_unused_memory`),
+and read a categorical's codes without a copy (:func:`category_codes`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "BLOCK_ROWS",
     "arrow_text",
     "blocks",
+    "category_codes",
     "isin",
     "release_unused_memory",
 ]
@@ -51,6 +53,27 @@ def release_unused_memory() -> None:
     system = pa.system_memory_pool()
     if system.backend_name != pool.backend_name:
         system.release_unused()
+
+
+def category_codes(column: pd.Series) -> NDArray[np.signedinteger]:
+    """The codes of a categorical column (-1 where missing), read-only, without a copy.
+
+    In pandas 3, ``Series.cat.codes`` builds a new Series, and a Series made from a NumPy
+    array copies it (Copy-on-Write): at a million episodes a load asked for the codes of
+    the outcomes' 19M-row columns 22 times, 0.5 s and 1.6 GiB of fresh pages in copies.
+
+    Parameters
+    ----------
+    column
+        A Series of categorical dtype.
+
+    Returns
+    -------
+    numpy.ndarray
+        The categorical's own codes (a read-only view: copy before writing to it).
+    """
+    categorical: pd.Categorical = column.array
+    return categorical.codes
 
 
 def blocks(n: int) -> Iterator[slice]:

@@ -27,6 +27,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from dnoutcomes._encode import encode, encode_shared
+from dnoutcomes._frames import category_codes
 from dnoutcomes.dataset import EPISODE_CODES, EVENT_SESSIONS, MEASURE_CODES, narrow_codes
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def timepoint_mask(dataset: Dataset, timepoints: Sequence[str]) -> NDArray[np.bo
     if not isinstance(column.dtype, pd.CategoricalDtype):
         # a copy: the caller's own array, writable (pandas hands out read-only views)
         return np.array(column.isin(sorted(wanted)).fillna(False).to_numpy(), dtype=bool)
-    codes = column.cat.codes.to_numpy()  # the categorical's own codes: no copy
+    codes = category_codes(column)  # the categorical's own codes: no copy
     found = np.zeros(len(codes), dtype=bool)
     # an equality per wanted code rather than a look-up table indexed by the codes, which
     # would first widen the codes to 8-byte indices (150 MB at a million episodes)

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dnoutcomes._frames import category_codes
 from dnoutcomes.contract.arrow import arrow_strings, positions
 from dnoutcomes.contract.deid import arrow_text, suspect_columns, suspect_values
 from dnoutcomes.contract.problems import TableChecks, as_text
@@ -247,7 +248,7 @@ def _spread(value: Any, pick: np.ndarray) -> Any:
             taken: Any = pd.Categorical.from_codes(codes, dtype=array.dtype, validate=False)
         else:
             taken = array.take(pick)
-        return pd.Series(taken, dtype=value.dtype, name=value.name)
+        return pd.Series(taken, dtype=value.dtype, name=value.name, copy=False)  # new
     if isinstance(value, np.ndarray):
         return value[pick]
     if isinstance(value, pd.Categorical):
@@ -313,7 +314,7 @@ def parse_column(
     if isinstance(dtype, pd.CategoricalDtype):
         categories = as_text(pd.Series(dtype.categories))
         text = pd.Series(_and_missing(categories), name=raw.name)
-        pick = category_pick(raw.cat.codes.to_numpy(), len(categories))
+        pick = category_pick(category_codes(raw), len(categories))
         recorder = _Recorder(len(text))
         parsed = _parse(recorder, spec, text, decimal_comma)
         recorder.replay(checks, pick, raw)
@@ -589,7 +590,7 @@ def screen_values(
             suspect = np.append(suspect_values(as_text(pd.Series(dtype.categories))), False)
             if not suspect.any():
                 continue
-            codes = values.cat.codes.to_numpy()
+            codes = category_codes(values)
             hit = suspect[np.where(codes >= 0, codes, len(suspect) - 1)]
             if rows is not None:
                 hit = hit & sel

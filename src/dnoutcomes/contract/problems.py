@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from dnoutcomes._frames import category_codes
 from dnoutcomes.io._cells import arrow_to_text
 
 __all__ = ["PROBLEM_COLUMNS", "WITHHELD", "TableChecks", "as_text", "empty_problems"]
@@ -47,7 +48,7 @@ def as_text(values: pd.Series) -> pd.Series:
         return values
     if isinstance(dtype, pd.CategoricalDtype):
         categories = as_text(pd.Series(dtype.categories)).to_numpy(dtype=object)
-        codes = values.cat.codes.to_numpy()
+        codes = category_codes(values)
         table = np.empty(len(categories) + 1, dtype=object)
         table[:-1] = categories
         picked = table[np.where(codes >= 0, codes, len(categories))]

@@ -22,7 +22,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from dnoutcomes._encode import encode, encode_shared
-from dnoutcomes._frames import blocks
+from dnoutcomes._frames import blocks, category_codes
 from dnoutcomes.contract.specs import TABLE_KEYS
 from dnoutcomes.contract.tables import PreparedTable as _Table
 
@@ -348,7 +348,7 @@ def _measure_codes(keys: KeyCodes, o: _Table) -> Codes:
         # encoded by its categories, in their order)
         spread, values = encode(pd.Series(column.cat.categories.astype("str")))
         small = np.append(spread, -1).astype(np.int8)
-        found = (small[column.cat.codes.to_numpy()], values)
+        found = (small[category_codes(column)], values)
     else:
         codes, values = encode(column)
         found = (codes.astype(np.int8) if len(values) < 127 else codes), values
@@ -398,7 +398,7 @@ def _one_per_episode(o: _Table, keys: KeyCodes) -> None:
     od = o.typed
     timepoint = od["timepoint"]
     n_tp = len(timepoint.cat.categories)
-    tp = timepoint.cat.codes.to_numpy()  # -1 when missing
+    tp = category_codes(timepoint)  # -1 when missing
     m_code, m_values = _measure_codes(keys, o)
     e_code = o.refs["episode_id"]  # the episode's row; -1 for an orphan (reported already)
     session = list(timepoint.cat.categories).index("session")

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dnoutcomes._frames import category_codes
 from dnoutcomes.contract.arrow import arrow_strings
 from dnoutcomes.contract.deid import (
     BIRTH_TOKENS,
@@ -465,7 +466,7 @@ def _outcome_values(
         # the registry is matched once per category, then spread by the codes
         categories = as_text(pd.Series(measure_raw.cat.categories))
         cat_pos = np.append(codes_of(categories, names), -1).astype(_small_int(len(names)))
-        pick = category_pick(measure_raw.cat.codes.to_numpy(), len(cat_pos) - 1)
+        pick = category_pick(category_codes(measure_raw), len(cat_pos) - 1)
         pos = cat_pos[pick]  # small integers: no full-length intp array
         known = pos >= 0
         cat_text = pc.utf8_lower(arrow_strings(categories)).to_pylist()

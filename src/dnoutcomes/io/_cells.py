@@ -223,8 +223,8 @@ def _to_series(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
         values = np.asarray(arr.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
         if arr.null_count:
             missing = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-            return pd.Series(pd.arrays.BooleanArray(values, missing))
-        return pd.Series(values)
+            return pd.Series(pd.arrays.BooleanArray(values, missing), copy=False)
+        return pd.Series(values, copy=False)  # made here: pandas 3 would copy it again
     out = pa.table({"v": arr}).to_pandas()["v"]
     out.name = None
     return out

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from dnoutcomes._frames import category_codes
 from dnoutcomes.errors import RequestError
 
 __all__ = ["c_statistic"]
@@ -32,7 +33,7 @@ def _level_positions(column: pd.Series, levels: tuple[str, ...]) -> np.ndarray:
     converted and looked up, then spread back by their codes: the same answer as comparing
     the text of every row with each level, without converting a million rows to text."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy()
+        codes = category_codes(column)
         uniques = pd.Index(column.cat.categories)
     else:
         codes, uniques = pd.factorize(column, use_na_sentinel=True)

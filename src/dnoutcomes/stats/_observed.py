@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from dnoutcomes._frames import category_codes
 from dnoutcomes.errors import RequestError
 
 #: Columns of the observed-means frame, in order.
@@ -155,5 +156,5 @@ def _arm_categorical(arm: pd.Series, arms: Sequence[str]) -> pd.Categorical[str]
         arm = arm.astype(str).astype("category")  # missing stays missing
     text = arm.cat.categories.astype(str)
     recode = np.array([names.index(t) if t in names else -1 for t in text] + [-1], dtype=np.int8)
-    codes = recode[arm.cat.codes.to_numpy()]  # -1 (missing) reads the last entry
+    codes = recode[category_codes(arm)]  # -1 (missing) reads the last entry
     return pd.Categorical.from_codes(codes, categories=pd.Index(names))

@@ -18,6 +18,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats as sps
 
+from dnoutcomes._frames import category_codes
 from dnoutcomes.cohort import comparison_episodes, get_measure
 from dnoutcomes.errors import InsufficientDataError, RequestError
 from dnoutcomes.stats._inference import check_conf_level
@@ -304,7 +305,7 @@ def mmrm_from_frame(
             )
     ids, subject = np.unique(frame["episode_id"].astype(str).to_numpy(), return_inverse=True)
     n_sub, n_vis = len(ids), len(used)
-    vis = frame["visit"].cat.codes.to_numpy()
+    vis = category_codes(frame["visit"])
     y = np.full((n_sub, n_vis), np.nan)
     y[subject, vis] = frame["value"].to_numpy(dtype=np.float64)
     arm_sub = np.zeros(n_sub)
